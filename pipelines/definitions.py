@@ -1,0 +1,25 @@
+"""The one composition root: every asset, job, schedule, sensor and resource of npnflow.
+
+`workspace.yaml` and `dagster dev` load this module. The environment (`NPNFLOW_ENV`) picks the
+resources; nothing here opens a connection or reads a file.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.reference.assets import company_config_tables, reference_tables
+from pipelines.environments import current_environment, resources_for
+from pipelines.jobs import JOBS
+
+
+def build_definitions(environment: str | None = None) -> dg.Definitions:
+    environment = environment or current_environment()
+    return dg.Definitions(
+        assets=[reference_tables, company_config_tables],
+        jobs=JOBS,
+        resources=resources_for(environment),
+    )
+
+
+defs = build_definitions()

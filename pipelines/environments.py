@@ -1,0 +1,89 @@
+"""The environment switch: `local`, `ci` or `prod`, chosen by configuration, never by code edits.
+
+`NPNFLOW_ENV` (or Dagster's `DAGSTER_DEPLOYMENT`) names the environment; unset means `local`,
+anything else unknown fails loudly rather than quietly running against the wrong systems.
+
+- local: the embedded default. SQLite file and bucket folder under `.npnflow/`, the NIPR sandbox
+  (started by `npnflow ui`/`npnflow demo`, or `npnflow sandbox-nipr`).
+- ci: as local, but the operational database comes from `NPNFLOW_DATABASE_URL` (PostgreSQL).
+- prod: PostgreSQL from `NPNFLOW_DATABASE_URL`, the real NIPR endpoints, credentials from
+  `NIPR_USERNAME`/`NIPR_PASSWORD`. Secrets are `EnvVar`s: read when a run starts, never shown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import dagster as dg
+
+from npnflow import paths
+from resources.database import OperationalDatabase
+from resources.nipr import NiprClient
+from resources.object_store import LocalFolderObjectStore
+
+ENVIRONMENTS = ("local", "ci", "prod")
+
+# The sandbox's default address; `npnflow sandbox-nipr` listens here unless told otherwise.
+SANDBOX_DEFAULT_URL = "http://127.0.0.1:8790"
+NIPR_PRODUCTION_URLS = {
+    "pdb_base_url": "https://pdb-xml-reports.api.nipr.com",
+    "alerts_base_url": "https://pdb-alerts-industry-services.api.nipr.com",
+    "gateway_base_url": "https://gateway-realtime.api.nipr.com",
+}
+
+
+class UnknownEnvironment(ValueError):
+    pass
+
+
+def current_environment(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    name = environ.get("NPNFLOW_ENV") or environ.get("DAGSTER_DEPLOYMENT") or "local"
+    if name not in ENVIRONMENTS:
+        raise UnknownEnvironment(
+            f"NPNFLOW_ENV={name!r} is not an npnflow environment; use one of {', '.join(ENVIRONMENTS)}"
+        )
+    return name
+
+
+def _sandbox_nipr(environ: Mapping[str, str]) -> NiprClient:
+    base = environ.get("NPNFLOW_NIPR_SANDBOX_URL") or SANDBOX_DEFAULT_URL
+    # The sandbox's credentials are not secrets; they only exercise the auth path.
+    return NiprClient(
+        pdb_base_url=base,
+        alerts_base_url=base,
+        gateway_base_url=base,
+        username="sandbox",
+        password="sandbox",
+        timeout_seconds=10.0,
+    )
+
+
+def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The resources of one environment. Keys are the resource names assets ask for."""
+    environ = os.environ if environ is None else environ
+    if name == "local":
+        return {
+            "database": OperationalDatabase(url=paths.database_url()),
+            "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
+            "nipr": _sandbox_nipr(environ),
+        }
+    if name == "ci":
+        return {
+            "database": OperationalDatabase(url=dg.EnvVar("NPNFLOW_DATABASE_URL")),
+            "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
+            "nipr": _sandbox_nipr(environ),
+        }
+    if name == "prod":
+        return {
+            "database": OperationalDatabase(url=dg.EnvVar("NPNFLOW_DATABASE_URL")),
+            # S3 replaces the local folder with the uploads capability (issue 4).
+            "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
+            "nipr": NiprClient(
+                **NIPR_PRODUCTION_URLS,
+                username=dg.EnvVar("NIPR_USERNAME"),
+                password=dg.EnvVar("NIPR_PASSWORD"),
+            ),
+        }
+    raise UnknownEnvironment(f"no resources for environment {name!r}")

@@ -1,0 +1,168 @@
+"""The operational database (SPEC section 3) as a Dagster resource.
+
+One narrow interface over SQLAlchemy: replace a set of tables atomically, read a table as a
+frame, count rows. Assets never build engines or SQL themselves. The engine is created when a
+run starts (`setup_for_execution`), never when the code location loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+from pydantic import PrivateAttr
+from sqlalchemy.engine import Engine
+
+from schemas.tables import metadata
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """The database is missing tables or is behind the code's migrations."""
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine with the settings npnflow relies on for each backend."""
+    if url.startswith("sqlite"):
+        # A generous busy timeout: the embedded default shares one file between the
+        # webserver, the daemon and runs, and "database is locked" is SQLite's usual failure.
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _python_value(value: Any, column: sa.Column) -> Any:
+    """A cell as the DB driver wants it: None for missing, date for Date, plain Python types."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    column_type = column.type
+    if isinstance(column_type, sa.Date) and not isinstance(column_type, sa.DateTime):
+        # SQLite's Date type accepts only datetime.date, not pandas timestamps.
+        if isinstance(value, pd.Timestamp | dt.datetime):
+            return value.date()
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value[:10])
+        return value
+    if isinstance(column_type, sa.DateTime):
+        if isinstance(value, pd.Timestamp):
+            return value.to_pydatetime()
+        return value
+    if isinstance(column_type, sa.Boolean):
+        return bool(value)
+    if isinstance(column_type, sa.Integer):
+        return int(value)
+    if isinstance(column_type, sa.Numeric):
+        return Decimal(str(value))
+    if isinstance(column_type, sa.String | sa.Text):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
+
+
+def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
+    """Rows for `table.insert()`; a column the table lacks is a programming error, said plainly."""
+    unknown = [c for c in frame.columns if c not in table.c]
+    if unknown:
+        raise ValueError(f"table {table.name} has no column(s) {', '.join(map(str, unknown))}")
+    columns = [table.c[name] for name in frame.columns]
+    return [
+        {col.name: _python_value(value, col) for col, value in zip(columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+class OperationalDatabase(dg.ConfigurableResource):
+    """npnflow's operational database: SQLite in the embedded default, PostgreSQL in production."""
+
+    url: str = dg.Field(description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://...")
+
+    _engine: Engine | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._engine = create_database_engine(self.url)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            # Used outside a Dagster run (CLI, tests): create lazily, still never at import.
+            self._engine = create_database_engine(self.url)
+        return self._engine
+
+    @contextmanager
+    def begin(self):
+        """One database transaction: everything inside commits together or not at all."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    def ensure_migrated(self) -> None:
+        """Fail with the command to run when the schema is not at the code's head revision."""
+        from schemas.migrate import current_revision, head_revision
+
+        current, head = current_revision(self.url), head_revision()
+        if current != head:
+            raise DatabaseNotMigrated(
+                f"The operational database is at migration {current or 'none'}, the code needs "
+                f"{head}. Run `npnflow db upgrade` (database: {self.display_url})."
+            )
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for messages and metadata."""
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    def replace_tables(self, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+        """Replace the whole content of each named table, all in one transaction.
+
+        Children are emptied before parents and parents filled before children, so foreign
+        keys hold at every statement. Returns the rows written per table.
+        """
+        tables = [metadata.tables[name] for name in frames]
+        ordered = [t for t in metadata.sorted_tables if t in tables]
+        with self.begin() as connection:
+            for table in reversed(ordered):
+                connection.execute(table.delete())
+            written: dict[str, int] = {}
+            for table in ordered:
+                rows = frame_to_rows(frames[table.name], table)
+                if rows:
+                    connection.execute(table.insert(), rows)
+                written[table.name] = len(rows)
+        return written
+
+    def read_table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        table = metadata.tables[name]
+        selected = [table.c[c] for c in columns] if columns else list(table.c)
+        with self.engine.connect() as connection:
+            result = connection.execute(sa.select(*selected))
+            return pd.DataFrame(result.fetchall(), columns=[c.name for c in selected])
+
+    def count_rows(self, names: Iterable[str]) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            return {
+                name: connection.execute(
+                    sa.select(sa.func.count()).select_from(metadata.tables[name])
+                ).scalar_one()
+                for name in names
+            }
