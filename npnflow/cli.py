@@ -27,7 +27,11 @@ def db() -> None:
 
 
 @db.command("upgrade", help="Create or upgrade every table to the code's schema (Alembic).")
-@click.option("--url", default=None, help="Database URL (default: NPNFLOW_DATABASE_URL or the local SQLite file).")
+@click.option(
+    "--url",
+    default=None,
+    help="Database URL (default: NPNFLOW_DATABASE_URL or the local SQLite file).",
+)
 def db_upgrade(url: str | None) -> None:
     from resources.database import OperationalDatabase
     from schemas.migrate import current_revision, upgrade
@@ -52,11 +56,17 @@ def db_current(url: str | None) -> None:
     click.echo(f"current: {current_revision(url) or 'empty'}  head: {head_revision()}")
 
 
-@main.command("sandbox-nipr", help="Run the NIPR sandbox (Entity Info, PDB Alerts, Gateway) on loopback.")
+@main.command(
+    "sandbox-nipr", help="Run the NIPR sandbox (Entity Info, PDB Alerts, Gateway) on loopback."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8790, show_default=True, type=int)
-@click.option("--seed", default=7, show_default=True, type=int, help="Seed of the generated producers.")
-@click.option("--producers", default=500, show_default=True, type=int, help="How many producers NIPR knows.")
+@click.option(
+    "--seed", default=7, show_default=True, type=int, help="Seed of the generated producers."
+)
+@click.option(
+    "--producers", default=500, show_default=True, type=int, help="How many producers NIPR knows."
+)
 def sandbox_nipr(host: str, port: int, seed: int, producers: int) -> None:
     from npnflow.sandbox.server import run_sandbox_from_cli
 
@@ -64,14 +74,18 @@ def sandbox_nipr(host: str, port: int, seed: int, producers: int) -> None:
 
 
 @main.command(help="Run the product end to end on the embedded default and print what happened.")
-@click.option("--producers", default=200, show_default=True, type=int, help="Producers in the sandbox's NIPR.")
+@click.option(
+    "--producers", default=200, show_default=True, type=int, help="Producers in the sandbox's NIPR."
+)
 def demo(producers: int) -> None:
     from npnflow.demo import run_demo
 
     sys.exit(run_demo(producers=producers))
 
 
-@main.command(help="Open the Dagster UI on this code location (dagster dev, persistent local instance).")
+@main.command(
+    help="Open the Dagster UI on this code location (dagster dev, persistent local instance)."
+)
 @click.option("--port", default=3000, show_default=True, type=int)
 @click.option("--no-sandbox", is_flag=True, help="Do not start the NIPR sandbox alongside the UI.")
 def ui(port: int, no_sandbox: bool) -> None:
@@ -82,14 +96,27 @@ def ui(port: int, no_sandbox: bool) -> None:
     home = ensure_dagster_home()
     upgrade(paths.database_url())
     sandbox = None
-    if not no_sandbox and current_environment() == "local" and not os.environ.get("NPNFLOW_NIPR_SANDBOX_URL"):
+    if (
+        not no_sandbox
+        and current_environment() == "local"
+        and not os.environ.get("NPNFLOW_NIPR_SANDBOX_URL")
+    ):
         from npnflow.sandbox.server import NiprSandbox
 
         sandbox = NiprSandbox(port=int(SANDBOX_DEFAULT_URL.rsplit(":", 1)[1]))
         sandbox.start()
         click.echo(f"NIPR sandbox on {sandbox.base_url}")
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C stops it.")
-    command = [sys.executable, "-m", "dagster", "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-p", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(paths.PROJECT_ROOT / "workspace.yaml"),
+        "-p",
+        str(port),
+    ]
     # Own process group: `dagster dev` may ignore SIGTERM, so it is stopped with SIGINT.
     process = subprocess.Popen(command, cwd=paths.PROJECT_ROOT, start_new_session=True)
     try:

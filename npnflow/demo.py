@@ -75,7 +75,8 @@ def run_demo(producers: int = 200) -> int:
             jit = sorted(states[states.jit.astype(bool)].state_code)
             click.echo(
                 f"   {company.cocode} {company.company_name}: appoints in "
-                f"{', '.join(sorted(states.state_code))}" + (f" (JIT in {', '.join(jit)})" if jit else "")
+                f"{', '.join(sorted(states.state_code))}"
+                + (f" (JIT in {', '.join(jit)})" if jit else "")
             )
 
         _heading("5. NIPR Entity Info through the NIPR client resource")
@@ -83,10 +84,14 @@ def run_demo(producers: int = 200) -> int:
         for npn in sandbox.sample_npns(3):
             document = etree.fromstring(nipr.fetch_entity_info(npn))
             licenses = document.findall(".//LICENSE_INFORMATION/STATE/LICENSE")
-            states = sorted({s.get("name") for s in document.findall(".//LICENSE_INFORMATION/STATE")})
+            states = sorted(
+                {s.get("name") for s in document.findall(".//LICENSE_INFORMATION/STATE")}
+            )
             appointments = document.findall(".//APPOINTMENT")
             name = " ".join(
-                filter(None, [document.findtext(".//NAME_FIRST"), document.findtext(".//NAME_LAST")])
+                filter(
+                    None, [document.findtext(".//NAME_FIRST"), document.findtext(".//NAME_LAST")]
+                )
             ) or document.findtext(".//NAME_COMPANY")
             click.echo(
                 f"   NPN {npn} {name}: {len(licenses)} licenses in {', '.join(states)}; "
@@ -94,5 +99,7 @@ def run_demo(producers: int = 200) -> int:
             )
 
     _heading("Done")
-    click.echo(f"   in {time.monotonic() - started:.1f} s. Open the UI with `make ui` (DAGSTER_HOME={home}).")
+    click.echo(
+        f"   in {time.monotonic() - started:.1f} s. Open the UI with `make ui` (DAGSTER_HOME={home})."
+    )
     return 0

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import Engine
 
 from schemas.tables import metadata
@@ -91,7 +91,9 @@ def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
 class OperationalDatabase(dg.ConfigurableResource):
     """npnflow's operational database: SQLite in the embedded default, PostgreSQL in production."""
 
-    url: str = dg.Field(description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://...")
+    url: str = Field(
+        description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://..."
+    )
 
     _engine: Engine | None = PrivateAttr(default=None)
 

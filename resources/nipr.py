@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 import requests
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -25,11 +25,11 @@ class NiprCallFailed(RuntimeError):
 class NiprClient(dg.ConfigurableResource):
     """NIPR's PDB (Entity Info), PDB Alerts and Gateway endpoints."""
 
-    pdb_base_url: str = dg.Field(description="Base URL of pdb-xml-reports (Entity Info).")
-    alerts_base_url: str = dg.Field(description="Base URL of the PDB Alerts SOAP service.")
-    gateway_base_url: str = dg.Field(description="Base URL of the Gateway real-time service.")
-    username: str = dg.Field(description="NIPR user; an EnvVar in production.")
-    password: str = dg.Field(description="NIPR password; an EnvVar in production.")
+    pdb_base_url: str = Field(description="Base URL of pdb-xml-reports (Entity Info).")
+    alerts_base_url: str = Field(description="Base URL of the PDB Alerts SOAP service.")
+    gateway_base_url: str = Field(description="Base URL of the Gateway real-time service.")
+    username: str = Field(description="NIPR user; an EnvVar in production.")
+    password: str = Field(description="NIPR password; an EnvVar in production.")
     timeout_seconds: float = 30.0
     read_retries: int = 3
     backoff_seconds: float = 0.5

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
+from pydantic import Field
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _md5_etag(data: bytes) -> str:
 class LocalFolderObjectStore(ObjectStore):
     """A folder on disk standing in for the bucket (the embedded default)."""
 
-    root: str = dg.Field(description="Folder that plays the bucket; created when first written.")
+    root: str = Field(description="Folder that plays the bucket; created when first written.")
 
     def _path(self, key: str) -> Path:
         relative = PurePosixPath(key)

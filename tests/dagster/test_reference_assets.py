@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-import dagster as dg
 import pytest
 
+import dagster as dg
 from assets.reference.assets import (
     COMPANY_CONFIG_TABLES,
     REFERENCE_TABLES,
@@ -76,7 +76,9 @@ def test_bad_company_setup_fails_clearly_and_changes_nothing(database, tmp_path,
 
 def test_assets_refuse_an_unmigrated_database(tmp_path):
     database = OperationalDatabase(url=f"sqlite:///{tmp_path / 'empty.db'}")
-    result = dg.materialize([reference_tables], resources={"database": database}, raise_on_error=False)
+    result = dg.materialize(
+        [reference_tables], resources={"database": database}, raise_on_error=False
+    )
     assert not result.success
     failure = result.failure_data_for_node("reference_tables")
     assert "npnflow db upgrade" in str(failure.error)

@@ -1,0 +1,451 @@
+"""The operational database: every table of SPEC section 3, as SQLAlchemy Core tables.
+
+Table and column names are a contract (dbt models, reports and tests read them), so they are
+spelled here exactly as in the SPEC; extra columns are additions, never renames. Every change
+goes through an Alembic migration in `schemas/migrations/versions/`, and
+`tests/integration/test_migrations.py` fails when this module and the migrations drift apart.
+
+Choices that hold for every table:
+- Codes (state, license class, LOA, CoCode, reason) and NPNs are text: NPNs and CoCodes can
+  carry leading zeros and are identifiers, not quantities.
+- Status vocabularies are plain strings, not database enums: adding a value to an enum needs
+  a migration (and, on PostgreSQL, one that cannot run inside a transaction). Allowed values
+  are listed beside each column and enforced by the code that writes them.
+- No foreign keys from NIPR-synced tables to the reference tables: NIPR sends codes our copy of
+  its workbook may not know yet, and a sync must not fail on them. Foreign keys only guard
+  relations inside our own data (batches, uploads, portals, companies).
+- Constraint and index names come from `NAMING_CONVENTION`, so Alembic migrations name them
+  the same way on SQLite and PostgreSQL.
+
+Import this module freely: it only builds metadata, it never connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _timestamp(name: str, *, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+def _money(name: str) -> Column[object]:
+    return Column(name, Numeric(10, 2), nullable=True)
+
+
+def _flag(name: str, *, default: bool) -> Column[object]:
+    """A not-null boolean with the same default in Python and in the database."""
+    return Column(
+        name,
+        Boolean,
+        nullable=False,
+        default=default,
+        server_default=true() if default else false(),
+    )
+
+
+def _provenance() -> tuple[Column[object], Column[object]]:
+    """Where a shipped reference row comes from, and whether it is our assumption."""
+    return (
+        Column("source", Text, nullable=True),
+        _flag("is_assumption", default=False),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reference and configuration
+# --------------------------------------------------------------------------------------------
+
+jurisdictions = Table(
+    "jurisdictions",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("name", String, nullable=False),
+)
+
+license_classes = Table(
+    "license_classes",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("license_class_code", String, primary_key=True),
+    Column("license_class", String, nullable=True),
+)
+
+lines_of_authority = Table(
+    "lines_of_authority",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("loa_code", String, primary_key=True),
+    Column("loa_name", String, nullable=True),
+)
+
+# Many-to-many. loa_category: Life, Accident & Health, Property, Casualty, Personal Lines,
+# Variable Life & Annuity, Credit, Title, Travel, Crop, Surety, Car Rental, Surplus Lines, Other.
+loa_categories = Table(
+    "loa_categories",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("loa_code", String, primary_key=True),
+    Column("loa_category", String, primary_key=True),
+)
+
+# Which lines of authority a license class can carry in a state (NIPR's workbook).
+license_class_loas = Table(
+    "license_class_loas",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("license_class_code", String, primary_key=True),
+    Column("loa_code", String, primary_key=True),
+)
+
+# The license classes that count as a producer license (as opposed to adjuster, etc.).
+producer_license_classes = Table(
+    "producer_license_classes",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("license_class_code", String, primary_key=True),
+    Column("residency", String, nullable=False),  # R, NR or any
+    Column("note", Text, nullable=True),
+)
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("cocode", String, primary_key=True),  # 5-digit NAIC code, as text
+    Column("company_name", String, nullable=False),
+    Column("fein", String, nullable=True),
+    _flag("producer_assignment_required", default=False),
+)
+
+company_loa_categories = Table(
+    "company_loa_categories",
+    metadata,
+    Column("cocode", String, ForeignKey("companies.cocode"), primary_key=True),
+    Column("loa_category", String, primary_key=True),
+)
+
+# A missing row means the company does not appoint in that state.
+company_state_settings = Table(
+    "company_state_settings",
+    metadata,
+    Column("cocode", String, ForeignKey("companies.cocode"), primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("state_company_id", String, nullable=True),
+    _flag("jit", default=False),
+)
+
+gateway_business_rules = Table(
+    "gateway_business_rules",
+    metadata,
+    Column("cocode", String, primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("license_class_code", String, primary_key=True),
+    Column("loa_code", String, primary_key=True),
+    Column("loa_category", String, nullable=True),
+    _flag("active", default=True),
+)
+
+termination_reasons = Table(
+    "termination_reasons",
+    metadata,
+    Column("reason_code", String, primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("source", Text, nullable=True),
+)
+
+state_termination_reasons = Table(
+    "state_termination_reasons",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("reason_code", String, primary_key=True),
+    _flag("is_default", default=False),
+    *_provenance(),
+)
+
+state_fees = Table(
+    "state_fees",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("transaction_kind", String, primary_key=True),  # appointment, termination
+    _money("resident_fee"),
+    _money("nonresident_fee"),
+    _flag("per_loa", default=False),
+    _flag("billed_by_state", default=False),
+    *_provenance(),
+)
+
+# How each state takes appointments and terminations (docs/state_appointment_rules.md).
+state_appointment_rules = Table(
+    "state_appointment_rules",
+    metadata,
+    Column("state_code", String, primary_key=True),
+    Column("appointment_filing", String, nullable=False),  # nipr, registry, not_via_nipr
+    Column("jit_allowed", Boolean, nullable=False),
+    Column("jit_deadline_days", Integer, nullable=True),
+    Column("jit_trigger", Text, nullable=True),
+    Column("effective_date_specifiable", Boolean, nullable=True),
+    Column("max_backdate_days", Integer, nullable=True),
+    Column("allows_future_effective_date", Boolean, nullable=True),
+    Column("terminations_via_nipr", Boolean, nullable=False),
+    Column("termination_date_specifiable", Boolean, nullable=True),
+    Column("termination_max_backdate_days", Integer, nullable=True),
+    *_provenance(),
+)
+
+# --------------------------------------------------------------------------------------------
+# Producers and NIPR data
+# --------------------------------------------------------------------------------------------
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("agency_npn", String, primary_key=True),
+    Column("agency_name", String, nullable=True),
+)
+
+producers = Table(
+    "producers",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("first_name", String, nullable=True),
+    Column("last_name", String, nullable=True),
+    Column("email", String, nullable=True),
+    Column("agency_npn", String, nullable=True),
+    Column("agent_type", String, nullable=True),
+    Column("is_active", Boolean, nullable=True),
+    # Not Started, Success, Success - No Licenses, NIPR Error, Not Found
+    Column("sync_status", String, nullable=False, server_default="Not Started"),
+    _timestamp("last_synced_at"),
+    # Never a plaintext SSN: the last four digits and an encrypted token (or nothing).
+    Column("ssn_last4", String, nullable=True),
+    Column("ssn_encrypted", Text, nullable=True),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    # The sync picks producers by status ("Not Started", "NIPR Error").
+    Index(None, "sync_status"),
+    Index(None, "agency_npn"),
+)
+
+# Look-ups by npn are served by the primary keys of licenses, license_loas, appointments and
+# producer_assignments, whose first column is npn; a separate npn index would only slow writes.
+licenses = Table(
+    "licenses",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("license_number", String, primary_key=True),
+    Column("license_class_code", String, primary_key=True),
+    Column("license_class", String, nullable=True),
+    Column("is_resident", Boolean, nullable=True),
+    Column("is_active", Boolean, nullable=True),
+    Column("issue_date", Date, nullable=True),
+    Column("expiration_date", Date, nullable=True),
+    _timestamp("nipr_updated_at"),
+)
+
+license_loas = Table(
+    "license_loas",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("license_number", String, primary_key=True),
+    Column("loa_code", String, primary_key=True),
+    Column("loa_name", String, nullable=True),
+    Column("is_active", Boolean, nullable=True),
+    Column("issue_date", Date, nullable=True),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("cocode", String, primary_key=True),
+    Column("loa_code", String, primary_key=True),
+    Column("company_name", String, nullable=True),
+    Column("status", String, nullable=True),  # Appointed, Terminated
+    Column("effective_date", Date, nullable=True),
+    Column("termination_reason", Text, nullable=True),
+    Column("status_reason_date", Date, nullable=True),
+    Column("renewal_date", Date, nullable=True),
+    # Company-wide views (terminations, reports) go by cocode and state.
+    Index(None, "cocode", "state_code"),
+)
+
+producer_assignments = Table(
+    "producer_assignments",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("loa_category", String, primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("cocode", String, primary_key=True),
+    Column("scorecard_type", String, nullable=True),
+    Column("agent_type", String, nullable=True),
+)
+
+nipr_subscriptions = Table(
+    "nipr_subscriptions",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("subscription_name", String, nullable=True),
+    _timestamp("added_at"),
+    _timestamp("removed_at"),
+    Column("invalid_reason", Text, nullable=True),
+)
+
+# --------------------------------------------------------------------------------------------
+# Uploads, transactions and submissions
+# --------------------------------------------------------------------------------------------
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("upload_id", String, primary_key=True),  # deterministic, chosen by the app
+    Column("object_key", Text, nullable=False),
+    Column("content_sha256", String, nullable=False),
+    Column("kind", String, nullable=False),
+    _timestamp("received_at", nullable=False),
+    Column("status", String, nullable=False),
+    Column("rows_total", Integer, nullable=True),
+    Column("rows_blank", Integer, nullable=True),
+    Column("rows_valid", Integer, nullable=True),
+    Column("rows_rejected", Integer, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("error_report_key", Text, nullable=True),
+    # Re-uploads of the same bytes are recognised by their hash.
+    Index(None, "content_sha256"),
+)
+
+upload_row_errors = Table(
+    "upload_row_errors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("upload_id", String, ForeignKey("uploads.upload_id"), nullable=False),
+    Column("row_number", Integer, nullable=False),  # as the user sees it in the file
+    Column("column", String, nullable=True),  # null when the error is about the whole row
+    Column("message", Text, nullable=False),
+    Index(None, "upload_id"),
+)
+
+transaction_batches = Table(
+    "transaction_batches",
+    metadata,
+    Column("batch_id", String, primary_key=True),  # deterministic, chosen by the app
+    Column("kind", String, nullable=False),  # appointment, termination
+    Column("cocode", String, nullable=True),
+    Column("upload_id", String, nullable=True),
+    # Pending Review, Approved, Submitting, Submitted, Completed, Rejected
+    Column("status", String, nullable=False),
+    Column("approval_version", Integer, nullable=False, default=0, server_default="0"),
+    Column("approved_by", String, nullable=True),
+    _timestamp("approved_at"),
+    _flag("submit_immediately", default=False),
+    _money("estimated_fees"),
+    _timestamp("created_at"),
+    Column("rejected_by", String, nullable=True),
+    _timestamp("rejected_at"),
+    # The submission sensor looks for approved batches.
+    Index(None, "status"),
+    Index(None, "upload_id"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("transaction_id", String, primary_key=True),  # deterministic, chosen by the app
+    Column("batch_id", String, ForeignKey("transaction_batches.batch_id"), nullable=False),
+    Column("kind", String, nullable=False),  # appointment, termination
+    Column("request_row", Integer, nullable=True),
+    Column("npn", String, nullable=False),
+    Column("state_code", String, nullable=True),
+    Column("cocode", String, nullable=True),
+    Column("loa_category", String, nullable=True),
+    Column("loa_code", String, nullable=True),
+    Column("license_number", String, nullable=True),
+    Column("is_jit", Boolean, nullable=True),
+    Column("eligibility_reason", Text, nullable=True),
+    Column("status", String, nullable=True),
+    Column("termination_reason_code", String, nullable=True),
+    Column("effective_date", Date, nullable=True),
+    _money("estimated_fee"),
+    # Sent to NIPR as the customer transaction id; unique so a resend can be recognised.
+    Column("idempotency_key", String, nullable=True, unique=True),
+    Column("nipr_status", String, nullable=True),
+    Column("nipr_message", Text, nullable=True),
+    _timestamp("submitted_at"),
+    _timestamp("completed_at"),
+    _timestamp("created_at"),
+    Column("agent_type", String, nullable=True),
+    Column("license_class_code", String, nullable=True),
+    Column("is_resident", Boolean, nullable=True),
+    Index(None, "batch_id"),
+    # "Is this line already requested or appointed?" checks across batches.
+    Index(None, "npn", "state_code", "cocode", "loa_code"),
+)
+
+# The exactly-once ledger: one row per Gateway call, written before the call is made.
+submission_attempts = Table(
+    "submission_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String, ForeignKey("transaction_batches.batch_id"), nullable=False),
+    Column("approval_version", Integer, nullable=False),
+    Column("chunk", Integer, nullable=False),
+    _timestamp("sent_at"),
+    Column("request_digest", String, nullable=True),
+    Column("response_status", String, nullable=True),
+    UniqueConstraint("batch_id", "approval_version", "chunk"),
+)
+
+portals = Table(
+    "portals",
+    metadata,
+    Column("portal_id", String, primary_key=True),
+    Column("portal_name", String, nullable=True),
+    Column("seats_total", Integer, nullable=False, default=0, server_default="0"),
+)
+
+portal_users = Table(
+    "portal_users",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("portal_id", String, ForeignKey("portals.portal_id"), primary_key=True),
+    Column("email", String, nullable=True),
+    Column("status", String, nullable=False),  # Invited, Registered
+    _timestamp("invited_at"),
+    Column("invitation_token_hash", String, nullable=True),
+    _timestamp("registered_at"),
+    # Seats are counted per portal.
+    Index(None, "portal_id"),
+)
+
+#: Every table by name, e.g. `TABLES["producers"]`.
+TABLES: Mapping[str, Table] = metadata.tables
