@@ -5,8 +5,6 @@ assets write the result in one database transaction and describe it for the UI. 
 its own asset, so dbt sources and later assets can depend on exactly what they read.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.metadata import markdown_preview

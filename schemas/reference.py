@@ -1,0 +1,242 @@
+"""pandera contracts for the reference tables and the customer's company configuration.
+
+One model per table of SPEC section 3 "Reference and configuration" (plus the two helper tables
+`license_class_loas` and `producer_license_classes`, and the provenance columns `source` and
+`is_assumption` on the state rule tables). Column names are the database column names.
+
+Type conventions (what `assets/reference/loading.py` produces):
+- codes (state, license class, LOA, CoCode, FEIN, reason) are text, never numbers;
+- not-null flags are numpy `bool` columns; flags that may be unknown use pandas' nullable
+  `boolean`; day counts are nullable `Int64`; fees are `float`.
+
+Cross-table rules (a gateway rule's line exists in the workbook, JIT only where the state
+allows it, ...) need several frames at once and live in `assets/reference/loading.py`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+# DOMAIN 3.1: 50 states + DC + GU + PR + VI, as NIPR spells them.
+JURISDICTION_CODES: tuple[str, ...] = (
+    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "GU", "HI", "IA", "ID",
+    "IL", "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND",
+    "NE", "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN",
+    "TX", "UT", "VA", "VI", "VT", "WA", "WI", "WV", "WY",
+)  # fmt: skip
+
+LOA_CATEGORIES: tuple[str, ...] = (
+    "Life",
+    "Accident & Health",
+    "Property",
+    "Casualty",
+    "Personal Lines",
+    "Variable Life & Annuity",
+    "Credit",
+    "Title",
+    "Travel",
+    "Crop",
+    "Surety",
+    "Car Rental",
+    "Surplus Lines",
+    "Other",
+)
+
+RESIDENCY_VALUES = ("R", "NR", "any")
+TRANSACTION_KINDS = ("appointment", "termination")
+APPOINTMENT_FILING_VALUES = ("nipr", "registry", "not_via_nipr")
+
+NIPR_CODE = r"^\d{1,10}$"  # license class and LOA codes: NIPR numeric IDs, kept as text
+COCODE = r"^\d{5}$"
+FEIN = r"^\d{9}$"
+REASON_CODE = r"^[A-Z][A-Z0-9_]*$"
+
+
+def _state() -> object:
+    return pa.Field(isin=list(JURISDICTION_CODES))
+
+
+class _Strict(pa.DataFrameModel):
+    class Config:
+        strict = True  # exactly the table's columns: no extra, none missing
+        coerce = False  # the loader converts; a wrong dtype here is a loader bug
+
+
+# --------------------------------------------------------------------------------------------
+# Reference tables
+# --------------------------------------------------------------------------------------------
+
+
+class JurisdictionsModel(_Strict):
+    state_code: Series[str] = pa.Field(isin=list(JURISDICTION_CODES), unique=True)
+    name: Series[str] = pa.Field(str_length={"min_value": 1})
+
+
+class LicenseClassesModel(_Strict):
+    state_code: Series[str] = _state()
+    license_class_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+    license_class: Series[str] = pa.Field(nullable=True)  # a few are blank in NIPR's workbook
+
+    class Config:
+        unique = ["state_code", "license_class_code"]
+
+
+class LinesOfAuthorityModel(_Strict):
+    state_code: Series[str] = _state()
+    loa_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+    loa_name: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        unique = ["state_code", "loa_code"]
+
+
+class LicenseClassLoasModel(_Strict):
+    state_code: Series[str] = _state()
+    license_class_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+    loa_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+
+    class Config:
+        unique = ["state_code", "license_class_code", "loa_code"]
+
+
+class ProducerLicenseClassesModel(_Strict):
+    state_code: Series[str] = _state()
+    license_class_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+    residency: Series[str] = pa.Field(isin=list(RESIDENCY_VALUES))
+    note: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        unique = ["state_code", "license_class_code"]
+
+
+class LoaCategoriesModel(_Strict):
+    state_code: Series[str] = _state()
+    loa_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+    loa_category: Series[str] = pa.Field(isin=list(LOA_CATEGORIES))
+
+    class Config:
+        unique = ["state_code", "loa_code", "loa_category"]
+
+
+class TerminationReasonsModel(_Strict):
+    reason_code: Series[str] = pa.Field(str_matches=REASON_CODE, unique=True)
+    description: Series[str] = pa.Field(nullable=True)
+    source: Series[str] = pa.Field(nullable=True)
+
+
+class StateTerminationReasonsModel(_Strict):
+    state_code: Series[str] = _state()
+    reason_code: Series[str] = pa.Field(str_matches=REASON_CODE)
+    is_default: Series[bool]
+    source: Series[str] = pa.Field(nullable=True)
+    is_assumption: Series[bool]
+
+    class Config:
+        unique = ["state_code", "reason_code"]
+
+    @pa.dataframe_check(error="more than one default termination reason for the state")
+    @classmethod
+    def one_default_per_state(cls, frame: pd.DataFrame) -> Series[bool]:
+        defaults = frame["is_default"].astype(bool)
+        count = defaults.groupby(frame["state_code"]).transform("sum")
+        return ~(defaults & (count > 1))
+
+
+class StateFeesModel(_Strict):
+    state_code: Series[str] = _state()
+    transaction_kind: Series[str] = pa.Field(isin=list(TRANSACTION_KINDS))
+    resident_fee: Series[float] = pa.Field(ge=0, nullable=True)
+    nonresident_fee: Series[float] = pa.Field(ge=0, nullable=True)
+    per_loa: Series[bool]
+    billed_by_state: Series[bool]
+    source: Series[str] = pa.Field(nullable=True)
+    is_assumption: Series[bool]
+
+    class Config:
+        unique = ["state_code", "transaction_kind"]
+
+
+class StateAppointmentRulesModel(_Strict):
+    state_code: Series[str] = pa.Field(isin=list(JURISDICTION_CODES), unique=True)
+    appointment_filing: Series[str] = pa.Field(isin=list(APPOINTMENT_FILING_VALUES))
+    jit_allowed: Series[bool]
+    jit_deadline_days: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    jit_trigger: Series[str] = pa.Field(nullable=True)
+    effective_date_specifiable: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    max_backdate_days: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    allows_future_effective_date: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    terminations_via_nipr: Series[bool]
+    termination_date_specifiable: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    termination_max_backdate_days: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    source: Series[str] = pa.Field(nullable=True)
+    is_assumption: Series[bool]
+
+
+# --------------------------------------------------------------------------------------------
+# The customer's company configuration
+# --------------------------------------------------------------------------------------------
+
+
+class CompaniesModel(_Strict):
+    cocode: Series[str] = pa.Field(str_matches=COCODE, unique=True)
+    company_name: Series[str] = pa.Field(str_length={"min_value": 1})
+    fein: Series[str] = pa.Field(str_matches=FEIN, nullable=True)
+    producer_assignment_required: Series[bool]
+
+
+class CompanyLoaCategoriesModel(_Strict):
+    cocode: Series[str] = pa.Field(str_matches=COCODE)
+    loa_category: Series[str] = pa.Field(isin=list(LOA_CATEGORIES))
+
+    class Config:
+        unique = ["cocode", "loa_category"]
+
+
+class CompanyStateSettingsModel(_Strict):
+    cocode: Series[str] = pa.Field(str_matches=COCODE)
+    state_code: Series[str] = _state()
+    state_company_id: Series[str] = pa.Field(nullable=True)
+    jit: Series[bool]
+
+    class Config:
+        unique = ["cocode", "state_code"]
+
+
+class GatewayBusinessRulesModel(_Strict):
+    cocode: Series[str] = pa.Field(str_matches=COCODE)
+    state_code: Series[str] = _state()
+    license_class_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+    loa_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
+    loa_category: Series[str] = pa.Field(isin=list(LOA_CATEGORIES), nullable=True)
+    active: Series[bool]
+
+    class Config:
+        unique = ["cocode", "state_code", "license_class_code", "loa_code"]
+
+
+REFERENCE_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "jurisdictions": JurisdictionsModel,
+    "license_classes": LicenseClassesModel,
+    "lines_of_authority": LinesOfAuthorityModel,
+    "license_class_loas": LicenseClassLoasModel,
+    "producer_license_classes": ProducerLicenseClassesModel,
+    "loa_categories": LoaCategoriesModel,
+    "termination_reasons": TerminationReasonsModel,
+    "state_termination_reasons": StateTerminationReasonsModel,
+    "state_fees": StateFeesModel,
+    "state_appointment_rules": StateAppointmentRulesModel,
+}
+
+COMPANY_CONFIG_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "companies": CompaniesModel,
+    "company_loa_categories": CompanyLoaCategoriesModel,
+    "company_state_settings": CompanyStateSettingsModel,
+    "gateway_business_rules": GatewayBusinessRulesModel,
+}
+
+
+def columns_of(model: type[pa.DataFrameModel]) -> list[str]:
+    """The model's columns, in declaration order (the table's column order)."""
+    return list(model.to_schema().columns)
