@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 
-import dagster as dg
 from pipelines.definitions import build_definitions
 from pipelines.environments import ENVIRONMENTS, UnknownEnvironment, current_environment
 from resources.database import OperationalDatabase

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
+import dagster as dg
 import pytest
 
-import dagster as dg
 from assets.reference.assets import (
     COMPANY_CONFIG_TABLES,
     REFERENCE_TABLES,
