@@ -16,6 +16,10 @@ import click
 from npnflow import paths
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @click.group(help="npnflow: producer licensing, appointments and terminations on Dagster.")
 def main() -> None:
     pass
@@ -119,6 +123,8 @@ def ui(port: int, no_sandbox: bool) -> None:
     ]
     # Own process group: `dagster dev` may ignore SIGTERM, so it is stopped with SIGINT.
     process = subprocess.Popen(command, cwd=paths.PROJECT_ROOT, start_new_session=True)
+    # SIGTERM (a service manager, a test) stops it the same way as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         process.wait()
     except KeyboardInterrupt:
