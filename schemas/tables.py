@@ -325,6 +325,36 @@ nipr_subscriptions = Table(
 # Uploads, transactions and submissions
 # --------------------------------------------------------------------------------------------
 
+# The daily sync's ledger: which Alerts report days were fetched and applied, and for each
+# (producer, state, category) how new the data now in the current-state tables is. A report
+# replaces a scope only when its data is at least as new, so re-applying an old day (a
+# re-materialization, a late backfill) never overwrites newer data, and re-applying the same
+# day is a no-op.
+nipr_report_days = Table(
+    "nipr_report_days",
+    metadata,
+    Column("report_date", Date, primary_key=True),
+    Column("status", String, nullable=False),  # fetched, no_run_today, applied
+    _timestamp("fetched_at"),
+    _timestamp("applied_at"),
+    Column("raw_object_keys", Text, nullable=True),  # JSON list of the raw replies' object keys
+    Column("producers_reported", Integer, nullable=True),
+    Column("scopes_applied", Integer, nullable=True),
+    Column("scopes_skipped_as_older", Integer, nullable=True),
+)
+
+nipr_scope_reports = Table(
+    "nipr_scope_reports",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("category", String, primary_key=True),  # LICENSING, APPOINTMENTS, DEMOGRAPHICS
+    _timestamp("data_as_of", nullable=False),  # when NIPR's data in this scope was current
+    Column("report_date", Date, nullable=True),  # the Alerts day, or None for Entity Info
+    Column("source", String, nullable=False),  # alerts, entity_info
+    _timestamp("applied_at"),
+)
+
 uploads = Table(
     "uploads",
     metadata,
