@@ -6,7 +6,8 @@ anything else unknown fails loudly rather than quietly running against the wrong
 - local: the embedded default. SQLite file and bucket folder under `.npnflow/`, the NIPR sandbox
   (started by `npnflow ui`/`npnflow demo`, or `npnflow sandbox-nipr`).
 - ci: as local, but the operational database comes from `NPNFLOW_DATABASE_URL` (PostgreSQL).
-- prod: PostgreSQL from `NPNFLOW_DATABASE_URL`, the real NIPR endpoints, credentials from
+- prod: PostgreSQL from `NPNFLOW_DATABASE_URL`, the S3 bucket `NPNFLOW_S3_BUCKET` (any
+  S3-compatible store with `NPNFLOW_S3_ENDPOINT_URL`), the real NIPR endpoints with
   `NIPR_USERNAME`/`NIPR_PASSWORD`. Secrets are `EnvVar`s: read when a run starts, never shown.
 """
 
@@ -20,7 +21,7 @@ import dagster as dg
 from npnflow import paths
 from resources.database import OperationalDatabase
 from resources.nipr import NiprClient
-from resources.object_store import LocalFolderObjectStore
+from resources.object_store import LocalFolderObjectStore, S3ObjectStore
 
 ENVIRONMENTS = ("local", "ci", "prod")
 
@@ -60,6 +61,22 @@ def _sandbox_nipr(environ: Mapping[str, str]) -> NiprClient:
     )
 
 
+def _optional_secret(environ: Mapping[str, str], name: str) -> dg.EnvVar | None:
+    # Unset means "use the machine's role / boto3's own credential chain", not an empty key.
+    return dg.EnvVar(name) if environ.get(name) else None
+
+
+def _s3_bucket(environ: Mapping[str, str]) -> S3ObjectStore:
+    return S3ObjectStore(
+        bucket=dg.EnvVar("NPNFLOW_S3_BUCKET"),
+        prefix=environ.get("NPNFLOW_S3_PREFIX", ""),
+        endpoint_url=environ.get("NPNFLOW_S3_ENDPOINT_URL") or None,
+        region_name=environ.get("NPNFLOW_S3_REGION") or None,
+        aws_access_key_id=_optional_secret(environ, "NPNFLOW_S3_ACCESS_KEY_ID"),
+        aws_secret_access_key=_optional_secret(environ, "NPNFLOW_S3_SECRET_ACCESS_KEY"),
+    )
+
+
 def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """The resources of one environment. Keys are the resource names assets ask for."""
     environ = os.environ if environ is None else environ
@@ -78,8 +95,7 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
     if name == "prod":
         return {
             "database": OperationalDatabase(url=dg.EnvVar("NPNFLOW_DATABASE_URL")),
-            # S3 replaces the local folder with the uploads capability (issue 4).
-            "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
+            "object_store": _s3_bucket(environ),
             "nipr": NiprClient(
                 **NIPR_PRODUCTION_URLS,
                 username=dg.EnvVar("NIPR_USERNAME"),
