@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.nipr.assets import NIPR_ASSETS
+from assets.nipr.checks import current_state_checks
 from assets.reference.assets import company_config_tables, reference_tables
 from pipelines.environments import current_environment, resources_for
 from pipelines.jobs import JOBS
+from pipelines.schedules import build_schedules
 
 
 def build_definitions(environment: str | None = None) -> dg.Definitions:
     environment = environment or current_environment()
     return dg.Definitions(
-        assets=[reference_tables, company_config_tables],
+        assets=[reference_tables, company_config_tables, *NIPR_ASSETS],
+        asset_checks=current_state_checks,
         jobs=JOBS,
+        schedules=build_schedules(environment),
         resources=resources_for(environment),
     )
 

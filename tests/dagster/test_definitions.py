@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
 from pipelines.environments import ENVIRONMENTS, UnknownEnvironment, current_environment
+from pipelines.schedules import ScheduleConfigError
 from resources.database import OperationalDatabase
 from resources.nipr import NiprClient
 
@@ -83,3 +87,84 @@ def test_unknown_environment_fails_loudly():
         current_environment({"NPNFLOW_ENV": "staging"})
     assert current_environment({}) == "local"
     assert current_environment({"DAGSTER_DEPLOYMENT": "prod"}) == "prod"
+
+
+NIPR_DAILY_KEYS = {
+    "raw_nipr__pdb_alerts",
+    "core_nipr__producers",
+    "core_nipr__licenses",
+    "core_nipr__license_loas",
+    "core_nipr__appointments",
+}
+NIPR_KEYS = NIPR_DAILY_KEYS | {"core_nipr__initial_sync", "core_nipr__subscriptions"}
+
+
+def test_nipr_sync_assets_jobs_and_schedules_are_registered():
+    defs = build_definitions("local")
+    graph = defs.get_repository_def().asset_graph
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert {groups[k] for k in NIPR_KEYS} == {"nipr"}
+    licenses = graph.get(dg.AssetKey("core_nipr__licenses"))
+    assert dg.AssetKey("raw_nipr__pdb_alerts") in licenses.parent_keys
+    assert licenses.partitions_def == graph.get(dg.AssetKey("raw_nipr__pdb_alerts")).partitions_def
+    subscriptions = graph.get(dg.AssetKey("core_nipr__subscriptions"))
+    assert dg.AssetKey("core_nipr__initial_sync") in subscriptions.parent_keys
+
+    daily = defs.resolve_job_def("daily_nipr_sync_job")
+    assert {k.to_user_string() for k in daily.asset_layer.executable_asset_keys} == NIPR_DAILY_KEYS
+    new_producers = defs.resolve_job_def("sync_new_producers_job")
+    assert {k.to_user_string() for k in new_producers.asset_layer.executable_asset_keys} == {
+        "core_nipr__initial_sync",
+        "core_nipr__subscriptions",
+    }
+    schedule = defs.resolve_schedule_def("daily_nipr_sync_schedule")
+    assert schedule.cron_schedule == "30 10 * * 1-6"
+    assert schedule.execution_timezone == "America/Chicago"
+    assert schedule.job_name == "daily_nipr_sync_job"
+    assert defs.resolve_schedule_def("sync_new_producers_schedule").job_name == (
+        "sync_new_producers_job"
+    )
+
+
+def test_daily_schedule_requests_the_partition_of_its_own_day():
+    defs = build_definitions("local")
+    schedule = defs.resolve_schedule_def("daily_nipr_sync_schedule")
+    tick = dt.datetime(2026, 3, 10, 10, 30, tzinfo=ZoneInfo("America/Chicago"))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    )
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2026-03-10"
+    assert request.run_key == "2026-03-10"
+
+
+def test_schedule_is_configurable_from_the_environment(monkeypatch):
+    monkeypatch.setenv("NPNFLOW_NIPR_SYNC_CRON", "15 11 * * 1-5")
+    monkeypatch.setenv("NPNFLOW_NIPR_SYNC_TIMEZONE", "America/New_York")
+    defs = build_definitions("local")
+    schedule = defs.resolve_schedule_def("daily_nipr_sync_schedule")
+    assert schedule.cron_schedule == "15 11 * * 1-5"
+    assert schedule.execution_timezone == "America/New_York"
+    # An evening tick in New York is still that day in Chicago: the same report day.
+    tick = dt.datetime(2026, 3, 10, 23, 30, tzinfo=ZoneInfo("America/New_York"))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    )
+    assert schedule.evaluate_tick(context).run_requests[0].partition_key == "2026-03-10"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("NPNFLOW_NIPR_SYNC_CRON", "every morning"), ("NPNFLOW_NIPR_SYNC_TIMEZONE", "Mars/Olympus")],
+)
+def test_a_bad_schedule_setting_fails_loudly_naming_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ScheduleConfigError, match=name):
+        build_definitions("local")
+
+
+def test_schedules_run_by_themselves_only_in_production():
+    local = build_definitions("local").resolve_schedule_def("daily_nipr_sync_schedule")
+    prod = build_definitions("prod").resolve_schedule_def("daily_nipr_sync_schedule")
+    assert local.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert prod.default_status == dg.DefaultScheduleStatus.RUNNING

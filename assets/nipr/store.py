@@ -1,0 +1,286 @@
+"""Reads and writes of the NIPR sync tables, in SQLAlchemy Core, on a caller's Connection.
+
+Every function takes an open `Connection`, so the caller decides the transaction: the daily
+sync applies a whole run's days in one, the initial sync one per producer. Values always go
+as bound parameters; lists of NPNs are sent in chunks, within every backend's parameter limit.
+
+Timestamps are written as UTC. SQLite keeps no offset (it hands back naive values, which
+mean UTC here); PostgreSQL keeps `timestamptz`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assets.nipr.current_state import (
+    DATA_TABLES,
+    NAME_COLUMNS,
+    SCOPE_REPORT_COLUMNS,
+    Application,
+    CurrentRows,
+)
+from resources.database import frame_to_rows
+from schemas.tables import metadata as _metadata
+from schemas.tables import nipr_report_days, nipr_scope_reports, nipr_subscriptions, producers
+
+__all__ = [
+    "count_rows",
+    "producers_to_sync",
+    "read_current_rows",
+    "read_report_day",
+    "read_roster",
+    "read_subscription_rows",
+    "read_tracked_npns",
+    "save_report_day",
+    "save_subscription_rows",
+    "set_sync_status",
+    "utc",
+    "write_application",
+]
+
+_CHUNK = 500  # NPNs per IN (...) list
+
+
+def utc(value: dt.datetime | pd.Timestamp | None) -> dt.datetime | None:
+    """An aware UTC datetime (naive values are taken as UTC, as SQLite returns them)."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield list(values[start : start + _CHUNK])
+
+
+def _frame(result: sa.CursorResult[Any], columns: Sequence[str]) -> pd.DataFrame:
+    rows = result.fetchall()
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return pd.DataFrame(rows, columns=list(columns), dtype=object)
+
+
+def _select_by_npn(connection: Connection, table: sa.Table, npns: Sequence[str]) -> pd.DataFrame:
+    columns = [c.name for c in table.c]
+    parts = [
+        _frame(connection.execute(sa.select(table).where(table.c.npn.in_(chunk))), columns)
+        for chunk in _chunks(npns)
+    ]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Current state
+# --------------------------------------------------------------------------------------------
+
+
+def read_tracked_npns(connection: Connection, npns: Iterable[str]) -> set[str]:
+    """Which of `npns` are producers we track (have a `producers` row)."""
+    wanted = sorted({str(n) for n in npns})
+    found: set[str] = set()
+    for chunk in _chunks(wanted):
+        found.update(
+            connection.execute(sa.select(producers.c.npn).where(producers.c.npn.in_(chunk)))
+            .scalars()
+            .all()
+        )
+    return found
+
+
+def read_current_rows(connection: Connection, npns: Iterable[str]) -> CurrentRows:
+    """Every current-state row of these producers, and their scope ledger rows."""
+    wanted = sorted({str(n) for n in npns})
+    people = _select_by_npn(connection, producers, wanted)[["npn", *NAME_COLUMNS]]
+    tables = {
+        name: _select_by_npn(connection, _metadata.tables[name], wanted) for name in DATA_TABLES
+    }
+    scopes = _select_by_npn(connection, nipr_scope_reports, wanted)
+    return CurrentRows(producers=people, scope_reports=scopes, **tables)
+
+
+def write_application(connection: Connection, application: Application) -> None:
+    """Write an `Application`: clear the replaced scopes, insert the report's rows, update
+    names, upsert the scope ledger. The caller's transaction makes it all or nothing."""
+    for name in DATA_TABLES:
+        table = _metadata.tables[name]
+        keys = application.cleared[name]
+        if len(keys):
+            connection.execute(
+                table.delete().where(
+                    table.c.npn == sa.bindparam("k_npn"),
+                    table.c.state_code == sa.bindparam("k_state"),
+                ),
+                [
+                    {"k_npn": npn, "k_state": state}
+                    for npn, state in keys.itertuples(index=False, name=None)
+                ],
+            )
+        rows = frame_to_rows(application.inserted[name], table)
+        if rows:
+            connection.execute(table.insert(), rows)
+    updates = application.producer_updates
+    if len(updates):
+        connection.execute(
+            producers.update()
+            .where(producers.c.npn == sa.bindparam("k_npn"))
+            .values(
+                {name: sa.bindparam(f"v_{name}") for name in NAME_COLUMNS}
+                | {"updated_at": sa.bindparam("v_updated_at")}
+            ),
+            [
+                {"k_npn": row["npn"], "v_updated_at": dt.datetime.now(dt.UTC)}
+                | {f"v_{name}": row[name] for name in NAME_COLUMNS}
+                for row in frame_to_rows(updates, producers)
+            ],
+        )
+    scopes = application.scope_reports
+    if len(scopes):
+        connection.execute(
+            nipr_scope_reports.delete().where(
+                nipr_scope_reports.c.npn == sa.bindparam("k_npn"),
+                nipr_scope_reports.c.state_code == sa.bindparam("k_state"),
+                nipr_scope_reports.c.category == sa.bindparam("k_category"),
+            ),
+            [
+                {"k_npn": npn, "k_state": state, "k_category": category}
+                for npn, state, category in scopes[["npn", "state_code", "category"]].itertuples(
+                    index=False, name=None
+                )
+            ],
+        )
+        frame = scopes[list(SCOPE_REPORT_COLUMNS)].astype(object)
+        frame = frame.assign(
+            data_as_of=[utc(v) for v in frame["data_as_of"]],
+            applied_at=[utc(v) for v in frame["applied_at"]],
+        )
+        connection.execute(nipr_scope_reports.insert(), frame_to_rows(frame, nipr_scope_reports))
+
+
+def count_rows(connection: Connection, names: Iterable[str]) -> dict[str, int]:
+    return {
+        name: connection.execute(
+            sa.select(sa.func.count()).select_from(_metadata.tables[name])
+        ).scalar_one()
+        for name in names
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Producers: initial sync
+# --------------------------------------------------------------------------------------------
+
+
+def producers_to_sync(connection: Connection, statuses: Sequence[str]) -> list[str]:
+    """NPNs of producers in one of `statuses` that are not offboarded (is_active not false)."""
+    query = (
+        sa.select(producers.c.npn)
+        .where(producers.c.sync_status.in_(list(statuses)))
+        .where(sa.or_(producers.c.is_active.is_(None), producers.c.is_active.is_(True)))
+        .order_by(producers.c.npn)
+    )
+    return list(connection.execute(query).scalars().all())
+
+
+def set_sync_status(
+    connection: Connection, npn: str, status: str, synced_at: dt.datetime | None
+) -> None:
+    """Set a producer's sync_status; `last_synced_at` only when given (NIPR answered)."""
+    values: dict[str, Any] = {"sync_status": status, "updated_at": dt.datetime.now(dt.UTC)}
+    if synced_at is not None:
+        values["last_synced_at"] = utc(synced_at)
+    connection.execute(producers.update().where(producers.c.npn == npn).values(values))
+
+
+def read_roster(connection: Connection) -> pd.DataFrame:
+    """npn, is_active, sync_status of every producer."""
+    columns = ["npn", "is_active", "sync_status"]
+    return _frame(
+        connection.execute(sa.select(*(producers.c[c] for c in columns)).order_by(producers.c.npn)),
+        columns,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Report days
+# --------------------------------------------------------------------------------------------
+
+
+def read_report_day(connection: Connection, day: dt.date) -> dict[str, Any] | None:
+    row = (
+        connection.execute(sa.select(nipr_report_days).where(nipr_report_days.c.report_date == day))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    out = dict(row)
+    out["raw_object_keys"] = json.loads(out["raw_object_keys"]) if out["raw_object_keys"] else []
+    for name in ("fetched_at", "applied_at"):
+        out[name] = utc(out[name])
+    return out
+
+
+def save_report_day(connection: Connection, day: dt.date, **values: Any) -> None:
+    """Insert or update the ledger row of a report day with `values`."""
+    if "raw_object_keys" in values and values["raw_object_keys"] is not None:
+        values["raw_object_keys"] = json.dumps(list(values["raw_object_keys"]))
+    for name in ("fetched_at", "applied_at"):
+        if values.get(name) is not None:
+            values[name] = utc(values[name])
+    exists = connection.execute(
+        sa.select(nipr_report_days.c.report_date).where(nipr_report_days.c.report_date == day)
+    ).first()
+    if exists is None:
+        connection.execute(nipr_report_days.insert().values(report_date=day, **values))
+    else:
+        connection.execute(
+            nipr_report_days.update().where(nipr_report_days.c.report_date == day).values(values)
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Subscriptions
+# --------------------------------------------------------------------------------------------
+
+SUBSCRIPTION_COLUMNS = ("npn", "subscription_name", "added_at", "removed_at", "invalid_reason")
+
+
+def read_subscription_rows(connection: Connection) -> pd.DataFrame:
+    frame = _frame(
+        connection.execute(sa.select(nipr_subscriptions).order_by(nipr_subscriptions.c.npn)),
+        [c.name for c in nipr_subscriptions.c],
+    )
+    for name in ("added_at", "removed_at"):
+        frame[name] = pd.Series([utc(v) for v in frame[name]], index=frame.index, dtype=object)
+    return frame
+
+
+def save_subscription_rows(connection: Connection, rows: pd.DataFrame) -> int:
+    """Insert or replace `nipr_subscriptions` rows (whole rows, keyed by npn)."""
+    if rows.empty:
+        return 0
+    frame = rows[list(SUBSCRIPTION_COLUMNS)].astype(object)
+    frame = frame.where(frame.notna(), None)
+    frame = frame.assign(
+        added_at=[utc(v) for v in frame["added_at"]],
+        removed_at=[utc(v) for v in frame["removed_at"]],
+    )
+    npns = [str(n) for n in frame["npn"]]
+    for chunk in _chunks(npns):
+        connection.execute(nipr_subscriptions.delete().where(nipr_subscriptions.c.npn.in_(chunk)))
+    connection.execute(nipr_subscriptions.insert(), frame_to_rows(frame, nipr_subscriptions))
+    return len(frame)
