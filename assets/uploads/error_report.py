@@ -1,0 +1,121 @@
+"""The error report written beside a rejected-rows upload. Pure: no Dagster, no I/O.
+
+`error_report_csv(raw, validated)` and `error_report_xlsx(raw, validated)` return the bytes
+of `<file>.errors.csv` / `<file>.errors.xlsx` (the caller names and writes them): one row per
+rejected spreadsheet row, as the analyst typed it, with two columns in front, `Row` (the
+spreadsheet row number) and `Errors` (every message of the row, joined with " | "). The
+analyst can fix the cells in the report itself and drop it back: `Row` and `Errors` are not
+template columns, so they are ignored with a warning.
+
+Every cell is made safe to open: a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a
+leading `'` (so no spreadsheet runs it as a formula), the `Agent SSN` column keeps only its
+last four digits, and anything shaped like an SSN elsewhere is masked the same way.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from assets.uploads.reading import RawUpload
+from assets.uploads.validation import (
+    ValidatedUpload,
+    mask_ssn_value,
+    mask_ssns,
+    neutralise,
+)
+
+__all__ = ["ERROR_SEPARATOR", "error_report_csv", "error_report_frame", "error_report_xlsx"]
+
+ERROR_SEPARATOR = " | "
+_EXCEL_CELL_LIMIT = 32_767
+_TRUNCATED = " …[truncated]"
+
+
+def _safe(text: str) -> str:
+    text = neutralise(mask_ssns(text))
+    if len(text) > _EXCEL_CELL_LIMIT:
+        text = text[: _EXCEL_CELL_LIMIT - len(_TRUNCATED)] + _TRUNCATED
+    return text
+
+
+def error_report_frame(raw: RawUpload, validated: ValidatedUpload) -> pd.DataFrame:
+    """The report as a frame of safe text: Row, Errors, then the upload's own columns."""
+    errors = validated.row_errors
+    rows = validated.rejected_row_numbers
+    joined = errors.groupby("row_number", sort=True)["message"].agg(ERROR_SEPARATOR.join)
+    data = raw.frame.loc[rows].copy()
+    ssn_label = validated.columns.get("ssn")
+    if ssn_label is not None:
+        data[ssn_label] = data[ssn_label].map(mask_ssn_value)
+    for label in data.columns:
+        data[label] = data[label].map(_safe)
+    report = pd.DataFrame(
+        {
+            "Row": [str(r) for r in rows],
+            "Errors": [_safe(m) for m in joined.reindex(rows).fillna("")],
+        }
+    )
+    headers = [_safe(h) for h in ["Row", "Errors", *raw.labels]]
+    body = pd.concat([report, data.reset_index(drop=True)], axis=1)
+    body.columns = _unique(headers)
+    return body.astype("str")
+
+
+def _unique(headers: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for header in headers:
+        seen[header] = seen.get(header, 0) + 1
+        out.append(header if seen[header] == 1 else f"{header} ({seen[header]})")
+    return out
+
+
+def error_report_csv(raw: RawUpload, validated: ValidatedUpload) -> bytes:
+    """`<file>.errors.csv`: UTF-8 with a BOM, so Excel shows accented names right."""
+    frame = error_report_frame(raw, validated)
+    return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def error_report_xlsx(raw: RawUpload, validated: ValidatedUpload) -> bytes:
+    """`<file>.errors.xlsx`: the same data on one sheet, header bold and frozen."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment, Font
+
+    frame = error_report_frame(raw, validated)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("errors")
+    sheet.freeze_panes = "C2"
+    widths = [6, 60] + [min(40, max(12, len(str(c)) + 2)) for c in frame.columns[2:]]
+    for position, width in enumerate(widths, start=1):
+        sheet.column_dimensions[_letter(position)].width = width
+
+    def cell(value: str, **style: object) -> WriteOnlyCell:
+        # Control characters are not allowed in XLSX XML; the text is already neutralised.
+        made = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+        made.data_type = "s"
+        for name, setting in style.items():
+            setattr(made, name, setting)
+        return made
+
+    bold = Font(bold=True)
+    sheet.append([cell(str(c), font=bold) for c in frame.columns])
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for values in frame.itertuples(index=False, name=None):
+        row = [cell(str(v)) for v in values]
+        row[1].alignment = wrap
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _letter(position: int) -> str:
+    letters = ""
+    while position:
+        position, remainder = divmod(position - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters

@@ -1,0 +1,503 @@
+"""pandera contracts for the four upload templates (SPEC section 4): the one source of truth.
+
+`TEMPLATES` lists each kind's columns: the header the template writes, the field name used in
+code, whether the column is required, whether the cell holds a `;`-separated list, and what an
+analyst writes there. The template generator, the reader's header matching, the validator and
+the docs all use it.
+
+One `DataFrameModel` per kind validates the *normalised text frame* the validator builds from
+an upload: one row per non-blank spreadsheet row, one text column per field (blank cells are
+missing values; spaces, letter case and list separators already normalised), plus
+`row_number`, the row the analyst sees in the spreadsheet. Validation is lazy and pandera's
+`failure_cases` are turned into row errors by `assets/uploads/validation.py`; nothing here
+writes messages.
+
+What depends on the loaded reference data and the company setup (the 54 jurisdictions as the
+`jurisdictions` table lists them, the termination reason codes, the customer's CoCodes, the
+lines of authority) is added to the model's schema at validation time by `upload_schema()`.
+The static fallbacks in the models (`JURISDICTION_CODES`, `LOA_CATEGORIES`) are the same
+constants the reference tables are validated against.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera import extensions
+from pandera.typing import Series
+
+from schemas.reference import JURISDICTION_CODES, LOA_CATEGORIES
+
+__all__ = [
+    "AGENT_TYPES",
+    "KINDS",
+    "MAX_CELL_CHARS",
+    "SCORECARD_TYPES",
+    "TEMPLATES",
+    "UPLOAD_MODELS",
+    "AgentUpload",
+    "AppointUpload",
+    "PortalInviteUpload",
+    "TemplateColumn",
+    "TerminateUpload",
+    "columns_for",
+    "split_items",
+    "upload_schema",
+]
+
+KINDS: tuple[str, ...] = ("agent", "appoint", "terminate", "portal_invite")
+
+# Excel's own limit on the characters in one cell: a longer cell cannot have come from a
+# spreadsheet the analyst can open, and it is reported as a row error, not a crash.
+MAX_CELL_CHARS = 32_767
+
+# Vocabularies that are ours (not NIPR reference data). Matching is case-insensitive; the
+# validator writes them back spelled as here.
+AGENT_TYPES: tuple[str, ...] = ("Producer", "Agency")
+DEFAULT_AGENT_TYPE = "Producer"
+# A "License" scorecard tracks the producer's licenses in the assignment's states and
+# categories; a "License & Appointment" scorecard also tracks appointments with the listed
+# CoCodes, so it needs them (the seed: "CoCode(s) for ... license & appointment scorecards").
+SCORECARD_LICENSE = "License"
+SCORECARD_LICENSE_AND_APPOINTMENT = "License & Appointment"
+SCORECARD_TYPES: tuple[str, ...] = (SCORECARD_LICENSE, SCORECARD_LICENSE_AND_APPOINTMENT)
+SCORECARD_ALIASES: dict[str, str] = {
+    "license": SCORECARD_LICENSE,
+    "licenses": SCORECARD_LICENSE,
+    "license only": SCORECARD_LICENSE,
+    "license & appointment": SCORECARD_LICENSE_AND_APPOINTMENT,
+    "license and appointment": SCORECARD_LICENSE_AND_APPOINTMENT,
+    "license & appointments": SCORECARD_LICENSE_AND_APPOINTMENT,
+    "license and appointments": SCORECARD_LICENSE_AND_APPOINTMENT,
+    "license/appointment": SCORECARD_LICENSE_AND_APPOINTMENT,
+}
+BOOLEAN_VALUES: tuple[str, ...] = ("TRUE", "FALSE")
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
+
+NPN = r"^\d{1,10}$"
+COCODE = r"^\d{5}$"
+SSN = r"^\d{3}-?\d{2}-?\d{4}$"
+# A sane check, not RFC 5322: one @, no spaces or list separators, a dotted domain with a
+# letter top-level domain. Catches the usual slips (missing @ or domain, two addresses in a
+# cell, a trailing dot) without rejecting real addresses.
+EMAIL = r"^[^@\s;,<>()\[\]\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"  # noqa: E501
+ISO_DATE = "%Y-%m-%d"
+
+
+@dataclass(frozen=True)
+class TemplateColumn:
+    """One template column.
+
+    `kind` says how the cell is read: `npn`, `cocode`, `ssn`, `email`, `text`, `states`,
+    `categories` (a `;`-list of LOA categories), `cocodes` (a `;`-list of CoCodes),
+    `category` (one LOA category), `loa` (a line of authority, name or code), `agent_type`,
+    `scorecard_type`, `bool`, `date`, `reason_code`. `aliases` are other headers accepted
+    for the column (compared without case, spaces or punctuation).
+    """
+
+    header: str
+    field: str
+    kind: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    help: str = ""
+
+    @property
+    def multi(self) -> bool:
+        return self.kind in ("states", "categories", "cocodes")
+
+    @property
+    def as_text(self) -> bool:
+        """Formatted as Text in the XLSX template so Excel keeps leading zeros."""
+        return self.kind in ("npn", "cocode", "cocodes", "ssn")
+
+
+_NPN_HELP = "the producer's National Producer Number: digits only, up to 10"
+_STATES_HELP = "two-letter state codes separated by ';' with no spaces, e.g. CA;TX"
+
+TEMPLATES: dict[str, tuple[TemplateColumn, ...]] = {
+    "agent": (
+        TemplateColumn("Agency NPN", "agency_npn", "npn", True,
+                       help="the agency's National Producer Number: digits only, up to 10"),
+        TemplateColumn("First Name", "first_name", "text", True),
+        TemplateColumn("Last Name", "last_name", "text", True),
+        TemplateColumn("Agent NPN", "npn", "npn", True, help=_NPN_HELP),
+        TemplateColumn("Agent Email", "email", "email", aliases=("Email",)),
+        TemplateColumn(
+            "Agent SSN", "ssn", "ssn", aliases=("SSN",),
+            help="9 digits, with or without dashes; only the last 4 are ever shown",
+        ),
+        TemplateColumn(
+            "LOA Category", "loa_categories", "categories", aliases=("LOA Categories",),
+            help="producer assignment: LOA categories separated by ';'",
+        ),
+        TemplateColumn("States", "state_codes", "states", aliases=("State",),
+                       help="producer assignment: " + _STATES_HELP),
+        TemplateColumn("Scorecard Type", "scorecard_type", "scorecard_type",
+                       help="producer assignment: License, or License & Appointment"),
+        TemplateColumn("Agent Type", "agent_type", "agent_type",
+                       help="producer assignment: Producer or Agency"),
+        TemplateColumn(
+            "CoCodes", "cocodes", "cocodes", aliases=("CoCode",),
+            help="producer assignment: 5-digit NAIC CoCodes separated by ';' "
+            "(required for License & Appointment scorecards)",
+        ),
+    ),
+    "appoint": (
+        TemplateColumn("NPN", "npn", "npn", True, aliases=("Agent NPN",), help=_NPN_HELP),
+        TemplateColumn("States", "state_codes", "states", True, aliases=("State",),
+                       help=_STATES_HELP),
+        TemplateColumn("CoCode", "cocode", "cocode", True, aliases=("CoCodes", "Carrier CoCode"),
+                       help="the company's 5-digit NAIC CoCode"),
+        TemplateColumn("LOA Category", "loa_category", "category",
+                       help="one LOA category (or fill Line of Authority instead)"),
+        TemplateColumn("Line of Authority", "line_of_authority", "loa", aliases=("LOA",),
+                       help="a line of authority name or NIPR code, mapped to its category"),
+        TemplateColumn("Agent Type", "agent_type", "agent_type",
+                       help="Producer or Agency (blank: Producer)"),
+        TemplateColumn("Submit", "submit", "bool", aliases=("Auto Submit",),
+                       help="TRUE to submit eligible non-JIT appointments (blank: FALSE)"),
+        TemplateColumn("Submit Just In Time", "submit_just_in_time", "bool",
+                       aliases=("Submit JIT",),
+                       help="TRUE to submit eligible JIT appointments (blank: FALSE)"),
+        TemplateColumn("Effective Date", "effective_date", "date",
+                       help="YYYY-MM-DD or MM/DD/YYYY (blank: as soon as possible)"),
+        TemplateColumn("County", "county", "text", help="county code, where the state asks"),
+    ),
+    "terminate": (
+        TemplateColumn("Agent NPN", "npn", "npn", True, help=_NPN_HELP),
+        TemplateColumn("States", "state_codes", "states", True, aliases=("State", "State Code"),
+                       help=_STATES_HELP),
+        TemplateColumn("Line of Authority", "line_of_authority", "loa", True, aliases=("LOA",),
+                       help="the line of authority's name or NIPR code in those states"),
+        TemplateColumn("CoCode", "cocode", "cocode", True, aliases=("CoCodes", "Carrier CoCode"),
+                       help="the company's 5-digit NAIC CoCode"),
+        TemplateColumn(
+            "Termination Reason Code", "termination_reason_code", "reason_code",
+            aliases=("Termination Reason",),
+            help="a code from the termination_reason_key sheet (blank: the state's default)",
+        ),
+        TemplateColumn("Effective Date", "effective_date", "date",
+                       help="YYYY-MM-DD or MM/DD/YYYY (blank: today)"),
+        TemplateColumn("Submit Immediately", "submit_immediately", "bool",
+                       aliases=("Immediately Submit to NIPR",),
+                       help="TRUE to approve and submit the batch at once (blank: FALSE)"),
+    ),
+    "portal_invite": (
+        TemplateColumn("NPN", "npn", "npn", True, aliases=("Agent NPN",), help=_NPN_HELP),
+        TemplateColumn("Portal", "portal_name", "text", True, aliases=("Portal Name",),
+                       help="the portal's name"),
+    ),
+}  # fmt: skip
+
+
+def columns_for(kind: str) -> tuple[TemplateColumn, ...]:
+    """The template columns of `kind` (KeyError for an unknown kind)."""
+    return TEMPLATES[kind]
+
+
+# --------------------------------------------------------------------------------------------
+# Checks on `;`-lists and dates (vectorised: one pass over all cells, no loop per row)
+# --------------------------------------------------------------------------------------------
+
+
+def split_items(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The items of a column of `;`-lists: (position of the row, item), missing cells skipped.
+
+    Vectorised through the distinct cell values: a 100,000-row file has a few hundred
+    distinct `States` cells, so only those are split in Python; the rest is numpy.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    pieces = [str(u).split(";") for u in uniques]
+    counts = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+    flat = np.array([item for p in pieces for item in p] or [""], dtype=object)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
+    present = np.flatnonzero(codes >= 0)
+    taken = codes[present]
+    repeats = counts[taken] if len(counts) else np.zeros(0, dtype=np.int64)
+    positions = np.repeat(present, repeats)
+    first = np.repeat(starts[taken] if len(counts) else repeats, repeats)
+    within = np.arange(repeats.sum()) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    return positions, flat[first + within]
+
+
+def _register(function, **options):  # re-importing the module must not register twice
+    try:
+        return extensions.register_check_method(function, **options)
+    except (ValueError, AttributeError):  # pragma: no cover - already registered
+        return function
+
+
+def semicolon_items_in(series: pd.Series, *, allowed: Sequence[str]) -> pd.Series:
+    """Every item of the `;`-list is one of `allowed`."""
+    positions, items = split_items(series)
+    bad = ~pd.Series(items, dtype=object).isin(list(allowed)).to_numpy(dtype=bool)
+    ok = np.ones(len(series), dtype=bool)
+    ok[positions[bad]] = False
+    return pd.Series(ok, index=series.index)
+
+
+def semicolon_items_match(series: pd.Series, *, pattern: str) -> pd.Series:
+    """Every item of the `;`-list matches the regular expression `pattern`."""
+    positions, items = split_items(series)
+    matched = pd.Series(items, dtype=object).str.contains(pattern, regex=True)
+    bad = ~matched.fillna(False).to_numpy(dtype=bool)
+    ok = np.ones(len(series), dtype=bool)
+    ok[positions[bad]] = False
+    return pd.Series(ok, index=series.index)
+
+
+def is_digits(series: pd.Series, *, min_length: int, max_length: int) -> pd.Series:
+    """ASCII digits only, `min_length` to `max_length` of them (an NPN, a CoCode).
+
+    numpy on the code points instead of a regex per cell: a 100,000-row column in
+    milliseconds. Unicode digits (`²`, `١`) are not digits here.
+    """
+    width = max_length + 1  # longer text is cut to max_length + 1: still too long
+    text = np.asarray(series.to_numpy(dtype=object), dtype=f"<U{width}")
+    points = text.view(np.uint32).reshape(len(text), width)
+    padding = points == 0
+    digits = (points >= 48) & (points <= 57)
+    length = (~padding).sum(axis=1)
+    ok = (digits | padding).all(axis=1) & (length >= min_length) & (length <= max_length)
+    return pd.Series(ok, index=series.index)
+
+
+def is_calendar_date(series: pd.Series) -> pd.Series:
+    """The text is a real date written YYYY-MM-DD (the validator rewrites US dates so)."""
+    parsed = pd.to_datetime(series, format=ISO_DATE, errors="coerce")
+    return parsed.notna() & series.astype("str").str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+
+
+_register(semicolon_items_in, statistics=["allowed"], supported_types=pd.Series)
+_register(semicolon_items_match, statistics=["pattern"], supported_types=pd.Series)
+_register(is_digits, statistics=["min_length", "max_length"], supported_types=pd.Series)
+_register(is_calendar_date, statistics=[], supported_types=pd.Series)
+
+
+def _npn() -> object:
+    return {"min_length": 1, "max_length": 10}
+
+
+def _cocode() -> object:
+    return {"min_length": 5, "max_length": 5}
+
+
+def _states() -> object:
+    return {"allowed": list(JURISDICTION_CODES)}
+
+
+# --------------------------------------------------------------------------------------------
+# Models: the normalised text frame of each kind
+# --------------------------------------------------------------------------------------------
+
+
+class _Upload(pa.DataFrameModel):
+    row_number: Series[int] = pa.Field(ge=2)  # the spreadsheet row (the header is row 1)
+
+    class Config:
+        strict = True  # the validator builds exactly these columns
+        coerce = False
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna()
+
+
+def _filled(series: pd.Series) -> pd.Series:
+    return series.notna()
+
+
+def _once(frame: pd.DataFrame, key: list[str], list_column: str | None = None) -> pd.Series:
+    """True where the row's key (each item of `list_column`, if given) is new in the file."""
+    keyed = frame[["row_number", *key]].dropna()
+    if list_column is not None:
+        positions, items = split_items(keyed[list_column])
+        keyed = keyed.iloc[positions].assign(**{list_column: items})
+    keyed = keyed.drop_duplicates()  # `CA;CA` in one cell is not a second request
+    repeated = keyed.duplicated(key, keep="first").to_numpy(dtype=bool)
+    return ~frame["row_number"].isin(keyed.loc[repeated, "row_number"].unique())
+
+
+ASSIGNMENT_FIELDS = ("loa_categories", "state_codes", "scorecard_type", "agent_type", "cocodes")
+
+
+class AgentUpload(_Upload):
+    """`agent`: onboard producers, optionally with producer assignments."""
+
+    agency_npn: Series[str] = pa.Field(is_digits=_npn())
+    first_name: Series[str]
+    last_name: Series[str]
+    npn: Series[str] = pa.Field(is_digits=_npn())
+    email: Series[str] = pa.Field(nullable=True, str_matches=EMAIL)
+    ssn: Series[str] = pa.Field(nullable=True, str_matches=SSN)
+    loa_categories: Series[str] = pa.Field(
+        nullable=True, semicolon_items_in={"allowed": list(LOA_CATEGORIES)}
+    )
+    state_codes: Series[str] = pa.Field(nullable=True, semicolon_items_in=_states())
+    scorecard_type: Series[str] = pa.Field(nullable=True, isin=list(SCORECARD_TYPES))
+    agent_type: Series[str] = pa.Field(nullable=True, isin=list(AGENT_TYPES))
+    cocodes: Series[str] = pa.Field(nullable=True, semicolon_items_match={"pattern": COCODE})
+
+    # A producer assignment needs all four of these once any assignment column is filled.
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def assignment_has_loa_categories(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_any_assignment(frame) | _filled(frame["loa_categories"])
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def assignment_has_state_codes(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_any_assignment(frame) | _filled(frame["state_codes"])
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def assignment_has_scorecard_type(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_any_assignment(frame) | _filled(frame["scorecard_type"])
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def assignment_has_agent_type(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~_any_assignment(frame) | _filled(frame["agent_type"])
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def license_and_appointment_has_cocodes(cls, frame: pd.DataFrame) -> Series[bool]:
+        needs = frame["scorecard_type"].eq(SCORECARD_LICENSE_AND_APPOINTMENT).fillna(False)
+        return ~needs.astype(bool) | _filled(frame["cocodes"])
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def npn_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _once(frame, ["npn"])
+
+
+def _any_assignment(frame: pd.DataFrame) -> pd.Series:
+    return frame[list(ASSIGNMENT_FIELDS)].notna().any(axis=1)
+
+
+class AppointUpload(_Upload):
+    """`appoint`: appointment requests, one row per producer, company and LOA category.
+
+    `loa_category` holds the category as typed or, when only `line_of_authority` was
+    filled, the category the validator mapped it to (missing when it could not).
+    """
+
+    npn: Series[str] = pa.Field(is_digits=_npn())
+    state_codes: Series[str] = pa.Field(semicolon_items_in=_states())
+    cocode: Series[str] = pa.Field(is_digits=_cocode())
+    loa_category: Series[str] = pa.Field(nullable=True, isin=list(LOA_CATEGORIES))
+    line_of_authority: Series[str] = pa.Field(nullable=True)
+    agent_type: Series[str] = pa.Field(nullable=True, isin=list(AGENT_TYPES))
+    submit: Series[str] = pa.Field(nullable=True, isin=list(BOOLEAN_VALUES))
+    submit_just_in_time: Series[str] = pa.Field(nullable=True, isin=list(BOOLEAN_VALUES))
+    effective_date: Series[str] = pa.Field(nullable=True, is_calendar_date=())
+    county: Series[str] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def has_loa_category_or_line(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _filled(frame["loa_category"]) | _filled(frame["line_of_authority"])
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def request_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _once(frame, ["npn", "state_codes", "cocode", "loa_category"], "state_codes")
+
+
+class TerminateUpload(_Upload):
+    """`terminate`: termination requests; a blank reason means the state's default."""
+
+    npn: Series[str] = pa.Field(is_digits=_npn())
+    state_codes: Series[str] = pa.Field(semicolon_items_in=_states())
+    line_of_authority: Series[str]
+    cocode: Series[str] = pa.Field(is_digits=_cocode())
+    termination_reason_code: Series[str] = pa.Field(nullable=True)
+    effective_date: Series[str] = pa.Field(nullable=True, is_calendar_date=())
+    submit_immediately: Series[str] = pa.Field(nullable=True, isin=list(BOOLEAN_VALUES))
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def request_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
+        key = frame[["row_number", "npn", "state_codes", "cocode"]].assign(
+            loa=frame["line_of_authority"].str.casefold()
+        )
+        return _once(key, ["npn", "state_codes", "cocode", "loa"], "state_codes")
+
+
+class PortalInviteUpload(_Upload):
+    """`portal_invite`: invite producers to a named portal."""
+
+    npn: Series[str] = pa.Field(is_digits=_npn())
+    portal_name: Series[str]
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def invite_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
+        key = frame[["row_number", "npn"]].assign(portal=frame["portal_name"].str.casefold())
+        return _once(key, ["npn", "portal"])
+
+
+UPLOAD_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "agent": AgentUpload,
+    "appoint": AppointUpload,
+    "terminate": TerminateUpload,
+    "portal_invite": PortalInviteUpload,
+}
+
+
+def upload_schema(
+    kind: str,
+    *,
+    states: Iterable[str] | None = None,
+    reason_codes: Iterable[str] | None = None,
+    company_cocodes: Iterable[str] | None = None,
+    max_cell_chars: int | None = MAX_CELL_CHARS,
+    extra_checks: Sequence[pa.Check] = (),
+) -> pa.DataFrameSchema:
+    """The model of `kind` as a schema, with the checks that depend on loaded data.
+
+    - `states`: the jurisdictions table's codes (replaces the static list);
+    - `reason_codes`: the termination reasons a `terminate` upload may name;
+    - `company_cocodes`: the customer's CoCodes, which `agent` producer assignments must use;
+    - `max_cell_chars`: no text cell may be longer (`cell_too_long`; None: not checked,
+      for a caller that knows no cell is);
+    - `extra_checks`: dataframe-wide checks built from reference tables (lines of authority).
+    """
+    schema = UPLOAD_MODELS[kind].to_schema()
+    updates: dict[str, dict[str, object]] = {}
+
+    def add(field: str, check: pa.Check, replace: str | None = None) -> None:
+        current = updates.get(field, {}).get("checks", list(schema.columns[field].checks))
+        kept = [c for c in current if replace is None or not str(c.name).startswith(replace)]  # type: ignore[union-attr]
+        updates[field] = {"checks": [*kept, check]}
+
+    for field in schema.columns:
+        if field != "row_number" and max_cell_chars is not None:
+            add(field, pa.Check.str_length(max_value=max_cell_chars, name="cell_too_long"))
+    if states is not None and "state_codes" in schema.columns:
+        allowed = sorted({str(s) for s in states})
+        add("state_codes", pa.Check.semicolon_items_in(allowed=allowed), "semicolon_items_in")
+    if reason_codes is not None and "termination_reason_code" in schema.columns:
+        codes = sorted({str(c) for c in reason_codes})
+        add("termination_reason_code", pa.Check.isin(codes, name="known_reason_code"))
+    if company_cocodes is not None and "cocodes" in schema.columns:
+        known = sorted({str(c) for c in company_cocodes})
+        add(
+            "cocodes",
+            pa.Check(
+                lambda s, known=known: semicolon_items_in(s, allowed=known),
+                name="known_company",
+            ),
+        )
+    schema = schema.update_columns(updates)
+    if extra_checks:
+        schema = copy.copy(schema)
+        schema.checks = [*schema.checks, *extra_checks]
+    return schema
