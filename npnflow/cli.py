@@ -87,6 +87,133 @@ def demo(producers: int) -> None:
     sys.exit(run_demo(producers=producers))
 
 
+UPLOAD_KINDS = ("agent", "appoint", "terminate", "portal_invite")
+
+
+@main.command(help="Write an empty upload template (CSV header, or XLSX with its accepted values).")
+@click.argument("kind", type=click.Choice(UPLOAD_KINDS))
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True)  # fmt: skip
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Where to write it (default: <kind>_template.<format> here).")  # fmt: skip
+def template(kind: str, file_format: str, output: str | None) -> None:
+    from pathlib import Path
+
+    from assets.uploads.templates import template_csv, template_xlsx
+
+    if file_format == "xlsx":
+        from assets.reference.loading import load_reference_data
+
+        data = template_xlsx(kind, load_reference_data(paths.reference_dir()))
+    else:
+        data = template_csv(kind)
+    target = Path(output or f"{kind}_template.{file_format}")
+    target.write_bytes(data)
+    click.echo(f"Wrote the {kind} template to {target}")
+
+
+@main.command(
+    help="Validate an upload offline, as the pipeline would (no database). Exit status 0: every "
+    "row valid; 1: some rows rejected; 2: the whole file rejected."
+)
+@click.argument("kind", type=click.Choice(UPLOAD_KINDS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def validate(kind: str, file: str, as_json: bool) -> None:
+    import json
+    from pathlib import Path
+
+    from assets.reference.loading import load_company_config, load_reference_data
+    from assets.uploads.reading import UploadRejected, detect_kind, read_upload
+    from assets.uploads.validation import validate_upload
+
+    path = Path(file)
+    reference = load_reference_data(paths.reference_dir())
+    companies = load_company_config(paths.config_dir(), reference)["companies"]
+    try:
+        raw = read_upload(path.read_bytes(), path.name)
+        validated = validate_upload(raw, detect_kind(raw.headers, kind), reference, companies)
+    except UploadRejected as rejection:
+        if as_json:
+            click.echo(json.dumps({"file": path.name, "kind": kind, "status": "file rejected",
+                                   "message": rejection.message}, indent=2))  # fmt: skip
+        else:
+            click.echo(f"{path.name}: file rejected: {rejection.message}")
+        sys.exit(2)
+    status = "rows rejected" if validated.rows_rejected else "valid"
+    if as_json:
+        errors = validated.row_errors.astype(object).to_dict("records")
+        warnings = validated.warnings.astype(object).where(validated.warnings.notna(), None)
+        click.echo(
+            json.dumps(
+                {
+                    "file": path.name,
+                    "kind": validated.kind,
+                    "status": status,
+                    "rows_total": validated.rows_total,
+                    "rows_blank": validated.rows_blank,
+                    "rows_valid": validated.rows_valid,
+                    "rows_rejected": validated.rows_rejected,
+                    "errors": [{**e, "row_number": int(e["row_number"])} for e in errors],
+                    "warnings": warnings.to_dict("records"),
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        click.echo(
+            f"{path.name} ({validated.kind}): {validated.rows_total} rows: "
+            f"{validated.rows_valid} valid, {validated.rows_rejected} rejected, "
+            f"{validated.rows_blank} blank"
+        )
+        for error in validated.row_errors.itertuples():
+            click.echo(f"row {error.row_number}, {error.column}: {error.message}")
+        warnings = validated.warnings.astype(object)
+        for warning in warnings.where(warnings.notna(), None).itertuples():
+            row = f"row {int(warning.row_number)}, " if warning.row_number is not None else ""
+            click.echo(f"warning: {row}{warning.column or 'file'}: {warning.message}")
+    sys.exit(1 if validated.rows_rejected else 0)
+
+
+@main.command(
+    help="Copy a file into the local bucket's inbox (inbox/<kind>/), as a person drops one. "
+    "In production, put files in the S3 bucket's inbox/<kind>/ with any S3 tool."
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(UPLOAD_KINDS), default=None,
+              help="The folder to drop it in (default: recognised from the header).")  # fmt: skip
+def drop(file: str, kind: str | None) -> None:
+    from pathlib import Path
+
+    from resources.object_store import LocalFolderObjectStore
+
+    path = Path(file)
+    data = path.read_bytes()
+    if kind is None:
+        from assets.uploads.reading import UploadRejected, detect_kind, read_upload
+
+        try:
+            kind = detect_kind(read_upload(data, path.name).headers)
+        except UploadRejected as rejection:
+            click.echo(f"Kind not recognised ({rejection.message}); dropped in inbox/ itself.")
+    key = f"inbox/{kind}/{path.name}" if kind else f"inbox/{path.name}"
+    store = LocalFolderObjectStore(root=str(paths.bucket_dir()))
+    stored = store.put_bytes(key, data)
+    click.echo(f"Dropped {path.name} as {key} in {store.root} (ETag {stored.etag}).")
+    click.echo(
+        "inbox_file_sensor picks it up within 30 s when it is on (npnflow ui, Automation); "
+        f"the error report, if any, appears beside it as {key}.errors.csv."
+    )
+
+
+@main.command("ssn-key", help="Print a new key for NPNFLOW_SSN_KEY (SSN encryption, Fernet).")
+def ssn_key() -> None:
+    from resources.ssn import generate_key
+
+    click.echo(generate_key())
+
+
 @main.command(
     help="Open the Dagster UI on this code location (dagster dev, persistent local instance)."
 )

@@ -4,8 +4,11 @@ It grows with every capability, so a newcomer always sees everything work. Today
 1. migrates the operational database;
 2. starts the NIPR sandbox, whose producers hold appointments with the customer's companies;
 3. loads the reference data and the company setup (`load_reference_data_job`);
-4. onboards a roster of producers and syncs them with NIPR (`sync_new_producers_job`): Entity
-   Info for each, then the PDB Alerts target list;
+4. drops a sample agent file (the roster, with producer assignments, a few mistakes and blank
+   rows, and an NPN NIPR does not know) into the local bucket's `inbox/agent/`; the real
+   `inbox_file_sensor` finds it and `process_upload_job` validates it, writes the error report
+   beside it and onboards the valid rows; then `onboarded_producers_sensor` requests
+   `sync_new_producers_job`: Entity Info for each new producer, then the PDB Alerts target list;
 5. runs the daily sync (`daily_nipr_sync_job`) for the last few NIPR report days and prints
    what changed.
 Every step runs the same Dagster job a person launches from the UI, on the persistent local
@@ -16,11 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from zoneinfo import ZoneInfo
 
 import click
-import sqlalchemy as sa
 
 from npnflow import paths
 from npnflow.instance import ensure_dagster_home
@@ -75,25 +78,122 @@ def _roster(world, days: list[dt.date]) -> list[str]:
     return changing[:half] + quiet[: ROSTER_SIZE - min(half, len(changing))]
 
 
-def _onboard(database, npns: list[str]) -> None:
-    """Stands in for the agent-file upload (the uploads capability) until it lands."""
-    from schemas.tables import producers
+SAMPLE_HEADER = (
+    "Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN,LOA Category,States,"
+    "Scorecard Type,Agent Type,CoCodes"
+)
+SAMPLE_AGENCY_NPNS = ("9000001", "9000002")
 
-    with database.begin() as connection:
-        known = set(connection.execute(sa.select(producers.c.npn)).scalars())
-        rows = [
-            {
-                "npn": npn,
-                "first_name": "",
-                "last_name": f"Onboarded {npn}",
-                "is_active": True,
-                "sync_status": "Not Started",
-            }
-            for npn in npns
-            if npn not in known
-        ]
-        if rows:
-            connection.execute(producers.insert(), rows)
+
+def _sample_agent_file(world, npns: list[str]) -> bytes:
+    """The roster as an analyst fills the agent template: names from NIPR's world, producer
+    assignments for some, made-up SSNs (900-series, never issued), a few mistakes and blank
+    rows, and an NPN NIPR does not know (`config/samples/agent_onboarding.csv` has the same
+    shape with made-up NPNs)."""
+    lines = [SAMPLE_HEADER]
+    for i, npn in enumerate(npns):
+        producer = world.producer(npn)
+        first = getattr(producer, "first_name", "") or "Pat"
+        last = getattr(producer, "last_name", "") or f"Producer {npn}"
+        # Letters only: the validator refuses an apostrophe (O'Brien) in an address.
+        email = re.sub(r"[^a-z.]", "", f"{first}.{last}".lower()) + "@example.com"
+        ssn = f"900-{10 + i % 80:02d}-{1000 + i:04d}" if i % 2 == 0 else ""
+        assignment = ",,,,"
+        if i % 4 == 0:
+            assignment = "Life;Accident & Health,CA;TX,License & Appointment,Producer,91234"
+        elif i % 4 == 1:
+            assignment = "Property;Casualty,FL,License,Producer,"
+        lines.append(f"{SAMPLE_AGENCY_NPNS[i % 2]},{first},{last},{npn},{email},{ssn},{assignment}")
+        if i in (4, 11):
+            lines.append(",,,,,,,,,,")  # blank rows: skipped and counted
+    lines += [
+        f"{SAMPLE_AGENCY_NPNS[0]},Nora,Unknown,{UNKNOWN_NPN},nora.unknown@example.com,,,,,,",
+        # Mistakes an analyst makes: rejected with a message each, nothing written for them.
+        f"{SAMPLE_AGENCY_NPNS[0]},Typo,Npn,12A45,typo@example.com,,,,,,",
+        f"{SAMPLE_AGENCY_NPNS[0]},Bad,Email,99999991,bad.email@example,,,,,,",
+        f"{SAMPLE_AGENCY_NPNS[1]},Bad,State,99999992,bad.state@example.com,,Life,CA;XX,License,Producer,",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _drop_and_process(defs, instance, database, world, npns: list[str], day: dt.date) -> bool:
+    """Drop the sample agent file into the local bucket, let the real inbox sensor find it,
+    run `process_upload_job` for its partition as the daemon would, and print the result."""
+    from dagster import build_sensor_context
+
+    from resources.object_store import LocalFolderObjectStore
+
+    store = LocalFolderObjectStore(root=str(paths.bucket_dir()))
+    key = f"inbox/agent/demo-roster-{day.isoformat()}.csv"
+    store.put_bytes(key, _sample_agent_file(world, npns))
+    click.echo(f"   dropped {key} in {store.root}")
+
+    sensor = defs.resolve_sensor_def("inbox_file_sensor")
+    with build_sensor_context(
+        instance=instance,
+        instance_ref=instance.get_ref(),
+        resources={"object_store": store},
+        definitions=defs,
+    ) as context:
+        tick = sensor.evaluate_tick(context)
+    # What the daemon does with the tick: add the partitions, launch the runs.
+    for request in tick.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    ours = [r for r in tick.run_requests if r.run_key.startswith(f"{key}:")]
+    others = len(tick.run_requests) - len(ours)
+    click.echo(
+        f"   inbox_file_sensor: {len(tick.run_requests)} new file(s), partition "
+        f"{ours[0].partition_key if ours else '-'}"
+        + (f" ({others} other dropped file(s) left for the sensor)" if others else "")
+    )
+    if not ours:
+        click.secho("   the sensor did not request the dropped file", fg="red")
+        return False
+    request = ours[0]
+    if not _run(
+        defs,
+        "process_upload_job",
+        instance,
+        partition_key=request.partition_key,
+        tags=dict(request.tags),
+    ).success:
+        return False
+    upload = database.read_table("uploads").set_index("upload_id").loc[request.partition_key]
+    click.echo(
+        f"   process_upload_job: {upload.status}; {int(upload.rows_total or 0)} rows: "
+        f"{int(upload.rows_valid or 0)} valid, {int(upload.rows_rejected or 0)} rejected, "
+        f"{int(upload.rows_blank or 0)} blank"
+    )
+    if upload.error_report_key:
+        report = store.get_bytes(upload.error_report_key).decode("utf-8-sig").splitlines()
+        click.echo(f"   error report: {paths.bucket_dir() / upload.error_report_key}")
+        for line in report[:4]:
+            click.echo(f"     {line}")
+    counts = database.count_rows(["agencies", "producers", "producer_assignments"])
+    click.echo(
+        "   now " + ", ".join(f"{n:,} {t}" for t, n in counts.items())
+        + "; SSNs: last four kept"
+        + (", full value encrypted" if os.environ.get("NPNFLOW_SSN_KEY") else
+           " (no NPNFLOW_SSN_KEY: full values discarded)")
+    )  # fmt: skip
+    return True
+
+
+def _sync_onboarded(defs, instance) -> bool:
+    """`onboarded_producers_sensor` asks for the sync of the new producers; run it."""
+    from dagster import build_sensor_context
+
+    sensor = defs.resolve_sensor_def("onboarded_producers_sensor")
+    with build_sensor_context(instance=instance, definitions=defs) as context:
+        tick = sensor.evaluate_tick(context)
+    if not tick.run_requests:
+        click.echo(f"   onboarded_producers_sensor: {tick.skip_message}; syncing anyway")
+        return _run(defs, "sync_new_producers_job", instance).success
+    request = tick.run_requests[0]
+    click.echo(
+        f"   onboarded_producers_sensor requested sync_new_producers_job ({request.run_key})"
+    )
+    return _run(defs, "sync_new_producers_job", instance, tags=dict(request.tags)).success
 
 
 def run_demo(producers: int = 200) -> int:
@@ -149,10 +249,12 @@ def run_demo(producers: int = 200) -> int:
         days = _recent_report_days(today, REPORT_DAYS)
         roster = _roster(sandbox.world, days)
         _heading(
-            f"4. sync_new_producers_job: {len(roster) + 1} producers onboarded, synced with NIPR"
+            f"4. An agent file dropped in the bucket: inbox_file_sensor, process_upload_job, "
+            f"then sync_new_producers_job for the {len(roster) + 1} producers"
         )
-        _onboard(database, [*roster, UNKNOWN_NPN])
-        if not _run(defs, "sync_new_producers_job", instance).success:
+        if not _drop_and_process(defs, instance, database, sandbox.world, roster, today):
+            return 1
+        if not _sync_onboarded(defs, instance):
             return 1
         statuses = database.read_table("producers", ["sync_status"]).sync_status.value_counts()
         click.echo(

@@ -10,6 +10,7 @@ from assets.nipr.assets import (
     RAW_PDB_ALERTS_KEY,
     SUBSCRIPTIONS_KEY,
 )
+from assets.uploads.assets import UPLOAD_ASSET_KEYS
 
 load_reference_data_job = dg.define_asset_job(
     name="load_reference_data_job",
@@ -49,9 +50,21 @@ check_nipr_current_state_job = dg.define_asset_job(
     ),
 )
 
+process_upload_job = dg.define_asset_job(
+    name="process_upload_job",
+    # Partitioned by `uploads` (one dynamic partition per file), inferred from its assets.
+    selection=dg.AssetSelection.assets(*UPLOAD_ASSET_KEYS),
+    description=(
+        "Process one dropped file (a partition of `uploads`, requested by inbox_file_sensor): "
+        "read it, validate every row, write the error report beside it and, for an agent "
+        "file, onboard the producers with their producer assignments."
+    ),
+)
+
 JOBS = [
     load_reference_data_job,
     daily_nipr_sync_job,
     sync_new_producers_job,
     check_nipr_current_state_job,
+    process_upload_job,
 ]

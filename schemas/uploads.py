@@ -86,7 +86,8 @@ SSN = r"^\d{3}-?\d{2}-?\d{4}$"
 # A sane check, not RFC 5322: one @, no spaces or list separators, a dotted domain with a
 # letter top-level domain. Catches the usual slips (missing @ or domain, two addresses in a
 # cell, a trailing dot) without rejecting real addresses.
-EMAIL = r"^[^@\s;,<>()\[\]\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"  # noqa: E501
+# The local part allows an apostrophe (gary.o'brien@...), which RFC 5322 and real producers use.
+EMAIL = r"^[^@\s;,<>()\[\]\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"  # noqa: E501
 ISO_DATE = "%Y-%m-%d"
 
 

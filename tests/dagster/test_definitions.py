@@ -168,3 +168,38 @@ def test_schedules_run_by_themselves_only_in_production():
     prod = build_definitions("prod").resolve_schedule_def("daily_nipr_sync_schedule")
     assert local.default_status == dg.DefaultScheduleStatus.STOPPED
     assert prod.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+UPLOAD_KEYS = {"raw_uploads__file", "core_uploads__validated", "core_onboarding__producers"}
+
+
+def test_upload_assets_job_and_sensors_are_registered():
+    defs = build_definitions("local")
+    graph = defs.get_repository_def().asset_graph
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert {k: groups[k] for k in UPLOAD_KEYS} == {
+        "raw_uploads__file": "uploads",
+        "core_uploads__validated": "uploads",
+        "core_onboarding__producers": "onboarding",
+    }
+    for key in UPLOAD_KEYS:
+        partitions = graph.get(dg.AssetKey(key)).partitions_def
+        assert isinstance(partitions, dg.DynamicPartitionsDefinition)
+        assert partitions.name == "uploads"
+    onboarding = graph.get(dg.AssetKey("core_onboarding__producers"))
+    assert dg.AssetKey("core_uploads__validated") in onboarding.parent_keys
+    job = defs.resolve_job_def("process_upload_job")
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == UPLOAD_KEYS
+    assert defs.resolve_sensor_def("inbox_file_sensor").job_name == "process_upload_job"
+    assert defs.resolve_sensor_def("onboarded_producers_sensor").job_name == (
+        "sync_new_producers_job"
+    )
+
+
+def test_the_ssn_key_is_an_environment_variable_when_set(monkeypatch):
+    monkeypatch.delenv("NPNFLOW_SSN_KEY", raising=False)
+    assert build_definitions("local").resources["ssn_vault"].key is None
+    monkeypatch.setenv("NPNFLOW_SSN_KEY", "a-key-that-must-not-be-copied")
+    for environment in ENVIRONMENTS:
+        vault = build_definitions(environment).resources["ssn_vault"]
+        assert vault.key == dg.EnvVar("NPNFLOW_SSN_KEY")

@@ -1,0 +1,448 @@
+"""Dropped files as Dagster assets: one dynamic partition of `uploads` per file version.
+
+`inbox_file_sensor` (pipelines/sensors.py) adds the partition and requests `process_upload_job`
+with the file's key and ETag as run tags. Thin: the decisions live in `ledger.py` (which file,
+which status, report names), `reading.py` / `validation.py` / `error_report.py` (the file) and
+`assets/onboarding/onboarding.py` (producers); the writes in `store.py` modules.
+
+- `raw_uploads__file` (group `uploads`): finds the partition's file, reads its bytes, and
+  records the upload in `uploads` (`upload_id` = partition key, with the object key and the
+  content's SHA-256): `Duplicate` when the same content was already processed (nothing else
+  happens), `Rejected` when the whole file is refused (one message, in `uploads.error_message`
+  and in `<file>.errors.csv` beside the upload; nothing else changes), else `Received`.
+- `core_uploads__validated` (group `uploads`) and `core_onboarding__producers` (group
+  `onboarding`), one step: every row validated; `<file>.errors.csv` (and `.xlsx` for a
+  workbook) written beside the upload when rows were rejected; then, in ONE database
+  transaction, the upload's counts and status, its `upload_row_errors` (replaced: a re-run is
+  idempotent) and, for an agent file, the agencies, producers and producer assignments. They
+  are skipped (not materialized) for a Duplicate or Rejected upload.
+
+Nothing here logs or shows an SSN: metadata holds counts, row errors (SSNs masked by the
+validator) and producer summaries without SSN digits.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from assets.metadata import markdown_preview
+from assets.uploads import ledger
+from assets.uploads import store as upload_store
+from assets.uploads.error_report import error_report_csv, error_report_xlsx
+from assets.uploads.inbox import kind_from_key, partition_key_for
+from assets.uploads.reading import UploadRejected, detect_kind, read_upload, require_columns
+from assets.uploads.validation import ValidatedUpload, validate_upload
+from resources.database import OperationalDatabase
+from resources.object_store import ObjectNotFound, ObjectStore
+from resources.ssn import SsnVault
+
+UPLOADS_PARTITIONS = dg.DynamicPartitionsDefinition(name="uploads")
+
+RAW_FILE_KEY = dg.AssetKey("raw_uploads__file")
+VALIDATED_KEY = dg.AssetKey("core_uploads__validated")
+ONBOARDING_KEY = dg.AssetKey("core_onboarding__producers")
+UPLOAD_ASSET_KEYS = (RAW_FILE_KEY, VALIDATED_KEY, ONBOARDING_KEY)
+
+REFERENCE_READS = ("jurisdictions", "loa_categories", "lines_of_authority", "termination_reasons")
+SHOWN_ROWS = 20
+OTHER_KIND_NOTES = {
+    "appoint": "Appointment requests are validated here; turning them into eligibility-checked "
+    "transaction batches is the appointments capability's work, not onboarding's.",
+    "terminate": "Termination requests are validated here; batching and submitting them is the "
+    "terminations capability's work, not onboarding's.",
+    "portal_invite": "Portal invitations are validated here; sending them is the portal "
+    "capability's work, not onboarding's.",
+}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ============================================================================================
+# Which file is this partition
+# ============================================================================================
+
+
+def _resolve_object(
+    context: dg.AssetExecutionContext,
+    database: OperationalDatabase,
+    object_store: ObjectStore,
+    upload_id: str,
+) -> ledger.ResolvedObject:
+    from_tags = ledger.object_from_tags(context.run.tags, upload_id)
+    if from_tags is not None:
+        return ledger.ResolvedObject(*from_tags, how="run tags")
+    with database.begin() as connection:
+        row = upload_store.read_upload_row(connection, upload_id)
+    if row is not None:
+        key = row["object_key"]
+        current = next((o for o in object_store.list_objects(prefix=key) if o.key == key), None)
+        if current is None:
+            raise dg.Failure(
+                description=f"Upload {upload_id}: the file {key} is no longer in the bucket.",
+                allow_retries=False,
+            )
+        if partition_key_for(key, current.etag) != upload_id:
+            raise dg.Failure(
+                description=(
+                    f"Upload {upload_id}: {key} was replaced by a newer version since; that "
+                    f"version is its own partition, {partition_key_for(key, current.etag)}."
+                ),
+                allow_retries=False,
+            )
+        return ledger.ResolvedObject(key, current.etag, how="uploads table")
+    found = ledger.find_partition_object(
+        object_store.list_objects(prefix=ledger.listing_prefix(upload_id)), upload_id
+    )
+    if found is None:
+        raise dg.Failure(
+            description=(
+                f"Upload {upload_id}: no file in the bucket is this version (it was replaced or "
+                "removed), and no run recorded it."
+            ),
+            allow_retries=False,
+        )
+    return ledger.ResolvedObject(found.key, found.etag, how="inbox listing")
+
+
+def _report_path(key: str | None) -> object:
+    return dg.MetadataValue.path(key) if key else "none"
+
+
+# ============================================================================================
+# raw_uploads__file
+# ============================================================================================
+
+
+@dg.asset(
+    key=RAW_FILE_KEY,
+    group_name="uploads",
+    kinds={"csv", "xlsx"},
+    partitions_def=UPLOADS_PARTITIONS,
+    description=(
+        "A dropped file (one partition per file version): read, recognised, recorded in "
+        "`uploads`. Duplicate content and whole-file rejections stop here."
+    ),
+)
+def raw_uploads__file(
+    context: dg.AssetExecutionContext,
+    database: OperationalDatabase,
+    object_store: ObjectStore,
+) -> dg.MaterializeResult:
+    database.ensure_migrated()
+    upload_id = context.partition_key
+    resolved = _resolve_object(context, database, object_store, upload_id)
+    try:
+        data = object_store.get_bytes(resolved.key)
+    except ObjectNotFound:
+        raise dg.Failure(
+            description=f"Upload {upload_id}: {resolved.key} is no longer in the bucket.",
+            allow_retries=False,
+        ) from None
+    if not ledger.content_matches_etag(data, resolved.etag):
+        raise dg.Failure(
+            description=(
+                f"Upload {upload_id}: {resolved.key} was replaced after it was dropped; the new "
+                "version is processed as its own partition."
+            ),
+            allow_retries=False,
+        )
+    sha256 = ledger.content_sha256(data)
+    name = ledger.file_name(resolved.key)
+    folder_kind = kind_from_key(resolved.key)
+    metadata: dict[str, object] = {
+        "object_key": dg.MetadataValue.path(resolved.key),
+        "etag": resolved.etag,
+        "bytes": len(data),
+        "content_sha256": sha256,
+        "found_by": resolved.how,
+    }
+    base = {
+        "object_key": resolved.key,
+        "content_sha256": sha256,
+        "received_at": _now(),
+    }
+
+    with database.begin() as connection:
+        previous = upload_store.read_upload_row(connection, upload_id)
+        first = upload_store.first_processed_with_content(connection, sha256, upload_id)
+        if first is not None:
+            message = ledger.duplicate_message(first["upload_id"], first["object_key"])
+            upload_store.save_upload_row(
+                connection,
+                upload_id,
+                {
+                    **base,
+                    "kind": first["kind"],
+                    "status": ledger.DUPLICATE,
+                    "error_message": message,
+                    "error_report_key": None,
+                },
+            )
+    if first is not None:
+        context.log.info(f"Upload {upload_id}: {message}")
+        return dg.MaterializeResult(
+            metadata={
+                **metadata,
+                "status": ledger.DUPLICATE,
+                "duplicate_of": first["upload_id"],
+                "message": message,
+            }  # fmt: skip
+        )
+
+    try:
+        raw = read_upload(data, name)
+        kind = detect_kind(raw.headers, folder_kind)
+        require_columns(raw.labels, kind)
+    except UploadRejected as rejection:
+        report_key = _reject(database, object_store, upload_id, resolved.key, rejection.message,
+                             {**base, "kind": folder_kind or ledger.UNKNOWN_KIND})  # fmt: skip
+        context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
+        return dg.MaterializeResult(
+            metadata={
+                **metadata,
+                "status": ledger.REJECTED,
+                "message": rejection.message,
+                "error_report": _report_path(report_key),
+            }  # fmt: skip
+        )
+
+    with database.begin() as connection:
+        status = ledger.receipt_status(
+            previous_status=previous["status"] if previous else None,
+            previous_sha256=previous["content_sha256"] if previous else None,
+            sha256=sha256,
+            duplicate_of=None,
+        )
+        upload_store.save_upload_row(
+            connection,
+            upload_id,
+            {**base, "kind": kind, "status": status, "error_message": None},
+        )
+    metadata |= {
+        "status": status,
+        "kind": kind,
+        "kind_from": "folder" if folder_kind else "header",
+        "format": raw.source_format,
+        "data_rows": len(raw.frame),
+        "columns": ", ".join(raw.labels),
+    }
+    if raw.encoding:
+        metadata["encoding"] = raw.encoding
+    if raw.sheet_name:
+        metadata["sheet"] = raw.sheet_name
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _reject(
+    database: OperationalDatabase,
+    object_store: ObjectStore,
+    upload_id: str,
+    object_key: str,
+    message: str,
+    row: dict[str, object],
+) -> str:
+    """Record a whole-file rejection: the one-line report beside the file, then the row."""
+    report_key = ledger.error_report_keys(object_key, None)[0]
+    object_store.put_bytes(report_key, ledger.file_rejection_report_csv(message))
+    with database.begin() as connection:
+        upload_store.save_upload_row(
+            connection,
+            upload_id,
+            {
+                **row,
+                "status": ledger.REJECTED,
+                "error_message": message,
+                "error_report_key": report_key,
+            },  # fmt: skip
+        )
+        upload_store.mark_rejected(connection, upload_id, message, report_key)
+    return report_key
+
+
+# ============================================================================================
+# core_uploads__validated + core_onboarding__producers
+# ============================================================================================
+
+
+def _validation_metadata(
+    validated: ValidatedUpload, report_keys: list[str], status: str
+) -> dict[str, object]:
+    errors = validated.row_errors
+    warnings = validated.warnings
+    metadata: dict[str, object] = {
+        "status": status,
+        "kind": validated.kind,
+        "rows_total": validated.rows_total,
+        "rows_blank": validated.rows_blank,
+        "rows_valid": validated.rows_valid,
+        "rows_rejected": validated.rows_rejected,
+        "row_errors": len(errors),
+        "warnings_count": len(warnings),
+        "error_report": _report_path(report_keys[0] if report_keys else None),
+    }
+    if len(report_keys) > 1:
+        metadata["error_report_xlsx"] = dg.MetadataValue.path(report_keys[1])
+    first_rows = validated.rejected_row_numbers[:SHOWN_ROWS]
+    shown = errors[errors["row_number"].isin(first_rows)]
+    metadata["first_rejected_rows"] = markdown_preview(
+        ledger.markdown_safe(shown[["row_number", "column", "value", "message"]]),
+        max_rows=4 * SHOWN_ROWS,
+    )
+    if len(warnings):
+        metadata["warnings"] = markdown_preview(
+            ledger.markdown_safe(warnings.astype(object).fillna("")), max_rows=SHOWN_ROWS
+        )
+    return metadata
+
+
+@dg.multi_asset(
+    name="core_uploads__processed",
+    partitions_def=UPLOADS_PARTITIONS,
+    specs=[
+        dg.AssetSpec(
+            VALIDATED_KEY,
+            group_name="uploads",
+            deps=[RAW_FILE_KEY],
+            kinds={"pandera", "sql"},
+            skippable=True,
+            description=(
+                "Every row of the upload validated: counts in `uploads`, problems in "
+                "`upload_row_errors` and in `<file>.errors.csv` beside the upload."
+            ),
+        ),
+        dg.AssetSpec(
+            ONBOARDING_KEY,
+            group_name="onboarding",
+            deps=[VALIDATED_KEY],
+            kinds={"sql"},
+            skippable=True,
+            description=(
+                "Agent uploads: agencies and producers upserted (new ones `Not Started`, for "
+                "the next NIPR initial sync), producer assignments replaced, SSNs protected."
+            ),
+        ),
+    ],
+)
+def core_uploads__processed(
+    context: dg.AssetExecutionContext,
+    database: OperationalDatabase,
+    object_store: ObjectStore,
+    ssn_vault: SsnVault,
+):
+    database.ensure_migrated()
+    upload_id = context.partition_key
+    with database.begin() as connection:
+        row = upload_store.read_upload_row(connection, upload_id)
+    if row is None:
+        raise dg.Failure(
+            description=f"Upload {upload_id} is not recorded: materialize raw_uploads__file first.",
+            allow_retries=False,
+        )
+    if not ledger.should_process(row["status"]):
+        context.log.info(
+            f"Upload {upload_id} is {row['status']}: nothing to validate ({row['error_message']})"
+        )
+        return
+    key = row["object_key"]
+    data = object_store.get_bytes(key)
+    if ledger.content_sha256(data) != row["content_sha256"]:
+        raise dg.Failure(
+            description=(
+                f"Upload {upload_id}: {key} changed since it was read; materialize "
+                "raw_uploads__file again for this partition (or process the new version's)."
+            ),
+            allow_retries=False,
+        )
+    reference = {table: database.read_table(table) for table in REFERENCE_READS}
+    if reference["jurisdictions"].empty:
+        raise dg.Failure(
+            description="The reference tables are empty: run load_reference_data_job first.",
+            allow_retries=False,
+        )
+    companies = database.read_table("companies")
+    try:
+        raw = read_upload(data, ledger.file_name(key))
+        validated = validate_upload(raw, row["kind"], reference, companies)
+    except UploadRejected as rejection:
+        report_key = _reject(database, object_store, upload_id, key, rejection.message, {})
+        context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
+        yield dg.MaterializeResult(
+            asset_key=VALIDATED_KEY,
+            metadata={
+                "status": ledger.REJECTED,
+                "message": rejection.message,
+                "error_report": _report_path(report_key),
+            },  # fmt: skip
+        )
+        return
+
+    # The reports first: if the transaction then fails, a re-run rewrites them.
+    report_keys: list[str] = []
+    if validated.rows_rejected:
+        report_keys = ledger.error_report_keys(key, raw.source_format)
+        object_store.put_bytes(report_keys[0], error_report_csv(raw, validated))
+        if len(report_keys) > 1:
+            object_store.put_bytes(report_keys[1], error_report_xlsx(raw, validated))
+    with database.begin() as connection:
+        plan = upload_store.apply_validated_upload(
+            connection,
+            upload_id,
+            validated,
+            error_report_key=report_keys[0] if report_keys else None,
+            protect=ssn_vault.protector(),
+            now=_now(),
+        )
+    context.log.info(
+        f"Upload {upload_id}: {validated.rows_valid} valid, {validated.rows_rejected} rejected, "
+        f"{validated.rows_blank} blank rows"
+    )
+    yield dg.MaterializeResult(
+        asset_key=VALIDATED_KEY,
+        metadata=_validation_metadata(validated, report_keys, ledger.PROCESSED),
+    )
+    yield dg.MaterializeResult(asset_key=ONBOARDING_KEY, metadata=_onboarding_metadata(
+        validated, plan, ssn_vault))  # fmt: skip
+
+
+def _onboarding_metadata(
+    validated: ValidatedUpload, plan, ssn_vault: SsnVault
+) -> dict[str, object]:
+    if validated.kind != "agent":
+        return {
+            "kind": validated.kind,
+            "note": OTHER_KIND_NOTES.get(validated.kind, "Not an agent upload: nothing onboarded."),
+            "producers_to_sync": 0,
+        }
+    if plan is None:
+        return {"kind": "agent", "note": "No valid rows: nothing onboarded.",
+                "producers_to_sync": 0}  # fmt: skip
+    metadata: dict[str, object] = {"kind": "agent", **plan.counts}
+    metadata["ssn_protection"] = (
+        "encrypted with NPNFLOW_SSN_KEY, last four kept"
+        if ssn_vault.encrypts
+        else "no NPNFLOW_SSN_KEY: full SSNs discarded, last four kept"
+    )
+    metadata["producers"] = markdown_preview(
+        ledger.markdown_safe(plan.summary.astype(object).fillna("")), max_rows=SHOWN_ROWS
+    )
+    metadata["next"] = (
+        f"{plan.counts['producers_to_sync']} producer(s) Not Started: `sync_new_producers_job` "
+        "fetches their Entity Info (requested by onboarded_producers_sensor, else by "
+        "sync_new_producers_schedule)."
+    )
+    return metadata
+
+
+UPLOAD_ASSETS = [raw_uploads__file, core_uploads__processed]
+__all__ = [
+    "ONBOARDING_KEY",
+    "RAW_FILE_KEY",
+    "UPLOADS_PARTITIONS",
+    "UPLOAD_ASSETS",
+    "UPLOAD_ASSET_KEYS",
+    "VALIDATED_KEY",
+    "core_uploads__processed",
+    "raw_uploads__file",
+]

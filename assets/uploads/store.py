@@ -1,0 +1,133 @@
+"""The `uploads` and `upload_row_errors` tables, and applying a validated upload.
+
+Every function takes an open connection; `apply_validated_upload` is what the upload assets
+(and `bench/upload_validate.py`) run inside one transaction: the upload's counts and status,
+its row errors (replaced, so a re-run is idempotent) and, for an agent upload, onboarding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assets.onboarding import store as onboarding_store
+from assets.onboarding.onboarding import OnboardingPlan, plan_onboarding
+from assets.uploads.ledger import PROCESSED, REJECTED
+from assets.uploads.validation import ValidatedUpload
+from schemas.tables import upload_row_errors, uploads
+
+
+def read_upload_row(connection: Connection, upload_id: str) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(uploads).where(uploads.c.upload_id == upload_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def first_processed_with_content(
+    connection: Connection, sha256: str, other_than: str
+) -> dict[str, Any] | None:
+    """The earliest other upload with the same content that was processed, if any."""
+    row = connection.execute(
+        sa.select(uploads.c.upload_id, uploads.c.object_key, uploads.c.kind)
+        .where(uploads.c.content_sha256 == sha256)
+        .where(uploads.c.status == PROCESSED)
+        .where(uploads.c.upload_id != other_than)
+        .order_by(uploads.c.received_at, uploads.c.upload_id)
+        .limit(1)
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def save_upload_row(connection: Connection, upload_id: str, values: dict[str, Any]) -> None:
+    """Create the upload's row, or update the given columns of it (received_at is kept)."""
+    exists = connection.execute(
+        sa.select(uploads.c.upload_id).where(uploads.c.upload_id == upload_id)
+    ).first()
+    if exists is None:
+        connection.execute(uploads.insert().values(upload_id=upload_id, **values))
+    else:
+        values = {k: v for k, v in values.items() if k != "received_at"}
+        connection.execute(
+            uploads.update().where(uploads.c.upload_id == upload_id).values(**values)
+        )
+
+
+def replace_row_errors(connection: Connection, upload_id: str, validated: ValidatedUpload) -> int:
+    connection.execute(upload_row_errors.delete().where(upload_row_errors.c.upload_id == upload_id))
+    errors = validated.row_errors
+    if errors.empty:
+        return 0
+    rows = [
+        {"upload_id": upload_id, "row_number": int(r), "column": c, "message": m}
+        for r, c, m in zip(
+            errors["row_number"].to_numpy(),
+            errors["column"].astype(object).to_numpy(),
+            errors["message"].astype(object).to_numpy(),
+            strict=True,
+        )
+    ]
+    connection.execute(upload_row_errors.insert(), rows)
+    return len(rows)
+
+
+def mark_rejected(
+    connection: Connection, upload_id: str, message: str, report_key: str | None
+) -> None:
+    """A whole-file rejection: the upload's row says why; nothing else changes."""
+    connection.execute(upload_row_errors.delete().where(upload_row_errors.c.upload_id == upload_id))
+    connection.execute(
+        uploads.update()
+        .where(uploads.c.upload_id == upload_id)
+        .values(
+            status=REJECTED,
+            error_message=message,
+            error_report_key=report_key,
+            rows_total=None,
+            rows_blank=None,
+            rows_valid=None,
+            rows_rejected=None,
+        )
+    )
+
+
+def apply_validated_upload(
+    connection: Connection,
+    upload_id: str,
+    validated: ValidatedUpload,
+    *,
+    error_report_key: str | None,
+    protect: Callable[[str], tuple[str, str | None]],
+    now: dt.datetime,
+) -> OnboardingPlan | None:
+    """Record the validation of an upload and, for an agent upload, onboard its valid rows.
+
+    Runs inside the caller's transaction. Returns the onboarding plan (None for other kinds).
+    """
+    connection.execute(
+        uploads.update()
+        .where(uploads.c.upload_id == upload_id)
+        .values(
+            kind=validated.kind,
+            status=PROCESSED,
+            rows_total=validated.rows_total,
+            rows_blank=validated.rows_blank,
+            rows_valid=validated.rows_valid,
+            rows_rejected=validated.rows_rejected,
+            error_message=None,
+            error_report_key=error_report_key,
+        )
+    )
+    replace_row_errors(connection, upload_id, validated)
+    if validated.kind != "agent" or validated.valid_rows.empty:
+        return None
+    valid = validated.valid_rows
+    existing = onboarding_store.read_existing_producers(connection, valid["npn"].tolist())
+    known_agencies = onboarding_store.read_existing_agencies(
+        connection, valid["agency_npn"].dropna().tolist()
+    )
+    plan = plan_onboarding(valid, validated.exploded(), existing, known_agencies, protect, now)
+    onboarding_store.write_onboarding(connection, plan)
+    return plan

@@ -1,0 +1,114 @@
+"""SSN protection (SPEC section 13): keep the last four digits, and the full SSN only encrypted.
+
+`SsnVault.protect(ssn)` returns `(last4, ciphertext)`. With a key (`NPNFLOW_SSN_KEY`, a Fernet
+key: `npnflow ssn-key` prints a new one), the ciphertext is a Fernet token (AES-128-CBC with an
+HMAC-SHA256, so a tampered token is refused on decryption). Without a key the full SSN is
+discarded: the ciphertext is None and only the last four digits are kept.
+
+An SSN never appears in a message this module raises, nor in the resource's `repr()`.
+Decryption is deliberately not offered here: nothing in npnflow needs the full SSN back, and a
+person who must read one does it with the key, outside the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+SSN_KEY_VARIABLE = "NPNFLOW_SSN_KEY"
+_NON_DIGITS = re.compile(r"\D")
+
+
+class SsnKeyError(ValueError):
+    """The configured key is not a Fernet key (the message never shows the key)."""
+
+
+class InvalidSsn(ValueError):
+    """The value is not 9 digits (the message never shows the value)."""
+
+
+def generate_key() -> str:
+    """A new Fernet key, as text for `NPNFLOW_SSN_KEY`."""
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode("ascii")
+
+
+def _digits(ssn: str) -> str:
+    digits = ssn if len(ssn) == 9 and ssn.isascii() and ssn.isdigit() else _NON_DIGITS.sub("", ssn)
+    if len(digits) != 9:
+        raise InvalidSsn("an SSN must have 9 digits (value not shown)")
+    return digits
+
+
+class SsnVault(dg.ConfigurableResource):
+    """Encrypts SSNs with the key from `NPNFLOW_SSN_KEY`, or discards them without one."""
+
+    # repr=False: the key never shows in logs, tracebacks or the UI's resource view.
+    key: str | None = Field(
+        default=None,
+        repr=False,
+        description=(
+            "Fernet key (an EnvVar: NPNFLOW_SSN_KEY). Empty: full SSNs are discarded and only "
+            "their last four digits are stored. Generate one with `npnflow ssn-key`."
+        ),
+    )
+
+    _fernet: object = PrivateAttr(default=None)
+
+    def _cipher(self):
+        if self._fernet is None and self.key:
+            from cryptography.fernet import Fernet
+
+            try:
+                self._fernet = Fernet(self.key.strip().encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raise SsnKeyError(
+                    f"{SSN_KEY_VARIABLE} is not a Fernet key (32 url-safe base64-encoded bytes); "
+                    "generate one with `npnflow ssn-key`"
+                ) from None
+        return self._fernet
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._cipher()  # a bad key fails when the run starts, not at the first SSN
+
+    @property
+    def encrypts(self) -> bool:
+        return bool(self.key)
+
+    def protector(self) -> Callable[[str], tuple[str, str | None]]:
+        """`protect` as a plain function bound to the cipher: what bulk onboarding calls
+        100,000 times (no resource attribute look-ups per SSN)."""
+        cipher = self._cipher()
+        if cipher is None:
+
+            def last4_only(ssn: str) -> tuple[str, str | None]:
+                return _digits(ssn)[-4:], None
+
+            return last4_only
+        encrypt = cipher.encrypt
+
+        def encrypted(ssn: str) -> tuple[str, str | None]:
+            digits = _digits(ssn)
+            return digits[-4:], encrypt(digits.encode("ascii")).decode("ascii")
+
+        return encrypted
+
+    def protect(self, ssn: str) -> tuple[str, str | None]:
+        """`(last4, ciphertext or None)` of a 9-digit SSN (dashes and spaces allowed)."""
+        return self.protector()(ssn)
+
+    def protect_many(self, ssns: Iterable[str]) -> list[tuple[str, str | None]]:
+        protect = self.protector()
+        return [protect(ssn) for ssn in ssns]
+
+
+def ssn_vault_for(environ: Mapping[str, str] | None = None) -> SsnVault:
+    """The vault of every environment: the key from `NPNFLOW_SSN_KEY` when it is set (read as
+    an EnvVar when a run starts, never stored in the definitions), else none."""
+    environ = os.environ if environ is None else environ
+    return SsnVault(key=dg.EnvVar(SSN_KEY_VARIABLE) if environ.get(SSN_KEY_VARIABLE) else None)

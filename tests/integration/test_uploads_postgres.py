@@ -1,0 +1,61 @@
+"""The upload assets against PostgreSQL: the upserts (ON CONFLICT) and the one transaction per
+upload behave as on SQLite, and a re-run changes nothing."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from cryptography.fernet import Fernet
+
+from assets.reference.loading import load_company_config, load_reference_data
+from assets.uploads.assets import UPLOAD_ASSETS, UPLOADS_PARTITIONS
+from assets.uploads.inbox import partition_key_for
+from assets.uploads.ledger import run_tags
+from npnflow import paths
+from resources.database import OperationalDatabase
+from resources.object_store import LocalFolderObjectStore
+from resources.ssn import SsnVault
+from schemas.migrate import upgrade
+
+pytestmark = pytest.mark.postgres
+
+AGENT_FILE = (
+    b"Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN,LOA Category,States,"
+    b"Scorecard Type,Agent Type,CoCodes\r\n"
+    b"9000001,Ann,Lee,10000001,ann@example.com,123-45-6789,Life;Property,CA;TX,License,Producer,\r\n"
+    b"9000001,Bob,Ray,10000002,,,,,,,\r\n"
+    b"9000001,Cy,Diaz,1000000X,,,,,,,\r\n"
+)
+
+
+def test_an_agent_upload_on_postgresql_is_written_once_and_idempotent(fresh_postgres_url, tmp_path):
+    upgrade(fresh_postgres_url)
+    database = OperationalDatabase(url=fresh_postgres_url)
+    reference = load_reference_data(paths.reference_dir())
+    database.replace_tables(reference)
+    database.replace_tables(load_company_config(paths.config_dir(), reference))
+    store = LocalFolderObjectStore(root=str(tmp_path / "bucket"))
+    key = "inbox/agent/roster.csv"
+    stored = store.put_bytes(key, AGENT_FILE)
+    partition = partition_key_for(key, stored.etag)
+    ssn_key = Fernet.generate_key().decode()
+    resources = {"database": database, "object_store": store, "ssn_vault": SsnVault(key=ssn_key)}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [partition])
+        for _ in range(2):
+            result = dg.materialize(
+                UPLOAD_ASSETS,
+                partition_key=partition,
+                instance=instance,
+                resources=resources,
+                tags=run_tags(key, stored.etag, "agent"),
+            )
+            assert result.success
+            producers = database.read_table("producers").set_index("npn")
+            assert sorted(producers.index) == ["10000001", "10000002"]
+            token = producers.loc["10000001", "ssn_encrypted"]
+            assert Fernet(ssn_key.encode()).decrypt(token.encode()) == b"123456789"
+            assert len(database.read_table("producer_assignments")) == 4
+            errors = database.read_table("upload_row_errors")
+            assert errors.row_number.tolist() == [4]
+    database.engine.dispose()

@@ -1,0 +1,151 @@
+"""The onboarding rules (`assets/onboarding/onboarding.py`): no Dagster, no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from assets.onboarding.onboarding import EXISTING_COLUMNS, NO_COMPANY, plan_onboarding
+from assets.reference.loading import load_company_config, load_reference_data
+from assets.uploads.reading import read_upload
+from assets.uploads.validation import validate_upload
+from npnflow import paths
+
+NOW = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+EARLIER = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
+HEADER = (
+    "Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN,LOA Category,States,"
+    "Scorecard Type,Agent Type,CoCodes"
+)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    reference = load_reference_data(paths.reference_dir())
+    return reference, load_company_config(paths.config_dir(), reference)["companies"]
+
+
+def _validated(setup, *rows: str):
+    reference, companies = setup
+    raw = read_upload("\r\n".join([HEADER, *rows]).encode(), "agents.csv")
+    validated = validate_upload(raw, "agent", reference, companies)
+    assert validated.rows_rejected == 0, validated.row_errors
+    return validated
+
+
+def _existing(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(EXISTING_COLUMNS))
+
+
+def _fake_protect(ssn: str) -> tuple[str, str | None]:
+    assert ssn.isdigit() and len(ssn) == 9  # the vault gets digits only
+    return ssn[-4:], f"cipher-of-{ssn[::-1]}"
+
+
+def _plan(setup, rows, existing=None, agencies=(), protect=_fake_protect):
+    validated = _validated(setup, *rows)
+    return plan_onboarding(
+        validated.valid_rows,
+        validated.exploded(),
+        existing if existing is not None else _existing(),
+        agencies,
+        protect,
+        NOW,
+    )
+
+
+def test_new_producers_are_active_and_not_started(setup):
+    plan = _plan(setup, ["9000001,Ann,Lee,10000001,ann@example.com,,,,,,"])
+    producer = plan.producers.iloc[0]
+    assert producer.npn == "10000001" and producer.is_active
+    assert producer.sync_status == "Not Started"
+    assert producer.created_at == NOW
+    assert plan.counts["producers_new"] == 1 and plan.counts["producers_to_sync"] == 1
+    assert plan.agencies.agency_npn.tolist() == ["9000001"]
+
+
+def test_known_producers_keep_their_sync_status_unless_offboarded_or_not_found(setup):
+    existing = _existing(
+        {"npn": "10000001", "sync_status": "Success", "is_active": True, "created_at": EARLIER},
+        {"npn": "10000002", "sync_status": "Success", "is_active": False, "created_at": EARLIER},
+        {"npn": "10000003", "sync_status": "Not Found", "is_active": True},
+        {"npn": "10000004", "sync_status": "NIPR Error", "is_active": None},
+    )
+    plan = _plan(
+        setup,
+        [f"9000001,A,B,{npn},,,,,,," for npn in ("10000001", "10000002", "10000003", "10000004")],
+        existing,
+        agencies={"9000001"},
+    )
+    status = dict(zip(plan.producers.npn, plan.producers.sync_status, strict=True))
+    assert status == {
+        "10000001": "Success",
+        "10000002": "Not Started",  # reactivated: its NIPR data went stale while offboarded
+        "10000003": "Not Started",  # uploaded again: retry NIPR
+        "10000004": "NIPR Error",  # retried by the sync anyway
+    }
+    assert plan.producers.is_active.all()
+    assert plan.producers.set_index("npn").loc["10000001", "created_at"] == EARLIER
+    assert plan.agencies.empty  # known agency
+    changes = dict(zip(plan.summary.npn, plan.summary.change, strict=True))
+    assert changes["10000002"] == "reactivated" and changes["10000001"] == "updated"
+
+
+def test_blank_optional_cells_keep_what_is_stored_and_filled_ones_replace_it(setup):
+    existing = _existing(
+        {"npn": "10000001", "email": "old@example.com", "sync_status": "Success",
+         "ssn_last4": "1111", "ssn_encrypted": "old-cipher", "is_active": True},
+        {"npn": "10000002", "email": "keep@example.com", "sync_status": "Success",
+         "ssn_last4": "2222", "ssn_encrypted": "kept-cipher", "is_active": True},
+    )  # fmt: skip
+    plan = _plan(
+        setup,
+        ["9000001,Ann,Lee,10000001,new@example.com,123-45-6789,,,,,",
+         "9000001,Bob,Ray,10000002,,,,,,,"],
+        existing,
+    )  # fmt: skip
+    rows = plan.producers.set_index("npn")
+    assert rows.loc["10000001", "email"] == "new@example.com"
+    assert rows.loc["10000001", "ssn_last4"] == "6789"
+    assert rows.loc["10000001", "ssn_encrypted"] == "cipher-of-987654321"
+    assert rows.loc["10000002", "email"] == "keep@example.com"
+    assert (rows.loc["10000002", "ssn_last4"], rows.loc["10000002", "ssn_encrypted"]) == (
+        "2222", "kept-cipher")  # fmt: skip
+
+
+def test_without_a_key_a_new_ssn_drops_the_old_ciphertext(setup):
+    existing = _existing(
+        {"npn": "10000001", "sync_status": "Success", "ssn_last4": "1111",
+         "ssn_encrypted": "old-cipher", "is_active": True}
+    )  # fmt: skip
+    plan = _plan(setup, ["9000001,Ann,Lee,10000001,,123456789,,,,,"], existing,
+                 protect=lambda ssn: (ssn[-4:], None))  # fmt: skip
+    producer = plan.producers.iloc[0]
+    assert producer.ssn_last4 == "6789" and producer.ssn_encrypted is None
+    assert plan.counts["ssns_last4_only"] == 1
+
+
+def test_assignments_replace_only_the_producers_whose_row_has_them(setup):
+    plan = _plan(
+        setup,
+        ["9000001,Ann,Lee,10000001,,,Life;Property,CA;TX,License & Appointment,Producer,91234;93456",
+         "9000001,Bob,Ray,10000002,,,,,,,",
+         "9000001,Cy,Diaz,10000003,,,Casualty,FL,License,Agency,"],
+    )  # fmt: skip
+    assert plan.replace_assignments_for == ["10000001", "10000003"]
+    ann = plan.assignments[plan.assignments.npn == "10000001"]
+    assert len(ann) == 2 * 2 * 2
+    cy = plan.assignments[plan.assignments.npn == "10000003"]
+    assert cy.cocode.tolist() == [NO_COMPANY]
+    assert plan.counts["assignments_written"] == 9
+    assert dict(zip(plan.summary.npn, plan.summary.assignments, strict=True)) == {
+        "10000001": "8", "10000002": "kept", "10000003": "1"}  # fmt: skip
+
+
+def test_the_summary_a_person_reads_holds_no_ssn_digits(setup):
+    plan = _plan(setup, ["9000001,Ann,Lee,10000001,,123-45-6789,,,,,"])
+    text = plan.summary.to_string()
+    assert "6789" not in text and "123" not in text.replace("10000001", "")
+    assert plan.summary.ssn.tolist() == ["encrypted"]

@@ -1,0 +1,44 @@
+"""SsnVault: last four digits kept, the full SSN encrypted with a key or discarded without."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from resources.ssn import InvalidSsn, SsnKeyError, SsnVault, generate_key, ssn_vault_for
+
+
+def test_with_a_key_the_ssn_is_encrypted_and_decrypts_back():
+    key = generate_key()
+    last4, token = SsnVault(key=key).protect("123-45-6789")
+    assert last4 == "6789"
+    assert token is not None and "123456789" not in token
+    assert Fernet(key.encode()).decrypt(token.encode()) == b"123456789"
+    # Fernet tokens are randomised: the same SSN twice gives two different tokens.
+    assert SsnVault(key=key).protect("123456789")[1] != token
+
+
+def test_without_a_key_the_full_ssn_is_discarded():
+    assert SsnVault().protect("123456789") == ("6789", None)
+    assert not SsnVault().encrypts
+
+
+def test_a_bad_key_or_value_fails_without_showing_it():
+    with pytest.raises(SsnKeyError) as bad_key:
+        SsnVault(key="not-a-fernet-key").protect("123456789")
+    assert "not-a-fernet-key" not in str(bad_key.value)
+    with pytest.raises(InvalidSsn) as bad_value:
+        SsnVault().protect("12345678")
+    assert "12345678" not in str(bad_value.value)
+
+
+def test_the_key_never_shows_in_repr():
+    key = generate_key()
+    assert key not in repr(SsnVault(key=key))
+
+
+def test_the_key_comes_from_the_environment_only_when_set():
+    import dagster as dg
+
+    assert ssn_vault_for({}).key is None
+    assert ssn_vault_for({"NPNFLOW_SSN_KEY": "x"}).key == dg.EnvVar("NPNFLOW_SSN_KEY")
