@@ -96,12 +96,14 @@ of SSN-shaped digit runs.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, BinaryIO
 
 import pandas as pd
@@ -289,6 +291,36 @@ def _scrub(message: str) -> str:
     return _SSN_SHAPED.sub("[redacted]", message)
 
 
+_UNDECIDED = object()  # a description that is no status word: the code decides
+
+
+def _status_of_description(description: str) -> Any:
+    """`_status_active` split for memoizing: True/False when the description decides."""
+    active = _status_active(description)
+    if active is None:
+        return _UNDECIDED
+    return active
+
+
+def _status_of_code(code: str) -> bool | None:
+    return _status_active(None, code)
+
+
+class _Memo(dict):
+    """A dict that fills itself: `memo[key]` is `compute(key)`, computed once per distinct key
+    (`__missing__`), so a repeated key costs a dict lookup and no Python call. None -> None."""
+
+    __slots__ = ("_compute",)
+
+    def __init__(self, compute: Any) -> None:
+        super().__init__({None: None})
+        self._compute = compute
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self._compute(key)
+        return value
+
+
 _STATE_KEY = re.compile(r"^(?:Person|Org)([A-Z]{2})\d")
 
 
@@ -379,6 +411,8 @@ _A_ORG_NAME = _A + "OrganizationName"
 _A_FULL_NAME = _A + "FullName"
 _A_EMAIL = _A + "Email"
 _A_EMAIL_ADDRESS = _A + "EmailAddress"
+_A_GIVEN_NAME = _A + "GivenName"
+_A_SURNAME = _A + "Surname"
 _A_LICENSE_PERIOD = _A + "LicensePeriod"
 _A_END_DATE = _A + "EndDate"
 # Field tags read through one {tag: text} dict per element (cheaper than one find() each).
@@ -423,6 +457,21 @@ class _Collector:
         self.as_of: dt.datetime | None = None
         self._dates: dict[str, dt.date | None] = {}
         self._pool = {}.setdefault  # interning of repeated text, see _code
+        # The Alerts hot path converts values through memo dicts, raw text -> value: a value
+        # seen before costs a dict lookup, not a Python call (see _Memo).
+        self._codes = _Memo(self._code)
+        # _status_active(description, code) is by_description[description], or else (when
+        # that is _UNDECIDED) by_code[code].
+        self._active_by_description = _Memo(_status_of_description)
+        self._active_by_description[None] = _UNDECIDED
+        self._active_by_code = _Memo(_status_of_code)
+        self._license_issued = self._date_memo("License IssueDate")
+        self._license_expires = self._date_memo("LicensePeriod EndDate")
+        self._license_as_of = self._date_memo("License AsOfDate")
+        self._loa_issued = self._date_memo("LineOfAuthority IssueDate")
+        self._appointment_effective = self._date_memo("AppointmentEffectiveDate")
+        self._appointment_terminated = self._date_memo("TerminationEffectiveDate")
+        self._appointment_renewal = self._date_memo("Appointment RenewalDate")
         self._token = 0  # Entity Info: ordinal of the producer being read
         self._subject: str | None = None  # Alerts: the current JurisdictionReport's subject
         self.transaction_type: str | None = None
@@ -470,9 +519,13 @@ class _Collector:
         _refuse_doctype_in(prefix)
         if not isinstance(source, str):
             source = _Counting(source)  # to tell a truncated report from a corrupted one
+        # "start" events, not "end" ones: lxml hooks a Python-aware callback into libxml2 for
+        # every element of each event kind asked for, and the end hook costs as much as the
+        # start one. An element has ended once a later element starts that is not inside it,
+        # so the handlers still see each record complete, in the same (end) order: see below.
         context = etree.iterparse(
             source,
-            events=("end",),
+            events=("start",),
             tag=self.tags,
             # Safety: never expand entities, never load a DTD, never touch the network.
             resolve_entities=False,
@@ -485,15 +538,27 @@ class _Collector:
         )
         handlers = self.handlers
         checked = False
+        # The started elements not handled yet, outermost first. Each is an ancestor of the
+        # next, so when an element starts, the pending ones that are not its ancestors have
+        # ended, innermost first: they are handled then, in the order their end tags came.
+        pending: list[Any] = []
         try:
             for _event, elem in context:
                 if not checked:
                     _refuse_doctype(elem)
                     checked = True
-                handlers[elem.tag](elem)
+                if pending and pending[-1] is not elem.getparent():
+                    ancestors = list(elem.iterancestors())
+                    while pending and pending[-1] not in ancestors:
+                        ended = pending.pop()
+                        handlers[ended.tag](ended)
+                pending.append(elem)
         except etree.XMLSyntaxError as exc:
             shape = source.shape() if isinstance(source, _Counting) else _file_shape(source)
             raise NiprReportError(_syntax_message(exc, shape)) from None
+        while pending:  # the document is complete: everything still pending has ended
+            ended = pending.pop()
+            handlers[ended.tag](ended)
         root = context.root
         if root is not None and not checked:
             _refuse_doctype(root)
@@ -509,6 +574,11 @@ class _Collector:
 
     def _drop(self, elem: Any) -> None:
         _release(elem)
+
+    def _date_memo(self, what: str) -> _Memo:
+        """`_date(text, what)` as a memo dict. Backed by `_date`'s own cache, so that a bad
+        date is still reported once per distinct value, whichever field it is seen in first."""
+        return _Memo(lambda text: self._date(text, what))
 
     def _date(self, text: str | None, what: str) -> dt.date | None:
         if text is None:
@@ -695,52 +765,69 @@ class _Collector:
 
     def _al_party(self, elem: Any) -> None:
         """A keyed Person or Organization record under LicensingReport."""
+        self._al_party_read(elem)
+        _release(elem)  # after the read, when no child is referenced any more (see _al_item)
+
+    def _al_party_read(self, elem: Any) -> None:
+        # One pass over the record's children (no findtext: ElementPath costs more than the
+        # loop); the names and e-mails are only read when they could improve what is known.
         key = elem.get("key")
         npn = cocode = None
-        for ext in elem.iterchildren(_A_EXT_ID):
-            type_code = _clean(ext.findtext(_A_TYPE_CODE))
-            if type_code in _NPN_TYPE_CODES:
-                npn = _clean(ext.findtext(_A_ID))
-            elif type_code == _COCODE_TYPE_CODE:
-                cocode = _clean(ext.findtext(_A_ID))
-        is_org = elem.tag == _A_ORG
+        org_names = []
+        person_names = []
+        for child in elem:
+            tag = child.tag
+            if tag == _A_EXT_ID:
+                f = _first_texts(child)
+                type_code = _clean(f.get(_A_TYPE_CODE))
+                if type_code in _NPN_TYPE_CODES:
+                    npn = _clean(f.get(_A_ID))
+                elif type_code == _COCODE_TYPE_CODE:
+                    cocode = _clean(f.get(_A_ID))
+            elif tag == _A_ORG_NAME:
+                org_names.append(child)
+            elif tag == _A_PERSON_NAME:
+                person_names.append(child)
         if cocode is not None and npn is None:  # an insurer, referenced by appointments
             name = None
-            for org_name in elem.iterchildren(_A_ORG_NAME):
-                name = _clean(org_name.findtext(_A_FULL_NAME))
+            for org_name in org_names:
+                name = _clean(_first_texts(org_name).get(_A_FULL_NAME))
                 if name:
                     break
             if key:
                 self.insurers[key] = (cocode, name)
-            _release(elem)
             return
         if npn is None or not key:
-            _release(elem)
             return
         self.subject_npn[key] = npn
         person = self.people.get(npn)
         if person is None:
             person = self.people[npn] = [None, None, None, 9, 9]
-        if is_org:
+        if elem.tag == _A_ORG:
             self.firm_npns.add(npn)
-            for org_name in elem.iterchildren(_A_ORG_NAME):
-                rank = _NAME_RANK.get(_clean(org_name.findtext(_A_TYPE_CODE)) or "", 1)
-                name = _clean(org_name.findtext(_A_FULL_NAME))
+            for org_name in org_names:
+                f = _first_texts(org_name)
+                rank = _NAME_RANK.get(_clean(f.get(_A_TYPE_CODE)) or "", 1)
+                name = _clean(f.get(_A_FULL_NAME))
                 if name and rank < person[3]:
                     person[0], person[1], person[3] = None, name, rank
         else:
-            for person_name in elem.iterchildren(_A_PERSON_NAME):
-                rank = _NAME_RANK.get(_clean(person_name.findtext(_A_TYPE_CODE)) or "", 1)
-                first = _clean(person_name.findtext(_A + "GivenName"))
-                last = _clean(person_name.findtext(_A + "Surname"))
+            for person_name in person_names:
+                rank = _name_rank(person_name)
+                if rank >= person[3]:
+                    continue  # cannot beat the name already kept: not read
+                f = _first_texts(person_name)
+                first = _clean(f.get(_A_GIVEN_NAME))
+                last = _clean(f.get(_A_SURNAME))
                 if (first or last) and rank < person[3]:
                     person[0], person[1], person[3] = first, last, rank
         if person[4] > 0:  # look for a better e-mail: a Business one ranks first
             for email in elem.iter(_A_EMAIL):
-                address = _clean(email.findtext(_A_EMAIL_ADDRESS))
+                f = _first_texts(email)
+                address = _clean(f.get(_A_EMAIL_ADDRESS))
                 if not address:
                     continue
-                rank = 0 if _clean(email.findtext(_A_TYPE_CODE)) == "Business" else 1
+                rank = 0 if _clean(f.get(_A_TYPE_CODE)) == "Business" else 1
                 if rank < person[4]:
                     person[2], person[4] = address, rank
                     if rank == 0:
@@ -750,7 +837,6 @@ class _Collector:
             # A state record of the producer: NIPR sent that state's demographics (an empty
             # record means they were deleted).
             self.scopes.append((key, state.group(1), DEMOGRAPHICS))
-        _release(elem)
 
     def _al_subject_of(self, report: Any) -> str | None:
         """The producer a JurisdictionReport is about: its Person/OrganizationReferences."""
@@ -769,6 +855,14 @@ class _Collector:
         _release(elem)
 
     def _al_item(self, elem: Any) -> None:
+        self._al_item_rows(elem)
+        # Clear only: the references naming the subject sit before the items and must stay
+        # until the JurisdictionReport ends (which then frees everything of it). Cleared once
+        # the reading is done: a child still referenced from Python would make lxml move its
+        # subtree into a document of its own instead of just freeing it.
+        elem.clear(keep_tail=True)
+
+    def _al_item_rows(self, elem: Any) -> None:
         subject = self._subject
         if subject is None:
             parent = elem.getparent()
@@ -777,7 +871,7 @@ class _Collector:
         for child in elem:
             tag = child.tag
             if tag == _A_STATE:
-                state = self._code(child.text)
+                state = self._codes[child.text]
             elif tag == _A_LICENSEE:
                 licensee = child
         if subject is None:
@@ -799,20 +893,19 @@ class _Collector:
                 self.scopes.append((subject, state, LICENSING))
             if saw_appointments:
                 self.scopes.append((subject, state, APPOINTMENTS))
-        # Clear only: the references naming the subject sit before the items and must stay
-        # until the JurisdictionReport ends (which then frees everything of it).
-        elem.clear(keep_tail=True)
 
     def _al_license(self, wrapper: Any, subject: str, state: str | None) -> None:
-        # Hot path (one call per license, one loop turn per LOA): plain loops over children,
-        # one {tag: text} dict per element, no find() (ElementPath costs more than the loop).
+        # Hot path (one call per license, one loop turn per LOA). Each child is visited once
+        # and its text read only if it is a field we keep (the last child of a tag wins, like
+        # a {tag: text} dict would); no find() (ElementPath costs more than the loop). Values
+        # go through memo dicts: a value seen before costs a dict lookup, not a Python call.
         resident = None
         license_elem = None
         loas = []
         for child in wrapper:
             tag = child.tag
             if tag == _A_LOA:
-                loas.append({c.tag: c.text for c in child})
+                loas.append(child)
             elif tag == _A_LICENSE:
                 license_elem = child
             elif tag == _A_RESIDENT:
@@ -825,55 +918,105 @@ class _Collector:
                     (None, "LOA_WITHOUT_LICENSE", f"{state}: lines of authority without a license")
                 )
             return
-        f = {c.tag: c.text for c in license_elem}
-        expires = None
-        for period in license_elem.iterchildren(_A_LICENSE_PERIOD):
-            for end in period.iterchildren(_A_END_DATE):
-                expires = end.text
-        number = _clean(f.get(_A_NUMBER))
-        date = self._date
+        number = class_code = class_name = description = status = issued = as_of = None
+        period = None
+        for child in license_elem:
+            tag = child.tag
+            if tag == _A_NUMBER:
+                number = child.text
+            elif tag == _A_STATUS_DESC:
+                description = child.text
+            elif tag == _A_STATUS_CODE:
+                status = child.text
+            elif tag == _A_ISSUE_DATE:
+                issued = child.text
+            elif tag == _A_CLASS_CODE:
+                class_code = child.text
+            elif tag == _A_CLASS_DESC:
+                class_name = child.text
+            elif tag == _A_AS_OF:
+                as_of = child.text
+            elif tag == _A_LICENSE_PERIOD:
+                period = child
+        expires = _end_date(license_elem, period) if period is not None else None
+        number = _clean(number)
+        codes = self._codes
+        by_description, by_code = self._active_by_description, self._active_by_code
+        active = by_description[description]
+        if active is _UNDECIDED:
+            active = by_code[status]
         self.licenses.append(
             (
                 subject,
                 state,
                 number,
-                self._code(f.get(_A_CLASS_CODE)),
-                self._code(f.get(_A_CLASS_DESC)),
+                codes[class_code],
+                codes[class_name],
                 resident,
-                _status_active(f.get(_A_STATUS_DESC), f.get(_A_STATUS_CODE)),
-                date(f.get(_A_ISSUE_DATE), "License IssueDate"),
-                date(expires, "LicensePeriod EndDate"),
-                date(f.get(_A_AS_OF), "License AsOfDate"),
+                active,
+                self._license_issued[issued],
+                self._license_expires[expires],
+                self._license_as_of[as_of],
             )
         )
         append = self.loas.append
-        for g in loas:
+        loa_issued = self._loa_issued
+        for loa in loas:
+            issued = loa_code = loa_name = description = status = None
+            for child in loa:
+                tag = child.tag
+                if tag == _A_LOA_CODE:
+                    loa_code = child.text
+                elif tag == _A_LOA_DESC:
+                    loa_name = child.text
+                elif tag == _A_STATUS_DESC:
+                    description = child.text
+                elif tag == _A_STATUS_CODE:
+                    status = child.text
+                elif tag == _A_ISSUE_DATE:
+                    issued = child.text
+            active = by_description[description]
+            if active is _UNDECIDED:
+                active = by_code[status]
             append(
                 (
                     subject,
                     state,
                     number,  # the LOA belongs to the License of its InsuranceLicense wrapper
-                    self._code(g.get(_A_LOA_CODE)),
-                    self._code(g.get(_A_LOA_DESC)),
-                    _status_active(g.get(_A_STATUS_DESC), g.get(_A_STATUS_CODE)),
-                    date(g.get(_A_ISSUE_DATE), "LineOfAuthority IssueDate"),
+                    codes[loa_code],
+                    codes[loa_name],
+                    active,
+                    loa_issued[issued],
                 )
             )
 
     def _al_appointment(self, appointment: Any, subject: str, state: str | None) -> None:
-        f: dict[Any, Any] = {}
         loas = []
         insurer = None
+        status = description = effective = terminated = reason = reason_code = None
         for child in appointment:
             tag = child.tag
             if tag == _A_LOA:
                 loas.append(child)
             elif tag == _A_INSURER_REFS:
-                ref = child.find(_A_ORG_REFS)
-                insurer = _clean(ref.get("organizationReference")) if ref is not None else None
-            else:
-                f[tag] = child.text
-        status = _appointment_status(f.get(_A_STATUS_CODE) or f.get(_A_STATUS_DESC))
+                insurer = None
+                for ref in child:  # the first OrganizationReferences
+                    if ref.tag == _A_ORG_REFS:
+                        insurer = _clean(ref.get("organizationReference"))
+                        break
+            elif tag == _A_STATUS_CODE:
+                status = child.text
+            elif tag == _A_STATUS_DESC:
+                description = child.text
+            elif tag == _A_APPT_EFFECTIVE:
+                effective = child.text
+            elif tag == _A_TERM_EFFECTIVE:
+                terminated = child.text
+            elif tag == _A_REASON_DESC:
+                reason = child.text
+            elif tag == _A_REASON_CODE:
+                reason_code = child.text
+        status = _appointment_status(status or description)
         if insurer is None:
             if status is not None or loas:
                 self.errors.append(
@@ -881,36 +1024,39 @@ class _Collector:
                 )
             # Otherwise the empty-tags marker: all appointments of this state were deleted.
             return
-        effective = self._date(f.get(_A_APPT_EFFECTIVE), "AppointmentEffectiveDate")
-        terminated = self._date(f.get(_A_TERM_EFFECTIVE), "TerminationEffectiveDate")
+        codes = self._codes
+        effective = self._appointment_effective[effective]
+        terminated = self._appointment_terminated[terminated]
         status_date = terminated if status == "Terminated" else effective
-        reason = self._code(f.get(_A_REASON_DESC)) or self._code(f.get(_A_REASON_CODE))
+        reason = codes[reason] or codes[reason_code]
+        # cocode and company_name are filled from the insurer record at the end.
+        append = self.appointments.append
         if not loas:
-            rows = [("", None)]
-        else:
-            rows = []
-            for loa in loas:
-                g = {c.tag: c.text for c in loa}
-                rows.append(
-                    (
-                        self._code(g.get(_A_LOA_CODE)) or "",
-                        self._date(g.get(_A_RENEWAL), "Appointment RenewalDate"),
-                    )
-                )
-        for loa_code, renewal in rows:
-            # cocode and company_name are filled from the insurer record at the end.
-            self.appointments.append(
+            append(
+                (subject, state, insurer, "", None, status, effective, reason, status_date, None)
+            )
+            return
+        renewals = self._appointment_renewal
+        for loa in loas:
+            loa_code = renewal = None
+            for child in loa:
+                tag = child.tag
+                if tag == _A_LOA_CODE:
+                    loa_code = child.text
+                elif tag == _A_RENEWAL:
+                    renewal = child.text
+            append(
                 (
                     subject,
                     state,
                     insurer,
-                    loa_code,
+                    codes[loa_code] or "",
                     None,
                     status,
                     effective,
                     reason,
                     status_date,
-                    renewal,
+                    renewals[renewal],
                 )
             )
 
@@ -980,9 +1126,7 @@ class _Collector:
         rows, self.licenses = self.licenses, []
         columns = self._columns(rows, LICENSE_COLUMNS)
         del rows
-        active_npns = {
-            npn for npn, active in zip(columns["npn"], columns["is_active"], strict=True) if active
-        }
+        active_npns = set(compress(columns["npn"], columns["is_active"]))
         licenses = _frame(columns, LICENSE_COLUMNS)
         rows, self.loas = self.loas, []
         columns = self._columns(rows, LICENSE_LOA_COLUMNS)
@@ -995,8 +1139,10 @@ class _Collector:
             self._resolve_insurers(columns)
         appointments = _frame(columns, APPOINTMENT_COLUMNS)
         del columns
+        # Deduplicated, then sorted on all three columns by pandas: rows that tie are equal,
+        # so the order the set hands them over in does not show.
         scopes = _frame(
-            self._columns(sorted(set(self.scopes), key=_scope_key), SCOPE_COLUMNS), SCOPE_COLUMNS
+            self._columns(list(set(self.scopes)), SCOPE_COLUMNS), SCOPE_COLUMNS
         ).sort_values(list(SCOPE_COLUMNS), ignore_index=True)
         producers = _frame(self._producer_columns(kind, active_npns), PRODUCER_COLUMNS)
         as_of = self.as_of
@@ -1019,7 +1165,10 @@ class _Collector:
         Rows whose subject has no NPN in the report are dropped and reported in `errors`.
         """
         npn_of = self.subject_npn
-        unknown = {row[0] for row in rows if row[0] not in npn_of}
+        columns = _transpose(rows, names)
+        rows.clear()  # the tuples are no longer needed: free them before the frame is built
+        subjects = columns["npn"]
+        unknown = set(subjects).difference(npn_of)
         if unknown:
             for subject in sorted(map(str, unknown)):
                 self.errors.append(
@@ -1029,29 +1178,33 @@ class _Collector:
                         f"rows for {subject!r}, which has no NPN in the report",
                     )
                 )
-            rows = [row for row in rows if row[0] in npn_of]
-        columns = _transpose(rows, names)
-        rows.clear()  # the tuples are no longer needed: free them before the frame is built
-        columns["npn"] = [npn_of[subject] for subject in columns["npn"]]
+            keep = [subject in npn_of for subject in subjects]
+            for name in names:
+                columns[name] = list(compress(columns[name], keep))
+            subjects = columns["npn"]
+        columns["npn"] = list(map(npn_of.__getitem__, subjects))
         return columns
 
     def _resolve_insurers(self, appointments: dict[str, list]) -> None:
         """Alerts: the insurer key in `cocode` becomes the CoCode and company name."""
-        insurers = self.insurers
+        cocode_of = {}
+        name_of = {}
+        for key, (cocode, name) in self.insurers.items():
+            if cocode is not None:
+                cocode_of[key], name_of[key] = cocode, name
         keys = appointments["cocode"]
-        keep = [key in insurers and insurers[key][0] is not None for key in keys]
-        for key in sorted({key for key, ok in zip(keys, keep, strict=True) if not ok}):
+        unknown = set(keys).difference(cocode_of)
+        for key in sorted(unknown):
             self.errors.append(
                 (None, "UNKNOWN_INSURER", f"appointment insurer {key!r} has no NAICInsurerCode")
             )
-        if not all(keep):
+        if unknown:
+            keep = [key in cocode_of for key in keys]
             for name in appointments:
-                appointments[name] = [
-                    v for v, ok in zip(appointments[name], keep, strict=True) if ok
-                ]
+                appointments[name] = list(compress(appointments[name], keep))
             keys = appointments["cocode"]
-        appointments["company_name"] = [insurers[key][1] for key in keys]
-        appointments["cocode"] = [insurers[key][0] for key in keys]
+        appointments["company_name"] = list(map(name_of.__getitem__, keys))
+        appointments["cocode"] = list(map(cocode_of.__getitem__, keys))
 
     def _producer_columns(self, kind: str, active_npns: set[str]) -> dict[str, list]:
         # Entity Info is the producer's full picture: active means "holds an active license".
@@ -1069,10 +1222,6 @@ def _transpose(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str,
     if not rows:
         return {name: [] for name in names}
     return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
-
-
-def _scope_key(row: tuple[Any, str | None, str]) -> tuple[str, str, str]:
-    return (str(row[0]), row[1] or "", row[2])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1111,6 +1260,32 @@ def _refuse_doctype(elem: Any) -> None:
             "the NIPR report carries a DOCTYPE declaration; NIPR reports never do, so it is "
             "refused without expanding or fetching anything"
         )
+
+
+def _end_date(license_elem: Any, period: Any) -> str | None:
+    """The text of a License's last LicensePeriod/EndDate (`period`: its last LicensePeriod)."""
+    found, text = False, None
+    for child in period:
+        if child.tag == _A_END_DATE:
+            found, text = True, child.text
+    if not found:  # the last period has no end date: an earlier one may (never seen)
+        for other in license_elem.iterchildren(_A_LICENSE_PERIOD):
+            for end in other.iterchildren(_A_END_DATE):
+                text = end.text
+    return text
+
+
+def _first_texts(elem: Any) -> dict[Any, str | None]:
+    """{tag: text} of an element's children, the first child of a tag winning (as findtext)."""
+    return {child.tag: child.text for child in reversed(elem)}
+
+
+def _name_rank(name: Any) -> int:
+    """The rank of a PersonName/OrganizationName by its first TypeCode (see _NAME_RANK)."""
+    for child in name:
+        if child.tag == _A_TYPE_CODE:
+            return _NAME_RANK.get(_clean(child.text) or "", 1)
+    return 1
 
 
 def _release(elem: Any) -> None:
@@ -1193,19 +1368,36 @@ def parse_pdb_report(source: Any, *, requested_npn: str | None = None) -> Parsed
     Raises `NiprReportError` when the input is not a report we can read.
     """
     collector = _Collector(requested_npn)
-    with _open_source(source) as stream:
-        prefix = _read_prefix(stream)
-        if not prefix.strip():
-            raise NiprReportError("the NIPR report is empty: there is nothing to parse")
-        if looks_like_multipart(prefix):
-            _parse_mtom(stream, prefix, collector)
-        else:
-            if isinstance(source, str | os.PathLike) and isinstance(os.fspath(source), str):
-                collector.run(os.fspath(source), prefix)  # a plain file: libxml2 reads it
+    with _gc_paused():
+        with _open_source(source) as stream:
+            prefix = _read_prefix(stream)
+            if not prefix.strip():
+                raise NiprReportError("the NIPR report is empty: there is nothing to parse")
+            if looks_like_multipart(prefix):
+                _parse_mtom(stream, prefix, collector)
             else:
-                collector.run(_Prefixed(prefix, stream), prefix)
-            collector.require_report()
-    return collector.result()
+                if isinstance(source, str | os.PathLike) and isinstance(os.fspath(source), str):
+                    collector.run(os.fspath(source), prefix)  # a plain file: libxml2 reads it
+                else:
+                    collector.run(_Prefixed(prefix, stream), prefix)
+                collector.require_report()
+        return collector.result()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the parse. The parse allocates hundreds of
+    thousands of objects that all live to its end (rows, codes, dates) and makes no reference
+    cycles worth collecting; each automatic collection would only walk them again (and the
+    whole interpreter heap, pandas included, now and then): some 5% of the parse time."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _parse_mtom(stream: Any, prefix: bytes, collector: _Collector) -> None:
