@@ -70,13 +70,19 @@ have no branch column, so a firm with two branch licenses in one state is replac
 
 Streaming, and why. An Alerts report for a large subscription runs to tens of megabytes and
 the daily sync must not need memory in proportion. We use `lxml.etree.iterparse` with a tag
-filter, so Python only sees record-level elements (a state item, a license, an appointment, a
-Person record), never every leaf; each is read once into a tuple, then cleared, and finished
-records are deleted from their parent, so the tree never holds more than one producer's
-records. Rows are collected as tuples (repeated codes and names share one string object) and
-each DataFrame is built once at the end. Paths are handed to libxml2, which reads the file
-itself; MTOM parts are streamed through `mtom.py`. Nothing reads a whole file into memory
-(bytes input is, of course, already there).
+filter, so Python only sees record-level elements (a state item, a Person record), never every
+leaf event; each record is read once, child by child (no `find`: ElementPath costs more than
+the loop), then cleared, and finished records are deleted from their parent, so the tree never
+holds more than one producer's records. iterparse reports "start" events, not "end" ones
+(lxml's hook into libxml2 costs the same for either, per element of the file): a record is
+handed to its handler once a later element starts outside it, or at the end of the document,
+so handlers see complete records in end-tag order all the same (`_Collector.run`). Repeated
+values (codes, dates, status words) are converted once each through memo dicts; rows are
+appended as tuples and moved into one list per column every few thousand rows (`_Rows`), and
+each DataFrame is built once at the end. Python's cyclic garbage collector is paused during a
+parse (nothing in it makes cycles; each collection would only re-walk the rows). Paths are
+handed to libxml2, which reads the file itself; MTOM parts are streamed through `mtom.py`.
+Nothing reads a whole file into memory (bytes input is, of course, already there).
 
 `errors` rows (npn, code, message), never exceptions: NIPR_ERROR (Entity Info error reply;
 pass `requested_npn` to attribute it), UNSUPPORTED_TRANSACTION, NIPR_MESSAGE_STATUS, BAD_DATE,
@@ -415,7 +421,7 @@ _A_GIVEN_NAME = _A + "GivenName"
 _A_SURNAME = _A + "Surname"
 _A_LICENSE_PERIOD = _A + "LicensePeriod"
 _A_END_DATE = _A + "EndDate"
-# Field tags read through one {tag: text} dict per element (cheaper than one find() each).
+# Field tags, compared with each child's tag in one pass over a record (cheaper than find()).
 _A_NUMBER = _A + "LicenseNumberId"
 _A_STATUS_CODE = _A + "StatusCode"
 _A_STATUS_DESC = _A + "StatusDescription"
@@ -442,13 +448,13 @@ class _Collector:
     def __init__(self, requested_npn: str | None) -> None:
         self.requested_npn = requested_npn
         self.kind: str | None = None
-        # Row tuples; the first field is a "subject" resolved to an NPN at the end (Entity
-        # Info: the producer's ordinal in the document; Alerts: the producer's record key),
-        # because a report may reference a record defined further down.
-        self.licenses: list[tuple[Any, ...]] = []
-        self.loas: list[tuple[Any, ...]] = []
-        self.appointments: list[tuple[Any, ...]] = []
-        self.scopes: list[tuple[Any, str | None, str]] = []
+        # Rows (see _Rows); the first field is a "subject" resolved to an NPN at the end
+        # (Entity Info: the producer's ordinal in the document; Alerts: the producer's record
+        # key), because a report may reference a record defined further down.
+        self.licenses = _Rows(len(LICENSE_COLUMNS))
+        self.loas = _Rows(len(LICENSE_LOA_COLUMNS))
+        self.appointments = _Rows(len(APPOINTMENT_COLUMNS))
+        self.scopes = _Rows(len(SCOPE_COLUMNS))
         self.errors: list[tuple[str | None, str, str]] = []
         self.subject_npn: dict[Any, str] = {}
         self.people: dict[str, list[Any]] = {}  # npn -> [first, last, email, name_rank, mail_rank]
@@ -542,13 +548,17 @@ class _Collector:
         # next, so when an element starts, the pending ones that are not its ancestors have
         # ended, innermost first: they are handled then, in the order their end tags came.
         pending: list[Any] = []
+        parent: Any = None
+        ancestors: list[Any] = []  # the parent of the last element started, and its ancestors
         try:
             for _event, elem in context:
                 if not checked:
                     _refuse_doctype(elem)
                     checked = True
-                if pending and pending[-1] is not elem.getparent():
-                    ancestors = list(elem.iterancestors())
+                if pending:
+                    if elem.getparent() is not parent:  # else a sibling: same ancestors
+                        parent = elem.getparent()
+                        ancestors = [parent, *parent.iterancestors()] if parent is not None else []
                     while pending and pending[-1] not in ancestors:
                         ended = pending.pop()
                         handlers[ended.tag](ended)
@@ -767,6 +777,8 @@ class _Collector:
         """A keyed Person or Organization record under LicensingReport."""
         self._al_party_read(elem)
         _release(elem)  # after the read, when no child is referenced any more (see _al_item)
+        if len(self.scopes.buffer) >= _ROWS_PER_FLUSH:
+            self.scopes.flush()
 
     def _al_party_read(self, elem: Any) -> None:
         # One pass over the record's children (no findtext: ElementPath costs more than the
@@ -781,7 +793,7 @@ class _Collector:
                 f = _first_texts(child)
                 type_code = _clean(f.get(_A_TYPE_CODE))
                 if type_code in _NPN_TYPE_CODES:
-                    npn = _clean(f.get(_A_ID))
+                    npn = self._codes[f.get(_A_ID)]  # one str per producer, not per record
                 elif type_code == _COCODE_TYPE_CODE:
                     cocode = _clean(f.get(_A_ID))
             elif tag == _A_ORG_NAME:
@@ -853,6 +865,9 @@ class _Collector:
     def _al_jurisdiction_report(self, elem: Any) -> None:
         self._subject = None
         _release(elem)
+        for rows in (self.licenses, self.loas, self.appointments, self.scopes):
+            if len(rows.buffer) >= _ROWS_PER_FLUSH:
+                rows.flush()
 
     def _al_item(self, elem: Any) -> None:
         self._al_item_rows(elem)
@@ -1002,7 +1017,7 @@ class _Collector:
                 insurer = None
                 for ref in child:  # the first OrganizationReferences
                     if ref.tag == _A_ORG_REFS:
-                        insurer = _clean(ref.get("organizationReference"))
+                        insurer = self._codes[ref.get("organizationReference")]
                         break
             elif tag == _A_STATUS_CODE:
                 status = child.text
@@ -1119,30 +1134,30 @@ class _Collector:
         )
 
     def result(self) -> ParsedReport:
-        """Build the frames. Each row list is handed over and freed as soon as its frame
-        exists, so the rows are never held twice over (tuples, columns and frame at once)."""
+        """Build the frames. Each frame's column lists are handed over and freed as soon as the
+        frame exists, so the rows are never held twice over (columns and frames at once)."""
         kind = self.kind
         assert kind is not None
-        rows, self.licenses = self.licenses, []
-        columns = self._columns(rows, LICENSE_COLUMNS)
-        del rows
+        rows, self.licenses = self.licenses, _Rows(len(LICENSE_COLUMNS))
+        columns = self._columns(rows.take(), LICENSE_COLUMNS)
         active_npns = set(compress(columns["npn"], columns["is_active"]))
         licenses = _frame(columns, LICENSE_COLUMNS)
-        rows, self.loas = self.loas, []
-        columns = self._columns(rows, LICENSE_LOA_COLUMNS)
-        del rows
+        rows, self.loas = self.loas, _Rows(len(LICENSE_LOA_COLUMNS))
+        columns = self._columns(rows.take(), LICENSE_LOA_COLUMNS)
         license_loas = _frame(columns, LICENSE_LOA_COLUMNS)
-        rows, self.appointments = self.appointments, []
-        columns = self._columns(rows, APPOINTMENT_COLUMNS)
-        del rows
+        rows, self.appointments = self.appointments, _Rows(len(APPOINTMENT_COLUMNS))
+        columns = self._columns(rows.take(), APPOINTMENT_COLUMNS)
         if kind == ALERTS:
             self._resolve_insurers(columns)
         appointments = _frame(columns, APPOINTMENT_COLUMNS)
         del columns
         # Deduplicated, then sorted on all three columns by pandas: rows that tie are equal,
         # so the order the set hands them over in does not show.
+        rows, self.scopes = self.scopes, _Rows(len(SCOPE_COLUMNS))
+        unique = _transpose(list(set(zip(*rows.take(), strict=True))), SCOPE_COLUMNS)
+        del rows
         scopes = _frame(
-            self._columns(list(set(self.scopes)), SCOPE_COLUMNS), SCOPE_COLUMNS
+            self._columns(list(unique.values()), SCOPE_COLUMNS), SCOPE_COLUMNS
         ).sort_values(list(SCOPE_COLUMNS), ignore_index=True)
         producers = _frame(self._producer_columns(kind, active_npns), PRODUCER_COLUMNS)
         as_of = self.as_of
@@ -1159,14 +1174,13 @@ class _Collector:
             firm_npns=frozenset(self.firm_npns),
         )
 
-    def _columns(self, rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, list]:
-        """Row tuples -> column lists, the subject in the first field resolved to its NPN.
+    def _columns(self, lists: list[list[Any]], names: tuple[str, ...]) -> dict[str, list]:
+        """Column lists -> {name: list}, the subject in the first column resolved to its NPN.
 
         Rows whose subject has no NPN in the report are dropped and reported in `errors`.
         """
         npn_of = self.subject_npn
-        columns = _transpose(rows, names)
-        rows.clear()  # the tuples are no longer needed: free them before the frame is built
+        columns = dict(zip(names, lists, strict=True))
         subjects = columns["npn"]
         unknown = set(subjects).difference(npn_of)
         if unknown:
@@ -1215,6 +1229,33 @@ class _Collector:
             for npn, (first, last, email, _name_rank, _mail_rank) in self.people.items()
         ]
         return _transpose(rows, PRODUCER_COLUMNS)
+
+
+_ROWS_PER_FLUSH = 4096
+
+
+class _Rows:
+    """The rows of one frame. The hot path appends each row as a tuple (one cheap call); every
+    few thousand rows the tuples are moved into one list per column, since a tuple costs about
+    twice the pointers to its values: memory then grows by 8 bytes a value, not ~16."""
+
+    __slots__ = ("append", "buffer", "columns")
+
+    def __init__(self, width: int) -> None:
+        self.buffer: list[tuple[Any, ...]] = []
+        self.append = self.buffer.append
+        self.columns: tuple[list[Any], ...] = tuple([] for _ in range(width))
+
+    def flush(self) -> None:
+        if self.buffer:
+            for column, values in zip(self.columns, zip(*self.buffer, strict=True), strict=True):
+                column.extend(values)
+            self.buffer.clear()
+
+    def take(self) -> list[list[Any]]:
+        """All the rows as column lists (the buffer is emptied)."""
+        self.flush()
+        return list(self.columns)
 
 
 def _transpose(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, list]:
