@@ -10,7 +10,13 @@ It grows with every capability, so a newcomer always sees everything work. Today
    beside it and onboards the valid rows; then `onboarded_producers_sensor` requests
    `sync_new_producers_job`: Entity Info for each new producer, then the PDB Alerts target list;
 5. runs the daily sync (`daily_nipr_sync_job`) for the last few NIPR report days and prints
-   what changed.
+   what changed;
+6. drops an appoint file (requests for the onboarded producers, Submit TRUE and FALSE, with
+   requests that cannot be eligible) into `inbox/appoint/`: `process_upload_job` checks every
+   request's eligibility and groups the transactions into batches; the batches are listed, one
+   is shown and approved as `npnflow batches approve` does, and `approved_batch_sensor`'s
+   runs (`submit_batch_job`) send the approved batches to the sandbox's Gateway, exactly once;
+   the final statuses are printed.
 Every step runs the same Dagster job a person launches from the UI, on the persistent local
 instance, so `npnflow ui` shows these runs afterwards.
 """
@@ -117,15 +123,36 @@ def _sample_agent_file(world, npns: list[str]) -> bytes:
 
 
 def _drop_and_process(defs, instance, database, world, npns: list[str], day: dt.date) -> bool:
-    """Drop the sample agent file into the local bucket, let the real inbox sensor find it,
-    run `process_upload_job` for its partition as the daemon would, and print the result."""
+    """Drop the sample agent file into the local bucket and process it."""
+    key = f"inbox/agent/demo-roster-{day.isoformat()}.csv"
+    upload_id = _drop_file(defs, instance, key, _sample_agent_file(world, npns))
+    if upload_id is None:
+        return False
+    counts = database.count_rows(["agencies", "producers", "producer_assignments"])
+    click.echo(
+        "   now " + ", ".join(f"{n:,} {t}" for t, n in counts.items())
+        + "; SSNs: last four kept"
+        + (", full value encrypted" if os.environ.get("NPNFLOW_SSN_KEY") else
+           " (no NPNFLOW_SSN_KEY: full values discarded)")
+    )  # fmt: skip
+    return True
+
+
+_INBOX_CURSOR: dict[str, str | None] = {}
+
+
+def _drop_file(defs, instance, key: str, content: bytes) -> str | None:
+    """Drop a file into the local bucket, let the real inbox sensor find it, run
+    `process_upload_job` for its partition as the daemon would, print the upload's outcome and
+    return its upload id (None when something failed)."""
     from dagster import build_sensor_context
 
+    from resources.database import OperationalDatabase
     from resources.object_store import LocalFolderObjectStore
 
+    database = OperationalDatabase(url=paths.database_url())
     store = LocalFolderObjectStore(root=str(paths.bucket_dir()))
-    key = f"inbox/agent/demo-roster-{day.isoformat()}.csv"
-    store.put_bytes(key, _sample_agent_file(world, npns))
+    store.put_bytes(key, content)
     click.echo(f"   dropped {key} in {store.root}")
 
     sensor = defs.resolve_sensor_def("inbox_file_sensor")
@@ -134,8 +161,11 @@ def _drop_and_process(defs, instance, database, world, npns: list[str], day: dt.
         instance_ref=instance.get_ref(),
         resources={"object_store": store},
         definitions=defs,
+        # As the daemon does: each tick starts where the previous one stopped.
+        cursor=_INBOX_CURSOR.get("cursor"),
     ) as context:
         tick = sensor.evaluate_tick(context)
+    _INBOX_CURSOR["cursor"] = tick.cursor
     # What the daemon does with the tick: add the partitions, launch the runs.
     for request in tick.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -148,7 +178,7 @@ def _drop_and_process(defs, instance, database, world, npns: list[str], day: dt.
     )
     if not ours:
         click.secho("   the sensor did not request the dropped file", fg="red")
-        return False
+        return None
     request = ours[0]
     if not _run(
         defs,
@@ -157,26 +187,19 @@ def _drop_and_process(defs, instance, database, world, npns: list[str], day: dt.
         partition_key=request.partition_key,
         tags=dict(request.tags),
     ).success:
-        return False
+        return None
     upload = database.read_table("uploads").set_index("upload_id").loc[request.partition_key]
     click.echo(
         f"   process_upload_job: {upload.status}; {int(upload.rows_total or 0)} rows: "
         f"{int(upload.rows_valid or 0)} valid, {int(upload.rows_rejected or 0)} rejected, "
         f"{int(upload.rows_blank or 0)} blank"
     )
-    if upload.error_report_key:
+    if isinstance(upload.error_report_key, str) and upload.error_report_key:
         report = store.get_bytes(upload.error_report_key).decode("utf-8-sig").splitlines()
         click.echo(f"   error report: {paths.bucket_dir() / upload.error_report_key}")
         for line in report[:4]:
             click.echo(f"     {line}")
-    counts = database.count_rows(["agencies", "producers", "producer_assignments"])
-    click.echo(
-        "   now " + ", ".join(f"{n:,} {t}" for t, n in counts.items())
-        + "; SSNs: last four kept"
-        + (", full value encrypted" if os.environ.get("NPNFLOW_SSN_KEY") else
-           " (no NPNFLOW_SSN_KEY: full values discarded)")
-    )  # fmt: skip
-    return True
+    return str(request.partition_key)
 
 
 def _sync_onboarded(defs, instance) -> bool:
@@ -194,6 +217,190 @@ def _sync_onboarded(defs, instance) -> bool:
         f"   onboarded_producers_sensor requested sync_new_producers_job ({request.run_key})"
     )
     return _run(defs, "sync_new_producers_job", instance, tags=dict(request.tags)).success
+
+
+APPOINT_HEADER = "NPN,States,CoCode,LOA Category,Agent Type,Submit,Submit Just In Time"
+LIFE_HEALTH_COCODE, PC_COCODE, MULTI_LINE_COCODE = "91234", "92345", "93456"
+UNKNOWN_COCODE = "99999"
+APPROVER = "Demo Analyst"
+
+
+def _eligible_lines(database):
+    """(npn, state, company, category) a producer of ours could be appointed for: a license
+    holding an active line that the company's business rules list, not yet appointed. The demo
+    asks for these so that NIPR has something to accept; the eligibility engine decides."""
+    import pandas as pd
+
+    licenses = database.read_table(
+        "licenses", ["npn", "state_code", "license_number", "license_class_code", "is_active"]
+    )
+    loas = database.read_table(
+        "license_loas", ["npn", "state_code", "license_number", "loa_code", "is_active"]
+    )
+    rules = database.read_table(
+        "gateway_business_rules",
+        ["cocode", "state_code", "license_class_code", "loa_code", "loa_category", "active"],
+    )
+    settings = database.read_table("company_state_settings", ["cocode", "state_code", "jit"])
+    appointed = database.read_table("appointments", ["npn", "state_code", "cocode", "loa_code"])
+    held = licenses[licenses.is_active.astype(bool)].merge(
+        loas[loas.is_active.astype(bool)].drop(columns="is_active"),
+        on=["npn", "state_code", "license_number"],
+    )
+    lines = held.merge(
+        rules[rules.active.astype(bool)], on=["state_code", "license_class_code", "loa_code"]
+    ).merge(settings, on=["cocode", "state_code"])
+    lines = lines.merge(
+        appointed, on=["npn", "state_code", "cocode", "loa_code"], how="left", indicator=True
+    )
+    lines = lines[lines["_merge"] == "left_only"]
+    return (
+        lines[["npn", "state_code", "cocode", "loa_category", "jit"]]
+        .drop_duplicates(["npn", "state_code", "cocode", "loa_category"])
+        .sort_values(["cocode", "npn", "state_code", "loa_category"])
+        .reset_index(drop=True)
+        if len(lines)
+        else pd.DataFrame(columns=["npn", "state_code", "cocode", "loa_category", "jit"])
+    )
+
+
+def _sample_appoint_file(database) -> bytes:
+    """Appointment requests as an analyst fills the appoint template: lines our producers
+    could be appointed for, some with Submit TRUE (sent without review) and some with FALSE
+    (left for review), and requests that cannot be eligible: a P&C company that requires
+    producer assignments, a state the company does not appoint in, an unknown CoCode, an NPN
+    NIPR does not know."""
+    lines = _eligible_lines(database)
+    requests = [APPOINT_HEADER]
+    chosen = lines[lines.cocode != PC_COCODE]
+    auto = chosen.head(4)
+    # Non-JIT states, so these wait for review as Ready to Submit rather than held.
+    review = chosen[~chosen.jit.astype(bool)].drop(auto.index, errors="ignore").head(4)
+    for row in auto.itertuples():
+        requests.append(
+            f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,TRUE,TRUE"
+        )
+    for row in review.itertuples():
+        requests.append(
+            f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,FALSE,FALSE"
+        )
+    producers = database.read_table("producers", ["npn", "sync_status"])
+    synced = producers[producers.sync_status == "Success"].npn.sort_values()
+    if len(synced):
+        npn = synced.iloc[0]
+        requests += [
+            f"{npn},TX,{PC_COCODE},Property,Producer,FALSE,FALSE",
+            f"{npn},AZ,{LIFE_HEALTH_COCODE},Life,Producer,FALSE,FALSE",
+            f"{npn},TX,{UNKNOWN_COCODE},Life,Producer,FALSE,FALSE",
+        ]
+    requests.append(f"{UNKNOWN_NPN},TX,{LIFE_HEALTH_COCODE},Life,Producer,TRUE,TRUE")
+    return ("\r\n".join(requests) + "\r\n").encode("utf-8")
+
+
+def _money(value: object) -> str:
+    return f"${float(value or 0):,.2f}"
+
+
+def _appointments(defs, instance, database, day: dt.date) -> bool:
+    """Step 6: an appoint file from drop to NIPR's answers."""
+    from dagster import build_sensor_context
+
+    from assets.appointments import approval
+
+    key = f"inbox/appoint/demo-appointments-{day.isoformat()}.csv"
+    upload_id = _drop_file(defs, instance, key, _sample_appoint_file(database))
+    if upload_id is None:
+        return False
+    with database.begin() as connection:
+        batches = approval.list_batches(connection, upload_id=upload_id)
+        rejected = database.read_table("request_rejections")
+    rejected = rejected[rejected.upload_id == upload_id]
+    click.echo(
+        f"   {len(batches)} batch(es); {len(rejected)} request row(s) created no transaction:"
+    )
+    for row in rejected.itertuples():
+        click.echo(f"     row {row.request_row}: NPN {row.npn} {row.eligibility_reason}")
+    for b in batches.itertuples():
+        click.echo(
+            f"   {b.batch_id}  CoCode {b.cocode}  {b.status:<14} "
+            f"{b.transactions} transaction(s): {b.ready_to_submit} ready "
+            f"({_money(b.fees_to_send)}), {b.held_jit} held JIT, {b.not_eligible} not eligible"
+            + (f"  (approved: {b.approved_by})" if isinstance(b.approved_by, str) else "")
+        )
+    # A batch of only held (JIT) lines has nothing an approval would send.
+    pending = batches[(batches.status == "Pending Review") & (batches.ready_to_submit > 0)]
+    if len(pending):
+        batch_id = pending.iloc[0].batch_id
+        with database.begin() as connection:
+            detail = approval.batch_detail(connection, batch_id)
+        click.echo(f"   npnflow batches show {batch_id}:")
+        for row in detail.transactions.head(12).itertuples():
+            click.echo(
+                f"     NPN {row.npn} {row.state_code} LOA "
+                f"{row.loa_code if isinstance(row.loa_code, str) else '-':<6} "
+                f"{row.status:<16} {row.eligibility_reason} ({_money(row.estimated_fee)})"
+            )
+        click.echo(f"     total to send {_money(detail.fees_to_send)}")
+        with database.begin() as connection:
+            result = approval.approve_batch(
+                connection, batch_id, approved_by=APPROVER, now=dt.datetime.now(dt.UTC)
+            )
+        click.echo(
+            f"   npnflow batches approve {batch_id} --by '{APPROVER}': version "
+            f"{result.approval_version}, {result.transactions_to_send} transaction(s), "
+            f"{_money(result.fees_to_send)} to send"
+        )
+
+    sensor = defs.resolve_sensor_def("approved_batch_sensor")
+    with build_sensor_context(
+        instance=instance,
+        instance_ref=instance.get_ref(),
+        resources={"database": database},
+        definitions=defs,
+    ) as context:
+        tick = sensor.evaluate_tick(context)
+    for request in tick.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    click.echo(
+        f"   approved_batch_sensor: {len(tick.run_requests)} submission run(s) "
+        + ", ".join(r.run_key for r in tick.run_requests)
+    )
+    for request in tick.run_requests:
+        if not _run(
+            defs,
+            "submit_batch_job",
+            instance,
+            partition_key=request.partition_key,
+            tags=dict(request.tags),
+        ).success:
+            return False
+    with database.begin() as connection:
+        batches = approval.list_batches(connection, upload_id=upload_id)
+    transactions = database.read_table(
+        "transactions",
+        [
+            "batch_id",
+            "upload_id",
+            "npn",
+            "state_code",
+            "loa_code",
+            "status",
+            "nipr_message",
+        ],  # fmt: skip
+    )
+    transactions = transactions[transactions.upload_id == upload_id]
+    click.echo("   after submission:")
+    for b in batches.itertuples():
+        statuses = transactions[transactions.batch_id == b.batch_id].status.value_counts()
+        click.echo(
+            f"   {b.batch_id}  CoCode {b.cocode}  {b.status:<14} "
+            + ", ".join(f"{count} {status}" for status, count in statuses.items())
+        )
+    answered = transactions[transactions.nipr_message.notna()]
+    for row in answered.head(6).itertuples():
+        click.echo(f"     NPN {row.npn} {row.state_code} LOA {row.loa_code}: {row.status}, "
+                   f"NIPR: {row.nipr_message}")  # fmt: skip
+    return True
 
 
 def run_demo(producers: int = 200) -> int:
@@ -308,6 +515,12 @@ def run_demo(producers: int = 200) -> int:
             )
         if len(changed) > 8:
             click.echo(f"   ... and {len(changed) - 8} more")
+
+        _heading(
+            "6. An appoint file dropped: eligibility, batches, approval, submission to the Gateway"
+        )
+        if not _appointments(defs, instance, database, today):
+            return 1
 
     _heading("Done")
     click.echo(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.appointments.assets import APPOINTMENT_ASSETS
 from assets.nipr.assets import NIPR_ASSETS
 from assets.nipr.checks import current_state_checks
 from assets.reference.assets import company_config_tables, reference_tables
+from assets.submissions.assets import SUBMISSION_ASSETS
 from assets.uploads.assets import UPLOAD_ASSETS
 from pipelines.environments import current_environment, resources_for
 from pipelines.jobs import JOBS
@@ -22,7 +24,14 @@ from resources.ssn import ssn_vault_for
 def build_definitions(environment: str | None = None) -> dg.Definitions:
     environment = environment or current_environment()
     return dg.Definitions(
-        assets=[reference_tables, company_config_tables, *NIPR_ASSETS, *UPLOAD_ASSETS],
+        assets=[
+            reference_tables,
+            company_config_tables,
+            *NIPR_ASSETS,
+            *UPLOAD_ASSETS,
+            *APPOINTMENT_ASSETS,
+            *SUBMISSION_ASSETS,
+        ],
         asset_checks=current_state_checks,
         jobs=JOBS,
         schedules=build_schedules(environment),

@@ -21,6 +21,7 @@ import dagster as dg
 from npnflow import paths
 from resources.database import OperationalDatabase
 from resources.nipr import NiprClient
+from resources.nipr_gateway import NiprGateway
 from resources.object_store import LocalFolderObjectStore, S3ObjectStore
 
 ENVIRONMENTS = ("local", "ci", "prod")
@@ -61,6 +62,18 @@ def _sandbox_nipr(environ: Mapping[str, str]) -> NiprClient:
     )
 
 
+def _sandbox_gateway(environ: Mapping[str, str]) -> NiprGateway:
+    return NiprGateway(
+        base_url=environ.get("NPNFLOW_NIPR_SANDBOX_URL") or SANDBOX_DEFAULT_URL,
+        username="sandbox",
+        password="sandbox",
+        customer_id=environ.get("NPNFLOW_NIPR_CUSTOMER_ID") or "NPNFLOW",
+        # The sandbox answers or drops a request at once; NIPR's 120 s default would only
+        # make a local retry after a timeout wait.
+        settle_seconds=2.0,
+    )
+
+
 def _optional_secret(environ: Mapping[str, str], name: str) -> dg.EnvVar | None:
     # Unset means "use the machine's role / boto3's own credential chain", not an empty key.
     return dg.EnvVar(name) if environ.get(name) else None
@@ -85,12 +98,14 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
             "database": OperationalDatabase(url=paths.database_url()),
             "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
             "nipr": _sandbox_nipr(environ),
+            "nipr_gateway": _sandbox_gateway(environ),
         }
     if name == "ci":
         return {
             "database": OperationalDatabase(url=dg.EnvVar("NPNFLOW_DATABASE_URL")),
             "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
             "nipr": _sandbox_nipr(environ),
+            "nipr_gateway": _sandbox_gateway(environ),
         }
     if name == "prod":
         return {
@@ -100,6 +115,13 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
                 **NIPR_PRODUCTION_URLS,
                 username=dg.EnvVar("NIPR_USERNAME"),
                 password=dg.EnvVar("NIPR_PASSWORD"),
+            ),
+            "nipr_gateway": NiprGateway(
+                base_url=NIPR_PRODUCTION_URLS["gateway_base_url"],
+                username=dg.EnvVar("NIPR_USERNAME"),
+                password=dg.EnvVar("NIPR_PASSWORD"),
+                # The customer id NIPR gave the carrier for Gateway submissions.
+                customer_id=dg.EnvVar("NIPR_GATEWAY_CUSTOMER_ID"),
             ),
         }
     raise UnknownEnvironment(f"no resources for environment {name!r}")

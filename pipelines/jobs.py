@@ -1,16 +1,20 @@
 """Jobs: named selections of assets that a person or a schedule launches."""
 
-from __future__ import annotations
+import datetime as dt
 
 import dagster as dg
 
+from assets.appointments.approval import BatchActionRefused, BatchNotFound, approve_batch
+from assets.appointments.assets import APPOINTMENT_ASSET_KEYS
 from assets.nipr.assets import (
     CORE_TABLE_KEYS,
     INITIAL_SYNC_KEY,
     RAW_PDB_ALERTS_KEY,
     SUBSCRIPTIONS_KEY,
 )
+from assets.submissions.assets import SUBMISSIONS_KEY
 from assets.uploads.assets import UPLOAD_ASSET_KEYS
+from resources.database import OperationalDatabase
 
 load_reference_data_job = dg.define_asset_job(
     name="load_reference_data_job",
@@ -53,13 +57,80 @@ check_nipr_current_state_job = dg.define_asset_job(
 process_upload_job = dg.define_asset_job(
     name="process_upload_job",
     # Partitioned by `uploads` (one dynamic partition per file), inferred from its assets.
-    selection=dg.AssetSelection.assets(*UPLOAD_ASSET_KEYS),
+    selection=dg.AssetSelection.assets(*UPLOAD_ASSET_KEYS, *APPOINTMENT_ASSET_KEYS),
     description=(
         "Process one dropped file (a partition of `uploads`, requested by inbox_file_sensor): "
-        "read it, validate every row, write the error report beside it and, for an agent "
-        "file, onboard the producers with their producer assignments."
+        "read it, validate every row, write the error report beside it; for an agent file, "
+        "onboard the producers with their producer assignments; for an appoint file, check "
+        "every request's eligibility and group the transactions into batches."
     ),
 )
+
+submit_batch_job = dg.define_asset_job(
+    name="submit_batch_job",
+    # Partitioned by `batches` (one dynamic partition per batch, added by
+    # approved_batch_sensor), inferred from its asset.
+    selection=dg.AssetSelection.assets(SUBMISSIONS_KEY),
+    description=(
+        "Send one approved batch to the NIPR Gateway, exactly once (requested by "
+        "approved_batch_sensor with run key '{batch_id}:{approval_version}'), or poll NIPR for "
+        "the answers still pending on a submitted batch (tag npnflow/purpose=poll)."
+    ),
+)
+
+
+class ApproveBatchConfig(dg.Config):
+    batch_id: str
+    approved_by: str
+
+
+@dg.op(
+    description=(
+        "Approve a batch in Pending Review, as `npnflow batches approve ID --by NAME` does: "
+        "records who and when and bumps approval_version; approved_batch_sensor then requests "
+        "its submission."
+    ),
+)
+def approve_pending_batch(
+    context: dg.OpExecutionContext, config: ApproveBatchConfig, database: OperationalDatabase
+) -> None:
+    database.ensure_migrated()
+    try:
+        with database.begin() as connection:
+            result = approve_batch(
+                connection,
+                config.batch_id.strip(),
+                approved_by=config.approved_by,
+                now=dt.datetime.now(dt.UTC),
+            )
+    except (BatchActionRefused, BatchNotFound) as refusal:
+        raise dg.Failure(description=str(refusal), allow_retries=False) from None
+    context.log.info(
+        f"Approved {result.batch_id} (version {result.approval_version}) by {result.by}: "
+        f"{result.transactions_to_send} transaction(s), ${result.fees_to_send:,.2f} to send; "
+        "approved_batch_sensor requests its submission run."
+    )
+    context.add_output_metadata(
+        {
+            "batch_id": result.batch_id,
+            "approval_version": result.approval_version,
+            "approved_by": result.by,
+            "transactions_to_send": result.transactions_to_send,
+            "fees_to_send": float(result.fees_to_send),
+        }
+    )
+
+
+@dg.job(
+    description=(
+        "Approve one batch from the Launchpad (config: batch_id, approved_by). Same effect as "
+        "`npnflow batches approve`."
+    ),
+    tags={"npnflow/action": "approve"},
+)
+def approve_batch_job():
+    approve_pending_batch()
+
 
 JOBS = [
     load_reference_data_job,
@@ -67,4 +138,6 @@ JOBS = [
     sync_new_producers_job,
     check_nipr_current_state_job,
     process_upload_job,
+    submit_batch_job,
+    approve_batch_job,
 ]

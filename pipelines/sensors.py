@@ -12,19 +12,37 @@ schedules: they run by themselves in `prod`, and are switched on in the UI elsew
   scheduled sync (`sync_new_producers_schedule` still catches anything left, e.g. while this
   sensor is off).
 
-Sensors decide, runs act: neither writes the database nor calls NIPR.
+- `approved_batch_sensor`: every 30 s, reads the batches in `Approved` and requests one
+  `submit_batch_job` run per (batch_id, approval_version), that pair being the run key, after
+  adding the batch's `batches` partition. A batch is submitted once per approval; approving it
+  again (`npnflow batches retry`) is what asks for another run.
+- `submitted_batches_poll_sensor`: every 15 minutes, for batches left `Submitted` (NIPR's
+  answers pending state review), requests a polling run of the batch's partition, with the
+  batch, its approval version and the hour in the run key: at most one poll per batch an hour.
+
+Sensors decide, runs act: none writes the database or calls NIPR.
 """
 
-import dagster as dg
+import datetime as dt
 
+import dagster as dg
+import sqlalchemy as sa
+
+from assets.appointments import statuses
+from assets.submissions.assets import BATCH_PARTITIONS, batch_run_tags
 from assets.uploads.assets import ONBOARDING_KEY, UPLOADS_PARTITIONS
 from assets.uploads.inbox import INBOX_PREFIX, listing_start_after, plan_inbox_tick
 from assets.uploads.ledger import run_tags
-from pipelines.jobs import process_upload_job, sync_new_producers_job
+from pipelines.jobs import process_upload_job, submit_batch_job, sync_new_producers_job
+from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
+from schemas.tables import TABLES
 
 INBOX_SENSOR_INTERVAL_SECONDS = 30
 ONBOARDED_SENSOR_INTERVAL_SECONDS = 30
+APPROVED_SENSOR_INTERVAL_SECONDS = 30
+POLL_SENSOR_INTERVAL_SECONDS = 15 * 60
+MAX_BATCHES_PER_TICK = 200
 
 
 def evaluate_inbox(
@@ -63,6 +81,62 @@ def producers_to_sync(event: dg.EventLogEntry) -> int:
     materialization = event.asset_materialization
     value = materialization.metadata.get("producers_to_sync") if materialization else None
     return int(getattr(value, "value", value) or 0)
+
+
+def batches_in_status(
+    database: OperationalDatabase, status: str, limit: int = MAX_BATCHES_PER_TICK
+) -> list[tuple[str, int]]:
+    """(batch_id, approval_version) of the oldest batches in `status` (read only)."""
+    batches = TABLES["transaction_batches"]
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(batches.c.batch_id, batches.c.approval_version)
+            .where(batches.c.status == status)
+            .order_by(batches.c.approved_at, batches.c.batch_id)
+            .limit(limit)
+        ).all()
+    return [(r.batch_id, int(r.approval_version or 0)) for r in rows]
+
+
+def submission_requests(approved: list[tuple[str, int]]) -> dg.SensorResult | dg.SkipReason:
+    """One run per (batch_id, approval_version): Dagster never launches a run key twice."""
+    if not approved:
+        return dg.SkipReason("No batch is waiting in Approved.")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"{batch_id}:{version}",
+                partition_key=batch_id,
+                tags=batch_run_tags(batch_id, version),
+            )
+            for batch_id, version in approved
+        ],
+        dynamic_partitions_requests=[
+            BATCH_PARTITIONS.build_add_request([batch_id for batch_id, _ in approved])
+        ],
+    )
+
+
+def poll_requests(
+    submitted: list[tuple[str, int]], now: dt.datetime
+) -> dg.SensorResult | dg.SkipReason:
+    """A polling run per batch still waiting for NIPR, at most once per window."""
+    if not submitted:
+        return dg.SkipReason("No submitted batch is waiting for NIPR's answers.")
+    window = now.strftime("%Y-%m-%dT%H")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"{batch_id}:{version}:poll:{window}",
+                partition_key=batch_id,
+                tags=batch_run_tags(batch_id, version, purpose="poll"),
+            )
+            for batch_id, version in submitted
+        ],
+        dynamic_partitions_requests=[
+            BATCH_PARTITIONS.build_add_request([batch_id for batch_id, _ in submitted])
+        ],
+    )
 
 
 def build_sensors(environment: str) -> list[dg.SensorDefinition]:
@@ -106,4 +180,41 @@ def build_sensors(environment: str) -> list[dg.SensorDefinition]:
             tags={"npnflow/upload_id": partition or ""},
         )
 
-    return [inbox_file_sensor, onboarded_producers_sensor]
+    @dg.sensor(
+        name="approved_batch_sensor",
+        job=submit_batch_job,
+        minimum_interval_seconds=APPROVED_SENSOR_INTERVAL_SECONDS,
+        default_status=status,
+        description=(
+            "Approved batches (by a person, or automatically for Submit = TRUE): one "
+            "submit_batch_job run per batch and approval (run key '{batch_id}:{approval_version}')."
+        ),
+    )
+    def approved_batch_sensor(
+        context: dg.SensorEvaluationContext, database: OperationalDatabase
+    ) -> dg.SensorResult | dg.SkipReason:
+        return submission_requests(batches_in_status(database, statuses.BATCH_APPROVED))
+
+    @dg.sensor(
+        name="submitted_batches_poll_sensor",
+        job=submit_batch_job,
+        minimum_interval_seconds=POLL_SENSOR_INTERVAL_SECONDS,
+        default_status=status,
+        description=(
+            "Batches sent but waiting for NIPR's answers (state review): a polling run per "
+            "batch, at most once an hour. Polling never sends a transaction."
+        ),
+    )
+    def submitted_batches_poll_sensor(
+        context: dg.SensorEvaluationContext, database: OperationalDatabase
+    ) -> dg.SensorResult | dg.SkipReason:
+        return poll_requests(
+            batches_in_status(database, statuses.BATCH_SUBMITTED), dt.datetime.now(dt.UTC)
+        )
+
+    return [
+        inbox_file_sensor,
+        onboarded_producers_sensor,
+        approved_batch_sensor,
+        submitted_batches_poll_sensor,
+    ]

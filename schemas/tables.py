@@ -436,6 +436,11 @@ transactions = Table(
     Column("agent_type", String, nullable=True),
     Column("license_class_code", String, nullable=True),
     Column("is_resident", Boolean, nullable=True),
+    # Added by migration 0003 for submission and audit.
+    Column("upload_id", String, nullable=True),
+    Column("auto_submit", Boolean, nullable=True),  # Submit / Submit Just In Time said so
+    Column("nipr_trans", String, nullable=True),  # NIPR's own transaction id (NIPR_TRANS)
+    Column("submission_chunk", Integer, nullable=True),  # the attempt that last sent it
     Index(None, "batch_id"),
     # "Is this line already requested or appointed?" checks across batches.
     Index(None, "npn", "state_code", "cocode", "loa_code"),
@@ -452,7 +457,32 @@ submission_attempts = Table(
     _timestamp("sent_at"),
     Column("request_digest", String, nullable=True),
     Column("response_status", String, nullable=True),
+    # Added by migration 0003.
+    Column("transaction_count", Integer, nullable=True),
+    _timestamp("answered_at"),
+    Column("error_message", Text, nullable=True),
     UniqueConstraint("batch_id", "approval_version", "chunk"),
+)
+
+# Request rows that created no transaction (SPEC section 6 step 1: `Producer Not Found`,
+# `Producer Not Synced`, `Producer Inactive`, status `Request Rejected`). Kept so the outcome
+# of every request row is on record, beside the transactions of the same upload.
+request_rejections = Table(
+    "request_rejections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("upload_id", String, ForeignKey("uploads.upload_id"), nullable=True),
+    Column("kind", String, nullable=False),  # appointment, termination
+    Column("request_row", Integer, nullable=True),
+    Column("npn", String, nullable=True),
+    Column("state_code", String, nullable=True),
+    Column("cocode", String, nullable=True),
+    Column("loa_category", String, nullable=True),
+    Column("loa_code", String, nullable=True),
+    Column("eligibility_reason", Text, nullable=False),
+    Column("status", String, nullable=False),  # Request Rejected
+    _timestamp("created_at"),
+    Index(None, "upload_id"),
 )
 
 portals = Table(

@@ -30,7 +30,13 @@ from assets.uploads import ledger
 from assets.uploads import store as upload_store
 from assets.uploads.error_report import error_report_csv, error_report_xlsx
 from assets.uploads.inbox import kind_from_key, partition_key_for
-from assets.uploads.reading import UploadRejected, detect_kind, read_upload, require_columns
+from assets.uploads.reading import (
+    RawUpload,
+    UploadRejected,
+    detect_kind,
+    read_upload,
+    require_columns,
+)
 from assets.uploads.validation import ValidatedUpload, validate_upload
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectNotFound, ObjectStore
@@ -266,6 +272,41 @@ def _reject(
 # ============================================================================================
 
 
+def validate_stored_upload(
+    database: OperationalDatabase,
+    object_store: ObjectStore,
+    upload_id: str,
+    row: dict,
+) -> tuple[RawUpload, ValidatedUpload]:
+    """Read the recorded upload's file from the bucket and validate it (deterministic: the
+    same bytes and reference tables give the same rows, so downstream assets validate again
+    instead of storing every request row twice). Raises UploadRejected for a refused file."""
+    key = row["object_key"]
+    data = object_store.get_bytes(key)
+    if ledger.content_sha256(data) != row["content_sha256"]:
+        raise dg.Failure(
+            description=(
+                f"Upload {upload_id}: {key} changed since it was read; materialize "
+                "raw_uploads__file again for this partition (or process the new version's)."
+            ),
+            allow_retries=False,
+        )
+    reference = {table: database.read_table(table) for table in REFERENCE_READS}
+    if reference["jurisdictions"].empty:
+        raise dg.Failure(
+            description="The reference tables are empty: run load_reference_data_job first.",
+            allow_retries=False,
+        )
+    companies = database.read_table("companies")
+    raw = read_upload(data, ledger.file_name(key))
+    return raw, validate_upload(raw, row["kind"], reference, companies)
+
+
+# ============================================================================================
+# Metadata of core_uploads__validated + core_onboarding__producers
+# ============================================================================================
+
+
 def _validation_metadata(
     validated: ValidatedUpload, report_keys: list[str], status: str
 ) -> dict[str, object]:
@@ -346,25 +387,8 @@ def core_uploads__processed(
         )
         return
     key = row["object_key"]
-    data = object_store.get_bytes(key)
-    if ledger.content_sha256(data) != row["content_sha256"]:
-        raise dg.Failure(
-            description=(
-                f"Upload {upload_id}: {key} changed since it was read; materialize "
-                "raw_uploads__file again for this partition (or process the new version's)."
-            ),
-            allow_retries=False,
-        )
-    reference = {table: database.read_table(table) for table in REFERENCE_READS}
-    if reference["jurisdictions"].empty:
-        raise dg.Failure(
-            description="The reference tables are empty: run load_reference_data_job first.",
-            allow_retries=False,
-        )
-    companies = database.read_table("companies")
     try:
-        raw = read_upload(data, ledger.file_name(key))
-        validated = validate_upload(raw, row["kind"], reference, companies)
+        raw, validated = validate_stored_upload(database, object_store, upload_id, row)
     except UploadRejected as rejection:
         report_key = _reject(database, object_store, upload_id, key, rejection.message, {})
         context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
@@ -445,4 +469,5 @@ __all__ = [
     "VALIDATED_KEY",
     "core_uploads__processed",
     "raw_uploads__file",
+    "validate_stored_upload",
 ]

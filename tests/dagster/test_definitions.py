@@ -189,11 +189,50 @@ def test_upload_assets_job_and_sensors_are_registered():
     onboarding = graph.get(dg.AssetKey("core_onboarding__producers"))
     assert dg.AssetKey("core_uploads__validated") in onboarding.parent_keys
     job = defs.resolve_job_def("process_upload_job")
-    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == UPLOAD_KEYS
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == (
+        UPLOAD_KEYS | APPOINTMENT_KEYS
+    )
     assert defs.resolve_sensor_def("inbox_file_sensor").job_name == "process_upload_job"
     assert defs.resolve_sensor_def("onboarded_producers_sensor").job_name == (
         "sync_new_producers_job"
     )
+
+
+APPOINTMENT_KEYS = {"core_appointments__transactions", "core_appointments__batches"}
+
+
+def test_appointment_and_submission_assets_jobs_and_sensors_are_registered():
+    """A dropped appoint file can be followed in the UI: upload -> transactions -> batches ->
+    submissions (a partition per batch), with the jobs and sensors that move it along."""
+    defs = build_definitions("local")
+    graph = defs.get_repository_def().asset_graph
+    transactions = graph.get(dg.AssetKey("core_appointments__transactions"))
+    batches = graph.get(dg.AssetKey("core_appointments__batches"))
+    submissions = graph.get(dg.AssetKey("out_nipr__gateway_submissions"))
+    assert transactions.group_name == batches.group_name == "appointments"
+    assert submissions.group_name == "submissions"
+    assert dg.AssetKey("core_uploads__validated") in transactions.parent_keys
+    assert dg.AssetKey("core_appointments__transactions") in batches.parent_keys
+    assert dg.AssetKey("core_appointments__batches") in submissions.parent_keys
+    assert transactions.partitions_def.name == batches.partitions_def.name == "uploads"
+    assert submissions.partitions_def.name == "batches"
+    submit = defs.resolve_job_def("submit_batch_job")
+    assert {k.to_user_string() for k in submit.asset_layer.executable_asset_keys} == {
+        "out_nipr__gateway_submissions"
+    }
+    assert defs.resolve_job_def("approve_batch_job") is not None
+    assert defs.resolve_sensor_def("approved_batch_sensor").job_name == "submit_batch_job"
+    assert defs.resolve_sensor_def("submitted_batches_poll_sensor").job_name == "submit_batch_job"
+
+
+def test_the_gateway_credentials_are_environment_variables_in_prod():
+    gateway = build_definitions("prod").resources["nipr_gateway"]
+    assert gateway.username == dg.EnvVar("NIPR_USERNAME")
+    assert gateway.password == dg.EnvVar("NIPR_PASSWORD")
+    assert gateway.customer_id == dg.EnvVar("NIPR_GATEWAY_CUSTOMER_ID")
+    assert "api.nipr.com" in gateway.base_url
+    local = build_definitions("local").resources["nipr_gateway"]
+    assert local.base_url.startswith("http://127.0.0.1")
 
 
 def test_the_ssn_key_is_an_environment_variable_when_set(monkeypatch):

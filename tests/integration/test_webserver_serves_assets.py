@@ -1,4 +1,4 @@
-"""The Dagster webserver, started on this code location, serves the reference asset groups."""
+"""The Dagster webserver, started on this code location, serves the asset groups and lineage."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from npnflow import paths
 
 pytestmark = pytest.mark.webserver
 
-QUERY = "{ assetNodes { assetKey { path } groupName } }"
+QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
 
 
 def _free_port() -> int:
@@ -90,3 +90,13 @@ def test_ui_lists_reference_and_company_assets(webserver):
     assert groups.get("core_reference__jurisdictions") == "reference"
     assert groups.get("core_reference__loa_categories") == "reference"
     assert groups.get("core_config__companies") == "company_config"
+    # A dropped appoint file can be followed to its batches and their submission runs.
+    parents = {
+        "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]}
+        for n in nodes
+    }
+    assert groups.get("core_appointments__transactions") == "appointments"
+    assert groups.get("out_nipr__gateway_submissions") == "submissions"
+    assert "core_uploads__validated" in parents["core_appointments__transactions"]
+    assert "core_appointments__transactions" in parents["core_appointments__batches"]
+    assert "core_appointments__batches" in parents["out_nipr__gateway_submissions"]

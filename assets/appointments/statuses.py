@@ -1,0 +1,69 @@
+"""Status vocabularies of transactions, batches and request rows (SPEC sections 3, 6 and 8).
+
+The database stores these as plain strings (see `schemas/tables.py`: no enums), so this module
+is the one place their spelling lives; everything that writes or filters a status imports it.
+Plain constants, no Dagster, no I/O.
+"""
+
+from __future__ import annotations
+
+# --- transactions.status ---------------------------------------------------------------------
+READY_TO_SUBMIT = "Ready to Submit"
+HELD_JIT = "Held (JIT)"
+NOT_ELIGIBLE = "Not Eligible"
+SUBMITTED = "Submitted"
+PENDING_STATE_REVIEW = "Pending State Review"
+ACCEPTED = "Accepted"
+REJECTED = "Rejected"
+ERROR = "Error"
+CANCELLED = "Cancelled"
+
+TRANSACTION_STATUSES: tuple[str, ...] = (
+    READY_TO_SUBMIT,
+    HELD_JIT,
+    NOT_ELIGIBLE,
+    SUBMITTED,
+    PENDING_STATE_REVIEW,
+    ACCEPTED,
+    REJECTED,
+    ERROR,
+    CANCELLED,
+)
+#: Nothing more will happen to these: never sent again, never block a new request.
+FINAL_TRANSACTION_STATUSES: frozenset[str] = frozenset(
+    {NOT_ELIGIBLE, ACCEPTED, REJECTED, ERROR, CANCELLED}
+)
+#: Not final: a new request for the same line repeats one of these (SPEC 6 step 6).
+OPEN_TRANSACTION_STATUSES: frozenset[str] = frozenset(TRANSACTION_STATUSES) - (
+    FINAL_TRANSACTION_STATUSES
+)
+#: Waiting for a decision of ours (approval or rejection of their batch); nothing sent yet.
+AWAITING_REVIEW_TRANSACTION_STATUSES: frozenset[str] = frozenset({READY_TO_SUBMIT, HELD_JIT})
+#: Sent to NIPR, its final answer not yet in.
+IN_FLIGHT_TRANSACTION_STATUSES: frozenset[str] = frozenset({SUBMITTED, PENDING_STATE_REVIEW})
+
+# --- request_rejections.status (a request row that created no transaction) ------------------
+REQUEST_REJECTED = "Request Rejected"
+
+# --- transaction_batches.status --------------------------------------------------------------
+BATCH_PENDING_REVIEW = "Pending Review"
+BATCH_APPROVED = "Approved"
+BATCH_SUBMITTING = "Submitting"
+BATCH_SUBMITTED = "Submitted"
+BATCH_COMPLETED = "Completed"
+BATCH_REJECTED = "Rejected"
+
+BATCH_STATUSES: tuple[str, ...] = (
+    BATCH_PENDING_REVIEW,
+    BATCH_APPROVED,
+    BATCH_SUBMITTING,
+    BATCH_SUBMITTED,
+    BATCH_COMPLETED,
+    BATCH_REJECTED,
+)
+#: An approval was given and its run may not have finished: what a retry starts again from.
+BATCH_IN_SUBMISSION_STATUSES: frozenset[str] = frozenset(
+    {BATCH_APPROVED, BATCH_SUBMITTING, BATCH_SUBMITTED}
+)
+
+TRANSACTION_KINDS: tuple[str, ...] = ("appointment", "termination")

@@ -1,0 +1,140 @@
+"""Submission to the NIPR Gateway as a Dagster asset: one dynamic partition per batch.
+
+`approved_batch_sensor` adds the batch's partition and requests `submit_batch_job` with run key
+"{batch_id}:{approval_version}" and the version as a run tag, so a batch is submitted by one run
+per approval. The run does the work in `assets/submissions/submission.py` (exactly once: its
+own attempt ledger, idempotency keys, a look-up at NIPR before any resend, a lock per batch);
+this asset only reads the tags, calls it and shows the outcome.
+
+The batches partitions depend on every upload partition's batches (`AllPartitionMapping`):
+lineage in the UI runs from a dropped file through its batches to their submissions.
+"""
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from assets.appointments.assets import BATCHES_KEY
+from assets.metadata import markdown_preview
+from assets.submissions.submission import BatchBusy, poll_batch, submit_batch
+from assets.uploads.ledger import markdown_safe
+from resources.database import OperationalDatabase
+from resources.nipr_gateway import NiprGateway
+from schemas.tables import TABLES
+
+BATCH_PARTITIONS = dg.DynamicPartitionsDefinition(name="batches")
+SUBMISSIONS_KEY = dg.AssetKey("out_nipr__gateway_submissions")
+TAG_BATCH_ID = "npnflow/batch_id"
+TAG_APPROVAL_VERSION = "npnflow/approval_version"
+TAG_PURPOSE = "npnflow/purpose"  # "submit" (default) or "poll"
+
+
+def batch_run_tags(batch_id: str, approval_version: int, purpose: str = "submit") -> dict:
+    return {
+        TAG_BATCH_ID: batch_id,
+        TAG_APPROVAL_VERSION: str(approval_version),
+        TAG_PURPOSE: purpose,
+    }
+
+
+def _current_version(database: OperationalDatabase, batch_id: str) -> int | None:
+    batches = TABLES["transaction_batches"]
+    with database.begin() as connection:
+        return connection.execute(
+            sa.select(batches.c.approval_version).where(batches.c.batch_id == batch_id)
+        ).scalar_one_or_none()
+
+
+def transaction_statuses(database: OperationalDatabase, batch_id: str) -> pd.DataFrame:
+    transactions = TABLES["transactions"]
+    with database.begin() as connection:
+        rows = connection.execute(
+            sa.select(
+                transactions.c.transaction_id,
+                transactions.c.npn,
+                transactions.c.state_code,
+                transactions.c.loa_code,
+                transactions.c.status,
+                transactions.c.nipr_trans,
+                transactions.c.nipr_message,
+            )
+            .where(transactions.c.batch_id == batch_id)
+            .order_by(transactions.c.transaction_id)
+        ).all()
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "transaction_id",
+            "npn",
+            "state_code",
+            "loa_code",
+            "status",
+            "nipr_trans",
+            "nipr_message",
+        ],  # fmt: skip
+    )
+
+
+@dg.asset(
+    key=SUBMISSIONS_KEY,
+    group_name="submissions",
+    partitions_def=BATCH_PARTITIONS,
+    deps=[dg.AssetDep(BATCHES_KEY, partition_mapping=dg.AllPartitionMapping())],
+    kinds={"xml"},
+    description=(
+        "One approved batch sent to the NIPR Gateway (a partition per batch): every eligible "
+        "transaction exactly once, in chunks of at most 100, each attempt recorded before the "
+        "call; NIPR's answers (Accepted, Rejected with NIPR's message, Pending State Review) "
+        "written to `transactions`."
+    ),
+)
+def out_nipr__gateway_submissions(
+    context: dg.AssetExecutionContext,
+    database: OperationalDatabase,
+    nipr_gateway: NiprGateway,
+) -> dg.MaterializeResult:
+    database.ensure_migrated()
+    batch_id = context.partition_key
+    tags = context.run.tags
+    purpose = tags.get(TAG_PURPOSE, "submit")
+    if purpose == "poll":
+        report = poll_batch(database, nipr_gateway, batch_id, log=context.log)
+    else:
+        version_tag = tags.get(TAG_APPROVAL_VERSION)
+        # Launched by hand from the UI: the batch's current approval. The ledger and the lock
+        # still make a second run for the same approval harmless.
+        version = int(version_tag) if version_tag else _current_version(database, batch_id)
+        if version is None:
+            raise dg.Failure(
+                description=f"Batch {batch_id} does not exist (see `npnflow batches list`).",
+                allow_retries=False,
+            )
+        try:
+            report = submit_batch(database, nipr_gateway, batch_id, version, log=context.log)
+        except BatchBusy as busy:
+            raise dg.Failure(description=str(busy), allow_retries=False) from None
+    statuses = transaction_statuses(database, batch_id)
+    counts = statuses["status"].value_counts().to_dict()
+    return dg.MaterializeResult(
+        metadata={
+            "purpose": purpose,
+            **report.as_metadata(),
+            "transactions_by_status": markdown_preview(
+                pd.DataFrame({"status": list(counts), "transactions": list(counts.values())}),
+                max_rows=20,
+            ),
+            "transactions": markdown_preview(markdown_safe(statuses), max_rows=30),
+        }
+    )
+
+
+SUBMISSION_ASSETS = [out_nipr__gateway_submissions]
+__all__ = [
+    "BATCH_PARTITIONS",
+    "SUBMISSIONS_KEY",
+    "SUBMISSION_ASSETS",
+    "TAG_APPROVAL_VERSION",
+    "TAG_BATCH_ID",
+    "batch_run_tags",
+    "out_nipr__gateway_submissions",
+]

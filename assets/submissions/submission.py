@@ -1,0 +1,739 @@
+"""Exactly-once submission of a batch's transactions to the NIPR Gateway (SPEC sections 8, 13).
+
+A customer pays per transaction, so a transaction must reach NIPR once: never twice, never not
+at all, whatever crashes. The tools (docs/submission.md tells the whole story):
+- the batch lock (lock.py): one run per batch at a time, released when its process dies;
+- the ledger: a `submission_attempts` row is committed before every Gateway call, together with
+  `transactions.submission_chunk` for the transactions it carries. So after a crash, "was this
+  transaction maybe sent?" has an answer in the database;
+- the idempotency key, sent as CUST_TRANS: NIPR (and the sandbox) recognise a resend (3999);
+- look-up before any resend: when anything may have reached NIPR, the run first asks the
+  Gateway what it has, and only sends what NIPR does not have;
+- the settle wait: a request that was in flight when its run died (or timed out) may still be
+  processed by NIPR a little later; the look-up waits until the last unanswered call is
+  `gateway.settle_seconds` old, so that request cannot be overtaken by a resend.
+An unknown outcome (no reply, an unreadable reply, a transaction missing from the reply) leaves
+those transactions `Ready to Submit` and goes back to the look-up. Nothing is marked Accepted
+without NIPR saying so.
+
+`submit_batch` and `poll_batch` are what the Dagster op and the CLI call. No Dagster import
+here: the resources are passed in, and the log is anything with debug/info/warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from assets.submissions.gateway_xml import GatewayReply, GatewayTransaction, Outcome
+from assets.submissions.lock import BatchBusy, batch_lock
+from assets.submissions.planning import (
+    AWAITING_NIPR,
+    BATCH_SUBMITTED,
+    BATCH_SUBMITTING,
+    FINAL,
+    MAX_PER_REQUEST,
+    READY,
+    SUBMITTABLE_BATCH,
+    batch_status_after,
+    may_overwrite,
+    next_chunk_number,
+    plan_chunks,
+    request_digest,
+    status_counts,
+)
+from resources.nipr_gateway import GatewayAuthFailed, GatewayError
+from schemas.tables import TABLES
+
+__all__ = [
+    "BatchBusy",
+    "SubmissionConflict",
+    "SubmissionIncomplete",
+    "SubmissionReport",
+    "poll_batch",
+    "submit_batch",
+]
+
+batches_t = TABLES["transaction_batches"]
+transactions_t = TABLES["transactions"]
+attempts_t = TABLES["submission_attempts"]
+companies_t = TABLES["companies"]
+settings_t = TABLES["company_state_settings"]
+
+ANSWERED = "answered"
+UNKNOWN = "unknown"  # response_status "unknown: <why>"
+_module_log = logging.getLogger(__name__)
+
+
+class Log(Protocol):
+    def debug(self, msg: str) -> Any: ...
+    def info(self, msg: str) -> Any: ...
+    def warning(self, msg: str) -> Any: ...
+
+
+class Gateway(Protocol):
+    settle_seconds: float
+
+    def send(
+        self,
+        transactions: Sequence[GatewayTransaction],
+        *,
+        cust_batch: str,
+        now: datetime | None = None,
+    ) -> GatewayReply: ...
+    def poll(self, keys: Sequence[tuple[str, str]]) -> GatewayReply: ...
+    def lookup_batch(self, cust_batch: str) -> GatewayReply: ...
+
+
+class Database(Protocol):
+    @property
+    def engine(self) -> Engine: ...
+
+
+class SubmissionIncomplete(RuntimeError):
+    """The Gateway stayed unavailable: some transactions' fate is unknown or unsent. Nothing
+    was marked without an answer; a later run looks up and finishes the batch."""
+
+    def __init__(self, message: str, report: SubmissionReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class _BatchChanged(Exception):
+    """Internal: the batch was superseded or left Submitting while this run was sending."""
+
+
+class SubmissionConflict(RuntimeError):
+    """Another run recorded the same chunk number: it is sending this batch despite the lock.
+    This run stopped before calling the Gateway."""
+
+
+@dataclass
+class SubmissionReport:
+    batch_id: str
+    approval_version: int | None
+    action: str  # "submitted" | "polled" | "skipped"
+    reason: str = ""
+    batch_status: str | None = None
+    status_counts: dict[str, int] = field(default_factory=dict)
+    chunks_sent: int = 0
+    transactions_sent: int = 0
+    recovered_by_lookup: int = 0  # found at NIPR by a look-up instead of being sent again
+    unknown_outcomes: int = 0  # transactions whose call gave no usable answer (then looked up)
+    lookups: int = 0
+    poll_rounds: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Plain values for Dagster metadata or a CLI line."""
+        return {
+            "batch_id": self.batch_id,
+            "approval_version": self.approval_version,
+            "action": self.action,
+            "reason": self.reason,
+            "batch_status": self.batch_status,
+            "status_counts": dict(self.status_counts),
+            "chunks_sent": self.chunks_sent,
+            "transactions_sent": self.transactions_sent,
+            "recovered_by_lookup": self.recovered_by_lookup,
+            "unknown_outcomes": self.unknown_outcomes,
+            "lookups": self.lookups,
+            "poll_rounds": self.poll_rounds,
+            "problems": list(self.problems),
+        }
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we write is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass
+class _Run:
+    """What one call of submit_batch / poll_batch carries around."""
+
+    engine: Engine
+    gateway: Gateway
+    batch_id: str
+    approval_version: int | None
+    now: Callable[[], datetime]
+    log: Log
+    sleep: Callable[[float], None]
+    report: SubmissionReport
+
+
+# ====================================================================== public API
+def submit_batch(
+    database: Database,
+    gateway: Gateway,
+    batch_id: str,
+    approval_version: int,
+    *,
+    now: Callable[[], datetime] = utc_now,
+    log: Log | None = None,
+    chunk_size: int = MAX_PER_REQUEST,
+    max_send_rounds: int = 4,
+    backoff_seconds: float = 2.0,
+    max_poll_rounds: int = 3,
+    poll_interval_seconds: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SubmissionReport:
+    """Send the batch's `Ready to Submit` transactions to NIPR exactly once (SPEC 8).
+
+    Does nothing (action "skipped", with the reason) when the batch is missing, superseded by a
+    later approval, or not Approved/Submitting/Submitted. Raises BatchBusy when another run holds
+    the batch, SubmissionIncomplete when the Gateway stays unavailable for `max_send_rounds`
+    rounds (backoff doubling from `backoff_seconds`), GatewayAuthFailed on refused credentials.
+    """
+    run = _Run(
+        engine=database.engine,
+        gateway=gateway,
+        batch_id=batch_id,
+        approval_version=approval_version,
+        now=now,
+        log=log or _module_log,
+        sleep=sleep,
+        report=SubmissionReport(batch_id, approval_version, "submitted"),
+    )
+    plan_chunks([], chunk_size)  # validates the size before anything happens
+    with batch_lock(run.engine, batch_id):
+        skip = _start(run)
+        if skip is not None:
+            run.report.action, run.report.reason = "skipped", skip
+            run.log.info(f"batch {batch_id} v{approval_version}: nothing done: {skip}")
+            return _finish(run, update_status=False)
+        _send_until_done(run, chunk_size, max_send_rounds, backoff_seconds)
+        _poll(run, max_poll_rounds, poll_interval_seconds)
+        return _finish(run, update_status=True)
+
+
+def poll_batch(
+    database: Database,
+    gateway: Gateway,
+    batch_id: str,
+    *,
+    now: Callable[[], datetime] = utc_now,
+    log: Log | None = None,
+    max_poll_rounds: int = 1,
+    poll_interval_seconds: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SubmissionReport:
+    """Ask NIPR for the final answers of a batch's `Submitted` / `Pending State Review`
+    transactions. Never sends a transaction. A `Submitted` batch becomes `Completed` when every
+    non-held transaction is final; a `Submitting` batch (a run died) is polled but left for
+    submit_batch, which must look up its `Ready to Submit` transactions first."""
+    run = _Run(
+        engine=database.engine,
+        gateway=gateway,
+        batch_id=batch_id,
+        approval_version=None,
+        now=now,
+        log=log or _module_log,
+        sleep=sleep,
+        report=SubmissionReport(batch_id, None, "polled"),
+    )
+    with batch_lock(run.engine, batch_id):
+        with run.engine.connect() as connection:
+            batch = _batch(connection, batch_id)
+        if batch is None or batch.status not in (BATCH_SUBMITTED, BATCH_SUBMITTING):
+            status = "no such batch" if batch is None else f"batch status is {batch.status}"
+            run.report.action, run.report.reason = (
+                "skipped",
+                f"{status}; only Submitted batches are polled",
+            )
+            return _finish(run, update_status=False)
+        run.report.approval_version = batch.approval_version
+        _poll(run, max_poll_rounds, poll_interval_seconds)
+        return _finish(run, update_status=batch.status == BATCH_SUBMITTED)
+
+
+# ====================================================================== steps
+def _batch(connection: Connection, batch_id: str) -> Any:
+    return connection.execute(
+        sa.select(batches_t.c.status, batches_t.c.approval_version, batches_t.c.kind).where(
+            batches_t.c.batch_id == batch_id
+        )
+    ).first()
+
+
+def _start(run: _Run) -> str | None:
+    """Step 1: the batch may be submitted by this run? Set it Submitting. Else: why not."""
+    with run.engine.begin() as connection:
+        batch = _batch(connection, run.batch_id)
+        if batch is None:
+            return "no such batch"
+        if batch.approval_version != run.approval_version:
+            return (
+                f"superseded: the batch is at approval version {batch.approval_version}, "
+                f"this run was for version {run.approval_version}"
+            )
+        if batch.status not in SUBMITTABLE_BATCH:
+            return f"batch status is {batch.status}; only Approved batches are submitted"
+        if batch.status != BATCH_SUBMITTING:
+            connection.execute(
+                sa.update(batches_t)
+                .where(batches_t.c.batch_id == run.batch_id)
+                .values(status=BATCH_SUBMITTING)
+            )
+    return None
+
+
+def _send_until_done(run: _Run, chunk_size: int, max_rounds: int, backoff: float) -> None:
+    """Steps 2-4: look up (when anything may be at NIPR), send the rest, repeat on unknowns."""
+    for round_number in range(1, max_rounds + 1):
+        problem: str | None
+        try:
+            if _has_attempts(run):
+                _recover(run)
+            ready = _ready_transactions(run)
+            if not ready:
+                return
+            problem = _send_chunks(run, ready, chunk_size)
+        except GatewayAuthFailed:
+            raise
+        except GatewayError as error:  # the look-up failed: nothing may be sent blind
+            problem = f"look-up failed: {error}"
+        if problem is None:
+            return
+        run.report.problems.append(problem)
+        if round_number == max_rounds:
+            break
+        delay = backoff * 2 ** (round_number - 1)
+        run.log.warning(
+            f"batch {run.batch_id}: {problem}; looking up before any resend, in {delay:.1f}s "
+            f"(round {round_number + 1} of {max_rounds})"
+        )
+        run.sleep(delay)
+    counts = _counts(run)
+    run.report.status_counts = counts
+    raise SubmissionIncomplete(
+        f"batch {run.batch_id}: the NIPR Gateway gave no usable answer after {max_rounds} "
+        f"rounds ({run.report.problems[-1]}). {counts.get(READY, 0)} transaction(s) are still "
+        "Ready to Submit; none was marked without an answer. Run the submission again later: it "
+        "looks up what NIPR already has before sending anything.",
+        run.report,
+    )
+
+
+def _has_attempts(run: _Run) -> bool:
+    # Any version: a call made under an earlier approval may have reached NIPR too.
+    with run.engine.connect() as connection:
+        return (
+            connection.execute(
+                sa.select(attempts_t.c.id).where(attempts_t.c.batch_id == run.batch_id).limit(1)
+            ).first()
+            is not None
+        )
+
+
+def _wait_for_settle(run: _Run) -> None:
+    """Let a request that was in flight when its run died (or timed out) land before we ask."""
+    settle = float(getattr(run.gateway, "settle_seconds", 0.0) or 0.0)
+    if settle <= 0:
+        return
+    with run.engine.connect() as connection:
+        last = connection.execute(
+            sa.select(sa.func.max(attempts_t.c.sent_at)).where(
+                attempts_t.c.batch_id == run.batch_id,
+                sa.or_(
+                    attempts_t.c.response_status.is_(None),
+                    attempts_t.c.response_status.like(f"{UNKNOWN}%"),
+                ),
+            )
+        ).scalar()
+    last = _aware(last)
+    if last is None:
+        return
+    wait = min(settle, settle - (run.now() - last).total_seconds())
+    if wait > 0:
+        run.log.info(
+            f"batch {run.batch_id}: waiting {wait:.1f}s for an unanswered call to settle at NIPR"
+        )
+        run.sleep(wait)
+
+
+def _recover(run: _Run) -> None:
+    """Step 2: ask NIPR what it has of our Ready to Submit transactions; record it.
+
+    The sandbox's batch look-up first (one request, not a poll round); if it fails, NIPR-style
+    polls of the transactions that may have been sent (submission_chunk set, which happens in
+    the same database transaction as the attempt row, before the call). Raises GatewayError when
+    neither gives an answer for every candidate: then nothing may be sent.
+    """
+    with run.engine.connect() as connection:
+        candidates = {
+            row.idempotency_key: row.submission_chunk
+            for row in connection.execute(
+                sa.select(
+                    transactions_t.c.idempotency_key, transactions_t.c.submission_chunk
+                ).where(transactions_t.c.batch_id == run.batch_id, transactions_t.c.status == READY)
+            )
+        }
+    if not candidates:
+        return
+    _wait_for_settle(run)
+    run.log.debug(f"phase:lookup batch={run.batch_id}")
+    run.report.lookups += 1
+    outcomes: list[Outcome]
+    try:
+        reply = run.gateway.lookup_batch(run.batch_id)
+        if reply.request_errors:
+            raise GatewayError(f"the look-up was refused: {reply.describe_request_errors()}")
+        # The look-up lists everything NIPR recorded under the batch: absent = not recorded.
+        outcomes = list(reply.outcomes.values())
+        source = "look-up"
+    except GatewayAuthFailed:
+        raise
+    except GatewayError as error:
+        run.log.warning(f"batch {run.batch_id}: {error}; asking by NIPR-style polling instead")
+        outcomes = _poll_keys(
+            run, [k for k, chunk in sorted(candidates.items()) if chunk is not None]
+        )
+        source = "poll"
+    with run.engine.begin() as connection:
+        recorded = _record(connection, run, outcomes)
+        # The ledger: calls whose run ended before their reply was written are settled now.
+        connection.execute(
+            sa.update(attempts_t)
+            .where(attempts_t.c.batch_id == run.batch_id, attempts_t.c.response_status.is_(None))
+            .values(
+                response_status=f"{UNKNOWN}: the run ended before the reply was recorded",
+                error_message=f"settled by a {source} at {run.now().isoformat()}",
+            )
+        )
+    found = sum(1 for key in candidates if recorded.get(key))
+    run.report.recovered_by_lookup += found
+    run.log.info(
+        f"batch {run.batch_id}: {source}: NIPR already has {found} of {len(candidates)} "
+        "transaction(s) not known to be sent; the rest stay Ready to Submit"
+    )
+
+
+def _poll_keys(run: _Run, keys: Sequence[str]) -> list[Outcome]:
+    """NIPR-style poll of these keys; every key must be answered (found or 3004), else raise."""
+    outcomes: list[Outcome] = []
+    for chunk in plan_chunks(list(keys)):
+        pairs = [(run.batch_id, key) for key in chunk]
+        reply = run.gateway.poll(pairs)
+        missing = reply.missing(pairs)
+        if missing:
+            raise GatewayError(
+                f"the poll answered {len(pairs) - len(missing)} of {len(pairs)} keys"
+                + (f" ({reply.describe_request_errors()})" if reply.request_errors else "")
+            )
+        outcomes.extend(reply.outcomes.values())
+    return outcomes
+
+
+def _ready_transactions(run: _Run) -> list[GatewayTransaction]:
+    t, c, s = transactions_t, companies_t, settings_t
+    query = (
+        sa.select(
+            t.c.transaction_id,
+            t.c.idempotency_key,
+            t.c.kind,
+            t.c.npn,
+            t.c.state_code,
+            t.c.cocode,
+            t.c.loa_code,
+            t.c.license_class_code,
+            t.c.effective_date,
+            t.c.estimated_fee,
+            t.c.termination_reason_code,
+            c.c.fein,
+            s.c.state_company_id,
+        )
+        .select_from(
+            t.outerjoin(c, c.c.cocode == t.c.cocode).outerjoin(
+                s, sa.and_(s.c.cocode == t.c.cocode, s.c.state_code == t.c.state_code)
+            )
+        )
+        .where(t.c.batch_id == run.batch_id, t.c.status == READY)
+        .order_by(t.c.transaction_id)
+    )
+    with run.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    missing_keys = [r.transaction_id for r in rows if not r.idempotency_key]
+    if missing_keys:
+        # Without a key NIPR cannot recognise a resend: such a transaction is never sent.
+        raise ValueError(
+            f"batch {run.batch_id}: transaction(s) {', '.join(missing_keys[:5])} have no "
+            "idempotency_key; refusing to send them"
+        )
+    return [
+        GatewayTransaction(
+            idempotency_key=r.idempotency_key,
+            kind=r.kind,
+            npn=r.npn,
+            state_code=r.state_code or "",
+            cocode=r.cocode or "",
+            loa_code=r.loa_code,
+            license_class_code=r.license_class_code,
+            effective_date=r.effective_date,
+            estimated_fee=r.estimated_fee,
+            state_company_id=r.state_company_id,
+            fein=r.fein,
+            termination_reason_code=r.termination_reason_code,
+        )
+        for r in rows
+    ]
+
+
+def _send_chunks(run: _Run, ready: list[GatewayTransaction], chunk_size: int) -> str | None:
+    """Step 3. None when every chunk was answered for every transaction, else the problem."""
+    for chunk in plan_chunks(ready, chunk_size):
+        try:
+            attempt = _record_attempt(run, chunk)
+        except _BatchChanged:
+            return None  # superseded or rejected meanwhile: stop sending, nothing to retry
+        if attempt is None:
+            continue  # none of the chunk is Ready to Submit any more (e.g. cancelled)
+        attempt_id, chunk_number, sent_at, chunk = attempt
+        run.log.debug(f"phase:attempt-recorded batch={run.batch_id} chunk={chunk_number}")
+        try:
+            run.log.debug(f"phase:calling batch={run.batch_id} chunk={chunk_number}")
+            reply = run.gateway.send(chunk, cust_batch=run.batch_id, now=sent_at)
+        except GatewayAuthFailed as error:
+            _close_attempt(run, attempt_id, f"refused: {error}", str(error))
+            raise
+        except GatewayError as error:
+            run.report.unknown_outcomes += len(chunk)
+            _close_attempt(run, attempt_id, f"{UNKNOWN}: {type(error).__name__}", str(error))
+            return f"chunk {chunk_number}: outcome unknown ({error})"
+        run.log.debug(f"phase:replied batch={run.batch_id} chunk={chunk_number}")
+        run.report.chunks_sent += 1
+        run.report.transactions_sent += len(chunk)
+        keys = [(run.batch_id, tx.idempotency_key) for tx in chunk]
+        missing = [k for k in reply.missing(keys)] + [
+            k for k in keys if k in reply.outcomes and not reply.outcomes[k].found
+        ]
+        with run.engine.begin() as connection:
+            _record(connection, run, reply.outcomes.values())
+            if missing:
+                why = f"{len(missing)} of {len(keys)} transaction(s) not in the reply"
+                if reply.request_errors:
+                    why += f"; {reply.describe_request_errors()}"
+                status, message = f"{UNKNOWN}: {why}", why
+            else:
+                status, message = ANSWERED, None
+            connection.execute(
+                sa.update(attempts_t)
+                .where(attempts_t.c.id == attempt_id)
+                .values(response_status=status[:255], answered_at=run.now(), error_message=message)
+            )
+        run.log.debug(f"phase:reply-recorded batch={run.batch_id} chunk={chunk_number}")
+        if missing:
+            run.report.unknown_outcomes += len(missing)
+            return f"chunk {chunk_number}: {message}"
+    return None
+
+
+def _record_attempt(
+    run: _Run, chunk: list[GatewayTransaction]
+) -> tuple[int, int, datetime, list[GatewayTransaction]] | None:
+    """The ledger row, committed before the call, with submission_chunk on its transactions."""
+    sent_at = run.now()
+    with run.engine.begin() as connection:
+        batch = _batch(connection, run.batch_id)
+        if (
+            batch is None
+            or batch.approval_version != run.approval_version
+            or batch.status != BATCH_SUBMITTING
+        ):
+            why = (
+                "gone"
+                if batch is None
+                else f"status {batch.status}, version {batch.approval_version}"
+            )
+            run.report.problems.append(f"the batch changed during the run ({why}); sending stopped")
+            run.log.warning(
+                f"batch {run.batch_id}: changed during the run ({why}); sending stopped"
+            )
+            raise _BatchChanged(why)
+        still_ready = set(
+            connection.execute(
+                sa.select(transactions_t.c.idempotency_key).where(
+                    transactions_t.c.batch_id == run.batch_id,
+                    transactions_t.c.status == READY,
+                    transactions_t.c.idempotency_key.in_([tx.idempotency_key for tx in chunk]),
+                )
+            ).scalars()
+        )
+        chunk = [tx for tx in chunk if tx.idempotency_key in still_ready]
+        if not chunk:
+            return None
+        existing = connection.execute(
+            sa.select(attempts_t.c.chunk).where(
+                attempts_t.c.batch_id == run.batch_id,
+                attempts_t.c.approval_version == run.approval_version,
+            )
+        ).scalars()
+        number = next_chunk_number(existing)
+        keys = [tx.idempotency_key for tx in chunk]
+        try:
+            attempt_id = connection.execute(
+                sa.insert(attempts_t).values(
+                    batch_id=run.batch_id,
+                    approval_version=run.approval_version,
+                    chunk=number,
+                    sent_at=sent_at,
+                    request_digest=request_digest(keys),
+                    transaction_count=len(keys),
+                    response_status=None,
+                )
+            ).inserted_primary_key[0]
+        except sa.exc.IntegrityError:
+            raise SubmissionConflict(
+                f"batch {run.batch_id}: chunk {number} of approval version {run.approval_version} "
+                "was recorded by another run; this run stopped without calling the Gateway"
+            ) from None
+        connection.execute(
+            sa.update(transactions_t)
+            .where(
+                transactions_t.c.batch_id == run.batch_id,
+                transactions_t.c.idempotency_key.in_(keys),
+            )
+            .values(submission_chunk=number)
+        )
+    return attempt_id, number, sent_at, chunk
+
+
+def _close_attempt(run: _Run, attempt_id: int, status: str, message: str) -> None:
+    with run.engine.begin() as connection:
+        connection.execute(
+            sa.update(attempts_t)
+            .where(attempts_t.c.id == attempt_id)
+            .values(response_status=status[:255], answered_at=run.now(), error_message=message)
+        )
+
+
+def _record(connection: Connection, run: _Run, outcomes: Iterable[Outcome]) -> dict[str, str]:
+    """Write NIPR's answers onto this batch's transactions; returns key -> new status.
+
+    Only keys of this batch (a one-to-many reply can carry finals of other batches: their own
+    runs poll for them) and only moves `may_overwrite` allows (a final status is never undone).
+    """
+    mine = {o.key[1]: o for o in outcomes if o.key[0] == run.batch_id and o.found}
+    if not mine:
+        return {}
+    t = transactions_t
+    current = {
+        row.idempotency_key: row
+        for row in connection.execute(
+            sa.select(t.c.transaction_id, t.c.idempotency_key, t.c.status, t.c.submitted_at).where(
+                t.c.batch_id == run.batch_id, t.c.idempotency_key.in_(list(mine))
+            )
+        )
+    }
+    now = run.now()
+    recorded: dict[str, str] = {}
+    for key, outcome in mine.items():
+        row = current.get(key)
+        if row is None or outcome.status is None or not may_overwrite(row.status, outcome.status):
+            continue
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "nipr_status": outcome.nipr_status,
+            "nipr_message": outcome.nipr_message,
+            "submitted_at": row.submitted_at or now,
+        }
+        if outcome.nipr_trans:
+            values["nipr_trans"] = outcome.nipr_trans
+        if outcome.status in FINAL:
+            values["completed_at"] = now
+        connection.execute(
+            sa.update(t).where(t.c.transaction_id == row.transaction_id).values(**values)
+        )
+        recorded[key] = outcome.status
+    return recorded
+
+
+def _poll(run: _Run, max_rounds: int, interval: float) -> None:
+    """Step 5: bounded polling of Submitted / Pending State Review transactions. A failed poll
+    is not an error: those transactions simply wait for poll_batch."""
+    for round_number in range(max_rounds):
+        with run.engine.connect() as connection:
+            keys = list(
+                connection.execute(
+                    sa.select(transactions_t.c.idempotency_key)
+                    .where(
+                        transactions_t.c.batch_id == run.batch_id,
+                        transactions_t.c.status.in_(sorted(AWAITING_NIPR)),
+                    )
+                    .order_by(transactions_t.c.transaction_id)
+                ).scalars()
+            )
+        if not keys:
+            return
+        if round_number and interval > 0:
+            run.sleep(interval)
+        run.log.debug(f"phase:polling batch={run.batch_id}")
+        run.report.poll_rounds += 1
+        for chunk in plan_chunks(keys):
+            try:
+                reply = run.gateway.poll([(run.batch_id, key) for key in chunk])
+            except GatewayAuthFailed:
+                raise
+            except GatewayError as error:
+                run.report.problems.append(f"poll: {error}")
+                run.log.warning(
+                    f"batch {run.batch_id}: poll failed ({error}); later polls ask again"
+                )
+                return
+            with run.engine.begin() as connection:
+                _record(connection, run, reply.outcomes.values())
+
+
+def _counts(run: _Run) -> dict[str, int]:
+    with run.engine.connect() as connection:
+        statuses = connection.execute(
+            sa.select(transactions_t.c.status).where(transactions_t.c.batch_id == run.batch_id)
+        ).scalars()
+        return status_counts(statuses)
+
+
+def _finish(run: _Run, update_status: bool) -> SubmissionReport:
+    """Step 6: Completed when every non-held transaction is final, else Submitted."""
+    with run.engine.begin() as connection:
+        statuses = list(
+            connection.execute(
+                sa.select(transactions_t.c.status).where(transactions_t.c.batch_id == run.batch_id)
+            ).scalars()
+        )
+        batch = _batch(connection, run.batch_id)
+        status = batch.status if batch is not None else None
+        # Only a batch still in our hands: a reviewer's Rejected or a newer approval wins.
+        if (
+            update_status
+            and batch is not None
+            and batch.status in (BATCH_SUBMITTING, BATCH_SUBMITTED)
+            and (run.approval_version is None or batch.approval_version == run.approval_version)
+        ):
+            status = batch_status_after(statuses)
+            connection.execute(
+                sa.update(batches_t)
+                .where(batches_t.c.batch_id == run.batch_id)
+                .values(status=status)
+            )
+    run.report.batch_status = status
+    run.report.status_counts = status_counts(statuses)
+    run.log.info(
+        f"batch {run.batch_id}: {run.report.action}"
+        + (f" ({run.report.reason})" if run.report.reason else "")
+        + f"; batch {status}; {run.report.status_counts}; {run.report.chunks_sent} chunk(s) sent, "
+        f"{run.report.recovered_by_lookup} found by look-up, {run.report.unknown_outcomes} unknown"
+    )
+    return run.report

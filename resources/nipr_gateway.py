@@ -1,0 +1,218 @@
+"""The NIPR Gateway (appointments and terminations) over HTTP: the same client for NIPR and the
+sandbox; only config differs.
+
+Three calls, each one HTTP request:
+- `send(transactions, cust_batch=...)`: POST up to 100 transactions to the one-to-many endpoint.
+- `poll(keys)`: NIPR's polling (TRANSACTIONs with only the key fields): the current response of
+  each key, without submitting anything.
+- `lookup_batch(cust_batch)`: the sandbox's status endpoint (every recorded transaction of a
+  CUST_BATCH), which unlike a poll does not count as a poll round. Real NIPR has no such
+  endpoint; callers fall back to `poll`.
+
+Nothing here retries. A `send` whose reply is lost may have been recorded by NIPR, and only a
+look-up can tell; resending blindly is how a customer pays twice. The submission
+(assets/submissions/submission.py) owns the look-up-then-resend protocol. Errors:
+- `GatewayUnavailable`: HTTP 5xx, timeout, connection error, a reply cut off mid-body;
+- `GatewayReplyUnreadable`: a 200 whose body is not a readable NIPR document;
+  both mean "outcome unknown": NIPR may or may not have acted on the request.
+- `GatewayAuthFailed`: HTTP 401/403; NIPR refused the credentials and did nothing.
+Credentials are `EnvVar` fields in production and never reach a log line, an error or `repr()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import dagster as dg
+import requests
+from pydantic import Field, PrivateAttr
+
+from assets.submissions.gateway_xml import (
+    GatewayReply,
+    GatewayTransaction,
+    ReplyUnreadable,
+    TransactionKey,
+    build_poll,
+    build_request,
+    parse_reply,
+)
+
+GATEWAY_PATH = "/gateway-realtime/realtime"
+STATUS_PATH = "/gateway-realtime/status"
+MAX_PER_REQUEST = 100
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(RuntimeError):
+    """A Gateway call gave no usable answer. The message never carries the credentials."""
+
+
+class GatewayUnavailable(GatewayError):
+    """No complete reply (5xx, timeout, connection error, body cut off): outcome unknown."""
+
+
+class GatewayReplyUnreadable(GatewayError):
+    """A reply came but cannot be read (malformed XML): outcome unknown."""
+
+
+class GatewayAuthFailed(GatewayError):
+    """HTTP 401/403: NIPR refused the credentials; nothing was processed."""
+
+
+class NiprGateway(dg.ConfigurableResource):
+    """NIPR's real-time Gateway: submit transactions, poll them, look a batch up."""
+
+    base_url: str = Field(
+        description="Base URL of the Gateway (e.g. https://gateway-realtime.api.nipr.com)."
+    )
+    # repr=False: the resource's repr (logs, tracebacks, the debugger) leaves them out.
+    username: str = Field(repr=False, description="NIPR Gateway user; an EnvVar in production.")
+    password: str = Field(repr=False, description="NIPR Gateway password; an EnvVar in production.")
+    customer_id: str = Field(
+        default="NPNFLOW", description="NIPR CUSTOMER id sent with every transaction."
+    )
+    timeout_seconds: float = Field(default=60.0, description="Read timeout per socket read.")
+    connect_timeout_seconds: float = Field(default=10.0, description="TCP/TLS connect timeout.")
+    settle_seconds: float = Field(
+        default=120.0,
+        description=(
+            "How long NIPR may still act on a request after we stopped waiting for it (a crash, "
+            "a timeout). A look-up that decides whether to resend waits until the last "
+            "unanswered call is this old, so a request still in flight cannot be sent twice."
+        ),
+    )
+
+    _session: requests.Session | None = PrivateAttr(default=None)
+
+    # ------------------------------------------------------------------ plumbing
+    def _http(self) -> requests.Session:
+        # Created on first use, not at import or construction. urllib3's own retries stay off
+        # (the adapters' default): a silent resend of a POST is exactly what must not happen.
+        if self._session is None:
+            session = requests.Session()
+            session.auth = (self.username, self.password)
+            session.headers["User-Agent"] = "npnflow-nipr-gateway"
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+    @property
+    def _timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout_seconds, self.timeout_seconds)
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self.password, self.username):
+            if isinstance(secret, str) and len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return text
+
+    def _url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+    def _call(
+        self,
+        call: str,
+        method: str,
+        path: str,
+        sent_keys: Sequence[TransactionKey],
+        body: bytes | None = None,
+        params: dict[str, str] | None = None,
+    ) -> GatewayReply:
+        url = self._url(path)
+        where = _safe_url(url)
+        try:
+            response = self._http().request(
+                method,
+                url,
+                data=body,
+                params=params,
+                headers={"Content-Type": "text/xml; charset=UTF-8"} if body is not None else None,
+                timeout=self._timeout,
+            )
+            content = response.content  # a body cut off mid-way raises here
+        except requests.Timeout as error:
+            raise GatewayUnavailable(
+                self._scrub(
+                    f"{call}: no answer from {where} within the timeout ({type(error).__name__})"
+                )
+            ) from None
+        except requests.RequestException as error:
+            raise GatewayUnavailable(
+                self._scrub(f"{call}: no complete answer from {where} ({type(error).__name__})")
+            ) from None
+        status = response.status_code
+        if status in (401, 403):
+            raise GatewayAuthFailed(
+                self._scrub(
+                    f"{call}: NIPR refused the credentials (HTTP {status} from {where}); check "
+                    "the configured Gateway user name and password"
+                )
+            )
+        if status >= 500:
+            raise GatewayUnavailable(self._scrub(f"{call}: HTTP {status} from {where}"))
+        try:
+            reply = parse_reply(content, sent_keys)
+        except ReplyUnreadable as error:
+            if status == 200:
+                raise GatewayReplyUnreadable(self._scrub(f"{call}: {error}")) from None
+            # A 4xx that is not a NIPR document (e.g. no such endpoint): no usable answer.
+            raise GatewayUnavailable(self._scrub(f"{call}: HTTP {status} from {where}")) from None
+        # A 4xx with a NIPR ERROR document (e.g. 3001, request unreadable) is an answer: its
+        # errors name no key, so the caller treats every key as unanswered.
+        return reply
+
+    # ------------------------------------------------------------------ the interface
+    def send(
+        self,
+        transactions: Sequence[GatewayTransaction],
+        *,
+        cust_batch: str,
+        now: datetime | None = None,
+    ) -> GatewayReply:
+        """Submit up to 100 transactions of one batch. Never retried here (see the module)."""
+        if not 1 <= len(transactions) <= MAX_PER_REQUEST:
+            raise ValueError(
+                f"send takes 1 to {MAX_PER_REQUEST} transactions, not {len(transactions)}"
+            )
+        body = build_request(transactions, self.customer_id, cust_batch, now or datetime.now(UTC))
+        keys = [(cust_batch, t.idempotency_key) for t in transactions]
+        call = f"Gateway submission of {len(keys)} transaction(s) of batch {cust_batch}"
+        return self._call(call, "POST", GATEWAY_PATH, keys, body=body)
+
+    def poll(self, keys: Sequence[TransactionKey]) -> GatewayReply:
+        """NIPR-style poll of up to 100 (CUST_BATCH, CUST_TRANS) keys; submits nothing."""
+        if not 1 <= len(keys) <= MAX_PER_REQUEST:
+            raise ValueError(f"poll takes 1 to {MAX_PER_REQUEST} keys, not {len(keys)}")
+        body = build_poll(keys, self.customer_id)
+        return self._call(
+            f"Gateway poll of {len(keys)} transaction(s)", "POST", GATEWAY_PATH, keys, body=body
+        )
+
+    def lookup_batch(self, cust_batch: str) -> GatewayReply:
+        """Every transaction NIPR recorded under CUST_BATCH (the sandbox's status endpoint)."""
+        return self._call(
+            f"Gateway look-up of batch {cust_batch}",
+            "GET",
+            STATUS_PATH,
+            (),
+            params={"customer": self.customer_id, "cust_batch": cust_batch},
+        )
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any user:password@ a misconfigured base URL might carry."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
