@@ -16,7 +16,12 @@ import sqlalchemy as sa
 
 from assets.appointments.assets import BATCHES_KEY
 from assets.metadata import markdown_preview
-from assets.submissions.submission import BatchBusy, poll_batch, submit_batch
+from assets.submissions.submission import (
+    BatchBusy,
+    SubmissionIncomplete,
+    poll_batch,
+    submit_batch,
+)
 from assets.uploads.ledger import markdown_safe
 from resources.database import OperationalDatabase
 from resources.nipr_gateway import NiprGateway
@@ -27,6 +32,9 @@ SUBMISSIONS_KEY = dg.AssetKey("out_nipr__gateway_submissions")
 TAG_BATCH_ID = "npnflow/batch_id"
 TAG_APPROVAL_VERSION = "npnflow/approval_version"
 TAG_PURPOSE = "npnflow/purpose"  # "submit" (default) or "poll"
+# NIPR down: the step tries again in the same run (1, 2, then 4 minutes later); each try first
+# asks NIPR what it already has. After that the batch waits for `npnflow batches retry`.
+SUBMISSION_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL)
 
 
 def batch_run_tags(batch_id: str, approval_version: int, purpose: str = "submit") -> dict:
@@ -81,6 +89,7 @@ def transaction_statuses(database: OperationalDatabase, batch_id: str) -> pd.Dat
     partitions_def=BATCH_PARTITIONS,
     deps=[dg.AssetDep(BATCHES_KEY, partition_mapping=dg.AllPartitionMapping())],
     kinds={"xml"},
+    retry_policy=SUBMISSION_RETRY_POLICY,
     description=(
         "One approved batch sent to the NIPR Gateway (a partition per batch): every eligible "
         "transaction exactly once, in chunks of at most 100, each attempt recorded before the "
@@ -113,6 +122,10 @@ def out_nipr__gateway_submissions(
             report = submit_batch(database, nipr_gateway, batch_id, version, log=context.log)
         except BatchBusy as busy:
             raise dg.Failure(description=str(busy), allow_retries=False) from None
+        except SubmissionIncomplete as incomplete:
+            raise dg.Failure(
+                description=str(incomplete), metadata=incomplete.report.as_metadata()
+            ) from None
     statuses = transaction_statuses(database, batch_id)
     counts = statuses["status"].value_counts().to_dict()
     return dg.MaterializeResult(

@@ -221,6 +221,9 @@ def test_appointment_and_submission_assets_jobs_and_sensors_are_registered():
         "out_nipr__gateway_submissions"
     }
     assert defs.resolve_job_def("approve_batch_job") is not None
+    # NIPR down: the submission step tries again in the same run, looking up before resending.
+    step = next(iter(submit.graph.node_defs))
+    assert step.retry_policy is not None and step.retry_policy.max_retries >= 1
     assert defs.resolve_sensor_def("approved_batch_sensor").job_name == "submit_batch_job"
     assert defs.resolve_sensor_def("submitted_batches_poll_sensor").job_name == "submit_batch_job"
 
