@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
@@ -123,41 +123,30 @@ class AlertsReportReceipt:
     bytes_written: int
 
 
-# ====================================================================== the resource
-class NiprClient(dg.ConfigurableResource):
-    """NIPR's PDB (Entity Info), PDB Alerts and Gateway endpoints."""
+# ====================================================================== the resources
+class NiprHttpResource(dg.ConfigurableResource):
+    """What every NIPR resource shares: credentials, timeouts, one lazily made HTTP session,
+    and scrubbing the credentials out of any text that may reach a log."""
 
-    pdb_base_url: str = Field(description="Base URL of pdb-xml-reports (Entity Info).")
-    alerts_base_url: str = Field(description="Base URL of the PDB Alerts SOAP service.")
-    gateway_base_url: str = Field(description="Base URL of the Gateway real-time service.")
     # repr=False: the resource's repr (logs, tracebacks, the debugger) leaves them out.
     username: str = Field(repr=False, description="NIPR user; an EnvVar in production.")
     password: str = Field(repr=False, description="NIPR password; an EnvVar in production.")
-    timeout_seconds: float = Field(
-        default=30.0,
-        description="Read timeout per socket read (a report is streamed, so not the total).",
-    )
     connect_timeout_seconds: float = Field(default=10.0, description="TCP/TLS connect timeout.")
-    read_retries: int = Field(
-        default=3, description="Retries after the first attempt of a retryable call."
-    )
-    backoff_seconds: float = Field(
-        default=0.5, description="First retry delay; doubles for each further retry."
-    )
-    target_batch_size: int = Field(
-        default=1000, description="NPNs per addTargets/removeTargets request."
-    )
 
     _session: requests.Session | None = PrivateAttr(default=None)
+    _user_agent: ClassVar[str] = "npnflow"
 
-    # ------------------------------------------------------------------ plumbing
+    # The read timeout is each subclass's own field (its default depends on the calls).
+    timeout_seconds: float
+
     def _http(self) -> requests.Session:
-        # Created on first use (not at import, not at construction); retries are ours, below,
-        # so urllib3's own stay off (the adapters' default).
+        # Created on first use (not at import, not at construction). urllib3's own retries stay
+        # off (the adapters' default): retries are the caller's decision, and a silent resend
+        # of a Gateway POST is exactly what must not happen.
         if self._session is None:
             session = requests.Session()
             session.auth = (self.username, self.password)
-            session.headers["User-Agent"] = "npnflow-nipr-client"
+            session.headers["User-Agent"] = self._user_agent
             self._session = session
         return self._session
 
@@ -174,12 +163,36 @@ class NiprClient(dg.ConfigurableResource):
         return (self.connect_timeout_seconds, self.timeout_seconds)
 
     def _scrub(self, text: str) -> str:
-        """Belt and braces: a NIPR fault text could echo the user name back."""
+        """Belt and braces: a NIPR reply could echo the user name back."""
         for secret in (self.password, self.username):
             if isinstance(secret, str) and len(secret) >= 3:
                 text = text.replace(secret, "***")
         return text
 
+
+class NiprClient(NiprHttpResource):
+    """NIPR's PDB (Entity Info), PDB Alerts and Gateway endpoints."""
+
+    _user_agent: ClassVar[str] = "npnflow-nipr-client"
+
+    pdb_base_url: str = Field(description="Base URL of pdb-xml-reports (Entity Info).")
+    alerts_base_url: str = Field(description="Base URL of the PDB Alerts SOAP service.")
+    gateway_base_url: str = Field(description="Base URL of the Gateway real-time service.")
+    timeout_seconds: float = Field(
+        default=30.0,
+        description="Read timeout per socket read (a report is streamed, so not the total).",
+    )
+    read_retries: int = Field(
+        default=3, description="Retries after the first attempt of a retryable call."
+    )
+    backoff_seconds: float = Field(
+        default=0.5, description="First retry delay; doubles for each further retry."
+    )
+    target_batch_size: int = Field(
+        default=1000, description="NPNs per addTargets/removeTargets request."
+    )
+
+    # ------------------------------------------------------------------ plumbing
     def _fail(self, text: str) -> NiprCallFailed:
         return NiprCallFailed(self._scrub(text))
 
@@ -206,7 +219,7 @@ class NiprClient(dg.ConfigurableResource):
 
     def _transport_error(self, error: requests.RequestException, url: str) -> Exception:
         """A requests exception as _Transient (worth a retry) or a final NiprCallFailed."""
-        where = _safe_url(url)
+        where = safe_url(url)
         if isinstance(error, requests.Timeout):
             return _Transient(f"no answer from {where} within the timeout ({type(error).__name__})")
         if isinstance(error, requests.exceptions.ChunkedEncodingError):
@@ -221,14 +234,14 @@ class NiprClient(dg.ConfigurableResource):
         if status in (401, 403):
             raise NiprAuthFailed(
                 self._scrub(
-                    f"{call}: NIPR refused the credentials (HTTP {status} from {_safe_url(url)}); "
+                    f"{call}: NIPR refused the credentials (HTTP {status} from {safe_url(url)}); "
                     "check the configured NIPR user name and password"
                 )
             )
         if status >= 500:
-            raise _Transient(f"HTTP {status} from {_safe_url(url)}")
+            raise _Transient(f"HTTP {status} from {safe_url(url)}")
         if status != 200:
-            raise self._fail(f"{call}: HTTP {status} from {_safe_url(url)}")
+            raise self._fail(f"{call}: HTTP {status} from {safe_url(url)}")
 
     def _fault_error(self, call: str, fault: soap.SoapFault) -> NiprFault:
         number = f" {fault.code}" if fault.code is not None else ""
@@ -557,7 +570,7 @@ def _looks_like_soap(content_type: str) -> bool:
     return kind.startswith("multipart/") or kind.endswith("/xml") or kind.endswith("+xml")
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without any user:password@ a misconfigured base URL might carry."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:

@@ -24,11 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
+from typing import ClassVar
 
-import dagster as dg
 import requests
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from assets.submissions.gateway_xml import (
     GatewayReply,
@@ -39,6 +38,7 @@ from assets.submissions.gateway_xml import (
     build_request,
     parse_reply,
 )
+from resources.nipr import NiprHttpResource, safe_url
 
 GATEWAY_PATH = "/gateway-realtime/realtime"
 STATUS_PATH = "/gateway-realtime/status"
@@ -63,20 +63,18 @@ class GatewayAuthFailed(GatewayError):
     """HTTP 401/403: NIPR refused the credentials; nothing was processed."""
 
 
-class NiprGateway(dg.ConfigurableResource):
+class NiprGateway(NiprHttpResource):
     """NIPR's real-time Gateway: submit transactions, poll them, look a batch up."""
+
+    _user_agent: ClassVar[str] = "npnflow-nipr-gateway"
 
     base_url: str = Field(
         description="Base URL of the Gateway (e.g. https://gateway-realtime.api.nipr.com)."
     )
-    # repr=False: the resource's repr (logs, tracebacks, the debugger) leaves them out.
-    username: str = Field(repr=False, description="NIPR Gateway user; an EnvVar in production.")
-    password: str = Field(repr=False, description="NIPR Gateway password; an EnvVar in production.")
     customer_id: str = Field(
         default="NPNFLOW", description="NIPR CUSTOMER id sent with every transaction."
     )
     timeout_seconds: float = Field(default=60.0, description="Read timeout per socket read.")
-    connect_timeout_seconds: float = Field(default=10.0, description="TCP/TLS connect timeout.")
     settle_seconds: float = Field(
         default=120.0,
         description=(
@@ -86,37 +84,7 @@ class NiprGateway(dg.ConfigurableResource):
         ),
     )
 
-    _session: requests.Session | None = PrivateAttr(default=None)
-
     # ------------------------------------------------------------------ plumbing
-    def _http(self) -> requests.Session:
-        # Created on first use, not at import or construction. urllib3's own retries stay off
-        # (the adapters' default): a silent resend of a POST is exactly what must not happen.
-        if self._session is None:
-            session = requests.Session()
-            session.auth = (self.username, self.password)
-            session.headers["User-Agent"] = "npnflow-nipr-gateway"
-            self._session = session
-        return self._session
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        return (self.connect_timeout_seconds, self.timeout_seconds)
-
-    def _scrub(self, text: str) -> str:
-        for secret in (self.password, self.username):
-            if isinstance(secret, str) and len(secret) >= 3:
-                text = text.replace(secret, "***")
-        return text
-
     def _url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
 
@@ -130,7 +98,7 @@ class NiprGateway(dg.ConfigurableResource):
         params: dict[str, str] | None = None,
     ) -> GatewayReply:
         url = self._url(path)
-        where = _safe_url(url)
+        where = safe_url(url)
         try:
             response = self._http().request(
                 method,
@@ -208,11 +176,3 @@ class NiprGateway(dg.ConfigurableResource):
             (),
             params={"customer": self.customer_id, "cust_batch": cust_batch},
         )
-
-
-def _safe_url(url: str) -> str:
-    """The URL without any user:password@ a misconfigured base URL might carry."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
