@@ -226,41 +226,35 @@ APPROVER = "Demo Analyst"
 
 
 def _eligible_lines(database):
-    """(npn, state, company, category) a producer of ours could be appointed for: a license
-    holding an active line that the company's business rules list, not yet appointed. The demo
-    asks for these so that NIPR has something to accept; the eligibility engine decides."""
+    """(npn, state, company, category) a producer of ours could be appointed for. The demo asks
+    for these so that NIPR has something to accept: every (licensed state, company appointing
+    there, company category) of our producers is put to the eligibility engine, and the
+    requests with a line Ready to Submit are kept."""
     import pandas as pd
 
-    licenses = database.read_table(
-        "licenses", ["npn", "state_code", "license_number", "license_class_code", "is_active"]
-    )
-    loas = database.read_table(
-        "license_loas", ["npn", "state_code", "license_number", "loa_code", "is_active"]
-    )
-    rules = database.read_table(
-        "gateway_business_rules",
-        ["cocode", "state_code", "license_class_code", "loa_code", "loa_category", "active"],
-    )
+    from assets.appointments import statuses
+    from assets.appointments.eligibility import evaluate_appointment_requests
+    from assets.appointments.store import read_eligibility_inputs
+
+    licensed = database.read_table("licenses", ["npn", "state_code"]).drop_duplicates()
     settings = database.read_table("company_state_settings", ["cocode", "state_code", "jit"])
-    appointed = database.read_table("appointments", ["npn", "state_code", "cocode", "loa_code"])
-    held = licenses[licenses.is_active.astype(bool)].merge(
-        loas[loas.is_active.astype(bool)].drop(columns="is_active"),
-        on=["npn", "state_code", "license_number"],
+    categories = database.read_table("company_loa_categories", ["cocode", "loa_category"])
+    candidates = licensed.merge(settings, on="state_code").merge(categories, on="cocode")
+    requests = candidates.assign(
+        request_row=range(2, len(candidates) + 2),
+        agent_type="Producer",
+        submit=False,
+        submit_just_in_time=False,
     )
-    lines = held.merge(
-        rules[rules.active.astype(bool)], on=["state_code", "license_class_code", "loa_code"]
-    ).merge(settings, on=["cocode", "state_code"])
-    lines = lines.merge(
-        appointed, on=["npn", "state_code", "cocode", "loa_code"], how="left", indicator=True
-    )
-    lines = lines[lines["_merge"] == "left_only"]
-    return (
-        lines[["npn", "state_code", "cocode", "loa_category", "jit"]]
-        .drop_duplicates(["npn", "state_code", "cocode", "loa_category"])
-        .sort_values(["cocode", "npn", "state_code", "loa_category"])
-        .reset_index(drop=True)
-        if len(lines)
-        else pd.DataFrame(columns=["npn", "state_code", "cocode", "loa_category", "jit"])
+    with database.begin() as connection:
+        inputs = read_eligibility_inputs(connection, requests["npn"])
+    evaluated = evaluate_appointment_requests(requests, inputs)
+    ready = evaluated[evaluated["status"].isin([statuses.READY_TO_SUBMIT, statuses.HELD_JIT])]
+    chosen = candidates[
+        pd.Series(range(2, len(candidates) + 2), index=candidates.index).isin(ready.request_row)
+    ]
+    return chosen.sort_values(["cocode", "npn", "state_code", "loa_category"]).reset_index(
+        drop=True
     )
 
 

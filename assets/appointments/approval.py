@@ -128,7 +128,7 @@ class BatchDetail:
 
     def count(self, status: str) -> int:
         """How many of the batch's transactions have this status."""
-        return int(self.counts.loc[self.counts["status"] == status, "transactions"].sum())
+        return _count(self.counts, status)
 
 
 @dataclass(frozen=True)
@@ -372,6 +372,11 @@ def _counts(connection: Connection, batch_id: str) -> pd.DataFrame:
     return frame.drop(columns="_order").reset_index(drop=True)
 
 
+def _count(counts: pd.DataFrame, *wanted: str) -> int:
+    """Transactions in any of these statuses, from the (reason, status) counts."""
+    return int(counts.loc[counts["status"].isin(wanted), "transactions"].sum())
+
+
 def _fees(counts: pd.DataFrame, status: str) -> Decimal:
     fees = counts.loc[counts["status"] == status, "estimated_fees"]
     return money(sum((f for f in fees if f is not None), Decimal(0)))
@@ -526,8 +531,8 @@ def approve_batch(
     if batch["status"] != statuses.BATCH_PENDING_REVIEW:
         raise _refuse(batch, "approved")
     counts = _counts(connection, batch_id)
-    ready = int(counts.loc[counts["status"] == statuses.READY_TO_SUBMIT, "transactions"].sum())
-    held = int(counts.loc[counts["status"] == statuses.HELD_JIT, "transactions"].sum())
+    ready = _count(counts, statuses.READY_TO_SUBMIT)
+    held = _count(counts, statuses.HELD_JIT)
     if ready == 0:
         raise BatchActionRefused(
             f"Not approved: {batch_id} has nothing to send: no transaction is Ready to Submit "
@@ -583,13 +588,9 @@ def retry_batch(
     if batch["status"] not in statuses.BATCH_IN_SUBMISSION_STATUSES:
         raise _refuse(batch, "retried")
     counts = _counts(connection, batch_id)
-    ready = int(counts.loc[counts["status"] == statuses.READY_TO_SUBMIT, "transactions"].sum())
-    in_flight = int(
-        counts.loc[
-            counts["status"].isin(statuses.IN_FLIGHT_TRANSACTION_STATUSES), "transactions"
-        ].sum()
-    )
-    held = int(counts.loc[counts["status"] == statuses.HELD_JIT, "transactions"].sum())
+    ready = _count(counts, statuses.READY_TO_SUBMIT)
+    in_flight = _count(counts, *statuses.IN_FLIGHT_TRANSACTION_STATUSES)
+    held = _count(counts, statuses.HELD_JIT)
     if ready + in_flight == 0:
         raise BatchActionRefused(
             f"Not retried: {batch_id} ({batch['status']}, {_approval_clause(batch)}) has "
@@ -659,7 +660,5 @@ def reject_batch(
         rejected_at=now,
         transactions_cancelled=int(cancelled),
         fees_not_sent=_fees(counts, statuses.READY_TO_SUBMIT),
-        transactions_not_eligible=int(
-            counts.loc[counts["status"] == statuses.NOT_ELIGIBLE, "transactions"].sum()
-        ),
+        transactions_not_eligible=_count(counts, statuses.NOT_ELIGIBLE),
     )

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from assets.appointments import statuses
+from assets.nipr.roster import NOT_FOUND, SYNCED_STATUSES
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (other modules import these rather than retyping the strings)
@@ -40,15 +41,9 @@ STATUS_ERROR = statuses.ERROR
 STATUS_CANCELLED = statuses.CANCELLED
 
 ELIGIBLE_STATUSES = (STATUS_READY, STATUS_HELD_JIT)
-# A transaction in one of these is still on its way: a new request for the same line repeats it.
-OPEN_STATUSES = (STATUS_READY, STATUS_HELD_JIT, STATUS_SUBMITTED, STATUS_PENDING_STATE_REVIEW)
-FINAL_STATUSES = (
-    STATUS_NOT_ELIGIBLE,
-    STATUS_ACCEPTED,
-    STATUS_REJECTED,
-    STATUS_ERROR,
-    STATUS_CANCELLED,
-)
+# The shared status groups, as sorted tuples (stable SQL parameters and test ids).
+OPEN_STATUSES = tuple(sorted(statuses.OPEN_TRANSACTION_STATUSES))
+FINAL_STATUSES = tuple(sorted(statuses.FINAL_TRANSACTION_STATUSES))
 
 REASON_PRODUCER_NOT_FOUND = "Producer Not Found"
 REASON_PRODUCER_NOT_SYNCED = "Producer Not Synced"
@@ -75,8 +70,7 @@ REJECTION_REASONS = (
 REPEAT_OF_OPEN_TRANSACTION = "Repeats an open transaction for the same line"
 REPEAT_IN_REQUESTS = "Repeats an earlier request row for the same line and license"
 
-SYNCED_STATUSES = ("Success", "Success - No Licenses")
-SYNC_STATUS_NOT_FOUND = "Not Found"
+SYNC_STATUS_NOT_FOUND = NOT_FOUND  # NIPR does not know the NPN (the sync's own status)
 APPOINTMENT_APPOINTED = "Appointed"
 AGENT_TYPE_PRODUCER = "Producer"
 AGENT_TYPE_AGENCY = "Agency"

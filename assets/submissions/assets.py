@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from assets.appointments.approval import batch_detail
 from assets.appointments.assets import BATCHES_KEY
 from assets.metadata import markdown_preview
 from assets.submissions.submission import (
@@ -51,36 +52,6 @@ def _current_version(database: OperationalDatabase, batch_id: str) -> int | None
         return connection.execute(
             sa.select(batches.c.approval_version).where(batches.c.batch_id == batch_id)
         ).scalar_one_or_none()
-
-
-def transaction_statuses(database: OperationalDatabase, batch_id: str) -> pd.DataFrame:
-    transactions = TABLES["transactions"]
-    with database.begin() as connection:
-        rows = connection.execute(
-            sa.select(
-                transactions.c.transaction_id,
-                transactions.c.npn,
-                transactions.c.state_code,
-                transactions.c.loa_code,
-                transactions.c.status,
-                transactions.c.nipr_trans,
-                transactions.c.nipr_message,
-            )
-            .where(transactions.c.batch_id == batch_id)
-            .order_by(transactions.c.transaction_id)
-        ).all()
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "transaction_id",
-            "npn",
-            "state_code",
-            "loa_code",
-            "status",
-            "nipr_trans",
-            "nipr_message",
-        ],  # fmt: skip
-    )
 
 
 @dg.asset(
@@ -126,8 +97,11 @@ def out_nipr__gateway_submissions(
             raise dg.Failure(
                 description=str(incomplete), metadata=incomplete.report.as_metadata()
             ) from None
-    statuses = transaction_statuses(database, batch_id)
-    counts = statuses["status"].value_counts().to_dict()
+    with database.begin() as connection:
+        transactions = batch_detail(connection, batch_id).transactions
+    shown = transactions[["transaction_id", "npn", "state_code", "loa_code", "status",
+                          "nipr_message"]]  # fmt: skip
+    counts = transactions["status"].value_counts().to_dict()
     return dg.MaterializeResult(
         metadata={
             "purpose": purpose,
@@ -136,7 +110,7 @@ def out_nipr__gateway_submissions(
                 pd.DataFrame({"status": list(counts), "transactions": list(counts.values())}),
                 max_rows=20,
             ),
-            "transactions": markdown_preview(markdown_safe(statuses), max_rows=30),
+            "transactions": markdown_preview(markdown_safe(shown), max_rows=30),
         }
     )
 
