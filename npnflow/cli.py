@@ -17,6 +17,8 @@ import click
 # Plain string constants (no I/O, no Dagster): the batch commands' choices come from them.
 from assets.appointments import statuses
 from npnflow import paths
+from npnflow.export_cli import export
+from npnflow.reports_cli import reports
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -467,38 +469,28 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
     if len(shown) < len(transactions):
         heading += f", the first {len(shown)}; --all prints every one"
     click.echo(heading + ":")
+    # A termination has no category, license or JIT hold; it has a reason code and a date.
+    termination = b["kind"] == "termination"
+    rows = []
+    for t in shown.itertuples(index=False):
+        line = (
+            [t.loa_code, t.termination_reason_code, t.effective_date]
+            if termination
+            else [t.loa_category, t.loa_code, t.license_number, t.is_jit]
+        )
+        nipr = ": ".join(str(v) for v in (t.nipr_status, t.nipr_message) if _cell(v) != "")
+        rows.append(
+            [t.request_row, t.transaction_id, t.npn, t.state_code, *line, t.status,
+             t.eligibility_reason, _fee_cell(t.estimated_fee), nipr]
+        )  # fmt: skip
+    line_headers = (
+        ["loa", "reason code", "effective"]
+        if termination
+        else ["category", "loa", "license", "jit"]
+    )
     _echo_table(
-        [
-            [
-                t.request_row,
-                t.transaction_id,
-                t.npn,
-                t.state_code,
-                t.loa_category,
-                t.loa_code,
-                t.license_number,
-                t.is_jit,
-                t.status,
-                t.eligibility_reason,
-                _fee_cell(t.estimated_fee),
-                ": ".join(str(v) for v in (t.nipr_status, t.nipr_message) if _cell(v) != ""),
-            ]
-            for t in shown.itertuples(index=False)
-        ],
-        [
-            "row",
-            "transaction",
-            "npn",
-            "state",
-            "category",
-            "loa",
-            "license",
-            "jit",
-            "status",
-            "reason",
-            "fee",
-            "nipr",
-        ],
+        rows,
+        ["row", "transaction", "npn", "state", *line_headers, "status", "reason", "fee", "nipr"],
     )
 
     rejections = detail.request_rejections
@@ -610,6 +602,9 @@ def batches_retry(batch_id: str, by: str) -> None:
         f"{format_timestamp(result.approved_at)}. {_sensor_hint(result.batch_id)}"
     )
 
+
+main.add_command(export)
+main.add_command(reports)
 
 if __name__ == "__main__":
     main()

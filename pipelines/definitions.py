@@ -12,32 +12,43 @@ from assets.appointments.assets import APPOINTMENT_ASSETS
 from assets.nipr.assets import NIPR_ASSETS
 from assets.nipr.checks import current_state_checks
 from assets.reference.assets import company_config_tables, reference_tables
+from assets.reports.assets import REPORT_ASSETS, with_report_lineage
 from assets.submissions.assets import SUBMISSION_ASSETS
+from assets.terminations.assets import TERMINATION_ASSETS
 from assets.uploads.assets import UPLOAD_ASSETS
 from pipelines.environments import current_environment, resources_for
 from pipelines.jobs import JOBS
 from pipelines.schedules import build_schedules
 from pipelines.sensors import build_sensors
+from resources.dbt_reports import ReportsDbt
 from resources.ssn import ssn_vault_for
 
 
 def build_definitions(environment: str | None = None) -> dg.Definitions:
     environment = environment or current_environment()
     return dg.Definitions(
-        assets=[
+        # The reports also follow every other asset writing the tables they read.
+        assets=with_report_lineage(
             reference_tables,
             company_config_tables,
             *NIPR_ASSETS,
             *UPLOAD_ASSETS,
             *APPOINTMENT_ASSETS,
+            *TERMINATION_ASSETS,
             *SUBMISSION_ASSETS,
-        ],
+            *REPORT_ASSETS,
+        ),
         asset_checks=current_state_checks,
         jobs=JOBS,
         schedules=build_schedules(environment),
         sensors=build_sensors(environment),
-        # SSNs are encrypted with NPNFLOW_SSN_KEY in every environment where it is set.
-        resources={**resources_for(environment), "ssn_vault": ssn_vault_for()},
+        resources={
+            **resources_for(environment),
+            # SSNs are encrypted with NPNFLOW_SSN_KEY in every environment where it is set.
+            "ssn_vault": ssn_vault_for(),
+            # dbt_reports builds in each environment's `database`: one resource everywhere.
+            "reports_dbt": ReportsDbt(),
+        },
     )
 
 

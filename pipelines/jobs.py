@@ -13,6 +13,7 @@ from assets.nipr.assets import (
     SUBSCRIPTIONS_KEY,
 )
 from assets.submissions.assets import SUBMISSIONS_KEY
+from assets.terminations.assets import TERMINATION_ASSET_KEYS
 from assets.uploads.assets import UPLOAD_ASSET_KEYS
 from resources.database import OperationalDatabase
 
@@ -57,12 +58,14 @@ check_nipr_current_state_job = dg.define_asset_job(
 process_upload_job = dg.define_asset_job(
     name="process_upload_job",
     # Partitioned by `uploads` (one dynamic partition per file), inferred from its assets.
-    selection=dg.AssetSelection.assets(*UPLOAD_ASSET_KEYS, *APPOINTMENT_ASSET_KEYS),
+    selection=dg.AssetSelection.assets(
+        *UPLOAD_ASSET_KEYS, *APPOINTMENT_ASSET_KEYS, *TERMINATION_ASSET_KEYS
+    ),
     description=(
         "Process one dropped file (a partition of `uploads`, requested by inbox_file_sensor): "
         "read it, validate every row, write the error report beside it; for an agent file, "
-        "onboard the producers with their producer assignments; for an appoint file, check "
-        "every request's eligibility and group the transactions into batches."
+        "onboard the producers with their producer assignments; for an appoint or terminate "
+        "file, check every request's eligibility and group the transactions into batches."
     ),
 )
 
@@ -132,6 +135,18 @@ def approve_batch_job():
     approve_pending_batch()
 
 
+build_reports_job = dg.define_asset_job(
+    name="build_reports_job",
+    # The dbt models of dbt_reports (assets/reports/assets.py), with their dbt tests as checks.
+    selection=dg.AssetSelection.groups("reports"),
+    description=(
+        "Build the reports (dbt_reports: licensing with carrier appointments, transactions by "
+        "eligibility reason, batch status, expiring licenses) in the operational database and "
+        "run their checks. Same as `npnflow reports build`; config `as_of` (YYYY-MM-DD) pins "
+        "the date the expiring-licenses report counts from."
+    ),
+)
+
 JOBS = [
     load_reference_data_job,
     daily_nipr_sync_job,
@@ -140,4 +155,5 @@ JOBS = [
     process_upload_job,
     submit_batch_job,
     approve_batch_job,
+    build_reports_job,
 ]

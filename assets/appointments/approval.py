@@ -48,6 +48,8 @@ TRANSACTION_COLUMNS = (
     "loa_code",
     "license_number",
     "is_jit",
+    "termination_reason_code",
+    "effective_date",
     "eligibility_reason",
     "status",
     "estimated_fee",

@@ -13,6 +13,10 @@ Ids are deterministic so a re-run of the same upload finds its own rows:
 
 Re-evaluating an upload replaces its batches only while nothing of it was approved or sent;
 once a batch has moved on, the upload's transactions are history and are left alone.
+
+Batches, their ids, statuses and the replace-or-keep rule are the same for every transaction
+kind: `plan_batches`, `existing_batches` and `write_batch_plan` serve the terminations too
+(`assets/terminations/store.py`), so both kinds reach the one submission path alike.
 """
 
 from __future__ import annotations
@@ -54,7 +58,14 @@ def _frame(connection: Connection, statement: sa.Select, columns: Sequence[str])
     return pd.DataFrame(connection.execute(statement).fetchall(), columns=list(columns))
 
 
-def _read_for_npns(connection: Connection, name: str, npns: list[str]) -> pd.DataFrame:
+def read_table(connection: Connection, name: str) -> pd.DataFrame:
+    """A whole (small, configuration) table as a frame."""
+    table = TABLES[name]
+    return _frame(connection, sa.select(table), [c.name for c in table.c])
+
+
+def read_for_npns(connection: Connection, name: str, npns: list[str]) -> pd.DataFrame:
+    """A producer-scoped table's rows for these NPNs only."""
     table = TABLES[name]
     columns = [c.name for c in table.c]
     if len(npns) > _WHOLE_TABLE_NPNS:
@@ -82,11 +93,10 @@ def read_eligibility_inputs(
     wanted = sorted({str(n) for n in npns if n is not None and str(n)})
     inputs: dict[str, pd.DataFrame] = {}
     for name in CONFIG_TABLES:
-        table = TABLES[name]
-        inputs[name] = _frame(connection, sa.select(table), [c.name for c in table.c])
+        inputs[name] = read_table(connection, name)
     for name in PRODUCER_TABLES:
-        inputs[name] = _read_for_npns(connection, name, wanted)
-    transactions = _read_for_npns(connection, "transactions", wanted)
+        inputs[name] = read_for_npns(connection, name, wanted)
+    transactions = read_for_npns(connection, "transactions", wanted)
     transactions = transactions[transactions["status"].isin(statuses.OPEN_TRANSACTION_STATUSES)]
     if replacing_upload_id is not None:
         transactions = transactions[transactions["upload_id"].ne(replacing_upload_id).fillna(True)]
@@ -125,10 +135,11 @@ def transaction_id_for(upload_id: str, row: dict) -> str:
 
 
 @dataclass(frozen=True)
-class AppointmentPlan:
-    """What one upload's evaluation writes."""
+class BatchPlan:
+    """What one upload's evaluation writes (appointments or terminations: `kind`)."""
 
     upload_id: str
+    kind: str
     batches: pd.DataFrame  # transaction_batches rows
     transactions: pd.DataFrame  # transactions rows
     rejections: pd.DataFrame  # request_rejections rows
@@ -161,7 +172,7 @@ def _batch_status(ready: int, held: int, auto: bool) -> str:
 
 def plan_appointment_batches(
     evaluated: pd.DataFrame, upload_id: str, now: dt.datetime
-) -> AppointmentPlan:
+) -> BatchPlan:
     """Turn the engine's rows into the rows to write (no I/O)."""
     repeats = evaluated.attrs.get("repeats")
     # A DataFrame left in attrs breaks pandas' concat/merge of derived frames.
@@ -216,6 +227,35 @@ def plan_appointment_batches(
             "auto_submit": created["auto_submit"],
         }
     )
+    return BatchPlan(
+        upload_id=upload_id,
+        kind=KIND,
+        batches=plan_batches(transactions, upload_id, KIND, now, AUTO_APPROVER),
+        transactions=transactions,
+        rejections=rejections,
+        repeats=repeats if isinstance(repeats, pd.DataFrame) else pd.DataFrame(),
+    )
+
+
+BATCH_COLUMNS = (
+    "batch_id",
+    "kind",
+    "cocode",
+    "upload_id",
+    "status",
+    "approval_version",
+    "approved_by",
+    "approved_at",
+    "submit_immediately",
+    "estimated_fees",
+    "created_at",
+)
+
+
+def plan_batches(
+    transactions: pd.DataFrame, upload_id: str, kind: str, now: dt.datetime, auto_approver: str
+) -> pd.DataFrame:
+    """The `transaction_batches` rows of planned transactions (already carrying batch_id)."""
     if transactions["transaction_id"].duplicated().any():
         # The engine promises one row per (request, line, license); a repeat here would make
         # two transactions share one idempotency key, so stop rather than write it.
@@ -232,43 +272,21 @@ def plan_appointment_batches(
         rows.append(
             {
                 "batch_id": batch_id,
-                "kind": KIND,
+                "kind": kind,
                 "cocode": str(group["cocode"].iloc[0]),
                 "upload_id": upload_id,
                 "status": status,
                 # An auto-approved batch starts at version 1: the sensor's run key is
                 # (batch_id, approval_version), exactly as after a person's approval.
                 "approval_version": 1 if approved else 0,
-                "approved_by": AUTO_APPROVER if approved else None,
+                "approved_by": auto_approver if approved else None,
                 "approved_at": now if approved else None,
                 "submit_immediately": auto,
                 "estimated_fees": round(float(group.loc[ready, "estimated_fee"].sum()), 2),
                 "created_at": now,
             }
         )
-    batches = pd.DataFrame(
-        rows,
-        columns=[
-            "batch_id",
-            "kind",
-            "cocode",
-            "upload_id",
-            "status",
-            "approval_version",
-            "approved_by",
-            "approved_at",
-            "submit_immediately",
-            "estimated_fees",
-            "created_at",
-        ],  # fmt: skip
-    )
-    return AppointmentPlan(
-        upload_id=upload_id,
-        batches=batches,
-        transactions=transactions,
-        rejections=rejections,
-        repeats=repeats if isinstance(repeats, pd.DataFrame) else pd.DataFrame(),
-    )
+    return pd.DataFrame(rows, columns=list(BATCH_COLUMNS))
 
 
 # ============================================================================================
@@ -283,13 +301,13 @@ class ExistingBatches:
     why_not: str = ""
 
 
-def existing_batches(connection: Connection, upload_id: str) -> ExistingBatches:
-    """This upload's batches, and whether a re-evaluation may replace them."""
+def existing_batches(connection: Connection, upload_id: str, kind: str = KIND) -> ExistingBatches:
+    """This upload's batches of `kind`, and whether a re-evaluation may replace them."""
     batches = TABLES["transaction_batches"]
     attempts = TABLES["submission_attempts"]
     rows = connection.execute(
         sa.select(batches.c.batch_id, batches.c.status, batches.c.approval_version)
-        .where(batches.c.upload_id == upload_id, batches.c.kind == KIND)
+        .where(batches.c.upload_id == upload_id, batches.c.kind == kind)
         .order_by(batches.c.batch_id)
     ).all()
     ids = [r.batch_id for r in rows]
@@ -314,12 +332,12 @@ def existing_batches(connection: Connection, upload_id: str) -> ExistingBatches:
     return ExistingBatches(ids, True)
 
 
-def write_appointment_plan(connection: Connection, plan: AppointmentPlan) -> None:
+def write_batch_plan(connection: Connection, plan: BatchPlan) -> None:
     """Replace the upload's (unapproved) batches, transactions and rejections with the plan."""
     batches = TABLES["transaction_batches"]
     transactions = TABLES["transactions"]
     rejections = TABLES["request_rejections"]
-    old = existing_batches(connection, plan.upload_id)
+    old = existing_batches(connection, plan.upload_id, plan.kind)
     if not old.replaceable:
         raise ValueError(f"upload {plan.upload_id}: {old.why_not}")
     if old.batch_ids:
@@ -327,7 +345,7 @@ def write_appointment_plan(connection: Connection, plan: AppointmentPlan) -> Non
         connection.execute(batches.delete().where(batches.c.batch_id.in_(old.batch_ids)))
     connection.execute(
         rejections.delete().where(
-            rejections.c.upload_id == plan.upload_id, rejections.c.kind == KIND
+            rejections.c.upload_id == plan.upload_id, rejections.c.kind == plan.kind
         )
     )
     for table, frame in (

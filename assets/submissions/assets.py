@@ -23,6 +23,7 @@ from assets.submissions.submission import (
     poll_batch,
     submit_batch,
 )
+from assets.terminations.assets import TERMINATION_BATCHES_KEY
 from assets.uploads.ledger import markdown_safe
 from resources.database import OperationalDatabase
 from resources.nipr_gateway import NiprGateway
@@ -58,12 +59,15 @@ def _current_version(database: OperationalDatabase, batch_id: str) -> int | None
     key=SUBMISSIONS_KEY,
     group_name="submissions",
     partitions_def=BATCH_PARTITIONS,
-    deps=[dg.AssetDep(BATCHES_KEY, partition_mapping=dg.AllPartitionMapping())],
+    deps=[
+        dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping())
+        for key in (BATCHES_KEY, TERMINATION_BATCHES_KEY)
+    ],
     kinds={"xml"},
     retry_policy=SUBMISSION_RETRY_POLICY,
     description=(
-        "One approved batch sent to the NIPR Gateway (a partition per batch): every eligible "
-        "transaction exactly once, in chunks of at most 100, each attempt recorded before the "
+        "One approved batch of appointments or terminations sent to the NIPR Gateway (a "
+        "partition per batch): every eligible transaction exactly once, in chunks of at most 100, each attempt recorded before the "
         "call; NIPR's answers (Accepted, Rejected with NIPR's message, Pending State Review) "
         "written to `transactions`."
     ),

@@ -7,9 +7,22 @@ SPEC section 3 tables as DataFrames, and returns one row per request row.
 Per row, the first failing check sets the reason and the status `Not Eligible`:
 
 1. `Appointment Not Found`: no `Appointed` appointment for npn, state, CoCode and loa_code.
-2. `Termination Reason Required`: the reason is blank and the state has no single default.
-3. `Termination Reason <code> Not Accepted In <state_code>`: the code is not among the state's
+2. `Terminations Not Filed Through NIPR In <state_code>`: the state's
+   `state_appointment_rules.terminations_via_nipr` is false (NY ends appointments on the DFS
+   portal; IL is a registry state where the carrier keeps its own register). Said on the
+   transaction, never sent: NIPR would refuse it and the customer would still pay for the try.
+3. `Termination Reason Required`: the reason is blank and the state has no single default.
+4. `Termination Reason <code> Not Accepted In <state_code>`: the code is not among the state's
    reasons.
+5. Effective date limits of `state_appointment_rules` (DOMAIN 3.4), for a date the user gave
+   (blank: the state's processing date, always accepted):
+   - `Effective Date Not Specifiable In <state_code>` where `termination_date_specifiable` is
+     false (TX, NY use their processing date: the date asked for would not be honoured);
+   - `Future Effective Date Not Accepted In <state_code>` for a date after `as_of`, in every
+     state (each state with a known rule refuses it; a future termination is dropped later);
+   - `Effective Date More Than <N> Days Back Not Accepted In <state_code>` for a date before
+     `as_of` minus `termination_max_backdate_days` (FL 33, NJ 60, PA 30, VA 29, WA 14).
+   - `Effective Date <value> Unreadable`: a date that cannot be read is not guessed at.
 
 Otherwise `In Good Standing`, `Ready to Submit`.
 
@@ -32,10 +45,15 @@ Decisions where SPEC leaves room (always the side that charges no fee nobody ask
   others 0. Not Eligible rows: 0.
 - Repeats: a Ready row is left out of the result when an open termination transaction exists
   for the same npn, state, CoCode and loa_code, or when an earlier request row of the same call
-  terminates the same line (one NIPR transaction each would be charged twice). What was left
-  out is in `result.attrs["repeats"]`; Not Eligible rows are never left out (the audit).
-- `as_of` is accepted for symmetry with the appointment engine; no termination rule depends on
-  the date.
+  terminates the same line (one NIPR transaction each would be charged twice). Also when NIPR
+  already ACCEPTED a termination of that line on or after the appointment's effective date:
+  `appointments` changes only with the next NIPR sync, and until then the line still reads
+  Appointed, so a second drop would pay for the same termination again. (A re-appointment has
+  a later effective date and can be terminated again.) What was left out is in
+  `result.attrs["repeats"]`; Not Eligible rows are never left out (the audit).
+- `state_appointment_rules` absent (unit worlds): no state rule applies. A state missing from a
+  given table has no known rule either: NIPR, not a guess of ours, then decides.
+- `as_of` (default today) is the date the effective-date limits count from.
 
 Frames may arrive as read from a database or files: keys as numbers or text, booleans as
 objects ('true', 1, None), dates as strings; keys are compared as trimmed text.
@@ -63,6 +81,7 @@ REASON_IN_GOOD_STANDING = "In Good Standing"
 
 REPEAT_OF_OPEN_TRANSACTION = "Repeats an open transaction for the same line"
 REPEAT_IN_REQUESTS = "Repeats an earlier request row for the same line"
+REPEAT_OF_ACCEPTED = "Repeats a termination NIPR already accepted (the NIPR sync will show it)"
 
 APPOINTMENT_APPOINTED = "Appointed"
 TRANSACTION_KIND = "termination"
@@ -111,6 +130,12 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "lines_of_authority": ("state_code", "loa_code", "loa_name"),
     "licenses": ("npn", "state_code", "is_resident"),
     "transactions": ("npn", "state_code", "cocode", "loa_code", "kind", "status"),
+    "state_appointment_rules": (
+        "state_code",
+        "terminations_via_nipr",
+        "termination_date_specifiable",
+        "termination_max_backdate_days",
+    ),
 }
 OPTIONAL_INPUTS = (
     "termination_reasons",
@@ -118,7 +143,13 @@ OPTIONAL_INPUTS = (
     "lines_of_authority",
     "licenses",
     "transactions",
+    "state_appointment_rules",
 )
+# Columns read when present: older frames and hand-written worlds may lack them.
+EXTRA_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "appointments": ("effective_date",),
+    "transactions": ("transaction_id", "completed_at"),
+}
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
@@ -126,6 +157,26 @@ _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 def not_accepted_reason(reason_code: str, state_code: str) -> str:
     return f"Termination Reason {reason_code} Not Accepted In {state_code}"
+
+
+def not_via_nipr_reason(state_code: str) -> str:
+    return f"Terminations Not Filed Through NIPR In {state_code}"
+
+
+def date_not_specifiable_reason(state_code: str) -> str:
+    return f"Effective Date Not Specifiable In {state_code}"
+
+
+def future_date_reason(state_code: str) -> str:
+    return f"Future Effective Date Not Accepted In {state_code}"
+
+
+def backdate_reason(days: int, state_code: str) -> str:
+    return f"Effective Date More Than {days} Days Back Not Accepted In {state_code}"
+
+
+def unreadable_date_reason(value: object) -> str:
+    return f"Effective Date {value} Unreadable"
 
 
 def batch_key(cocode: str, auto_submit: bool) -> str:
@@ -140,6 +191,7 @@ def evaluate_termination_requests(
 ) -> pd.DataFrame:
     """One row per request row (repeats left out, see the module docstring), sorted by
     request_row, state_code, loa_code; `result.attrs["repeats"]` lists what was left out."""
+    as_of = as_of or dt.date.today()
     frames = {name: _input_frame(inputs, name) for name in INPUT_COLUMNS}
     req = _request_frame(requests)
     if req.empty:
@@ -148,18 +200,38 @@ def evaluate_termination_requests(
     req = _resolve_lines(req, frames["lines_of_authority"])
     req["has_appointment"] = _has_appointment(req, frames["appointments"])
     req = _resolve_reasons(req, frames["state_termination_reasons"], frames["termination_reasons"])
+    req = _state_rules(req, frames["state_appointment_rules"], as_of)
 
     reason_code = req["termination_reason_code"]
+    states = req["state_code"]
     not_accepted = [
         not_accepted_reason(code, state) if code is not None else None
-        for code, state in zip(req["given_reason"], req["state_code"], strict=True)
+        for code, state in zip(req["given_reason"], states, strict=True)
+    ]
+    backdated = [
+        backdate_reason(int(days), state) if pd.notna(days) else None
+        for days, state in zip(req["max_backdate_days"], states, strict=True)
     ]
     req["eligibility_reason"] = np.select(
-        [~req["has_appointment"], reason_code.isna(), ~req["accepted"]],
+        [
+            ~req["has_appointment"],
+            ~req["via_nipr"],
+            reason_code.isna(),
+            ~req["accepted"],
+            req["date_unreadable"],
+            req["date_not_specifiable"],
+            req["date_in_future"],
+            req["date_too_old"],
+        ],
         [
             REASON_APPOINTMENT_NOT_FOUND,
+            _texts(not_via_nipr_reason, states),
             REASON_REASON_REQUIRED,
             np.array(not_accepted, dtype=object),
+            _texts(unreadable_date_reason, req["unreadable_date"]),
+            _texts(date_not_specifiable_reason, states),
+            _texts(future_date_reason, states),
+            np.array(backdated, dtype=object),
         ],
         default=REASON_IN_GOOD_STANDING,
     )
@@ -172,7 +244,7 @@ def evaluate_termination_requests(
     req["company_name"] = _company_names(req, frames["companies"])
 
     req = req.sort_values(["request_row", "state_code", "loa_code", "_pos"], na_position="last")
-    req, repeats = _drop_repeats(req, frames["transactions"])
+    req, repeats = _drop_repeats(req, frames["transactions"], frames["appointments"])
     req = _fees(req, frames["state_fees"], frames["licenses"])
     return _finish(req, repeats)
 
@@ -247,6 +319,69 @@ def _resolve_reasons(
     return req
 
 
+def _state_rules(req: pd.DataFrame, rules: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Whether the state takes terminations through NIPR, and the effective-date limits."""
+    table = pd.DataFrame(
+        {
+            "state_code": _upper(rules["state_code"]),
+            "via": rules["terminations_via_nipr"].map(_flag).to_numpy(dtype=object),
+            "specifiable": rules["termination_date_specifiable"].map(_flag).to_numpy(dtype=object),
+            "max_backdate_days": pd.to_numeric(
+                rules["termination_max_backdate_days"], errors="coerce"
+            ).to_numpy(),
+        }
+    ).dropna(subset=["state_code"])
+    table = table.drop_duplicates("state_code", keep="last").set_index("state_code")
+    found = table.reindex(req["state_code"].to_numpy())
+    # Unknown is not false: only a rule that says "not via NIPR" stops the transaction.
+    req["via_nipr"] = ~found["via"].eq(False).to_numpy(dtype=bool)
+    req["max_backdate_days"] = found["max_backdate_days"].to_numpy()
+
+    given = req["effective_date"].map(_one_date_or_text)
+    is_date = given.map(lambda v: isinstance(v, dt.date))
+    req["date_unreadable"] = given.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    dates = pd.Series([v if isinstance(v, dt.date) else None for v in given], index=req.index)
+    req["date_not_specifiable"] = (is_date & found["specifiable"].eq(False).to_numpy()).to_numpy(
+        dtype=bool
+    )
+    req["date_in_future"] = np.array([d is not None and d > as_of for d in dates], dtype=bool)
+    limits = req["max_backdate_days"]
+    req["date_too_old"] = np.array(
+        [
+            d is not None and pd.notna(days) and d < as_of - dt.timedelta(days=int(days))
+            for d, days in zip(dates, limits, strict=True)
+        ],
+        dtype=bool,
+    )
+    req["unreadable_date"] = [v if isinstance(v, str) else None for v in given]
+    # Only a date is written on the transaction; an unreadable one is quoted in its reason.
+    req["effective_date"] = pd.Series(list(dates), index=req.index, dtype=object)
+    return req
+
+
+def _one_date_or_text(value: Any) -> dt.date | str | None:
+    """A date; None when blank; the text itself when it is not a date (reported, not guessed)."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).date()
+    text = _one_text(value)
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return text
+
+
+def _texts(make: Any, values: pd.Series) -> np.ndarray:
+    return np.array([make(v) if v is not None else None for v in values], dtype=object)
+
+
 def _company_names(req: pd.DataFrame, companies: pd.DataFrame) -> pd.Series:
     names = pd.DataFrame(
         {"cocode": _text(companies["cocode"]), "name": _text(companies["company_name"])}
@@ -256,24 +391,46 @@ def _company_names(req: pd.DataFrame, companies: pd.DataFrame) -> pd.Series:
 
 
 def _drop_repeats(
-    req: pd.DataFrame, transactions: pd.DataFrame
+    req: pd.DataFrame, transactions: pd.DataFrame, appointments: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     ready = req["status"].eq(STATUS_READY)
-    open_tx = _normalise_keys(transactions)
-    open_tx["transaction_id"] = (
-        _text(transactions["transaction_id"]) if "transaction_id" in transactions.columns else None
-    )
-    is_open = (
-        _lower(transactions["kind"]).eq(TRANSACTION_KIND)
-        & _text(transactions["status"]).isin(sorted(OPEN_STATUSES))
-    ).to_numpy()
-    open_tx = open_tx[is_open].dropna(subset=KEY)
-    ids: dict[tuple, list[str]] = {}
-    for key, tx_id in zip(
-        open_tx[KEY].itertuples(index=False, name=None), open_tx["transaction_id"], strict=True
-    ):
-        ids.setdefault(key, []).extend([tx_id] if tx_id is not None else [])
-    open_of = {key: min(found) if found else None for key, found in ids.items()}
+    tx = _normalise_keys(transactions)
+    tx["transaction_id"] = _text(transactions["transaction_id"])
+    tx["completed_on"] = transactions["completed_at"].map(_one_date_or_text).to_numpy()
+    is_termination = _lower(transactions["kind"]).eq(TRANSACTION_KIND).to_numpy()
+    status = _text(transactions["status"])
+    open_tx = tx[is_termination & status.isin(sorted(OPEN_STATUSES)).to_numpy()].dropna(subset=KEY)
+    open_of = _first_id_per_key(open_tx)
+
+    # NIPR accepted a termination the current-state tables do not show yet.
+    accepted = tx[is_termination & status.eq(statuses.ACCEPTED).to_numpy()].dropna(subset=KEY)
+    appointed = _normalise_keys(appointments)
+    appointed["since"] = appointments["effective_date"].map(_one_date_or_text).to_numpy()
+    appointed = appointed[
+        _lower(appointments["status"]).eq(APPOINTMENT_APPOINTED.lower()).to_numpy()
+    ]
+    since_of = {
+        key: since if isinstance(since, dt.date) else None
+        for key, since in zip(
+            appointed[KEY].itertuples(index=False, name=None), appointed["since"], strict=True
+        )
+    }
+    accepted = accepted.loc[
+        np.array(
+            [
+                not isinstance(since_of.get(key), dt.date)
+                or not isinstance(done, dt.date)
+                or done >= since_of[key]
+                for key, done in zip(
+                    accepted[KEY].itertuples(index=False, name=None),
+                    accepted["completed_on"],
+                    strict=True,
+                )
+            ],
+            dtype=bool,
+        )
+    ]
+    accepted_of = _first_id_per_key(accepted)
 
     dropped: list[dict[str, Any]] = []
     first_row: dict[tuple, int] = {}
@@ -283,13 +440,13 @@ def _drop_repeats(
         if not is_ready:
             continue
         record = dict(zip(KEY, key, strict=True), request_row=row)
-        if key in open_of:
+        if key in open_of or key in accepted_of:
             dropped.append(
                 record
                 | {
-                    "repeats_transaction_id": open_of[key],
+                    "repeats_transaction_id": open_of.get(key) or accepted_of.get(key),
                     "repeats_request_row": None,
-                    "reason": REPEAT_OF_OPEN_TRANSACTION,
+                    "reason": REPEAT_OF_OPEN_TRANSACTION if key in open_of else REPEAT_OF_ACCEPTED,
                 }
             )
             keep[i] = False
@@ -307,6 +464,17 @@ def _drop_repeats(
             first_row[key] = row
     repeats = pd.DataFrame(dropped, columns=list(REPEAT_COLUMNS)) if dropped else _empty_repeats()
     return req[keep], repeats
+
+
+def _first_id_per_key(transactions: pd.DataFrame) -> dict[tuple, str | None]:
+    ids: dict[tuple, list[str]] = {}
+    for key, tx_id in zip(
+        transactions[KEY].itertuples(index=False, name=None),
+        transactions["transaction_id"],
+        strict=True,
+    ):
+        ids.setdefault(key, []).extend([tx_id] if tx_id is not None else [])
+    return {key: min(found) if found else None for key, found in ids.items()}
 
 
 def _fees(req: pd.DataFrame, state_fees: pd.DataFrame, licenses: pd.DataFrame) -> pd.DataFrame:
@@ -402,14 +570,17 @@ def _input_frame(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
     if frame is None:
         if name not in OPTIONAL_INPUTS:
             raise ValueError(f"termination eligibility needs the {name!r} frame")
-        empty = pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+        every = columns + list(EXTRA_INPUT_COLUMNS.get(name, ()))
+        empty = pd.DataFrame({column: pd.Series(dtype=object) for column in every})
         empty.attrs["_absent"] = True
         return empty
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"the {name!r} frame lacks column(s): {', '.join(missing)}")
-    extra = ["transaction_id"] if name == "transactions" and "transaction_id" in frame else []
-    return frame.loc[:, columns + extra].reset_index(drop=True)
+    out = frame.loc[:, columns].reset_index(drop=True)
+    for column in EXTRA_INPUT_COLUMNS.get(name, ()):
+        out[column] = frame[column].to_numpy() if column in frame.columns else None
+    return out
 
 
 def _finish(result: pd.DataFrame, repeats: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,6 @@ SPEC section 6 and the shipped business rules:
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -24,16 +23,6 @@ import pytest
 
 from assets.appointments import statuses
 from assets.appointments.assets import APPOINTMENT_ASSETS, BATCHES_KEY, TRANSACTIONS_KEY
-from assets.reference.loading import load_company_config, load_reference_data
-from assets.uploads.assets import UPLOAD_ASSETS, UPLOADS_PARTITIONS
-from assets.uploads.inbox import partition_key_for
-from assets.uploads.ledger import run_tags
-from npnflow import paths
-from pipelines.definitions import build_definitions
-from resources.database import OperationalDatabase
-from resources.object_store import LocalFolderObjectStore
-from resources.ssn import SsnVault
-from schemas.migrate import upgrade
 
 TODAY = dt.date.today()
 FAR = TODAY + dt.timedelta(days=700)
@@ -54,15 +43,9 @@ KEY = "inbox/appoint/requests.csv"
 
 
 @pytest.fixture(scope="module")
-def template_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "npnflow.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    reference = load_reference_data(paths.reference_dir())
-    database = OperationalDatabase(url=url)
-    database.replace_tables(reference)
-    database.replace_tables(load_company_config(paths.config_dir(), reference))
-    database.replace_tables(
+def template_db(tmp_path_factory, seeded_database) -> Path:
+    return seeded_database(
+        tmp_path_factory.mktemp("template") / "npnflow.db",
         {
             "producers": pd.DataFrame(
                 [
@@ -132,58 +115,13 @@ def template_db(tmp_path_factory) -> Path:
                     },
                 ]  # fmt: skip
             ),
-        }
+        },
     )
-    database.engine.dispose()
-    return path
-
-
-class Pipeline:
-    def __init__(self, tmp_path: Path, template_db: Path, instance: dg.DagsterInstance):
-        db_path = tmp_path / "npnflow.db"
-        shutil.copy(template_db, db_path)
-        self.database = OperationalDatabase(url=f"sqlite:///{db_path}")
-        self.store = LocalFolderObjectStore(root=str(tmp_path / "bucket"))
-        self.instance = instance
-        self.defs = build_definitions("local")
-
-    @property
-    def resources(self) -> dict[str, object]:
-        return {"database": self.database, "object_store": self.store,
-                "ssn_vault": SsnVault(key=None)}  # fmt: skip
-
-    def drop_and_process(self, key: str, data: bytes, kind: str) -> tuple[str, object]:
-        stored = self.store.put_bytes(key, data)
-        partition = partition_key_for(key, stored.etag)
-        self.instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [partition])
-        result = dg.materialize(
-            [*UPLOAD_ASSETS, *APPOINTMENT_ASSETS],
-            partition_key=partition,
-            instance=self.instance,
-            resources=self.resources,
-            tags=run_tags(key, stored.etag, kind),
-        )
-        assert result.success
-        return partition, result
-
-    def table(self, name: str) -> pd.DataFrame:
-        return self.database.read_table(name)
-
-    def sensor_tick(self, name: str):
-        sensor = self.defs.resolve_sensor_def(name)
-        with dg.build_sensor_context(
-            instance=self.instance,
-            instance_ref=self.instance.get_ref(),
-            resources={"database": self.database},
-            definitions=self.defs,
-        ) as context:
-            return sensor.evaluate_tick(context)
 
 
 @pytest.fixture
-def pipeline(tmp_path, template_db):
-    with dg.instance_for_test() as instance:
-        yield Pipeline(tmp_path, template_db, instance)
+def pipeline(make_pipeline, template_db):
+    return make_pipeline(template_db, APPOINTMENT_ASSETS)
 
 
 def _outcomes(transactions: pd.DataFrame) -> set[tuple]:

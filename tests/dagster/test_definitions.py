@@ -190,7 +190,7 @@ def test_upload_assets_job_and_sensors_are_registered():
     assert dg.AssetKey("core_uploads__validated") in onboarding.parent_keys
     job = defs.resolve_job_def("process_upload_job")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == (
-        UPLOAD_KEYS | APPOINTMENT_KEYS
+        UPLOAD_KEYS | APPOINTMENT_KEYS | TERMINATION_KEYS
     )
     assert defs.resolve_sensor_def("inbox_file_sensor").job_name == "process_upload_job"
     assert defs.resolve_sensor_def("onboarded_producers_sensor").job_name == (
@@ -199,6 +199,7 @@ def test_upload_assets_job_and_sensors_are_registered():
 
 
 APPOINTMENT_KEYS = {"core_appointments__transactions", "core_appointments__batches"}
+TERMINATION_KEYS = {"core_terminations__transactions", "core_terminations__batches"}
 
 
 def test_appointment_and_submission_assets_jobs_and_sensors_are_registered():
@@ -245,3 +246,15 @@ def test_the_ssn_key_is_an_environment_variable_when_set(monkeypatch):
     for environment in ENVIRONMENTS:
         vault = build_definitions(environment).resources["ssn_vault"]
         assert vault.key == dg.EnvVar("NPNFLOW_SSN_KEY")
+
+
+def test_termination_assets_follow_the_upload_and_feed_the_same_submission():
+    graph = build_definitions("local").get_repository_def().asset_graph
+    transactions = graph.get(dg.AssetKey("core_terminations__transactions"))
+    batches = graph.get(dg.AssetKey("core_terminations__batches"))
+    submissions = graph.get(dg.AssetKey("out_nipr__gateway_submissions"))
+    assert transactions.group_name == batches.group_name == "terminations"
+    assert dg.AssetKey("core_uploads__validated") in transactions.parent_keys
+    assert dg.AssetKey("core_terminations__transactions") in batches.parent_keys
+    assert dg.AssetKey("core_terminations__batches") in submissions.parent_keys
+    assert transactions.partitions_def.name == batches.partitions_def.name == "uploads"

@@ -15,7 +15,7 @@ from assets.appointments.store import (
     existing_batches,
     plan_appointment_batches,
     transaction_id_for,
-    write_appointment_plan,
+    write_batch_plan,
 )
 from schemas.tables import TABLES, metadata
 
@@ -195,7 +195,7 @@ def test_writing_replaces_an_unapproved_evaluation_and_keeps_an_approved_one(eva
     engine = _memory_database()
     plan = plan_appointment_batches(evaluated, "U1", NOW)
     with engine.begin() as connection:
-        write_appointment_plan(connection, plan)
+        write_batch_plan(connection, plan)
         # The auto-approved batch may already be on its way to NIPR: not replaceable.
         assert not existing_batches(connection, "U1").replaceable
     without_auto = evaluated[~evaluated["auto_submit"]]
@@ -204,9 +204,9 @@ def test_writing_replaces_an_unapproved_evaluation_and_keeps_an_approved_one(eva
         connection.execute(TABLES["transaction_batches"].delete())
         connection.execute(TABLES["request_rejections"].delete())
         review_plan = plan_appointment_batches(without_auto, "U1", NOW)
-        write_appointment_plan(connection, review_plan)
+        write_batch_plan(connection, review_plan)
         assert existing_batches(connection, "U1").replaceable
-        write_appointment_plan(connection, review_plan)  # a re-run: replaced, not doubled
+        write_batch_plan(connection, review_plan)  # a re-run: replaced, not doubled
         count = connection.execute(
             sa.select(sa.func.count()).select_from(TABLES["transactions"])
         ).scalar_one()
@@ -222,4 +222,4 @@ def test_writing_replaces_an_unapproved_evaluation_and_keeps_an_approved_one(eva
         )
         assert not existing_batches(connection, "U1").replaceable
         with pytest.raises(ValueError, match="already approved or sent"):
-            write_appointment_plan(connection, review_plan)
+            write_batch_plan(connection, review_plan)

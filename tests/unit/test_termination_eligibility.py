@@ -7,6 +7,8 @@ only what its rule needs.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
@@ -18,6 +20,7 @@ PRAIRIE = "33333"
 VOLUNTARY = "VOLUNTARY_TERMINATION"
 DEATH = "DEATH"
 PRODUCTION = "INADEQUATE_PRODUCTION"
+AS_OF = dt.date(2026, 7, 15)
 
 
 def frame(columns: str, rows: list[tuple]) -> pd.DataFrame:
@@ -82,6 +85,7 @@ def request(
     npn: str = "1001",
     cocode: str = HARBORSTONE,
     loa_name: str | None = None,
+    date: object = "2026-07-01",
 ) -> dict[str, object]:
     return {
         "request_row": row,
@@ -91,13 +95,15 @@ def request(
         "loa_code": loa,
         "loa_name": loa_name,
         "termination_reason_code": reason,
-        "effective_date": "2026-07-01",
+        "effective_date": date,
         "submit_immediately": submit,
     }
 
 
-def evaluate(rows: list[dict[str, object]], **overrides: pd.DataFrame) -> pd.DataFrame:
-    return evaluate_termination_requests(pd.DataFrame(rows), make_inputs(**overrides))
+def evaluate(
+    rows: list[dict[str, object]], as_of: dt.date = AS_OF, **overrides: pd.DataFrame
+) -> pd.DataFrame:
+    return evaluate_termination_requests(pd.DataFrame(rows), make_inputs(**overrides), as_of)
 
 
 def only(result: pd.DataFrame) -> pd.Series:
@@ -113,7 +119,7 @@ def test_default_reason_used_when_blank() -> None:
     assert row["status"] == el.STATUS_READY == "Ready to Submit"
     assert row["eligibility_reason"] == "In Good Standing"
     assert row["termination_reason_code"] == VOLUNTARY
-    assert row["effective_date"] == "2026-07-01"
+    assert row["effective_date"] == dt.date(2026, 7, 1)
     assert row["company_name"] == "Harborstone Life"
 
 
@@ -248,6 +254,133 @@ def test_missing_fee_row_is_zero() -> None:
     assert only(evaluate([request(state="NJ")], state_fees=fees))["estimated_fee"] == 0.0
 
 
+# --- state rules: terminations outside NIPR, effective-date limits ----------------------------
+
+STATE_RULES = frame(
+    "state_code terminations_via_nipr termination_date_specifiable termination_max_backdate_days",
+    [
+        ("CA", True, True, None),
+        ("NJ", "true", "true", 60),
+        ("NY", False, False, None),
+        ("TX", True, False, None),
+        ("FL", True, True, 33),
+    ],
+)
+
+
+def with_appointment(state: str, loa: str = "16") -> pd.DataFrame:
+    return pd.concat(
+        [
+            make_inputs()["appointments"],
+            frame(
+                "npn state_code cocode loa_code status",
+                [("1001", state, HARBORSTONE, loa, "Appointed")],
+            ),
+        ],
+        ignore_index=True,
+    )
+
+
+def test_state_that_takes_no_terminations_through_nipr_says_so() -> None:
+    states = frame("state_code reason_code is_default", [("NY", VOLUNTARY, True)])
+    reasons = pd.concat([make_inputs()["state_termination_reasons"], states], ignore_index=True)
+    row = only(
+        evaluate(
+            [request(state="NY", date=None)],
+            appointments=with_appointment("NY"),
+            state_appointment_rules=STATE_RULES,
+            state_termination_reasons=reasons,
+        )
+    )
+    assert row["status"] == el.STATUS_NOT_ELIGIBLE
+    assert row["eligibility_reason"] == "Terminations Not Filed Through NIPR In NY"
+    assert row["estimated_fee"] == 0.0
+
+
+def test_not_via_nipr_comes_after_appointment_and_before_reason() -> None:
+    rules = STATE_RULES
+    # No appointment in NY: the appointment check decides.
+    row = only(evaluate([request(state="NY")], state_appointment_rules=rules))
+    assert row["eligibility_reason"] == el.REASON_APPOINTMENT_NOT_FOUND
+    # NY has no reason at all: still the NIPR rule, not "reason required".
+    row = only(
+        evaluate(
+            [request(state="NY")],
+            appointments=with_appointment("NY"),
+            state_appointment_rules=rules,
+        )
+    )
+    assert row["eligibility_reason"] == el.not_via_nipr_reason("NY")
+
+
+def test_state_missing_from_rules_is_sent_to_nipr() -> None:
+    rules = STATE_RULES[STATE_RULES["state_code"].ne("CA")]
+    row = only(evaluate([request(date="2026-07-10")], state_appointment_rules=rules))
+    assert row["status"] == el.STATUS_READY
+
+
+def test_effective_date_not_specifiable_unless_blank() -> None:
+    appointments = with_appointment("TX")
+    rows = [request(row=2, state="TX", date="2026-07-10"), request(row=3, state="TX", date=None)]
+    result = evaluate(rows, appointments=appointments, state_appointment_rules=STATE_RULES)
+    assert list(result["eligibility_reason"]) == [
+        "Effective Date Not Specifiable In TX",
+        "In Good Standing",
+    ]
+    assert result.iloc[1]["effective_date"] is None
+
+
+def test_future_effective_date_is_not_accepted() -> None:
+    rows = [
+        request(row=2, date=AS_OF + dt.timedelta(days=1)),
+        request(row=3, loa="296", date=AS_OF),
+    ]
+    result = evaluate(rows, state_appointment_rules=STATE_RULES)
+    assert list(result["eligibility_reason"]) == [
+        "Future Effective Date Not Accepted In CA",
+        "In Good Standing",
+    ]
+    # Without any state rule the future is refused all the same.
+    row = only(evaluate([request(date="2026-12-31")]))
+    assert row["eligibility_reason"] == el.future_date_reason("CA")
+
+
+def test_backdating_limit_counts_days_from_as_of() -> None:
+    appointments = with_appointment("FL")
+    oldest = AS_OF - dt.timedelta(days=33)
+    rows = [
+        request(row=2, state="FL", date=oldest, reason=VOLUNTARY),
+        request(row=3, state="FL", date=oldest - dt.timedelta(days=1), reason=VOLUNTARY),
+    ]
+    reasons = frame("state_code reason_code is_default", [("FL", VOLUNTARY, True)])
+    result = evaluate(
+        rows,
+        appointments=appointments,
+        state_appointment_rules=STATE_RULES,
+        state_termination_reasons=reasons,
+    )
+    assert list(result["status"]) == [el.STATUS_READY, el.STATUS_NOT_ELIGIBLE]
+    assert result.iloc[1]["eligibility_reason"] == (
+        "Effective Date More Than 33 Days Back Not Accepted In FL"
+    )
+
+
+def test_reason_check_comes_before_the_date_checks() -> None:
+    row = only(
+        evaluate(
+            [request(reason=PRODUCTION, date="2026-12-31")], state_appointment_rules=STATE_RULES
+        )
+    )
+    assert row["eligibility_reason"] == el.not_accepted_reason(PRODUCTION, "CA")
+
+
+def test_unreadable_effective_date_is_quoted_not_guessed() -> None:
+    row = only(evaluate([request(date="31/06/2026")]))
+    assert row["status"] == el.STATUS_NOT_ELIGIBLE
+    assert row["eligibility_reason"] == "Effective Date 31/06/2026 Unreadable"
+    assert row["effective_date"] is None
+
+
 # --- repeats ---------------------------------------------------------------------------------
 
 
@@ -267,6 +400,27 @@ def test_open_termination_transaction_is_a_repeat() -> None:
     assert list(repeats["request_row"]) == [2]
     assert repeats.iloc[0]["repeats_transaction_id"] == "t1"
     assert repeats.iloc[0]["reason"] == el.REPEAT_OF_OPEN_TRANSACTION
+
+
+def test_termination_nipr_accepted_is_a_repeat_until_the_sync_shows_it() -> None:
+    appointments = make_inputs()["appointments"].assign(effective_date="2025-01-10")
+    # CA 296 was re-appointed after its earlier termination was accepted: terminable again.
+    appointments.loc[appointments["loa_code"].eq("296"), "effective_date"] = "2026-07-01"
+    transactions = frame(
+        "transaction_id npn state_code cocode loa_code kind status completed_at",
+        [
+            ("t1", "1001", "CA", HARBORSTONE, "16", "termination", "Accepted", "2026-07-02"),
+            ("t2", "1001", "CA", HARBORSTONE, "296", "termination", "Accepted", "2026-06-01"),
+            ("t3", "1001", "NJ", HARBORSTONE, "16", "termination", "Rejected", "2026-07-02"),
+        ],
+    )
+    rows = [request(row=2), request(row=3, loa="296"), request(row=4, state="NJ")]
+    result = evaluate(rows, appointments=appointments, transactions=transactions)
+    assert list(result["request_row"]) == [3, 4]
+    repeat = only(result.attrs["repeats"])
+    assert repeat["request_row"] == 2
+    assert repeat["repeats_transaction_id"] == "t1"
+    assert repeat["reason"] == el.REPEAT_OF_ACCEPTED
 
 
 def test_repeat_within_the_call_keeps_the_first_and_not_eligible_rows() -> None:

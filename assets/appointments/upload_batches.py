@@ -1,0 +1,239 @@
+"""One validated upload of requests, evaluated into transactions and batches: the step that the
+appoint and the terminate assets share.
+
+What differs per kind (which upload kind, which engine, which inputs, how rows become
+transactions) is a `RequestKind`; what is the same is here, once:
+
+- skip uploads of another kind, or not in a processable status;
+- keep an upload's batches once one of them was approved or sent (checked before and again
+  inside the writing transaction, so an approval that lands meanwhile wins);
+- re-validate the stored file, evaluate as of today, write transactions and batches in ONE
+  database transaction;
+- the metadata a reviewer reads: counts per reason and status, a preview, repeats, the batches
+  table with fees, and the next step.
+
+No `from __future__ import annotations` here: Dagster reads the annotations of what it wraps.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from assets.appointments import statuses
+from assets.appointments import store as batch_store
+from assets.metadata import markdown_preview
+from assets.uploads import ledger
+from assets.uploads import store as upload_store
+from assets.uploads.assets import validate_stored_upload
+from assets.uploads.reading import UploadRejected
+from resources.database import OperationalDatabase
+from resources.object_store import ObjectStore
+
+SHOWN_ROWS = 25
+
+
+@dataclass(frozen=True)
+class RequestKind:
+    """How one upload kind becomes transactions of one transaction kind."""
+
+    upload_kind: str  # uploads.kind: appoint | terminate
+    transaction_kind: str  # transactions.kind: appointment | termination
+    transactions_key: dg.AssetKey
+    batches_key: dg.AssetKey
+    read_inputs: Callable[..., dict[str, pd.DataFrame]]  # (connection, npns, replacing_upload_id=)
+    evaluate: Callable[[pd.DataFrame, Mapping[str, pd.DataFrame], dt.date], pd.DataFrame]
+    plan: Callable[[pd.DataFrame, str, dt.datetime], batch_store.BatchPlan]
+    preview_columns: Sequence[str]
+    auto_submit_column: str  # the template column that auto-approves, for the messages
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def reason_counts(transactions: pd.DataFrame, rejections: pd.DataFrame) -> pd.DataFrame:
+    """Rows per (eligibility reason, status), request rejections included: the audit view."""
+    frame = pd.concat(
+        [
+            transactions[["eligibility_reason", "status"]],
+            rejections[["eligibility_reason", "status"]],
+        ],
+        ignore_index=True,
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=["eligibility_reason", "status", "rows"])
+    return (
+        frame.groupby(["eligibility_reason", "status"], dropna=False)
+        .size()
+        .rename("rows")
+        .reset_index()
+        .sort_values(["rows", "eligibility_reason"], ascending=[False, True])
+    )
+
+
+def batch_summary(plan: batch_store.BatchPlan) -> pd.DataFrame:
+    t = plan.transactions
+    if plan.batches.empty:
+        return pd.DataFrame(
+            columns=["batch_id", "cocode", "status", "to_send", "held", "not_eligible", "fees"]
+        )
+    per_batch = t.groupby("batch_id").agg(
+        to_send=("status", lambda s: int(s.eq(statuses.READY_TO_SUBMIT).sum())),
+        held=("status", lambda s: int(s.eq(statuses.HELD_JIT).sum())),
+        not_eligible=("status", lambda s: int(s.eq(statuses.NOT_ELIGIBLE).sum())),
+    )
+    out = plan.batches.set_index("batch_id").join(per_batch).reset_index()
+    out["fees"] = out["estimated_fees"].map(_money)
+    out["approval"] = out["approved_by"].fillna("")
+    return out[["batch_id", "cocode", "status", "approval", "to_send", "held", "not_eligible",
+                "fees"]]  # fmt: skip
+
+
+def _skip_note(upload_kind: str, kind: str | None, status: str | None) -> str:
+    if status is not None and not ledger.should_process(status):
+        return f"Upload is {status}: no request to evaluate."
+    return f"Not a {upload_kind} upload ({kind}): nothing to evaluate."
+
+
+def evaluate_upload(
+    context: dg.AssetExecutionContext,
+    database: OperationalDatabase,
+    object_store: ObjectStore,
+    request_kind: RequestKind,
+) -> Iterator[dg.MaterializeResult]:
+    """The body of an upload → transactions → batches multi-asset (see the module docstring)."""
+    rk = request_kind
+    database.ensure_migrated()
+    upload_id = context.partition_key
+    with database.begin() as connection:
+        row = upload_store.read_upload_row(connection, upload_id)
+    if row is None or row["kind"] != rk.upload_kind or not ledger.should_process(row["status"]):
+        context.log.info(
+            f"Upload {upload_id}: "
+            + _skip_note(
+                rk.upload_kind, row["kind"] if row else None, row["status"] if row else None
+            )
+        )
+        return
+    with database.begin() as connection:
+        existing = batch_store.existing_batches(connection, upload_id, rk.transaction_kind)
+    if not existing.replaceable:
+        context.log.info(f"Upload {upload_id}: {existing.why_not}.")
+        note = f"Not re-evaluated: {existing.why_not}."
+        yield dg.MaterializeResult(asset_key=rk.transactions_key, metadata={"note": note})
+        yield dg.MaterializeResult(
+            asset_key=rk.batches_key,
+            metadata={"note": note, "batch_ids": ", ".join(existing.batch_ids)},
+        )
+        return
+    try:
+        _, validated = validate_stored_upload(database, object_store, upload_id, row)
+    except UploadRejected as rejection:
+        raise dg.Failure(
+            description=f"Upload {upload_id} can no longer be read: {rejection.message}",
+            allow_retries=False,
+        ) from None
+    requests = validated.exploded()
+    now = _now()
+    as_of = now.date()
+    with database.begin() as connection:
+        plan = _plan(connection, rk, requests, upload_id, as_of, now)
+        # Checked again inside the writing transaction: a batch approved meanwhile wins.
+        if not batch_store.existing_batches(connection, upload_id, rk.transaction_kind).replaceable:
+            raise dg.Failure(
+                description=(
+                    f"Upload {upload_id}: one of its batches was approved while it was being "
+                    "re-evaluated; nothing was changed."
+                ),
+                allow_retries=False,
+            )
+        batch_store.write_batch_plan(connection, plan)
+
+    counts = plan.counts
+    context.log.info(
+        f"Upload {upload_id}: {len(requests)} request row(s) evaluated as of {as_of}: "
+        f"{counts['transactions']} {rk.transaction_kind} transaction(s) "
+        f"({counts['ready_to_submit']} ready, {counts['held_jit']} held JIT, "
+        f"{counts['not_eligible']} not eligible), {counts['request_rows_rejected']} request "
+        f"row(s) rejected, {counts['repeats_not_created']} repeat(s) not created, "
+        f"{counts['batches']} batch(es)"
+    )
+    yield dg.MaterializeResult(
+        asset_key=rk.transactions_key, metadata=_transactions_metadata(rk, plan, requests, as_of)
+    )
+    yield dg.MaterializeResult(asset_key=rk.batches_key, metadata=_batches_metadata(rk, plan))
+
+
+def _plan(
+    connection: Connection,
+    rk: RequestKind,
+    requests: pd.DataFrame,
+    upload_id: str,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> batch_store.BatchPlan:
+    inputs = rk.read_inputs(connection, requests["npn"], replacing_upload_id=upload_id)
+    evaluated = rk.evaluate(requests, inputs, as_of)
+    return rk.plan(evaluated, upload_id, now)
+
+
+def _transactions_metadata(
+    rk: RequestKind, plan: batch_store.BatchPlan, requests: pd.DataFrame, as_of: dt.date
+) -> dict[str, object]:
+    reasons = reason_counts(plan.transactions, plan.rejections)
+    shown = plan.transactions[list(rk.preview_columns)]
+    metadata: dict[str, object] = {
+        "as_of": as_of.isoformat(),
+        "request_rows": len(requests),
+        **plan.counts,
+        "by_reason_and_status": markdown_preview(ledger.markdown_safe(reasons), max_rows=40),
+        "transactions_preview": markdown_preview(ledger.markdown_safe(shown), SHOWN_ROWS),
+    }
+    if len(plan.rejections):
+        metadata["rejected_request_rows"] = markdown_preview(
+            ledger.markdown_safe(
+                plan.rejections[
+                    ["request_row", "npn", "state_code", "cocode", "eligibility_reason"]
+                ]  # fmt: skip
+            ),
+            SHOWN_ROWS,
+        )
+    if len(plan.repeats):
+        metadata["repeats_not_created"] = markdown_preview(
+            ledger.markdown_safe(plan.repeats), SHOWN_ROWS
+        )
+    return metadata
+
+
+def _batches_metadata(rk: RequestKind, plan: batch_store.BatchPlan) -> dict[str, object]:
+    summary = batch_summary(plan)
+    pending = plan.batches.loc[
+        plan.batches["status"].eq(statuses.BATCH_PENDING_REVIEW), "batch_id"
+    ].tolist()
+    auto = plan.batches.loc[plan.batches["status"].eq(statuses.BATCH_APPROVED), "batch_id"]
+    next_steps = []
+    if pending:
+        next_steps.append(
+            f"Review then approve: `npnflow batches show {pending[0]}`, `npnflow batches approve "
+            f"{pending[0]} --by <name>` (or launch approve_batch_job)."
+        )
+    if len(auto):
+        next_steps.append(
+            f"{len(auto)} batch(es) approved automatically ({rk.auto_submit_column} = TRUE): "
+            "approved_batch_sensor requests their submission runs."
+        )
+    return {
+        "batches": len(plan.batches),
+        "batch_ids": ", ".join(plan.batches["batch_id"]),
+        "fees_to_send": dg.MetadataValue.float(float(plan.batches["estimated_fees"].sum())),
+        "batches_table": markdown_preview(ledger.markdown_safe(summary), max_rows=50),
+        "next": " ".join(next_steps) or "Nothing to approve: every transaction is final.",
+    }

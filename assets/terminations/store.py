@@ -1,0 +1,127 @@
+"""Termination transactions and batches in the operational database.
+
+Reading: what `evaluate_termination_requests` needs (SPEC section 7), the producer-scoped
+tables only for the requested NPNs. Planning (pure): the engine's rows become `transactions`
+(kind `termination`) and `transaction_batches` rows with the same deterministic ids as the
+appointments (`assets/appointments/store.py`), so a terminate batch is approved, submitted,
+polled and reported exactly as an appointment batch is. Writing goes through the shared
+`write_batch_plan`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from assets.appointments import statuses
+from assets.appointments.store import (
+    BatchPlan,
+    batch_id_for,
+    plan_batches,
+    read_for_npns,
+    read_table,
+    transaction_id_for,
+)
+from assets.terminations.eligibility import TRANSACTION_KIND
+
+KIND = TRANSACTION_KIND
+AUTO_APPROVER = "auto (Submit Immediately = TRUE)"
+
+CONFIG_TABLES = (
+    "companies",
+    "state_termination_reasons",
+    "termination_reasons",
+    "state_fees",
+    "lines_of_authority",
+    "state_appointment_rules",
+)
+PRODUCER_TABLES = ("appointments", "licenses")
+# Open terminations repeat; Accepted ones repeat until the NIPR sync shows the appointment
+# terminated (see the engine's docstring).
+REPEATABLE_STATUSES = tuple(sorted(statuses.OPEN_TRANSACTION_STATUSES | {statuses.ACCEPTED}))
+
+REJECTION_COLUMNS = (
+    "upload_id",
+    "kind",
+    "request_row",
+    "npn",
+    "state_code",
+    "cocode",
+    "loa_category",
+    "loa_code",
+    "eligibility_reason",
+    "status",
+    "created_at",
+)
+
+
+def read_termination_inputs(
+    connection: Connection, npns: Iterable[str], *, replacing_upload_id: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """The frames `evaluate_termination_requests` needs, for these NPNs.
+
+    `transactions` holds these producers' termination transactions that may be repeated, without
+    those of `replacing_upload_id` (an upload being re-evaluated must not repeat itself).
+    """
+    wanted = sorted({str(n) for n in npns if n is not None and str(n)})
+    inputs = {name: read_table(connection, name) for name in CONFIG_TABLES}
+    for name in PRODUCER_TABLES:
+        inputs[name] = read_for_npns(connection, name, wanted)
+    transactions = read_for_npns(connection, "transactions", wanted)
+    keep = transactions["kind"].eq(KIND) & transactions["status"].isin(REPEATABLE_STATUSES)
+    if replacing_upload_id is not None:
+        keep &= transactions["upload_id"].ne(replacing_upload_id).fillna(True)
+    inputs["transactions"] = transactions[keep].reset_index(drop=True)
+    return inputs
+
+
+def plan_termination_batches(
+    evaluated: pd.DataFrame, upload_id: str, now: dt.datetime
+) -> BatchPlan:
+    """Turn the termination engine's rows into the rows to write (no I/O).
+
+    Every request row becomes a transaction, Not Eligible ones included (the audit of what was
+    asked and why it was not sent), so terminations have no request rejections.
+    """
+    repeats = evaluated.attrs.get("repeats")
+    evaluated = evaluated.copy()
+    evaluated.attrs = {}  # a DataFrame left in attrs breaks pandas' concat/merge later
+    records = evaluated.to_dict("records")
+    transaction_ids = [transaction_id_for(upload_id, r) for r in records]
+    batch_ids = [batch_id_for(upload_id, str(k)) for k in evaluated["batch_key"]]
+    transactions = pd.DataFrame(
+        {
+            "transaction_id": transaction_ids,
+            "batch_id": batch_ids,
+            "kind": KIND,
+            "request_row": evaluated["request_row"],
+            "npn": evaluated["npn"],
+            "state_code": evaluated["state_code"],
+            "cocode": evaluated["cocode"],
+            "loa_category": None,
+            "loa_code": evaluated["loa_code"],
+            "license_number": None,
+            "is_jit": False,
+            "eligibility_reason": evaluated["eligibility_reason"],
+            "status": evaluated["status"],
+            "termination_reason_code": evaluated["termination_reason_code"],
+            "effective_date": evaluated["effective_date"],
+            "estimated_fee": evaluated["estimated_fee"],
+            "idempotency_key": transaction_ids,
+            "created_at": now,
+            "is_resident": evaluated["is_resident"],
+            "upload_id": upload_id,
+            "auto_submit": evaluated["auto_submit"],
+        }
+    )
+    return BatchPlan(
+        upload_id=upload_id,
+        kind=KIND,
+        batches=plan_batches(transactions, upload_id, KIND, now, AUTO_APPROVER),
+        transactions=transactions,
+        rejections=pd.DataFrame(columns=list(REJECTION_COLUMNS)),
+        repeats=repeats if isinstance(repeats, pd.DataFrame) else pd.DataFrame(),
+    )

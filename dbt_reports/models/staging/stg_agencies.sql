@@ -1,0 +1,4 @@
+select
+    agency_npn,
+    agency_name
+from {{ source('npnflow', 'agencies') }}

@@ -1,0 +1,4 @@
+select
+    cocode,
+    company_name
+from {{ source('npnflow', 'companies') }}

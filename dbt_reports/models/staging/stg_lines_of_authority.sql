@@ -1,0 +1,5 @@
+select
+    state_code,
+    loa_code,
+    loa_name
+from {{ source('npnflow', 'lines_of_authority') }}

@@ -1,0 +1,20 @@
+select
+    transaction_id,
+    batch_id,
+    kind,
+    upload_id,
+    request_row,
+    npn,
+    state_code,
+    cocode,
+    loa_category,
+    loa_code,
+    license_number,
+    {{ npnflow_bool('is_jit') }} as is_jit,
+    eligibility_reason,
+    status,
+    estimated_fee,
+    {{ npnflow_timestamp('submitted_at') }} as submitted_at,
+    {{ npnflow_timestamp('completed_at') }} as completed_at,
+    {{ npnflow_timestamp('created_at') }} as created_at
+from {{ source('npnflow', 'transactions') }}
