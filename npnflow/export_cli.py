@@ -175,7 +175,8 @@ def export_terminate(
         rows[TERMINATE_HEADERS["termination_reason_code"]].iloc[0] or "blank (each state's default)"
     )
     date_text = (
-        rows[TERMINATE_HEADERS["effective_date"]].iloc[0] or "blank (today, when it is processed)"
+        rows[TERMINATE_HEADERS["effective_date"]].iloc[0]
+        or "blank (the state's own processing date)"
     )
     review = (
         "TRUE: the batch is approved and submitted at once"
