@@ -18,6 +18,7 @@ import click
 from assets.appointments import statuses
 from npnflow import paths
 from npnflow.export_cli import export
+from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
 
 
@@ -605,6 +606,7 @@ def batches_retry(batch_id: str, by: str) -> None:
 
 main.add_command(export)
 main.add_command(reports)
+main.add_command(portal)
 
 if __name__ == "__main__":
     main()

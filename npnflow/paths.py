@@ -50,3 +50,8 @@ def bucket_dir() -> Path:
 def dagster_home() -> Path:
     """A persistent Dagster instance for `npnflow ui` and `npnflow demo`."""
     return Path(os.environ.get("DAGSTER_HOME") or data_dir() / "dagster_home")
+
+
+def outbox_dir() -> Path:
+    """Where the embedded default's mailer writes emails as .eml files, instead of sending."""
+    return Path(os.environ.get("NPNFLOW_OUTBOX_DIR") or data_dir() / "outbox")

@@ -8,7 +8,10 @@ anything else unknown fails loudly rather than quietly running against the wrong
 - ci: as local, but the operational database comes from `NPNFLOW_DATABASE_URL` (PostgreSQL).
 - prod: PostgreSQL from `NPNFLOW_DATABASE_URL`, the S3 bucket `NPNFLOW_S3_BUCKET` (any
   S3-compatible store with `NPNFLOW_S3_ENDPOINT_URL`), the real NIPR endpoints with
-  `NIPR_USERNAME`/`NIPR_PASSWORD`. Secrets are `EnvVar`s: read when a run starts, never shown.
+  `NIPR_USERNAME`/`NIPR_PASSWORD`, an SMTP server (`NPNFLOW_SMTP_*`) for the invitation
+  emails. Secrets are `EnvVar`s: read when a run starts, never shown.
+- local and ci write emails into the outbox folder (`NPNFLOW_OUTBOX_DIR`, else
+  `.npnflow/outbox`) instead of sending them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import dagster as dg
 
 from npnflow import paths
 from resources.database import OperationalDatabase
+from resources.mailer import outbox_mailer, smtp_mailer_from_environment
 from resources.nipr import NiprClient
 from resources.nipr_gateway import NiprGateway
 from resources.object_store import LocalFolderObjectStore, S3ObjectStore
@@ -99,6 +103,8 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
             "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
             "nipr": _sandbox_nipr(environ),
             "nipr_gateway": _sandbox_gateway(environ),
+            # Emails become .eml files under the data folder: nothing leaves the machine.
+            "mailer": outbox_mailer(paths.outbox_dir()),
         }
     if name == "ci":
         return {
@@ -106,6 +112,8 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
             "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
             "nipr": _sandbox_nipr(environ),
             "nipr_gateway": _sandbox_gateway(environ),
+            # Emails become .eml files under the data folder: nothing leaves the machine.
+            "mailer": outbox_mailer(paths.outbox_dir()),
         }
     if name == "prod":
         return {
@@ -123,5 +131,7 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
                 # The customer id NIPR gave the carrier for Gateway submissions.
                 customer_id=dg.EnvVar("NIPR_GATEWAY_CUSTOMER_ID"),
             ),
+            # NPNFLOW_SMTP_HOST/_PORT/_USERNAME/_PASSWORD/_FROM/_STARTTLS (resources/mailer.py).
+            "mailer": smtp_mailer_from_environment(environ),
         }
     raise UnknownEnvironment(f"no resources for environment {name!r}")

@@ -12,7 +12,8 @@ from assets.nipr.assets import (
     RAW_PDB_ALERTS_KEY,
     SUBSCRIPTIONS_KEY,
 )
-from assets.submissions.assets import SUBMISSIONS_KEY
+from assets.portal.assets import PORTAL_UPLOAD_ASSET_KEYS, invite_producers_to_portal
+from assets.submissions.assets import SUBMISSIONS_KEY, TAG_PURPOSE
 from assets.terminations.assets import TERMINATION_ASSET_KEYS
 from assets.uploads.assets import UPLOAD_ASSET_KEYS
 from resources.database import OperationalDatabase
@@ -59,13 +60,17 @@ process_upload_job = dg.define_asset_job(
     name="process_upload_job",
     # Partitioned by `uploads` (one dynamic partition per file), inferred from its assets.
     selection=dg.AssetSelection.assets(
-        *UPLOAD_ASSET_KEYS, *APPOINTMENT_ASSET_KEYS, *TERMINATION_ASSET_KEYS
+        *UPLOAD_ASSET_KEYS,
+        *APPOINTMENT_ASSET_KEYS,
+        *TERMINATION_ASSET_KEYS,
+        *PORTAL_UPLOAD_ASSET_KEYS,
     ),
     description=(
         "Process one dropped file (a partition of `uploads`, requested by inbox_file_sensor): "
         "read it, validate every row, write the error report beside it; for an agent file, "
         "onboard the producers with their producer assignments; for an appoint or terminate "
-        "file, check every request's eligibility and group the transactions into batches."
+        "file, check every request's eligibility and group the transactions into batches; for "
+        "a portal_invite file, invite the producers to their portals (one email each)."
     ),
 )
 
@@ -79,6 +84,11 @@ submit_batch_job = dg.define_asset_job(
         "approved_batch_sensor with run key '{batch_id}:{approval_version}'), or poll NIPR for "
         "the answers still pending on a submitted batch (tag npnflow/purpose=poll)."
     ),
+    # On every run of this job (sensor, Launchpad; a polling run's request overrides the
+    # purpose): the run queue lets one `submit` run go at a time, and Dagster never re-runs a
+    # submission by itself (deploy/dagster.yaml): sending again is decided by the run's look-up
+    # at NIPR, within the run, or by `npnflow batches retry`.
+    run_tags={TAG_PURPOSE: "submit", "dagster/max_retries": "0"},
 )
 
 
@@ -135,6 +145,18 @@ def approve_batch_job():
     approve_pending_batch()
 
 
+@dg.job(
+    description=(
+        "Invite producers to a portal from the Launchpad (config: npns, portal; "
+        "resend_unconfirmed). Same effect as `npnflow portal invite --portal NAME NPN...`: a "
+        "seat and one email each, or the reason not; already invited producers get nothing."
+    ),
+    tags={"npnflow/action": "portal_invite"},
+)
+def invite_to_portal_job():
+    invite_producers_to_portal()
+
+
 build_reports_job = dg.define_asset_job(
     name="build_reports_job",
     # The dbt models of dbt_reports (assets/reports/assets.py), with their dbt tests as checks.
@@ -145,6 +167,9 @@ build_reports_job = dg.define_asset_job(
         "run their checks. Same as `npnflow reports build`; config `as_of` (YYYY-MM-DD) pins "
         "the date the expiring-licenses report counts from."
     ),
+    # The run queue lets one dbt build go at a time (deploy/dagster.yaml): two would replace
+    # the same report tables under each other.
+    run_tags={TAG_PURPOSE: "reports"},
 )
 
 JOBS = [
@@ -155,5 +180,6 @@ JOBS = [
     process_upload_job,
     submit_batch_job,
     approve_batch_job,
+    invite_to_portal_job,
     build_reports_job,
 ]

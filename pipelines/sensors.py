@@ -20,10 +20,16 @@ schedules: they run by themselves in `prod`, and are switched on in the UI elsew
   answers pending state review), requests a polling run of the batch's partition, with the
   batch, its approval version and the hour in the run key: at most one poll per batch an hour.
 
+`NPNFLOW_SENSOR_INTERVAL_SECONDS` (optional, a whole number of seconds) replaces every sensor's
+minimum interval, so a test or a demo driving a real `dagster-daemon` does not wait 30 s (or
+15 minutes) per step. Unset, each sensor keeps its own interval; production leaves it unset.
+
 Sensors decide, runs act: none writes the database or calls NIPR.
 """
 
 import datetime as dt
+import os
+from collections.abc import Mapping
 
 import dagster as dg
 import sqlalchemy as sa
@@ -43,6 +49,23 @@ ONBOARDED_SENSOR_INTERVAL_SECONDS = 30
 APPROVED_SENSOR_INTERVAL_SECONDS = 30
 POLL_SENSOR_INTERVAL_SECONDS = 15 * 60
 MAX_BATCHES_PER_TICK = 200
+SENSOR_INTERVAL_ENV = "NPNFLOW_SENSOR_INTERVAL_SECONDS"
+
+
+class SensorConfigError(ValueError):
+    pass
+
+
+def interval_override(environ: Mapping[str, str]) -> int | None:
+    """Every sensor's minimum interval from `NPNFLOW_SENSOR_INTERVAL_SECONDS`; None when unset."""
+    value = (environ.get(SENSOR_INTERVAL_ENV) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SensorConfigError(
+            f"{SENSOR_INTERVAL_ENV}={value!r} is not a whole number of seconds (1 or more)"
+        )
+    return int(value)
 
 
 def evaluate_inbox(
@@ -139,15 +162,18 @@ def poll_requests(
     )
 
 
-def build_sensors(environment: str) -> list[dg.SensorDefinition]:
+def build_sensors(
+    environment: str, environ: Mapping[str, str] | None = None
+) -> list[dg.SensorDefinition]:
     status = (
         dg.DefaultSensorStatus.RUNNING if environment == "prod" else dg.DefaultSensorStatus.STOPPED
     )
+    override = interval_override(os.environ if environ is None else environ)
 
     @dg.sensor(
         name="inbox_file_sensor",
         job=process_upload_job,
-        minimum_interval_seconds=INBOX_SENSOR_INTERVAL_SECONDS,
+        minimum_interval_seconds=override or INBOX_SENSOR_INTERVAL_SECONDS,
         default_status=status,
         description=(
             "New or changed files under inbox/ in the bucket: one `uploads` partition and one "
@@ -163,7 +189,7 @@ def build_sensors(environment: str) -> list[dg.SensorDefinition]:
         asset_key=ONBOARDING_KEY,
         name="onboarded_producers_sensor",
         job=sync_new_producers_job,
-        minimum_interval_seconds=ONBOARDED_SENSOR_INTERVAL_SECONDS,
+        minimum_interval_seconds=override or ONBOARDED_SENSOR_INTERVAL_SECONDS,
         default_status=status,
         description=(
             "After an agent upload onboarded producers Not Started, sync them with NIPR "
@@ -183,7 +209,7 @@ def build_sensors(environment: str) -> list[dg.SensorDefinition]:
     @dg.sensor(
         name="approved_batch_sensor",
         job=submit_batch_job,
-        minimum_interval_seconds=APPROVED_SENSOR_INTERVAL_SECONDS,
+        minimum_interval_seconds=override or APPROVED_SENSOR_INTERVAL_SECONDS,
         default_status=status,
         description=(
             "Approved batches (by a person, or automatically for Submit = TRUE): one "
@@ -198,7 +224,7 @@ def build_sensors(environment: str) -> list[dg.SensorDefinition]:
     @dg.sensor(
         name="submitted_batches_poll_sensor",
         job=submit_batch_job,
-        minimum_interval_seconds=POLL_SENSOR_INTERVAL_SECONDS,
+        minimum_interval_seconds=override or POLL_SENSOR_INTERVAL_SECONDS,
         default_status=status,
         description=(
             "Batches sent but waiting for NIPR's answers (state review): a polling run per "

@@ -491,6 +491,9 @@ portals = Table(
     Column("portal_id", String, primary_key=True),
     Column("portal_name", String, nullable=True),
     Column("seats_total", Integer, nullable=False, default=0, server_default="0"),
+    # Added by migration 0004: the portal's registration page; an invitation's link is this
+    # address with the single-use token appended.
+    Column("registration_url", Text, nullable=True),
 )
 
 portal_users = Table(
@@ -503,8 +506,19 @@ portal_users = Table(
     _timestamp("invited_at"),
     Column("invitation_token_hash", String, nullable=True),
     _timestamp("registered_at"),
+    # Added by migration 0004: the invitation email's own ledger, so it is sent once. A row is
+    # written (seat taken, token hash stored) before the email; `invitation_send_started_at` is
+    # set just before the mail server is called and `invitation_sent_at` once it accepted the
+    # message. Started but never sent means the outcome is unknown: never resent by itself.
+    _timestamp("invitation_send_started_at"),
+    _timestamp("invitation_sent_at"),
+    Column("invitation_message_id", String, nullable=True),  # the email's Message-ID header
+    Column("invitation_source", String, nullable=True),  # upload <id>, run <id>, or the CLI
     # Seats are counted per portal.
     Index(None, "portal_id"),
+    # The registration page finds an invitation by its token's hash; two invitations never
+    # share one.
+    Index(None, "invitation_token_hash", unique=True),
 )
 
 #: Every table by name, e.g. `TABLES["producers"]`.

@@ -69,7 +69,9 @@ APPOINT_REQUESTS = RequestKind(
             description=(
                 "Appoint uploads: each request row checked for eligibility (SPEC section 6) "
                 "against the current NIPR state and company setup; one transaction per line and "
-                "eligible license, with reason, status and estimated fee, in `transactions`."
+                "eligible license, with reason, status and estimated fee, in `transactions`. "
+                "Only appoint files materialize it (partitions `appoint__...`); other files' "
+                "partitions stay Missing."
             ),
         ),
         dg.AssetSpec(
@@ -81,7 +83,8 @@ APPOINT_REQUESTS = RequestKind(
             description=(
                 "The upload's transactions grouped per CoCode and submission mode in "
                 "`transaction_batches`: Submit = TRUE batches approved automatically, the others "
-                "waiting for review (`npnflow batches approve`, or approve_batch_job)."
+                "waiting for review (`npnflow batches approve`, or approve_batch_job). Only "
+                "appoint files materialize it; other files' partitions stay Missing."
             ),
         ),
     ],

@@ -68,7 +68,8 @@ TERMINATE_REQUESTS = RequestKind(
                 "Terminate uploads: each request row (state and line) checked against the "
                 "producer's appointments and the state's termination rules (SPEC section 7); "
                 "one transaction each, with reason, status, termination reason and estimated "
-                "fee, in `transactions` (kind termination)."
+                "fee, in `transactions` (kind termination). Only terminate files materialize it "
+                "(partitions `terminate__...`); other files' partitions stay Missing."
             ),
         ),
         dg.AssetSpec(
@@ -80,7 +81,8 @@ TERMINATE_REQUESTS = RequestKind(
             description=(
                 "The upload's termination transactions grouped per CoCode and submission mode "
                 "in `transaction_batches`: Submit Immediately = TRUE batches approved "
-                "automatically, the others waiting for review (`npnflow batches approve`)."
+                "automatically, the others waiting for review (`npnflow batches approve`). "
+                "Only terminate files materialize it; other files' partitions stay Missing."
             ),
         ),
     ],

@@ -12,6 +12,7 @@ from pipelines.definitions import build_definitions
 from pipelines.environments import ENVIRONMENTS, UnknownEnvironment, current_environment
 from pipelines.schedules import ScheduleConfigError
 from resources.database import OperationalDatabase
+from resources.mailer import OutboxFolderMailer, SmtpMailer
 from resources.nipr import NiprClient
 
 REFERENCE_KEYS = {
@@ -47,7 +48,7 @@ def test_definitions_load_in_every_environment(environment):
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert keys >= REFERENCE_KEYS | COMPANY_KEYS
     assert defs.resolve_job_def("load_reference_data_job") is not None
-    assert set(defs.resources) >= {"database", "object_store", "nipr"}
+    assert set(defs.resources) >= {"database", "object_store", "nipr", "mailer"}
 
 
 def test_asset_groups_and_lineage():
@@ -190,7 +191,7 @@ def test_upload_assets_job_and_sensors_are_registered():
     assert dg.AssetKey("core_uploads__validated") in onboarding.parent_keys
     job = defs.resolve_job_def("process_upload_job")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == (
-        UPLOAD_KEYS | APPOINTMENT_KEYS | TERMINATION_KEYS
+        UPLOAD_KEYS | APPOINTMENT_KEYS | TERMINATION_KEYS | PORTAL_UPLOAD_KEYS
     )
     assert defs.resolve_sensor_def("inbox_file_sensor").job_name == "process_upload_job"
     assert defs.resolve_sensor_def("onboarded_producers_sensor").job_name == (
@@ -200,6 +201,7 @@ def test_upload_assets_job_and_sensors_are_registered():
 
 APPOINTMENT_KEYS = {"core_appointments__transactions", "core_appointments__batches"}
 TERMINATION_KEYS = {"core_terminations__transactions", "core_terminations__batches"}
+PORTAL_UPLOAD_KEYS = {"core_portal__invitations"}
 
 
 def test_appointment_and_submission_assets_jobs_and_sensors_are_registered():
@@ -258,3 +260,45 @@ def test_termination_assets_follow_the_upload_and_feed_the_same_submission():
     assert dg.AssetKey("core_terminations__transactions") in batches.parent_keys
     assert dg.AssetKey("core_terminations__batches") in submissions.parent_keys
     assert transactions.partitions_def.name == batches.partitions_def.name == "uploads"
+
+
+def test_portal_invitations_follow_the_upload_and_the_portal_setup():
+    defs = build_definitions("local")
+    graph = defs.get_repository_def().asset_graph
+    invitations = graph.get(dg.AssetKey("core_portal__invitations"))
+    portals = graph.get(dg.AssetKey("core_config__portals"))
+    assert invitations.group_name == "portal"
+    assert invitations.partitions_def.name == "uploads"
+    assert invitations.parent_keys == {
+        dg.AssetKey("core_uploads__validated"),
+        dg.AssetKey("core_config__portals"),
+    }
+    # The portal setup loads with the company setup.
+    assert portals.group_name == "company_config"
+    loaded = defs.resolve_job_def("load_reference_data_job").asset_layer.executable_asset_keys
+    assert dg.AssetKey("core_config__portals") in loaded
+    # Launchpad: NPNs and a portal.
+    job = defs.resolve_job_def("invite_to_portal_job")
+    config = job.run_config_schema.config_type.fields["ops"].config_type.fields
+    op_config = config["invite_producers_to_portal"].config_type.fields["config"].config_type
+    assert set(op_config.fields) == {"npns", "portal", "resend_unconfirmed"}
+    assert not op_config.fields["resend_unconfirmed"].is_required
+
+
+def test_the_mailer_writes_an_outbox_locally_and_uses_smtp_from_environment_variables_in_prod(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("NPNFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("NPNFLOW_OUTBOX_DIR", raising=False)
+    for environment in ("local", "ci"):
+        mailer = build_definitions(environment).resources["mailer"]
+        assert isinstance(mailer, OutboxFolderMailer)
+        assert mailer.folder == str(tmp_path / "outbox")
+    monkeypatch.setenv("NPNFLOW_SMTP_PASSWORD", "a-password-that-must-not-be-copied")
+    monkeypatch.setenv("NPNFLOW_SMTP_USERNAME", "npnflow")
+    smtp = build_definitions("prod").resources["mailer"]
+    assert isinstance(smtp, SmtpMailer)
+    assert smtp.host == dg.EnvVar("NPNFLOW_SMTP_HOST")
+    assert smtp.password == dg.EnvVar("NPNFLOW_SMTP_PASSWORD")
+    assert smtp.from_address == dg.EnvVar("NPNFLOW_SMTP_FROM")
+    assert "a-password-that-must-not-be-copied" not in repr(smtp)

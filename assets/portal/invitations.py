@@ -1,0 +1,504 @@
+"""Portal invitations (SPEC section 9): which requested producers get an invitation, which get
+which error, and what the invitation email says. Pure: no Dagster, no database, no network.
+
+A request names a producer (NPN) and a portal (its name, or its id). Checked in this order, the
+first that applies is the outcome, said in the words an analyst uses (the seed's errors are
+"no associated account", "no associated email", "no portal seats"):
+
+1. `Invalid NPN`: not digits (up to 10), e.g. a typo on the Launchpad.
+2. `Portal Not Found`: no portal has that name or id (`config/portals.yaml` lists them).
+3. `Listed Twice`: the same producer and portal earlier in the same request; ignored.
+4. `Already Registered` / `Already Invited`: the producer has that portal's seat already.
+   Nothing is sent: inviting again never sends a second email.
+5. `Producer Not Found`: no producer with that NPN (onboard with an agent upload first).
+6. `No Associated Agency`: the producer has no agency, or one that is not on record.
+7. `No Email On Record`: no email address, or one that is not an address.
+8. `Portal Has No Registration Page`: the portal's registration_url is not set up.
+9. `No Portal Seats Left`: every seat is taken (invited and registered producers hold one);
+   seats go to the requests in the order they come.
+10. Otherwise `Invited`: a seat is reserved and one email is sent.
+
+The seats counted here are a plan: the database decides for good when it reserves a seat
+(another run may take the last one meanwhile), and the email's delivery can still fail. Those
+later outcomes are built here too (`lost_seat_race`, `email_not_sent`, ...) so every message an
+analyst reads comes from one place.
+
+The invitation token is random (256 bits) and appears only in the email's link; the database
+keeps its SHA-256 (`token_hash`), and registration (`accept_invitation` in store.py) clears it,
+so a link works once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import re
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# portal_users.status
+STATUS_INVITED = "Invited"
+STATUS_REGISTERED = "Registered"
+PORTAL_USER_STATUSES = (STATUS_INVITED, STATUS_REGISTERED)
+
+# The outcome of one requested (producer, portal) pair.
+INVITED = "Invited"
+ALREADY_INVITED = "Already Invited"
+ALREADY_REGISTERED = "Already Registered"
+LISTED_TWICE = "Listed Twice"
+INVALID_NPN = "Invalid NPN"
+PORTAL_NOT_FOUND = "Portal Not Found"
+PRODUCER_NOT_FOUND = "Producer Not Found"
+NO_ASSOCIATED_AGENCY = "No Associated Agency"
+NO_EMAIL_ON_RECORD = "No Email On Record"
+NO_REGISTRATION_PAGE = "Portal Has No Registration Page"
+NO_PORTAL_SEATS_LEFT = "No Portal Seats Left"
+# What can still happen to an invitation when its email is sent.
+EMAIL_NOT_SENT = "Email Not Sent"
+EMAIL_ADDRESS_REFUSED = "Email Address Refused"
+EMAIL_UNCONFIRMED = "Email Unconfirmed"
+
+#: Every outcome, in the order a summary lists them.
+OUTCOMES = (
+    INVITED,
+    ALREADY_INVITED,
+    ALREADY_REGISTERED,
+    LISTED_TWICE,
+    INVALID_NPN,
+    PORTAL_NOT_FOUND,
+    PRODUCER_NOT_FOUND,
+    NO_ASSOCIATED_AGENCY,
+    NO_EMAIL_ON_RECORD,
+    NO_REGISTRATION_PAGE,
+    NO_PORTAL_SEATS_LEFT,
+    EMAIL_NOT_SENT,
+    EMAIL_ADDRESS_REFUSED,
+    EMAIL_UNCONFIRMED,
+)
+#: Outcomes that need nobody's attention.
+NOT_ERRORS = frozenset({INVITED, ALREADY_INVITED, ALREADY_REGISTERED, LISTED_TWICE})
+
+# The state of an invitation's email (from portal_users' ledger columns).
+EMAIL_SENT = "sent"
+EMAIL_PENDING = "not sent yet"  # recorded; the next invitation run sends it
+EMAIL_SENDING_UNCONFIRMED = "unconfirmed"  # handed to the mailer; no confirmation came
+
+TOKEN_BYTES = 32
+_NPN = re.compile(r"\d{1,10}")
+# Deliberately loose: the address was validated when it was uploaded; this only catches a
+# value that cannot be an address at all (no @, spaces, no dot in the domain).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SSN_SHAPE = re.compile(r"(?<!\d)\d{3}-?\d{2}-?(\d{4})(?!\d)")
+PORTALS_FILE_HINT = "config/portals.yaml"
+
+
+# ============================================================================ inputs
+@dataclass(frozen=True)
+class InviteRequest:
+    """One requested invitation: an NPN and a portal, as typed. `row_number` is the row of an
+    upload (None for the CLI and the Launchpad)."""
+
+    npn: str
+    portal: str
+    row_number: int | None = None
+
+
+@dataclass(frozen=True)
+class Portal:
+    portal_id: str
+    portal_name: str | None
+    seats_total: int
+    seats_used: int  # portal_users rows of the portal: invited or registered
+    registration_url: str | None
+
+    @property
+    def label(self) -> str:
+        return self.portal_name or self.portal_id
+
+    @property
+    def seats_left(self) -> int:
+        return max(0, self.seats_total - self.seats_used)
+
+
+@dataclass(frozen=True)
+class Producer:
+    npn: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    agency_npn: str | None
+    agency_on_record: bool  # agency_npn is in `agencies`
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p and p.strip())
+
+
+@dataclass(frozen=True)
+class PortalUser:
+    """A producer's seat on a portal (a `portal_users` row)."""
+
+    npn: str
+    portal_id: str
+    status: str
+    invited_at: dt.datetime | None = None
+    send_started_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    registered_at: dt.datetime | None = None
+
+    @property
+    def email_state(self) -> str:
+        if self.sent_at is not None:
+            return EMAIL_SENT
+        if self.send_started_at is not None:
+            return EMAIL_SENDING_UNCONFIRMED
+        return EMAIL_PENDING
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one request. `email` is where an invitation goes (outcome Invited)."""
+
+    request: InviteRequest
+    npn: str
+    portal_id: str | None
+    portal_label: str
+    outcome: str
+    detail: str
+    email: str | None = None
+    email_sent: bool = False  # whether this run sent its email
+
+    @property
+    def is_error(self) -> bool:
+        return self.outcome not in NOT_ERRORS
+
+
+# ============================================================================ look-ups
+def normalize_npn(text: object) -> str | None:
+    """An NPN as text (leading zeros kept), or None when `text` is not one."""
+    value = str(text).strip() if text is not None else ""
+    return value if _NPN.fullmatch(value) else None
+
+
+def split_npns(values: Iterable[str]) -> list[str]:
+    """NPNs as typed on the command line or the Launchpad: separate values, or several in one
+    separated by spaces, ',' or ';'. Empty pieces (a trailing comma) are dropped."""
+    return [part for value in values for part in re.split(r"[,;\s]+", str(value)) if part]
+
+
+def _shown_not_npn(text: object) -> str:
+    """A value typed as an NPN that is not one, safe to show: anything shaped like an SSN is
+    cut to its last four digits (SPEC 13: SSNs never reach logs or metadata)."""
+    value = " ".join(str(text if text is not None else "").split())
+    return _SSN_SHAPE.sub(r"***-**-\1", value)[:40]
+
+
+def _invalid_npn_detail(shown: str) -> str:
+    if "***-**-" in shown:  # masked by _shown_not_npn
+        return f"'{shown}' looks like an SSN, not an NPN: NPNs are digits only, up to 10."
+    return f"'{shown}' is not an NPN: digits only, up to 10."
+
+
+def _portal_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def find_portal(portals: Iterable[Portal], typed: str) -> Portal | None:
+    """The portal whose id, else whose name, is `typed` (letter case and spaces ignored)."""
+    key = _portal_key(typed)
+    portals = list(portals)
+    for portal in portals:
+        if _portal_key(portal.portal_id) == key:
+            return portal
+    for portal in portals:
+        if portal.portal_name and _portal_key(portal.portal_name) == key:
+            return portal
+    return None
+
+
+def is_email_address(value: str | None) -> bool:
+    return bool(value) and bool(_EMAIL.fullmatch(str(value).strip()))
+
+
+# ============================================================================ the rules
+def _who(npn: str, producer: Producer | None) -> str:
+    name = producer.name if producer else ""
+    return f"NPN {npn} ({name})" if name else f"NPN {npn}"
+
+
+def _day(value: dt.datetime | None) -> str:
+    return f" on {value.date().isoformat()}" if value else ""
+
+
+def _already_invited_detail(who: str, portal: Portal, user: PortalUser) -> str:
+    state = user.email_state
+    if state == EMAIL_SENT:
+        return (
+            f"{who} was invited to {portal.label}{_day(user.invited_at)} and the email was sent"
+            f"{_day(user.sent_at)}: no second email is sent."
+        )
+    if state == EMAIL_PENDING:
+        return (
+            f"{who} was invited to {portal.label}{_day(user.invited_at)}, but its email was not "
+            "sent yet (an earlier run stopped): an invitation run sends it, once."
+        )
+    return (
+        f"{who} was invited to {portal.label}{_day(user.invited_at)}; sending its email was "
+        f"interrupted{_day(user.send_started_at)} and it is unknown whether it arrived, so it "
+        "is not sent again by itself. Ask the producer; if it never came, invite again with "
+        "resend_unconfirmed (npnflow portal invite --resend-unconfirmed)."
+    )
+
+
+def _no_portal_detail(typed: str, portals: Sequence[Portal]) -> str:
+    if not portals:
+        return (
+            f"There is no portal named '{typed}': no portal is set up. Add the portals to "
+            f"{PORTALS_FILE_HINT} and run load_reference_data_job."
+        )
+    names = ", ".join(sorted(f"'{p.label}'" for p in portals))
+    return f"There is no portal named '{typed}'. The portals are: {names}."
+
+
+def decide_invitations(
+    requests: Iterable[InviteRequest],
+    portals: Sequence[Portal],
+    producers: Mapping[str, Producer],
+    portal_users: Mapping[tuple[str, str], PortalUser],
+) -> list[Decision]:
+    """One decision per request, in the requests' order (see the module docstring).
+
+    `producers` holds at least the requested NPNs that exist; `portal_users` the seats of the
+    requested NPNs, keyed by (npn, portal_id); `portals` every portal with its seats in use.
+    """
+    seats_left = {portal.portal_id: portal.seats_left for portal in portals}
+    first_request: dict[tuple[str, str], InviteRequest] = {}
+    decisions: list[Decision] = []
+    for request in requests:
+        npn = normalize_npn(request.npn)
+        portal = find_portal(portals, request.portal) if request.portal else None
+        typed_portal = " ".join(str(request.portal or "").split())
+        if npn is None:
+            shown = _shown_not_npn(request.npn)
+            decisions.append(Decision(request, shown, None, typed_portal, INVALID_NPN,
+                                      _invalid_npn_detail(shown)))  # fmt: skip
+            continue
+        if portal is None:
+            decisions.append(Decision(request, npn, None, typed_portal, PORTAL_NOT_FOUND,
+                                      _no_portal_detail(typed_portal, portals)))  # fmt: skip
+            continue
+
+        def decided(outcome: str, detail: str, email: str | None = None) -> None:
+            decisions.append(
+                Decision(request, npn, portal.portal_id, portal.label, outcome, detail, email)  # noqa: B023
+            )
+
+        key = (npn, portal.portal_id)
+        producer = producers.get(npn)
+        who = _who(npn, producer)
+        if key in first_request:
+            earlier = first_request[key].row_number
+            where = f" on row {earlier}" if earlier is not None else " earlier in this request"
+            decided(LISTED_TWICE, f"{who} is already requested for {portal.label}{where}; "
+                    "invited once.")  # fmt: skip
+            continue
+        first_request[key] = request
+        user = portal_users.get(key)
+        if user is not None:
+            if user.status == STATUS_REGISTERED:
+                decided(ALREADY_REGISTERED, f"{who} is already registered on {portal.label}"
+                        f"{_day(user.registered_at)}: nothing sent.")  # fmt: skip
+            else:
+                decided(ALREADY_INVITED, _already_invited_detail(who, portal, user))
+            continue
+        if producer is None:
+            decided(PRODUCER_NOT_FOUND, f"NPN {npn} is not a producer on record: onboard it with "
+                    "an agent upload, then invite again.")  # fmt: skip
+            continue
+        agency = (producer.agency_npn or "").strip()
+        if not agency:
+            decided(NO_ASSOCIATED_AGENCY, f"{who} has no agency on record: fill in the Agency "
+                    "NPN with an agent upload, then invite again.")  # fmt: skip
+            continue
+        if not producer.agency_on_record:
+            decided(NO_ASSOCIATED_AGENCY, f"{who} names agency NPN {agency}, which is not an "
+                    "agency on record: onboard the producer again with an agent upload that "
+                    "has the Agency NPN, then invite again.")  # fmt: skip
+            continue
+        address = (producer.email or "").strip()
+        if not address:
+            decided(NO_EMAIL_ON_RECORD, f"{who} has no email on record: fill in the Agent Email "
+                    "with an agent upload, then invite again.")  # fmt: skip
+            continue
+        if not is_email_address(address):
+            decided(NO_EMAIL_ON_RECORD, f"{who}'s email on record is not an email address: "
+                    "correct the Agent Email with an agent upload, then invite again.")  # fmt: skip
+            continue
+        if not portal.registration_url:
+            decided(NO_REGISTRATION_PAGE, f"{portal.label} has no registration_url, so an "
+                    f"invitation would have no link: set it in {PORTALS_FILE_HINT} and run "
+                    "load_reference_data_job.")  # fmt: skip
+            continue
+        if seats_left[portal.portal_id] <= 0:
+            decided(NO_PORTAL_SEATS_LEFT, no_seats_detail(who, portal))
+            continue
+        seats_left[portal.portal_id] -= 1
+        decided(INVITED, f"{who} is invited to {portal.label}.", address)
+    return decisions
+
+
+def no_seats_detail(who: str, portal: Portal) -> str:
+    return (
+        f"{who}: {portal.label} has no seats left (all {portal.seats_total} taken by invited "
+        f"or registered producers). Order more seats, raise seats_total in {PORTALS_FILE_HINT} "
+        "and run load_reference_data_job, then invite again."
+    )
+
+
+# ============================================================================ later outcomes
+def lost_seat_race(decision: Decision, portal: Portal) -> Decision:
+    """The database had no seat left when this run came to reserve it (another run took it)."""
+    who = f"NPN {decision.npn}"
+    return replace(decision, outcome=NO_PORTAL_SEATS_LEFT, detail=no_seats_detail(who, portal),
+                   email=None)  # fmt: skip
+
+
+def invited_meanwhile(decision: Decision) -> Decision:
+    """Another run invited the same producer to the same portal meanwhile."""
+    return replace(decision, outcome=ALREADY_INVITED, email=None, detail=(
+        f"NPN {decision.npn} was invited to {decision.portal_label} by another run meanwhile: "
+        "no second email is sent."))  # fmt: skip
+
+
+def email_sent(decision: Decision, *, by_this_run: bool) -> Decision:
+    if by_this_run:
+        return replace(decision, outcome=INVITED, email_sent=True)
+    return replace(decision, outcome=INVITED, email_sent=False, detail=(
+        f"{decision.detail} Its email is sent by another invitation run running at the same "
+        "time."))  # fmt: skip
+
+
+_ADDRESS_IN_TEXT = re.compile(r"<?[^@\s<>()\[\]:;,\"']+@[^@\s<>()\[\]:;,\"']+>?")
+
+
+def without_addresses(reason: str) -> str:
+    """A mail server's reply as shown to analysts: servers often repeat the address
+    (`550 <ann@example.com>: Recipient address rejected`); metadata and logs carry none."""
+    return _ADDRESS_IN_TEXT.sub("<address>", reason)
+
+
+def email_not_sent(decision: Decision, reason: str) -> Decision:
+    """The mail server did not take the email (or was not tried after it failed): the
+    invitation keeps its seat and the next invitation run sends it."""
+    why = without_addresses(reason)
+    return replace(decision, outcome=EMAIL_NOT_SENT, email_sent=False, detail=(
+        f"NPN {decision.npn} is invited to {decision.portal_label} (the seat is kept), but the "
+        f"email was not sent: {why}. The next invitation run sends it; nothing else to do once "
+        "the mail server works."))  # fmt: skip
+
+
+def email_refused(decision: Decision, reason: str) -> Decision:
+    """The mail server refused the address for good: the invitation is withdrawn."""
+    why = without_addresses(reason)
+    return replace(decision, outcome=EMAIL_ADDRESS_REFUSED, email_sent=False, detail=(
+        f"NPN {decision.npn}: the mail server refused the email address on record ({why}). The "
+        f"invitation to {decision.portal_label} was withdrawn and its seat freed: correct the "
+        "Agent Email with an agent upload, then invite again."))  # fmt: skip
+
+
+def email_unconfirmed(decision: Decision, reason: str) -> Decision:
+    """The email was handed over but no confirmation came: it may have arrived."""
+    why = without_addresses(reason)
+    return replace(decision, outcome=EMAIL_UNCONFIRMED, email_sent=False, detail=(
+        f"NPN {decision.npn}: the email inviting them to {decision.portal_label} may or may not "
+        f"have been delivered ({why}); it is not sent again by itself. Ask the producer; if it "
+        "never came, invite again with resend_unconfirmed."))  # fmt: skip
+
+
+def waiting_email_sent(decision: Decision) -> Decision:
+    """Already invited by another run (one that stopped before its email, or one going on at
+    the same time), whose email this run sent: still that run's invitation."""
+    return replace(decision, outcome=ALREADY_INVITED, email_sent=True, email=None, detail=(
+        f"NPN {decision.npn} was already invited to {decision.portal_label} by another run "
+        "whose email had not gone out yet (it stopped, or is still running): this run sent it, "
+        "once."))  # fmt: skip
+
+
+def resent(decision: Decision) -> Decision:
+    return replace(decision, outcome=INVITED, detail=(
+        f"NPN {decision.npn}: the earlier invitation email to {decision.portal_label} was never "
+        "confirmed, so it was sent again with a new link (the earlier link no longer works)."))  # fmt: skip
+
+
+def resend_not_now(decision: Decision, unconfirmed_after: dt.timedelta) -> Decision:
+    """resend_unconfirmed was asked, but the earlier send may still be under way."""
+    minutes = int(unconfirmed_after.total_seconds() // 60)
+    return replace(decision, detail=(
+        f"NPN {decision.npn}: not resent now: sending the invitation email to "
+        f"{decision.portal_label} started less than {minutes} minutes ago (or another run is "
+        "resending it). Try again later if it never arrives."))  # fmt: skip
+
+
+def summarize(decisions: Iterable[Decision]) -> dict[str, int]:
+    """How many requests had each outcome, in OUTCOMES order, outcomes with none left out."""
+    counts = Counter(d.outcome for d in decisions)
+    return {outcome: counts[outcome] for outcome in OUTCOMES if counts[outcome]}
+
+
+# ============================================================================ token and email
+def new_token() -> str:
+    """A single-use invitation token: 256 random bits, URL-safe text."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a token: its SHA-256, hex. The token itself is never stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def accept_link(registration_url: str, token: str) -> str:
+    """The portal's registration page with the token as the `token` query parameter."""
+    parts = urlsplit(registration_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("token", token)])))
+
+
+def invitation_email(
+    *,
+    to: str,
+    producer_name: str,
+    npn: str,
+    portal_label: str,
+    registration_url: str,
+    token: str,
+) -> EmailMessage:
+    """The invitation: a plain-text email whose link carries the token. No SSN, nothing but the
+    producer's own name and NPN. `From`, `Date` and `Message-ID` are the mailer's to add."""
+    message = EmailMessage()
+    message["To"] = email.utils.formataddr((producer_name, to)) if producer_name else to
+    message["Subject"] = f"Your invitation to {portal_label}"
+    greeting = f"Hello {producer_name}," if producer_name else "Hello,"
+    body = "\n".join(
+        [
+            greeting,
+            "",
+            f"You are invited to register on {portal_label} (your National Producer Number: "
+            f"{npn}).",
+            "",
+            "Register with this link. It is personal and works once:",
+            "",
+            accept_link(registration_url, token),
+            "",
+            "If you did not expect this invitation, ignore this email: nothing happens until the "
+            "link is used.",
+            "",
+        ]
+    )
+    # 7bit keeps the link readable in the raw message; other text is quoted-printable.
+    message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
+    return message

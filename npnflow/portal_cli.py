@@ -1,0 +1,216 @@
+"""`npnflow portal`: invite producers to a portal, and see its seats and users.
+
+`npnflow portal invite --portal NAME NPN...` does what `invite_to_portal_job` does from the
+Launchpad and a `portal_invite` upload does from the inbox (`assets/portal/service.py`): a seat
+and one email per producer, or the reason not; already invited producers get nothing. The
+emails go through the environment's mailer (`NPNFLOW_ENV`): the outbox folder in the embedded
+default, the SMTP server of `NPNFLOW_SMTP_*` in production.
+
+Exit status of `invite`: 0 every producer is invited (or already was); 1 some requests have an
+error (each is printed with what to do); 2 nothing could be done (database not migrated, mailer
+not configured) or the mail server failed: the invitations recorded keep their seats and the
+next invitation run sends their emails.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from contextlib import contextmanager
+
+import click
+
+from npnflow import paths
+
+
+@click.group(help="Portal invitations: invite producers, see each portal's seats and users.")
+def portal() -> None:
+    pass
+
+
+def _database():
+    from resources.database import DatabaseNotMigrated, OperationalDatabase
+
+    database = OperationalDatabase(url=paths.database_url())
+    try:
+        database.ensure_migrated()
+    except DatabaseNotMigrated as error:
+        database.engine.dispose()
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    return database
+
+
+@contextmanager
+def _environment_mailer():
+    """The mailer of the current environment, its EnvVars read now (as a run would)."""
+    from dagster import DagsterInvalidConfigError
+
+    from pipelines.environments import current_environment, resources_for
+
+    environment = current_environment()
+    try:
+        mailer = resources_for(environment)["mailer"]
+        with mailer.process_config_and_initialize_cm() as ready:
+            yield ready
+    except DagsterInvalidConfigError as error:
+        missing = sorted(set(re.findall(r"NPNFLOW_SMTP_[A-Z]+", str(error))))
+        names = ", ".join(missing) or "the NPNFLOW_SMTP_* variables"
+        click.echo(
+            f"The mailer of environment {environment} is not configured: set {names} "
+            "(docs/portal.md).",
+            err=True,
+        )
+        sys.exit(2)
+
+
+def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
+    from tabulate import tabulate
+
+    click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+
+
+def _stamp(value: object) -> str:
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+@portal.command(
+    "invite",
+    help="Invite producers (NPNs) to a portal: a seat and one email each, or the reason not "
+    "(No Associated Agency, No Email On Record, No Portal Seats Left, ...). Already invited "
+    "producers get nothing. Exit status 0: all invited; 1: some errors; 2: nothing could be "
+    "done, or the mail server failed (the next run sends what is left).",
+)
+@click.option("--portal", "portal_name", required=True, help="The portal's name or id.")
+@click.option(
+    "--resend-unconfirmed",
+    is_flag=True,
+    help="Send again, with a new link, the invitations of these producers whose earlier email "
+    "may not have arrived (its sending was interrupted). Nothing else is ever resent.",
+)
+@click.argument("npns", nargs=-1, required=True)
+def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[str, ...]) -> None:
+    from assets.portal import invitations as rules
+    from assets.portal.service import invite_to_portals
+
+    requested = rules.split_npns(npns)
+    if not requested:
+        raise click.BadParameter("give at least one NPN", param_hint="NPN")
+    database = _database()
+    try:
+        with _environment_mailer() as mailer:
+            run = invite_to_portals(
+                database.engine,
+                mailer,
+                [rules.InviteRequest(npn=npn, portal=portal_name) for npn in requested],
+                source="npnflow portal invite",
+                resend_unconfirmed=resend_unconfirmed,
+            )
+            destination = mailer.destination
+    finally:
+        database.engine.dispose()
+
+    addresses = {(d.npn, d.portal_id): d.email for d in run.decisions}
+    _echo_table(
+        [[d.npn, d.outcome, "yes" if d.email_sent else "", d.detail] for d in run.decisions],
+        ["npn", "outcome", "emailed", "detail"],
+    )
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in run.counts.items())
+    click.echo(f"\n{counts}. {run.emails_sent} email(s) sent to the {destination}.")
+    sent_to = [addresses[(d.npn, d.portal_id)] for d in run.decisions if d.email_sent]
+    if sent_to and any(sent_to):
+        click.echo("Sent to: " + ", ".join(a for a in sent_to if a))
+    if run.earlier_sent:
+        click.echo(
+            f"Also sent {len(run.earlier_sent)} email(s) of invitations earlier runs recorded "
+            "but could not send."
+        )
+    for portal_row in run.portals_requested():
+        click.echo(
+            f"{portal_row.label}: {portal_row.seats_left} of {portal_row.seats_total} seats left."
+        )
+    if run.stopped:
+        click.echo(
+            f"Sending stopped: {run.stopped}. The invitations recorded keep their seats; the next "
+            "invitation run (this command again, any upload or Launchpad run) sends their emails, "
+            "once.",
+            err=True,
+        )
+        sys.exit(2)
+    if run.errors:
+        sys.exit(1)
+
+
+@portal.command("seats", help="Each portal's seats: total, invited, registered, left.")
+def seats() -> None:
+    from assets.portal.store import portal_seats
+
+    database = _database()
+    try:
+        with database.engine.connect() as connection:
+            frame = portal_seats(connection)
+    finally:
+        database.engine.dispose()
+    if frame.empty:
+        click.echo(
+            "No portals are set up: list them in config/portals.yaml and run "
+            "load_reference_data_job (npnflow ui, Launchpad)."
+        )
+        return
+    _echo_table(
+        [
+            [r.portal_id, r.portal_name or "", r.seats_total, r.invited, r.registered,
+             r.seats_left, r.emails_not_sent, r.emails_unconfirmed]
+            for r in frame.itertuples(index=False)
+        ],
+        ["portal", "name", "seats", "invited", "registered", "left", "emails waiting",
+         "emails unconfirmed"],
+    )  # fmt: skip
+
+
+@portal.command("list", help="The producers invited to (or registered on) the portals.")
+@click.option("--portal", "portal_name", default=None, help="Only this portal (name or id).")
+def list_users(portal_name: str | None) -> None:
+    from assets.portal.invitations import find_portal
+    from assets.portal.store import portal_user_list, read_portals
+
+    database = _database()
+    try:
+        with database.engine.connect() as connection:
+            portal_id = None
+            if portal_name is not None:
+                found = find_portal(read_portals(connection), portal_name)
+                if found is None:
+                    click.echo(f"There is no portal named '{portal_name}'.", err=True)
+                    sys.exit(1)
+                portal_id = found.portal_id
+            frame = portal_user_list(connection, portal_id)
+    finally:
+        database.engine.dispose()
+    if frame.empty:
+        click.echo("Nobody is invited yet.")
+        return
+
+    def email_state(row) -> str:
+        if row.status == "Registered":
+            return "registered"
+        if _stamp(row.invitation_sent_at):
+            return f"sent {_stamp(row.invitation_sent_at)}"
+        if _stamp(row.invitation_send_started_at):
+            return "unconfirmed"
+        return "waiting"
+
+    _echo_table(
+        [
+            [r.portal_id, r.npn, " ".join(p for p in (r.first_name, r.last_name) if p),
+             r.email or "", r.status, _stamp(r.invited_at), email_state(r),
+             _stamp(r.registered_at), r.invitation_source or ""]
+            for r in frame.itertuples(index=False)
+        ],
+        ["portal", "npn", "name", "email", "status", "invited", "email", "registered", "by"],
+    )  # fmt: skip
+    click.echo(f"{len(frame)} portal user(s).")

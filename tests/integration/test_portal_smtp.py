@@ -1,0 +1,664 @@
+"""Portal invitations through a real SMTP server on loopback (aiosmtpd, started by each test):
+a portal_invite upload and invite_to_portal_job end to end, one email per invitation whose link
+carries the token the database holds only as a SHA-256, nothing sent twice (re-invites, crashes,
+mail server failures, racing runs), and seats never oversold on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.policy
+import hashlib
+import re
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from assets.portal import invitations as rules
+from assets.portal import store
+from assets.portal.assets import core_portal__invited
+from assets.portal.invitations import InviteRequest
+from assets.portal.service import invite_to_portals
+from assets.reference.loading import load_company_config, load_reference_data
+from assets.uploads.assets import UPLOAD_ASSETS, UPLOADS_PARTITIONS
+from assets.uploads.inbox import partition_key_for
+from assets.uploads.ledger import run_tags
+from npnflow import paths
+from pipelines.jobs import invite_to_portal_job
+from resources.database import OperationalDatabase, create_database_engine
+from resources.mailer import MailNotSent, MailOutcomeUnknown, SmtpMailer
+from resources.object_store import LocalFolderObjectStore
+from resources.ssn import SsnVault
+from schemas.migrate import upgrade
+from schemas.tables import TABLES
+
+AGENTS = "harborstone-agents"
+TINY = "tiny"
+AGENCY = "9000001"
+GOOD_NPNS = [f"1000000{i}" for i in range(1, 7)]
+NO_AGENCY, NO_EMAIL = "20000001", "20000002"
+PORTALS = pd.DataFrame(
+    [
+        {"portal_id": AGENTS, "portal_name": "Harborstone Agent Portal", "seats_total": 25,
+         "registration_url": "https://agents.harborstone.example/register"},
+        {"portal_id": TINY, "portal_name": "Tiny Portal", "seats_total": 2,
+         "registration_url": "https://tiny.example/accept?lang=en"},
+    ]
+)  # fmt: skip
+OP = "invite_producers_to_portal"
+
+
+def address(npn: str) -> str:
+    return f"p{npn}@example.com"
+
+
+# ============================================================================ the SMTP server
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    @property
+    def body(self) -> str:
+        return self.message.get_content()
+
+    @property
+    def token(self) -> str:
+        (token,) = re.findall(r"[?&]token=([A-Za-z0-9_-]+)", self.body)
+        return token
+
+
+@dataclass
+class RecordingHandler:
+    """What the server took, and the addresses it refuses (550, a permanent refusal)."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:  # as Postfix says it, the address included
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def to(self, npn: str) -> list[Received]:
+        return [r for r in self.received if r.rcpt_tos == [address(npn)]]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class SmtpServer:
+    handler: RecordingHandler
+    port: int
+
+    def mailer(self, **settings) -> SmtpMailer:
+        values = {"host": "127.0.0.1", "port": self.port, "starttls": False,
+                  "from_address": "Compliance <compliance@carrier.example>",
+                  "timeout_seconds": 10.0} | settings  # fmt: skip
+        return SmtpMailer(**values)
+
+
+@contextlib.contextmanager
+def _serving(**smtp_settings) -> Iterator[SmtpServer]:
+    handler = RecordingHandler()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_settings)
+    controller.start()
+    try:
+        yield SmtpServer(handler, port)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with _serving() as server:
+        yield server
+
+
+# ============================================================================ the database
+def _seed(url: str, *, reference: bool = False, extra_npns: list[str] = ()) -> None:
+    upgrade(url)
+    database = OperationalDatabase(url=url)
+    if reference:
+        tables = load_reference_data(paths.reference_dir())
+        database.replace_tables(tables)
+        database.replace_tables(load_company_config(paths.config_dir(), tables))
+    producers = [
+        {"npn": npn, "first_name": "Ada", "last_name": f"P{npn}", "email": address(npn),
+         "agency_npn": AGENCY}
+        for npn in [*GOOD_NPNS, *extra_npns]
+    ] + [
+        {"npn": NO_AGENCY, "first_name": "No", "last_name": "Agency", "email": address(NO_AGENCY),
+         "agency_npn": None},
+        {"npn": NO_EMAIL, "first_name": "No", "last_name": "Email", "email": None,
+         "agency_npn": AGENCY},
+    ]  # fmt: skip
+    database.replace_tables(
+        {
+            "agencies": pd.DataFrame([{"agency_npn": AGENCY, "agency_name": "Acme Agency"}]),
+            "producers": pd.DataFrame(producers),
+        }
+    )
+    with database.begin() as connection:
+        store.apply_portal_setup(connection, PORTALS)
+    database.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory) -> Path:
+    """Reference tables (the upload's validation reads them), producers and portals."""
+    path = tmp_path_factory.mktemp("portal") / "template.db"
+    _seed(f"sqlite:///{path}", reference=True)
+    return path
+
+
+@pytest.fixture
+def sqlite_url(template_db: Path, tmp_path: Path) -> str:
+    path = tmp_path / "npnflow.db"
+    shutil.copy(template_db, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path: Path) -> str:
+    """Producers and portals (no reference tables: the job and the service do not read them)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'npnflow.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    _seed(url, extra_npns=[f"4{i:07d}" for i in range(30)])
+    return url
+
+
+def _portal_users(url: str) -> pd.DataFrame:
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(TABLES["portal_users"])).all()
+            return pd.DataFrame(
+                [r._asdict() for r in rows], columns=list(TABLES["portal_users"].c.keys())
+            )
+    finally:
+        engine.dispose()
+
+
+def _row(url: str, npn: str, portal_id: str) -> pd.Series:
+    users = _portal_users(url).set_index(["npn", "portal_id"])
+    return users.loc[(npn, portal_id)]
+
+
+def _run_job(url: str, mailer, npns: list[str], portal: str, **config) -> dg.ExecuteInProcessResult:
+    defs = dg.Definitions(
+        jobs=[invite_to_portal_job],
+        resources={"database": OperationalDatabase(url=url), "mailer": mailer},
+    )
+    return defs.resolve_job_def("invite_to_portal_job").execute_in_process(
+        run_config={"ops": {OP: {"config": {"npns": npns, "portal": portal, **config}}}},
+        raise_on_error=False,
+    )
+
+
+def _markdown_rows(table: str) -> list[list[str]]:
+    """The cells of a Markdown table's rows (header and rule left out)."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in table.splitlines()[2:] if line.startswith("|")]  # fmt: skip
+
+
+def _op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    return {k: getattr(v, "value", v) for k, v in event.step_output_data.metadata.items()}
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    (event,) = [e for e in result.all_events if e.is_step_failure]
+    return event.step_failure_data.user_failure_data.description
+
+
+# ============================================================================ end to end: upload
+UPLOAD = "\r\n".join(
+    [
+        "NPN,Portal",
+        "10000001,Harborstone Agent Portal",  # row 2: invited
+        "10000002,harborstone-agents",  # row 3: invited (by id)
+        f"{NO_AGENCY},Harborstone Agent Portal",  # row 4: No Associated Agency
+        f"{NO_EMAIL},Harborstone Agent Portal",  # row 5: No Email On Record
+        "30000001,Harborstone Agent Portal",  # row 6: Producer Not Found
+        "10000003,Agency Portal",  # row 7: Portal Not Found
+        "10000003,Tiny Portal",  # row 8: invited (seat 1 of 2)
+        "10000004,Tiny Portal",  # row 9: invited (seat 2 of 2)
+        "10000005,Tiny Portal",  # row 10: No Portal Seats Left
+        "",
+    ]
+).encode()
+
+
+def test_a_portal_invite_upload_sends_one_email_per_invitation_and_reinviting_sends_nothing(
+    sqlite_url: str, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    database = OperationalDatabase(url=sqlite_url)
+    bucket = LocalFolderObjectStore(root=str(tmp_path / "bucket"))
+    key = "inbox/portal_invite/new_hires.csv"
+    stored = bucket.put_bytes(key, UPLOAD)
+    partition = partition_key_for(key, stored.etag)
+    resources = {"database": database, "object_store": bucket, "ssn_vault": SsnVault(key=None),
+                 "mailer": smtp.mailer()}  # fmt: skip
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [partition])
+
+        def materialize() -> tuple[dg.ExecuteInProcessResult, dict]:
+            result = dg.materialize([*UPLOAD_ASSETS, core_portal__invited],
+                                    partition_key=partition, instance=instance,
+                                    resources=resources,
+                                    tags=run_tags(key, stored.etag, "portal_invite"))  # fmt: skip
+            assert result.success
+            (event,) = [
+                e for e in result.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey("core_portal__invitations")
+            ]  # fmt: skip
+            metadata = event.event_specific_data.materialization.metadata
+            return result, {k: getattr(v, "value", v) for k, v in metadata.items()}
+
+        first, metadata = materialize()
+
+        # One email per invitation, to the producer's address, from the configured sender.
+        invited = {"10000001": AGENTS, "10000002": AGENTS, "10000003": TINY, "10000004": TINY}
+        assert sorted(r.rcpt_tos[0] for r in smtp.handler.received) == sorted(
+            address(n) for n in invited
+        )
+        assert {r.mail_from for r in smtp.handler.received} == {"compliance@carrier.example"}
+        counts = {k: metadata[k] for k in ("requested", "invited", "emails_sent", "errors",
+                                            "no_associated_agency", "no_email_on_record",
+                                            "no_portal_seats_left", "producer_not_found",
+                                            "portal_not_found")}  # fmt: skip
+        assert counts == {"requested": 9, "invited": 4, "emails_sent": 4, "errors": 5,
+                          "no_associated_agency": 1, "no_email_on_record": 1,
+                          "no_portal_seats_left": 1, "producer_not_found": 1,
+                          "portal_not_found": 1}  # fmt: skip
+        assert metadata[f"seats_left/{TINY}"] == 0
+        assert metadata[f"seats_left/{AGENTS}"] == 23
+        assert metadata["mail"] == f"SMTP server 127.0.0.1:{smtp.port}"
+        requests = {row[0]: row[1:5] for row in _markdown_rows(metadata["requests"])}
+        assert requests["4"] == [
+            NO_AGENCY,
+            "Harborstone Agent Portal",
+            "No Associated Agency",
+            "no",
+        ]
+        assert requests["7"] == ["10000003", "Agency Portal", "Portal Not Found", "no"]
+        assert requests["9"] == ["10000004", "Tiny Portal", "Invited", "yes"]
+        assert requests["10"] == ["10000005", "Tiny Portal", "No Portal Seats Left", "no"]
+
+        # The link's token is what the database holds, as a SHA-256 only.
+        users = _portal_users(sqlite_url).set_index(["npn", "portal_id"])
+        assert sorted(users.index) == sorted(invited.items())
+        tokens = []
+        for npn, portal_id in invited.items():
+            (received,) = smtp.handler.to(npn)
+            row = users.loc[(npn, portal_id)]
+            token = received.token
+            tokens.append(token)
+            assert row.invitation_token_hash == hashlib.sha256(token.encode()).hexdigest()
+            assert row.status == "Invited" and row.email == address(npn)
+            assert row.invitation_message_id == received.message["Message-ID"]
+            assert row.invitation_sent_at is not None
+            assert row.invitation_source == f"upload {partition}"
+            assert received.message["Subject"].startswith("Your invitation to ")
+        assert "lang=en" in smtp.handler.to("10000003")[0].body  # the page's own parameter kept
+
+        # The raw token is nowhere but in the emails: not in the database, logs or metadata.
+        stored_text = users.reset_index().astype(str).to_csv()
+        logs = "\n".join(f"{e.user_message} {e.dagster_event!r}"
+                         for e in instance.all_logs(first.run_id))  # fmt: skip
+        for token in tokens:
+            assert token not in stored_text
+            assert token not in logs
+            assert token not in repr(metadata)
+
+        # Dropping (re-processing) the same invitations again sends nothing.
+        _, again = materialize()
+        assert len(smtp.handler.received) == 4
+        assert (again["invited"], again["emails_sent"], again["already_invited"]) == (0, 0, 4)
+        assert again[f"seats_left/{TINY}"] == 0
+    database.engine.dispose()
+
+
+# ============================================================================ end to end: job
+def test_the_launchpad_job_invites_and_a_second_run_sends_nothing(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    first = _run_job(database_url, smtp.mailer(), ["10000001", "10000002", NO_EMAIL], "Tiny Portal")
+
+    assert first.success
+    assert sorted(r.rcpt_tos[0] for r in smtp.handler.received) == [
+        address("10000001"), address("10000002")
+    ]  # fmt: skip
+    metadata = _op_metadata(first)
+    assert (
+        metadata["invited"],
+        metadata["no_email_on_record"],
+        metadata[f"seats_left/{TINY}"],
+    ) == (2, 1, 0)
+    for npn in ("10000001", "10000002"):
+        row = _row(database_url, npn, TINY)
+        assert row.invitation_token_hash == hashlib.sha256(
+            smtp.handler.to(npn)[0].token.encode()).hexdigest()  # fmt: skip
+        assert row.invitation_source == f"run {first.run_id}"
+
+    second = _run_job(database_url, smtp.mailer(), ["10000001", "10000002", "10000003"], "tiny")
+
+    assert second.success
+    assert len(smtp.handler.received) == 2  # nothing new for the invited, no seat for the third
+    metadata = _op_metadata(second)
+    assert (
+        metadata["already_invited"],
+        metadata["no_portal_seats_left"],
+        metadata["emails_sent"],
+    ) == (2, 1, 0)
+
+
+def test_an_unknown_portal_fails_the_launchpad_run_with_the_portals_there_are(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    result = _run_job(database_url, smtp.mailer(), ["10000001"], "Agency Portal")
+
+    assert not result.success
+    assert _failure(result) == (
+        "There is no portal named 'Agency Portal'. The portals are: 'Harborstone Agent Portal', "
+        "'Tiny Portal'."
+    )
+    assert smtp.handler.received == []
+
+
+# ============================================================================ crashes and failures
+def test_an_invitation_recorded_by_a_run_that_died_is_emailed_once_by_the_next_run(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    engine = create_database_engine(database_url)
+    # A run recorded the invitation (seat and hash) and died before sending: its token is gone.
+    lost_token = rules.new_token()
+    with engine.begin() as connection:
+        assert store.reserve_seat(
+            connection, portal_id=AGENTS, npn="10000006", email=address("10000006"),
+            invitation_token_hash=rules.token_hash(lost_token),
+            now=dt.datetime.now(dt.UTC), source="a run that died",
+        ) == store.RESERVED  # fmt: skip
+    engine.dispose()
+
+    result = _run_job(database_url, smtp.mailer(), ["10000005"], AGENTS)
+
+    assert result.success
+    assert _op_metadata(result)["earlier_invitations_emailed"] == 1
+    (resumed,) = smtp.handler.to("10000006")
+    row = _row(database_url, "10000006", AGENTS)
+    # A new token (the lost one was never emailed); its hash replaced the old.
+    assert resumed.token != lost_token
+    assert row.invitation_token_hash == rules.token_hash(resumed.token)
+    assert row.invitation_sent_at is not None
+    assert len(smtp.handler.to("10000005")) == 1
+
+    # Asking for the same producer again sends nothing more.
+    again = _run_job(database_url, smtp.mailer(), ["10000006", "10000005"], AGENTS)
+    assert again.success and len(smtp.handler.received) == 2
+
+
+def test_a_mail_server_that_is_down_keeps_the_seat_and_the_next_run_sends_the_email_once(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    down = SmtpMailer(host="127.0.0.1", port=_free_port(), starttls=False,
+                      from_address="compliance@carrier.example", timeout_seconds=5)  # fmt: skip
+
+    failed = _run_job(database_url, down, ["10000001", "10000002"], AGENTS)
+
+    assert not failed.success
+    description = _failure(failed)
+    assert description.startswith(
+        "Sending the invitation emails stopped: could not reach the SMTP server"
+    )
+    assert "2 invitation(s) keep their seats and wait for their email" in description
+    users = _portal_users(database_url)
+    assert sorted(users.npn) == ["10000001", "10000002"]
+    assert users.invitation_sent_at.isna().all() and users.invitation_send_started_at.isna().all()
+
+    # The mail server is back: any invitation run sends what waits, once.
+    recovered = _run_job(database_url, smtp.mailer(), ["10000001"], AGENTS)
+
+    assert recovered.success
+    metadata = _op_metadata(recovered)
+    # 10000001 was requested again: still the failed run's invitation, its email sent now.
+    assert (metadata["already_invited"], metadata["emails_sent"]) == (1, 2)
+    assert metadata["earlier_invitations_emailed"] == 1  # 10000002, not requested this time
+    for npn in ("10000001", "10000002"):
+        (received,) = smtp.handler.to(npn)
+        assert _row(database_url, npn, AGENTS).invitation_token_hash == rules.token_hash(
+            received.token
+        )
+    assert _run_job(database_url, smtp.mailer(), ["10000001", "10000002"], AGENTS).success
+    assert len(smtp.handler.received) == 2
+
+
+def test_an_address_the_server_refuses_withdraws_that_invitation_and_frees_its_seat(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    smtp.handler.refuse.add(address("10000001"))
+
+    result = _run_job(database_url, smtp.mailer(), ["10000001", "10000002"], TINY)
+
+    assert result.success  # the others go on: the address is the producer's problem
+    metadata = _op_metadata(result)
+    assert (metadata["email_address_refused"], metadata["invited"]) == (1, 1)
+    # The server's reply, without the address (no email address in metadata).
+    assert "550 5.1.1 <address>: Recipient address rejected" in metadata["requests"]
+    assert "@" not in metadata["requests"]
+    assert list(_portal_users(database_url).npn) == ["10000002"]
+    assert metadata[f"seats_left/{TINY}"] == 1
+    assert [r.rcpt_tos for r in smtp.handler.received] == [[address("10000002")]]
+
+
+class AnswerLostMailer(SmtpMailer):
+    """Hands the message to the server, then loses its answer (as a connection cut right
+    after the message would)."""
+
+    def _deliver(self, message: EmailMessage) -> None:
+        super()._deliver(message)
+        raise MailOutcomeUnknown("the connection was lost while the server took the message")
+
+
+def test_an_unconfirmed_email_is_never_resent_by_itself_only_on_request_with_a_new_link(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    engine = create_database_engine(database_url)
+    t0 = dt.datetime.now(dt.UTC)
+    lost = AnswerLostMailer(**smtp.mailer().__dict__)
+
+    def invite(mailer, *, resend: bool = False, at: dt.datetime = t0):
+        return invite_to_portals(engine, mailer, [InviteRequest("10000001", AGENTS)],
+                                 source="test", resend_unconfirmed=resend, clock=lambda: at)  # fmt: skip
+
+    first = invite(lost)
+    (decision,) = first.decisions
+    assert decision.outcome == rules.EMAIL_UNCONFIRMED and first.stopped
+    (delivered,) = smtp.handler.to("10000001")  # it did arrive; we could not know
+
+    # Inviting again: already invited, unconfirmed, nothing sent.
+    (again,) = invite(smtp.mailer()).decisions
+    assert again.outcome == rules.ALREADY_INVITED and "unknown whether it arrived" in again.detail
+    # Resending too soon could race a send still under way: refused.
+    (soon,) = invite(smtp.mailer(), resend=True, at=t0 + dt.timedelta(minutes=5)).decisions
+    assert "not resent now" in soon.detail
+    assert len(smtp.handler.received) == 1
+
+    (resent,) = invite(smtp.mailer(), resend=True, at=t0 + dt.timedelta(minutes=16)).decisions
+
+    assert resent.outcome == rules.INVITED and resent.email_sent
+    first_email, second_email = smtp.handler.to("10000001")
+    assert first_email is delivered and second_email.token != delivered.token
+    with engine.begin() as connection:
+        # The first link stopped working; the new one registers, once.
+        assert store.accept_invitation(connection, delivered.token, t0) is None
+        assert store.accept_invitation(connection, second_email.token, t0) == store.Registration(
+            "10000001", AGENTS)  # fmt: skip
+        assert store.accept_invitation(connection, second_email.token, t0) is None
+    row = _row(database_url, "10000001", AGENTS)
+    assert row.status == "Registered" and row.invitation_token_hash is None
+
+    (registered,) = invite(smtp.mailer(), resend=True, at=t0 + dt.timedelta(hours=1)).decisions
+    assert registered.outcome == rules.ALREADY_REGISTERED
+    assert len(smtp.handler.received) == 2
+    engine.dispose()
+
+
+# ============================================================================ the SMTP settings
+def _send_one(mailer: SmtpMailer) -> str:
+    message = EmailMessage()
+    message["To"] = "ada@example.com"
+    message["Subject"] = "x"
+    message.set_content("x")
+    return mailer.send(message)
+
+
+# The test server has no certificate, so AUTH goes over a plain loopback connection.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_smtp_auth_with_the_configured_user_and_password() -> None:
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            b"npnflow", b"s3cret-pass")  # fmt: skip
+        return AuthResult(success=ok, handled=False)  # handled=False: the server says 535
+
+    # PLAIN only, so a refusal is one 535 (smtplib would try LOGIN next).
+    with _serving(auth_require_tls=False, auth_required=True, authenticator=authenticator,
+                  auth_exclude_mechanism=["LOGIN"]) as server:  # fmt: skip
+        message_id = _send_one(server.mailer(username="npnflow", password="s3cret-pass"))
+        with pytest.raises(MailNotSent) as refused:
+            _send_one(server.mailer(username="npnflow", password="wrong-pass"))
+
+    (received,) = server.handler.received
+    assert received.message["Message-ID"] == message_id
+    assert str(refused.value).startswith(
+        f"the SMTP server 127.0.0.1:{server.port} refused the user name and password "
+        "(NPNFLOW_SMTP_USERNAME, NPNFLOW_SMTP_PASSWORD)"
+    )
+    assert "wrong-pass" not in str(refused.value) and not refused.value.recipient_refused
+
+
+def test_starttls_on_a_server_without_it_refuses_to_send_in_clear(smtp: SmtpServer) -> None:
+    with pytest.raises(MailNotSent, match="does not offer STARTTLS"):
+        _send_one(smtp.mailer(starttls=True))
+    assert smtp.handler.received == []
+
+
+# ============================================================================ races
+def test_a_second_reservation_waits_for_the_first_to_commit_and_finds_no_seat(
+    database_url: str,
+) -> None:
+    """The last seat, taken by one transaction not yet committed: another run's reservation
+    must wait for it (PostgreSQL: the portal's row lock; SQLite: the write lock) and then see
+    it, instead of counting the seats without it and overselling."""
+    engine = create_database_engine(database_url)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as connection:
+        connection.execute(TABLES["portals"].update().where(
+            TABLES["portals"].c.portal_id == TINY).values(seats_total=1))  # fmt: skip
+
+    def reserve(connection, npn: str) -> str:
+        return store.reserve_seat(connection, portal_id=TINY, npn=npn, email=address(npn),
+                                  invitation_token_hash=rules.token_hash(rules.new_token()),
+                                  now=now, source="race")  # fmt: skip
+
+    second: dict[str, str] = {}
+
+    def other_run() -> None:
+        with engine.begin() as connection:
+            second["outcome"] = reserve(connection, "10000002")
+
+    with engine.connect() as first:
+        transaction = first.begin()
+        assert reserve(first, "10000001") == store.RESERVED
+        racer = threading.Thread(target=other_run)
+        racer.start()
+        racer.join(timeout=1.5)
+        assert racer.is_alive(), "the second reservation did not wait for the first"
+        transaction.commit()
+    racer.join(timeout=30)
+
+    assert second == {"outcome": store.NO_SEAT}
+    assert list(_portal_users(database_url).npn) == ["10000001"]
+    engine.dispose()
+
+
+def test_two_runs_racing_for_the_seats_never_oversell_and_never_email_anyone_twice(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    seats = 10
+    npns = [f"4{i:07d}" for i in range(30)]
+    engine = create_database_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(TABLES["portals"].update().where(
+            TABLES["portals"].c.portal_id == AGENTS).values(seats_total=seats))  # fmt: skip
+    engine.dispose()
+    start = threading.Barrier(2)
+    runs: dict[str, object] = {}
+    crashed: list[BaseException] = []
+
+    def run(name: str, order: list[str]) -> None:
+        own_engine = create_database_engine(database_url)  # as two processes would have
+        try:
+            start.wait()
+            runs[name] = invite_to_portals(own_engine, smtp.mailer(),
+                                           [InviteRequest(n, AGENTS) for n in order], source=name)  # fmt: skip
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            crashed.append(error)
+        finally:
+            own_engine.dispose()
+
+    # The same producers, in opposite orders: both runs want every seat and every producer.
+    threads = [threading.Thread(target=run, args=("a", npns)),
+               threading.Thread(target=run, args=("b", npns[::-1]))]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert crashed == []
+    users = _portal_users(database_url)
+    assert len(users) == seats  # never oversold
+    assert users.invitation_sent_at.notna().all()
+    recipients = [r.rcpt_tos[0] for r in smtp.handler.received]
+    assert len(recipients) == seats == len(set(recipients))  # one email each, nobody twice
+    for row in users.itertuples():
+        (received,) = smtp.handler.to(row.npn)
+        assert row.invitation_token_hash == rules.token_hash(received.token)
+    for name in ("a", "b"):
+        outcomes = {d.outcome for d in runs[name].decisions}
+        assert outcomes <= {rules.INVITED, rules.ALREADY_INVITED, rules.NO_PORTAL_SEATS_LEFT}
+    invited = [
+        d.npn for name in ("a", "b") for d in runs[name].decisions if d.outcome == rules.INVITED
+    ]
+    assert sorted(invited) == sorted(users.npn)  # each seat reported invited by exactly one run
+    assert runs["a"].emails_sent + runs["b"].emails_sent == seats
