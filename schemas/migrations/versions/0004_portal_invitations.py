@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26
+Create Date: 2026-11-24
 
 - `portals.registration_url`: where an invitation's link points (the token is appended).
 - `portal_users`: `invitation_send_started_at`, `invitation_sent_at`, `invitation_message_id`
