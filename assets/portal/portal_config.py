@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import yaml
 
-from assets.reference.loading import ConfigError, ConfigProblem
+from assets.reference.loading import ConfigError, ConfigProblem, read_yaml_file
 
 PORTALS_FILE = "portals.yaml"
 PORTAL_COLUMNS = ("portal_id", "portal_name", "seats_total", "registration_url")
@@ -50,19 +50,8 @@ def _url_problem(url: str) -> str | None:
 
 
 def _read_document(path: Path, problems: list[ConfigProblem]) -> list[Any] | None:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        problems.append(ConfigProblem(PORTALS_FILE, None, None, None, "not UTF-8 text"))
-        return None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        reason = getattr(error, "problem", None) or str(error)
-        problems.append(
-            ConfigProblem(PORTALS_FILE, where, None, None, f"YAML syntax error: {reason} "
-                          "(check indentation, colons and quotes)")
-        )  # fmt: skip
+    readable, document = read_yaml_file(path, PORTALS_FILE, problems, loader=yaml.SafeLoader)
+    if not readable:
         return None
     portals = document.get("portals") if isinstance(document, dict) else None
     if portals is None and isinstance(document, dict) and "portals" in document:

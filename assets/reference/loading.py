@@ -536,18 +536,16 @@ _COMPANY_KEYS = {
 _SETTING_KEYS = {"state_code", "state_company_id", "jit"}
 
 
-def _read_companies_yaml(path: Path, problems: list[ConfigProblem]) -> list[Any] | None:
-    label = COMPANIES_FILE
-    if not path.is_file():
-        problems.append(ConfigProblem(label, None, None, str(path), f"file not found ({path})"))
-        return None
+def read_yaml_file(
+    path: Path, label: str, problems: list[ConfigProblem], *, loader: Any
+) -> tuple[bool, Any]:
+    """(True, the document), or (False, None) with the problem recorded: not UTF-8 (a BOM is
+    accepted), or a YAML syntax error with its line and column."""
     try:
-        # BaseLoader keeps every scalar as text: "01234" stays "01234" (the default loader
-        # reads an unquoted 01234 as the octal number 668), and we parse true/false ourselves.
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506
+        text = path.read_text(encoding="utf-8-sig")
+        return True, yaml.load(text, Loader=loader)  # noqa: S506 (Base/Safe loaders only)
     except UnicodeDecodeError:
         problems.append(ConfigProblem(label, None, None, None, "not UTF-8 text"))
-        return None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -556,6 +554,18 @@ def _read_companies_yaml(path: Path, problems: list[ConfigProblem]) -> list[Any]
             ConfigProblem(label, where, None, None, f"YAML syntax error: {reason} "
                           "(check indentation, colons and quotes)")
         )  # fmt: skip
+    return False, None
+
+
+def _read_companies_yaml(path: Path, problems: list[ConfigProblem]) -> list[Any] | None:
+    label = COMPANIES_FILE
+    if not path.is_file():
+        problems.append(ConfigProblem(label, None, None, str(path), f"file not found ({path})"))
+        return None
+    # BaseLoader keeps every scalar as text: "01234" stays "01234" (the default loader reads
+    # an unquoted 01234 as the octal number 668), and we parse true/false ourselves.
+    readable, document = read_yaml_file(path, label, problems, loader=yaml.BaseLoader)
+    if not readable:
         return None
     if not isinstance(document, dict) or not isinstance(document.get("companies"), list):
         problems.append(
