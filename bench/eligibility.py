@@ -66,8 +66,8 @@ def machine() -> dict:
 def build_inputs(producers: int, seed: int) -> dict[str, pd.DataFrame]:
     """The SPEC section 3 frames, from the sandbox world and config/."""
     from assets.reference.loading import load_company_config, load_reference_data
-    from npnflow import paths
     from npnflow.sandbox.generator import generate_world
+    from resources import paths
 
     reference = load_reference_data(paths.reference_dir())
     company_config = load_company_config(paths.config_dir(), reference)

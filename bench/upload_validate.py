@@ -166,7 +166,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from assets.reference.loading import load_company_config, load_reference_data
-    from npnflow import paths
+    from resources import paths
 
     reference = load_reference_data(paths.reference_dir())
     companies = load_company_config(paths.config_dir(), reference)["companies"]

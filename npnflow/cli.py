@@ -14,12 +14,13 @@ import sys
 
 import click
 
-# Plain string constants (no I/O, no Dagster): the batch commands' choices come from them.
-from assets.appointments import statuses
-from npnflow import paths
 from npnflow.export_cli import export
 from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
+from resources import paths
+
+# Plain string constants (no I/O, no Dagster): the batch commands' choices come from them.
+from schemas import statuses
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -342,11 +343,11 @@ def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
 
 
 def _sensor_hint(batch_id: str) -> str:
-    from assets.appointments.approval import BATCH_TAG, SENSOR_NAME
+    from assets.keys import APPROVED_BATCH_SENSOR_NAME, TAG_BATCH_ID
 
     return (
-        f"The {SENSOR_NAME} will submit it; follow it in the Dagster UI "
-        f"(Runs, tag {BATCH_TAG}={batch_id})."
+        f"The {APPROVED_BATCH_SENSOR_NAME} will submit it; follow it in the Dagster UI "
+        f"(Runs, tag {TAG_BATCH_ID}={batch_id})."
     )
 
 

@@ -40,8 +40,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from npnflow import paths
 from npnflow.instance import ensure_dagster_home
+from resources import paths
 
 CENTRAL = ZoneInfo("America/Chicago")
 # What a person reads is the summary below; each run's full event log is in the UI.
@@ -244,9 +244,9 @@ def _eligible_lines(database):
     requests with a line Ready to Submit are kept."""
     import pandas as pd
 
-    from assets.appointments import statuses
     from assets.appointments.eligibility import evaluate_appointment_requests
     from assets.appointments.store import read_eligibility_inputs
+    from schemas import statuses
 
     licensed = database.read_table("licenses", ["npn", "state_code"]).drop_duplicates()
     settings = database.read_table("company_state_settings", ["cocode", "state_code", "jit"])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from npnflow import paths
+from resources import paths
 
 REPORT = "rpt_producer_licensing_with_carrier_appointments"
 FORMATS = ("csv", "xlsx")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from npnflow import paths
+from resources import paths
 
 # The embedded default: SQLite instance storage in DAGSTER_HOME (Dagster's default), with
 # telemetry off because these machines reach no network but the package registries.

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 import click
 
-from npnflow import paths
+from resources import paths
 
 
 @click.group(help="Portal invitations: invite producers, see each portal's seats and users.")

@@ -21,7 +21,7 @@ import time
 import click
 
 from assets.reports.relations import REPORT_MODELS
-from npnflow import paths
+from resources import paths
 
 JOB_NAME = "build_reports_job"
 OP_NAME = "reports_dbt_models"

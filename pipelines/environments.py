@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from npnflow import paths
+from resources import paths
 from resources.database import OperationalDatabase
 from resources.mailer import outbox_mailer, smtp_mailer_from_environment
 from resources.nipr import NiprClient

@@ -5,17 +5,19 @@ import datetime as dt
 import dagster as dg
 
 from assets.appointments.approval import BatchActionRefused, BatchNotFound, approve_batch
-from assets.appointments.assets import APPOINTMENT_ASSET_KEYS
-from assets.nipr.assets import (
+from assets.keys import (
+    APPOINTMENT_ASSET_KEYS,
     CORE_TABLE_KEYS,
     INITIAL_SYNC_KEY,
+    PORTAL_UPLOAD_ASSET_KEYS,
     RAW_PDB_ALERTS_KEY,
+    SUBMISSIONS_KEY,
     SUBSCRIPTIONS_KEY,
+    TAG_PURPOSE,
+    TERMINATION_ASSET_KEYS,
+    UPLOAD_ASSET_KEYS,
 )
-from assets.portal.assets import PORTAL_UPLOAD_ASSET_KEYS, invite_producers_to_portal
-from assets.submissions.assets import SUBMISSIONS_KEY, TAG_PURPOSE
-from assets.terminations.assets import TERMINATION_ASSET_KEYS
-from assets.uploads.assets import UPLOAD_ASSET_KEYS
+from assets.portal.assets import invite_producers_to_portal
 from resources.database import OperationalDatabase
 
 load_reference_data_job = dg.define_asset_job(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 
-from assets.nipr.assets import NIPR_TIMEZONE, SUBSCRIPTIONS_KEY
+from assets.keys import NIPR_TIMEZONE, SUBSCRIPTIONS_KEY
 from pipelines.jobs import daily_nipr_sync_job, sync_new_producers_job
 
 DEFAULT_NIPR_SYNC_CRON = "30 10 * * 1-6"

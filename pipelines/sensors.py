@@ -34,14 +34,13 @@ from collections.abc import Mapping
 import dagster as dg
 import sqlalchemy as sa
 
-from assets.appointments import statuses
-from assets.submissions.assets import BATCH_PARTITIONS, batch_run_tags
-from assets.uploads.assets import ONBOARDING_KEY, UPLOADS_PARTITIONS
+from assets.keys import BATCH_PARTITIONS, ONBOARDING_KEY, UPLOADS_PARTITIONS, batch_run_tags
 from assets.uploads.inbox import INBOX_PREFIX, listing_start_after, plan_inbox_tick
 from assets.uploads.ledger import run_tags
 from pipelines.jobs import process_upload_job, submit_batch_job, sync_new_producers_job
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
+from schemas import statuses
 from schemas.tables import TABLES
 
 INBOX_SENSOR_INTERVAL_SECONDS = 30

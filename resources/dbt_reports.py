@@ -31,7 +31,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from npnflow import paths
+from resources import paths
 
 DBT_REPORTS_DIR = paths.PROJECT_ROOT / "dbt_reports"
 PREPARE_COMMAND = "npnflow reports prepare"

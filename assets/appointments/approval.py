@@ -32,12 +32,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.appointments import statuses
+from assets.keys import APPROVED_BATCH_SENSOR_NAME, TAG_BATCH_ID
+from schemas import statuses
 from schemas.tables import TABLES
 
 CENT = Decimal("0.01")
-SENSOR_NAME = "approved_batch_sensor"
-BATCH_TAG = "npnflow/batch_id"
 
 TRANSACTION_COLUMNS = (
     "transaction_id",
@@ -445,8 +444,8 @@ def _describe_state(batch: Mapping[str, Any]) -> str:
     retry = f"`npnflow batches retry {batch_id} --by NAME`"
     if status == statuses.BATCH_APPROVED:
         return (
-            f"{batch_id} is already Approved, {_approval_clause(batch)}; the {SENSOR_NAME} "
-            f"submits it (Dagster UI, Runs, tag {BATCH_TAG}={batch_id}). If its run failed, "
+            f"{batch_id} is already Approved, {_approval_clause(batch)}; the {APPROVED_BATCH_SENSOR_NAME} "
+            f"submits it (Dagster UI, Runs, tag {TAG_BATCH_ID}={batch_id}). If its run failed, "
             f"retry it with {retry}."
         )
     if status == statuses.BATCH_SUBMITTING:

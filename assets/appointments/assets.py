@@ -21,13 +21,9 @@ import dagster as dg
 from assets.appointments import store as appointment_store
 from assets.appointments.eligibility import evaluate_appointment_requests
 from assets.appointments.upload_batches import RequestKind, evaluate_upload
-from assets.uploads.assets import UPLOADS_PARTITIONS, VALIDATED_KEY
+from assets.keys import BATCHES_KEY, TRANSACTIONS_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
-
-TRANSACTIONS_KEY = dg.AssetKey("core_appointments__transactions")
-BATCHES_KEY = dg.AssetKey("core_appointments__batches")
-APPOINTMENT_ASSET_KEYS = (TRANSACTIONS_KEY, BATCHES_KEY)
 
 APPOINT_REQUESTS = RequestKind(
     upload_kind="appoint",
@@ -100,8 +96,5 @@ def core_appointments__evaluated(
 APPOINTMENT_ASSETS = [core_appointments__evaluated]
 __all__ = [
     "APPOINTMENT_ASSETS",
-    "APPOINTMENT_ASSET_KEYS",
-    "BATCHES_KEY",
-    "TRANSACTIONS_KEY",
     "core_appointments__evaluated",
 ]

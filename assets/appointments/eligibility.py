@@ -21,8 +21,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assets.appointments import statuses
 from assets.nipr.roster import NOT_FOUND, SYNCED_STATUSES
+from schemas import statuses
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (other modules import these rather than retyping the strings)

@@ -31,8 +31,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.appointments import statuses
 from resources.database import frame_to_rows
+from schemas import statuses
 from schemas.tables import TABLES
 
 KIND = "appointment"

@@ -23,7 +23,6 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from assets.appointments import statuses
 from assets.appointments import store as batch_store
 from assets.metadata import markdown_preview
 from assets.uploads import ledger
@@ -32,6 +31,7 @@ from assets.uploads.assets import validate_stored_upload
 from assets.uploads.reading import UploadRejected
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
+from schemas import statuses
 
 SHOWN_ROWS = 25
 

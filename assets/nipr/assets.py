@@ -24,6 +24,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from assets.keys import (
+    CORE_TABLE_KEYS,
+    INITIAL_SYNC_KEY,
+    NIPR_DAILY_PARTITIONS,
+    RAW_PDB_ALERTS_KEY,
+    SUBSCRIPTIONS_KEY,
+)
 from assets.metadata import markdown_preview
 from assets.nipr import store
 from assets.nipr.current_state import DATA_TABLES, apply_report
@@ -45,26 +52,12 @@ from resources.nipr import NiprCallFailed, NiprClient, NiprFault, ReportNotReady
 from resources.object_store import ObjectStore
 
 GROUP = "nipr"
-NIPR_TIMEZONE = "America/Chicago"  # NIPR's day: runs publish by 10:00 Central
-# A fixed start keeps partition keys stable across deployments. NIPR serves a report up to
-# 14 days back, so only the last 14 partitions can ever be fetched; older ones stay missing
-# in the UI and fail with NIPR's INVALID_DATE if launched. end_offset=1: today's partition
-# exists from midnight Central, so the 10:30 schedule can request it.
-NIPR_PARTITIONS_START = "2026-01-01"
-NIPR_DAILY_PARTITIONS = dg.DailyPartitionsDefinition(
-    start_date=NIPR_PARTITIONS_START, timezone=NIPR_TIMEZONE, end_offset=1
-)
-
-RAW_PDB_ALERTS_KEY = dg.AssetKey("raw_nipr__pdb_alerts")
-INITIAL_SYNC_KEY = dg.AssetKey("core_nipr__initial_sync")
-SUBSCRIPTIONS_KEY = dg.AssetKey("core_nipr__subscriptions")
 CORE_TABLES = {
     "producers": "Tracked producers; names and email follow NIPR's demographics.",
     "licenses": "Current licenses of tracked producers, per state (NIPR PDB).",
     "license_loas": "Current lines of authority of each license (NIPR PDB).",
     "appointments": "Current appointments and terminations, per state and company (NIPR PDB).",
 }
-CORE_TABLE_KEYS = {table: dg.AssetKey(f"core_nipr__{table}") for table in CORE_TABLES}
 # Both the daily apply and the initial sync rewrite current-state rows: with a limit of 1 on
 # this pool (docs/nipr-sync.md), Dagster never runs them at the same time.
 CURRENT_STATE_POOL = "nipr_current_state"

@@ -20,6 +20,7 @@ No `from __future__ import annotations` here: Dagster reads the annotations of w
 import dagster as dg
 from pydantic import Field
 
+from assets.keys import INVITATIONS_KEY, PORTALS_CONFIG_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from assets.metadata import markdown_preview
 from assets.portal import invitations as rules
 from assets.portal import store as portal_store
@@ -28,17 +29,13 @@ from assets.portal.service import InvitationRun, invite_to_portals
 from assets.reference.loading import ConfigError
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
-from assets.uploads.assets import UPLOADS_PARTITIONS, VALIDATED_KEY, validate_stored_upload
+from assets.uploads.assets import validate_stored_upload
 from assets.uploads.reading import UploadRejected
-from npnflow import paths
+from resources import paths
 from resources.database import OperationalDatabase
 from resources.mailer import Mailer
 from resources.object_store import ObjectStore
 
-PORTALS_CONFIG_KEY = dg.AssetKey("core_config__portals")
-INVITATIONS_KEY = dg.AssetKey("core_portal__invitations")
-#: What process_upload_job materializes for each upload, beside the upload assets.
-PORTAL_UPLOAD_ASSET_KEYS = (INVITATIONS_KEY,)
 UPLOAD_KIND = "portal_invite"
 SHOWN_ROWS = 50
 LOGGED_ERRORS = 20
@@ -290,10 +287,7 @@ def invite_producers_to_portal(
 
 PORTAL_ASSETS = [core_config__portals, core_portal__invited]
 __all__ = [
-    "INVITATIONS_KEY",
-    "PORTALS_CONFIG_KEY",
     "PORTAL_ASSETS",
-    "PORTAL_UPLOAD_ASSET_KEYS",
     "InviteToPortalConfig",
     "core_config__portals",
     "core_portal__invited",

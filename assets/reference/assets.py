@@ -9,7 +9,7 @@ import dagster as dg
 
 from assets.metadata import markdown_preview
 from assets.reference.loading import ConfigError, load_company_config, load_reference_data
-from npnflow import paths
+from resources import paths
 from resources.database import OperationalDatabase
 
 REFERENCE_TABLES = {

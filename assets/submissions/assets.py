@@ -15,7 +15,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from assets.appointments.approval import batch_detail
-from assets.appointments.assets import BATCHES_KEY
+from assets.keys import (
+    BATCH_PARTITIONS,
+    BATCHES_KEY,
+    SUBMISSIONS_KEY,
+    TAG_APPROVAL_VERSION,
+    TAG_PURPOSE,
+    TERMINATION_BATCHES_KEY,
+)
 from assets.metadata import markdown_preview
 from assets.submissions.submission import (
     BatchBusy,
@@ -23,28 +30,14 @@ from assets.submissions.submission import (
     poll_batch,
     submit_batch,
 )
-from assets.terminations.assets import TERMINATION_BATCHES_KEY
 from assets.uploads.ledger import markdown_safe
 from resources.database import OperationalDatabase
 from resources.nipr_gateway import NiprGateway
 from schemas.tables import TABLES
 
-BATCH_PARTITIONS = dg.DynamicPartitionsDefinition(name="batches")
-SUBMISSIONS_KEY = dg.AssetKey("out_nipr__gateway_submissions")
-TAG_BATCH_ID = "npnflow/batch_id"
-TAG_APPROVAL_VERSION = "npnflow/approval_version"
-TAG_PURPOSE = "npnflow/purpose"  # "submit" (default) or "poll"
 # NIPR down: the step tries again in the same run (1, 2, then 4 minutes later); each try first
 # asks NIPR what it already has. After that the batch waits for `npnflow batches retry`.
 SUBMISSION_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL)
-
-
-def batch_run_tags(batch_id: str, approval_version: int, purpose: str = "submit") -> dict:
-    return {
-        TAG_BATCH_ID: batch_id,
-        TAG_APPROVAL_VERSION: str(approval_version),
-        TAG_PURPOSE: purpose,
-    }
 
 
 def _current_version(database: OperationalDatabase, batch_id: str) -> int | None:
@@ -121,11 +114,6 @@ def out_nipr__gateway_submissions(
 
 SUBMISSION_ASSETS = [out_nipr__gateway_submissions]
 __all__ = [
-    "BATCH_PARTITIONS",
-    "SUBMISSIONS_KEY",
     "SUBMISSION_ASSETS",
-    "TAG_APPROVAL_VERSION",
-    "TAG_BATCH_ID",
-    "batch_run_tags",
     "out_nipr__gateway_submissions",
 ]

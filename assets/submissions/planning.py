@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-# The vocabulary lives in assets/appointments/statuses.py (one spelling for every writer);
+# The vocabulary lives in schemas/statuses.py (one spelling for every writer);
 # the short names below are this module's aliases.
-from assets.appointments.statuses import (
+from schemas.statuses import (
     ACCEPTED,
     BATCH_APPROVED,
     BATCH_COMPLETED,

@@ -19,15 +19,16 @@ Non-terminate uploads skip.
 import dagster as dg
 
 from assets.appointments.upload_batches import RequestKind, evaluate_upload
+from assets.keys import (
+    TERMINATION_BATCHES_KEY,
+    TERMINATION_TRANSACTIONS_KEY,
+    UPLOADS_PARTITIONS,
+    VALIDATED_KEY,
+)
 from assets.terminations import store as termination_store
 from assets.terminations.eligibility import evaluate_termination_requests
-from assets.uploads.assets import UPLOADS_PARTITIONS, VALIDATED_KEY
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
-
-TERMINATION_TRANSACTIONS_KEY = dg.AssetKey("core_terminations__transactions")
-TERMINATION_BATCHES_KEY = dg.AssetKey("core_terminations__batches")
-TERMINATION_ASSET_KEYS = (TERMINATION_TRANSACTIONS_KEY, TERMINATION_BATCHES_KEY)
 
 TERMINATE_REQUESTS = RequestKind(
     upload_kind="terminate",
@@ -98,8 +99,5 @@ def core_terminations__evaluated(
 TERMINATION_ASSETS = [core_terminations__evaluated]
 __all__ = [
     "TERMINATION_ASSETS",
-    "TERMINATION_ASSET_KEYS",
-    "TERMINATION_BATCHES_KEY",
-    "TERMINATION_TRANSACTIONS_KEY",
     "core_terminations__evaluated",
 ]

@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assets.appointments import statuses
+from schemas import statuses
 
 STATUS_READY = statuses.READY_TO_SUBMIT
 STATUS_NOT_ELIGIBLE = statuses.NOT_ELIGIBLE

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from assets.appointments import statuses
 from assets.appointments.store import (
     BatchPlan,
     batch_id_for,
@@ -26,6 +25,7 @@ from assets.appointments.store import (
     transaction_id_for,
 )
 from assets.terminations.eligibility import TRANSACTION_KIND
+from schemas import statuses
 
 KIND = TRANSACTION_KIND
 AUTO_APPROVER = "auto (Submit Immediately = TRUE)"

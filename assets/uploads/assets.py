@@ -25,6 +25,7 @@ import datetime as dt
 
 import dagster as dg
 
+from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from assets.metadata import markdown_preview
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
@@ -41,13 +42,6 @@ from assets.uploads.validation import ValidatedUpload, validate_upload
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectNotFound, ObjectStore
 from resources.ssn import SsnVault
-
-UPLOADS_PARTITIONS = dg.DynamicPartitionsDefinition(name="uploads")
-
-RAW_FILE_KEY = dg.AssetKey("raw_uploads__file")
-VALIDATED_KEY = dg.AssetKey("core_uploads__validated")
-ONBOARDING_KEY = dg.AssetKey("core_onboarding__producers")
-UPLOAD_ASSET_KEYS = (RAW_FILE_KEY, VALIDATED_KEY, ONBOARDING_KEY)
 
 REFERENCE_READS = ("jurisdictions", "loa_categories", "lines_of_authority", "termination_reasons")
 SHOWN_ROWS = 20
@@ -461,12 +455,7 @@ def _onboarding_metadata(
 
 UPLOAD_ASSETS = [raw_uploads__file, core_uploads__processed]
 __all__ = [
-    "ONBOARDING_KEY",
-    "RAW_FILE_KEY",
-    "UPLOADS_PARTITIONS",
     "UPLOAD_ASSETS",
-    "UPLOAD_ASSET_KEYS",
-    "VALIDATED_KEY",
     "core_uploads__processed",
     "raw_uploads__file",
     "validate_stored_upload",

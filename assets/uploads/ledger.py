@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from assets.keys import TAG_ETAG, TAG_KIND, TAG_OBJECT_KEY
 from assets.uploads.inbox import INBOX_PREFIX, KINDS, ListedObject, partition_key_for
 from assets.uploads.validation import mask_ssns, neutralise
 
@@ -42,10 +43,6 @@ REJECTED = "Rejected"
 DUPLICATE = "Duplicate"
 UPLOAD_STATUSES = (RECEIVED, PROCESSED, REJECTED, DUPLICATE)
 UNKNOWN_KIND = "unknown"
-
-TAG_OBJECT_KEY = "npnflow/object_key"
-TAG_ETAG = "npnflow/etag"
-TAG_KIND = "npnflow/kind"
 
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 

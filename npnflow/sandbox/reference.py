@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from npnflow import paths
+from resources import paths
 
 # LOA code 101 "None" is what NIPR puts on classes that carry no line; a producer never holds it.
 NONE_LOA_CODE = 101
@@ -178,7 +178,7 @@ def _read_grouped_csv(path: Path, fill: tuple[str, ...]) -> list[dict[str, str]]
 
 @lru_cache(maxsize=4)
 def load_reference(config_dir: str | None = None) -> Reference:
-    """Load and cache the reference data (from `npnflow.paths` unless a folder is given)."""
+    """Load and cache the reference data (from `resources.paths` unless a folder is given)."""
     reference_dir = Path(config_dir) / "reference" if config_dir else paths.reference_dir()
     workbook = reference_dir / "nipr_workbook"
     class_names: dict[tuple[str, int], str] = {}

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from npnflow import paths
+from resources import paths
 
 pytestmark = [pytest.mark.browser, pytest.mark.webserver]
 

@@ -11,12 +11,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from assets.keys import UPLOADS_PARTITIONS
 from assets.reference.loading import load_company_config, load_reference_data
-from assets.uploads.assets import UPLOAD_ASSETS, UPLOADS_PARTITIONS
+from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
-from npnflow import paths
 from pipelines.definitions import build_definitions
+from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault

@@ -21,8 +21,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from assets.appointments import statuses
-from assets.appointments.assets import APPOINTMENT_ASSETS, BATCHES_KEY, TRANSACTIONS_KEY
+from assets.appointments.assets import APPOINTMENT_ASSETS
+from assets.keys import BATCHES_KEY, TRANSACTIONS_KEY
+from schemas import statuses
 
 TODAY = dt.date.today()
 FAR = TODAY + dt.timedelta(days=700)

@@ -15,13 +15,13 @@ import time
 import dagster as dg
 import pytest
 
+from assets.keys import TAG_ETAG, TAG_KIND, TAG_OBJECT_KEY, UPLOADS_PARTITIONS
 from assets.reference.loading import load_company_config, load_reference_data
-from assets.uploads.assets import UPLOAD_ASSETS, UPLOADS_PARTITIONS
+from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import MAX_CURSOR_BYTES, partition_key_for
-from assets.uploads.ledger import TAG_ETAG, TAG_KIND, TAG_OBJECT_KEY
-from npnflow import paths
 from pipelines.definitions import build_definitions
 from pipelines.sensors import build_sensors
+from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault

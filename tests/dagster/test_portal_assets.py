@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from assets.keys import UPLOADS_PARTITIONS
 from assets.portal import store
 from assets.portal.assets import core_config__portals, core_portal__invited
-from assets.uploads.assets import UPLOADS_PARTITIONS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
 from resources.database import OperationalDatabase

@@ -13,7 +13,7 @@ from assets.reference.assets import (
     company_config_tables,
     reference_tables,
 )
-from npnflow import paths
+from resources import paths
 from resources.database import OperationalDatabase
 from schemas.migrate import upgrade
 

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from assets.appointments import statuses
 from assets.reports.assets import REPORT_ASSETS, REPORTS_GROUP, with_report_lineage
 from assets.reports.relations import REPORT_MODELS, ReportNotBuilt, read_report
 from npnflow.reports_cli import reports as reports_cli
@@ -29,6 +28,7 @@ from resources.dbt_reports import (
     dbt_target_for,
     prepared_manifest_path,
 )
+from schemas import statuses
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
 

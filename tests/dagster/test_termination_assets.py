@@ -18,14 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from assets.appointments import statuses
 from assets.appointments.approval import approve_batch
-from assets.terminations.assets import (
-    TERMINATION_ASSETS,
-    TERMINATION_BATCHES_KEY,
-    TERMINATION_TRANSACTIONS_KEY,
-)
+from assets.keys import TERMINATION_BATCHES_KEY, TERMINATION_TRANSACTIONS_KEY
+from assets.terminations.assets import TERMINATION_ASSETS
 from assets.terminations.eligibility import REPEAT_OF_OPEN_TRANSACTION
+from schemas import statuses
 
 TODAY = dt.date.today()
 NPN = "1000001"

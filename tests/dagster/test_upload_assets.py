@@ -15,17 +15,12 @@ import pandas as pd
 import pytest
 from cryptography.fernet import Fernet
 
+from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from assets.reference.loading import load_company_config, load_reference_data
-from assets.uploads.assets import (
-    ONBOARDING_KEY,
-    RAW_FILE_KEY,
-    UPLOAD_ASSETS,
-    UPLOADS_PARTITIONS,
-    VALIDATED_KEY,
-)
+from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
-from npnflow import paths
+from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault

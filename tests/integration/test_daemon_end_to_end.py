@@ -36,13 +36,14 @@ import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy.pool import NullPool
 
-from assets.appointments import approval, statuses
+from assets.appointments import approval
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.reports.relations import read_report
-from npnflow import paths
 from npnflow.demo import UNKNOWN_NPN, _roster, _sample_agent_file, _sample_appoint_file
 from npnflow.sandbox.server import NiprSandbox
+from resources import paths
 from resources.database import OperationalDatabase
+from schemas import statuses
 from schemas.migrate import upgrade
 
 pytestmark = [pytest.mark.postgres, pytest.mark.sandbox, pytest.mark.webserver]

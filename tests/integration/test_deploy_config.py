@@ -36,11 +36,11 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
     QueuedRunCoordinatorDaemon,
 )
 
-from npnflow import paths
 from pipelines.definitions import build_definitions
 from pipelines.environments import resources_for
 from pipelines.schedules import build_schedules
 from pipelines.sensors import poll_requests, submission_requests
+from resources import paths
 from resources.ssn import ssn_vault_for
 
 ROOT = paths.PROJECT_ROOT

@@ -26,17 +26,18 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from assets.keys import UPLOADS_PARTITIONS
 from assets.portal import invitations as rules
 from assets.portal import store
 from assets.portal.assets import core_portal__invited
 from assets.portal.invitations import InviteRequest
 from assets.portal.service import invite_to_portals
 from assets.reference.loading import load_company_config, load_reference_data
-from assets.uploads.assets import UPLOAD_ASSETS, UPLOADS_PARTITIONS
+from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
-from npnflow import paths
 from pipelines.jobs import invite_to_portal_job
+from resources import paths
 from resources.database import OperationalDatabase, create_database_engine
 from resources.mailer import MailNotSent, MailOutcomeUnknown, SmtpMailer
 from resources.object_store import LocalFolderObjectStore

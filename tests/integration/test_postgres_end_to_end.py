@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
-from npnflow import paths
+from resources import paths
 from resources.database import OperationalDatabase
 from schemas.migrate import upgrade
 

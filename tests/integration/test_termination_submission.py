@@ -18,23 +18,24 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from assets.appointments import statuses
+from assets.keys import UPLOADS_PARTITIONS
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.reports.relations import read_report
 from assets.submissions.submission import submit_batch
 from assets.terminations.assets import TERMINATION_ASSETS
-from assets.uploads.assets import UPLOAD_ASSETS, UPLOADS_PARTITIONS
+from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
-from npnflow import paths
 from npnflow.cli import main as npnflow_cli
 from npnflow.sandbox.server import NiprSandbox
 from pipelines.definitions import build_definitions
+from resources import paths
 from resources.database import OperationalDatabase
 from resources.dbt_reports import ReportsDbt
 from resources.nipr_gateway import NiprGateway
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
+from schemas import statuses
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
 

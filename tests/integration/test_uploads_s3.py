@@ -13,8 +13,8 @@ import pytest
 
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
-from npnflow import paths
 from pipelines.definitions import build_definitions
+from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import S3ObjectStore
 from resources.ssn import SsnVault, generate_key

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from npnflow import paths
+from resources import paths
 
 pytestmark = pytest.mark.webserver
 

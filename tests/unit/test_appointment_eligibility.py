@@ -830,7 +830,7 @@ def test_duplicated_configuration_rows_do_not_duplicate_transactions():
 
 
 def test_the_engine_speaks_the_status_vocabulary_of_the_database():
-    from assets.appointments import statuses
+    from schemas import statuses
 
     assert frozenset(el.OPEN_STATUSES) == statuses.OPEN_TRANSACTION_STATUSES
     assert frozenset(el.FINAL_STATUSES) == statuses.FINAL_TRANSACTION_STATUSES

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from assets.appointments import statuses
 from assets.appointments.store import (
     AUTO_APPROVER,
     batch_id_for,
@@ -17,6 +16,7 @@ from assets.appointments.store import (
     transaction_id_for,
     write_batch_plan,
 )
+from schemas import statuses
 from schemas.tables import TABLES, metadata
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)

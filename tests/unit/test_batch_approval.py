@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from assets.appointments import approval, statuses
+from assets.appointments import approval
 from assets.appointments.approval import (
     BatchActionRefused,
     BatchNotFound,
@@ -18,6 +18,7 @@ from assets.appointments.approval import (
     reject_batch,
     retry_batch,
 )
+from schemas import statuses
 from schemas.tables import TABLES, metadata
 
 COCODE = "12345"

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from assets.appointments import statuses
 from npnflow.cli import main
+from schemas import statuses
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
 

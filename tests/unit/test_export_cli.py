@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from assets.reference.loading import load_reference_data
 from assets.uploads.reading import read_upload
 from assets.uploads.validation import validate_upload
-from npnflow import paths
 from npnflow.cli import main
 from npnflow.export_cli import export
+from resources import paths
 
 REPORT = "rpt_producer_licensing_with_carrier_appointments"
 COLUMNS = (

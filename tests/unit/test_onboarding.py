@@ -11,7 +11,7 @@ from assets.onboarding.onboarding import EXISTING_COLUMNS, NO_COMPANY, plan_onbo
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.reading import read_upload
 from assets.uploads.validation import validate_upload
-from npnflow import paths
+from resources import paths
 
 NOW = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
 EARLIER = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
