@@ -77,8 +77,6 @@ SCORECARD_ALIASES: dict[str, str] = {
     "license/appointment": SCORECARD_LICENSE_AND_APPOINTMENT,
 }
 BOOLEAN_VALUES: tuple[str, ...] = ("TRUE", "FALSE")
-TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t"})
-FALSE_WORDS = frozenset({"false", "no", "n", "0", "f"})
 
 NPN = r"^\d{1,10}$"
 COCODE = r"^\d{5}$"

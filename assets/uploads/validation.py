@@ -35,16 +35,15 @@ import pandas as pd
 import pandera.pandas as pa
 
 from assets.uploads.reading import RawUpload, UploadRejected, require_columns
+from schemas.booleans import FALSE_WORDS, TRUE_WORDS
 from schemas.reference import JURISDICTION_CODES, LOA_CATEGORIES
 from schemas.uploads import (
     AGENT_TYPES,
     ASSIGNMENT_FIELDS,
     DEFAULT_AGENT_TYPE,
-    FALSE_WORDS,
     SCORECARD_ALIASES,
     SCORECARD_LICENSE_AND_APPOINTMENT,
     TEMPLATES,
-    TRUE_WORDS,
     TemplateColumn,
     split_items,
     upload_schema,
