@@ -309,7 +309,7 @@ def _money(value: object) -> str:
 
 def _appointments(defs, instance, database, day: dt.date) -> bool:
     """Step 6: an appoint file from drop to NIPR's answers."""
-    from assets.appointments import approval
+    from assets.batches import approval
 
     key = f"inbox/appoint/demo-appointments-{day.isoformat()}.csv"
     upload_id = _drop_file(defs, instance, key, _sample_appoint_file(database))
@@ -347,7 +347,7 @@ def _approve_and_submit(defs, instance, database, batches) -> bool:
     batch and approval."""
     from dagster import build_sensor_context
 
-    from assets.appointments import approval
+    from assets.batches import approval
 
     # A batch of only held (JIT) lines has nothing an approval would send.
     pending = batches[(batches.status == "Pending Review") & (batches.ready_to_submit > 0)]
@@ -406,7 +406,7 @@ def _approve_and_submit(defs, instance, database, batches) -> bool:
 
 
 def _print_outcome(database, upload_id: str) -> None:
-    from assets.appointments import approval
+    from assets.batches import approval
 
     with database.begin() as connection:
         batches = approval.list_batches(connection, upload_id=upload_id)
@@ -488,7 +488,7 @@ def _terminate_export(database, day: dt.date) -> tuple[str, bytes] | None:
 def _terminations(defs, instance, database, day: dt.date) -> bool:
     """Step 7: reports built, a terminate file exported from the report, dropped, reviewed,
     approved and sent; the reports rebuilt with the outcome."""
-    from assets.appointments import approval
+    from assets.batches import approval
     from assets.reports.relations import read_report
 
     if not _build_reports(defs, instance, database):

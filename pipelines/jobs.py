@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.appointments.approval import BatchActionRefused, BatchNotFound, approve_batch
+from assets.batches.approval import BatchActionRefused, BatchNotFound, approve_in_transaction
 from assets.keys import (
     APPOINTMENT_ASSET_KEYS,
     CORE_TABLE_KEYS,
@@ -111,13 +111,12 @@ def approve_pending_batch(
 ) -> None:
     database.ensure_migrated()
     try:
-        with database.begin() as connection:
-            result = approve_batch(
-                connection,
-                config.batch_id.strip(),
-                approved_by=config.approved_by,
-                now=dt.datetime.now(dt.UTC),
-            )
+        result = approve_in_transaction(
+            database,
+            config.batch_id.strip(),
+            approved_by=config.approved_by,
+            now=dt.datetime.now(dt.UTC),
+        )
     except (BatchActionRefused, BatchNotFound) as refusal:
         raise dg.Failure(description=str(refusal), allow_retries=False) from None
     context.log.info(
@@ -143,7 +142,7 @@ def approve_pending_batch(
     ),
     tags={"npnflow/action": "approve"},
 )
-def approve_batch_job():
+def approve_batch_job() -> None:
     approve_pending_batch()
 
 
@@ -155,7 +154,7 @@ def approve_batch_job():
     ),
     tags={"npnflow/action": "portal_invite"},
 )
-def invite_to_portal_job():
+def invite_to_portal_job() -> None:
     invite_producers_to_portal()
 
 

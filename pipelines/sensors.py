@@ -12,9 +12,10 @@ schedules: they run by themselves in `prod`, and are switched on in the UI elsew
   scheduled sync (`sync_new_producers_schedule` still catches anything left, e.g. while this
   sensor is off).
 
-- `approved_batch_sensor`: every 30 s, reads the batches in `Approved` and requests one
-  `submit_batch_job` run per (batch_id, approval_version), that pair being the run key, after
-  adding the batch's `batches` partition. A batch is submitted once per approval; approving it
+- `approved_batch_sensor`: every 30 s, reads the batches in `Approved` (the query is
+  `assets.batches.store.approved_batches`) and requests one `submit_batch_job` run per
+  (batch_id, approval_version), that pair being the run key, after adding the batch's
+  `batches` partition. A batch is submitted once per approval; approving it
   again (`npnflow batches retry`) is what asks for another run.
 - `submitted_batches_poll_sensor`: every 15 minutes, for batches left `Submitted` (NIPR's
   answers pending state review), requests a polling run of the batch's partition, with the
@@ -32,16 +33,14 @@ import os
 from collections.abc import Mapping
 
 import dagster as dg
-import sqlalchemy as sa
 
+from assets.batches.store import approved_batches, submitted_batches
 from assets.keys import BATCH_PARTITIONS, ONBOARDING_KEY, UPLOADS_PARTITIONS, batch_run_tags
 from assets.uploads.inbox import INBOX_PREFIX, listing_start_after, plan_inbox_tick
 from assets.uploads.ledger import run_tags
 from pipelines.jobs import process_upload_job, submit_batch_job, sync_new_producers_job
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
-from schemas import statuses
-from schemas.tables import TABLES
 
 INBOX_SENSOR_INTERVAL_SECONDS = 30
 ONBOARDED_SENSOR_INTERVAL_SECONDS = 30
@@ -103,21 +102,6 @@ def producers_to_sync(event: dg.EventLogEntry) -> int:
     materialization = event.asset_materialization
     value = materialization.metadata.get("producers_to_sync") if materialization else None
     return int(getattr(value, "value", value) or 0)
-
-
-def batches_in_status(
-    database: OperationalDatabase, status: str, limit: int = MAX_BATCHES_PER_TICK
-) -> list[tuple[str, int]]:
-    """(batch_id, approval_version) of the oldest batches in `status` (read only)."""
-    batches = TABLES["transaction_batches"]
-    with database.engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(batches.c.batch_id, batches.c.approval_version)
-            .where(batches.c.status == status)
-            .order_by(batches.c.approved_at, batches.c.batch_id)
-            .limit(limit)
-        ).all()
-    return [(r.batch_id, int(r.approval_version or 0)) for r in rows]
 
 
 def submission_requests(approved: list[tuple[str, int]]) -> dg.SensorResult | dg.SkipReason:
@@ -218,7 +202,10 @@ def build_sensors(
     def approved_batch_sensor(
         context: dg.SensorEvaluationContext, database: OperationalDatabase
     ) -> dg.SensorResult | dg.SkipReason:
-        return submission_requests(batches_in_status(database, statuses.BATCH_APPROVED))
+        # Read only: a connection, no transaction (a sensor never writes the database).
+        with database.engine.connect() as connection:
+            approved = approved_batches(connection, MAX_BATCHES_PER_TICK)
+        return submission_requests(approved)
 
     @dg.sensor(
         name="submitted_batches_poll_sensor",
@@ -233,9 +220,9 @@ def build_sensors(
     def submitted_batches_poll_sensor(
         context: dg.SensorEvaluationContext, database: OperationalDatabase
     ) -> dg.SensorResult | dg.SkipReason:
-        return poll_requests(
-            batches_in_status(database, statuses.BATCH_SUBMITTED), dt.datetime.now(dt.UTC)
-        )
+        with database.engine.connect() as connection:
+            submitted = submitted_batches(connection, MAX_BATCHES_PER_TICK)
+        return poll_requests(submitted, dt.datetime.now(dt.UTC))
 
     return [
         inbox_file_sensor,

@@ -12,15 +12,18 @@ dropped file is followed in the UI from `raw_uploads__file` to its transactions 
   others wait in `Pending Review` for `npnflow batches approve` or `approve_batch_job`.
 
 Both are written in ONE database transaction by the step the terminations share
-(`assets/appointments/upload_batches.py`). A re-run replaces the upload's batches while none
+(`assets/batches/upload_step.py`). A re-run replaces the upload's batches while none
 of them was approved or sent, and leaves them alone afterwards. Non-appoint uploads skip.
 """
+
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
 from assets.appointments import store as appointment_store
 from assets.appointments.eligibility import evaluate_appointment_requests
-from assets.appointments.upload_batches import RequestKind, evaluate_upload
+from assets.batches.upload_step import RequestKind, evaluate_upload
 from assets.keys import BATCHES_KEY, TRANSACTIONS_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
@@ -47,7 +50,7 @@ APPOINT_REQUESTS = RequestKind(
         "status",
         "estimated_fee",
         "batch_id",
-    ),  # fmt: skip
+    ),
     auto_submit_column="Submit",
 )
 
@@ -89,7 +92,7 @@ def core_appointments__evaluated(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     object_store: ObjectStore,
-):
+) -> Iterator[dg.MaterializeResult[Any]]:
     yield from evaluate_upload(context, database, object_store, APPOINT_REQUESTS)
 
 

@@ -10,11 +10,13 @@ The batches partitions depend on every upload partition's batches (`AllPartition
 lineage in the UI runs from a dropped file through its batches to their submissions.
 """
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
-from assets.appointments.approval import batch_detail
+from assets.batches.detail import batch_detail
+from assets.batches.store import current_approval_version
 from assets.keys import (
     BATCH_PARTITIONS,
     BATCHES_KEY,
@@ -33,7 +35,6 @@ from assets.submissions.submission import (
 from assets.uploads.ledger import markdown_safe
 from resources.database import OperationalDatabase
 from resources.nipr_gateway import NiprGateway
-from schemas.tables import TABLES
 
 # NIPR down: the step tries again in the same run (1, 2, then 4 minutes later); each try first
 # asks NIPR what it already has. After that the batch waits for `npnflow batches retry`.
@@ -41,11 +42,8 @@ SUBMISSION_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Bac
 
 
 def _current_version(database: OperationalDatabase, batch_id: str) -> int | None:
-    batches = TABLES["transaction_batches"]
     with database.begin() as connection:
-        return connection.execute(
-            sa.select(batches.c.approval_version).where(batches.c.batch_id == batch_id)
-        ).scalar_one_or_none()
+        return current_approval_version(connection, batch_id)
 
 
 @dg.asset(
@@ -69,7 +67,7 @@ def out_nipr__gateway_submissions(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     nipr_gateway: NiprGateway,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[Any]:
     database.ensure_migrated()
     batch_id = context.partition_key
     tags = context.run.tags
@@ -96,8 +94,9 @@ def out_nipr__gateway_submissions(
             ) from None
     with database.begin() as connection:
         transactions = batch_detail(connection, batch_id).transactions
-    shown = transactions[["transaction_id", "npn", "state_code", "loa_code", "status",
-                          "nipr_message"]]  # fmt: skip
+    shown = transactions[
+        ["transaction_id", "npn", "state_code", "loa_code", "status", "nipr_message"]
+    ]
     counts = transactions["status"].value_counts().to_dict()
     return dg.MaterializeResult(
         metadata={

@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from assets.submissions.planning import (
+from schemas.statuses import (
     ACCEPTED,
     ERROR,
     PENDING_STATE_REVIEW,

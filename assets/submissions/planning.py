@@ -1,4 +1,5 @@
-"""Pure decisions of the Gateway submission: statuses, chunks, digests, the batch's status.
+"""Pure decisions of the Gateway submission: chunks, digests, the batch's status, which answer
+may replace which status (the vocabulary itself is `schemas/statuses.py`).
 
 No I/O and no Dagster here, so every rule is a plain function with plain unit tests
 (tests/unit/test_submission_planning.py). `submission.py` does the reading, calling and writing.
@@ -11,55 +12,19 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-# The vocabulary lives in schemas/statuses.py (one spelling for every writer);
-# the short names below are this module's aliases.
 from schemas.statuses import (
-    ACCEPTED,
-    BATCH_APPROVED,
     BATCH_COMPLETED,
-    BATCH_PENDING_REVIEW,
-    BATCH_REJECTED,
     BATCH_SUBMITTED,
-    BATCH_SUBMITTING,
-    CANCELLED,
-    ERROR,
     FINAL_TRANSACTION_STATUSES,
     HELD_JIT,
     IN_FLIGHT_TRANSACTION_STATUSES,
-    NOT_ELIGIBLE,
     PENDING_STATE_REVIEW,
     READY_TO_SUBMIT,
-    REJECTED,
     SUBMITTED,
 )
 
-READY = READY_TO_SUBMIT
-FINAL = FINAL_TRANSACTION_STATUSES
-# NIPR has these and owes us a final answer: polling asks for them, sending never does.
-AWAITING_NIPR = IN_FLIGHT_TRANSACTION_STATUSES
-# A run may (re)start on these: Submitting/Submitted mean an earlier run crashed or left
-# transactions to finish; the look-up before any send makes re-entry safe.
-SUBMITTABLE_BATCH = frozenset({BATCH_APPROVED, BATCH_SUBMITTING, BATCH_SUBMITTED})
-
 __all__ = [
-    "ACCEPTED",
-    "AWAITING_NIPR",
-    "BATCH_COMPLETED",
-    "BATCH_PENDING_REVIEW",
-    "BATCH_REJECTED",
-    "BATCH_SUBMITTED",
-    "BATCH_SUBMITTING",
     "MAX_PER_REQUEST",
-    "CANCELLED",
-    "ERROR",
-    "FINAL",
-    "HELD_JIT",
-    "NOT_ELIGIBLE",
-    "PENDING_STATE_REVIEW",
-    "READY",
-    "REJECTED",
-    "SUBMITTABLE_BATCH",
-    "SUBMITTED",
     "batch_status_after",
     "may_overwrite",
     "next_chunk_number",
@@ -99,7 +64,11 @@ def batch_status_after(statuses: Iterable[str | None]) -> str:
     writes business), so they must not keep the batch open forever; the release path owns them.
     """
     remaining = [s for s in statuses if s != HELD_JIT]
-    return BATCH_COMPLETED if all(s in FINAL for s in remaining) else BATCH_SUBMITTED
+    return (
+        BATCH_COMPLETED
+        if all(s in FINAL_TRANSACTION_STATUSES for s in remaining)
+        else BATCH_SUBMITTED
+    )
 
 
 def status_counts(statuses: Iterable[str | None]) -> dict[str, int]:
@@ -116,8 +85,14 @@ def may_overwrite(current: str | None, new: str) -> bool:
     An answer never moves a transaction back to Ready to Submit, and a final answer beats
     Submitted / Pending State Review, not the reverse.
     """
-    if current in FINAL or current in (HELD_JIT, None) or new == READY:
+    if (
+        current in FINAL_TRANSACTION_STATUSES
+        or current in (HELD_JIT, None)
+        or new == READY_TO_SUBMIT
+    ):
         return False
-    if current in AWAITING_NIPR:
-        return new in FINAL or (current == SUBMITTED and new == PENDING_STATE_REVIEW)
-    return current == READY
+    if current in IN_FLIGHT_TRANSACTION_STATUSES:
+        return new in FINAL_TRANSACTION_STATUSES or (
+            current == SUBMITTED and new == PENDING_STATE_REVIEW
+        )
+    return current == READY_TO_SUBMIT

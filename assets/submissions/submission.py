@@ -14,7 +14,8 @@ at all, whatever crashes. The tools (docs/submission.md tells the whole story):
   `gateway.settle_seconds` old, so that request cannot be overtaken by a resend.
 An unknown outcome (no reply, an unreadable reply, a transaction missing from the reply) leaves
 those transactions `Ready to Submit` and goes back to the look-up. Nothing is marked Accepted
-without NIPR saying so.
+without NIPR saying so. This module is the flow; the writes to the ledger and of NIPR's answers
+are `attempts.py`.
 
 `submit_batch` and `poll_batch` are what the Dagster op and the CLI call. No Dagster import
 here: the resources are passed in, and the log is anything with debug/info/warning.
@@ -24,32 +25,47 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
 
-from assets.submissions.gateway_xml import GatewayReply, GatewayTransaction, Outcome
+from assets.submissions.attempts import (
+    ANSWERED,
+    UNKNOWN,
+    BatchChanged,
+    Database,
+    Gateway,
+    Log,
+    SubmissionConflict,
+    SubmissionReport,
+    SubmissionRun,
+    batch_state,
+    batches_t,
+    close_attempt,
+    has_attempts,
+    record_answers,
+    record_attempt,
+    settle_unanswered,
+    transactions_t,
+    wait_for_settle,
+)
+from assets.submissions.gateway_xml import GatewayTransaction, Outcome
 from assets.submissions.lock import BatchBusy, batch_lock
 from assets.submissions.planning import (
-    AWAITING_NIPR,
-    BATCH_SUBMITTED,
-    BATCH_SUBMITTING,
-    FINAL,
     MAX_PER_REQUEST,
-    READY,
-    SUBMITTABLE_BATCH,
     batch_status_after,
-    may_overwrite,
-    next_chunk_number,
     plan_chunks,
-    request_digest,
     status_counts,
 )
 from resources.nipr_gateway import GatewayAuthFailed, GatewayError
+from schemas.statuses import (
+    BATCH_IN_SUBMISSION_STATUSES,
+    BATCH_SUBMITTED,
+    BATCH_SUBMITTING,
+    IN_FLIGHT_TRANSACTION_STATUSES,
+    READY_TO_SUBMIT,
+)
 from schemas.tables import TABLES
 
 __all__ = [
@@ -61,40 +77,10 @@ __all__ = [
     "submit_batch",
 ]
 
-batches_t = TABLES["transaction_batches"]
-transactions_t = TABLES["transactions"]
-attempts_t = TABLES["submission_attempts"]
 companies_t = TABLES["companies"]
 settings_t = TABLES["company_state_settings"]
 
-ANSWERED = "answered"
-UNKNOWN = "unknown"  # response_status "unknown: <why>"
 _module_log = logging.getLogger(__name__)
-
-
-class Log(Protocol):
-    def debug(self, msg: str) -> Any: ...
-    def info(self, msg: str) -> Any: ...
-    def warning(self, msg: str) -> Any: ...
-
-
-class Gateway(Protocol):
-    settle_seconds: float
-
-    def send(
-        self,
-        transactions: Sequence[GatewayTransaction],
-        *,
-        cust_batch: str,
-        now: datetime | None = None,
-    ) -> GatewayReply: ...
-    def poll(self, keys: Sequence[tuple[str, str]]) -> GatewayReply: ...
-    def lookup_batch(self, cust_batch: str) -> GatewayReply: ...
-
-
-class Database(Protocol):
-    @property
-    def engine(self) -> Engine: ...
 
 
 class SubmissionIncomplete(RuntimeError):
@@ -106,73 +92,8 @@ class SubmissionIncomplete(RuntimeError):
         self.report = report
 
 
-class _BatchChanged(Exception):
-    """Internal: the batch was superseded or left Submitting while this run was sending."""
-
-
-class SubmissionConflict(RuntimeError):
-    """Another run recorded the same chunk number: it is sending this batch despite the lock.
-    This run stopped before calling the Gateway."""
-
-
-@dataclass
-class SubmissionReport:
-    batch_id: str
-    approval_version: int | None
-    action: str  # "submitted" | "polled" | "skipped"
-    reason: str = ""
-    batch_status: str | None = None
-    status_counts: dict[str, int] = field(default_factory=dict)
-    chunks_sent: int = 0
-    transactions_sent: int = 0
-    recovered_by_lookup: int = 0  # found at NIPR by a look-up instead of being sent again
-    unknown_outcomes: int = 0  # transactions whose call gave no usable answer (then looked up)
-    lookups: int = 0
-    poll_rounds: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    def as_metadata(self) -> dict[str, Any]:
-        """Plain values for Dagster metadata or a CLI line."""
-        return {
-            "batch_id": self.batch_id,
-            "approval_version": self.approval_version,
-            "action": self.action,
-            "reason": self.reason,
-            "batch_status": self.batch_status,
-            "status_counts": dict(self.status_counts),
-            "chunks_sent": self.chunks_sent,
-            "transactions_sent": self.transactions_sent,
-            "recovered_by_lookup": self.recovered_by_lookup,
-            "unknown_outcomes": self.unknown_outcomes,
-            "lookups": self.lookups,
-            "poll_rounds": self.poll_rounds,
-            "problems": list(self.problems),
-        }
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we write is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-@dataclass
-class _Run:
-    """What one call of submit_batch / poll_batch carries around."""
-
-    engine: Engine
-    gateway: Gateway
-    batch_id: str
-    approval_version: int | None
-    now: Callable[[], datetime]
-    log: Log
-    sleep: Callable[[float], None]
-    report: SubmissionReport
 
 
 # ====================================================================== public API
@@ -198,7 +119,7 @@ def submit_batch(
     the batch, SubmissionIncomplete when the Gateway stays unavailable for `max_send_rounds`
     rounds (backoff doubling from `backoff_seconds`), GatewayAuthFailed on refused credentials.
     """
-    run = _Run(
+    run = SubmissionRun(
         engine=database.engine,
         gateway=gateway,
         batch_id=batch_id,
@@ -235,7 +156,7 @@ def poll_batch(
     transactions. Never sends a transaction. A `Submitted` batch becomes `Completed` when every
     non-held transaction is final; a `Submitting` batch (a run died) is polled but left for
     submit_batch, which must look up its `Ready to Submit` transactions first."""
-    run = _Run(
+    run = SubmissionRun(
         engine=database.engine,
         gateway=gateway,
         batch_id=batch_id,
@@ -247,7 +168,7 @@ def poll_batch(
     )
     with batch_lock(run.engine, batch_id):
         with run.engine.connect() as connection:
-            batch = _batch(connection, batch_id)
+            batch = batch_state(connection, batch_id)
         if batch is None or batch.status not in (BATCH_SUBMITTED, BATCH_SUBMITTING):
             status = "no such batch" if batch is None else f"batch status is {batch.status}"
             run.report.action, run.report.reason = (
@@ -261,18 +182,10 @@ def poll_batch(
 
 
 # ====================================================================== steps
-def _batch(connection: Connection, batch_id: str) -> Any:
-    return connection.execute(
-        sa.select(batches_t.c.status, batches_t.c.approval_version, batches_t.c.kind).where(
-            batches_t.c.batch_id == batch_id
-        )
-    ).first()
-
-
-def _start(run: _Run) -> str | None:
+def _start(run: SubmissionRun) -> str | None:
     """Step 1: the batch may be submitted by this run? Set it Submitting. Else: why not."""
     with run.engine.begin() as connection:
-        batch = _batch(connection, run.batch_id)
+        batch = batch_state(connection, run.batch_id)
         if batch is None:
             return "no such batch"
         if batch.approval_version != run.approval_version:
@@ -280,7 +193,7 @@ def _start(run: _Run) -> str | None:
                 f"superseded: the batch is at approval version {batch.approval_version}, "
                 f"this run was for version {run.approval_version}"
             )
-        if batch.status not in SUBMITTABLE_BATCH:
+        if batch.status not in BATCH_IN_SUBMISSION_STATUSES:
             return f"batch status is {batch.status}; only Approved batches are submitted"
         if batch.status != BATCH_SUBMITTING:
             connection.execute(
@@ -291,12 +204,12 @@ def _start(run: _Run) -> str | None:
     return None
 
 
-def _send_until_done(run: _Run, chunk_size: int, max_rounds: int, backoff: float) -> None:
+def _send_until_done(run: SubmissionRun, chunk_size: int, max_rounds: int, backoff: float) -> None:
     """Steps 2-4: look up (when anything may be at NIPR), send the rest, repeat on unknowns."""
     for round_number in range(1, max_rounds + 1):
         problem: str | None
         try:
-            if _has_attempts(run):
+            if has_attempts(run):
                 _recover(run)
             ready = _ready_transactions(run)
             if not ready:
@@ -321,51 +234,14 @@ def _send_until_done(run: _Run, chunk_size: int, max_rounds: int, backoff: float
     run.report.status_counts = counts
     raise SubmissionIncomplete(
         f"batch {run.batch_id}: the NIPR Gateway gave no usable answer after {max_rounds} "
-        f"rounds ({run.report.problems[-1]}). {counts.get(READY, 0)} transaction(s) are still "
+        f"rounds ({run.report.problems[-1]}). {counts.get(READY_TO_SUBMIT, 0)} transaction(s) are still "
         "Ready to Submit; none was marked without an answer. Run the submission again later: it "
         "looks up what NIPR already has before sending anything.",
         run.report,
     )
 
 
-def _has_attempts(run: _Run) -> bool:
-    # Any version: a call made under an earlier approval may have reached NIPR too.
-    with run.engine.connect() as connection:
-        return (
-            connection.execute(
-                sa.select(attempts_t.c.id).where(attempts_t.c.batch_id == run.batch_id).limit(1)
-            ).first()
-            is not None
-        )
-
-
-def _wait_for_settle(run: _Run) -> None:
-    """Let a request that was in flight when its run died (or timed out) land before we ask."""
-    settle = float(getattr(run.gateway, "settle_seconds", 0.0) or 0.0)
-    if settle <= 0:
-        return
-    with run.engine.connect() as connection:
-        last = connection.execute(
-            sa.select(sa.func.max(attempts_t.c.sent_at)).where(
-                attempts_t.c.batch_id == run.batch_id,
-                sa.or_(
-                    attempts_t.c.response_status.is_(None),
-                    attempts_t.c.response_status.like(f"{UNKNOWN}%"),
-                ),
-            )
-        ).scalar()
-    last = _aware(last)
-    if last is None:
-        return
-    wait = min(settle, settle - (run.now() - last).total_seconds())
-    if wait > 0:
-        run.log.info(
-            f"batch {run.batch_id}: waiting {wait:.1f}s for an unanswered call to settle at NIPR"
-        )
-        run.sleep(wait)
-
-
-def _recover(run: _Run) -> None:
+def _recover(run: SubmissionRun) -> None:
     """Step 2: ask NIPR what it has of our Ready to Submit transactions; record it.
 
     The sandbox's batch look-up first (one request, not a poll round); if it fails, NIPR-style
@@ -379,12 +255,15 @@ def _recover(run: _Run) -> None:
             for row in connection.execute(
                 sa.select(
                     transactions_t.c.idempotency_key, transactions_t.c.submission_chunk
-                ).where(transactions_t.c.batch_id == run.batch_id, transactions_t.c.status == READY)
+                ).where(
+                    transactions_t.c.batch_id == run.batch_id,
+                    transactions_t.c.status == READY_TO_SUBMIT,
+                )
             )
         }
     if not candidates:
         return
-    _wait_for_settle(run)
+    wait_for_settle(run)
     run.log.debug(f"phase:lookup batch={run.batch_id}")
     run.report.lookups += 1
     outcomes: list[Outcome]
@@ -404,16 +283,9 @@ def _recover(run: _Run) -> None:
         )
         source = "poll"
     with run.engine.begin() as connection:
-        recorded = _record(connection, run, outcomes)
+        recorded = record_answers(connection, run, outcomes)
         # The ledger: calls whose run ended before their reply was written are settled now.
-        connection.execute(
-            sa.update(attempts_t)
-            .where(attempts_t.c.batch_id == run.batch_id, attempts_t.c.response_status.is_(None))
-            .values(
-                response_status=f"{UNKNOWN}: the run ended before the reply was recorded",
-                error_message=f"settled by a {source} at {run.now().isoformat()}",
-            )
-        )
+        settle_unanswered(connection, run, source)
     found = sum(1 for key in candidates if recorded.get(key))
     run.report.recovered_by_lookup += found
     run.log.info(
@@ -422,7 +294,7 @@ def _recover(run: _Run) -> None:
     )
 
 
-def _poll_keys(run: _Run, keys: Sequence[str]) -> list[Outcome]:
+def _poll_keys(run: SubmissionRun, keys: Sequence[str]) -> list[Outcome]:
     """NIPR-style poll of these keys; every key must be answered (found or 3004), else raise."""
     outcomes: list[Outcome] = []
     for chunk in plan_chunks(list(keys)):
@@ -438,7 +310,7 @@ def _poll_keys(run: _Run, keys: Sequence[str]) -> list[Outcome]:
     return outcomes
 
 
-def _ready_transactions(run: _Run) -> list[GatewayTransaction]:
+def _ready_transactions(run: SubmissionRun) -> list[GatewayTransaction]:
     t, c, s = transactions_t, companies_t, settings_t
     query = (
         sa.select(
@@ -461,7 +333,7 @@ def _ready_transactions(run: _Run) -> list[GatewayTransaction]:
                 s, sa.and_(s.c.cocode == t.c.cocode, s.c.state_code == t.c.state_code)
             )
         )
-        .where(t.c.batch_id == run.batch_id, t.c.status == READY)
+        .where(t.c.batch_id == run.batch_id, t.c.status == READY_TO_SUBMIT)
         .order_by(t.c.transaction_id)
     )
     with run.engine.connect() as connection:
@@ -492,12 +364,14 @@ def _ready_transactions(run: _Run) -> list[GatewayTransaction]:
     ]
 
 
-def _send_chunks(run: _Run, ready: list[GatewayTransaction], chunk_size: int) -> str | None:
+def _send_chunks(
+    run: SubmissionRun, ready: list[GatewayTransaction], chunk_size: int
+) -> str | None:
     """Step 3. None when every chunk was answered for every transaction, else the problem."""
     for chunk in plan_chunks(ready, chunk_size):
         try:
-            attempt = _record_attempt(run, chunk)
-        except _BatchChanged:
+            attempt = record_attempt(run, chunk)
+        except BatchChanged:
             return None  # superseded or rejected meanwhile: stop sending, nothing to retry
         if attempt is None:
             continue  # none of the chunk is Ready to Submit any more (e.g. cancelled)
@@ -507,11 +381,11 @@ def _send_chunks(run: _Run, ready: list[GatewayTransaction], chunk_size: int) ->
             run.log.debug(f"phase:calling batch={run.batch_id} chunk={chunk_number}")
             reply = run.gateway.send(chunk, cust_batch=run.batch_id, now=sent_at)
         except GatewayAuthFailed as error:
-            _close_attempt(run, attempt_id, f"refused: {error}", str(error))
+            close_attempt(run, attempt_id, f"refused: {error}", str(error))
             raise
         except GatewayError as error:
             run.report.unknown_outcomes += len(chunk)
-            _close_attempt(run, attempt_id, f"{UNKNOWN}: {type(error).__name__}", str(error))
+            close_attempt(run, attempt_id, f"{UNKNOWN}: {type(error).__name__}", str(error))
             return f"chunk {chunk_number}: outcome unknown ({error})"
         run.log.debug(f"phase:replied batch={run.batch_id} chunk={chunk_number}")
         run.report.chunks_sent += 1
@@ -521,7 +395,7 @@ def _send_chunks(run: _Run, ready: list[GatewayTransaction], chunk_size: int) ->
             k for k in keys if k in reply.outcomes and not reply.outcomes[k].found
         ]
         with run.engine.begin() as connection:
-            _record(connection, run, reply.outcomes.values())
+            record_answers(connection, run, reply.outcomes.values())
             if missing:
                 why = f"{len(missing)} of {len(keys)} transaction(s) not in the reply"
                 if reply.request_errors:
@@ -529,11 +403,7 @@ def _send_chunks(run: _Run, ready: list[GatewayTransaction], chunk_size: int) ->
                 status, message = f"{UNKNOWN}: {why}", why
             else:
                 status, message = ANSWERED, None
-            connection.execute(
-                sa.update(attempts_t)
-                .where(attempts_t.c.id == attempt_id)
-                .values(response_status=status[:255], answered_at=run.now(), error_message=message)
-            )
+            close_attempt(run, attempt_id, status, message, connection=connection)
         run.log.debug(f"phase:reply-recorded batch={run.batch_id} chunk={chunk_number}")
         if missing:
             run.report.unknown_outcomes += len(missing)
@@ -541,127 +411,7 @@ def _send_chunks(run: _Run, ready: list[GatewayTransaction], chunk_size: int) ->
     return None
 
 
-def _record_attempt(
-    run: _Run, chunk: list[GatewayTransaction]
-) -> tuple[int, int, datetime, list[GatewayTransaction]] | None:
-    """The ledger row, committed before the call, with submission_chunk on its transactions."""
-    sent_at = run.now()
-    with run.engine.begin() as connection:
-        batch = _batch(connection, run.batch_id)
-        if (
-            batch is None
-            or batch.approval_version != run.approval_version
-            or batch.status != BATCH_SUBMITTING
-        ):
-            why = (
-                "gone"
-                if batch is None
-                else f"status {batch.status}, version {batch.approval_version}"
-            )
-            run.report.problems.append(f"the batch changed during the run ({why}); sending stopped")
-            run.log.warning(
-                f"batch {run.batch_id}: changed during the run ({why}); sending stopped"
-            )
-            raise _BatchChanged(why)
-        still_ready = set(
-            connection.execute(
-                sa.select(transactions_t.c.idempotency_key).where(
-                    transactions_t.c.batch_id == run.batch_id,
-                    transactions_t.c.status == READY,
-                    transactions_t.c.idempotency_key.in_([tx.idempotency_key for tx in chunk]),
-                )
-            ).scalars()
-        )
-        chunk = [tx for tx in chunk if tx.idempotency_key in still_ready]
-        if not chunk:
-            return None
-        existing = connection.execute(
-            sa.select(attempts_t.c.chunk).where(
-                attempts_t.c.batch_id == run.batch_id,
-                attempts_t.c.approval_version == run.approval_version,
-            )
-        ).scalars()
-        number = next_chunk_number(existing)
-        keys = [tx.idempotency_key for tx in chunk]
-        try:
-            attempt_id = connection.execute(
-                sa.insert(attempts_t).values(
-                    batch_id=run.batch_id,
-                    approval_version=run.approval_version,
-                    chunk=number,
-                    sent_at=sent_at,
-                    request_digest=request_digest(keys),
-                    transaction_count=len(keys),
-                    response_status=None,
-                )
-            ).inserted_primary_key[0]
-        except sa.exc.IntegrityError:
-            raise SubmissionConflict(
-                f"batch {run.batch_id}: chunk {number} of approval version {run.approval_version} "
-                "was recorded by another run; this run stopped without calling the Gateway"
-            ) from None
-        connection.execute(
-            sa.update(transactions_t)
-            .where(
-                transactions_t.c.batch_id == run.batch_id,
-                transactions_t.c.idempotency_key.in_(keys),
-            )
-            .values(submission_chunk=number)
-        )
-    return attempt_id, number, sent_at, chunk
-
-
-def _close_attempt(run: _Run, attempt_id: int, status: str, message: str) -> None:
-    with run.engine.begin() as connection:
-        connection.execute(
-            sa.update(attempts_t)
-            .where(attempts_t.c.id == attempt_id)
-            .values(response_status=status[:255], answered_at=run.now(), error_message=message)
-        )
-
-
-def _record(connection: Connection, run: _Run, outcomes: Iterable[Outcome]) -> dict[str, str]:
-    """Write NIPR's answers onto this batch's transactions; returns key -> new status.
-
-    Only keys of this batch (a one-to-many reply can carry finals of other batches: their own
-    runs poll for them) and only moves `may_overwrite` allows (a final status is never undone).
-    """
-    mine = {o.key[1]: o for o in outcomes if o.key[0] == run.batch_id and o.found}
-    if not mine:
-        return {}
-    t = transactions_t
-    current = {
-        row.idempotency_key: row
-        for row in connection.execute(
-            sa.select(t.c.transaction_id, t.c.idempotency_key, t.c.status, t.c.submitted_at).where(
-                t.c.batch_id == run.batch_id, t.c.idempotency_key.in_(list(mine))
-            )
-        )
-    }
-    now = run.now()
-    recorded: dict[str, str] = {}
-    for key, outcome in mine.items():
-        row = current.get(key)
-        if row is None or outcome.status is None or not may_overwrite(row.status, outcome.status):
-            continue
-        values: dict[str, Any] = {
-            "status": outcome.status,
-            "nipr_status": outcome.nipr_status,
-            "nipr_message": outcome.nipr_message,
-            "submitted_at": row.submitted_at or now,
-        }
-        if outcome.nipr_trans:
-            values["nipr_trans"] = outcome.nipr_trans
-        if outcome.status in FINAL:
-            values["completed_at"] = now
-        connection.execute(
-            sa.update(t).where(t.c.transaction_id == row.transaction_id).values(**values)
-        )
-        recorded[key] = outcome.status
-    return recorded
-
-
-def _poll(run: _Run, max_rounds: int, interval: float) -> None:
+def _poll(run: SubmissionRun, max_rounds: int, interval: float) -> None:
     """Step 5: bounded polling of Submitted / Pending State Review transactions. A failed poll
     is not an error: those transactions simply wait for poll_batch."""
     for round_number in range(max_rounds):
@@ -671,7 +421,7 @@ def _poll(run: _Run, max_rounds: int, interval: float) -> None:
                     sa.select(transactions_t.c.idempotency_key)
                     .where(
                         transactions_t.c.batch_id == run.batch_id,
-                        transactions_t.c.status.in_(sorted(AWAITING_NIPR)),
+                        transactions_t.c.status.in_(sorted(IN_FLIGHT_TRANSACTION_STATUSES)),
                     )
                     .order_by(transactions_t.c.transaction_id)
                 ).scalars()
@@ -694,10 +444,10 @@ def _poll(run: _Run, max_rounds: int, interval: float) -> None:
                 )
                 return
             with run.engine.begin() as connection:
-                _record(connection, run, reply.outcomes.values())
+                record_answers(connection, run, reply.outcomes.values())
 
 
-def _counts(run: _Run) -> dict[str, int]:
+def _counts(run: SubmissionRun) -> dict[str, int]:
     with run.engine.connect() as connection:
         statuses = connection.execute(
             sa.select(transactions_t.c.status).where(transactions_t.c.batch_id == run.batch_id)
@@ -705,7 +455,7 @@ def _counts(run: _Run) -> dict[str, int]:
         return status_counts(statuses)
 
 
-def _finish(run: _Run, update_status: bool) -> SubmissionReport:
+def _finish(run: SubmissionRun, update_status: bool) -> SubmissionReport:
     """Step 6: Completed when every non-held transaction is final, else Submitted."""
     with run.engine.begin() as connection:
         statuses = list(
@@ -713,7 +463,7 @@ def _finish(run: _Run, update_status: bool) -> SubmissionReport:
                 sa.select(transactions_t.c.status).where(transactions_t.c.batch_id == run.batch_id)
             ).scalars()
         )
-        batch = _batch(connection, run.batch_id)
+        batch = batch_state(connection, run.batch_id)
         status = batch.status if batch is not None else None
         # Only a batch still in our hands: a reviewer's Rejected or a newer approval wins.
         if (

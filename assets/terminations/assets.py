@@ -2,7 +2,7 @@
 
 The same shape as the appointments (`assets/appointments/assets.py`), one step per upload
 partition, written in ONE database transaction by the shared step
-(`assets/appointments/upload_batches.py`):
+(`assets/batches/upload_step.py`):
 
 - `core_terminations__transactions` (group `terminations`): every request row (one per state
   and line) checked by `assets/terminations/eligibility.py` (SPEC section 7): Appointment Not
@@ -16,9 +16,12 @@ partition, written in ONE database transaction by the shared step
 Non-terminate uploads skip.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 import dagster as dg
 
-from assets.appointments.upload_batches import RequestKind, evaluate_upload
+from assets.batches.upload_step import RequestKind, evaluate_upload
 from assets.keys import (
     TERMINATION_BATCHES_KEY,
     TERMINATION_TRANSACTIONS_KEY,
@@ -50,7 +53,7 @@ TERMINATE_REQUESTS = RequestKind(
         "status",
         "estimated_fee",
         "batch_id",
-    ),  # fmt: skip
+    ),
     auto_submit_column="Submit Immediately",
 )
 
@@ -92,7 +95,7 @@ def core_terminations__evaluated(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     object_store: ObjectStore,
-):
+) -> Iterator[dg.MaterializeResult[Any]]:
     yield from evaluate_upload(context, database, object_store, TERMINATE_REQUESTS)
 
 

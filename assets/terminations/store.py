@@ -1,11 +1,12 @@
-"""Termination transactions and batches in the operational database.
+"""Termination requests in the operational database: reading the engine's inputs, and turning
+its rows into the rows to write.
 
 Reading: what `evaluate_termination_requests` needs (SPEC section 7), the producer-scoped
 tables only for the requested NPNs. Planning (pure): the engine's rows become `transactions`
-(kind `termination`) and `transaction_batches` rows with the same deterministic ids as the
-appointments (`assets/appointments/store.py`), so a terminate batch is approved, submitted,
-polled and reported exactly as an appointment batch is. Writing goes through the shared
-`write_batch_plan`.
+(kind `termination`) and `transaction_batches` rows with the deterministic ids, batches and
+automatic approval of `assets/batches/planning.py`, as the appointments do, so a terminate
+batch is approved, submitted, polled and reported exactly as an appointment batch is. Writing
+goes through the shared `assets/batches/store.py::write_batch_plan`.
 """
 
 from __future__ import annotations
@@ -16,16 +17,11 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from assets.appointments.store import (
-    BatchPlan,
-    batch_id_for,
-    plan_batches,
-    read_for_npns,
-    read_table,
-    transaction_id_for,
-)
+from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
 from assets.terminations.eligibility import TRANSACTION_KIND
+from resources.database import read_for_npns, read_table
 from schemas import statuses
+from schemas.tables import TABLES
 
 KIND = TRANSACTION_KIND
 AUTO_APPROVER = "auto (Submit Immediately = TRUE)"
@@ -43,19 +39,8 @@ PRODUCER_TABLES = ("appointments", "licenses")
 # terminated (see the engine's docstring).
 REPEATABLE_STATUSES = tuple(sorted(statuses.OPEN_TRANSACTION_STATUSES | {statuses.ACCEPTED}))
 
-REJECTION_COLUMNS = (
-    "upload_id",
-    "kind",
-    "request_row",
-    "npn",
-    "state_code",
-    "cocode",
-    "loa_category",
-    "loa_code",
-    "eligibility_reason",
-    "status",
-    "created_at",
-)
+#: The `request_rejections` columns an evaluation writes (all but the generated `id`).
+REJECTION_COLUMNS = tuple(c.name for c in TABLES["request_rejections"].columns if c.name != "id")
 
 
 def read_termination_inputs(

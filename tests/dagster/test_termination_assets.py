@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from assets.appointments.approval import approve_batch
+from assets.batches.approval import approve_batch
 from assets.keys import TERMINATION_BATCHES_KEY, TERMINATION_TRANSACTIONS_KEY
 from assets.terminations.assets import TERMINATION_ASSETS
 from assets.terminations.eligibility import REPEAT_OF_OPEN_TRANSACTION

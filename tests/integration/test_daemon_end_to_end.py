@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy.pool import NullPool
 
-from assets.appointments import approval
+from assets.batches import approval
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.reports.relations import read_report
 from npnflow.demo import UNKNOWN_NPN, _roster, _sample_agent_file, _sample_appoint_file

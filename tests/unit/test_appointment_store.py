@@ -8,14 +8,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from assets.appointments.store import (
-    AUTO_APPROVER,
-    batch_id_for,
-    existing_batches,
-    plan_appointment_batches,
-    transaction_id_for,
-    write_batch_plan,
-)
+from assets.appointments.store import AUTO_APPROVER, plan_appointment_batches
+from assets.batches.planning import batch_id_for, transaction_id_for
+from assets.batches.store import existing_batches, write_batch_plan
 from schemas import statuses
 from schemas.tables import TABLES, metadata
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from assets.appointments import approval
-from assets.appointments.approval import (
+from assets.batches import approval
+from assets.batches.approval import (
     BatchActionRefused,
     BatchNotFound,
     approve_batch,

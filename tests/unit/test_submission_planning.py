@@ -6,15 +6,6 @@ from __future__ import annotations
 import pytest
 
 from assets.submissions.planning import (
-    ACCEPTED,
-    CANCELLED,
-    ERROR,
-    HELD_JIT,
-    NOT_ELIGIBLE,
-    PENDING_STATE_REVIEW,
-    READY,
-    REJECTED,
-    SUBMITTED,
     batch_status_after,
     may_overwrite,
     next_chunk_number,
@@ -22,6 +13,17 @@ from assets.submissions.planning import (
     request_digest,
     status_counts,
 )
+from schemas.statuses import (
+    ACCEPTED,
+    CANCELLED,
+    ERROR,
+    HELD_JIT,
+    NOT_ELIGIBLE,
+    PENDING_STATE_REVIEW,
+    REJECTED,
+    SUBMITTED,
+)
+from schemas.statuses import READY_TO_SUBMIT as READY  # the tests' short name
 
 
 def test_chunks_keep_order_and_never_exceed_100():

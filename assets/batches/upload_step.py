@@ -1,5 +1,6 @@
 """One validated upload of requests, evaluated into transactions and batches: the step that the
-appoint and the terminate assets share.
+appoint and the terminate assets share (`assets/appointments/assets.py`,
+`assets/terminations/assets.py`), so it lives with the batches, not in either domain.
 
 What differs per kind (which upload kind, which engine, which inputs, how rows become
 transactions) is a `RequestKind`; what is the same is here, once:
@@ -23,7 +24,8 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from assets.appointments import store as batch_store
+from assets.batches import store as batch_store
+from assets.batches.planning import BatchPlan
 from assets.metadata import markdown_preview
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
@@ -46,7 +48,7 @@ class RequestKind:
     batches_key: dg.AssetKey
     read_inputs: Callable[..., dict[str, pd.DataFrame]]  # (connection, npns, replacing_upload_id=)
     evaluate: Callable[[pd.DataFrame, Mapping[str, pd.DataFrame], dt.date], pd.DataFrame]
-    plan: Callable[[pd.DataFrame, str, dt.datetime], batch_store.BatchPlan]
+    plan: Callable[[pd.DataFrame, str, dt.datetime], BatchPlan]
     preview_columns: Sequence[str]
     auto_submit_column: str  # the template column that auto-approves, for the messages
 
@@ -79,7 +81,7 @@ def reason_counts(transactions: pd.DataFrame, rejections: pd.DataFrame) -> pd.Da
     )
 
 
-def batch_summary(plan: batch_store.BatchPlan) -> pd.DataFrame:
+def batch_summary(plan: BatchPlan) -> pd.DataFrame:
     t = plan.transactions
     if plan.batches.empty:
         return pd.DataFrame(
@@ -179,14 +181,14 @@ def _plan(
     upload_id: str,
     as_of: dt.date,
     now: dt.datetime,
-) -> batch_store.BatchPlan:
+) -> BatchPlan:
     inputs = rk.read_inputs(connection, requests["npn"], replacing_upload_id=upload_id)
     evaluated = rk.evaluate(requests, inputs, as_of)
     return rk.plan(evaluated, upload_id, now)
 
 
 def _transactions_metadata(
-    rk: RequestKind, plan: batch_store.BatchPlan, requests: pd.DataFrame, as_of: dt.date
+    rk: RequestKind, plan: BatchPlan, requests: pd.DataFrame, as_of: dt.date
 ) -> dict[str, object]:
     reasons = reason_counts(plan.transactions, plan.rejections)
     shown = plan.transactions[list(rk.preview_columns)]
@@ -213,7 +215,7 @@ def _transactions_metadata(
     return metadata
 
 
-def _batches_metadata(rk: RequestKind, plan: batch_store.BatchPlan) -> dict[str, object]:
+def _batches_metadata(rk: RequestKind, plan: BatchPlan) -> dict[str, object]:
     summary = batch_summary(plan)
     pending = plan.batches.loc[
         plan.batches["status"].eq(statuses.BATCH_PENDING_REVIEW), "batch_id"

@@ -1,0 +1,371 @@
+"""`npnflow batches`: review transaction batches, then approve, reject or retry them (SPEC
+section 8).
+
+- `list`: the batches, newest first, with their counts and fees;
+- `show ID`: one batch's transactions, reasons and fees, before approval;
+- `approve ID --by NAME`, `reject ID --by NAME`, `retry ID --by NAME`: the actions of
+  `assets/batches/approval.py`, each in one database transaction; a refusal prints why and
+  exits with status 1.
+
+Its own module because it is the largest command group; registered on `npnflow` by
+`npnflow/cli.py`. Imports of the product happen inside the commands, so `npnflow --help`
+stays instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from resources import paths
+
+# Plain string constants (no I/O, no Dagster): the commands' choices come from them.
+from schemas import statuses
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+T = TypeVar("T")
+
+
+@click.group(help="Review transaction batches and approve, reject or retry them.")
+def batches() -> None:
+    pass
+
+
+def _in_one_transaction(work: Callable[[Connection], T]) -> T:
+    """Run `work(connection)` in one database transaction; a refusal rolls it back and exits 1.
+
+    The database must be at the code's migration: a batch command on an older schema could
+    write half a change, so it stops first and names `npnflow db upgrade`.
+    """
+    from assets.batches.approval import BatchActionRefused, BatchNotFound
+    from resources.database import DatabaseNotMigrated, OperationalDatabase
+
+    database = OperationalDatabase(url=paths.database_url())
+    try:
+        database.ensure_migrated()
+        with database.begin() as connection:
+            return work(connection)
+    except DatabaseNotMigrated as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    except (BatchNotFound, BatchActionRefused) as refusal:
+        click.echo(str(refusal), err=True)
+        sys.exit(1)
+    finally:
+        database.engine.dispose()
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else plural or word + 's'}"
+
+
+def _cell(value: object) -> object:
+    """Table cells: blanks for missing values, yes/no for flags."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # request rows come back as floats when some are missing
+    return value
+
+
+def _fee_cell(value: Decimal | float | int | None) -> str:
+    from assets.batches.detail import format_money
+
+    return "" if _cell(value) == "" else format_money(value)  # blank: no fee estimated
+
+
+def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
+    # tabulate ships no type information (a library gap, not ours).
+    from tabulate import tabulate  # type: ignore[import-untyped]
+
+    click.echo(
+        tabulate(
+            [[_cell(v) for v in row] for row in rows],
+            headers=headers,
+            tablefmt="simple",
+            disable_numparse=True,
+        )
+    )
+
+
+def _sensor_hint(batch_id: str) -> str:
+    from assets.keys import APPROVED_BATCH_SENSOR_NAME, TAG_BATCH_ID
+
+    return (
+        f"The {APPROVED_BATCH_SENSOR_NAME} will submit it; follow it in the Dagster UI "
+        f"(Runs, tag {TAG_BATCH_ID}={batch_id})."
+    )
+
+
+@batches.command("list", help="The batches, newest first, with their counts and fees.")
+@click.option(
+    "--status",
+    type=click.Choice(statuses.BATCH_STATUSES, case_sensitive=False),
+    default=None,
+    help="Only batches with this status.",
+)
+@click.option("--kind", type=click.Choice(statuses.TRANSACTION_KINDS), default=None)
+@click.option("--upload", "upload_id", default=None, help="Only the batches of this upload id.")
+def batches_list(status: str | None, kind: str | None, upload_id: str | None) -> None:
+    from assets.batches.detail import format_money, format_timestamp, list_batches
+
+    frame = _in_one_transaction(
+        lambda connection: list_batches(connection, status=status, kind=kind, upload_id=upload_id)
+    )
+    if frame.empty:
+        filters = [
+            f"{name} {value}"
+            for name, value in (("status", status), ("kind", kind), ("upload", upload_id))
+            if value
+        ]
+        click.echo("No batches" + (f" with {', '.join(filters)}." if filters else " yet."))
+        return
+    rows = [
+        [
+            b.batch_id,
+            b.kind,
+            f"{b.company_name or '?'} ({b.cocode})",
+            b.upload_object_key or b.upload_id,
+            b.status,
+            b.approval_version,
+            b.transactions,
+            b.ready_to_submit,
+            b.held_jit,
+            b.not_eligible,
+            b.submitted,
+            b.final,
+            format_money(b.fees_to_send),
+            format_money(b.fees_held),
+            f"{b.approved_by} {format_timestamp(b.approved_at)}" if b.approved_by else "",
+            format_timestamp(b.created_at),
+        ]
+        for b in frame.itertuples(index=False)
+    ]
+    _echo_table(
+        rows,
+        [
+            "batch",
+            "kind",
+            "company",
+            "upload",
+            "status",
+            "version",
+            "total",
+            "ready",
+            "held",
+            "not eligible",
+            "submitted",
+            "final",
+            "to send",
+            "held fees",
+            "approved",
+            "created",
+        ],
+    )
+    click.echo(
+        f"{_plural(len(frame), 'batch', 'batches')}. `npnflow batches show ID` lists a batch's "
+        "transactions before you approve it."
+    )
+
+
+@batches.command("show", help="A batch's transactions, reasons and fees, before approval.")
+@click.argument("batch_id")
+@click.option("--all", "show_all", is_flag=True, help="Every transaction, however many.")
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many transactions to print.",
+)
+def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
+    from assets.batches.detail import batch_detail, format_money, format_timestamp
+
+    detail = _in_one_transaction(lambda connection: batch_detail(connection, batch_id))
+    b = detail.batch
+    upload = b["upload_object_key"] or b["upload_id"] or "no upload"
+    click.echo(
+        f"Batch {b['batch_id']} ({b['kind']}): {b['company_name'] or 'unknown company'} "
+        f"({b['cocode']}), from {upload} (upload {b['upload_id'] or '-'})"
+    )
+    click.echo(
+        f"Status: {b['status']}, approval version {b['approval_version']}, submit immediately "
+        f"{'yes' if b['submit_immediately'] else 'no'}, created {format_timestamp(b['created_at'])}"
+    )
+    if b["approved_by"]:
+        click.echo(f"Approved by {b['approved_by']} at {format_timestamp(b['approved_at'])}")
+    if b["rejected_by"]:
+        click.echo(f"Rejected by {b['rejected_by']} at {format_timestamp(b['rejected_at'])}")
+
+    click.echo("\nTransactions by status and reason:")
+    _echo_table(
+        [
+            [
+                c.status,
+                c.eligibility_reason,
+                c.transactions,
+                _fee_cell(c.estimated_fees),
+            ]
+            for c in detail.counts.itertuples(index=False)
+        ],
+        ["status", "reason", "transactions", "estimated fees"],
+    )
+
+    transactions = detail.transactions
+    shown = transactions if show_all else transactions.head(limit)
+    heading = f"\nTransactions ({len(transactions)})"
+    if len(shown) < len(transactions):
+        heading += f", the first {len(shown)}; --all prints every one"
+    click.echo(heading + ":")
+    # A termination has no category, license or JIT hold; it has a reason code and a date.
+    termination = b["kind"] == "termination"
+    rows = []
+    for t in shown.itertuples(index=False):
+        line = (
+            [t.loa_code, t.termination_reason_code, t.effective_date]
+            if termination
+            else [t.loa_category, t.loa_code, t.license_number, t.is_jit]
+        )
+        nipr = ": ".join(str(v) for v in (t.nipr_status, t.nipr_message) if _cell(v) != "")
+        rows.append(
+            [
+                t.request_row,
+                t.transaction_id,
+                t.npn,
+                t.state_code,
+                *line,
+                t.status,
+                t.eligibility_reason,
+                _fee_cell(t.estimated_fee),
+                nipr,
+            ]
+        )
+    line_headers = (
+        ["loa", "reason code", "effective"]
+        if termination
+        else ["category", "loa", "license", "jit"]
+    )
+    _echo_table(
+        rows,
+        ["row", "transaction", "npn", "state", *line_headers, "status", "reason", "fee", "nipr"],
+    )
+
+    rejections = detail.request_rejections
+    if len(rejections):
+        shown_rejections = rejections if show_all else rejections.head(limit)
+        click.echo(
+            f"\nRequest rows of this upload for CoCode {b['cocode']} that created no "
+            f"transaction ({len(rejections)}"
+            + (
+                f", the first {len(shown_rejections)}"
+                if len(shown_rejections) < len(rejections)
+                else ""
+            )
+            + "):"
+        )
+        _echo_table(
+            [
+                [r.request_row, r.npn, r.state_code, r.loa_category, r.eligibility_reason, r.status]
+                for r in shown_rejections.itertuples(index=False)
+            ],
+            ["row", "npn", "state", "category", "reason", "status"],
+        )
+
+    ready, held = detail.count(statuses.READY_TO_SUBMIT), detail.count(statuses.HELD_JIT)
+    # Before approval this is the bill to approve; afterwards, what the run has yet to send.
+    to_send = (
+        "To send on approval"
+        if b["status"] == statuses.BATCH_PENDING_REVIEW
+        else "Ready to Submit, not sent yet"
+    )
+    click.echo(
+        f"\n{to_send}: {format_money(detail.fees_to_send)} "
+        f"({_plural(ready, 'transaction')} Ready to Submit). "
+        f"Held (JIT): {format_money(detail.fees_held)} ({_plural(held, 'transaction')}), "
+        "not sent by approval."
+    )
+    if b["status"] == statuses.BATCH_PENDING_REVIEW:
+        click.echo(
+            f"Approve: npnflow batches approve {b['batch_id']} --by NAME   "
+            f"Reject: npnflow batches reject {b['batch_id']} --by NAME"
+        )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@batches.command("approve", help="Approve a Pending Review batch; the sensor then submits it.")
+@click.argument("batch_id")
+@click.option("--by", "by", required=True, help="Who approves (recorded).")
+def batches_approve(batch_id: str, by: str) -> None:
+    from assets.batches.approval import approve_batch, format_money, format_timestamp
+
+    result = _in_one_transaction(
+        lambda connection: approve_batch(connection, batch_id, approved_by=by, now=_now())
+    )
+    held = (
+        f" {_plural(result.transactions_held, 'transaction')} Held (JIT) "
+        f"({format_money(result.fees_held)}) "
+        f"{'stays' if result.transactions_held == 1 else 'stay'} held, not sent."
+        if result.transactions_held
+        else ""
+    )
+    click.echo(
+        f"Approved {result.batch_id} (version {result.approval_version}) by {result.by} at "
+        f"{format_timestamp(result.at)}: {_plural(result.transactions_to_send, 'transaction')}, "
+        f"{format_money(result.fees_to_send)} to send.{held} {_sensor_hint(result.batch_id)}"
+    )
+
+
+@batches.command("reject", help="Reject a Pending Review batch and cancel its open transactions.")
+@click.argument("batch_id")
+@click.option("--by", "by", required=True, help="Who rejects (recorded).")
+def batches_reject(batch_id: str, by: str) -> None:
+    from assets.batches.approval import format_money, format_timestamp, reject_batch
+
+    result = _in_one_transaction(
+        lambda connection: reject_batch(connection, batch_id, rejected_by=by, now=_now())
+    )
+    click.echo(
+        f"Rejected {result.batch_id} by {result.rejected_by} at "
+        f"{format_timestamp(result.rejected_at)}: "
+        f"{_plural(result.transactions_cancelled, 'open transaction')} cancelled "
+        f"({format_money(result.fees_not_sent)} not sent); "
+        f"{result.transactions_not_eligible} Not Eligible kept for audit. Nothing of this batch "
+        "will be submitted; the cancelled lines can be requested again with a new upload."
+    )
+
+
+@batches.command(
+    "retry",
+    help="Start a new submission run of an approved batch whose run failed (e.g. NIPR was down).",
+)
+@click.argument("batch_id")
+@click.option("--by", "by", required=True, help="Who asks for the retry.")
+def batches_retry(batch_id: str, by: str) -> None:
+    from assets.batches.approval import format_money, format_timestamp, retry_batch
+
+    result = _in_one_transaction(
+        lambda connection: retry_batch(connection, batch_id, requested_by=by, now=_now())
+    )
+    click.echo(
+        f"Retry of {result.batch_id} (version {result.approval_version}) requested by "
+        f"{result.by} at {format_timestamp(result.at)}: "
+        f"{_plural(result.transactions_to_send, 'transaction')} Ready to Submit "
+        f"({format_money(result.fees_to_send)}) and {result.transactions_in_flight} awaiting "
+        "NIPR's answer. The new run first asks NIPR what it already has, so nothing is sent "
+        f"twice; the approval stays {result.approved_by}'s of "
+        f"{format_timestamp(result.approved_at)}. {_sensor_hint(result.batch_id)}"
+    )
