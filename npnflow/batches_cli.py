@@ -86,7 +86,7 @@ def _fee_cell(value: Decimal | float | int | None) -> str:
 
 
 def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
-    # tabulate ships no type information (a library gap, not ours).
+    # tabulate ships no type information and its stubs are not installed (a library gap).
     from tabulate import tabulate  # type: ignore[import-untyped]
 
     click.echo(

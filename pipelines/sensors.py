@@ -31,6 +31,7 @@ Sensors decide, runs act: none writes the database or calls NIPR.
 import datetime as dt
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
@@ -100,7 +101,8 @@ def evaluate_inbox(
 def producers_to_sync(event: dg.EventLogEntry) -> int:
     """`producers_to_sync` of an onboarding materialization (0 when absent)."""
     materialization = event.asset_materialization
-    value = materialization.metadata.get("producers_to_sync") if materialization else None
+    # A MetadataValue when read from the event log, a plain number when built by hand.
+    value: Any = materialization.metadata.get("producers_to_sync") if materialization else None
     return int(getattr(value, "value", value) or 0)
 
 
@@ -179,7 +181,9 @@ def build_sensors(
             "(sync_new_producers_job) without waiting for the schedule."
         ),
     )
-    def onboarded_producers_sensor(context: dg.SensorEvaluationContext, asset_event):
+    def onboarded_producers_sensor(
+        context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+    ) -> dg.RunRequest | dg.SkipReason:
         waiting = producers_to_sync(asset_event)
         if not waiting:
             return dg.SkipReason("The latest onboarding left no producer Not Started.")

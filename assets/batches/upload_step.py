@@ -19,6 +19,7 @@ No `from __future__ import annotations` here: Dagster reads the annotations of w
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -110,7 +111,7 @@ def evaluate_upload(
     database: OperationalDatabase,
     object_store: ObjectStore,
     request_kind: RequestKind,
-) -> Iterator[dg.MaterializeResult]:
+) -> Iterator[dg.MaterializeResult[Any]]:
     """The body of an upload → transactions → batches multi-asset (see the module docstring)."""
     rk = request_kind
     database.ensure_migrated()
@@ -189,10 +190,10 @@ def _plan(
 
 def _transactions_metadata(
     rk: RequestKind, plan: BatchPlan, requests: pd.DataFrame, as_of: dt.date
-) -> dict[str, object]:
+) -> dict[str, Any]:
     reasons = reason_counts(plan.transactions, plan.rejections)
     shown = plan.transactions[list(rk.preview_columns)]
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "as_of": as_of.isoformat(),
         "request_rows": len(requests),
         **plan.counts,
@@ -215,7 +216,7 @@ def _transactions_metadata(
     return metadata
 
 
-def _batches_metadata(rk: RequestKind, plan: BatchPlan) -> dict[str, object]:
+def _batches_metadata(rk: RequestKind, plan: BatchPlan) -> dict[str, Any]:
     summary = batch_summary(plan)
     pending = plan.batches.loc[
         plan.batches["status"].eq(statuses.BATCH_PENDING_REVIEW), "batch_id"

@@ -190,7 +190,7 @@ def record_attempt(
                 f"batch {run.batch_id}: changed during the run ({why}); sending stopped"
             )
             raise BatchChanged(why)
-        still_ready = set(
+        still_ready: set[str] = set(
             connection.execute(
                 sa.select(transactions_t.c.idempotency_key).where(
                     transactions_t.c.batch_id == run.batch_id,
@@ -202,16 +202,18 @@ def record_attempt(
         chunk = [tx for tx in chunk if tx.idempotency_key in still_ready]
         if not chunk:
             return None
-        existing = connection.execute(
-            sa.select(attempts_t.c.chunk).where(
-                attempts_t.c.batch_id == run.batch_id,
-                attempts_t.c.approval_version == run.approval_version,
-            )
-        ).scalars()
+        existing: list[int] = list(
+            connection.execute(
+                sa.select(attempts_t.c.chunk).where(
+                    attempts_t.c.batch_id == run.batch_id,
+                    attempts_t.c.approval_version == run.approval_version,
+                )
+            ).scalars()
+        )
         number = next_chunk_number(existing)
         keys = [tx.idempotency_key for tx in chunk]
         try:
-            attempt_id = connection.execute(
+            inserted = connection.execute(
                 sa.insert(attempts_t).values(
                     batch_id=run.batch_id,
                     approval_version=run.approval_version,
@@ -221,12 +223,14 @@ def record_attempt(
                     transaction_count=len(keys),
                     response_status=None,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key
         except sa.exc.IntegrityError:
             raise SubmissionConflict(
                 f"batch {run.batch_id}: chunk {number} of approval version {run.approval_version} "
                 "was recorded by another run; this run stopped without calling the Gateway"
             ) from None
+        assert inserted is not None  # an INSERT of one row always reports its primary key
+        attempt_id = int(inserted[0])
         connection.execute(
             sa.update(transactions_t)
             .where(

@@ -76,7 +76,7 @@ def _postgres_lock(engine: Engine, batch_id: str) -> Iterator[None]:
     # A dedicated connection, kept for the whole run: the lock lives as long as this session.
     connection = engine.connect()
     try:
-        taken = connection.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one()
+        taken: bool = connection.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar_one()
         connection.commit()  # session-level lock: not tied to this transaction
         if not taken:
             raise BatchBusy(batch_id)

@@ -416,7 +416,7 @@ def _poll(run: SubmissionRun, max_rounds: int, interval: float) -> None:
     is not an error: those transactions simply wait for poll_batch."""
     for round_number in range(max_rounds):
         with run.engine.connect() as connection:
-            keys = list(
+            keys: list[str] = list(
                 connection.execute(
                     sa.select(transactions_t.c.idempotency_key)
                     .where(
@@ -449,16 +449,18 @@ def _poll(run: SubmissionRun, max_rounds: int, interval: float) -> None:
 
 def _counts(run: SubmissionRun) -> dict[str, int]:
     with run.engine.connect() as connection:
-        statuses = connection.execute(
-            sa.select(transactions_t.c.status).where(transactions_t.c.batch_id == run.batch_id)
-        ).scalars()
+        statuses: list[str | None] = list(
+            connection.execute(
+                sa.select(transactions_t.c.status).where(transactions_t.c.batch_id == run.batch_id)
+            ).scalars()
+        )
         return status_counts(statuses)
 
 
 def _finish(run: SubmissionRun, update_status: bool) -> SubmissionReport:
     """Step 6: Completed when every non-held transaction is final, else Submitted."""
     with run.engine.begin() as connection:
-        statuses = list(
+        statuses: list[str | None] = list(
             connection.execute(
                 sa.select(transactions_t.c.status).where(transactions_t.c.batch_id == run.batch_id)
             ).scalars()
