@@ -29,6 +29,8 @@ from schemas.tables import TABLES
 batches_t = TABLES["transaction_batches"]
 transactions_t = TABLES["transactions"]
 attempts_t = TABLES["submission_attempts"]
+
+# submission_attempts.response_status of a closed attempt.
 ANSWERED = "answered"
 UNKNOWN = "unknown"  # response_status "unknown: <why>"
 
@@ -59,7 +61,8 @@ class Database(Protocol):
 
 
 class BatchChanged(Exception):
-    """Internal: the batch was superseded or left Submitting while this run was sending."""
+    """The batch was superseded or left Submitting while this run was sending (the flow stops
+    sending; not raised out of `submit_batch`)."""
 
 
 class SubmissionConflict(RuntimeError):
@@ -123,7 +126,9 @@ class SubmissionRun:
     report: SubmissionReport
 
 
+# ====================================================================== reading and writing
 def batch_state(connection: Connection, batch_id: str) -> Any:
+    """The batch's (status, approval_version, kind) row; None when there is no such batch."""
     return connection.execute(
         sa.select(batches_t.c.status, batches_t.c.approval_version, batches_t.c.kind).where(
             batches_t.c.batch_id == batch_id

@@ -234,9 +234,9 @@ def _send_until_done(run: SubmissionRun, chunk_size: int, max_rounds: int, backo
     run.report.status_counts = counts
     raise SubmissionIncomplete(
         f"batch {run.batch_id}: the NIPR Gateway gave no usable answer after {max_rounds} "
-        f"rounds ({run.report.problems[-1]}). {counts.get(READY_TO_SUBMIT, 0)} transaction(s) are still "
-        "Ready to Submit; none was marked without an answer. Run the submission again later: it "
-        "looks up what NIPR already has before sending anything.",
+        f"rounds ({run.report.problems[-1]}). {counts.get(READY_TO_SUBMIT, 0)} transaction(s) "
+        "are still Ready to Submit; none was marked without an answer. Run the submission again "
+        "later: it looks up what NIPR already has before sending anything.",
         run.report,
     )
 
