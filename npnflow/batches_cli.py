@@ -86,8 +86,8 @@ def _fee_cell(value: Decimal | float | int | None) -> str:
 
 
 def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
-    # tabulate ships no type information and its stubs are not installed (a library gap).
-    from tabulate import tabulate  # type: ignore[import-untyped]
+    # No types-tabulate installed; mypy flags only the first importer (so: unused-ignore too).
+    from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
 
     click.echo(
         tabulate(

@@ -88,40 +88,6 @@ def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
     ]
 
 
-_IN_CHUNK = 500  # bound parameters per IN (): well under SQLite's and PostgreSQL's limits
-_WHOLE_TABLE_NPNS = 20_000  # beyond this many NPNs one full scan beats many IN queries
-
-
-def read_table(
-    connection: Connection, name: str, columns: Iterable[str] | None = None
-) -> pd.DataFrame:
-    """A whole table (or these of its columns) as a frame, on the caller's connection, so a
-    read can share the database transaction of the write that follows it."""
-    table = metadata.tables[name]
-    selected = [table.c[c] for c in columns] if columns else list(table.c)
-    result = connection.execute(sa.select(*selected))
-    return pd.DataFrame(result.fetchall(), columns=[c.name for c in selected])
-
-
-def read_for_npns(connection: Connection, name: str, npns: list[str]) -> pd.DataFrame:
-    """A producer-scoped table's rows for these NPNs only (the table has an `npn` column)."""
-    table = metadata.tables[name]
-    columns = [c.name for c in table.c]
-    if len(npns) > _WHOLE_TABLE_NPNS:
-        frame = read_table(connection, name)
-        return frame[frame["npn"].isin(npns)].reset_index(drop=True)
-    parts = [
-        pd.DataFrame(
-            connection.execute(
-                sa.select(table).where(table.c.npn.in_(npns[start : start + _IN_CHUNK]))
-            ).fetchall(),
-            columns=columns,
-        )
-        for start in range(0, len(npns), _IN_CHUNK)
-    ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-
-
 class OperationalDatabase(dg.ConfigurableResource):
     """npnflow's operational database: SQLite in the embedded default, PostgreSQL in production."""
 
@@ -199,3 +165,40 @@ class OperationalDatabase(dg.ConfigurableResource):
                 ).scalar_one()
                 for name in names
             }
+
+
+# --- reading on the caller's connection: the one read_table, shared by the resource and the
+# stores that read inside their own database transaction ---------------------------------------
+
+_IN_CHUNK = 500  # bound parameters per IN (): well under SQLite's and PostgreSQL's limits
+_WHOLE_TABLE_NPNS = 20_000  # beyond this many NPNs one full scan beats many IN queries
+
+
+def read_table(
+    connection: Connection, name: str, columns: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """A whole table (or these of its columns) as a frame, on the caller's connection, so a
+    read can share the database transaction of the write that follows it."""
+    table = metadata.tables[name]
+    selected = [table.c[c] for c in columns] if columns else list(table.c)
+    result = connection.execute(sa.select(*selected))
+    return pd.DataFrame(result.fetchall(), columns=[c.name for c in selected])
+
+
+def read_for_npns(connection: Connection, name: str, npns: list[str]) -> pd.DataFrame:
+    """A producer-scoped table's rows for these NPNs only (the table has an `npn` column)."""
+    table = metadata.tables[name]
+    columns = [c.name for c in table.c]
+    if len(npns) > _WHOLE_TABLE_NPNS:
+        frame = read_table(connection, name)
+        return frame[frame["npn"].isin(npns)].reset_index(drop=True)
+    parts = [
+        pd.DataFrame(
+            connection.execute(
+                sa.select(table).where(table.c.npn.in_(npns[start : start + _IN_CHUNK]))
+            ).fetchall(),
+            columns=columns,
+        )
+        for start in range(0, len(npns), _IN_CHUNK)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
