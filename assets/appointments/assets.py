@@ -38,6 +38,7 @@ APPOINT_REQUESTS = RequestKind(
         requests, inputs, as_of=as_of
     ),
     plan=appointment_store.plan_appointment_batches,
+    # The preview's columns in a chosen display order, not a table's columns.
     preview_columns=(
         "request_row",
         "npn",

@@ -96,8 +96,17 @@ def batch_summary(plan: BatchPlan) -> pd.DataFrame:
     out = plan.batches.set_index("batch_id").join(per_batch).reset_index()
     out["fees"] = out["estimated_fees"].map(_money)
     out["approval"] = out["approved_by"].fillna("")
-    return out[["batch_id", "cocode", "status", "approval", "to_send", "held", "not_eligible",
-                "fees"]]  # fmt: skip
+    columns = [
+        "batch_id",
+        "cocode",
+        "status",
+        "approval",
+        "to_send",
+        "held",
+        "not_eligible",
+        "fees",
+    ]
+    return out[columns]
 
 
 def _skip_note(upload_kind: str, kind: str | None, status: str | None) -> str:
@@ -205,7 +214,7 @@ def _transactions_metadata(
             ledger.markdown_safe(
                 plan.rejections[
                     ["request_row", "npn", "state_code", "cocode", "eligibility_reason"]
-                ]  # fmt: skip
+                ]
             ),
             SHOWN_ROWS,
         )

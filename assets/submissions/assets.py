@@ -94,6 +94,7 @@ def out_nipr__gateway_submissions(
             ) from None
     with database.begin() as connection:
         transactions = batch_detail(connection, batch_id).transactions
+    # A chosen display order, not the table's columns: what a reviewer of the outcome reads.
     shown = transactions[
         ["transaction_id", "npn", "state_code", "loa_code", "status", "nipr_message"]
     ]

@@ -41,6 +41,7 @@ TERMINATE_REQUESTS = RequestKind(
     read_inputs=termination_store.read_termination_inputs,
     evaluate=evaluate_termination_requests,
     plan=termination_store.plan_termination_batches,
+    # The preview's columns in a chosen display order, not a table's columns.
     preview_columns=(
         "request_row",
         "npn",
