@@ -30,19 +30,11 @@ from npnflow.sandbox.frames import base_frames, patch_frames
 from npnflow.sandbox.producer_records import base_producer
 from npnflow.sandbox.records import Producer
 from npnflow.sandbox.reference import Reference, load_reference
-from npnflow.sandbox.world_data import (
-    HISTORY_DAYS,
-    LOA_INACTIVE_REASONS,
-    TERMINATION_REASONS,
-    Company,
-    WorldData,
-)
+from npnflow.sandbox.world_data import HISTORY_DAYS, Company, WorldData
 
 __all__ = [
     "DEFAULT_COMPANIES",
     "HISTORY_DAYS",
-    "LOA_INACTIVE_REASONS",
-    "TERMINATION_REASONS",
     "Company",
     "World",
     "generate_world",
