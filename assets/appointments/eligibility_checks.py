@@ -309,6 +309,7 @@ LEFT JOIN in_call_copy c
 LEFT JOIN appointment_fee f USING (state_code)
 """
 
+# One statement: the typed inputs and the checks are one WITH list, so DuckDB plans them as one.
 EVALUATE_SQL = (
     "\nCREATE TEMP TABLE evaluated AS\nWITH" + TYPED_INPUTS_SQL.rstrip("\n") + ",\n" + _CHECKS_SQL
 )

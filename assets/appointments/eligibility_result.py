@@ -25,7 +25,7 @@ from assets.appointments.eligibility_vocabulary import (
 
 RESULT_SQL = """
 WITH kept AS (SELECT * FROM evaluated WHERE NOT is_repeat),
--- SPEC 6.7: the fee the state will charge. Per appointment (per_loa false) it is carried by the
+-- SPEC 6.8: the fee the state will charge. Per appointment (per_loa false) it is carried by the
 -- first line of (producer, state, company, license) in the result, so a batch total is right.
 priced AS (
     SELECT k.*,
