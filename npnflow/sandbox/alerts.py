@@ -64,6 +64,8 @@ SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 IND_NS = "https://pdb-services.nipr.com/pdb-alerts-industry-services/industry-ws"
 ALERT_TYPES = ("LICENSING", "RIRS", "DEMOGRAPHICS", "APPOINTMENTS")
 BACKDATE_DAYS = 14
+# A response element with its MTOM attachments, (content id, bytes) each.
+Attached = tuple[etree._Element, list[tuple[str, bytes]]]
 
 FAULTS: dict[int, tuple[str, str]] = {
     1: ("UserAuthenticationFault", "User failed authentication."),
@@ -212,7 +214,7 @@ class AlertsService:
         envelope = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soap": SOAP_NS})
         return envelope, sub(envelope, f"{{{SOAP_NS}}}Body")
 
-    def _reply(self, response: etree._Element | tuple[etree._Element, list]) -> SoapReply:
+    def _reply(self, response: etree._Element | Attached) -> SoapReply:
         attachments: list[tuple[str, bytes]] = []
         if isinstance(response, tuple):
             response, attachments = response
@@ -457,11 +459,11 @@ class AlertsService:
             raise AlertsFault(21)
         return day
 
-    def _receiveSpecificReport(self, call: etree._Element):
+    def _receiveSpecificReport(self, call: etree._Element) -> Attached:
         day = self.check_report_date(child_text(call, "reportDate"))
         return self._report("receiveSpecificReportResponse", day, list(self.subscriptions.values()))
 
-    def _receiveSpecificReportForSubscription(self, call: etree._Element):
+    def _receiveSpecificReportForSubscription(self, call: etree._Element) -> Attached:
         day = self.check_report_date(child_text(call, "reportDate"))
         return self._report(
             "receiveSpecificReportForSubscriptionResponse", day, [self._subscription(call)]
@@ -487,10 +489,12 @@ class AlertsService:
         entries = []
         for npn in sorted(by_npn, key=lambda n: self.world.npn_to_index(n) or 0):
             producer = self.world.producer(npn, as_of=max(current, day))
+            # Every NPN here comes from the world's own changes: the world knows it.
+            assert producer is not None
             entries.append(ReportEntry(producer, by_npn[npn]))
         return entries
 
-    def _report(self, name: str, day: date, subscriptions: list[Subscription]):
+    def _report(self, name: str, day: date, subscriptions: list[Subscription]) -> Attached:
         report = render_report(self.report_entries(day, subscriptions), day)
         cid = mtom.attachment_cid(report)
         response = self._response(name)

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 
 from lxml import etree
 
-from npnflow.sandbox.records import APPOINTMENTS, LICENSING, Address, Producer
+from npnflow.sandbox.records import APPOINTMENTS, LICENSING, Address, Appointment, Producer
 from npnflow.sandbox.xmlutil import sub, to_bytes, ymd
 
 ACORD_NS = "http://www.acord.org/schema/data/draft/ReusableDataComponents/1"
@@ -299,7 +299,7 @@ def _licenses(licensee: etree._Element, p: Producer, state: str) -> None:
                 _e(ce, "AsOfDate", ymd(lic.updated_date))
 
 
-def _insurer_key(app) -> str:
+def _insurer_key(app: Appointment) -> str:
     return f"Org{app.fein}{app.cocode}{app.company_name}"
 
 

@@ -23,29 +23,27 @@ The resident license is never deleted, so every producer keeps one.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import numpy as np
-import pandas as pd
 
 from npnflow.sandbox import names
+from npnflow.sandbox.producer_records import base_producer, demographics
 from npnflow.sandbox.records import (
     APPOINTMENTS,
     DEMOGRAPHICS,
-    FIRM,
-    INDIVIDUAL,
     LICENSING,
     Appointment,
     License,
     Loa,
     Producer,
 )
+from npnflow.sandbox.world_data import WorldData
 
-if TYPE_CHECKING:
-    from npnflow.sandbox.generator import World
+T = TypeVar("T")
 
 DAILY_RATE = 0.004
 MIN_DAILY = 8
@@ -77,12 +75,12 @@ def is_run_day(day: date) -> bool:
     return day.weekday() != 6
 
 
-def events_on(world: World, day: date) -> tuple[Event, ...]:
+def events_on(world: WorldData, day: date) -> tuple[Event, ...]:
     """The change events of one run day, by producer index (cached, deterministic)."""
     if day <= world.epoch or not is_run_day(day):
         return ()
-    cache = world._changes_cache.setdefault("events", {})
-    with world._lock:
+    cache: dict[date, tuple[Event, ...]] = world.changes_cache.setdefault("events", {})
+    with world.lock:
         if day in cache:
             return cache[day]
     rng = np.random.default_rng([world.seed, day.toordinal(), 0xC4A7])
@@ -95,7 +93,7 @@ def events_on(world: World, day: date) -> tuple[Event, ...]:
     category_u = rng.random(k)
     kind_u = rng.random(k)
     picks = rng.integers(0, 1 << 30, k)
-    events = []
+    events: list[Event] = []
     for index, cu, ku, r in zip(
         chosen.tolist(), category_u.tolist(), kind_u.tolist(), picks.tolist(), strict=True
     ):
@@ -103,29 +101,29 @@ def events_on(world: World, day: date) -> tuple[Event, ...]:
         events.append(Event(day, index, category, ku, r))
     events.sort(key=lambda e: e.index)
     result = tuple(events)
-    with world._lock:
+    with world.lock:
         cache[day] = result
     return result
 
 
-def _events_by_producer(world: World, upto: date) -> dict[int, list[Event]]:
+def _events_by_producer(world: WorldData, upto: date) -> dict[int, list[Event]]:
     """Index of every event in (epoch, upto], by producer; extended lazily as days are asked."""
-    with world._lock:
-        index: dict[int, list[Event]] = world._changes_cache.setdefault("by_producer", {})
-        done: date = world._changes_cache.get("indexed_until", world.epoch)
+    with world.lock:
+        index: dict[int, list[Event]] = world.changes_cache.setdefault("by_producer", {})
+        done: date = world.changes_cache.get("indexed_until", world.epoch)
         day = done + timedelta(days=1)
         while day <= upto:
             for event in events_on(world, day):
                 index.setdefault(event.index, []).append(event)
             day += timedelta(days=1)
         if upto > done:
-            world._changes_cache["indexed_until"] = upto
+            world.changes_cache["indexed_until"] = upto
         return index
 
 
-def producer_as_of(world: World, index: int, as_of: date) -> tuple[Producer, list[Change]]:
+def producer_as_of(world: WorldData, index: int, as_of: date) -> tuple[Producer, list[Change]]:
     """Producer `index` with every change up to `as_of` applied, and those changes."""
-    record = world.base_producer(index)
+    record = base_producer(world, index)
     applied: list[Change] = []
     for event in list(_events_by_producer(world, as_of).get(index, [])):
         if event.day > as_of:
@@ -134,7 +132,13 @@ def producer_as_of(world: World, index: int, as_of: date) -> tuple[Producer, lis
     return record, applied
 
 
-def changes_on(world: World, day: date, npns: Iterable[str] | None = None) -> list[Change]:
+def changed_producers(world: WorldData, as_of: date) -> list[int]:
+    """The producers (indexes, ascending) with at least one change in (epoch, as_of]."""
+    by_producer = _events_by_producer(world, as_of)
+    return sorted(i for i, events in by_producer.items() if events and events[0].day <= as_of)
+
+
+def changes_on(world: WorldData, day: date, npns: Iterable[str] | None = None) -> list[Change]:
     """What changed on `day`, for the given NPNs (all producers when None)."""
     events = events_on(world, day)
     if npns is not None:
@@ -148,7 +152,12 @@ def changes_on(world: World, day: date, npns: Iterable[str] | None = None) -> li
 
 
 # ====================================================================== applying events
-def apply_event(world: World, record: Producer, event: Event) -> list[Change]:
+# One kind of change: applied to `record` on `day` when possible (None when not), `rng` and `r`
+# decide among the candidates.
+Kind = Callable[[WorldData, Producer, date, random.Random, int], Change | None]
+
+
+def apply_event(world: WorldData, record: Producer, event: Event) -> list[Change]:
     rng = random.Random(f"{world.seed}:{event.day.toordinal()}:{event.index}:event")
     day = event.day
     if event.category == DEMOGRAPHICS:
@@ -156,7 +165,7 @@ def apply_event(world: World, record: Producer, event: Event) -> list[Change]:
     if event.category == APPOINTMENTS:
         kinds = [_appoint, _terminate, _renew_appointments, _delete_appointments]
         chosen = kinds[_bucket(event.u, (0.35, 0.65, 0.8))]
-        attempts: list[Callable[..., Change | None]] = [
+        attempts: list[Kind] = [
             chosen,
             _appoint,
             _renew_appointments,
@@ -187,7 +196,7 @@ def _bucket(u: float, edges: tuple[float, ...]) -> int:
     return len(edges)
 
 
-def _pick(items: list, r: int):
+def _pick(items: Sequence[T], r: int) -> T:
     return items[r % len(items)]
 
 
@@ -195,7 +204,9 @@ def _change(record: Producer, day: date, category: str, state: str, kind: str) -
     return Change(record.npn, day, category, state, kind)
 
 
-def _renew_license(world, record, day, rng, r):
+def _renew_license(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     if not record.licenses:
         return None
     soon = [
@@ -213,7 +224,9 @@ def _renew_license(world, record, day, rng, r):
     return _change(record, day, LICENSING, lic.state, "license_renewed")
 
 
-def _add_loa(world, record, day, rng, r):
+def _add_loa(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     options = []
     for lic in record.licenses:
         if not lic.is_active:
@@ -235,7 +248,9 @@ def _add_loa(world, record, day, rng, r):
     return _change(record, day, LICENSING, lic.state, "loa_added")
 
 
-def _deactivate_loa(world, record, day, rng, r):
+def _deactivate_loa(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     options = [
         (lic, loa)
         for lic in record.licenses
@@ -253,7 +268,9 @@ def _deactivate_loa(world, record, day, rng, r):
     return _change(record, day, LICENSING, lic.state, "loa_inactivated")
 
 
-def _deactivate_license(world, record, day, rng, r):
+def _deactivate_license(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     options = [lic for lic in record.licenses if lic.is_active and not lic.is_resident]
     if not options:
         return None
@@ -270,7 +287,9 @@ def _deactivate_license(world, record, day, rng, r):
     return _change(record, day, LICENSING, lic.state, "license_inactivated")
 
 
-def _new_license(world, record, day, rng, r):
+def _new_license(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     held = {lic.state for lic in record.licenses} | {record.resident_state}
     options = [s for s in world.states if s not in held]
     if not options:
@@ -305,7 +324,9 @@ def _new_license(world, record, day, rng, r):
     return _change(record, day, LICENSING, state, "license_added")
 
 
-def _delete_licenses(world, record, day, rng, r):
+def _delete_licenses(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     options = sorted({lic.state for lic in record.licenses if lic.state != record.resident_state})
     if not options:
         return None
@@ -314,7 +335,9 @@ def _delete_licenses(world, record, day, rng, r):
     return _change(record, day, LICENSING, state, "licenses_deleted")
 
 
-def _appoint(world, record, day, rng, r):
+def _appoint(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     companies = world.companies
     options = []
     for lic in record.licenses:
@@ -364,7 +387,9 @@ def _appoint(world, record, day, rng, r):
     return _change(record, day, APPOINTMENTS, lic.state, "appointed")
 
 
-def _terminate(world, record, day, rng, r):
+def _terminate(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     groups = sorted({(a.state, a.cocode) for a in record.appointments if a.is_appointed})
     if not groups:
         return None
@@ -377,7 +402,9 @@ def _terminate(world, record, day, rng, r):
     return _change(record, day, APPOINTMENTS, state, "terminated")
 
 
-def _renew_appointments(world, record, day, rng, r):
+def _renew_appointments(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     states = sorted({a.state for a in record.appointments if a.is_appointed})
     if not states:
         return None
@@ -388,7 +415,9 @@ def _renew_appointments(world, record, day, rng, r):
     return _change(record, day, APPOINTMENTS, state, "appointment_renewed")
 
 
-def _delete_appointments(world, record, day, rng, r):
+def _delete_appointments(
+    world: WorldData, record: Producer, day: date, rng: random.Random, r: int
+) -> Change | None:
     states = sorted({a.state for a in record.appointments})
     if not states:
         return None
@@ -397,145 +426,7 @@ def _delete_appointments(world, record, day, rng, r):
     return _change(record, day, APPOINTMENTS, state, "appointments_deleted")
 
 
-def _move(world, record, day):
-    from npnflow.sandbox.generator import _demographics
-
+def _move(world: WorldData, record: Producer, day: date) -> Change:
     record.demographics_version += 1
-    record.demographics = _demographics(world, record.index, record.demographics_version, day)
+    record.demographics = demographics(world, record.index, record.demographics_version, day)
     return _change(record, day, DEMOGRAPHICS, record.resident_state, "address_changed")
-
-
-# ====================================================================== frames
-_DATE_COLUMNS = {
-    "birth_date",
-    "issue_date",
-    "expiration_date",
-    "nipr_updated_at",
-    "status_reason_date",
-    "effective_date",
-    "renewal_date",
-}
-
-
-def record_rows(record: Producer) -> dict[str, list[tuple]]:
-    """One producer's rows for the frames of `World.to_frames()` (dates as `date` or None).
-
-    Tuples follow the column order of the frames built in `generator._base_frames`.
-    """
-    active = any(lic.is_active for lic in record.licenses)
-    firm = record.is_firm
-    producers = [
-        (
-            record.npn,
-            record.first_name,
-            record.last_name,
-            record.firm_name,
-            FIRM if firm else INDIVIDUAL,
-            record.demographics.email,
-            record.agency_npn,
-            "Agency" if firm else "Producer",
-            active,
-            record.resident_state,
-            record.birth_date,
-        )
-    ]
-    licenses, loas, appointments = [], [], []
-    for lic in record.licenses:
-        licenses.append(
-            (
-                record.npn,
-                lic.state,
-                lic.number,
-                str(lic.class_code),
-                lic.class_name,
-                lic.is_resident,
-                lic.is_active,
-                lic.issue_date,
-                lic.expiration_date,
-                lic.updated_date,
-            )
-        )
-        for loa in lic.loas:
-            loas.append(
-                (
-                    record.npn,
-                    lic.state,
-                    lic.number,
-                    str(loa.code),
-                    loa.name,
-                    loa.is_active,
-                    loa.issue_date,
-                    str(lic.class_code),
-                    loa.status_reason,
-                    loa.status_reason_date,
-                )
-            )
-    for a in record.appointments:
-        appointments.append(
-            (
-                record.npn,
-                a.state,
-                a.cocode,
-                str(a.loa_code),
-                a.loa_name,
-                a.company_name,
-                a.status,
-                a.effective_date,
-                a.termination_reason,
-                a.status_reason_date,
-                a.renewal_date,
-            )
-        )
-    return {
-        "producers": producers,
-        "licenses": licenses,
-        "license_loas": loas,
-        "appointments": appointments,
-    }
-
-
-def _date_column(values: list) -> np.ndarray:
-    from npnflow.sandbox.generator import _UNIX_ORDINAL, _to_datetime
-
-    days = np.array(
-        [d.toordinal() - _UNIX_ORDINAL if d is not None else 0 for d in values], dtype=np.int64
-    )
-    return _to_datetime(days, missing=np.array([d is None for d in values], dtype=bool))
-
-
-def patch_frames(
-    world: World, frames: dict[str, pd.DataFrame], as_of: date
-) -> dict[str, pd.DataFrame]:
-    """Replace the rows of producers changed in (epoch, as_of] by their state as of `as_of`."""
-    by_producer = _events_by_producer(world, as_of)
-    touched = sorted(i for i, events in by_producer.items() if events and events[0].day <= as_of)
-    if not touched:
-        return frames
-    rows: dict[str, list[tuple]] = {
-        k: [] for k in ("producers", "licenses", "license_loas", "appointments")
-    }
-    for index in touched:
-        record, _ = producer_as_of(world, index, as_of)
-        for table, table_rows in record_rows(record).items():
-            rows[table].extend(table_rows)
-    npns = set(world.npn[touched].tolist())
-    out = dict(frames)
-    for table, table_rows in rows.items():
-        base = frames[table]
-        kept = base[~base["npn"].isin(npns)]
-        if not table_rows:
-            out[table] = kept.reset_index(drop=True)
-            continue
-        columns = list(zip(*table_rows, strict=True))
-        patch = pd.DataFrame(
-            {
-                name: (
-                    _date_column(list(values))
-                    if name in _DATE_COLUMNS
-                    else np.array(values, dtype=object if base[name].dtype != bool else bool)
-                )
-                for name, values in zip(base.columns, columns, strict=True)
-            }
-        )
-        out[table] = pd.concat([kept, patch], ignore_index=True)
-    return out

@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from lxml import etree
 
-from npnflow.sandbox.records import Producer
+from npnflow.sandbox.records import Address, Producer
 from npnflow.sandbox.xmlutil import mdy, sub, to_bytes
 
 
@@ -60,7 +60,7 @@ def _biographic(bio: etree._Element, p: Producer) -> None:
     sub(other, "NAME", f"{p.first_name} {p.last_name}", type="Primary")
 
 
-def _address(parent: etree._Element, p: Producer, code: int, kind: str, address) -> None:
+def _address(parent: etree._Element, p: Producer, code: int, kind: str, address: Address) -> None:
     attrib = {"branch_id": p.branch_id(address.state)} if p.is_firm else {}
     element = sub(parent, "ADDRESS", **attrib)
     sub(element, "DATE_UPDATED", mdy(p.demographics.updated_date))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
+from typing import Any
 
 TARGETS = ("entityinfo", "alerts", "gateway", "any")
 KINDS = ("http_500", "http_503", "timeout", "slow", "malformed_xml", "truncated")
@@ -39,7 +40,7 @@ class FaultRule:
     method: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict) -> FaultRule:
+    def from_json(cls, data: dict[str, Any]) -> FaultRule:
         if not isinstance(data, dict):
             raise ValueError("a JSON object is expected")
         target = str(data.get("target", "any"))
@@ -76,7 +77,7 @@ class FaultInjector:
         with self._lock:
             self._rules.clear()
 
-    def pending(self) -> list[dict]:
+    def pending(self) -> list[dict[str, Any]]:
         with self._lock:
             return [asdict(rule) for rule in self._rules]
 

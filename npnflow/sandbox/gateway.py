@@ -49,6 +49,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from lxml import etree
 
@@ -110,7 +111,7 @@ class GatewayTransaction:
             return "pending_state_review"
         return "approved" if self.approved else "rejected"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
             "customer": self.customer,
@@ -219,7 +220,7 @@ class GatewayService:
             self.transactions: list[GatewayTransaction] = []
             self.by_key: dict[tuple[str, str, str], GatewayTransaction] = {}
 
-    def log(self) -> list[dict]:
+    def log(self) -> list[dict[str, Any]]:
         with self._lock:
             return [t.as_dict() for t in self.transactions]
 

@@ -160,13 +160,13 @@ class NiprSandbox:
         self.gateway.reset()
         self.faults.clear()
 
-    def gateway_log(self) -> list[dict]:
+    def gateway_log(self) -> list[dict[str, Any]]:
         return self.gateway.log()
 
     def add_fault(self, **rule: Any) -> None:
         self.faults.add(FaultRule.from_json(rule))
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
             "seed": self.world.seed,
@@ -344,12 +344,12 @@ class _Handler(BaseHTTPRequestHandler):
                         "3002", "customer and cust_batch are required (cust_trans optional)."
                     ),
                 )
-            status, reply = sandbox.gateway.lookup(
+            status, found = sandbox.gateway.lookup(
                 user, customer, batch, query.get("cust_trans") or None
             )
-            return status, XML, reply
-        status, reply = sandbox.gateway.handle(body, user, one_to_many=path == GATEWAY_PATH)
-        return status, XML, reply
+            return status, XML, found
+        status, answer = sandbox.gateway.handle(body, user, one_to_many=path == GATEWAY_PATH)
+        return status, XML, answer
 
     # ------------------------------------------------------------------ faults
     def _drop(self, delay: float) -> None:

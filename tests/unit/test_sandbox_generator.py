@@ -11,7 +11,8 @@ from lxml import etree
 
 from npnflow.sandbox.alerts import AlertsService, Subscription
 from npnflow.sandbox.alerts_report import ACORD_NS, render_report
-from npnflow.sandbox.changes import is_run_day, record_rows
+from npnflow.sandbox.changes import is_run_day
+from npnflow.sandbox.frames import record_rows
 from npnflow.sandbox.generator import Company, generate_world
 from npnflow.sandbox.reference import NONE_LOA_CODE, load_reference
 

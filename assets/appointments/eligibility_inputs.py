@@ -1,0 +1,194 @@
+"""Appointment eligibility's inputs (SPEC section 6): the frames it reads, checked and typed.
+
+What the engine needs of each frame (`REQUEST_COLUMNS`, `INPUT_COLUMNS`), the pandas side that
+checks and trims the frames before DuckDB sees them, and the first CTEs of the rules' SQL
+(`TYPED_INPUTS_SQL`) that settle every column's type. Separate from the checks so that the
+rules read values of one type and a reader of a rule need not read how a value is coerced.
+Pure, no Dagster.
+
+Types are settled here because frames arrive as read from the database or from files: keys
+may be numbers, booleans 'true'/1/None, dates strings or timestamps. TRY_CAST makes an
+unreadable value NULL, and every rule treats NULL as "not known to be true", so an unreadable
+flag never makes a transaction (or a charge) appear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+REQUEST_COLUMNS = ("request_row", "npn", "state_code", "cocode")
+# A request may leave these out; the defaults are the cautious ones (Producer, no auto-submit).
+REQUEST_OPTIONAL_COLUMNS = (
+    "loa_category",
+    "agent_type",
+    "submit",
+    "submit_just_in_time",
+    "line_of_authority",
+)
+
+INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "producers": ("npn", "is_active", "sync_status"),
+    "licenses": (
+        "npn",
+        "state_code",
+        "license_number",
+        "license_class_code",
+        "is_resident",
+        "is_active",
+        "expiration_date",
+    ),
+    "license_loas": ("npn", "state_code", "license_number", "loa_code", "is_active"),
+    "appointments": ("npn", "state_code", "cocode", "loa_code", "status"),
+    "companies": ("cocode", "company_name", "producer_assignment_required"),
+    "company_loa_categories": ("cocode", "loa_category"),
+    "company_state_settings": ("cocode", "state_code", "jit"),
+    "gateway_business_rules": (
+        "cocode",
+        "state_code",
+        "license_class_code",
+        "loa_code",
+        "loa_category",
+        "active",
+    ),
+    "producer_assignments": ("npn", "loa_category", "state_code", "cocode"),
+    "loa_categories": ("state_code", "loa_code", "loa_category"),
+    "state_fees": ("state_code", "transaction_kind", "resident_fee", "nonresident_fee", "per_loa"),
+    "lines_of_authority": ("state_code", "loa_code", "loa_name"),
+    "transactions": ("transaction_id", "npn", "state_code", "cocode", "loa_code", "status"),
+}
+OPTIONAL_INPUTS = ("lines_of_authority", "transactions")
+
+
+# The first CTEs of the rules' WITH list (`eligibility_checks.EVALUATE_SQL` continues it): the
+# frames registered as `<name>_in`, typed, and the big ones cut down to the requested NPNs.
+TYPED_INPUTS_SQL = """
+request_typed AS (
+    SELECT
+        request_id,
+        CAST(request_row AS BIGINT) AS request_row,
+        CAST(npn AS VARCHAR) AS npn,
+        CAST(state_code AS VARCHAR) AS state_code,
+        CAST(cocode AS VARCHAR) AS cocode,
+        NULLIF(TRIM(CAST(loa_category AS VARCHAR)), '') AS requested_category,
+        NULLIF(TRIM(CAST(line_of_authority AS VARCHAR)), '') AS line_of_authority,
+        CASE WHEN lower(TRIM(CAST(agent_type AS VARCHAR))) = lower($agency)
+             THEN $agency ELSE $producer END AS agent_type,
+        COALESCE(TRY_CAST(submit AS BOOLEAN), false) AS submit,
+        COALESCE(TRY_CAST(submit_just_in_time AS BOOLEAN), false) AS submit_just_in_time
+    FROM requests_in
+),
+requested_npn AS (SELECT DISTINCT npn FROM request_typed),
+-- The big tables, cut down to the requested producers before anything else reads them.
+producer_typed AS (
+    SELECT CAST(npn AS VARCHAR) AS npn,
+           TRY_CAST(is_active AS BOOLEAN) AS is_active,
+           CAST(sync_status AS VARCHAR) AS sync_status
+    FROM producers_in
+    WHERE CAST(npn AS VARCHAR) IN (SELECT npn FROM requested_npn)
+),
+license_typed AS (
+    SELECT CAST(npn AS VARCHAR) AS npn,
+           CAST(state_code AS VARCHAR) AS state_code,
+           CAST(license_number AS VARCHAR) AS license_number,
+           CAST(license_class_code AS VARCHAR) AS license_class_code,
+           TRY_CAST(is_resident AS BOOLEAN) AS is_resident,
+           TRY_CAST(is_active AS BOOLEAN) AS is_active,
+           TRY_CAST(expiration_date AS DATE) AS expiration_date
+    FROM licenses_in
+    WHERE CAST(npn AS VARCHAR) IN (SELECT npn FROM requested_npn)
+),
+assignment_typed AS (
+    SELECT DISTINCT CAST(npn AS VARCHAR) AS npn,
+           CAST(state_code AS VARCHAR) AS state_code,
+           CAST(loa_category AS VARCHAR) AS loa_category,
+           CAST(cocode AS VARCHAR) AS cocode
+    FROM producer_assignments_in
+    WHERE CAST(npn AS VARCHAR) IN (SELECT npn FROM requested_npn)
+),
+-- Small configuration tables; grouped on their keys so a duplicated row cannot duplicate
+-- transactions.
+company_typed AS (
+    SELECT CAST(cocode AS VARCHAR) AS cocode,
+           min(CAST(company_name AS VARCHAR)) AS company_name,
+           bool_or(COALESCE(TRY_CAST(producer_assignment_required AS BOOLEAN), false))
+               AS producer_assignment_required
+    FROM companies_in GROUP BY 1
+),
+company_category AS (
+    SELECT DISTINCT CAST(cocode AS VARCHAR) AS cocode, CAST(loa_category AS VARCHAR) AS loa_category
+    FROM company_loa_categories_in
+),
+company_state AS (
+    SELECT CAST(cocode AS VARCHAR) AS cocode, CAST(state_code AS VARCHAR) AS state_code,
+           bool_or(COALESCE(TRY_CAST(jit AS BOOLEAN), false)) AS is_jit
+    FROM company_state_settings_in GROUP BY 1, 2
+),
+business_rule AS (
+    SELECT DISTINCT CAST(cocode AS VARCHAR) AS cocode,
+           CAST(state_code AS VARCHAR) AS state_code,
+           NULLIF(TRIM(CAST(license_class_code AS VARCHAR)), '') AS license_class_code,
+           CAST(loa_code AS VARCHAR) AS loa_code,
+           CAST(loa_category AS VARCHAR) AS loa_category
+    FROM gateway_business_rules_in
+    WHERE TRY_CAST(active AS BOOLEAN)
+),
+category_of_line AS (
+    SELECT DISTINCT CAST(state_code AS VARCHAR) AS state_code,
+           CAST(loa_code AS VARCHAR) AS loa_code,
+           CAST(loa_category AS VARCHAR) AS loa_category
+    FROM loa_categories_in
+),
+appointment_fee AS (
+    SELECT CAST(state_code AS VARCHAR) AS state_code,
+           max(TRY_CAST(resident_fee AS DOUBLE)) AS resident_fee,
+           max(TRY_CAST(nonresident_fee AS DOUBLE)) AS nonresident_fee,
+           bool_or(COALESCE(TRY_CAST(per_loa AS BOOLEAN), false)) AS per_loa
+    FROM state_fees_in
+    WHERE CAST(transaction_kind AS VARCHAR) = $transaction_kind
+    GROUP BY 1
+),
+open_transaction AS (
+    SELECT CAST(npn AS VARCHAR) AS npn, CAST(state_code AS VARCHAR) AS state_code,
+           CAST(cocode AS VARCHAR) AS cocode, CAST(loa_code AS VARCHAR) AS loa_code,
+           min(CAST(transaction_id AS VARCHAR)) AS transaction_id
+    FROM transactions_in
+    WHERE list_contains($open_statuses, CAST(status AS VARCHAR))
+      AND CAST(npn AS VARCHAR) IN (SELECT npn FROM requested_npn)
+    GROUP BY 1, 2, 3, 4
+)
+"""
+
+
+def request_frame(requests: pd.DataFrame) -> pd.DataFrame:
+    """The request columns the rules read (optional ones as NULL) and a `request_id`."""
+    missing = [column for column in REQUEST_COLUMNS if column not in requests.columns]
+    if missing:
+        raise ValueError(f"appointment requests lack column(s): {', '.join(missing)}")
+    frame = requests.loc[:, [*REQUEST_COLUMNS]].copy()
+    for column in REQUEST_OPTIONAL_COLUMNS:
+        if column in requests.columns:
+            frame[column] = requests[column].to_numpy()
+        else:
+            frame[column] = pd.Series(None, index=frame.index, dtype=object)
+    # Positions, so the pass-through columns come back by position and repeated request rows
+    # stay distinct requests.
+    frame["request_id"] = np.arange(len(frame), dtype=np.int64)
+    return frame.reset_index(drop=True)
+
+
+def input_frame(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """The columns the rules read of one input frame; an absent optional frame as empty."""
+    columns = list(INPUT_COLUMNS[name])
+    frame = inputs.get(name)
+    if frame is None:
+        if name not in OPTIONAL_INPUTS:
+            raise ValueError(f"eligibility needs the {name!r} frame")
+        # Typed text columns: DuckDB would type an empty object column as NULL.
+        return pd.DataFrame({column: pd.Series(dtype="str") for column in columns})
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"the {name!r} frame lacks column(s): {', '.join(missing)}")
+    return frame.loc[:, columns]

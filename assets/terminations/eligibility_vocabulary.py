@@ -1,0 +1,95 @@
+"""Termination eligibility's words (SPEC section 7): statuses, reasons and the result's columns.
+
+The strings the engine writes on a transaction, the reasons' wording (with the state, code or
+date they quote), and the columns of what it returns, in one place: the store and the tests
+import them rather than retyping them. Separate from the rules so that the wording can be read
+(and changed) without reading how a check is computed. Pure, no Dagster.
+"""
+
+from __future__ import annotations
+
+from assets.rules import outcomes
+from schemas import statuses
+
+STATUS_READY = statuses.READY_TO_SUBMIT
+STATUS_NOT_ELIGIBLE = statuses.NOT_ELIGIBLE
+OPEN_STATUSES = statuses.OPEN_TRANSACTION_STATUSES
+
+REASON_APPOINTMENT_NOT_FOUND = "Appointment Not Found"
+REASON_REASON_REQUIRED = "Termination Reason Required"
+REASON_IN_GOOD_STANDING = outcomes.REASON_IN_GOOD_STANDING
+
+REPEAT_OF_OPEN_TRANSACTION = outcomes.REPEAT_OF_OPEN_TRANSACTION
+REPEAT_IN_REQUESTS = "Repeats an earlier request row for the same line"
+REPEAT_OF_ACCEPTED = "Repeats a termination NIPR already accepted (the NIPR sync will show it)"
+
+APPOINTMENT_APPOINTED = outcomes.APPOINTMENT_APPOINTED
+TRANSACTION_KIND = "termination"
+BATCH_AUTO = outcomes.BATCH_AUTO
+BATCH_REVIEW = outcomes.BATCH_REVIEW
+
+# A termination's line: what an appointment, an open transaction and a request share.
+KEY = ["npn", "state_code", "cocode", "loa_code"]
+
+RESULT_COLUMNS = (
+    "request_row",
+    "npn",
+    "state_code",
+    "cocode",
+    "company_name",
+    "loa_code",
+    "loa_name",
+    "termination_reason_code",
+    "is_resident",
+    "eligibility_reason",
+    "status",
+    "estimated_fee",
+    "auto_submit",
+    "batch_key",
+    "effective_date",
+)
+REPEAT_COLUMNS = (
+    "request_row",
+    "npn",
+    "state_code",
+    "cocode",
+    "loa_code",
+    "repeats_transaction_id",
+    "repeats_request_row",
+    "reason",
+)
+
+
+def not_accepted_reason(reason_code: str, state_code: str) -> str:
+    """The state does not take this termination reason code."""
+    return f"Termination Reason {reason_code} Not Accepted In {state_code}"
+
+
+def not_via_nipr_reason(state_code: str) -> str:
+    """The state's terminations are not filed through NIPR (`terminations_via_nipr` false)."""
+    return f"Terminations Not Filed Through NIPR In {state_code}"
+
+
+def date_not_specifiable_reason(state_code: str) -> str:
+    """A date was given where the state uses its own processing date."""
+    return f"Effective Date Not Specifiable In {state_code}"
+
+
+def future_date_reason(state_code: str) -> str:
+    """A date after the as-of date."""
+    return f"Future Effective Date Not Accepted In {state_code}"
+
+
+def backdate_reason(days: int, state_code: str) -> str:
+    """A date further back than the state's `termination_max_backdate_days`."""
+    return f"Effective Date More Than {days} Days Back Not Accepted In {state_code}"
+
+
+def unreadable_date_reason(value: object) -> str:
+    """A date that cannot be read, quoted as given (never guessed)."""
+    return f"Effective Date {value} Unreadable"
+
+
+def batch_key(cocode: str, auto_submit: bool) -> str:
+    """The batch a transaction goes to within its upload (the caller prefixes the upload)."""
+    return outcomes.batch_key(TRANSACTION_KIND, cocode, auto_submit)

@@ -1,0 +1,253 @@
+"""`run_demo`: the demo's order of steps, and steps 1 to 5 (database, sandbox, reference data,
+onboarding an agent file, the daily NIPR sync).
+
+The later steps live beside it (`submissions.py`, `portal.py`); the files dropped are in
+`samples.py` and the Dagster plumbing in `dagster_runs.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from typing import TYPE_CHECKING
+
+import click
+
+from npnflow.demo.dagster_runs import drop_file, heading, run_job, sync_onboarded
+from npnflow.demo.portal import portal_invitations
+from npnflow.demo.samples import roster, sample_agent_file
+from npnflow.demo.submissions import appointments, terminations
+from npnflow.instance import ensure_dagster_home
+from resources import paths
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from dagster import DagsterInstance, Definitions
+
+    from npnflow.sandbox.generator import World
+    from resources.database import OperationalDatabase
+
+REPORT_DAYS = 3
+CURRENT_STATE = ("producers", "licenses", "license_loas", "appointments")
+
+
+def _recent_report_days(today: dt.date, count: int) -> list[dt.date]:
+    """The last `count` NIPR alert days before today (no runs on Sundays); today's report may
+    not be published yet, so the demo never asks for it."""
+    days: list[dt.date] = []
+    day = today - dt.timedelta(days=1)
+    while len(days) < count:
+        if day.weekday() != 6:
+            days.append(day)
+        day -= dt.timedelta(days=1)
+    return sorted(days)
+
+
+def _reference_data(
+    defs: Definitions,
+    instance: DagsterInstance,
+    database: OperationalDatabase,
+    companies: pd.DataFrame,
+) -> bool:
+    """Step 3: `load_reference_data_job`, the tables it filled and each company's states."""
+    if not run_job(defs, "load_reference_data_job", instance).success:
+        return False
+    from assets.reference.assets import COMPANY_CONFIG_TABLES, REFERENCE_TABLES
+
+    for table, rows in database.count_rows([*REFERENCE_TABLES, *COMPANY_CONFIG_TABLES]).items():
+        click.echo(f"   {table:<28} {rows:>7,} rows")
+    settings = database.read_table("company_state_settings", ["cocode", "state_code", "jit"])
+    for company in companies.itertuples():
+        states = settings[settings.cocode == company.cocode]
+        jit = sorted(states[states.jit.astype(bool)].state_code)
+        click.echo(
+            f"   {company.cocode} {company.company_name}: appoints in "
+            f"{', '.join(sorted(states.state_code))}"
+            + (f" (JIT in {', '.join(jit)})" if jit else "")
+        )
+    return True
+
+
+def _drop_and_process(
+    defs: Definitions,
+    instance: DagsterInstance,
+    database: OperationalDatabase,
+    world: World,
+    npns: list[str],
+    day: dt.date,
+) -> bool:
+    """Drop the sample agent file into the local bucket and process it."""
+    key = f"inbox/agent/demo-roster-{day.isoformat()}.csv"
+    upload_id = drop_file(defs, instance, key, sample_agent_file(world, npns))
+    if upload_id is None:
+        return False
+    counts = database.count_rows(["agencies", "producers", "producer_assignments"])
+    ssn = (
+        ", full value encrypted"
+        if os.environ.get("NPNFLOW_SSN_KEY")
+        else " (no NPNFLOW_SSN_KEY: full values discarded)"
+    )
+    click.echo(
+        "   now "
+        + ", ".join(f"{n:,} {t}" for t, n in counts.items())
+        + "; SSNs: last four kept"
+        + ssn
+    )
+    return True
+
+
+def _onboarding(
+    defs: Definitions,
+    instance: DagsterInstance,
+    database: OperationalDatabase,
+    world: World,
+    npns: list[str],
+    day: dt.date,
+) -> bool:
+    """Step 4: the agent file processed, the new producers synced from Entity Info and put on
+    the PDB Alerts target list."""
+    if not _drop_and_process(defs, instance, database, world, npns, day):
+        return False
+    if not sync_onboarded(defs, instance):
+        return False
+    statuses = database.read_table("producers", ["sync_status"]).sync_status.value_counts()
+    click.echo(
+        "   sync status: " + ", ".join(f"{status} {count}" for status, count in statuses.items())
+    )
+    counts = database.count_rows(CURRENT_STATE)
+    click.echo(
+        "   " + ", ".join(f"{counts[t]:,} {t}" for t in CURRENT_STATE[1:]) + " from Entity Info"
+    )
+    targets = database.read_table("nipr_subscriptions", ["subscription_name", "removed_at"])
+    active = targets[targets.removed_at.isna() & targets.subscription_name.notna()]
+    click.echo(
+        f"   {len(active)} producers on the PDB Alerts target list "
+        f"{', '.join(sorted(set(active.subscription_name)))}"
+    )
+    return True
+
+
+def _daily_sync(
+    defs: Definitions,
+    instance: DagsterInstance,
+    database: OperationalDatabase,
+    days: list[dt.date],
+) -> bool:
+    """Step 5: `daily_nipr_sync_job` for each report day, and what changed."""
+    before = database.count_rows(CURRENT_STATE)
+    for day in days:
+        if not run_job(
+            defs, "daily_nipr_sync_job", instance, partition_key=day.isoformat()
+        ).success:
+            return False
+    report_days = database.read_table(
+        "nipr_report_days", ["report_date", "status", "producers_reported", "scopes_applied"]
+    )
+    for row in report_days.sort_values("report_date").itertuples():
+        click.echo(
+            f"   {row.report_date}: {row.status}, {row.producers_reported or 0} of our "
+            f"producers reported, {row.scopes_applied or 0} state categories replaced"
+        )
+    after = database.count_rows(CURRENT_STATE)
+    click.echo(
+        "   rows now: "
+        + ", ".join(f"{t} {after[t]:,} ({after[t] - before[t]:+,})" for t in CURRENT_STATE[1:])
+    )
+    if after == before:
+        click.echo(
+            "   (Alerts resend a changed category whole, with today's data; the initial sync "
+            "above fetched today's data already, so the replaced categories match it.)"
+        )
+    scopes = database.read_table(
+        "nipr_scope_reports", ["npn", "state_code", "category", "source", "report_date"]
+    )
+    changed = scopes[scopes.source == "alerts"].sort_values(["report_date", "npn", "state_code"])
+    for row in changed.head(8).itertuples():
+        click.echo(
+            f"   changed: NPN {row.npn} {row.state_code} {row.category.lower()} "
+            f"(report of {row.report_date})"
+        )
+    if len(changed) > 8:
+        click.echo(f"   ... and {len(changed) - 8} more")
+    return True
+
+
+def run_demo(producers: int = 200) -> int:
+    started = time.monotonic()
+    # The demo always runs the embedded default: never the production NIPR, whatever is set.
+    os.environ["NPNFLOW_ENV"] = "local"
+    home = ensure_dagster_home()
+
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import build_definitions
+    from resources.database import OperationalDatabase
+    from schemas.migrate import current_revision, upgrade
+
+    url = paths.database_url()
+    heading("1. Operational database")
+    upgrade(url)
+    database = OperationalDatabase(url=url)
+    click.echo(f"   {database.display_url} at migration {current_revision(url)}")
+
+    from assets.reference.loading import load_company_config, load_reference_data
+    from npnflow.sandbox.server import NiprSandbox
+
+    # NIPR's world holds appointments with the customer's own companies, as it would.
+    reference = load_reference_data(paths.reference_dir())
+    companies = load_company_config(paths.config_dir(), reference)["companies"]
+    with (
+        NiprSandbox(port=0, producers=producers, companies=companies) as sandbox,
+        DagsterInstance.get() as instance,
+    ):
+        os.environ["NPNFLOW_NIPR_SANDBOX_URL"] = sandbox.base_url
+        defs = build_definitions("local")
+        heading("2. NIPR sandbox")
+        click.echo(f"   {sandbox.base_url} knows {producers} generated producers")
+
+        heading("3. load_reference_data_job: reference tables and company setup")
+        if not _reference_data(defs, instance, database, companies):
+            return 1
+
+        today = sandbox.now().date()
+        days = _recent_report_days(today, REPORT_DAYS)
+        npns = roster(sandbox.world, days)
+        heading(
+            f"4. An agent file dropped in the bucket: inbox_file_sensor, process_upload_job, "
+            f"then sync_new_producers_job for the {len(npns) + 1} producers"
+        )
+        if not _onboarding(defs, instance, database, sandbox.world, npns, today):
+            return 1
+
+        heading(f"5. daily_nipr_sync_job: PDB Alerts for {', '.join(d.isoformat() for d in days)}")
+        if not _daily_sync(defs, instance, database, days):
+            return 1
+
+        heading(
+            "6. An appoint file dropped: eligibility, batches, approval, submission to the Gateway"
+        )
+        if not appointments(defs, instance, database, today):
+            return 1
+
+        heading(
+            "7. Reports (dbt) and a termination round trip: export from the report, drop, "
+            "approve, submit"
+        )
+        if not terminations(defs, instance, database, today):
+            return 1
+
+        heading("8. A portal_invite file dropped: seats, one email per invitation, errors")
+        if not portal_invitations(defs, instance, database):
+            return 1
+
+    heading("Done")
+    click.echo(
+        f"   in {time.monotonic() - started:.1f} s. See the runs, assets and checks with `make ui` "
+        f"(DAGSTER_HOME={home})."
+    )
+    click.echo(
+        f"   The reports are tables in {database.display_url} (rpt_*): `npnflow reports show "
+        "NAME`, the `reports` group in the UI, or any SQL client; docs/reports.md explains them."
+    )
+    return 0
