@@ -109,9 +109,14 @@ def run_once(data: bytes, reference, companies, folder: Path) -> dict:
         upload_store.save_upload_row(
             connection,
             upload_id,
-            {"object_key": "inbox/agent/bench.csv", "content_sha256": content_sha256(data),
-             "kind": "agent", "received_at": dt.datetime.now(dt.UTC), "status": RECEIVED},
-        )  # fmt: skip
+            {
+                "object_key": "inbox/agent/bench.csv",
+                "content_sha256": content_sha256(data),
+                "kind": "agent",
+                "received_at": dt.datetime.now(dt.UTC),
+                "status": RECEIVED,
+            },
+        )
 
     figures: dict = {}
     started = time.perf_counter()
@@ -126,9 +131,13 @@ def run_once(data: bytes, reference, companies, folder: Path) -> dict:
     mark = time.perf_counter()
     with database.begin() as connection:
         plan = upload_store.apply_validated_upload(
-            connection, upload_id, validated, error_report_key="x.errors.csv",
-            protect=vault.protector(), now=dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+            connection,
+            upload_id,
+            validated,
+            error_report_key="x.errors.csv",
+            protect=vault.protector(),
+            now=dt.datetime.now(dt.UTC),
+        )
     figures["load_seconds"] = time.perf_counter() - mark
     figures["total_seconds"] = time.perf_counter() - started
 
@@ -136,12 +145,17 @@ def run_once(data: bytes, reference, companies, folder: Path) -> dict:
     mark = time.perf_counter()
     with database.begin() as connection:
         upload_store.apply_validated_upload(
-            connection, upload_id, validated, error_report_key="x.errors.csv",
-            protect=vault.protector(), now=dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+            connection,
+            upload_id,
+            validated,
+            error_report_key="x.errors.csv",
+            protect=vault.protector(),
+            now=dt.datetime.now(dt.UTC),
+        )
     figures["reload_seconds"] = time.perf_counter() - mark
-    counts = database.count_rows(["producers", "producer_assignments", "agencies",
-                                  "upload_row_errors"])  # fmt: skip
+    counts = database.count_rows(
+        ["producers", "producer_assignments", "agencies", "upload_row_errors"]
+    )
     database.engine.dispose()
     figures |= {
         "rows_total": validated.rows_total,

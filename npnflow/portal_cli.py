@@ -163,13 +163,29 @@ def seats() -> None:
         return
     _echo_table(
         [
-            [r.portal_id, r.portal_name or "", r.seats_total, r.invited, r.registered,
-             r.seats_left, r.emails_not_sent, r.emails_unconfirmed]
+            [
+                r.portal_id,
+                r.portal_name or "",
+                r.seats_total,
+                r.invited,
+                r.registered,
+                r.seats_left,
+                r.emails_not_sent,
+                r.emails_unconfirmed,
+            ]
             for r in frame.itertuples(index=False)
         ],
-        ["portal", "name", "seats", "invited", "registered", "left", "emails waiting",
-         "emails unconfirmed"],
-    )  # fmt: skip
+        [
+            "portal",
+            "name",
+            "seats",
+            "invited",
+            "registered",
+            "left",
+            "emails waiting",
+            "emails unconfirmed",
+        ],
+    )
 
 
 @portal.command("list", help="The producers invited to (or registered on) the portals.")
@@ -206,11 +222,19 @@ def list_users(portal_name: str | None) -> None:
 
     _echo_table(
         [
-            [r.portal_id, r.npn, " ".join(p for p in (r.first_name, r.last_name) if p),
-             r.email or "", r.status, _stamp(r.invited_at), email_state(r),
-             _stamp(r.registered_at), r.invitation_source or ""]
+            [
+                r.portal_id,
+                r.npn,
+                " ".join(p for p in (r.first_name, r.last_name) if p),
+                r.email or "",
+                r.status,
+                _stamp(r.invited_at),
+                email_state(r),
+                _stamp(r.registered_at),
+                r.invitation_source or "",
+            ]
             for r in frame.itertuples(index=False)
         ],
         ["portal", "npn", "name", "email", "status", "invited", "email", "registered", "by"],
-    )  # fmt: skip
+    )
     click.echo(f"{len(frame)} portal user(s).")

@@ -93,9 +93,10 @@ def dbt_target_for(database_url: str) -> DbtTarget:
         )
     if backend == "postgresql":
         missing = [
-            part for part, value in (("host", url.host), ("database name", url.database))
+            part
+            for part, value in (("host", url.host), ("database name", url.database))
             if not value
-        ]  # fmt: skip
+        ]
         if missing:
             raise UnsupportedDatabase(
                 f"The PostgreSQL URL {url.render_as_string(hide_password=True)} has no "

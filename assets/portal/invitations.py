@@ -285,12 +285,23 @@ def decide_invitations(
         typed_portal = " ".join(str(request.portal or "").split())
         if npn is None:
             shown = _shown_not_npn(request.npn)
-            decisions.append(Decision(request, shown, None, typed_portal, INVALID_NPN,
-                                      _invalid_npn_detail(shown)))  # fmt: skip
+            decisions.append(
+                Decision(
+                    request, shown, None, typed_portal, INVALID_NPN, _invalid_npn_detail(shown)
+                )
+            )
             continue
         if portal is None:
-            decisions.append(Decision(request, npn, None, typed_portal, PORTAL_NOT_FOUND,
-                                      _no_portal_detail(typed_portal, portals)))  # fmt: skip
+            decisions.append(
+                Decision(
+                    request,
+                    npn,
+                    None,
+                    typed_portal,
+                    PORTAL_NOT_FOUND,
+                    _no_portal_detail(typed_portal, portals),
+                )
+            )
             continue
 
         def decided(outcome: str, detail: str, email: str | None = None) -> None:
@@ -304,45 +315,67 @@ def decide_invitations(
         if key in first_request:
             earlier = first_request[key].row_number
             where = f" on row {earlier}" if earlier is not None else " earlier in this request"
-            decided(LISTED_TWICE, f"{who} is already requested for {portal.label}{where}; "
-                    "invited once.")  # fmt: skip
+            decided(
+                LISTED_TWICE, f"{who} is already requested for {portal.label}{where}; invited once."
+            )
             continue
         first_request[key] = request
         user = portal_users.get(key)
         if user is not None:
             if user.status == STATUS_REGISTERED:
-                decided(ALREADY_REGISTERED, f"{who} is already registered on {portal.label}"
-                        f"{_day(user.registered_at)}: nothing sent.")  # fmt: skip
+                decided(
+                    ALREADY_REGISTERED,
+                    f"{who} is already registered on {portal.label}"
+                    f"{_day(user.registered_at)}: nothing sent.",
+                )
             else:
                 decided(ALREADY_INVITED, _already_invited_detail(who, portal, user))
             continue
         if producer is None:
-            decided(PRODUCER_NOT_FOUND, f"NPN {npn} is not a producer on record: onboard it with "
-                    "an agent upload, then invite again.")  # fmt: skip
+            decided(
+                PRODUCER_NOT_FOUND,
+                f"NPN {npn} is not a producer on record: onboard it with "
+                "an agent upload, then invite again.",
+            )
             continue
         agency = (producer.agency_npn or "").strip()
         if not agency:
-            decided(NO_ASSOCIATED_AGENCY, f"{who} has no agency on record: fill in the Agency "
-                    "NPN with an agent upload, then invite again.")  # fmt: skip
+            decided(
+                NO_ASSOCIATED_AGENCY,
+                f"{who} has no agency on record: fill in the Agency "
+                "NPN with an agent upload, then invite again.",
+            )
             continue
         if not producer.agency_on_record:
-            decided(NO_ASSOCIATED_AGENCY, f"{who} names agency NPN {agency}, which is not an "
-                    "agency on record: onboard the producer again with an agent upload that "
-                    "has the Agency NPN, then invite again.")  # fmt: skip
+            decided(
+                NO_ASSOCIATED_AGENCY,
+                f"{who} names agency NPN {agency}, which is not an "
+                "agency on record: onboard the producer again with an agent upload that "
+                "has the Agency NPN, then invite again.",
+            )
             continue
         address = (producer.email or "").strip()
         if not address:
-            decided(NO_EMAIL_ON_RECORD, f"{who} has no email on record: fill in the Agent Email "
-                    "with an agent upload, then invite again.")  # fmt: skip
+            decided(
+                NO_EMAIL_ON_RECORD,
+                f"{who} has no email on record: fill in the Agent Email "
+                "with an agent upload, then invite again.",
+            )
             continue
         if not is_email_address(address):
-            decided(NO_EMAIL_ON_RECORD, f"{who}'s email on record is not an email address: "
-                    "correct the Agent Email with an agent upload, then invite again.")  # fmt: skip
+            decided(
+                NO_EMAIL_ON_RECORD,
+                f"{who}'s email on record is not an email address: "
+                "correct the Agent Email with an agent upload, then invite again.",
+            )
             continue
         if not portal.registration_url:
-            decided(NO_REGISTRATION_PAGE, f"{portal.label} has no registration_url, so an "
-                    f"invitation would have no link: set it in {PORTALS_FILE_HINT} and run "
-                    "load_reference_data_job.")  # fmt: skip
+            decided(
+                NO_REGISTRATION_PAGE,
+                f"{portal.label} has no registration_url, so an "
+                f"invitation would have no link: set it in {PORTALS_FILE_HINT} and run "
+                "load_reference_data_job.",
+            )
             continue
         if seats_left[portal.portal_id] <= 0:
             decided(NO_PORTAL_SEATS_LEFT, no_seats_detail(who, portal))
@@ -364,23 +397,36 @@ def no_seats_detail(who: str, portal: Portal) -> str:
 def lost_seat_race(decision: Decision, portal: Portal) -> Decision:
     """The database had no seat left when this run came to reserve it (another run took it)."""
     who = f"NPN {decision.npn}"
-    return replace(decision, outcome=NO_PORTAL_SEATS_LEFT, detail=no_seats_detail(who, portal),
-                   email=None)  # fmt: skip
+    return replace(
+        decision, outcome=NO_PORTAL_SEATS_LEFT, detail=no_seats_detail(who, portal), email=None
+    )
 
 
 def invited_meanwhile(decision: Decision) -> Decision:
     """Another run invited the same producer to the same portal meanwhile."""
-    return replace(decision, outcome=ALREADY_INVITED, email=None, detail=(
-        f"NPN {decision.npn} was invited to {decision.portal_label} by another run meanwhile: "
-        "no second email is sent."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=ALREADY_INVITED,
+        email=None,
+        detail=(
+            f"NPN {decision.npn} was invited to {decision.portal_label} by another run meanwhile: "
+            "no second email is sent."
+        ),
+    )
 
 
 def email_sent(decision: Decision, *, by_this_run: bool) -> Decision:
     if by_this_run:
         return replace(decision, outcome=INVITED, email_sent=True)
-    return replace(decision, outcome=INVITED, email_sent=False, detail=(
-        f"{decision.detail} Its email is sent by another invitation run running at the same "
-        "time."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=INVITED,
+        email_sent=False,
+        detail=(
+            f"{decision.detail} Its email is sent by another invitation run running at the same "
+            "time."
+        ),
+    )
 
 
 _ADDRESS_IN_TEXT = re.compile(r"<?[^@\s<>()\[\]:;,\"']+@[^@\s<>()\[\]:;,\"']+>?")
@@ -396,52 +442,86 @@ def email_not_sent(decision: Decision, reason: str) -> Decision:
     """The mail server did not take the email (or was not tried after it failed): the
     invitation keeps its seat and the next invitation run sends it."""
     why = without_addresses(reason)
-    return replace(decision, outcome=EMAIL_NOT_SENT, email_sent=False, detail=(
-        f"NPN {decision.npn} is invited to {decision.portal_label} (the seat is kept), but the "
-        f"email was not sent: {why}. The next invitation run sends it; nothing else to do once "
-        "the mail server works."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=EMAIL_NOT_SENT,
+        email_sent=False,
+        detail=(
+            f"NPN {decision.npn} is invited to {decision.portal_label} (the seat is kept), but the "
+            f"email was not sent: {why}. The next invitation run sends it; nothing else to do once "
+            "the mail server works."
+        ),
+    )
 
 
 def email_refused(decision: Decision, reason: str) -> Decision:
     """The mail server refused the address for good: the invitation is withdrawn."""
     why = without_addresses(reason)
-    return replace(decision, outcome=EMAIL_ADDRESS_REFUSED, email_sent=False, detail=(
-        f"NPN {decision.npn}: the mail server refused the email address on record ({why}). The "
-        f"invitation to {decision.portal_label} was withdrawn and its seat freed: correct the "
-        "Agent Email with an agent upload, then invite again."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=EMAIL_ADDRESS_REFUSED,
+        email_sent=False,
+        detail=(
+            f"NPN {decision.npn}: the mail server refused the email address on record ({why}). The "
+            f"invitation to {decision.portal_label} was withdrawn and its seat freed: correct the "
+            "Agent Email with an agent upload, then invite again."
+        ),
+    )
 
 
 def email_unconfirmed(decision: Decision, reason: str) -> Decision:
     """The email was handed over but no confirmation came: it may have arrived."""
     why = without_addresses(reason)
-    return replace(decision, outcome=EMAIL_UNCONFIRMED, email_sent=False, detail=(
-        f"NPN {decision.npn}: the email inviting them to {decision.portal_label} may or may not "
-        f"have been delivered ({why}); it is not sent again by itself. Ask the producer; if it "
-        "never came, invite again with resend_unconfirmed."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=EMAIL_UNCONFIRMED,
+        email_sent=False,
+        detail=(
+            f"NPN {decision.npn}: the email inviting them to {decision.portal_label} may or may not "
+            f"have been delivered ({why}); it is not sent again by itself. Ask the producer; if it "
+            "never came, invite again with resend_unconfirmed."
+        ),
+    )
 
 
 def waiting_email_sent(decision: Decision) -> Decision:
     """Already invited by another run (one that stopped before its email, or one going on at
     the same time), whose email this run sent: still that run's invitation."""
-    return replace(decision, outcome=ALREADY_INVITED, email_sent=True, email=None, detail=(
-        f"NPN {decision.npn} was already invited to {decision.portal_label} by another run "
-        "whose email had not gone out yet (it stopped, or is still running): this run sent it, "
-        "once."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=ALREADY_INVITED,
+        email_sent=True,
+        email=None,
+        detail=(
+            f"NPN {decision.npn} was already invited to {decision.portal_label} by another run "
+            "whose email had not gone out yet (it stopped, or is still running): this run sent it, "
+            "once."
+        ),
+    )
 
 
 def resent(decision: Decision) -> Decision:
-    return replace(decision, outcome=INVITED, detail=(
-        f"NPN {decision.npn}: the earlier invitation email to {decision.portal_label} was never "
-        "confirmed, so it was sent again with a new link (the earlier link no longer works)."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=INVITED,
+        detail=(
+            f"NPN {decision.npn}: the earlier invitation email to {decision.portal_label} was never "
+            "confirmed, so it was sent again with a new link (the earlier link no longer works)."
+        ),
+    )
 
 
 def resend_not_now(decision: Decision, unconfirmed_after: dt.timedelta) -> Decision:
     """resend_unconfirmed was asked, but the earlier send may still be under way."""
     minutes = int(unconfirmed_after.total_seconds() // 60)
-    return replace(decision, detail=(
-        f"NPN {decision.npn}: not resent now: sending the invitation email to "
-        f"{decision.portal_label} started less than {minutes} minutes ago (or another run is "
-        "resending it). Try again later if it never arrives."))  # fmt: skip
+    return replace(
+        decision,
+        detail=(
+            f"NPN {decision.npn}: not resent now: sending the invitation email to "
+            f"{decision.portal_label} started less than {minutes} minutes ago (or another run is "
+            "resending it). Try again later if it never arrives."
+        ),
+    )
 
 
 def summarize(decisions: Iterable[Decision]) -> dict[str, int]:

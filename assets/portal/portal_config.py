@@ -58,9 +58,15 @@ def _read_document(path: Path, problems: list[ConfigProblem]) -> list[Any] | Non
         return []  # `portals:` with nothing under it: no portals
     if not isinstance(portals, list):
         problems.append(
-            ConfigProblem(PORTALS_FILE, None, None, None, "expected a top-level 'portals:' list "
-                          "(see the comments at the top of the shipped file)")
-        )  # fmt: skip
+            ConfigProblem(
+                PORTALS_FILE,
+                None,
+                None,
+                None,
+                "expected a top-level 'portals:' list "
+                "(see the comments at the top of the shipped file)",
+            )
+        )
         return None
     return portals
 
@@ -70,8 +76,15 @@ def _entry_row(
 ) -> tuple[str, dict[str, Any]] | None:
     """One portal's row, or None (its problems recorded)."""
     if not isinstance(entry, dict):
-        problems.append(ConfigProblem(PORTALS_FILE, f"portals[{number}]", None, entry,
-                                      "each portal must be a mapping of keys to values"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                f"portals[{number}]",
+                None,
+                entry,
+                "each portal must be a mapping of keys to values",
+            )
+        )
         return None
     portal_id = entry.get("portal_id")
     portal_id = portal_id.strip() if isinstance(portal_id, str) else portal_id
@@ -80,25 +93,47 @@ def _entry_row(
     )
     found = len(problems)
     for key in sorted(set(entry) - _KEYS, key=str):
-        problems.append(ConfigProblem(PORTALS_FILE, here, str(key), key, f"unknown key {key!r} "
-                                      f"(expected {', '.join(PORTAL_COLUMNS)})"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                here,
+                str(key),
+                key,
+                f"unknown key {key!r} (expected {', '.join(PORTAL_COLUMNS)})",
+            )
+        )
     for key in PORTAL_COLUMNS:
         if _blank(entry.get(key)):
             problems.append(ConfigProblem(PORTALS_FILE, here, key, None, f"{key} is required"))
     if not _blank(portal_id) and (
         not isinstance(portal_id, str) or not _PORTAL_ID.fullmatch(portal_id)
     ):
-        problems.append(ConfigProblem(PORTALS_FILE, here, "portal_id", portal_id,
-                                      f"portal_id {portal_id!r} must be letters, digits, '-', "
-                                      "'_' or '.' (up to 64), starting with a letter or digit"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                here,
+                "portal_id",
+                portal_id,
+                f"portal_id {portal_id!r} must be letters, digits, '-', "
+                "'_' or '.' (up to 64), starting with a letter or digit",
+            )
+        )
     name = entry.get("portal_name")
     if not _blank(name) and not isinstance(name, str):
-        problems.append(ConfigProblem(PORTALS_FILE, here, "portal_name", name,
-                                      "portal_name must be text"))  # fmt: skip
+        problems.append(
+            ConfigProblem(PORTALS_FILE, here, "portal_name", name, "portal_name must be text")
+        )
     seats = entry.get("seats_total")
     if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int) or seats < 0):
-        problems.append(ConfigProblem(PORTALS_FILE, here, "seats_total", seats,
-                                      f"seats_total {seats!r} must be a whole number, 0 or more"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                here,
+                "seats_total",
+                seats,
+                f"seats_total {seats!r} must be a whole number, 0 or more",
+            )
+        )
     url = entry.get("registration_url")
     if not _blank(url):
         message = _url_problem(url.strip()) if isinstance(url, str) else "must be text"
@@ -133,21 +168,40 @@ def load_portal_config(config_dir: Path) -> pd.DataFrame | None:
     for here, row in rows:
         portal_key, name_key = _key(row["portal_id"]), _key(row["portal_name"])
         if portal_key in ids:
-            problems.append(ConfigProblem(PORTALS_FILE, here, "portal_id", row["portal_id"],
-                                          f"portal_id {row['portal_id']!r} is used twice "
-                                          f"(also {ids[portal_key]})"))  # fmt: skip
+            problems.append(
+                ConfigProblem(
+                    PORTALS_FILE,
+                    here,
+                    "portal_id",
+                    row["portal_id"],
+                    f"portal_id {row['portal_id']!r} is used twice (also {ids[portal_key]})",
+                )
+            )
         if name_key in names:
-            problems.append(ConfigProblem(PORTALS_FILE, here, "portal_name", row["portal_name"],
-                                          f"portal_name {row['portal_name']!r} is used twice "
-                                          f"(also {names[name_key]})"))  # fmt: skip
+            problems.append(
+                ConfigProblem(
+                    PORTALS_FILE,
+                    here,
+                    "portal_name",
+                    row["portal_name"],
+                    f"portal_name {row['portal_name']!r} is used twice (also {names[name_key]})",
+                )
+            )
         ids.setdefault(portal_key, here)
         names.setdefault(name_key, here)
     for here, row in rows:
         owner = ids.get(_key(row["portal_name"]))
         if owner is not None and owner != here:
-            problems.append(ConfigProblem(PORTALS_FILE, here, "portal_name", row["portal_name"],
-                                          f"portal_name {row['portal_name']!r} is the portal_id "
-                                          f"of {owner}: a request naming it would be ambiguous"))  # fmt: skip
+            problems.append(
+                ConfigProblem(
+                    PORTALS_FILE,
+                    here,
+                    "portal_name",
+                    row["portal_name"],
+                    f"portal_name {row['portal_name']!r} is the portal_id "
+                    f"of {owner}: a request naming it would be ambiguous",
+                )
+            )
     if problems:
         raise ConfigError(problems)
     frame = pd.DataFrame([row for _, row in rows], columns=list(PORTAL_COLUMNS))

@@ -156,9 +156,13 @@ def _send(
     with engine.begin() as connection:
         if outgoing.resend:
             claimed = store.claim_unconfirmed_for_resending(
-                connection, **key, started_before=now - unconfirmed_after, new_hash=new_hash,
-                email=outgoing.email, now=now,
-            )  # fmt: skip
+                connection,
+                **key,
+                started_before=now - unconfirmed_after,
+                new_hash=new_hash,
+                email=outgoing.email,
+                now=now,
+            )
         else:
             claimed = store.claim_for_sending(
                 connection, **key, seen_hash=outgoing.seen_hash, new_hash=new_hash, now=now
@@ -221,13 +225,23 @@ def invite_to_portals(
             hashed = rules.token_hash(token)
             with engine.begin() as connection:
                 taken = store.reserve_seat(
-                    connection, portal_id=portal.portal_id, npn=decision.npn,
-                    email=str(decision.email), invitation_token_hash=hashed, now=clock(),
+                    connection,
+                    portal_id=portal.portal_id,
+                    npn=decision.npn,
+                    email=str(decision.email),
+                    invitation_token_hash=hashed,
+                    now=clock(),
                     source=source,
-                )  # fmt: skip
+                )
             if taken == store.RESERVED:
-                outgoing[index] = _Outgoing(decision.npn, portal, str(decision.email),
-                                            producers[decision.npn].name, hashed, token)  # fmt: skip
+                outgoing[index] = _Outgoing(
+                    decision.npn,
+                    portal,
+                    str(decision.email),
+                    producers[decision.npn].name,
+                    hashed,
+                    token,
+                )
             elif taken == store.ALREADY_HAS_SEAT:
                 decisions[index] = rules.invited_meanwhile(decision)
             else:
@@ -242,16 +256,24 @@ def invite_to_portals(
                 and rules.is_email_address(producer.email)
                 and portal.registration_url
             ):
-                outgoing[index] = _Outgoing(decision.npn, portal, str(producer.email).strip(),
-                                            producer.name, None, rules.new_token(), resend=True)  # fmt: skip
+                outgoing[index] = _Outgoing(
+                    decision.npn,
+                    portal,
+                    str(producer.email).strip(),
+                    producer.name,
+                    None,
+                    rules.new_token(),
+                    resend=True,
+                )
 
     # 3. This run's emails, then those earlier runs left unsent.
     run = InvitationRun(decisions)
     for index, item in outgoing.items():
         decision = decisions[index]
         if run.stopped is not None:
-            decisions[index] = rules.email_not_sent(decision, "sending stopped after the mail "
-                                                    f"server failed ({run.stopped})")  # fmt: skip
+            decisions[index] = rules.email_not_sent(
+                decision, f"sending stopped after the mail server failed ({run.stopped})"
+            )
             continue
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
         if happened == _SENT:
@@ -307,8 +329,14 @@ def _send_earlier(
         portal = portals.get(unsent.portal_id)
         if portal is None or not portal.registration_url or not unsent.email:
             continue  # nothing to send with; `npnflow portal seats` counts it as not sent
-        item = _Outgoing(unsent.npn, portal, unsent.email, unsent.producer_name,
-                         unsent.invitation_token_hash, rules.new_token())  # fmt: skip
+        item = _Outgoing(
+            unsent.npn,
+            portal,
+            unsent.email,
+            unsent.producer_name,
+            unsent.invitation_token_hash,
+            rules.new_token(),
+        )
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
         index = requested.get((unsent.npn, unsent.portal_id))
         decision = run.decisions[index] if index is not None else None

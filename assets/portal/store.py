@@ -109,8 +109,9 @@ def read_producers(connection: Connection, npns: Iterable[str]) -> dict[str, Pro
             .where(producers.c.npn.in_(chunk))
         ).all()
         for r in rows:
-            found[r[0]] = Producer(r[0], _text(r[1]), _text(r[2]), _text(r[3]), _text(r[4]),
-                                   bool(r[5]))  # fmt: skip
+            found[r[0]] = Producer(
+                r[0], _text(r[1]), _text(r[2]), _text(r[3]), _text(r[4]), bool(r[5])
+            )
     return found
 
 
@@ -347,10 +348,16 @@ def unsent_invitations(connection: Connection) -> list[UnsentInvitation]:
         .order_by(portal_users.c.invited_at, portal_users.c.portal_id, portal_users.c.npn)
     ).all()
     return [
-        UnsentInvitation(r.npn, r.portal_id, _text(r.email), r.invitation_token_hash,
-                         _text(r.first_name), _text(r.last_name))
+        UnsentInvitation(
+            r.npn,
+            r.portal_id,
+            _text(r.email),
+            r.invitation_token_hash,
+            _text(r.first_name),
+            _text(r.last_name),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 # ============================================================================ registration
