@@ -58,7 +58,9 @@ def _sender_domain(from_address: str) -> str:
     return domain or "localhost"
 
 
-class Mailer(dg.ConfigurableResource):
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new
+# pydantic class at run time.
+class Mailer(dg.ConfigurableResource):  # type: ignore[type-arg]
     """What npnflow needs of email: send one message. Abstract (see `ObjectStore`): assets ask
     for a `Mailer` and get the environment's implementation."""
 
@@ -118,7 +120,9 @@ class SmtpMailer(Mailer):
         sender = email.utils.parseaddr(str(message["From"]))[1]
         recipients = [
             address
-            for _, address in email.utils.getaddresses([str(to) for to in message.get_all("To")])
+            for _, address in email.utils.getaddresses(
+                [str(to) for to in message.get_all("To", [])]
+            )
         ]
         # SMTP wants CRLF line ends; the envelope sender and recipients go separately, so the
         # message's own Bcc (none here) would never be revealed.

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
-import yaml
+import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the environment
 
 from assets.reference.loading import ConfigError, ConfigProblem, read_yaml_file
 
@@ -141,6 +141,9 @@ def _entry_row(
             problems.append(ConfigProblem(PORTALS_FILE, here, "registration_url", url, message))
     if len(problems) > found:
         return None
+    # The checks above reported anything else; this only tells the type checker what they proved.
+    if not (isinstance(name, str) and isinstance(seats, int) and isinstance(url, str)):
+        return None
     return here, {
         "portal_id": portal_id,
         "portal_name": " ".join(name.split()),
@@ -158,9 +161,9 @@ def load_portal_config(config_dir: Path) -> pd.DataFrame | None:
     entries = _read_document(path, problems)
     rows: list[tuple[str, dict[str, Any]]] = []
     for number, entry in enumerate(entries or [], start=1):
-        row = _entry_row(number, entry, problems)
-        if row is not None:
-            rows.append(row)
+        checked = _entry_row(number, entry, problems)
+        if checked is not None:
+            rows.append(checked)
     # A request names a portal by id or by name, so no two portals may share either, and no
     # portal's name may be another's id.
     ids: dict[str, str] = {}
