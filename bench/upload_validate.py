@@ -29,7 +29,12 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -75,7 +80,7 @@ def generate(rows: int, seed: int = 11) -> tuple[bytes, int]:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8"), bad
 
 
-def machine() -> dict:
+def machine() -> dict[str, Any]:
     import pandas
     import sqlalchemy
 
@@ -89,7 +94,9 @@ def machine() -> dict:
     }
 
 
-def run_once(data: bytes, reference, companies, folder: Path) -> dict:
+def run_once(
+    data: bytes, reference: Mapping[str, pd.DataFrame], companies: pd.DataFrame, folder: Path
+) -> dict[str, Any]:
     from assets.uploads import store as upload_store
     from assets.uploads.error_report import error_report_csv
     from assets.uploads.ledger import RECEIVED, content_sha256
@@ -118,7 +125,7 @@ def run_once(data: bytes, reference, companies, folder: Path) -> dict:
             },
         )
 
-    figures: dict = {}
+    figures: dict[str, Any] = {}
     started = time.perf_counter()
     raw = read_upload(data, "bench.csv")
     figures["read_seconds"] = time.perf_counter() - started

@@ -14,10 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from resources import paths
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORT = "rpt_producer_licensing_with_carrier_appointments"
 FORMATS = ("csv", "xlsx")
@@ -39,7 +43,7 @@ def _file_format(file_format: str | None, output: str | None) -> str:
     return file_format or (suffix if suffix in FORMATS else "csv")
 
 
-def _read_report(url: str):
+def _read_report(url: str) -> pd.DataFrame:
     """The report from the operational database at `url` (ReportNotBuilt when it is not there)."""
     import sqlalchemy as sa
 

@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from resources import paths
+
+if TYPE_CHECKING:
+    from resources.database import OperationalDatabase
+    from resources.mailer import Mailer
 
 
 @click.group(help="Portal invitations: invite producers, see each portal's seats and users.")
@@ -28,7 +34,7 @@ def portal() -> None:
     pass
 
 
-def _database():
+def _database() -> OperationalDatabase:
     from resources.database import DatabaseNotMigrated, OperationalDatabase
 
     database = OperationalDatabase(url=paths.database_url())
@@ -42,15 +48,18 @@ def _database():
 
 
 @contextmanager
-def _environment_mailer():
+def _environment_mailer() -> Iterator[Mailer]:
     """The mailer of the current environment, its EnvVars read now (as a run would)."""
     from dagster import DagsterInvalidConfigError
 
     from pipelines.environments import current_environment, resources_for
+    from resources.mailer import Mailer
 
     environment = current_environment()
     try:
         mailer = resources_for(environment)["mailer"]
+        if not isinstance(mailer, Mailer):  # every environment maps "mailer" to a Mailer
+            raise TypeError(f"the mailer of environment {environment} is not a Mailer")
         with mailer.process_config_and_initialize_cm() as ready:
             yield ready
     except DagsterInvalidConfigError as error:
@@ -65,7 +74,8 @@ def _environment_mailer():
 
 
 def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
-    from tabulate import tabulate
+    # No types-tabulate installed; mypy flags only the first importer (so: unused-ignore too).
+    from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
 
     click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
 
@@ -75,7 +85,8 @@ def _stamp(value: object) -> str:
 
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+    stamp: str = pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+    return stamp
 
 
 @portal.command(
@@ -211,7 +222,7 @@ def list_users(portal_name: str | None) -> None:
         click.echo("Nobody is invited yet.")
         return
 
-    def email_state(row) -> str:
+    def email_state(row: Any) -> str:  # a row of frame.itertuples()
         if row.status == "Registered":
             return "registered"
         if _stamp(row.invitation_sent_at):

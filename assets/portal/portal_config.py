@@ -16,7 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
-import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the environment
+
+# No types-PyYAML installed; mypy flags only the first importer (so: unused-ignore too).
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from assets.reference.loading import ConfigError, ConfigProblem, read_yaml_file
 

@@ -323,8 +323,8 @@ def _send_earlier(
     with engine.connect() as connection:
         waiting = store.unsent_invitations(connection)
     requested: dict[tuple[str, str | None], int] = {}
-    for index, decision in enumerate(run.decisions):
-        requested.setdefault((decision.npn, decision.portal_id), index)
+    for position, earlier in enumerate(run.decisions):
+        requested.setdefault((earlier.npn, earlier.portal_id), position)
     for unsent in waiting:
         portal = portals.get(unsent.portal_id)
         if portal is None or not portal.registration_url or not unsent.email:
@@ -338,20 +338,21 @@ def _send_earlier(
             rules.new_token(),
         )
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
+        # Requested again in this run: reported on that request's decision (at `index`).
         index = requested.get((unsent.npn, unsent.portal_id))
-        decision = run.decisions[index] if index is not None else None
         if happened == _SENT:
-            if decision is None:
+            if index is None:
                 run.earlier_sent.append((unsent.npn, unsent.portal_id))
             else:
-                run.decisions[index] = rules.waiting_email_sent(decision)
+                run.decisions[index] = rules.waiting_email_sent(run.decisions[index])
         elif happened == _REFUSED:
-            if decision is None:
+            if index is None:
                 run.earlier_withdrawn.append((unsent.npn, unsent.portal_id, reason))
             else:
-                run.decisions[index] = rules.email_refused(decision, reason)
+                run.decisions[index] = rules.email_refused(run.decisions[index], reason)
         elif happened in (_NOT_SENT, _UNKNOWN):
-            if decision is not None:
+            if index is not None:
+                decision = run.decisions[index]
                 run.decisions[index] = (
                     rules.email_not_sent(decision, reason)
                     if happened == _NOT_SENT

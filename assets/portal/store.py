@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -115,7 +116,7 @@ def read_producers(connection: Connection, npns: Iterable[str]) -> dict[str, Pro
     return found
 
 
-def _portal_user(row: sa.Row) -> PortalUser:
+def _portal_user(row: sa.Row[Any]) -> PortalUser:
     return PortalUser(
         npn=row.npn,
         portal_id=row.portal_id,
@@ -566,7 +567,9 @@ def apply_portal_setup(connection: Connection, configured: pd.DataFrame) -> Port
         portal: int(count)
         for portal, count in connection.execute(
             sa.select(portal_users.c.portal_id, sa.func.count()).group_by(portal_users.c.portal_id)
-        ).all()
+        )
+        .tuples()  # typed rows: (portal_id, count)
+        .all()
     }
     removed, kept = [], {}
     for portal_id in sorted(set(existing) - wanted):
