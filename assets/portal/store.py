@@ -563,14 +563,10 @@ def apply_portal_setup(connection: Connection, configured: pd.DataFrame) -> Port
             updated.append(row.portal_id)
         else:
             unchanged.append(row.portal_id)
-    used = {
-        portal: int(count)
-        for portal, count in connection.execute(
-            sa.select(portal_users.c.portal_id, sa.func.count()).group_by(portal_users.c.portal_id)
-        )
-        .tuples()  # typed rows: (portal_id, count)
-        .all()
-    }
+    seats_used: Sequence[tuple[str, int]] = connection.execute(
+        sa.select(portal_users.c.portal_id, sa.func.count()).group_by(portal_users.c.portal_id)
+    ).all()
+    used = {portal: int(count) for portal, count in seats_used}
     removed, kept = [], {}
     for portal_id in sorted(set(existing) - wanted):
         if used.get(portal_id):
