@@ -158,7 +158,7 @@ def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[str, ...]) ->
 
 @portal.command("seats", help="Each portal's seats: total, invited, registered, left.")
 def seats() -> None:
-    from assets.portal.store import portal_seats
+    from assets.portal.views import portal_seats
 
     database = _database()
     try:
@@ -203,7 +203,8 @@ def seats() -> None:
 @click.option("--portal", "portal_name", default=None, help="Only this portal (name or id).")
 def list_users(portal_name: str | None) -> None:
     from assets.portal.invitations import find_portal
-    from assets.portal.store import portal_user_list, read_portals
+    from assets.portal.store import read_portals
+    from assets.portal.views import portal_user_list
 
     database = _database()
     try:

@@ -1,5 +1,6 @@
-"""Portal invitations (SPEC section 9): which requested producers get an invitation, which get
-which error, and what the invitation email says. Pure: no Dagster, no database, no network.
+"""Portal invitations (SPEC section 9): which requested producers get an invitation, and which
+get which error. Pure: no Dagster, no database, no network. What the invitation email says, and
+its token, are in `emails.py`.
 
 A request names a producer (NPN) and a portal (its name, or its id). Checked in this order, the
 first that applies is the outcome, said in the words an analyst uses (the seed's errors are
@@ -22,24 +23,30 @@ The seats counted here are a plan: the database decides for good when it reserve
 (another run may take the last one meanwhile), and the email's delivery can still fail. Those
 later outcomes are built here too (`lost_seat_race`, `email_not_sent`, ...) so every message an
 analyst reads comes from one place.
-
-The invitation token is random (256 bits) and appears only in the email's link; the database
-keeps its SHA-256 (`token_hash`), and registration (`accept_invitation` in store.py) clears it,
-so a link works once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
-import hashlib
 import re
-import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from email.message import EmailMessage
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# The email's parts have a module of their own; callers that know them as part of the rules
+# (`rules.new_token()`, `rules.invitation_email(...)`) still find them here.
+from assets.portal.emails import (
+    accept_link as accept_link,
+)
+from assets.portal.emails import (
+    invitation_email as invitation_email,
+)
+from assets.portal.emails import (
+    new_token as new_token,
+)
+from assets.portal.emails import (
+    token_hash as token_hash,
+)
 
 # portal_users.status
 STATUS_INVITED = "Invited"
@@ -88,7 +95,6 @@ EMAIL_SENT = "sent"
 EMAIL_PENDING = "not sent yet"  # recorded; the next invitation run sends it
 EMAIL_SENDING_UNCONFIRMED = "unconfirmed"  # handed to the mailer; no confirmation came
 
-TOKEN_BYTES = 32
 _NPN = re.compile(r"\d{1,10}")
 # Deliberately loose: the address was validated when it was uploaded; this only catches a
 # value that cannot be an address at all (no @, spaces, no dot in the domain).
@@ -528,57 +534,3 @@ def summarize(decisions: Iterable[Decision]) -> dict[str, int]:
     """How many requests had each outcome, in OUTCOMES order, outcomes with none left out."""
     counts = Counter(d.outcome for d in decisions)
     return {outcome: counts[outcome] for outcome in OUTCOMES if counts[outcome]}
-
-
-# ============================================================================ token and email
-def new_token() -> str:
-    """A single-use invitation token: 256 random bits, URL-safe text."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def token_hash(token: str) -> str:
-    """What the database keeps of a token: its SHA-256, hex. The token itself is never stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def accept_link(registration_url: str, token: str) -> str:
-    """The portal's registration page with the token as the `token` query parameter."""
-    parts = urlsplit(registration_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("token", token)])))
-
-
-def invitation_email(
-    *,
-    to: str,
-    producer_name: str,
-    npn: str,
-    portal_label: str,
-    registration_url: str,
-    token: str,
-) -> EmailMessage:
-    """The invitation: a plain-text email whose link carries the token. No SSN, nothing but the
-    producer's own name and NPN. `From`, `Date` and `Message-ID` are the mailer's to add."""
-    message = EmailMessage()
-    message["To"] = email.utils.formataddr((producer_name, to)) if producer_name else to
-    message["Subject"] = f"Your invitation to {portal_label}"
-    greeting = f"Hello {producer_name}," if producer_name else "Hello,"
-    body = "\n".join(
-        [
-            greeting,
-            "",
-            f"You are invited to register on {portal_label} (your National Producer Number: "
-            f"{npn}).",
-            "",
-            "Register with this link. It is personal and works once:",
-            "",
-            accept_link(registration_url, token),
-            "",
-            "If you did not expect this invitation, ignore this email: nothing happens until the "
-            "link is used.",
-            "",
-        ]
-    )
-    # 7bit keeps the link readable in the raw message; other text is quoted-printable.
-    message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
-    return message

@@ -37,8 +37,8 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from assets.portal import emails, store
 from assets.portal import invitations as rules
-from assets.portal import store
 from assets.portal.invitations import Decision, InviteRequest, Portal
 from resources.mailer import MailNotSent, MailOutcomeUnknown
 
@@ -150,7 +150,7 @@ def _send(
     unconfirmed_after: dt.timedelta,
 ) -> tuple[str, str]:
     """Claim, send, record one invitation email: (what happened, the mail error if any)."""
-    new_hash = rules.token_hash(outgoing.token)
+    new_hash = emails.token_hash(outgoing.token)
     key = {"npn": outgoing.npn, "portal_id": outgoing.portal.portal_id}
     now = clock()
     with engine.begin() as connection:
@@ -169,7 +169,7 @@ def _send(
             )
     if not claimed:
         return _ELSEWHERE, ""
-    message = rules.invitation_email(
+    message = emails.invitation_email(
         to=outgoing.email,
         producer_name=outgoing.producer_name,
         npn=outgoing.npn,
@@ -221,8 +221,8 @@ def invite_to_portals(
         if portal is None:
             continue
         if decision.outcome == rules.INVITED:
-            token = rules.new_token()
-            hashed = rules.token_hash(token)
+            token = emails.new_token()
+            hashed = emails.token_hash(token)
             with engine.begin() as connection:
                 taken = store.reserve_seat(
                     connection,
@@ -262,7 +262,7 @@ def invite_to_portals(
                     str(producer.email).strip(),
                     producer.name,
                     None,
-                    rules.new_token(),
+                    emails.new_token(),
                     resend=True,
                 )
 
@@ -335,7 +335,7 @@ def _send_earlier(
             unsent.email,
             unsent.producer_name,
             unsent.invitation_token_hash,
-            rules.new_token(),
+            emails.new_token(),
         )
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
         # Requested again in this run: reported on that request's decision (at `index`).
