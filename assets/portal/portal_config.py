@@ -21,9 +21,11 @@ import pandas as pd
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from assets.reference.loading import ConfigError, ConfigProblem, read_yaml_file
+from schemas.tables import portals as portals_table
 
 PORTALS_FILE = "portals.yaml"
-PORTAL_COLUMNS = ("portal_id", "portal_name", "seats_total", "registration_url")
+# The file's keys are the `portals` table's columns: each entry becomes one row of it.
+PORTAL_COLUMNS = tuple(column.name for column in portals_table.columns)
 _KEYS = frozenset(PORTAL_COLUMNS)
 # Ids are typed on the command line and the Launchpad: keep them short and plain.
 _PORTAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
