@@ -34,10 +34,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from schemas.booleans import SETTING_FALSE_WORDS, SETTING_TRUE_WORDS
+
 DEFAULT_SMTP_PORT = 587  # the submission port, with STARTTLS
 DEFAULT_OUTBOX_FROM = "npnflow <npnflow@localhost>"
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
 
 
 class MailNotSent(RuntimeError):
@@ -261,10 +261,10 @@ def parse_flag(name: str, value: str | None, default: bool) -> bool:
     """An on/off environment variable; anything unclear fails loudly, naming the variable."""
     if value is None or not value.strip():
         return default
-    text = value.strip().lower()
-    if text in _TRUE:
+    text = value.strip().casefold()
+    if text in SETTING_TRUE_WORDS:
         return True
-    if text in _FALSE:
+    if text in SETTING_FALSE_WORDS:
         return False
     raise ValueError(f"{name}={value!r} is not true or false")
 
