@@ -88,9 +88,9 @@ def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
     ]
 
 
-# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new
-# pydantic class at run time.
-class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg]
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new pydantic
+# class at run time. (type-arg is only reported where mypy is strict: hence unused-ignore.)
+class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """npnflow's operational database: SQLite in the embedded default, PostgreSQL in production."""
 
     url: str = Field(

@@ -239,9 +239,9 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new
-# pydantic class at run time.
-class ReportsDbt(dg.ConfigurableResource):  # type: ignore[type-arg]
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new pydantic
+# class at run time. (type-arg is only reported where mypy is strict: hence unused-ignore.)
+class ReportsDbt(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """dbt_reports, built by the dbt CLI in the operational database a run is given.
 
     It holds no connection settings of its own: `build()` takes the URL of the run's `database`

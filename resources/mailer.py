@@ -58,9 +58,9 @@ def _sender_domain(from_address: str) -> str:
     return domain or "localhost"
 
 
-# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new
-# pydantic class at run time.
-class Mailer(dg.ConfigurableResource):  # type: ignore[type-arg]
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new pydantic
+# class at run time. (type-arg is only reported where mypy is strict: hence unused-ignore.)
+class Mailer(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """What npnflow needs of email: send one message. Abstract (see `ObjectStore`): assets ask
     for a `Mailer` and get the environment's implementation."""
 

@@ -49,9 +49,9 @@ def _digits(ssn: str) -> str:
     return digits
 
 
-# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new
-# pydantic class at run time.
-class SsnVault(dg.ConfigurableResource):  # type: ignore[type-arg]
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new pydantic
+# class at run time. (type-arg is only reported where mypy is strict: hence unused-ignore.)
+class SsnVault(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """Encrypts SSNs with the key from `NPNFLOW_SSN_KEY`, or discards them without one."""
 
     # repr=False: the key never shows in logs, tracebacks or the UI's resource view.
