@@ -81,7 +81,7 @@ values (codes, dates, status words) are converted once each through memo dicts; 
 appended as tuples and moved into one list per column every few thousand rows (`_Rows`), and
 each DataFrame is built once at the end. Python's cyclic garbage collector is paused during a
 parse (nothing in it makes cycles; each collection would only re-walk the rows). Paths are
-handed to libxml2, which reads the file itself; MTOM parts are streamed through `mtom.py`.
+handed to libxml2, which reads the file itself; MTOM parts are streamed through `resources/nipr_mtom.py`.
 Nothing reads a whole file into memory (bytes input is, of course, already there).
 
 `errors` rows (npn, code, message), never exceptions: NIPR_ERROR (Entity Info error reply;
@@ -115,7 +115,8 @@ from typing import Any, BinaryIO
 import pandas as pd
 from lxml import etree
 
-from assets.nipr.mtom import MtomError, MultipartReader, looks_like_multipart, normalize_content_id
+from resources.nipr_mtom import MtomError, MultipartReader, looks_like_multipart, normalize_content_id
+from resources.safe_xml import safe_iterparse
 
 __all__ = [
     "APPOINTMENT_COLUMNS",
@@ -529,15 +530,12 @@ class _Collector:
         # every element of each event kind asked for, and the end hook costs as much as the
         # start one. An element has ended once a later element starts that is not inside it,
         # so the handlers still see each record complete, in the same (end) order: see below.
-        context = etree.iterparse(
+        # Safety (resources/safe_xml.py): never expand entities, never load a DTD, never
+        # touch the network.
+        context = safe_iterparse(
             source,
             events=("start",),
             tag=self.tags,
-            # Safety: never expand entities, never load a DTD, never touch the network.
-            resolve_entities=False,
-            load_dtd=False,
-            no_network=True,
-            huge_tree=False,
             remove_comments=True,
             remove_pis=True,
             remove_blank_text=True,

@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import unquote
 
-from lxml import etree
+from resources.safe_xml import parse_xml_bytes
 
 ROOT_CONTENT_ID = "root.message@cxf.apache.org"
 XOP_NS = "http://www.w3.org/2004/08/xop/include"
@@ -97,9 +97,7 @@ class MtomMessage:
 
     def xop_includes(self) -> list[str]:
         """The hrefs of the xop:Include elements in the envelope, in document order."""
-        root = etree.fromstring(
-            self.root, parser=etree.XMLParser(resolve_entities=False, no_network=True)
-        )
+        root = parse_xml_bytes(self.root)
         return [element.get("href", "") for element in root.iter(f"{{{XOP_NS}}}Include")]
 
 
