@@ -146,7 +146,8 @@ def transaction_element(
 
 
 def _document(root: etree._Element) -> bytes:
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    data: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return data
 
 
 def build_request(

@@ -43,7 +43,8 @@ def _ind(parent: etree._Element, name: str, text: str | None = None) -> etree._E
 
 
 def _serialise(root: etree._Element) -> bytes:
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    data: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    return data
 
 
 def add_subscription_envelope(

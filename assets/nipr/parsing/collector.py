@@ -158,7 +158,7 @@ class Collector(EntityInfoReader, AlertsReader):
             firm_npns=frozenset(self.firm_npns),
         )
 
-    def _columns(self, lists: list[list[Any]], names: tuple[str, ...]) -> dict[str, list]:
+    def _columns(self, lists: list[list[Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
         """Column lists -> {name: list}, the subject in the first column resolved to its NPN.
 
         Rows whose subject has no NPN in the report are dropped and reported in `errors`.
@@ -183,7 +183,7 @@ class Collector(EntityInfoReader, AlertsReader):
         columns["npn"] = list(map(npn_of.__getitem__, subjects))
         return columns
 
-    def _resolve_insurers(self, appointments: dict[str, list]) -> None:
+    def _resolve_insurers(self, appointments: dict[str, list[Any]]) -> None:
         """Alerts: the insurer key in `cocode` becomes the CoCode and company name."""
         cocode_of = {}
         name_of = {}
@@ -204,7 +204,7 @@ class Collector(EntityInfoReader, AlertsReader):
         appointments["company_name"] = list(map(name_of.__getitem__, keys))
         appointments["cocode"] = list(map(cocode_of.__getitem__, keys))
 
-    def _producer_columns(self, kind: str, active_npns: set[str]) -> dict[str, list]:
+    def _producer_columns(self, kind: str, active_npns: set[str]) -> dict[str, list[Any]]:
         # Entity Info is the producer's full picture: active means "holds an active license".
         # An Alerts report only carries what changed, so it cannot say (None).
         full_picture = kind == ENTITY_INFO

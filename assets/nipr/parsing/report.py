@@ -129,7 +129,7 @@ class RowBuffer:
         return list(self.columns)
 
 
-def transpose(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, list]:
+def transpose(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, list[Any]]:
     """Row tuples -> {column name: list of values} (one C-level pass per column)."""
     if not rows:
         return {name: [] for name in names}
@@ -147,7 +147,7 @@ _DATE_COLUMNS = frozenset(
 _TIMESTAMP_COLUMNS = frozenset({"nipr_updated_at"})
 
 
-def to_frame(columns: dict[str, list], names: tuple[str, ...]) -> pd.DataFrame:
+def to_frame(columns: dict[str, list[Any]], names: tuple[str, ...]) -> pd.DataFrame:
     """Column lists -> DataFrame with fixed dtypes: text as pandas strings (codes stay text),
     flags as nullable booleans, dates as `datetime.date` objects (None when empty)."""
     data = {}

@@ -49,7 +49,8 @@ class ReportState:
         self.insurers: dict[str, tuple[str | None, str | None]] = {}  # org key -> cocode, name
         self.as_of: dt.datetime | None = None
         self._dates: dict[str, dt.date | None] = {}
-        self._pool = {}.setdefault  # interning of repeated text, see _code
+        pool: dict[str, str] = {}
+        self._pool = pool.setdefault  # interning of repeated text, see _code
         # The Alerts hot path converts values through memo dicts, raw text -> value: a value
         # seen before costs a dict lookup, not a Python call (see Memo).
         self._codes = Memo(self._code)

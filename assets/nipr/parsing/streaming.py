@@ -42,7 +42,8 @@ class Prefixed:
             out = self._prefix if size is None or size < 0 else self._prefix[:size]
             self._prefix = self._prefix[len(out) :]
             return out
-        return self._raw.read(size)
+        data: bytes = self._raw.read(size)
+        return data
 
 
 @contextmanager
@@ -181,7 +182,7 @@ def _at_end(exc: etree.XMLSyntaxError, shape: tuple[int, int] | None) -> bool:
         return False
     lines, last_line_length = shape
     line, column = exc.position
-    return line == lines and column >= last_line_length  # libxml2 columns start at 1
+    return bool(line == lines and column >= last_line_length)  # libxml2 columns start at 1
 
 
 class Counting:
@@ -193,7 +194,7 @@ class Counting:
         self._last = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
+        data: bytes = self._raw.read(size)
         if data:
             newlines = data.count(b"\n")
             if newlines:

@@ -38,7 +38,7 @@ _INACTIVE_WORDS = frozenset(
         "withdrawn",
     }
 )
-_STATUS_FAST = {"Active": True, "Inactive": False}
+_STATUS_FAST: dict[str | None, bool] = {"Active": True, "Inactive": False}
 _STATUS_CANON = {"appointed": "Appointed", "terminated": "Terminated"}
 
 
@@ -94,7 +94,7 @@ def status_of_code(code: str) -> bool | None:
     return status_active(None, code)
 
 
-class Memo(dict):
+class Memo(dict[Any, Any]):
     """A dict that fills itself: `memo[key]` is `compute(key)`, computed once per distinct key
     (`__missing__`), so a repeated key costs a dict lookup and no Python call. None -> None."""
 
