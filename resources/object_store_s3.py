@@ -7,6 +7,7 @@ Separate from the local-folder store (`object_store_local.py`): they share the c
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import email.utils
 import hashlib
@@ -14,7 +15,7 @@ import io
 import mimetypes
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -289,22 +290,33 @@ class S3ObjectStore(ObjectStore):
         check_key(key)
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         # One PutObject, as put_bytes (so the ETag is the MD5 of the content and S3 checks the
-        # bytes against Content-MD5): that needs the MD5 before the upload, so the content is
-        # first spooled to a temporary file (on disk past a few MB), hashed on the way, and
-        # then streamed from it. A PutObject takes up to 5 GB; a PDB Alerts reply is tens of MB.
-        with tempfile.SpooledTemporaryFile(max_size=8 * STREAM_CHUNK_BYTES) as spool:
-            digest = hashlib.md5(usedforsecurity=False)
-            size = 0
-            for chunk in iter_chunks(source):
-                spool.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-            spool.seek(0)
+        # bytes against Content-MD5): that needs the MD5 before the upload. A seekable file is
+        # hashed in a first pass and uploaded from where it started; anything else is first
+        # spooled to a temporary file (on disk past a few MB), hashed on the way. Either way the
+        # body streams from a file. A PutObject takes up to 5 GB; an Alerts reply is tens of MB.
+        digest = hashlib.md5(usedforsecurity=False)
+        size = 0
+        with contextlib.ExitStack() as stack:
+            if _is_seekable_file(source):
+                body = cast(BinaryIO, source)
+                start = body.tell()
+                for chunk in iter_chunks(body):
+                    digest.update(chunk)
+                    size += len(chunk)
+                body.seek(start)
+            else:
+                spool = tempfile.SpooledTemporaryFile(max_size=8 * STREAM_CHUNK_BYTES)  # noqa: SIM115 - closed by the ExitStack
+                body = cast(BinaryIO, stack.enter_context(spool))
+                for chunk in iter_chunks(source):
+                    body.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                body.seek(0)
             try:
                 reply = self._s3().put_object(
                     Bucket=self.bucket,
                     Key=self._root() + key,
-                    Body=spool,
+                    Body=body,
                     ContentLength=size,
                     ContentMD5=base64.b64encode(digest.digest()).decode("ascii"),
                     ContentType=content_type,
@@ -317,6 +329,11 @@ class S3ObjectStore(ObjectStore):
             size=size,
             last_modified=_reply_date(reply),
         )
+
+
+def _is_seekable_file(source: object) -> bool:
+    seekable = getattr(source, "seekable", None)
+    return hasattr(source, "read") and callable(seekable) and bool(seekable())
 
 
 class _BodyReader(io.RawIOBase):

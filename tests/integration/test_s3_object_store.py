@@ -288,3 +288,15 @@ def test_put_stream_and_open_reader_stream_a_multi_mb_object_in_pieces(store, tm
 def test_open_reader_of_a_missing_key_is_object_not_found(store):
     with pytest.raises(ObjectNotFound, match="nipr/none.mtom"):
         store.open_reader("nipr/none.mtom")
+
+
+def test_put_stream_from_a_file_uploads_from_the_file_with_the_md5_etag(store, tmp_path):
+    content = b"--uuid:x\r\n" + b"<a/>" * 300_000
+    source = tmp_path / "reply.mtom"
+    source.write_bytes(content)
+    with open(source, "rb") as handle:
+        handle.read(10)  # a file part-read: the upload starts where the file stands
+        stored = store.put_stream("nipr/streamed.mtom", handle)
+
+    assert (stored.etag, stored.size) == (hashlib.md5(content[10:]).hexdigest(), len(content) - 10)
+    assert store.get_bytes("nipr/streamed.mtom") == content[10:]
