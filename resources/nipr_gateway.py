@@ -29,7 +29,6 @@ from typing import ClassVar
 import requests
 from pydantic import Field
 
-from resources.nipr import NiprHttpResource, safe_url
 from resources.nipr_gateway_xml import (
     MAX_PER_REQUEST,
     GatewayReply,
@@ -40,6 +39,7 @@ from resources.nipr_gateway_xml import (
     build_request,
     parse_reply,
 )
+from resources.nipr_http import NiprHttpResource, safe_url
 
 GATEWAY_PATH = "/gateway-realtime/realtime"
 STATUS_PATH = "/gateway-realtime/status"
