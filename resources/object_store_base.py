@@ -64,7 +64,8 @@ def md5_etag(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-class ObjectStore(dg.ConfigurableResource):
+# The resource is its own value; subscripting it at runtime would make a new pydantic model.
+class ObjectStore(dg.ConfigurableResource):  # type: ignore[type-arg]
     """What npnflow needs of a bucket. Keys are '/'-separated, relative to the bucket root.
 
     Abstract: Dagster's resource metaclass derives from `abc.ABCMeta` (through pydantic), so
@@ -109,6 +110,6 @@ def iter_chunks(source: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
         while chunk := read(STREAM_CHUNK_BYTES):
             yield bytes(chunk)
         return
-    for chunk in source:  # type: ignore[union-attr]  # not a file: an iterable of chunks
+    for chunk in source:  # not a file: an iterable of chunks
         if chunk:
             yield bytes(chunk)

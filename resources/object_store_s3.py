@@ -224,7 +224,8 @@ class S3ObjectStore(ObjectStore):
         check_key(key)
         try:
             reply = self._s3().get_object(Bucket=self.bucket, Key=self._root() + key)
-            return reply["Body"].read()
+            data: bytes = reply["Body"].read()
+            return data
         except (BotoCoreError, ClientError) as error:
             # `from None`: one plain message naming key and bucket, not a botocore chain.
             raise self._error("read", key, error) from None
@@ -368,7 +369,8 @@ def _reply_date(reply: dict[str, Any]) -> dt.datetime:
     header = reply.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
     if header:
         try:
-            return email.utils.parsedate_to_datetime(header).astimezone(dt.UTC)
+            stamp: dt.datetime = email.utils.parsedate_to_datetime(header).astimezone(dt.UTC)
+            return stamp
         except (TypeError, ValueError):
             pass
     return dt.datetime.now(dt.UTC)

@@ -107,11 +107,13 @@ def split_mtom(body: bytes, content_type: str) -> MtomMessage:
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():
         raise ValueError("not a multipart body")
-    start = _normalise_cid(message.get_param("start", "") or "")
+    start_param = message.get_param("start", "")  # a tuple only for RFC 2231 values
+    start = _normalise_cid(start_param if isinstance(start_param, str) else "")
     parts: dict[str, bytes] = {}
     ordered: list[bytes] = []
     for part in message.iter_parts():
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)  # bytes for a part that is not multipart
+        payload = decoded if isinstance(decoded, bytes) else b""
         # The framing CRLF before each boundary belongs to the boundary, not the part.
         ordered.append(payload)
         content_id = _normalise_cid(part.get("Content-ID", "") or "")

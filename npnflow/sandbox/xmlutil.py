@@ -72,5 +72,5 @@ def ymd(value: date | None) -> str:
 
 
 def to_bytes(root: etree._Element, declaration: bool = True) -> bytes:
-    body = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    body: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
     return (b'<?xml version="1.0" encoding="UTF-8"?>\n' + body) if declaration else body
