@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
+from resources.nipr_gateway_xml import MAX_PER_REQUEST  # NIPR: at most 100 per request
+
 # The vocabulary lives in schemas/statuses.py (one spelling for every writer);
 # the short names below are this module's aliases.
 from schemas.statuses import (
@@ -68,7 +70,6 @@ __all__ = [
     "status_counts",
 ]
 
-MAX_PER_REQUEST = 100  # NIPR: a Gateway request holds at most 100 transactions
 
 T = TypeVar("T")
 

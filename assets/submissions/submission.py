@@ -32,7 +32,6 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from assets.submissions.gateway_xml import GatewayReply, GatewayTransaction, Outcome
 from assets.submissions.lock import BatchBusy, batch_lock
 from assets.submissions.planning import (
     AWAITING_NIPR,
@@ -50,6 +49,7 @@ from assets.submissions.planning import (
     status_counts,
 )
 from resources.nipr_gateway import GatewayAuthFailed, GatewayError
+from resources.nipr_gateway_xml import GatewayReply, GatewayTransaction, Outcome
 from schemas.tables import TABLES
 
 __all__ = [
