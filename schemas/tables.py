@@ -385,6 +385,35 @@ upload_row_errors = Table(
     Index(None, "upload_id"),
 )
 
+# Migration 0005: the request rows of a validated appoint, terminate or portal_invite upload,
+# written in the transaction that records the upload as Processed, so the later steps read them
+# by upload id instead of fetching and validating the file again (docs/uploads.md). One row per
+# request as the validator explodes it (appoint: per state; terminate: per state and line;
+# portal_invite: per row); the columns a kind does not use stay null. Agent rows are never
+# stored here: they carry SSNs, and onboarding consumes them in that same transaction.
+upload_request_rows = Table(
+    "upload_request_rows",
+    metadata,
+    Column("upload_id", String, ForeignKey("uploads.upload_id"), primary_key=True),
+    Column("position", Integer, primary_key=True),  # the order the validator gave, from 0
+    Column("request_row", Integer, nullable=False),  # the spreadsheet row, as the user sees it
+    Column("npn", String, nullable=False),
+    Column("state_code", String, nullable=True),
+    Column("cocode", String, nullable=True),
+    Column("loa_category", String, nullable=True),
+    Column("loa_code", String, nullable=True),
+    Column("loa_name", Text, nullable=True),
+    Column("line_of_authority", Text, nullable=True),  # as typed in an appoint file
+    Column("agent_type", String, nullable=True),
+    Column("termination_reason_code", String, nullable=True),
+    Column("effective_date", Date, nullable=True),
+    Column("county", Text, nullable=True),
+    Column("portal_name", Text, nullable=True),
+    Column("submit", Boolean, nullable=True),
+    Column("submit_just_in_time", Boolean, nullable=True),
+    Column("submit_immediately", Boolean, nullable=True),
+)
+
 transaction_batches = Table(
     "transaction_batches",
     metadata,
