@@ -27,14 +27,11 @@ from assets.portal import store as portal_store
 from assets.portal.portal_config import PORTALS_FILE, load_portal_config
 from assets.portal.service import InvitationRun, invite_to_portals
 from assets.reference.loading import ConfigError
-from assets.uploads import ledger
+from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
-from assets.uploads.assets import validate_stored_upload
-from assets.uploads.reading import UploadRejected
 from resources import paths
 from resources.database import OperationalDatabase
 from resources.mailer import Mailer
-from resources.object_store import ObjectStore
 
 UPLOAD_KIND = "portal_invite"
 SHOWN_ROWS = 50
@@ -78,7 +75,7 @@ def core_config__portals(
                 "note": note,
                 "dagster/row_count": len(seats),
                 "seats": markdown_preview(seats, max_rows=SHOWN_ROWS),
-            }  # fmt: skip
+            }
         )
     with database.begin() as connection:
         changes = portal_store.apply_portal_setup(connection, configured)
@@ -195,7 +192,6 @@ def _stopped_failure(run: InvitationRun, metadata: dict[str, object]) -> dg.Fail
 def core_portal__invited(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
-    object_store: ObjectStore,
     mailer: Mailer,
 ):
     database.ensure_migrated()
@@ -211,22 +207,22 @@ def core_portal__invited(
         context.log.info(f"Upload {upload_id}: {why}: nobody to invite.")
         return
     try:
-        _, validated = validate_stored_upload(database, object_store, upload_id, row)
-    except UploadRejected as rejection:
-        raise dg.Failure(
-            description=f"Upload {upload_id} can no longer be read: {rejection.message}",
-            allow_retries=False,
-        ) from None
+        with database.begin() as connection:
+            rows = request_rows.read_request_rows(connection, upload_id, UPLOAD_KIND)
+    except request_rows.RequestRowsMissing as missing:
+        raise dg.Failure(description=str(missing), allow_retries=False) from None
     requests = [
         rules.InviteRequest(npn=str(r.npn), portal=str(r.portal_name), row_number=int(r.row_number))
-        for r in validated.valid_rows.itertuples(index=False)
+        for r in rows.itertuples(index=False)
     ]
     if not requests:
         yield dg.MaterializeResult(
             asset_key=INVITATIONS_KEY,
-            metadata={"requested": 0, "note": "No valid rows: nobody invited (see the upload's "
-                      "error report)."},
-        )  # fmt: skip
+            metadata={
+                "requested": 0,
+                "note": "No valid rows: nobody invited (see the upload's error report).",
+            },
+        )
         return
     run = invite_to_portals(database.engine, mailer, requests, source=f"upload {upload_id}")
     _log_run(context.log, run, f"Upload {upload_id}")
@@ -264,8 +260,9 @@ def invite_producers_to_portal(
     database.ensure_migrated()
     npns = rules.split_npns(config.npns)
     if not npns:
-        raise dg.Failure(description="No NPNs given: list them in the config's npns.",
-                         allow_retries=False)  # fmt: skip
+        raise dg.Failure(
+            description="No NPNs given: list them in the config's npns.", allow_retries=False
+        )
     requests = [rules.InviteRequest(npn=npn, portal=config.portal) for npn in npns]
     run = invite_to_portals(
         database.engine,

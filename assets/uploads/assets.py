@@ -3,7 +3,8 @@
 `inbox_file_sensor` (pipelines/sensors.py) adds the partition and requests `process_upload_job`
 with the file's key and ETag as run tags. Thin: the decisions live in `ledger.py` (which file,
 which status, report names), `reading.py` / `validation.py` / `error_report.py` (the file) and
-`assets/onboarding/onboarding.py` (producers); the writes in `store.py` modules.
+`assets/onboarding/onboarding.py` (producers); the writes in `store.py` modules and
+`request_rows.py` (the stored request rows).
 
 - `raw_uploads__file` (group `uploads`): finds the partition's file, reads its bytes, and
   records the upload in `uploads` (`upload_id` = partition key, with the object key and the
@@ -14,8 +15,10 @@ which status, report names), `reading.py` / `validation.py` / `error_report.py` 
   `onboarding`), one step: every row validated; `<file>.errors.csv` (and `.xlsx` for a
   workbook) written beside the upload when rows were rejected; then, in ONE database
   transaction, the upload's counts and status, its `upload_row_errors` (replaced: a re-run is
-  idempotent) and, for an agent file, the agencies, producers and producer assignments. They
-  are skipped (not materialized) for a Duplicate or Rejected upload.
+  idempotent), the valid request rows of an appoint, terminate or portal_invite file in
+  `upload_request_rows` (the later steps read them by upload id, never the file again) and,
+  for an agent file, the agencies, producers and producer assignments. They are skipped (not
+  materialized) for a Duplicate or Rejected upload.
 
 Nothing here logs or shows an SSN: metadata holds counts, row errors (SSNs masked by the
 validator) and producer summaries without SSN digits.
@@ -188,7 +191,7 @@ def raw_uploads__file(
                 "status": ledger.DUPLICATE,
                 "duplicate_of": first["upload_id"],
                 "message": message,
-            }  # fmt: skip
+            }
         )
 
     try:
@@ -196,8 +199,14 @@ def raw_uploads__file(
         kind = detect_kind(raw.headers, folder_kind)
         require_columns(raw.labels, kind)
     except UploadRejected as rejection:
-        report_key = _reject(database, object_store, upload_id, resolved.key, rejection.message,
-                             {**base, "kind": folder_kind or ledger.UNKNOWN_KIND})  # fmt: skip
+        report_key = _reject(
+            database,
+            object_store,
+            upload_id,
+            resolved.key,
+            rejection.message,
+            {**base, "kind": folder_kind or ledger.UNKNOWN_KIND},
+        )
         context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
         return dg.MaterializeResult(
             metadata={
@@ -205,7 +214,7 @@ def raw_uploads__file(
                 "status": ledger.REJECTED,
                 "message": rejection.message,
                 "error_report": _report_path(report_key),
-            }  # fmt: skip
+            }
         )
 
     with database.begin() as connection:
@@ -255,7 +264,7 @@ def _reject(
                 "status": ledger.REJECTED,
                 "error_message": message,
                 "error_report_key": report_key,
-            },  # fmt: skip
+            },
         )
         upload_store.mark_rejected(connection, upload_id, message, report_key)
     return report_key
@@ -266,15 +275,15 @@ def _reject(
 # ============================================================================================
 
 
-def validate_stored_upload(
+def _read_and_validate(
     database: OperationalDatabase,
     object_store: ObjectStore,
     upload_id: str,
     row: dict,
 ) -> tuple[RawUpload, ValidatedUpload]:
-    """Read the recorded upload's file from the bucket and validate it (deterministic: the
-    same bytes and reference tables give the same rows, so downstream assets validate again
-    instead of storing every request row twice). Raises UploadRejected for a refused file."""
+    """Read the recorded upload's file from the bucket and validate it: the one read of the
+    file after `raw_uploads__file`. Its request rows are then stored (`request_rows.py`) for
+    the later steps. Raises UploadRejected for a refused file."""
     key = row["object_key"]
     data = object_store.get_bytes(key)
     if ledger.content_sha256(data) != row["content_sha256"]:
@@ -382,7 +391,7 @@ def core_uploads__processed(
         return
     key = row["object_key"]
     try:
-        raw, validated = validate_stored_upload(database, object_store, upload_id, row)
+        raw, validated = _read_and_validate(database, object_store, upload_id, row)
     except UploadRejected as rejection:
         report_key = _reject(database, object_store, upload_id, key, rejection.message, {})
         context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
@@ -392,7 +401,7 @@ def core_uploads__processed(
                 "status": ledger.REJECTED,
                 "message": rejection.message,
                 "error_report": _report_path(report_key),
-            },  # fmt: skip
+            },
         )
         return
 
@@ -420,8 +429,9 @@ def core_uploads__processed(
         asset_key=VALIDATED_KEY,
         metadata=_validation_metadata(validated, report_keys, ledger.PROCESSED),
     )
-    yield dg.MaterializeResult(asset_key=ONBOARDING_KEY, metadata=_onboarding_metadata(
-        validated, plan, ssn_vault))  # fmt: skip
+    yield dg.MaterializeResult(
+        asset_key=ONBOARDING_KEY, metadata=_onboarding_metadata(validated, plan, ssn_vault)
+    )
 
 
 def _onboarding_metadata(
@@ -434,8 +444,11 @@ def _onboarding_metadata(
             "producers_to_sync": 0,
         }
     if plan is None:
-        return {"kind": "agent", "note": "No valid rows: nothing onboarded.",
-                "producers_to_sync": 0}  # fmt: skip
+        return {
+            "kind": "agent",
+            "note": "No valid rows: nothing onboarded.",
+            "producers_to_sync": 0,
+        }
     metadata: dict[str, object] = {"kind": "agent", **plan.counts}
     metadata["ssn_protection"] = (
         "encrypted with NPNFLOW_SSN_KEY, last four kept"
@@ -458,5 +471,4 @@ __all__ = [
     "UPLOAD_ASSETS",
     "core_uploads__processed",
     "raw_uploads__file",
-    "validate_stored_upload",
 ]
