@@ -4,13 +4,16 @@ One model per table of SPEC section 3 "Reference and configuration" (plus the tw
 `license_class_loas` and `producer_license_classes`, and the provenance columns `source` and
 `is_assumption` on the state rule tables). Column names are the database column names.
 
-Type conventions (what `assets/reference/loading.py` produces):
+These models are the only description of the files' columns: the loaders
+(`assets/reference/config_files.py::type_columns`) read each CSV cell as its model's dtype says
+and allow a blank cell only where the model says `nullable`. Type conventions:
 - codes (state, license class, LOA, CoCode, FEIN, reason) are text, never numbers;
 - not-null flags are numpy `bool` columns; flags that may be unknown use pandas' nullable
   `boolean`; day counts are nullable `Int64`; fees are `float`.
 
 Cross-table rules (a gateway rule's line exists in the workbook, JIT only where the state
-allows it, ...) need several frames at once and live in `assets/reference/loading.py`.
+allows it, ...) need several frames at once and live in `assets/reference/reference_data.py`
+and `assets/reference/company_setup.py`.
 """
 
 from __future__ import annotations
@@ -147,8 +150,9 @@ class StateTerminationReasonsModel(_Strict):
 class StateFeesModel(_Strict):
     state_code: Series[str] = _state()
     transaction_kind: Series[str] = pa.Field(isin=list(TRANSACTION_KINDS))
-    resident_fee: Series[float] = pa.Field(ge=0, nullable=True)
-    nonresident_fee: Series[float] = pa.Field(ge=0, nullable=True)
+    # Required: without a fee the estimate of a batch is unknown (a blank cell is reported).
+    resident_fee: Series[float] = pa.Field(ge=0)
+    nonresident_fee: Series[float] = pa.Field(ge=0)
     per_loa: Series[bool]
     billed_by_state: Series[bool]
     source: Series[str] = pa.Field(nullable=True)
