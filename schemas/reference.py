@@ -18,6 +18,8 @@ and `assets/reference/company_setup.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -57,7 +59,7 @@ FEIN = r"^\d{9}$"
 REASON_CODE = r"^[A-Z][A-Z0-9_]*$"
 
 
-def _state() -> object:
+def _state() -> Any:  # pa.Field is untyped: it stands for the column's declared type
     return pa.Field(isin=list(JURISDICTION_CODES))
 
 
@@ -144,7 +146,8 @@ class StateTerminationReasonsModel(_Strict):
     def one_default_per_state(cls, frame: pd.DataFrame) -> Series[bool]:
         defaults = frame["is_default"].astype(bool)
         count = defaults.groupby(frame["state_code"]).transform("sum")
-        return ~(defaults & (count > 1))
+        ok: Series[bool] = ~(defaults & (count > 1))
+        return ok
 
 
 class StateFeesModel(_Strict):

@@ -385,18 +385,14 @@ upload_row_errors = Table(
     Index(None, "upload_id"),
 )
 
-# Migration 0005: the request rows of a validated appoint, terminate or portal_invite upload,
-# written in the transaction that records the upload as Processed, so the later steps read them
-# by upload id instead of fetching and validating the file again (docs/uploads.md). One row per
-# request as the validator explodes it (appoint: per state; terminate: per state and line;
-# portal_invite: per row); the columns a kind does not use stay null. Agent rows are never
-# stored here: they carry SSNs, and onboarding consumes them in that same transaction.
+# Migration 0005: a validated appoint/terminate/portal_invite upload's request rows, stored once
+# with its status for the later steps (docs/uploads.md). Never agent rows: they hold SSNs.
 upload_request_rows = Table(
     "upload_request_rows",
     metadata,
     Column("upload_id", String, ForeignKey("uploads.upload_id"), primary_key=True),
-    Column("position", Integer, primary_key=True),  # the order the validator gave, from 0
-    Column("request_row", Integer, nullable=False),  # the spreadsheet row, as the user sees it
+    Column("position", Integer, primary_key=True),  # the validator's order, from 0
+    Column("request_row", Integer, nullable=False),  # the spreadsheet row
     Column("npn", String, nullable=False),
     Column("state_code", String, nullable=True),
     Column("cocode", String, nullable=True),

@@ -17,6 +17,9 @@ the invitations keep their seats and the next run (a retry) sends their emails, 
 No `from __future__ import annotations` here: Dagster reads the annotations of what it wraps.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 import dagster as dg
 from pydantic import Field
 
@@ -26,7 +29,7 @@ from assets.portal import invitations as rules
 from assets.portal import store as portal_store
 from assets.portal.portal_config import PORTALS_FILE, load_portal_config
 from assets.portal.service import InvitationRun, invite_to_portals
-from assets.reference.loading import ConfigError
+from assets.reference.config_files import ConfigError
 from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
 from resources import paths
@@ -58,7 +61,7 @@ def _metadata_name(outcome: str) -> str:
 )
 def core_config__portals(
     context: dg.AssetExecutionContext, database: OperationalDatabase
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[Any]:
     database.ensure_migrated()
     source = paths.config_dir()
     try:
@@ -90,7 +93,7 @@ def core_config__portals(
     ]
     for note in notes:
         context.log.warning(note)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "table": "portals",
         "source": dg.MetadataValue.path(str(source / PORTALS_FILE)),
         "dagster/row_count": len(seats),
@@ -105,11 +108,11 @@ def core_config__portals(
 
 
 # ============================================================================ what a run says
-def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, object]:
+def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, Any]:
     """What an analyst reads about an invitation run: counts per outcome, each request's
     outcome, the seats left, where the emails went. No token, no SSN, no email address."""
     counts = run.counts
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "requested": len(run.decisions),
         "invited": counts.get(rules.INVITED, 0),
         "emails_sent": run.emails_sent,
@@ -139,7 +142,7 @@ def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, object]
     return metadata
 
 
-def _log_run(log, run: InvitationRun, what: str) -> None:
+def _log_run(log: dg.DagsterLogManager, run: InvitationRun, what: str) -> None:
     counts = ", ".join(f"{n} {outcome}" for outcome, n in run.counts.items()) or "nothing"
     log.info(f"{what}: {len(run.decisions)} request(s): {counts}; {run.emails_sent} email(s) sent.")
     errors = run.errors
@@ -155,11 +158,11 @@ def _log_run(log, run: InvitationRun, what: str) -> None:
         )
 
 
-def _stopped_failure(run: InvitationRun, metadata: dict[str, object]) -> dg.Failure:
+def _stopped_failure(run: InvitationRun, metadata: dict[str, Any]) -> dg.Failure:
     waiting = metadata.get("invitations_waiting_for_email", 0)
     return dg.Failure(
         description=(
-            f"Sending the invitation emails stopped: {rules.without_addresses(run.stopped)}. "
+            f"Sending the invitation emails stopped: {rules.without_addresses(run.stopped or '')}. "
             f"{run.emails_sent} email(s) "
             f"were sent; {waiting} invitation(s) keep their seats and wait for their email, "
             "which the next invitation run sends (re-execute this run once the mail server "
@@ -193,7 +196,7 @@ def core_portal__invited(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     mailer: Mailer,
-):
+) -> Iterator[dg.MaterializeResult[Any]]:
     database.ensure_migrated()
     upload_id = context.partition_key
     with database.begin() as connection:

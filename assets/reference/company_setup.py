@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+
+# No types-PyYAML installed; mypy flags only the first importer (so: unused-ignore too).
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from assets.reference.config_files import (
     CATEGORY_BY_LOWER,
@@ -76,7 +78,8 @@ def _read_companies_yaml(path: Path, problems: list[ConfigProblem]) -> list[Any]
             )
         )
         return None
-    return document["companies"]
+    companies: list[Any] = document["companies"]
+    return companies
 
 
 def _company_frames(

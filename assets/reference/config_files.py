@@ -20,7 +20,9 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
-import yaml
+
+# No types-PyYAML installed; mypy flags only the first importer (so: unused-ignore too).
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from schemas.booleans import FALSE_WORDS, TRUE_WORDS
 from schemas.reference import LOA_CATEGORIES, columns_of

@@ -93,7 +93,9 @@ def load_reference_data(reference_dir: Path) -> dict[str, pd.DataFrame]:
 def _reference_cross_checks(frames: dict[str, pd.DataFrame]) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
 
-    def per_row(table: str, bad: pd.Series, message: Callable[[pd.Series], str], value: str):
+    def per_row(
+        table: str, bad: pd.Series, message: Callable[[pd.Series], str], value: str
+    ) -> None:
         frame = frames[table]
         for index, row in frame[bad].iterrows():
             problems.append(

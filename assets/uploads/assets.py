@@ -25,11 +25,12 @@ validator) and producer summaries without SSN digits.
 """
 
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
 from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
-from assets.metadata import markdown_preview
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
 from assets.uploads.error_report import error_report_csv, error_report_xlsx
@@ -41,21 +42,13 @@ from assets.uploads.reading import (
     read_upload,
     require_columns,
 )
+from assets.uploads.upload_metadata import onboarding_metadata, report_path, validation_metadata
 from assets.uploads.validation import ValidatedUpload, validate_upload
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectNotFound, ObjectStore
 from resources.ssn import SsnVault
 
 REFERENCE_READS = ("jurisdictions", "loa_categories", "lines_of_authority", "termination_reasons")
-SHOWN_ROWS = 20
-OTHER_KIND_NOTES = {
-    "appoint": "Appointment requests are validated here; turning them into eligibility-checked "
-    "transaction batches is the appointments capability's work, not onboarding's.",
-    "terminate": "Termination requests are validated here; batching and submitting them is the "
-    "terminations capability's work, not onboarding's.",
-    "portal_invite": "Portal invitations are validated here; sending them is the portal "
-    "capability's work, not onboarding's.",
-}
 
 
 def _now() -> dt.datetime:
@@ -109,10 +102,6 @@ def _resolve_object(
     return ledger.ResolvedObject(found.key, found.etag, how="inbox listing")
 
 
-def _report_path(key: str | None) -> object:
-    return dg.MetadataValue.path(key) if key else "none"
-
-
 # ============================================================================================
 # raw_uploads__file
 # ============================================================================================
@@ -132,7 +121,7 @@ def raw_uploads__file(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     object_store: ObjectStore,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[Any]:
     database.ensure_migrated()
     upload_id = context.partition_key
     resolved = _resolve_object(context, database, object_store, upload_id)
@@ -154,7 +143,7 @@ def raw_uploads__file(
     sha256 = ledger.content_sha256(data)
     name = ledger.file_name(resolved.key)
     folder_kind = kind_from_key(resolved.key)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "object_key": dg.MetadataValue.path(resolved.key),
         "etag": resolved.etag,
         "bytes": len(data),
@@ -213,7 +202,7 @@ def raw_uploads__file(
                 **metadata,
                 "status": ledger.REJECTED,
                 "message": rejection.message,
-                "error_report": _report_path(report_key),
+                "error_report": report_path(report_key),
             }
         )
 
@@ -250,7 +239,7 @@ def _reject(
     upload_id: str,
     object_key: str,
     message: str,
-    row: dict[str, object],
+    row: dict[str, Any],
 ) -> str:
     """Record a whole-file rejection: the one-line report beside the file, then the row."""
     report_key = ledger.error_report_keys(object_key, None)[0]
@@ -279,7 +268,7 @@ def _read_and_validate(
     database: OperationalDatabase,
     object_store: ObjectStore,
     upload_id: str,
-    row: dict,
+    row: dict[str, Any],
 ) -> tuple[RawUpload, ValidatedUpload]:
     """Read the recorded upload's file from the bucket and validate it: the one read of the
     file after `raw_uploads__file`. Its request rows are then stored (`request_rows.py`) for
@@ -303,42 +292,6 @@ def _read_and_validate(
     companies = database.read_table("companies")
     raw = read_upload(data, ledger.file_name(key))
     return raw, validate_upload(raw, row["kind"], reference, companies)
-
-
-# ============================================================================================
-# Metadata of core_uploads__validated + core_onboarding__producers
-# ============================================================================================
-
-
-def _validation_metadata(
-    validated: ValidatedUpload, report_keys: list[str], status: str
-) -> dict[str, object]:
-    errors = validated.row_errors
-    warnings = validated.warnings
-    metadata: dict[str, object] = {
-        "status": status,
-        "kind": validated.kind,
-        "rows_total": validated.rows_total,
-        "rows_blank": validated.rows_blank,
-        "rows_valid": validated.rows_valid,
-        "rows_rejected": validated.rows_rejected,
-        "row_errors": len(errors),
-        "warnings_count": len(warnings),
-        "error_report": _report_path(report_keys[0] if report_keys else None),
-    }
-    if len(report_keys) > 1:
-        metadata["error_report_xlsx"] = dg.MetadataValue.path(report_keys[1])
-    first_rows = validated.rejected_row_numbers[:SHOWN_ROWS]
-    shown = errors[errors["row_number"].isin(first_rows)]
-    metadata["first_rejected_rows"] = markdown_preview(
-        ledger.markdown_safe(shown[["row_number", "column", "value", "message"]]),
-        max_rows=4 * SHOWN_ROWS,
-    )
-    if len(warnings):
-        metadata["warnings"] = markdown_preview(
-            ledger.markdown_safe(warnings.astype(object).fillna("")), max_rows=SHOWN_ROWS
-        )
-    return metadata
 
 
 @dg.multi_asset(
@@ -374,7 +327,7 @@ def core_uploads__processed(
     database: OperationalDatabase,
     object_store: ObjectStore,
     ssn_vault: SsnVault,
-):
+) -> Iterator[dg.MaterializeResult[Any]]:
     database.ensure_migrated()
     upload_id = context.partition_key
     with database.begin() as connection:
@@ -400,7 +353,7 @@ def core_uploads__processed(
             metadata={
                 "status": ledger.REJECTED,
                 "message": rejection.message,
-                "error_report": _report_path(report_key),
+                "error_report": report_path(report_key),
             },
         )
         return
@@ -427,43 +380,12 @@ def core_uploads__processed(
     )
     yield dg.MaterializeResult(
         asset_key=VALIDATED_KEY,
-        metadata=_validation_metadata(validated, report_keys, ledger.PROCESSED),
+        metadata=validation_metadata(validated, report_keys, ledger.PROCESSED),
     )
     yield dg.MaterializeResult(
-        asset_key=ONBOARDING_KEY, metadata=_onboarding_metadata(validated, plan, ssn_vault)
+        asset_key=ONBOARDING_KEY,
+        metadata=onboarding_metadata(validated, plan, ssn_encrypted=ssn_vault.encrypts),
     )
-
-
-def _onboarding_metadata(
-    validated: ValidatedUpload, plan, ssn_vault: SsnVault
-) -> dict[str, object]:
-    if validated.kind != "agent":
-        return {
-            "kind": validated.kind,
-            "note": OTHER_KIND_NOTES.get(validated.kind, "Not an agent upload: nothing onboarded."),
-            "producers_to_sync": 0,
-        }
-    if plan is None:
-        return {
-            "kind": "agent",
-            "note": "No valid rows: nothing onboarded.",
-            "producers_to_sync": 0,
-        }
-    metadata: dict[str, object] = {"kind": "agent", **plan.counts}
-    metadata["ssn_protection"] = (
-        "encrypted with NPNFLOW_SSN_KEY, last four kept"
-        if ssn_vault.encrypts
-        else "no NPNFLOW_SSN_KEY: full SSNs discarded, last four kept"
-    )
-    metadata["producers"] = markdown_preview(
-        ledger.markdown_safe(plan.summary.astype(object).fillna("")), max_rows=SHOWN_ROWS
-    )
-    metadata["next"] = (
-        f"{plan.counts['producers_to_sync']} producer(s) Not Started: `sync_new_producers_job` "
-        "fetches their Entity Info (requested by onboarded_producers_sensor, else by "
-        "sync_new_producers_schedule)."
-    )
-    return metadata
 
 
 UPLOAD_ASSETS = [raw_uploads__file, core_uploads__processed]

@@ -79,7 +79,7 @@ def match_key(text: str) -> str:
 
 def and_list(values: pd.Series) -> str:
     """'CA', 'CA and TX', 'CA, TX and VA' (repeats dropped, order kept)."""
-    items = list(dict.fromkeys(values))
+    items: list[str] = list(dict.fromkeys(values))
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -197,10 +198,8 @@ def row_errors(
         message = _message(
             field_name, name, values, text, kind, headers, lengths, max_chars, explain
         )
-        safe = cells.mask_ssn_value if field_name == "ssn" else cells.mask_ssns
-        shown = cells.map_distinct(
-            values, lambda v, safe=safe: cells.neutralise(safe(v))[:_VALUE_CHARS]
-        )
+        mask = cells.mask_ssn_value if field_name == "ssn" else cells.mask_ssns
+        shown = cells.map_distinct(values, partial(_report_value, mask=mask))
         shown = shown.fillna("")
         parts.append(
             pd.DataFrame(
@@ -216,6 +215,11 @@ def row_errors(
     errors = pd.concat(parts, ignore_index=True).sort_values(["row_number", "_order"])
     errors = errors.drop(columns="_order").reset_index(drop=True)
     return errors.astype({"row_number": "int64", "column": "str", "value": "str", "message": "str"})
+
+
+def _report_value(value: str, mask: Callable[[str], str]) -> str:
+    """A value as the error report's value column shows it: SSNs masked, never a formula."""
+    return cells.neutralise(mask(value))[:_VALUE_CHARS]
 
 
 def _formula_or(

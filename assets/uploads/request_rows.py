@@ -64,17 +64,15 @@ def _dtype(column: sa.Column[Any]) -> str:
 
 
 def _records(upload_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The frame as table rows: missing values as NULL, dates as `datetime.date`."""
+    """The frame as table rows (vectorised): missing values as NULL, dates as `datetime.date`,
+    numpy scalars as Python ones."""
     values: dict[str, list[Any]] = {}
     for name in frame.columns:
+        column = _table_column(name)
         series = frame[name]
-        table_name = _table_column(name).name
-        if _dtype(_table_column(name)) == "datetime64[ns]":
-            values[table_name] = [None if pd.isna(v) else v.date() for v in series]
-        elif _dtype(_table_column(name)) in ("int64", "bool"):
-            values[table_name] = series.tolist()  # python ints and bools
-        else:
-            values[table_name] = [None if pd.isna(v) else str(v) for v in series]
+        if _dtype(column) == "datetime64[ns]":
+            series = series.dt.date
+        values[column.name] = series.astype(object).where(series.notna(), None).tolist()
     names = list(values)
     return [
         {"upload_id": upload_id, "position": position, **dict(zip(names, row, strict=True))}

@@ -191,11 +191,11 @@ def validate_upload(
 
     text = pd.DataFrame({"row_number": data.index.to_numpy(dtype="int64")}, index=data.index)
     for column in columns:
-        label = match.fields.get(column.field)
-        if label is None:
+        source = match.fields.get(column.field)
+        if source is None:
             text[column.field] = pd.Series(pd.NA, index=data.index, dtype="str")
         else:
-            column_cells = stripped[label].loc[~blank]
+            column_cells = stripped[source].loc[~blank]
             text[column.field] = column_cells.mask(column_cells.eq(""))
     text = text.astype({c.field: "str" for c in columns})
     lengths = {c.field: text[c.field].str.len() for c in columns}
@@ -265,22 +265,12 @@ def _reference_checks(
         filled = text["loa_category"].isna() & resolved["category"].notna()
         text["loa_category"] = text["loa_category"].where(~filled, resolved["category"])
         ok, why = messages.appoint_loa_outcome(text, resolved, pairs)
-        checks.append(
-            pa.Check(
-                lambda f, ok=ok: ok.reindex(f.index, fill_value=True),
-                name="line_of_authority_resolves",
-            )
-        )
-        explain["line_of_authority_resolves"] = lambda rows, m=why: m.reindex(rows)
+        checks.append(_rows_pass(ok, "line_of_authority_resolves"))
+        explain["line_of_authority_resolves"] = why.reindex
     if kind == "terminate" and loa_lookup is not None:
         missing_states = loa_lookup.unknown_states(text, states)
         known = missing_states.isna()
-        checks.append(
-            pa.Check(
-                lambda f, ok=known: ok.reindex(f.index, fill_value=True),
-                name="line_of_authority_in_states",
-            )
-        )
+        checks.append(_rows_pass(known, "line_of_authority_in_states"))
         explain["line_of_authority_in_states"] = lambda rows: pd.Series(
             [
                 f"Line of Authority '{cells.shown(text.at[r, 'line_of_authority'])}' is not a line of "
@@ -303,6 +293,11 @@ def _reference_checks(
             )
         )
     return checks, explain
+
+
+def _rows_pass(ok: pd.Series, name: str) -> pa.Check:
+    """A dataframe-wide check that passes the rows `ok` says (rows it does not know pass)."""
+    return pa.Check(lambda frame: ok.reindex(frame.index, fill_value=True), name=name)
 
 
 def _blank_rows(frame: pd.DataFrame, stripped: Mapping[str, pd.Series]) -> pd.Series:
