@@ -19,6 +19,7 @@ materialize `core_uploads__validated` again for that partition.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -64,20 +65,18 @@ def _dtype(column: sa.Column[Any]) -> str:
 
 
 def _records(upload_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The frame as table rows (vectorised): missing values as NULL, dates as `datetime.date`,
-    numpy scalars as Python ones."""
-    values: dict[str, list[Any]] = {}
+    """The frame as table rows (column by column): missing values as NULL, dates as
+    `datetime.date`, numpy scalars as Python ones."""
+    names = ["upload_id", "position"]
+    columns: list[Iterable[Any]] = [[upload_id] * len(frame), range(len(frame))]
     for name in frame.columns:
         column = _table_column(name)
         series = frame[name]
         if _dtype(column) == "datetime64[ns]":
             series = series.dt.date
-        values[column.name] = series.astype(object).where(series.notna(), None).tolist()
-    names = list(values)
-    return [
-        {"upload_id": upload_id, "position": position, **dict(zip(names, row, strict=True))}
-        for position, row in enumerate(zip(*values.values(), strict=True))
-    ]
+        names.append(column.name)
+        columns.append(series.astype(object).where(series.notna(), None).tolist())
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def write_request_rows(connection: Connection, upload_id: str, validated: ValidatedUpload) -> int:
@@ -115,7 +114,14 @@ def read_request_rows(connection: Connection, upload_id: str, kind: str) -> pd.D
         .where(upload_request_rows.c.upload_id == upload_id)
         .order_by(upload_request_rows.c.position)
     )
-    frame = pd.DataFrame(result.all(), columns=list(columns))
+    # Column by column: a frame built from SQLAlchemy rows one by one is several times slower.
+    values = list(zip(*result.all(), strict=True)) or [()] * len(columns)
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(column, dtype=object)
+            for name, column in zip(columns, values, strict=True)
+        }
+    )
     if frame.empty:
         rows_valid = connection.execute(
             sa.select(uploads.c.rows_valid).where(uploads.c.upload_id == upload_id)
