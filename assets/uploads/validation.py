@@ -35,6 +35,7 @@ from assets.uploads.messages import ERROR_COLUMNS
 from assets.uploads.normalising import WARNING_COLUMNS
 from assets.uploads.reading import RawUpload, UploadRejected, require_columns
 from schemas.reference import JURISDICTION_CODES
+from schemas.tables import producer_assignments
 from schemas.uploads import (
     ASSIGNMENT_FIELDS,
     DEFAULT_AGENT_TYPE,
@@ -82,15 +83,8 @@ REQUEST_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "portal_invite": ("row_number", *(c.field for c in TEMPLATES["portal_invite"])),
 }
-_ASSIGNMENT_COLUMNS = (
-    "row_number",
-    "npn",
-    "loa_category",
-    "state_code",
-    "cocode",
-    "scorecard_type",
-    "agent_type",
-)
+# An agent upload's exploded rows: the producer assignments it asks for, with their file row.
+_ASSIGNMENT_COLUMNS = ("row_number", *(c.name for c in producer_assignments.columns))
 _TERMINATE_EMPTY_DTYPES = {
     "request_row": "int64",
     "effective_date": "datetime64[ns]",
