@@ -29,7 +29,12 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -75,7 +80,7 @@ def generate(rows: int, seed: int = 11) -> tuple[bytes, int]:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8"), bad
 
 
-def machine() -> dict:
+def machine() -> dict[str, Any]:
     import pandas
     import sqlalchemy
 
@@ -89,7 +94,9 @@ def machine() -> dict:
     }
 
 
-def run_once(data: bytes, reference, companies, folder: Path) -> dict:
+def run_once(
+    data: bytes, reference: Mapping[str, pd.DataFrame], companies: pd.DataFrame, folder: Path
+) -> dict[str, Any]:
     from assets.uploads import store as upload_store
     from assets.uploads.error_report import error_report_csv
     from assets.uploads.ledger import RECEIVED, content_sha256
@@ -109,11 +116,16 @@ def run_once(data: bytes, reference, companies, folder: Path) -> dict:
         upload_store.save_upload_row(
             connection,
             upload_id,
-            {"object_key": "inbox/agent/bench.csv", "content_sha256": content_sha256(data),
-             "kind": "agent", "received_at": dt.datetime.now(dt.UTC), "status": RECEIVED},
-        )  # fmt: skip
+            {
+                "object_key": "inbox/agent/bench.csv",
+                "content_sha256": content_sha256(data),
+                "kind": "agent",
+                "received_at": dt.datetime.now(dt.UTC),
+                "status": RECEIVED,
+            },
+        )
 
-    figures: dict = {}
+    figures: dict[str, Any] = {}
     started = time.perf_counter()
     raw = read_upload(data, "bench.csv")
     figures["read_seconds"] = time.perf_counter() - started
@@ -126,9 +138,13 @@ def run_once(data: bytes, reference, companies, folder: Path) -> dict:
     mark = time.perf_counter()
     with database.begin() as connection:
         plan = upload_store.apply_validated_upload(
-            connection, upload_id, validated, error_report_key="x.errors.csv",
-            protect=vault.protector(), now=dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+            connection,
+            upload_id,
+            validated,
+            error_report_key="x.errors.csv",
+            protect=vault.protector(),
+            now=dt.datetime.now(dt.UTC),
+        )
     figures["load_seconds"] = time.perf_counter() - mark
     figures["total_seconds"] = time.perf_counter() - started
 
@@ -136,12 +152,17 @@ def run_once(data: bytes, reference, companies, folder: Path) -> dict:
     mark = time.perf_counter()
     with database.begin() as connection:
         upload_store.apply_validated_upload(
-            connection, upload_id, validated, error_report_key="x.errors.csv",
-            protect=vault.protector(), now=dt.datetime.now(dt.UTC),
-        )  # fmt: skip
+            connection,
+            upload_id,
+            validated,
+            error_report_key="x.errors.csv",
+            protect=vault.protector(),
+            now=dt.datetime.now(dt.UTC),
+        )
     figures["reload_seconds"] = time.perf_counter() - mark
-    counts = database.count_rows(["producers", "producer_assignments", "agencies",
-                                  "upload_row_errors"])  # fmt: skip
+    counts = database.count_rows(
+        ["producers", "producer_assignments", "agencies", "upload_row_errors"]
+    )
     database.engine.dispose()
     figures |= {
         "rows_total": validated.rows_total,

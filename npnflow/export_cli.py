@@ -14,10 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from resources import paths
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORT = "rpt_producer_licensing_with_carrier_appointments"
 FORMATS = ("csv", "xlsx")
@@ -39,7 +43,7 @@ def _file_format(file_format: str | None, output: str | None) -> str:
     return file_format or (suffix if suffix in FORMATS else "csv")
 
 
-def _read_report(url: str):
+def _read_report(url: str) -> pd.DataFrame:
     """The report from the operational database at `url` (ReportNotBuilt when it is not there)."""
     import sqlalchemy as sa
 
@@ -74,25 +78,57 @@ def _plural(count: int, word: str) -> str:
     "2: the report is not built yet.",
 )
 @click.option("--cocode", required=True, help="The company's 5-digit NAIC CoCode.")
-@click.option("--states", multiple=True, metavar="CODES",
-              help="Only these states, separated by ',' or ';' (repeatable). Default: all.")  # fmt: skip
-@click.option("--loas", multiple=True, metavar="LINES",
-              help="Only these lines of authority: NIPR loa codes or names, separated by ',' or "
-              "';' (repeatable). Default: all.")  # fmt: skip
-@click.option("--reason", default=None,
-              help="Termination reason code for every row (default: blank, each state's "
-              "default; see the termination_reason_key sheet).")  # fmt: skip
-@click.option("--effective-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="YYYY-MM-DD for every row (default: blank: the state's own processing date).")  # fmt: skip
-@click.option("--submit-immediately/--review", default=False, show_default=True,
-              help="Submit Immediately TRUE approves and submits the batch at once; --review "
-              "leaves it Pending Review.")  # fmt: skip
-@click.option("--format", "file_format", type=click.Choice(FORMATS), default=None,
-              help="csv or xlsx (default: from the output's suffix, else csv).")  # fmt: skip
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Where to write it (default: terminate_<cocode>_<YYYYMMDD>.<format> here).")  # fmt: skip
-@click.option("--database-url", default=None,
-              help="Database URL (default: NPNFLOW_DATABASE_URL or the local SQLite file).")  # fmt: skip
+@click.option(
+    "--states",
+    multiple=True,
+    metavar="CODES",
+    help="Only these states, separated by ',' or ';' (repeatable). Default: all.",
+)
+@click.option(
+    "--loas",
+    multiple=True,
+    metavar="LINES",
+    help="Only these lines of authority: NIPR loa codes or names, separated by ',' or "
+    "';' (repeatable). Default: all.",
+)
+@click.option(
+    "--reason",
+    default=None,
+    help="Termination reason code for every row (default: blank, each state's "
+    "default; see the termination_reason_key sheet).",
+)
+@click.option(
+    "--effective-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="YYYY-MM-DD for every row (default: blank: the state's own processing date).",
+)
+@click.option(
+    "--submit-immediately/--review",
+    default=False,
+    show_default=True,
+    help="Submit Immediately TRUE approves and submits the batch at once; --review "
+    "leaves it Pending Review.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="csv or xlsx (default: from the output's suffix, else csv).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Where to write it (default: terminate_<cocode>_<YYYYMMDD>.<format> here).",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="Database URL (default: NPNFLOW_DATABASE_URL or the local SQLite file).",
+)
 def export_terminate(
     cocode: str,
     states: tuple[str, ...],

@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from resources import paths
+
+if TYPE_CHECKING:
+    from resources.database import OperationalDatabase
+    from resources.mailer import Mailer
 
 
 @click.group(help="Portal invitations: invite producers, see each portal's seats and users.")
@@ -28,7 +34,7 @@ def portal() -> None:
     pass
 
 
-def _database():
+def _database() -> OperationalDatabase:
     from resources.database import DatabaseNotMigrated, OperationalDatabase
 
     database = OperationalDatabase(url=paths.database_url())
@@ -42,15 +48,18 @@ def _database():
 
 
 @contextmanager
-def _environment_mailer():
+def _environment_mailer() -> Iterator[Mailer]:
     """The mailer of the current environment, its EnvVars read now (as a run would)."""
     from dagster import DagsterInvalidConfigError
 
     from pipelines.environments import current_environment, resources_for
+    from resources.mailer import Mailer
 
     environment = current_environment()
     try:
         mailer = resources_for(environment)["mailer"]
+        if not isinstance(mailer, Mailer):  # every environment maps "mailer" to a Mailer
+            raise TypeError(f"the mailer of environment {environment} is not a Mailer")
         with mailer.process_config_and_initialize_cm() as ready:
             yield ready
     except DagsterInvalidConfigError as error:
@@ -65,7 +74,8 @@ def _environment_mailer():
 
 
 def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
-    from tabulate import tabulate
+    # No types-tabulate installed; mypy flags only the first importer (so: unused-ignore too).
+    from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
 
     click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
 
@@ -75,7 +85,8 @@ def _stamp(value: object) -> str:
 
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+    stamp: str = pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+    return stamp
 
 
 @portal.command(
@@ -147,7 +158,7 @@ def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[str, ...]) ->
 
 @portal.command("seats", help="Each portal's seats: total, invited, registered, left.")
 def seats() -> None:
-    from assets.portal.store import portal_seats
+    from assets.portal.views import portal_seats
 
     database = _database()
     try:
@@ -163,20 +174,37 @@ def seats() -> None:
         return
     _echo_table(
         [
-            [r.portal_id, r.portal_name or "", r.seats_total, r.invited, r.registered,
-             r.seats_left, r.emails_not_sent, r.emails_unconfirmed]
+            [
+                r.portal_id,
+                r.portal_name or "",
+                r.seats_total,
+                r.invited,
+                r.registered,
+                r.seats_left,
+                r.emails_not_sent,
+                r.emails_unconfirmed,
+            ]
             for r in frame.itertuples(index=False)
         ],
-        ["portal", "name", "seats", "invited", "registered", "left", "emails waiting",
-         "emails unconfirmed"],
-    )  # fmt: skip
+        [
+            "portal",
+            "name",
+            "seats",
+            "invited",
+            "registered",
+            "left",
+            "emails waiting",
+            "emails unconfirmed",
+        ],
+    )
 
 
 @portal.command("list", help="The producers invited to (or registered on) the portals.")
 @click.option("--portal", "portal_name", default=None, help="Only this portal (name or id).")
 def list_users(portal_name: str | None) -> None:
     from assets.portal.invitations import find_portal
-    from assets.portal.store import portal_user_list, read_portals
+    from assets.portal.store import read_portals
+    from assets.portal.views import portal_user_list
 
     database = _database()
     try:
@@ -195,7 +223,7 @@ def list_users(portal_name: str | None) -> None:
         click.echo("Nobody is invited yet.")
         return
 
-    def email_state(row) -> str:
+    def email_state(row: Any) -> str:  # a row of frame.itertuples()
         if row.status == "Registered":
             return "registered"
         if _stamp(row.invitation_sent_at):
@@ -206,11 +234,19 @@ def list_users(portal_name: str | None) -> None:
 
     _echo_table(
         [
-            [r.portal_id, r.npn, " ".join(p for p in (r.first_name, r.last_name) if p),
-             r.email or "", r.status, _stamp(r.invited_at), email_state(r),
-             _stamp(r.registered_at), r.invitation_source or ""]
+            [
+                r.portal_id,
+                r.npn,
+                " ".join(p for p in (r.first_name, r.last_name) if p),
+                r.email or "",
+                r.status,
+                _stamp(r.invited_at),
+                email_state(r),
+                _stamp(r.registered_at),
+                r.invitation_source or "",
+            ]
             for r in frame.itertuples(index=False)
         ],
         ["portal", "npn", "name", "email", "status", "invited", "email", "registered", "by"],
-    )  # fmt: skip
+    )
     click.echo(f"{len(frame)} portal user(s).")

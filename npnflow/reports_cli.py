@@ -17,11 +17,15 @@ import datetime as dt
 import io
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from assets.reports.relations import REPORT_MODELS
 from resources import paths
+
+if TYPE_CHECKING:
+    from dagster import ExecuteInProcessResult
 
 JOB_NAME = "build_reports_job"
 OP_NAME = "reports_dbt_models"
@@ -53,10 +57,10 @@ def prepare() -> None:
     click.echo(f"dbt_reports prepared: {manifest}")
 
 
-def _failure_messages(result) -> list[str]:
+def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
     """Why each failed step failed: the innermost error, the one that names the problem
     (e.g. "Run `npnflow db upgrade`"), not Dagster's "error occurred while executing op"."""
-    messages = []
+    messages: list[str] = []
     for event in result.all_events:
         if event.is_step_failure:
             error = getattr(event.event_specific_data, "error", None)
@@ -125,7 +129,7 @@ def build(as_of: dt.datetime | None) -> None:
     from resources.database import OperationalDatabase
 
     # The run resolves an EnvVar URL by itself; the summary below needs it too.
-    url = defs.resources["database"].url
+    url = (defs.resources or {})["database"].url
     if isinstance(url, EnvVar):
         if not url.get_value():
             click.echo(
@@ -195,7 +199,9 @@ def build(as_of: dt.datetime | None) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 def show(name: str, limit: int) -> None:
     import sqlalchemy as sa
-    from tabulate import tabulate
+
+    # No types-tabulate installed; mypy flags only the first importer (so: unused-ignore too).
+    from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
 
     from assets.reports.relations import ReportNotBuilt, report_table
     from resources.database import OperationalDatabase

@@ -120,7 +120,9 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
             "database": OperationalDatabase(url=dg.EnvVar("NPNFLOW_DATABASE_URL")),
             "object_store": _s3_bucket(environ),
             "nipr": NiprClient(
-                **NIPR_PRODUCTION_URLS,
+                pdb_base_url=NIPR_PRODUCTION_URLS["pdb_base_url"],
+                alerts_base_url=NIPR_PRODUCTION_URLS["alerts_base_url"],
+                gateway_base_url=NIPR_PRODUCTION_URLS["gateway_base_url"],
                 username=dg.EnvVar("NIPR_USERNAME"),
                 password=dg.EnvVar("NIPR_PASSWORD"),
             ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -45,7 +45,7 @@ def create_database_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def _python_value(value: Any, column: sa.Column) -> Any:
+def _python_value(value: Any, column: sa.Column[Any]) -> Any:
     """A cell as the DB driver wants it: None for missing, date for Date, plain Python types."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -88,7 +88,9 @@ def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
     ]
 
 
-class OperationalDatabase(dg.ConfigurableResource):
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new pydantic
+# class at run time. (type-arg is only reported where mypy is strict: hence unused-ignore.)
+class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """npnflow's operational database: SQLite in the embedded default, PostgreSQL in production."""
 
     url: str = Field(
@@ -113,7 +115,7 @@ class OperationalDatabase(dg.ConfigurableResource):
         return self._engine
 
     @contextmanager
-    def begin(self):
+    def begin(self) -> Iterator[Connection]:
         """One database transaction: everything inside commits together or not at all."""
         with self.engine.begin() as connection:
             yield connection

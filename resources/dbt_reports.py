@@ -26,12 +26,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import sqlalchemy as sa
 
 from resources import paths
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliResource, DbtProject
 
 DBT_REPORTS_DIR = paths.PROJECT_ROOT / "dbt_reports"
 PREPARE_COMMAND = "npnflow reports prepare"
@@ -93,9 +96,10 @@ def dbt_target_for(database_url: str) -> DbtTarget:
         )
     if backend == "postgresql":
         missing = [
-            part for part, value in (("host", url.host), ("database name", url.database))
+            part
+            for part, value in (("host", url.host), ("database name", url.database))
             if not value
-        ]  # fmt: skip
+        ]
         if missing:
             raise UnsupportedDatabase(
                 f"The PostgreSQL URL {url.render_as_string(hide_password=True)} has no "
@@ -137,7 +141,7 @@ def _login_name() -> str:
 
 
 @functools.cache
-def reports_project():
+def reports_project() -> DbtProject:
     """dbt_reports as dagster-dbt's DbtProject (profiles.yml is inside the project)."""
     from dagster_dbt import DbtProject
 
@@ -163,7 +167,7 @@ def dbt_executable() -> str:
 
 
 @functools.cache
-def _dbt_cli():
+def _dbt_cli() -> DbtCliResource:
     """One per process: dagster-dbt asks `dbt --version` once per resource object (a second)."""
     from dagster_dbt import DbtCliResource
 
@@ -235,7 +239,9 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-class ReportsDbt(dg.ConfigurableResource):
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new pydantic
+# class at run time. (type-arg is only reported where mypy is strict: hence unused-ignore.)
+class ReportsDbt(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """dbt_reports, built by the dbt CLI in the operational database a run is given.
 
     It holds no connection settings of its own: `build()` takes the URL of the run's `database`

@@ -34,10 +34,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from schemas.booleans import SETTING_FALSE_WORDS, SETTING_TRUE_WORDS
+
 DEFAULT_SMTP_PORT = 587  # the submission port, with STARTTLS
 DEFAULT_OUTBOX_FROM = "npnflow <npnflow@localhost>"
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
 
 
 class MailNotSent(RuntimeError):
@@ -58,7 +58,9 @@ def _sender_domain(from_address: str) -> str:
     return domain or "localhost"
 
 
-class Mailer(dg.ConfigurableResource):
+# Bare, as Dagster's own docs subclass it: ConfigurableResource[X] would build a new pydantic
+# class at run time. (type-arg is only reported where mypy is strict: hence unused-ignore.)
+class Mailer(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """What npnflow needs of email: send one message. Abstract (see `ObjectStore`): assets ask
     for a `Mailer` and get the environment's implementation."""
 
@@ -118,7 +120,9 @@ class SmtpMailer(Mailer):
         sender = email.utils.parseaddr(str(message["From"]))[1]
         recipients = [
             address
-            for _, address in email.utils.getaddresses([str(to) for to in message.get_all("To")])
+            for _, address in email.utils.getaddresses(
+                [str(to) for to in message.get_all("To", [])]
+            )
         ]
         # SMTP wants CRLF line ends; the envelope sender and recipients go separately, so the
         # message's own Bcc (none here) would never be revealed.
@@ -257,10 +261,10 @@ def parse_flag(name: str, value: str | None, default: bool) -> bool:
     """An on/off environment variable; anything unclear fails loudly, naming the variable."""
     if value is None or not value.strip():
         return default
-    text = value.strip().lower()
-    if text in _TRUE:
+    text = value.strip().casefold()
+    if text in SETTING_TRUE_WORDS:
         return True
-    if text in _FALSE:
+    if text in SETTING_FALSE_WORDS:
         return False
     raise ValueError(f"{name}={value!r} is not true or false")
 

@@ -12,7 +12,8 @@ HTTP 5xx that is not a SOAP fault, connection errors, timeouts and replies cut o
   SUBSCRIPTION_NAME_NOT_UNIQUE; the caller checks `list_subscriptions` instead;
 - never retried: SOAP faults (NIPR answered), HTTP 401/403, malformed replies.
 Fault 21 (RUN_NOT_FINISHED) raises `ReportNotReady`: the run is not over, the caller asks again
-later (a later run), not in a tight loop here. Writes to the Gateway are not this module's yet.
+later (a later run), not in a tight loop here. Writes to the Gateway are `nipr_gateway.py`'s;
+the errors and the base resource both clients share are in `nipr_http.py`.
 """
 
 from __future__ import annotations
@@ -24,14 +25,36 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO, ClassVar, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-import dagster as dg
 import requests
 from lxml import etree
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from resources import nipr_soap as soap
+from resources.nipr_http import (
+    NiprAuthFailed,
+    NiprCallFailed,
+    NiprFault,
+    NiprHttpResource,
+    ReportNotReady,
+    TransientFailure,
+    safe_url,
+)
+
+# Re-exported: callers import the errors and the base resource from here.
+__all__ = [
+    "AlertsReportReceipt",
+    "AlertsReportReply",
+    "InvalidTarget",
+    "NiprAuthFailed",
+    "NiprCallFailed",
+    "NiprClient",
+    "NiprFault",
+    "NiprHttpResource",
+    "ReportNotReady",
+    "TargetResult",
+    "safe_url",
+]
 
 ENTITY_INFO_PATH = "/pdb-xml-reports/entityinfo_xml.cgi"
 ALERTS_PATH = "/pdb-alerts-industry-services/services/industry-ws"
@@ -42,45 +65,6 @@ _MAX_FAULT_BYTES = 1024 * 1024  # an error reply is a few hundred bytes; don't b
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-# ====================================================================== errors
-class NiprCallFailed(RuntimeError):
-    """A NIPR call failed (after its retries, if it has any); the message names the call and,
-    for reports, the day. It never carries the credentials."""
-
-
-class NiprAuthFailed(NiprCallFailed):
-    """NIPR refused the credentials (HTTP 401/403). Not retried."""
-
-
-class NiprFault(NiprCallFailed):
-    """NIPR answered with a SOAP fault. `code`/`name` are NIPR's fault number and name
-    (`code` is None when NIPR's fault names none); `message` is NIPR's fault text."""
-
-    def __init__(self, text: str, code: int | None, name: str, message: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.name = name
-        self.message = message
-
-
-class ReportNotReady(NiprCallFailed):
-    """Fault 21 RUN_NOT_FINISHED: the day's alerts run is not finished. Ask again later."""
-
-    code = soap.RUN_NOT_FINISHED
-
-    def __init__(self, text: str, report_date: date) -> None:
-        super().__init__(text)
-        self.report_date = report_date
-
-
-class _Transient(Exception):
-    """Internal: this attempt failed in a way worth another try."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # ====================================================================== results
@@ -123,53 +107,6 @@ class AlertsReportReceipt:
     bytes_written: int
 
 
-# ====================================================================== the resources
-class NiprHttpResource(dg.ConfigurableResource):
-    """What every NIPR resource shares: credentials, timeouts, one lazily made HTTP session,
-    and scrubbing the credentials out of any text that may reach a log."""
-
-    # repr=False: the resource's repr (logs, tracebacks, the debugger) leaves them out.
-    username: str = Field(repr=False, description="NIPR user; an EnvVar in production.")
-    password: str = Field(repr=False, description="NIPR password; an EnvVar in production.")
-    connect_timeout_seconds: float = Field(default=10.0, description="TCP/TLS connect timeout.")
-
-    _session: requests.Session | None = PrivateAttr(default=None)
-    _user_agent: ClassVar[str] = "npnflow"
-
-    # The read timeout is each subclass's own field (its default depends on the calls).
-    timeout_seconds: float
-
-    def _http(self) -> requests.Session:
-        # Created on first use (not at import, not at construction). urllib3's own retries stay
-        # off (the adapters' default): retries are the caller's decision, and a silent resend
-        # of a Gateway POST is exactly what must not happen.
-        if self._session is None:
-            session = requests.Session()
-            session.auth = (self.username, self.password)
-            session.headers["User-Agent"] = self._user_agent
-            self._session = session
-        return self._session
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()
-
-    @property
-    def _timeout(self) -> tuple[float, float]:
-        return (self.connect_timeout_seconds, self.timeout_seconds)
-
-    def _scrub(self, text: str) -> str:
-        """Belt and braces: a NIPR reply could echo the user name back."""
-        for secret in (self.password, self.username):
-            if isinstance(secret, str) and len(secret) >= 3:
-                text = text.replace(secret, "***")
-        return text
-
-
 class NiprClient(NiprHttpResource):
     """NIPR's PDB (Entity Info), PDB Alerts and Gateway endpoints."""
 
@@ -201,7 +138,7 @@ class NiprClient(NiprHttpResource):
         for number in range(1, attempts + 1):
             try:
                 return attempt()
-            except _Transient as failure:
+            except TransientFailure as failure:
                 if number == attempts:
                     tries = f" after {attempts} attempts" if attempts > 1 else ""
                     raise self._fail(f"{call}: {failure.reason}{tries}") from None
@@ -218,14 +155,16 @@ class NiprClient(NiprHttpResource):
         raise AssertionError("unreachable")
 
     def _transport_error(self, error: requests.RequestException, url: str) -> Exception:
-        """A requests exception as _Transient (worth a retry) or a final NiprCallFailed."""
+        """A requests exception as TransientFailure (worth a retry) or a final NiprCallFailed."""
         where = safe_url(url)
         if isinstance(error, requests.Timeout):
-            return _Transient(f"no answer from {where} within the timeout ({type(error).__name__})")
+            return TransientFailure(
+                f"no answer from {where} within the timeout ({type(error).__name__})"
+            )
         if isinstance(error, requests.exceptions.ChunkedEncodingError):
-            return _Transient(f"the reply from {where} was cut off ({type(error).__name__})")
+            return TransientFailure(f"the reply from {where} was cut off ({type(error).__name__})")
         if isinstance(error, requests.ConnectionError):
-            return _Transient(f"no answer from {where} ({type(error).__name__})")
+            return TransientFailure(f"no answer from {where} ({type(error).__name__})")
         return self._fail(f"cannot call {where} ({type(error).__name__})")
 
     def _check_status(self, call: str, response: requests.Response, url: str) -> None:
@@ -239,7 +178,7 @@ class NiprClient(NiprHttpResource):
                 )
             )
         if status >= 500:
-            raise _Transient(f"HTTP {status} from {safe_url(url)}")
+            raise TransientFailure(f"HTTP {status} from {safe_url(url)}")
         if status != 200:
             raise self._fail(f"{call}: HTTP {status} from {safe_url(url)}")
 
@@ -520,7 +459,7 @@ class NiprClient(NiprHttpResource):
                     checked = checker.close()
                 except requests.RequestException as error:
                     failure = self._transport_error(error, url)
-                    if written and not rewind() and isinstance(failure, _Transient):
+                    if written and not rewind() and isinstance(failure, TransientFailure):
                         raise self._fail(
                             f"{call}: {failure.reason}; not retried, {written} bytes already "
                             "went to a sink that cannot be rewound"
@@ -568,11 +507,3 @@ class NiprClient(NiprHttpResource):
 def _looks_like_soap(content_type: str) -> bool:
     kind = content_type.split(";", 1)[0].strip().lower()
     return kind.startswith("multipart/") or kind.endswith("/xml") or kind.endswith("+xml")
-
-
-def safe_url(url: str) -> str:
-    """The URL without any user:password@ a misconfigured base URL might carry."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

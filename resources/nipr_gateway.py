@@ -29,7 +29,8 @@ from typing import ClassVar
 import requests
 from pydantic import Field
 
-from assets.submissions.gateway_xml import (
+from resources.nipr_gateway_xml import (
+    MAX_PER_REQUEST,
     GatewayReply,
     GatewayTransaction,
     ReplyUnreadable,
@@ -38,11 +39,10 @@ from assets.submissions.gateway_xml import (
     build_request,
     parse_reply,
 )
-from resources.nipr import NiprHttpResource, safe_url
+from resources.nipr_http import NiprHttpResource, safe_url
 
 GATEWAY_PATH = "/gateway-realtime/realtime"
 STATUS_PATH = "/gateway-realtime/status"
-MAX_PER_REQUEST = 100
 
 log = logging.getLogger(__name__)
 

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
-    from great_expectations.expectations import Expectation
+    from great_expectations.expectations.expectation import Expectation
 
 __all__ = [
     "APPOINTMENT_STATUSES",
@@ -272,11 +272,15 @@ def row_count_expectation(
         "previous_count": previous_count,
         "max_change_ratio": max_change_ratio,
     }
+    # The typed locals: `gxe` is a module object, so its classes are untyped to mypy.
+    expectation: Expectation
     if not previous_count:
-        return gxe.ExpectTableRowCountToBeBetween(min_value=0, max_value=None, meta=meta)
+        expectation = gxe.ExpectTableRowCountToBeBetween(min_value=0, max_value=None, meta=meta)
+        return expectation
     lower = max(math.floor(previous_count * (1 - max_change_ratio)), min_rows_when_previous)
     upper = max(math.ceil(previous_count * (1 + max_change_ratio)), lower)
-    return gxe.ExpectTableRowCountToBeBetween(min_value=lower, max_value=upper, meta=meta)
+    expectation = gxe.ExpectTableRowCountToBeBetween(min_value=lower, max_value=upper, meta=meta)
+    return expectation
 
 
 def row_count_suite(
@@ -320,31 +324,35 @@ def _meta(check: str, severity: Severity = "error") -> dict[str, Any]:
 
 
 def _suite(name: str, expectations: list[Expectation]) -> ExpectationSuite:
-    checks = [expectation.meta["check"] for expectation in expectations]
+    checks: list[str] = [(expectation.meta or {})["check"] for expectation in expectations]
     duplicates = sorted({check for check in checks if checks.count(check) > 1})
     if duplicates:  # the runner and the UI tell results apart by check name
         raise ValueError(f"suite {name!r} has duplicate check names: {duplicates}")
     gx = import_gx()
-    return gx.ExpectationSuite(name=name, expectations=expectations)
+    suite: ExpectationSuite = gx.ExpectationSuite(name=name, expectations=expectations)
+    return suite
 
 
 def _key_unique(gxe: ModuleType, table: str, check: str) -> Expectation:
-    return gxe.ExpectCompoundColumnsToBeUnique(
+    expectation: Expectation = gxe.ExpectCompoundColumnsToBeUnique(
         column_list=list(TABLE_KEYS[table]), meta=_meta(check)
     )
+    return expectation
 
 
 def _npn_format(gxe: ModuleType) -> Expectation:
-    return gxe.ExpectColumnValuesToMatchRegex(
+    expectation: Expectation = gxe.ExpectColumnValuesToMatchRegex(
         column="npn", regex=NPN_REGEX, meta=_meta("npn_is_digits_up_to_10")
     )
+    return expectation
 
 
 def _state_is_jurisdiction(gxe: ModuleType, state_codes: Collection[str]) -> Expectation:
     codes = _codes(state_codes, "state_codes (the jurisdictions table)")
-    return gxe.ExpectColumnValuesToBeInSet(
+    expectation: Expectation = gxe.ExpectColumnValuesToBeInSet(
         column="state_code", value_set=codes, meta=_meta("state_code_is_a_jurisdiction")
     )
+    return expectation
 
 
 def _code_is_known(
@@ -361,15 +369,16 @@ def _code_is_known(
             reference=_pack_pairs(pairs),
             meta=_meta(check, "warn"),
         )
-    return gxe.ExpectColumnValuesToBeInSet(
+    expectation: Expectation = gxe.ExpectColumnValuesToBeInSet(
         column=column,
         value_set=_codes(reference, f"the reference codes for {column}"),
         meta=_meta(check, "warn"),
     )
+    return expectation
 
 
 @cache
-def _pair_in_reference_class() -> type[Expectation]:
+def _pair_in_reference_class() -> Callable[..., Expectation]:
     """An expectation: (column_A, column_B) pairs are in a reference, e.g. (state, LOA code).
 
     GE's own `ExpectColumnPairValuesToBeInSet` is too slow for NIPR's workbook on two counts:
@@ -384,11 +393,13 @@ def _pair_in_reference_class() -> type[Expectation]:
     import_gx()
     import numpy as np
     import pandas as pd
-    from great_expectations.execution_engine import PandasExecutionEngine
+    from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
     from great_expectations.expectations.expectation import ColumnPairMapExpectation
-    from great_expectations.expectations.metrics.map_metric_provider import (
-        ColumnPairMapMetricProvider,
+    from great_expectations.expectations.metrics.map_metric_provider.column_pair_condition_partial import (  # noqa: E501 (GE's module path)
         column_pair_condition_partial,
+    )
+    from great_expectations.expectations.metrics.map_metric_provider.column_pair_map_metric_provider import (  # noqa: E501 (GE's module path)
+        ColumnPairMapMetricProvider,
     )
 
     class ColumnPairValuesInReference(ColumnPairMapMetricProvider):
@@ -396,8 +407,14 @@ def _pair_in_reference_class() -> type[Expectation]:
         condition_value_keys = ("reference",)
         condition_domain_keys = ("batch_id", "table", "column_A", "column_B", "ignore_row_if")
 
-        @column_pair_condition_partial(engine=PandasExecutionEngine)
-        def _pandas(cls, column_A, column_B, **kwargs):  # noqa: N803 (GE's argument names)
+        # GE's decorator factory is not annotated (it returns an untyped wrapper).
+        @column_pair_condition_partial(engine=PandasExecutionEngine)  # type: ignore[untyped-decorator]
+        def _pandas(
+            cls: Any,
+            column_A: pd.Series,  # noqa: N803 (GE's argument names)
+            column_B: pd.Series,  # noqa: N803
+            **kwargs: Any,
+        ) -> pd.Series:
             lines = kwargs["reference"].splitlines()
             if not lines:
                 return np.zeros(len(column_A), dtype=np.bool_)

@@ -20,12 +20,16 @@ row of `producers`.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 import pandera.pandas as pa
 from pandera.engines import pandas_engine
 from pandera.typing import Series
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = [
     "FRAME_MODELS",
@@ -99,7 +103,8 @@ class LicensesFrame(_Parsed):
                 both, frame["issue_date"], frame["expiration_date"], strict=True
             )
         ]
-        return pd.Series(ok, index=frame.index, dtype=bool)
+        result: Series[bool] = pd.Series(ok, index=frame.index, dtype=bool)
+        return result
 
 
 class LicenseLoasFrame(_Parsed):
@@ -203,7 +208,9 @@ def _cross_frame_failures(report: _HasFrames) -> list[pd.DataFrame]:
     return out
 
 
-def _cases(frame_name: str, column: str, check: str, frame: pd.DataFrame, mask) -> pd.DataFrame:
+def _cases(
+    frame_name: str, column: str, check: str, frame: pd.DataFrame, mask: npt.NDArray[np.bool_]
+) -> pd.DataFrame:
     rows = frame[mask]
     return pd.DataFrame(
         {

@@ -4,16 +4,21 @@ One model per table of SPEC section 3 "Reference and configuration" (plus the tw
 `license_class_loas` and `producer_license_classes`, and the provenance columns `source` and
 `is_assumption` on the state rule tables). Column names are the database column names.
 
-Type conventions (what `assets/reference/loading.py` produces):
+These models are the only description of the files' columns: the loaders
+(`assets/reference/config_files.py::type_columns`) read each CSV cell as its model's dtype says
+and allow a blank cell only where the model says `nullable`. Type conventions:
 - codes (state, license class, LOA, CoCode, FEIN, reason) are text, never numbers;
 - not-null flags are numpy `bool` columns; flags that may be unknown use pandas' nullable
   `boolean`; day counts are nullable `Int64`; fees are `float`.
 
 Cross-table rules (a gateway rule's line exists in the workbook, JIT only where the state
-allows it, ...) need several frames at once and live in `assets/reference/loading.py`.
+allows it, ...) need several frames at once and live in `assets/reference/reference_data.py`
+and `assets/reference/company_setup.py`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -54,7 +59,7 @@ FEIN = r"^\d{9}$"
 REASON_CODE = r"^[A-Z][A-Z0-9_]*$"
 
 
-def _state() -> object:
+def _state() -> Any:  # pa.Field is untyped: it stands for the column's declared type
     return pa.Field(isin=list(JURISDICTION_CODES))
 
 
@@ -141,14 +146,16 @@ class StateTerminationReasonsModel(_Strict):
     def one_default_per_state(cls, frame: pd.DataFrame) -> Series[bool]:
         defaults = frame["is_default"].astype(bool)
         count = defaults.groupby(frame["state_code"]).transform("sum")
-        return ~(defaults & (count > 1))
+        ok: Series[bool] = ~(defaults & (count > 1))
+        return ok
 
 
 class StateFeesModel(_Strict):
     state_code: Series[str] = _state()
     transaction_kind: Series[str] = pa.Field(isin=list(TRANSACTION_KINDS))
-    resident_fee: Series[float] = pa.Field(ge=0, nullable=True)
-    nonresident_fee: Series[float] = pa.Field(ge=0, nullable=True)
+    # Required: without a fee the estimate of a batch is unknown (a blank cell is reported).
+    resident_fee: Series[float] = pa.Field(ge=0)
+    nonresident_fee: Series[float] = pa.Field(ge=0)
     per_loa: Series[bool]
     billed_by_state: Series[bool]
     source: Series[str] = pa.Field(nullable=True)

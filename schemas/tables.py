@@ -385,6 +385,31 @@ upload_row_errors = Table(
     Index(None, "upload_id"),
 )
 
+# Migration 0005: a validated appoint/terminate/portal_invite upload's request rows, stored once
+# with its status for the later steps (docs/uploads.md). Never agent rows: they hold SSNs.
+upload_request_rows = Table(
+    "upload_request_rows",
+    metadata,
+    Column("upload_id", String, ForeignKey("uploads.upload_id"), primary_key=True),
+    Column("position", Integer, primary_key=True),  # the validator's order, from 0
+    Column("request_row", Integer, nullable=False),  # the spreadsheet row
+    Column("npn", String, nullable=False),
+    Column("state_code", String, nullable=True),
+    Column("cocode", String, nullable=True),
+    Column("loa_category", String, nullable=True),
+    Column("loa_code", String, nullable=True),
+    Column("loa_name", Text, nullable=True),
+    Column("line_of_authority", Text, nullable=True),  # as typed in an appoint file
+    Column("agent_type", String, nullable=True),
+    Column("termination_reason_code", String, nullable=True),
+    Column("effective_date", Date, nullable=True),
+    Column("county", Text, nullable=True),
+    Column("portal_name", Text, nullable=True),
+    Column("submit", Boolean, nullable=True),
+    Column("submit_just_in_time", Boolean, nullable=True),
+    Column("submit_immediately", Boolean, nullable=True),
+)
+
 transaction_batches = Table(
     "transaction_batches",
     metadata,

@@ -22,8 +22,9 @@ constants the reference tables are validated against.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -226,11 +227,18 @@ def split_items(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return positions, flat[first + within]
 
 
-def _register(function, **options):  # re-importing the module must not register twice
+def _register(function: Callable[..., Any], **options: Any) -> Callable[..., Any]:
+    """Register a custom pandera check once: re-importing the module must not fail on it."""
     try:
-        return extensions.register_check_method(function, **options)
+        registered: Callable[..., Any] = extensions.register_check_method(function, **options)
+        return registered
     except (ValueError, AttributeError):  # pragma: no cover - already registered
         return function
+
+
+def _mask(rows: Any) -> Series[bool]:
+    """A dataframe check's row mask, as pandera's typing declares it (pandas is untyped here)."""
+    return cast("Series[bool]", rows)
 
 
 def semicolon_items_in(series: pd.Series, *, allowed: Sequence[str]) -> pd.Series:
@@ -348,33 +356,33 @@ class AgentUpload(_Upload):
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def assignment_has_loa_categories(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_any_assignment(frame) | _filled(frame["loa_categories"])
+        return _mask(~_any_assignment(frame) | _filled(frame["loa_categories"]))
 
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def assignment_has_state_codes(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_any_assignment(frame) | _filled(frame["state_codes"])
+        return _mask(~_any_assignment(frame) | _filled(frame["state_codes"]))
 
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def assignment_has_scorecard_type(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_any_assignment(frame) | _filled(frame["scorecard_type"])
+        return _mask(~_any_assignment(frame) | _filled(frame["scorecard_type"]))
 
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def assignment_has_agent_type(cls, frame: pd.DataFrame) -> Series[bool]:
-        return ~_any_assignment(frame) | _filled(frame["agent_type"])
+        return _mask(~_any_assignment(frame) | _filled(frame["agent_type"]))
 
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def license_and_appointment_has_cocodes(cls, frame: pd.DataFrame) -> Series[bool]:
         needs = frame["scorecard_type"].eq(SCORECARD_LICENSE_AND_APPOINTMENT).fillna(False)
-        return ~needs.astype(bool) | _filled(frame["cocodes"])
+        return _mask(~needs.astype(bool) | _filled(frame["cocodes"]))
 
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def npn_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
-        return _once(frame, ["npn"])
+        return _mask(_once(frame, ["npn"]))
 
 
 def _any_assignment(frame: pd.DataFrame) -> pd.Series:
@@ -402,12 +410,12 @@ class AppointUpload(_Upload):
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def has_loa_category_or_line(cls, frame: pd.DataFrame) -> Series[bool]:
-        return _filled(frame["loa_category"]) | _filled(frame["line_of_authority"])
+        return _mask(_filled(frame["loa_category"]) | _filled(frame["line_of_authority"]))
 
     @pa.dataframe_check(ignore_na=False)
     @classmethod
     def request_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
-        return _once(frame, ["npn", "state_codes", "cocode", "loa_category"], "state_codes")
+        return _mask(_once(frame, ["npn", "state_codes", "cocode", "loa_category"], "state_codes"))
 
 
 class TerminateUpload(_Upload):
@@ -427,7 +435,7 @@ class TerminateUpload(_Upload):
         key = frame[["row_number", "npn", "state_codes", "cocode"]].assign(
             loa=frame["line_of_authority"].str.casefold()
         )
-        return _once(key, ["npn", "state_codes", "cocode", "loa"], "state_codes")
+        return _mask(_once(key, ["npn", "state_codes", "cocode", "loa"], "state_codes"))
 
 
 class PortalInviteUpload(_Upload):
@@ -440,7 +448,7 @@ class PortalInviteUpload(_Upload):
     @classmethod
     def invite_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
         key = frame[["row_number", "npn"]].assign(portal=frame["portal_name"].str.casefold())
-        return _once(key, ["npn", "portal"])
+        return _mask(_once(key, ["npn", "portal"]))
 
 
 UPLOAD_MODELS: dict[str, type[pa.DataFrameModel]] = {
@@ -470,11 +478,11 @@ def upload_schema(
     - `extra_checks`: dataframe-wide checks built from reference tables (lines of authority).
     """
     schema = UPLOAD_MODELS[kind].to_schema()
-    updates: dict[str, dict[str, object]] = {}
+    updates: dict[str, dict[str, list[pa.Check]]] = {}
 
     def add(field: str, check: pa.Check, replace: str | None = None) -> None:
         current = updates.get(field, {}).get("checks", list(schema.columns[field].checks))
-        kept = [c for c in current if replace is None or not str(c.name).startswith(replace)]  # type: ignore[union-attr]
+        kept = [c for c in current if replace is None or not str(c.name).startswith(replace)]
         updates[field] = {"checks": [*kept, check]}
 
     for field in schema.columns:

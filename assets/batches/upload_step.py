@@ -28,10 +28,8 @@ from sqlalchemy.engine import Connection
 from assets.batches import store as batch_store
 from assets.batches.planning import BatchPlan
 from assets.metadata import markdown_preview
-from assets.uploads import ledger
+from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
-from assets.uploads.assets import validate_stored_upload
-from assets.uploads.reading import UploadRejected
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
 from schemas import statuses
@@ -147,13 +145,10 @@ def evaluate_upload(
         )
         return
     try:
-        _, validated = validate_stored_upload(database, object_store, upload_id, row)
-    except UploadRejected as rejection:
-        raise dg.Failure(
-            description=f"Upload {upload_id} can no longer be read: {rejection.message}",
-            allow_retries=False,
-        ) from None
-    requests = validated.exploded()
+        with database.begin() as connection:
+            requests = request_rows.read_request_rows(connection, upload_id, rk.upload_kind)
+    except request_rows.RequestRowsMissing as missing:
+        raise dg.Failure(description=str(missing), allow_retries=False) from None
     now = _now()
     as_of = now.date()
     with database.begin() as connection:

@@ -11,6 +11,8 @@ warning-severity expectations fail (codes newer than our copy of NIPR's workbook
 fails with WARN so the sync is not blocked.
 """
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 import pandas as pd
 
@@ -20,6 +22,9 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from assets.nipr.quality import run_suite
 from resources.database import OperationalDatabase
+
+if TYPE_CHECKING:  # great_expectations is imported lazily (slow to import)
+    from great_expectations.core import ExpectationSuite
 
 CURRENT_STATE_TABLES = ("producers", "licenses", "license_loas", "appointments")
 
@@ -53,7 +58,9 @@ def _previous_row_count(
     return None
 
 
-def _suite_for(table: str, database: OperationalDatabase, previous_row_count: int | None):
+def _suite_for(
+    table: str, database: OperationalDatabase, previous_row_count: int | None
+) -> "ExpectationSuite":
     from schemas import expectations
 
     states = database.read_table("jurisdictions", ["state_code"]).state_code.tolist()

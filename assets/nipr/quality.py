@@ -107,7 +107,8 @@ class SuiteOutcome:
         )
         shown = shown.astype(object).where(shown.notna(), "")
         shown = shown.map(lambda value: str(value).replace("|", "\\|").replace("\n", " "))
-        return heading + "\n\n" + shown.to_markdown(index=False)
+        table: str = shown.to_markdown(index=False)
+        return heading + "\n\n" + table
 
 
 def run_suite(frame: pd.DataFrame, suite: ExpectationSuite) -> SuiteOutcome:
@@ -125,7 +126,9 @@ def run_suite(frame: pd.DataFrame, suite: ExpectationSuite) -> SuiteOutcome:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": prepared})
         validation = batch.validate(suite, result_format=result_format)
 
-    order = {expectation.meta.get("check"): i for i, expectation in enumerate(suite.expectations)}
+    order = {
+        (expectation.meta or {}).get("check"): i for i, expectation in enumerate(suite.expectations)
+    }
     rows = sorted(
         (_result_row(result) for result in validation.results),
         key=lambda row: order.get(row["check"], len(order)),
@@ -156,7 +159,7 @@ def run_suite(frame: pd.DataFrame, suite: ExpectationSuite) -> SuiteOutcome:
 
 
 @cache
-def _batch_definition() -> BatchDefinition:
+def _batch_definition() -> BatchDefinition[Any]:
     gx = import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -165,7 +168,8 @@ def _batch_definition() -> BatchDefinition:
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("npnflow_quality")
     asset = source.add_dataframe_asset("frame")
-    return asset.add_batch_definition_whole_dataframe("whole_frame")
+    definition: BatchDefinition[Any] = asset.add_batch_definition_whole_dataframe("whole_frame")
+    return definition
 
 
 def _suite_columns(suite: ExpectationSuite) -> tuple[list[str], set[str]]:

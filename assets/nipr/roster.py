@@ -255,7 +255,9 @@ def ledger_after_add(
     return _ledger_frame(pd.concat([took, refused_frame], ignore_index=True))
 
 
-def ledger_after_remove(ledger: pd.DataFrame, subscription: str, npns: Iterable[str], at: object):
+def ledger_after_remove(
+    ledger: pd.DataFrame, subscription: str, npns: Iterable[str], at: object
+) -> pd.DataFrame:
     """Ledger rows after removeTargets: the NPNs are no longer targets since `at`."""
     frame = _with_ledger(pd.DataFrame({"npn": list(npns)}), ledger)
     frame = frame.assign(

@@ -40,24 +40,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from schemas.tables import producer_assignments, producers
+
 NOT_STARTED = "Not Started"
 NOT_FOUND = "Not Found"
 NO_COMPANY = ""  # cocode of a License-scorecard assignment without CoCodes
 
-PRODUCER_COLUMNS = (
-    "npn",
-    "first_name",
-    "last_name",
-    "email",
-    "agency_npn",
-    "agent_type",
-    "is_active",
-    "sync_status",
-    "ssn_last4",
-    "ssn_encrypted",
-    "created_at",
-    "updated_at",
-)
+# Every producers column but last_synced_at, which only the NIPR sync writes.
+PRODUCER_COLUMNS = tuple(c.name for c in producers.columns if c.name != "last_synced_at")
 EXISTING_COLUMNS = (
     "npn",
     "email",
@@ -68,7 +58,7 @@ EXISTING_COLUMNS = (
     "ssn_encrypted",
     "created_at",
 )
-ASSIGNMENT_COLUMNS = ("npn", "loa_category", "state_code", "cocode", "scorecard_type", "agent_type")
+ASSIGNMENT_COLUMNS = tuple(c.name for c in producer_assignments.columns)
 
 # What a person reads about each producer (never an SSN, not even its last four digits).
 CHANGE_NEW = "new"

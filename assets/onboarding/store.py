@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dml
+from sqlalchemy.dialects import sqlite as sqlite_dml
 from sqlalchemy.engine import Connection
 
 from assets.onboarding.onboarding import EXISTING_COLUMNS, OnboardingPlan
@@ -37,7 +39,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def read_existing_producers(connection: Connection, npns: Sequence[str]) -> pd.DataFrame:
     columns = [producers.c[name] for name in EXISTING_COLUMNS]
-    parts = []
+    parts: list[sa.Row[Any]] = []
     for chunk in _chunks(sorted(set(npns))):
         result = connection.execute(sa.select(*columns).where(producers.c.npn.in_(chunk)))
         parts.extend(result.fetchall())
@@ -55,15 +57,16 @@ def read_existing_agencies(connection: Connection, agency_npns: Sequence[str]) -
     return found
 
 
-def _insert_for(connection: Connection, table: sa.Table):
+def _insert_for(
+    connection: Connection, table: sa.Table
+) -> sqlite_dml.Insert | postgresql_dml.Insert:
+    """The dialect's INSERT, which has ON CONFLICT (both spell it the same)."""
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:  # pragma: no cover - npnflow runs on SQLite and PostgreSQL
-        raise NotImplementedError(f"no upsert for the {dialect} dialect")
-    return insert(table)
+        return sqlite_dml.insert(table)
+    if dialect == "postgresql":
+        return postgresql_dml.insert(table)
+    raise NotImplementedError(f"no upsert for the {dialect} dialect")  # pragma: no cover
 
 
 def upsert(

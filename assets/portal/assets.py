@@ -17,6 +17,9 @@ the invitations keep their seats and the next run (a retry) sends their emails, 
 No `from __future__ import annotations` here: Dagster reads the annotations of what it wraps.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 import dagster as dg
 from pydantic import Field
 
@@ -26,15 +29,12 @@ from assets.portal import invitations as rules
 from assets.portal import store as portal_store
 from assets.portal.portal_config import PORTALS_FILE, load_portal_config
 from assets.portal.service import InvitationRun, invite_to_portals
-from assets.reference.loading import ConfigError
-from assets.uploads import ledger
+from assets.reference.config_files import ConfigError
+from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
-from assets.uploads.assets import validate_stored_upload
-from assets.uploads.reading import UploadRejected
 from resources import paths
 from resources.database import OperationalDatabase
 from resources.mailer import Mailer
-from resources.object_store import ObjectStore
 
 UPLOAD_KIND = "portal_invite"
 SHOWN_ROWS = 50
@@ -61,7 +61,7 @@ def _metadata_name(outcome: str) -> str:
 )
 def core_config__portals(
     context: dg.AssetExecutionContext, database: OperationalDatabase
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[Any]:
     database.ensure_migrated()
     source = paths.config_dir()
     try:
@@ -78,7 +78,7 @@ def core_config__portals(
                 "note": note,
                 "dagster/row_count": len(seats),
                 "seats": markdown_preview(seats, max_rows=SHOWN_ROWS),
-            }  # fmt: skip
+            }
         )
     with database.begin() as connection:
         changes = portal_store.apply_portal_setup(connection, configured)
@@ -93,7 +93,7 @@ def core_config__portals(
     ]
     for note in notes:
         context.log.warning(note)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "table": "portals",
         "source": dg.MetadataValue.path(str(source / PORTALS_FILE)),
         "dagster/row_count": len(seats),
@@ -108,11 +108,11 @@ def core_config__portals(
 
 
 # ============================================================================ what a run says
-def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, object]:
+def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, Any]:
     """What an analyst reads about an invitation run: counts per outcome, each request's
     outcome, the seats left, where the emails went. No token, no SSN, no email address."""
     counts = run.counts
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "requested": len(run.decisions),
         "invited": counts.get(rules.INVITED, 0),
         "emails_sent": run.emails_sent,
@@ -142,7 +142,7 @@ def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, object]
     return metadata
 
 
-def _log_run(log, run: InvitationRun, what: str) -> None:
+def _log_run(log: dg.DagsterLogManager, run: InvitationRun, what: str) -> None:
     counts = ", ".join(f"{n} {outcome}" for outcome, n in run.counts.items()) or "nothing"
     log.info(f"{what}: {len(run.decisions)} request(s): {counts}; {run.emails_sent} email(s) sent.")
     errors = run.errors
@@ -158,11 +158,11 @@ def _log_run(log, run: InvitationRun, what: str) -> None:
         )
 
 
-def _stopped_failure(run: InvitationRun, metadata: dict[str, object]) -> dg.Failure:
+def _stopped_failure(run: InvitationRun, metadata: dict[str, Any]) -> dg.Failure:
     waiting = metadata.get("invitations_waiting_for_email", 0)
     return dg.Failure(
         description=(
-            f"Sending the invitation emails stopped: {rules.without_addresses(run.stopped)}. "
+            f"Sending the invitation emails stopped: {rules.without_addresses(run.stopped or '')}. "
             f"{run.emails_sent} email(s) "
             f"were sent; {waiting} invitation(s) keep their seats and wait for their email, "
             "which the next invitation run sends (re-execute this run once the mail server "
@@ -195,9 +195,8 @@ def _stopped_failure(run: InvitationRun, metadata: dict[str, object]) -> dg.Fail
 def core_portal__invited(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
-    object_store: ObjectStore,
     mailer: Mailer,
-):
+) -> Iterator[dg.MaterializeResult[Any]]:
     database.ensure_migrated()
     upload_id = context.partition_key
     with database.begin() as connection:
@@ -211,22 +210,22 @@ def core_portal__invited(
         context.log.info(f"Upload {upload_id}: {why}: nobody to invite.")
         return
     try:
-        _, validated = validate_stored_upload(database, object_store, upload_id, row)
-    except UploadRejected as rejection:
-        raise dg.Failure(
-            description=f"Upload {upload_id} can no longer be read: {rejection.message}",
-            allow_retries=False,
-        ) from None
+        with database.begin() as connection:
+            rows = request_rows.read_request_rows(connection, upload_id, UPLOAD_KIND)
+    except request_rows.RequestRowsMissing as missing:
+        raise dg.Failure(description=str(missing), allow_retries=False) from None
     requests = [
         rules.InviteRequest(npn=str(r.npn), portal=str(r.portal_name), row_number=int(r.row_number))
-        for r in validated.valid_rows.itertuples(index=False)
+        for r in rows.itertuples(index=False)
     ]
     if not requests:
         yield dg.MaterializeResult(
             asset_key=INVITATIONS_KEY,
-            metadata={"requested": 0, "note": "No valid rows: nobody invited (see the upload's "
-                      "error report)."},
-        )  # fmt: skip
+            metadata={
+                "requested": 0,
+                "note": "No valid rows: nobody invited (see the upload's error report).",
+            },
+        )
         return
     run = invite_to_portals(database.engine, mailer, requests, source=f"upload {upload_id}")
     _log_run(context.log, run, f"Upload {upload_id}")
@@ -264,8 +263,9 @@ def invite_producers_to_portal(
     database.ensure_migrated()
     npns = rules.split_npns(config.npns)
     if not npns:
-        raise dg.Failure(description="No NPNs given: list them in the config's npns.",
-                         allow_retries=False)  # fmt: skip
+        raise dg.Failure(
+            description="No NPNs given: list them in the config's npns.", allow_retries=False
+        )
     requests = [rules.InviteRequest(npn=npn, portal=config.portal) for npn in npns]
     run = invite_to_portals(
         database.engine,

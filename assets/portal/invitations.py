@@ -1,5 +1,6 @@
-"""Portal invitations (SPEC section 9): which requested producers get an invitation, which get
-which error, and what the invitation email says. Pure: no Dagster, no database, no network.
+"""Portal invitations (SPEC section 9): which requested producers get an invitation, and which
+get which error. Pure: no Dagster, no database, no network. What the invitation email says, and
+its token, are in `emails.py`.
 
 A request names a producer (NPN) and a portal (its name, or its id). Checked in this order, the
 first that applies is the outcome, said in the words an analyst uses (the seed's errors are
@@ -22,24 +23,30 @@ The seats counted here are a plan: the database decides for good when it reserve
 (another run may take the last one meanwhile), and the email's delivery can still fail. Those
 later outcomes are built here too (`lost_seat_race`, `email_not_sent`, ...) so every message an
 analyst reads comes from one place.
-
-The invitation token is random (256 bits) and appears only in the email's link; the database
-keeps its SHA-256 (`token_hash`), and registration (`accept_invitation` in store.py) clears it,
-so a link works once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
-import hashlib
 import re
-import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from email.message import EmailMessage
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# The email's parts have a module of their own; callers that know them as part of the rules
+# (`rules.new_token()`, `rules.invitation_email(...)`) still find them here.
+from assets.portal.emails import (
+    accept_link as accept_link,
+)
+from assets.portal.emails import (
+    invitation_email as invitation_email,
+)
+from assets.portal.emails import (
+    new_token as new_token,
+)
+from assets.portal.emails import (
+    token_hash as token_hash,
+)
 
 # portal_users.status
 STATUS_INVITED = "Invited"
@@ -88,7 +95,6 @@ EMAIL_SENT = "sent"
 EMAIL_PENDING = "not sent yet"  # recorded; the next invitation run sends it
 EMAIL_SENDING_UNCONFIRMED = "unconfirmed"  # handed to the mailer; no confirmation came
 
-TOKEN_BYTES = 32
 _NPN = re.compile(r"\d{1,10}")
 # Deliberately loose: the address was validated when it was uploaded; this only catches a
 # value that cannot be an address at all (no @, spaces, no dot in the domain).
@@ -285,12 +291,23 @@ def decide_invitations(
         typed_portal = " ".join(str(request.portal or "").split())
         if npn is None:
             shown = _shown_not_npn(request.npn)
-            decisions.append(Decision(request, shown, None, typed_portal, INVALID_NPN,
-                                      _invalid_npn_detail(shown)))  # fmt: skip
+            decisions.append(
+                Decision(
+                    request, shown, None, typed_portal, INVALID_NPN, _invalid_npn_detail(shown)
+                )
+            )
             continue
         if portal is None:
-            decisions.append(Decision(request, npn, None, typed_portal, PORTAL_NOT_FOUND,
-                                      _no_portal_detail(typed_portal, portals)))  # fmt: skip
+            decisions.append(
+                Decision(
+                    request,
+                    npn,
+                    None,
+                    typed_portal,
+                    PORTAL_NOT_FOUND,
+                    _no_portal_detail(typed_portal, portals),
+                )
+            )
             continue
 
         def decided(outcome: str, detail: str, email: str | None = None) -> None:
@@ -304,45 +321,67 @@ def decide_invitations(
         if key in first_request:
             earlier = first_request[key].row_number
             where = f" on row {earlier}" if earlier is not None else " earlier in this request"
-            decided(LISTED_TWICE, f"{who} is already requested for {portal.label}{where}; "
-                    "invited once.")  # fmt: skip
+            decided(
+                LISTED_TWICE, f"{who} is already requested for {portal.label}{where}; invited once."
+            )
             continue
         first_request[key] = request
         user = portal_users.get(key)
         if user is not None:
             if user.status == STATUS_REGISTERED:
-                decided(ALREADY_REGISTERED, f"{who} is already registered on {portal.label}"
-                        f"{_day(user.registered_at)}: nothing sent.")  # fmt: skip
+                decided(
+                    ALREADY_REGISTERED,
+                    f"{who} is already registered on {portal.label}"
+                    f"{_day(user.registered_at)}: nothing sent.",
+                )
             else:
                 decided(ALREADY_INVITED, _already_invited_detail(who, portal, user))
             continue
         if producer is None:
-            decided(PRODUCER_NOT_FOUND, f"NPN {npn} is not a producer on record: onboard it with "
-                    "an agent upload, then invite again.")  # fmt: skip
+            decided(
+                PRODUCER_NOT_FOUND,
+                f"NPN {npn} is not a producer on record: onboard it with "
+                "an agent upload, then invite again.",
+            )
             continue
         agency = (producer.agency_npn or "").strip()
         if not agency:
-            decided(NO_ASSOCIATED_AGENCY, f"{who} has no agency on record: fill in the Agency "
-                    "NPN with an agent upload, then invite again.")  # fmt: skip
+            decided(
+                NO_ASSOCIATED_AGENCY,
+                f"{who} has no agency on record: fill in the Agency "
+                "NPN with an agent upload, then invite again.",
+            )
             continue
         if not producer.agency_on_record:
-            decided(NO_ASSOCIATED_AGENCY, f"{who} names agency NPN {agency}, which is not an "
-                    "agency on record: onboard the producer again with an agent upload that "
-                    "has the Agency NPN, then invite again.")  # fmt: skip
+            decided(
+                NO_ASSOCIATED_AGENCY,
+                f"{who} names agency NPN {agency}, which is not an "
+                "agency on record: onboard the producer again with an agent upload that "
+                "has the Agency NPN, then invite again.",
+            )
             continue
         address = (producer.email or "").strip()
         if not address:
-            decided(NO_EMAIL_ON_RECORD, f"{who} has no email on record: fill in the Agent Email "
-                    "with an agent upload, then invite again.")  # fmt: skip
+            decided(
+                NO_EMAIL_ON_RECORD,
+                f"{who} has no email on record: fill in the Agent Email "
+                "with an agent upload, then invite again.",
+            )
             continue
         if not is_email_address(address):
-            decided(NO_EMAIL_ON_RECORD, f"{who}'s email on record is not an email address: "
-                    "correct the Agent Email with an agent upload, then invite again.")  # fmt: skip
+            decided(
+                NO_EMAIL_ON_RECORD,
+                f"{who}'s email on record is not an email address: "
+                "correct the Agent Email with an agent upload, then invite again.",
+            )
             continue
         if not portal.registration_url:
-            decided(NO_REGISTRATION_PAGE, f"{portal.label} has no registration_url, so an "
-                    f"invitation would have no link: set it in {PORTALS_FILE_HINT} and run "
-                    "load_reference_data_job.")  # fmt: skip
+            decided(
+                NO_REGISTRATION_PAGE,
+                f"{portal.label} has no registration_url, so an "
+                f"invitation would have no link: set it in {PORTALS_FILE_HINT} and run "
+                "load_reference_data_job.",
+            )
             continue
         if seats_left[portal.portal_id] <= 0:
             decided(NO_PORTAL_SEATS_LEFT, no_seats_detail(who, portal))
@@ -364,23 +403,36 @@ def no_seats_detail(who: str, portal: Portal) -> str:
 def lost_seat_race(decision: Decision, portal: Portal) -> Decision:
     """The database had no seat left when this run came to reserve it (another run took it)."""
     who = f"NPN {decision.npn}"
-    return replace(decision, outcome=NO_PORTAL_SEATS_LEFT, detail=no_seats_detail(who, portal),
-                   email=None)  # fmt: skip
+    return replace(
+        decision, outcome=NO_PORTAL_SEATS_LEFT, detail=no_seats_detail(who, portal), email=None
+    )
 
 
 def invited_meanwhile(decision: Decision) -> Decision:
     """Another run invited the same producer to the same portal meanwhile."""
-    return replace(decision, outcome=ALREADY_INVITED, email=None, detail=(
-        f"NPN {decision.npn} was invited to {decision.portal_label} by another run meanwhile: "
-        "no second email is sent."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=ALREADY_INVITED,
+        email=None,
+        detail=(
+            f"NPN {decision.npn} was invited to {decision.portal_label} by another run meanwhile: "
+            "no second email is sent."
+        ),
+    )
 
 
 def email_sent(decision: Decision, *, by_this_run: bool) -> Decision:
     if by_this_run:
         return replace(decision, outcome=INVITED, email_sent=True)
-    return replace(decision, outcome=INVITED, email_sent=False, detail=(
-        f"{decision.detail} Its email is sent by another invitation run running at the same "
-        "time."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=INVITED,
+        email_sent=False,
+        detail=(
+            f"{decision.detail} Its email is sent by another invitation run running at the same "
+            "time."
+        ),
+    )
 
 
 _ADDRESS_IN_TEXT = re.compile(r"<?[^@\s<>()\[\]:;,\"']+@[^@\s<>()\[\]:;,\"']+>?")
@@ -396,109 +448,89 @@ def email_not_sent(decision: Decision, reason: str) -> Decision:
     """The mail server did not take the email (or was not tried after it failed): the
     invitation keeps its seat and the next invitation run sends it."""
     why = without_addresses(reason)
-    return replace(decision, outcome=EMAIL_NOT_SENT, email_sent=False, detail=(
-        f"NPN {decision.npn} is invited to {decision.portal_label} (the seat is kept), but the "
-        f"email was not sent: {why}. The next invitation run sends it; nothing else to do once "
-        "the mail server works."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=EMAIL_NOT_SENT,
+        email_sent=False,
+        detail=(
+            f"NPN {decision.npn} is invited to {decision.portal_label} (the seat is kept), but the "
+            f"email was not sent: {why}. The next invitation run sends it; nothing else to do once "
+            "the mail server works."
+        ),
+    )
 
 
 def email_refused(decision: Decision, reason: str) -> Decision:
     """The mail server refused the address for good: the invitation is withdrawn."""
     why = without_addresses(reason)
-    return replace(decision, outcome=EMAIL_ADDRESS_REFUSED, email_sent=False, detail=(
-        f"NPN {decision.npn}: the mail server refused the email address on record ({why}). The "
-        f"invitation to {decision.portal_label} was withdrawn and its seat freed: correct the "
-        "Agent Email with an agent upload, then invite again."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=EMAIL_ADDRESS_REFUSED,
+        email_sent=False,
+        detail=(
+            f"NPN {decision.npn}: the mail server refused the email address on record ({why}). The "
+            f"invitation to {decision.portal_label} was withdrawn and its seat freed: correct the "
+            "Agent Email with an agent upload, then invite again."
+        ),
+    )
 
 
 def email_unconfirmed(decision: Decision, reason: str) -> Decision:
     """The email was handed over but no confirmation came: it may have arrived."""
     why = without_addresses(reason)
-    return replace(decision, outcome=EMAIL_UNCONFIRMED, email_sent=False, detail=(
-        f"NPN {decision.npn}: the email inviting them to {decision.portal_label} may or may not "
-        f"have been delivered ({why}); it is not sent again by itself. Ask the producer; if it "
-        "never came, invite again with resend_unconfirmed."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=EMAIL_UNCONFIRMED,
+        email_sent=False,
+        detail=(
+            f"NPN {decision.npn}: the email inviting them to {decision.portal_label} may or may not "
+            f"have been delivered ({why}); it is not sent again by itself. Ask the producer; if it "
+            "never came, invite again with resend_unconfirmed."
+        ),
+    )
 
 
 def waiting_email_sent(decision: Decision) -> Decision:
     """Already invited by another run (one that stopped before its email, or one going on at
     the same time), whose email this run sent: still that run's invitation."""
-    return replace(decision, outcome=ALREADY_INVITED, email_sent=True, email=None, detail=(
-        f"NPN {decision.npn} was already invited to {decision.portal_label} by another run "
-        "whose email had not gone out yet (it stopped, or is still running): this run sent it, "
-        "once."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=ALREADY_INVITED,
+        email_sent=True,
+        email=None,
+        detail=(
+            f"NPN {decision.npn} was already invited to {decision.portal_label} by another run "
+            "whose email had not gone out yet (it stopped, or is still running): this run sent it, "
+            "once."
+        ),
+    )
 
 
 def resent(decision: Decision) -> Decision:
-    return replace(decision, outcome=INVITED, detail=(
-        f"NPN {decision.npn}: the earlier invitation email to {decision.portal_label} was never "
-        "confirmed, so it was sent again with a new link (the earlier link no longer works)."))  # fmt: skip
+    return replace(
+        decision,
+        outcome=INVITED,
+        detail=(
+            f"NPN {decision.npn}: the earlier invitation email to {decision.portal_label} was never "
+            "confirmed, so it was sent again with a new link (the earlier link no longer works)."
+        ),
+    )
 
 
 def resend_not_now(decision: Decision, unconfirmed_after: dt.timedelta) -> Decision:
     """resend_unconfirmed was asked, but the earlier send may still be under way."""
     minutes = int(unconfirmed_after.total_seconds() // 60)
-    return replace(decision, detail=(
-        f"NPN {decision.npn}: not resent now: sending the invitation email to "
-        f"{decision.portal_label} started less than {minutes} minutes ago (or another run is "
-        "resending it). Try again later if it never arrives."))  # fmt: skip
+    return replace(
+        decision,
+        detail=(
+            f"NPN {decision.npn}: not resent now: sending the invitation email to "
+            f"{decision.portal_label} started less than {minutes} minutes ago (or another run is "
+            "resending it). Try again later if it never arrives."
+        ),
+    )
 
 
 def summarize(decisions: Iterable[Decision]) -> dict[str, int]:
     """How many requests had each outcome, in OUTCOMES order, outcomes with none left out."""
     counts = Counter(d.outcome for d in decisions)
     return {outcome: counts[outcome] for outcome in OUTCOMES if counts[outcome]}
-
-
-# ============================================================================ token and email
-def new_token() -> str:
-    """A single-use invitation token: 256 random bits, URL-safe text."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def token_hash(token: str) -> str:
-    """What the database keeps of a token: its SHA-256, hex. The token itself is never stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def accept_link(registration_url: str, token: str) -> str:
-    """The portal's registration page with the token as the `token` query parameter."""
-    parts = urlsplit(registration_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("token", token)])))
-
-
-def invitation_email(
-    *,
-    to: str,
-    producer_name: str,
-    npn: str,
-    portal_label: str,
-    registration_url: str,
-    token: str,
-) -> EmailMessage:
-    """The invitation: a plain-text email whose link carries the token. No SSN, nothing but the
-    producer's own name and NPN. `From`, `Date` and `Message-ID` are the mailer's to add."""
-    message = EmailMessage()
-    message["To"] = email.utils.formataddr((producer_name, to)) if producer_name else to
-    message["Subject"] = f"Your invitation to {portal_label}"
-    greeting = f"Hello {producer_name}," if producer_name else "Hello,"
-    body = "\n".join(
-        [
-            greeting,
-            "",
-            f"You are invited to register on {portal_label} (your National Producer Number: "
-            f"{npn}).",
-            "",
-            "Register with this link. It is personal and works once:",
-            "",
-            accept_link(registration_url, token),
-            "",
-            "If you did not expect this invitation, ignore this email: nothing happens until the "
-            "link is used.",
-            "",
-        ]
-    )
-    # 7bit keeps the link readable in the raw message; other text is quoted-printable.
-    message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
-    return message

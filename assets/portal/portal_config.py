@@ -16,12 +16,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
-import yaml
+
+# No types-PyYAML installed; mypy flags only the first importer (so: unused-ignore too).
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from assets.reference.loading import ConfigError, ConfigProblem, read_yaml_file
+from schemas.tables import portals as portals_table
 
 PORTALS_FILE = "portals.yaml"
-PORTAL_COLUMNS = ("portal_id", "portal_name", "seats_total", "registration_url")
+# The file's keys are the `portals` table's columns: each entry becomes one row of it.
+PORTAL_COLUMNS = tuple(column.name for column in portals_table.columns)
 _KEYS = frozenset(PORTAL_COLUMNS)
 # Ids are typed on the command line and the Launchpad: keep them short and plain.
 _PORTAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -58,9 +62,15 @@ def _read_document(path: Path, problems: list[ConfigProblem]) -> list[Any] | Non
         return []  # `portals:` with nothing under it: no portals
     if not isinstance(portals, list):
         problems.append(
-            ConfigProblem(PORTALS_FILE, None, None, None, "expected a top-level 'portals:' list "
-                          "(see the comments at the top of the shipped file)")
-        )  # fmt: skip
+            ConfigProblem(
+                PORTALS_FILE,
+                None,
+                None,
+                None,
+                "expected a top-level 'portals:' list "
+                "(see the comments at the top of the shipped file)",
+            )
+        )
         return None
     return portals
 
@@ -70,8 +80,15 @@ def _entry_row(
 ) -> tuple[str, dict[str, Any]] | None:
     """One portal's row, or None (its problems recorded)."""
     if not isinstance(entry, dict):
-        problems.append(ConfigProblem(PORTALS_FILE, f"portals[{number}]", None, entry,
-                                      "each portal must be a mapping of keys to values"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                f"portals[{number}]",
+                None,
+                entry,
+                "each portal must be a mapping of keys to values",
+            )
+        )
         return None
     portal_id = entry.get("portal_id")
     portal_id = portal_id.strip() if isinstance(portal_id, str) else portal_id
@@ -80,31 +97,56 @@ def _entry_row(
     )
     found = len(problems)
     for key in sorted(set(entry) - _KEYS, key=str):
-        problems.append(ConfigProblem(PORTALS_FILE, here, str(key), key, f"unknown key {key!r} "
-                                      f"(expected {', '.join(PORTAL_COLUMNS)})"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                here,
+                str(key),
+                key,
+                f"unknown key {key!r} (expected {', '.join(PORTAL_COLUMNS)})",
+            )
+        )
     for key in PORTAL_COLUMNS:
         if _blank(entry.get(key)):
             problems.append(ConfigProblem(PORTALS_FILE, here, key, None, f"{key} is required"))
     if not _blank(portal_id) and (
         not isinstance(portal_id, str) or not _PORTAL_ID.fullmatch(portal_id)
     ):
-        problems.append(ConfigProblem(PORTALS_FILE, here, "portal_id", portal_id,
-                                      f"portal_id {portal_id!r} must be letters, digits, '-', "
-                                      "'_' or '.' (up to 64), starting with a letter or digit"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                here,
+                "portal_id",
+                portal_id,
+                f"portal_id {portal_id!r} must be letters, digits, '-', "
+                "'_' or '.' (up to 64), starting with a letter or digit",
+            )
+        )
     name = entry.get("portal_name")
     if not _blank(name) and not isinstance(name, str):
-        problems.append(ConfigProblem(PORTALS_FILE, here, "portal_name", name,
-                                      "portal_name must be text"))  # fmt: skip
+        problems.append(
+            ConfigProblem(PORTALS_FILE, here, "portal_name", name, "portal_name must be text")
+        )
     seats = entry.get("seats_total")
     if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int) or seats < 0):
-        problems.append(ConfigProblem(PORTALS_FILE, here, "seats_total", seats,
-                                      f"seats_total {seats!r} must be a whole number, 0 or more"))  # fmt: skip
+        problems.append(
+            ConfigProblem(
+                PORTALS_FILE,
+                here,
+                "seats_total",
+                seats,
+                f"seats_total {seats!r} must be a whole number, 0 or more",
+            )
+        )
     url = entry.get("registration_url")
     if not _blank(url):
         message = _url_problem(url.strip()) if isinstance(url, str) else "must be text"
         if message:
             problems.append(ConfigProblem(PORTALS_FILE, here, "registration_url", url, message))
     if len(problems) > found:
+        return None
+    # The checks above reported anything else; this only tells the type checker what they proved.
+    if not (isinstance(name, str) and isinstance(seats, int) and isinstance(url, str)):
         return None
     return here, {
         "portal_id": portal_id,
@@ -123,9 +165,9 @@ def load_portal_config(config_dir: Path) -> pd.DataFrame | None:
     entries = _read_document(path, problems)
     rows: list[tuple[str, dict[str, Any]]] = []
     for number, entry in enumerate(entries or [], start=1):
-        row = _entry_row(number, entry, problems)
-        if row is not None:
-            rows.append(row)
+        checked = _entry_row(number, entry, problems)
+        if checked is not None:
+            rows.append(checked)
     # A request names a portal by id or by name, so no two portals may share either, and no
     # portal's name may be another's id.
     ids: dict[str, str] = {}
@@ -133,21 +175,40 @@ def load_portal_config(config_dir: Path) -> pd.DataFrame | None:
     for here, row in rows:
         portal_key, name_key = _key(row["portal_id"]), _key(row["portal_name"])
         if portal_key in ids:
-            problems.append(ConfigProblem(PORTALS_FILE, here, "portal_id", row["portal_id"],
-                                          f"portal_id {row['portal_id']!r} is used twice "
-                                          f"(also {ids[portal_key]})"))  # fmt: skip
+            problems.append(
+                ConfigProblem(
+                    PORTALS_FILE,
+                    here,
+                    "portal_id",
+                    row["portal_id"],
+                    f"portal_id {row['portal_id']!r} is used twice (also {ids[portal_key]})",
+                )
+            )
         if name_key in names:
-            problems.append(ConfigProblem(PORTALS_FILE, here, "portal_name", row["portal_name"],
-                                          f"portal_name {row['portal_name']!r} is used twice "
-                                          f"(also {names[name_key]})"))  # fmt: skip
+            problems.append(
+                ConfigProblem(
+                    PORTALS_FILE,
+                    here,
+                    "portal_name",
+                    row["portal_name"],
+                    f"portal_name {row['portal_name']!r} is used twice (also {names[name_key]})",
+                )
+            )
         ids.setdefault(portal_key, here)
         names.setdefault(name_key, here)
     for here, row in rows:
         owner = ids.get(_key(row["portal_name"]))
         if owner is not None and owner != here:
-            problems.append(ConfigProblem(PORTALS_FILE, here, "portal_name", row["portal_name"],
-                                          f"portal_name {row['portal_name']!r} is the portal_id "
-                                          f"of {owner}: a request naming it would be ambiguous"))  # fmt: skip
+            problems.append(
+                ConfigProblem(
+                    PORTALS_FILE,
+                    here,
+                    "portal_name",
+                    row["portal_name"],
+                    f"portal_name {row['portal_name']!r} is the portal_id "
+                    f"of {owner}: a request naming it would be ambiguous",
+                )
+            )
     if problems:
         raise ConfigError(problems)
     frame = pd.DataFrame([row for _, row in rows], columns=list(PORTAL_COLUMNS))

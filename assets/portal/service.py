@@ -37,8 +37,8 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from assets.portal import emails, store
 from assets.portal import invitations as rules
-from assets.portal import store
 from assets.portal.invitations import Decision, InviteRequest, Portal
 from resources.mailer import MailNotSent, MailOutcomeUnknown
 
@@ -150,22 +150,26 @@ def _send(
     unconfirmed_after: dt.timedelta,
 ) -> tuple[str, str]:
     """Claim, send, record one invitation email: (what happened, the mail error if any)."""
-    new_hash = rules.token_hash(outgoing.token)
+    new_hash = emails.token_hash(outgoing.token)
     key = {"npn": outgoing.npn, "portal_id": outgoing.portal.portal_id}
     now = clock()
     with engine.begin() as connection:
         if outgoing.resend:
             claimed = store.claim_unconfirmed_for_resending(
-                connection, **key, started_before=now - unconfirmed_after, new_hash=new_hash,
-                email=outgoing.email, now=now,
-            )  # fmt: skip
+                connection,
+                **key,
+                started_before=now - unconfirmed_after,
+                new_hash=new_hash,
+                email=outgoing.email,
+                now=now,
+            )
         else:
             claimed = store.claim_for_sending(
                 connection, **key, seen_hash=outgoing.seen_hash, new_hash=new_hash, now=now
             )
     if not claimed:
         return _ELSEWHERE, ""
-    message = rules.invitation_email(
+    message = emails.invitation_email(
         to=outgoing.email,
         producer_name=outgoing.producer_name,
         npn=outgoing.npn,
@@ -217,17 +221,27 @@ def invite_to_portals(
         if portal is None:
             continue
         if decision.outcome == rules.INVITED:
-            token = rules.new_token()
-            hashed = rules.token_hash(token)
+            token = emails.new_token()
+            hashed = emails.token_hash(token)
             with engine.begin() as connection:
                 taken = store.reserve_seat(
-                    connection, portal_id=portal.portal_id, npn=decision.npn,
-                    email=str(decision.email), invitation_token_hash=hashed, now=clock(),
+                    connection,
+                    portal_id=portal.portal_id,
+                    npn=decision.npn,
+                    email=str(decision.email),
+                    invitation_token_hash=hashed,
+                    now=clock(),
                     source=source,
-                )  # fmt: skip
+                )
             if taken == store.RESERVED:
-                outgoing[index] = _Outgoing(decision.npn, portal, str(decision.email),
-                                            producers[decision.npn].name, hashed, token)  # fmt: skip
+                outgoing[index] = _Outgoing(
+                    decision.npn,
+                    portal,
+                    str(decision.email),
+                    producers[decision.npn].name,
+                    hashed,
+                    token,
+                )
             elif taken == store.ALREADY_HAS_SEAT:
                 decisions[index] = rules.invited_meanwhile(decision)
             else:
@@ -242,16 +256,24 @@ def invite_to_portals(
                 and rules.is_email_address(producer.email)
                 and portal.registration_url
             ):
-                outgoing[index] = _Outgoing(decision.npn, portal, str(producer.email).strip(),
-                                            producer.name, None, rules.new_token(), resend=True)  # fmt: skip
+                outgoing[index] = _Outgoing(
+                    decision.npn,
+                    portal,
+                    str(producer.email).strip(),
+                    producer.name,
+                    None,
+                    emails.new_token(),
+                    resend=True,
+                )
 
     # 3. This run's emails, then those earlier runs left unsent.
     run = InvitationRun(decisions)
     for index, item in outgoing.items():
         decision = decisions[index]
         if run.stopped is not None:
-            decisions[index] = rules.email_not_sent(decision, "sending stopped after the mail "
-                                                    f"server failed ({run.stopped})")  # fmt: skip
+            decisions[index] = rules.email_not_sent(
+                decision, f"sending stopped after the mail server failed ({run.stopped})"
+            )
             continue
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
         if happened == _SENT:
@@ -301,29 +323,36 @@ def _send_earlier(
     with engine.connect() as connection:
         waiting = store.unsent_invitations(connection)
     requested: dict[tuple[str, str | None], int] = {}
-    for index, decision in enumerate(run.decisions):
-        requested.setdefault((decision.npn, decision.portal_id), index)
+    for position, earlier in enumerate(run.decisions):
+        requested.setdefault((earlier.npn, earlier.portal_id), position)
     for unsent in waiting:
         portal = portals.get(unsent.portal_id)
         if portal is None or not portal.registration_url or not unsent.email:
             continue  # nothing to send with; `npnflow portal seats` counts it as not sent
-        item = _Outgoing(unsent.npn, portal, unsent.email, unsent.producer_name,
-                         unsent.invitation_token_hash, rules.new_token())  # fmt: skip
+        item = _Outgoing(
+            unsent.npn,
+            portal,
+            unsent.email,
+            unsent.producer_name,
+            unsent.invitation_token_hash,
+            emails.new_token(),
+        )
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
+        # Requested again in this run: reported on that request's decision (at `index`).
         index = requested.get((unsent.npn, unsent.portal_id))
-        decision = run.decisions[index] if index is not None else None
         if happened == _SENT:
-            if decision is None:
+            if index is None:
                 run.earlier_sent.append((unsent.npn, unsent.portal_id))
             else:
-                run.decisions[index] = rules.waiting_email_sent(decision)
+                run.decisions[index] = rules.waiting_email_sent(run.decisions[index])
         elif happened == _REFUSED:
-            if decision is None:
+            if index is None:
                 run.earlier_withdrawn.append((unsent.npn, unsent.portal_id, reason))
             else:
-                run.decisions[index] = rules.email_refused(decision, reason)
+                run.decisions[index] = rules.email_refused(run.decisions[index], reason)
         elif happened in (_NOT_SENT, _UNKNOWN):
-            if decision is not None:
+            if index is not None:
+                decision = run.decisions[index]
                 run.decisions[index] = (
                     rules.email_not_sent(decision, reason)
                     if happened == _NOT_SENT

@@ -1,5 +1,6 @@
 """Portal invitations in the operational database: reads, the race-safe seat reservation, the
-email ledger, registration, and the portal setup from config/portals.yaml.
+email ledger, registration, and the portal setup from config/portals.yaml. The read-only views
+(seat counts, the user list) are in `views.py`.
 
 Every write function takes the caller's connection and does one small step; the caller opens
 one short transaction per step (`engine.begin()`), so a lock is never held while an email is
@@ -31,19 +32,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assets.portal.emails import token_hash
 from assets.portal.invitations import (
     STATUS_INVITED,
     STATUS_REGISTERED,
     Portal,
     PortalUser,
     Producer,
-    token_hash,
 )
+
+# The read-only views have a module of their own; callers that know them as
+# `store.portal_seats` / `store.portal_user_list` still find them here.
+from assets.portal.views import portal_seats as portal_seats
+from assets.portal.views import portal_user_list as portal_user_list
 from schemas.tables import agencies, portal_users, portals, producers
 
 # reserve_seat's answers
@@ -109,12 +116,13 @@ def read_producers(connection: Connection, npns: Iterable[str]) -> dict[str, Pro
             .where(producers.c.npn.in_(chunk))
         ).all()
         for r in rows:
-            found[r[0]] = Producer(r[0], _text(r[1]), _text(r[2]), _text(r[3]), _text(r[4]),
-                                   bool(r[5]))  # fmt: skip
+            found[r[0]] = Producer(
+                r[0], _text(r[1]), _text(r[2]), _text(r[3]), _text(r[4]), bool(r[5])
+            )
     return found
 
 
-def _portal_user(row: sa.Row) -> PortalUser:
+def _portal_user(row: sa.Row[Any]) -> PortalUser:
     return PortalUser(
         npn=row.npn,
         portal_id=row.portal_id,
@@ -347,10 +355,16 @@ def unsent_invitations(connection: Connection) -> list[UnsentInvitation]:
         .order_by(portal_users.c.invited_at, portal_users.c.portal_id, portal_users.c.npn)
     ).all()
     return [
-        UnsentInvitation(r.npn, r.portal_id, _text(r.email), r.invitation_token_hash,
-                         _text(r.first_name), _text(r.last_name))
+        UnsentInvitation(
+            r.npn,
+            r.portal_id,
+            _text(r.email),
+            r.invitation_token_hash,
+            _text(r.first_name),
+            _text(r.last_name),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 # ============================================================================ registration
@@ -388,116 +402,6 @@ def accept_invitation(connection: Connection, token: str, now: dt.datetime) -> R
         )
     )
     return Registration(row.npn, row.portal_id) if result.rowcount == 1 else None
-
-
-# ============================================================================ views
-def portal_seats(connection: Connection) -> pd.DataFrame:
-    """Per portal: seats total, invited, registered, left, and emails not sent or unconfirmed."""
-    u = portal_users.c
-    counts = (
-        sa.select(
-            u.portal_id,
-            sa.func.count().label("seats_used"),
-            sa.func.sum(sa.case((u.status == STATUS_INVITED, 1), else_=0)).label("invited"),
-            sa.func.sum(sa.case((u.status == STATUS_REGISTERED, 1), else_=0)).label("registered"),
-            sa.func.sum(
-                sa.case(
-                    (
-                        sa.and_(
-                            u.status == STATUS_INVITED,
-                            u.invitation_sent_at.is_(None),
-                            u.invitation_send_started_at.is_(None),
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ).label("emails_not_sent"),
-            sa.func.sum(
-                sa.case(
-                    (
-                        sa.and_(
-                            u.status == STATUS_INVITED,
-                            u.invitation_sent_at.is_(None),
-                            u.invitation_send_started_at.is_not(None),
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ).label("emails_unconfirmed"),
-        )
-        .group_by(u.portal_id)
-        .subquery("counts")
-    )
-    rows = connection.execute(
-        sa.select(
-            portals.c.portal_id,
-            portals.c.portal_name,
-            portals.c.seats_total,
-            *(
-                sa.func.coalesce(counts.c[name], 0).label(name)
-                for name in (
-                    "seats_used",
-                    "invited",
-                    "registered",
-                    "emails_not_sent",
-                    "emails_unconfirmed",
-                )
-            ),
-        )
-        .outerjoin(counts, counts.c.portal_id == portals.c.portal_id)
-        .order_by(portals.c.portal_id)
-    ).all()
-    frame = pd.DataFrame(
-        [tuple(r) for r in rows],
-        columns=[
-            "portal_id",
-            "portal_name",
-            "seats_total",
-            "seats_used",
-            "invited",
-            "registered",
-            "emails_not_sent",
-            "emails_unconfirmed",
-        ],
-    )
-    for column in frame.columns[2:]:
-        frame[column] = frame[column].astype("int64")
-    frame.insert(4, "seats_left", (frame["seats_total"] - frame["seats_used"]).clip(lower=0))
-    return frame
-
-
-PORTAL_USER_COLUMNS = (
-    "portal_id",
-    "npn",
-    "first_name",
-    "last_name",
-    "email",
-    "status",
-    "invited_at",
-    "invitation_send_started_at",
-    "invitation_sent_at",
-    "registered_at",
-    "invitation_source",
-)
-
-
-def portal_user_list(connection: Connection, portal_id: str | None = None) -> pd.DataFrame:
-    """The portal users (optionally of one portal) with their names and email ledger."""
-    columns = [
-        producers.c[name] if name in ("first_name", "last_name") else portal_users.c[name]
-        for name in PORTAL_USER_COLUMNS
-    ]
-    query = (
-        sa.select(*columns)
-        .outerjoin(producers, producers.c.npn == portal_users.c.npn)
-        .order_by(portal_users.c.portal_id, portal_users.c.invited_at, portal_users.c.npn)
-    )
-    if portal_id is not None:
-        query = query.where(portal_users.c.portal_id == portal_id)
-    rows = connection.execute(query).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=list(PORTAL_USER_COLUMNS))
 
 
 # ============================================================================ the portal setup
@@ -555,12 +459,10 @@ def apply_portal_setup(connection: Connection, configured: pd.DataFrame) -> Port
             updated.append(row.portal_id)
         else:
             unchanged.append(row.portal_id)
-    used = {
-        portal: int(count)
-        for portal, count in connection.execute(
-            sa.select(portal_users.c.portal_id, sa.func.count()).group_by(portal_users.c.portal_id)
-        ).all()
-    }
+    seats_used: Sequence[tuple[str, int]] = connection.execute(
+        sa.select(portal_users.c.portal_id, sa.func.count()).group_by(portal_users.c.portal_id)
+    ).all()
+    used = {portal: int(count) for portal, count in seats_used}
     removed, kept = [], {}
     for portal_id in sorted(set(existing) - wanted):
         if used.get(portal_id):

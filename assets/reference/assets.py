@@ -1,14 +1,20 @@
 """Reference data and the customer's company setup, loaded from `config/` into the database.
 
-Thin Dagster wiring: the files are read and validated by the pure loaders in `loading.py`; these
-assets write the result in one database transaction and describe it for the UI. Each table is
+Thin Dagster wiring: the files are read and validated by the pure loaders (`reference_data.py`,
+`company_setup.py`, both reached through `loading.py`); these assets write the result in one database transaction and describe it for the UI. Each table is
 its own asset, so dbt sources and later assets can depend on exactly what they read.
 """
 
+from collections.abc import Iterator
+from typing import Any
+
 import dagster as dg
+import pandas as pd
 
 from assets.metadata import markdown_preview
-from assets.reference.loading import ConfigError, load_company_config, load_reference_data
+from assets.reference.company_setup import load_company_config
+from assets.reference.config_files import ConfigError
+from assets.reference.reference_data import load_reference_data
 from resources import paths
 from resources.database import OperationalDatabase
 
@@ -50,8 +56,8 @@ def company_config_asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(f"core_config__{table}")
 
 
-def _table_metadata(table: str, frame, written: int, source: str) -> dict[str, object]:
-    metadata: dict[str, object] = {
+def _table_metadata(table: str, frame: pd.DataFrame, written: int, source: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
         "table": table,
         "dagster/row_count": written,
         "source": dg.MetadataValue.path(source),
@@ -75,7 +81,9 @@ def _table_metadata(table: str, frame, written: int, source: str) -> dict[str, o
         for table, description in REFERENCE_TABLES.items()
     ],
 )
-def reference_tables(context: dg.AssetExecutionContext, database: OperationalDatabase):
+def reference_tables(
+    context: dg.AssetExecutionContext, database: OperationalDatabase
+) -> Iterator[dg.MaterializeResult[Any]]:
     """Read `config/reference/`, validate it, and replace the reference tables at once."""
     database.ensure_migrated()
     source = paths.reference_dir()
@@ -105,7 +113,9 @@ def reference_tables(context: dg.AssetExecutionContext, database: OperationalDat
         for table, description in COMPANY_CONFIG_TABLES.items()
     ],
 )
-def company_config_tables(context: dg.AssetExecutionContext, database: OperationalDatabase):
+def company_config_tables(
+    context: dg.AssetExecutionContext, database: OperationalDatabase
+) -> Iterator[dg.MaterializeResult[Any]]:
     """Validate `config/companies.yaml` and the gateway business rules against the loaded
     reference tables, then replace the company tables at once. A bad setup changes nothing
     and fails with one line per problem, naming the file, the company and the value."""

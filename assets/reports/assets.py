@@ -124,11 +124,12 @@ def reports_dbt_models(
         yield event
 
 
-def _model_of(context: dg.AssetExecutionContext, output: dg.Output) -> str:
-    return context.asset_key_for_output(output.output_name).path[-1]
+def _model_of(context: dg.AssetExecutionContext, output: dg.Output[Any]) -> str:
+    model: str = context.asset_key_for_output(output.output_name).path[-1]
+    return model
 
 
-def _report_metadata(database: OperationalDatabase, model: str, as_of: dt.date) -> dict:
+def _report_metadata(database: OperationalDatabase, model: str, as_of: dt.date) -> dict[str, Any]:
     """What the UI shows beside a built report: its rows as the database now holds them."""
     with database.engine.connect() as connection:
         table = report_table(connection, model)

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from assets.submissions.gateway_xml import GatewayReply, GatewayTransaction, Outcome
 from assets.submissions.planning import may_overwrite, next_chunk_number, request_digest
+from resources.nipr_gateway_xml import GatewayReply, GatewayTransaction, Outcome
 from schemas.statuses import BATCH_SUBMITTING, FINAL_TRANSACTION_STATUSES, READY_TO_SUBMIT
 from schemas.tables import TABLES
 

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
+from resources.nipr_gateway_xml import MAX_PER_REQUEST  # NIPR: at most 100 per request
 from schemas.statuses import (
     BATCH_COMPLETED,
     BATCH_SUBMITTED,
@@ -33,7 +34,6 @@ __all__ = [
     "status_counts",
 ]
 
-MAX_PER_REQUEST = 100  # NIPR: a Gateway request holds at most 100 transactions
 
 T = TypeVar("T")
 

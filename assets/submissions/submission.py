@@ -50,7 +50,6 @@ from assets.submissions.attempts import (
     transactions_t,
     wait_for_settle,
 )
-from assets.submissions.gateway_xml import GatewayTransaction, Outcome
 from assets.submissions.lock import BatchBusy, batch_lock
 from assets.submissions.planning import (
     MAX_PER_REQUEST,
@@ -59,6 +58,7 @@ from assets.submissions.planning import (
     status_counts,
 )
 from resources.nipr_gateway import GatewayAuthFailed, GatewayError
+from resources.nipr_gateway_xml import GatewayTransaction, Outcome
 from schemas.statuses import (
     BATCH_IN_SUBMISSION_STATUSES,
     BATCH_SUBMITTED,

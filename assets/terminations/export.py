@@ -216,7 +216,7 @@ def _text_column(series: pd.Series) -> pd.Series:
 def _cocode_text(value: object) -> str | None:
     # A CoCode stored as a number (1234) lost its leading zero; the 5 digits are certain.
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and not _missing(value):
-        return str(int(value)).zfill(_COCODE_DIGITS)
+        return str(math.trunc(value)).zfill(_COCODE_DIGITS)
     return _key_text(value)
 
 

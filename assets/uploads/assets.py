@@ -3,7 +3,8 @@
 `inbox_file_sensor` (pipelines/sensors.py) adds the partition and requests `process_upload_job`
 with the file's key and ETag as run tags. Thin: the decisions live in `ledger.py` (which file,
 which status, report names), `reading.py` / `validation.py` / `error_report.py` (the file) and
-`assets/onboarding/onboarding.py` (producers); the writes in `store.py` modules.
+`assets/onboarding/onboarding.py` (producers); the writes in `store.py` modules and
+`request_rows.py` (the stored request rows).
 
 - `raw_uploads__file` (group `uploads`): finds the partition's file, reads its bytes, and
   records the upload in `uploads` (`upload_id` = partition key, with the object key and the
@@ -14,19 +15,22 @@ which status, report names), `reading.py` / `validation.py` / `error_report.py` 
   `onboarding`), one step: every row validated; `<file>.errors.csv` (and `.xlsx` for a
   workbook) written beside the upload when rows were rejected; then, in ONE database
   transaction, the upload's counts and status, its `upload_row_errors` (replaced: a re-run is
-  idempotent) and, for an agent file, the agencies, producers and producer assignments. They
-  are skipped (not materialized) for a Duplicate or Rejected upload.
+  idempotent), the valid request rows of an appoint, terminate or portal_invite file in
+  `upload_request_rows` (the later steps read them by upload id, never the file again) and,
+  for an agent file, the agencies, producers and producer assignments. They are skipped (not
+  materialized) for a Duplicate or Rejected upload.
 
 Nothing here logs or shows an SSN: metadata holds counts, row errors (SSNs masked by the
 validator) and producer summaries without SSN digits.
 """
 
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
 from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
-from assets.metadata import markdown_preview
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
 from assets.uploads.error_report import error_report_csv, error_report_xlsx
@@ -38,21 +42,13 @@ from assets.uploads.reading import (
     read_upload,
     require_columns,
 )
+from assets.uploads.upload_metadata import onboarding_metadata, report_path, validation_metadata
 from assets.uploads.validation import ValidatedUpload, validate_upload
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectNotFound, ObjectStore
 from resources.ssn import SsnVault
 
 REFERENCE_READS = ("jurisdictions", "loa_categories", "lines_of_authority", "termination_reasons")
-SHOWN_ROWS = 20
-OTHER_KIND_NOTES = {
-    "appoint": "Appointment requests are validated here; turning them into eligibility-checked "
-    "transaction batches is the appointments capability's work, not onboarding's.",
-    "terminate": "Termination requests are validated here; batching and submitting them is the "
-    "terminations capability's work, not onboarding's.",
-    "portal_invite": "Portal invitations are validated here; sending them is the portal "
-    "capability's work, not onboarding's.",
-}
 
 
 def _now() -> dt.datetime:
@@ -106,10 +102,6 @@ def _resolve_object(
     return ledger.ResolvedObject(found.key, found.etag, how="inbox listing")
 
 
-def _report_path(key: str | None) -> object:
-    return dg.MetadataValue.path(key) if key else "none"
-
-
 # ============================================================================================
 # raw_uploads__file
 # ============================================================================================
@@ -129,7 +121,7 @@ def raw_uploads__file(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     object_store: ObjectStore,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[Any]:
     database.ensure_migrated()
     upload_id = context.partition_key
     resolved = _resolve_object(context, database, object_store, upload_id)
@@ -151,7 +143,7 @@ def raw_uploads__file(
     sha256 = ledger.content_sha256(data)
     name = ledger.file_name(resolved.key)
     folder_kind = kind_from_key(resolved.key)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "object_key": dg.MetadataValue.path(resolved.key),
         "etag": resolved.etag,
         "bytes": len(data),
@@ -188,7 +180,7 @@ def raw_uploads__file(
                 "status": ledger.DUPLICATE,
                 "duplicate_of": first["upload_id"],
                 "message": message,
-            }  # fmt: skip
+            }
         )
 
     try:
@@ -196,16 +188,22 @@ def raw_uploads__file(
         kind = detect_kind(raw.headers, folder_kind)
         require_columns(raw.labels, kind)
     except UploadRejected as rejection:
-        report_key = _reject(database, object_store, upload_id, resolved.key, rejection.message,
-                             {**base, "kind": folder_kind or ledger.UNKNOWN_KIND})  # fmt: skip
+        report_key = _reject(
+            database,
+            object_store,
+            upload_id,
+            resolved.key,
+            rejection.message,
+            {**base, "kind": folder_kind or ledger.UNKNOWN_KIND},
+        )
         context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
         return dg.MaterializeResult(
             metadata={
                 **metadata,
                 "status": ledger.REJECTED,
                 "message": rejection.message,
-                "error_report": _report_path(report_key),
-            }  # fmt: skip
+                "error_report": report_path(report_key),
+            }
         )
 
     with database.begin() as connection:
@@ -241,7 +239,7 @@ def _reject(
     upload_id: str,
     object_key: str,
     message: str,
-    row: dict[str, object],
+    row: dict[str, Any],
 ) -> str:
     """Record a whole-file rejection: the one-line report beside the file, then the row."""
     report_key = ledger.error_report_keys(object_key, None)[0]
@@ -255,7 +253,7 @@ def _reject(
                 "status": ledger.REJECTED,
                 "error_message": message,
                 "error_report_key": report_key,
-            },  # fmt: skip
+            },
         )
         upload_store.mark_rejected(connection, upload_id, message, report_key)
     return report_key
@@ -266,15 +264,15 @@ def _reject(
 # ============================================================================================
 
 
-def validate_stored_upload(
+def _read_and_validate(
     database: OperationalDatabase,
     object_store: ObjectStore,
     upload_id: str,
-    row: dict,
+    row: dict[str, Any],
 ) -> tuple[RawUpload, ValidatedUpload]:
-    """Read the recorded upload's file from the bucket and validate it (deterministic: the
-    same bytes and reference tables give the same rows, so downstream assets validate again
-    instead of storing every request row twice). Raises UploadRejected for a refused file."""
+    """Read the recorded upload's file from the bucket and validate it: the one read of the
+    file after `raw_uploads__file`. Its request rows are then stored (`request_rows.py`) for
+    the later steps. Raises UploadRejected for a refused file."""
     key = row["object_key"]
     data = object_store.get_bytes(key)
     if ledger.content_sha256(data) != row["content_sha256"]:
@@ -294,42 +292,6 @@ def validate_stored_upload(
     companies = database.read_table("companies")
     raw = read_upload(data, ledger.file_name(key))
     return raw, validate_upload(raw, row["kind"], reference, companies)
-
-
-# ============================================================================================
-# Metadata of core_uploads__validated + core_onboarding__producers
-# ============================================================================================
-
-
-def _validation_metadata(
-    validated: ValidatedUpload, report_keys: list[str], status: str
-) -> dict[str, object]:
-    errors = validated.row_errors
-    warnings = validated.warnings
-    metadata: dict[str, object] = {
-        "status": status,
-        "kind": validated.kind,
-        "rows_total": validated.rows_total,
-        "rows_blank": validated.rows_blank,
-        "rows_valid": validated.rows_valid,
-        "rows_rejected": validated.rows_rejected,
-        "row_errors": len(errors),
-        "warnings_count": len(warnings),
-        "error_report": _report_path(report_keys[0] if report_keys else None),
-    }
-    if len(report_keys) > 1:
-        metadata["error_report_xlsx"] = dg.MetadataValue.path(report_keys[1])
-    first_rows = validated.rejected_row_numbers[:SHOWN_ROWS]
-    shown = errors[errors["row_number"].isin(first_rows)]
-    metadata["first_rejected_rows"] = markdown_preview(
-        ledger.markdown_safe(shown[["row_number", "column", "value", "message"]]),
-        max_rows=4 * SHOWN_ROWS,
-    )
-    if len(warnings):
-        metadata["warnings"] = markdown_preview(
-            ledger.markdown_safe(warnings.astype(object).fillna("")), max_rows=SHOWN_ROWS
-        )
-    return metadata
 
 
 @dg.multi_asset(
@@ -365,7 +327,7 @@ def core_uploads__processed(
     database: OperationalDatabase,
     object_store: ObjectStore,
     ssn_vault: SsnVault,
-):
+) -> Iterator[dg.MaterializeResult[Any]]:
     database.ensure_migrated()
     upload_id = context.partition_key
     with database.begin() as connection:
@@ -382,7 +344,7 @@ def core_uploads__processed(
         return
     key = row["object_key"]
     try:
-        raw, validated = validate_stored_upload(database, object_store, upload_id, row)
+        raw, validated = _read_and_validate(database, object_store, upload_id, row)
     except UploadRejected as rejection:
         report_key = _reject(database, object_store, upload_id, key, rejection.message, {})
         context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
@@ -391,8 +353,8 @@ def core_uploads__processed(
             metadata={
                 "status": ledger.REJECTED,
                 "message": rejection.message,
-                "error_report": _report_path(report_key),
-            },  # fmt: skip
+                "error_report": report_path(report_key),
+            },
         )
         return
 
@@ -418,39 +380,12 @@ def core_uploads__processed(
     )
     yield dg.MaterializeResult(
         asset_key=VALIDATED_KEY,
-        metadata=_validation_metadata(validated, report_keys, ledger.PROCESSED),
+        metadata=validation_metadata(validated, report_keys, ledger.PROCESSED),
     )
-    yield dg.MaterializeResult(asset_key=ONBOARDING_KEY, metadata=_onboarding_metadata(
-        validated, plan, ssn_vault))  # fmt: skip
-
-
-def _onboarding_metadata(
-    validated: ValidatedUpload, plan, ssn_vault: SsnVault
-) -> dict[str, object]:
-    if validated.kind != "agent":
-        return {
-            "kind": validated.kind,
-            "note": OTHER_KIND_NOTES.get(validated.kind, "Not an agent upload: nothing onboarded."),
-            "producers_to_sync": 0,
-        }
-    if plan is None:
-        return {"kind": "agent", "note": "No valid rows: nothing onboarded.",
-                "producers_to_sync": 0}  # fmt: skip
-    metadata: dict[str, object] = {"kind": "agent", **plan.counts}
-    metadata["ssn_protection"] = (
-        "encrypted with NPNFLOW_SSN_KEY, last four kept"
-        if ssn_vault.encrypts
-        else "no NPNFLOW_SSN_KEY: full SSNs discarded, last four kept"
+    yield dg.MaterializeResult(
+        asset_key=ONBOARDING_KEY,
+        metadata=onboarding_metadata(validated, plan, ssn_encrypted=ssn_vault.encrypts),
     )
-    metadata["producers"] = markdown_preview(
-        ledger.markdown_safe(plan.summary.astype(object).fillna("")), max_rows=SHOWN_ROWS
-    )
-    metadata["next"] = (
-        f"{plan.counts['producers_to_sync']} producer(s) Not Started: `sync_new_producers_job` "
-        "fetches their Entity Info (requested by onboarded_producers_sensor, else by "
-        "sync_new_producers_schedule)."
-    )
-    return metadata
 
 
 UPLOAD_ASSETS = [raw_uploads__file, core_uploads__processed]
@@ -458,5 +393,4 @@ __all__ = [
     "UPLOAD_ASSETS",
     "core_uploads__processed",
     "raw_uploads__file",
-    "validate_stored_upload",
 ]

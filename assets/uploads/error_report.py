@@ -75,7 +75,8 @@ def _unique(headers: list[str]) -> list[str]:
 def error_report_csv(raw: RawUpload, validated: ValidatedUpload) -> bytes:
     """`<file>.errors.csv`: UTF-8 with a BOM, so Excel shows accented names right."""
     frame = error_report_frame(raw, validated)
-    return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+    text: str = frame.to_csv(index=False, lineterminator="\r\n")
+    return text.encode("utf-8-sig")
 
 
 def error_report_xlsx(raw: RawUpload, validated: ValidatedUpload) -> bytes:

@@ -2,7 +2,8 @@
 
 Every function takes an open connection; `apply_validated_upload` is what the upload assets
 (and `bench/upload_validate.py`) run inside one transaction: the upload's counts and status,
-its row errors (replaced, so a re-run is idempotent) and, for an agent upload, onboarding.
+its row errors (replaced, so a re-run is idempotent), its request rows for the later steps
+(`request_rows.py`, replaced likewise) and, for an agent upload, onboarding.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from assets.onboarding import store as onboarding_store
 from assets.onboarding.onboarding import OnboardingPlan, plan_onboarding
+from assets.uploads import request_rows
 from assets.uploads.ledger import PROCESSED, REJECTED
 from assets.uploads.validation import ValidatedUpload
 from schemas.tables import upload_row_errors, uploads
@@ -78,6 +80,7 @@ def mark_rejected(
 ) -> None:
     """A whole-file rejection: the upload's row says why; nothing else changes."""
     connection.execute(upload_row_errors.delete().where(upload_row_errors.c.upload_id == upload_id))
+    request_rows.delete_request_rows(connection, upload_id)
     connection.execute(
         uploads.update()
         .where(uploads.c.upload_id == upload_id)
@@ -102,7 +105,9 @@ def apply_validated_upload(
     protect: Callable[[str], tuple[str, str | None]],
     now: dt.datetime,
 ) -> OnboardingPlan | None:
-    """Record the validation of an upload and, for an agent upload, onboard its valid rows.
+    """Record the validation of an upload: its counts, row errors and, for appoint, terminate
+    and portal_invite, its request rows (read by the later steps instead of the file); for an
+    agent upload, onboard its valid rows (never stored as request rows: they hold SSNs).
 
     Runs inside the caller's transaction. Returns the onboarding plan (None for other kinds).
     """
@@ -121,6 +126,7 @@ def apply_validated_upload(
         )
     )
     replace_row_errors(connection, upload_id, validated)
+    request_rows.write_request_rows(connection, upload_id, validated)
     if validated.kind != "agent" or validated.valid_rows.empty:
         return None
     valid = validated.valid_rows

@@ -171,9 +171,13 @@ def template_xlsx(kind: str, reference: Mapping[str, pd.DataFrame]) -> bytes:
             continue
         letter = get_column_letter(position)
         validation = DataValidation(
-            type="list", formula1=f"={source}", allow_blank=True, errorStyle="warning",
-            showErrorMessage=True, error=f"Not an accepted value: see {ACCEPTED_VALUES_SHEET}",
-        )  # fmt: skip
+            type="list",
+            formula1=f"={source}",
+            allow_blank=True,
+            errorStyle="warning",
+            showErrorMessage=True,
+            error=f"Not an accepted value: see {ACCEPTED_VALUES_SHEET}",
+        )
         validation.add(f"{letter}2:{letter}{_DROPDOWN_ROWS + 1}")
         data.add_data_validation(validation)
 

@@ -36,7 +36,7 @@ def appointments(
     defs: Definitions, instance: DagsterInstance, database: OperationalDatabase, day: dt.date
 ) -> bool:
     """Step 6: an appoint file from drop to NIPR's answers."""
-    from assets.appointments import approval
+    from assets.batches import approval
 
     key = f"inbox/appoint/demo-appointments-{day.isoformat()}.csv"
     upload_id = drop_file(defs, instance, key, sample_appoint_file(database))
@@ -79,7 +79,7 @@ def _approve_and_submit(
     batch and approval."""
     from dagster import build_sensor_context
 
-    from assets.appointments import approval
+    from assets.batches import approval
 
     # A batch of only held (JIT) lines has nothing an approval would send.
     pending = batches[(batches.status == "Pending Review") & (batches.ready_to_submit > 0)]
@@ -137,7 +137,7 @@ def _approve_and_submit(
 
 
 def _print_outcome(database: OperationalDatabase, upload_id: str) -> None:
-    from assets.appointments import approval
+    from assets.batches import approval
 
     with database.begin() as connection:
         batches = approval.list_batches(connection, upload_id=upload_id)
@@ -222,7 +222,7 @@ def terminations(
 ) -> bool:
     """Step 7: reports built, a terminate file exported from the report, dropped, reviewed,
     approved and sent; the reports rebuilt with the outcome."""
-    from assets.appointments import approval
+    from assets.batches import approval
     from assets.reports.relations import read_report
 
     if not _build_reports(defs, instance, database):

@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import unquote
 
-from lxml import etree
+from resources.safe_xml import parse_xml_bytes
 
 ROOT_CONTENT_ID = "root.message@cxf.apache.org"
 XOP_NS = "http://www.w3.org/2004/08/xop/include"
@@ -97,9 +97,7 @@ class MtomMessage:
 
     def xop_includes(self) -> list[str]:
         """The hrefs of the xop:Include elements in the envelope, in document order."""
-        root = etree.fromstring(
-            self.root, parser=etree.XMLParser(resolve_entities=False, no_network=True)
-        )
+        root = parse_xml_bytes(self.root)
         return [element.get("href", "") for element in root.iter(f"{{{XOP_NS}}}Include")]
 
 
@@ -109,11 +107,13 @@ def split_mtom(body: bytes, content_type: str) -> MtomMessage:
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():
         raise ValueError("not a multipart body")
-    start = _normalise_cid(message.get_param("start", "") or "")
+    start_param = message.get_param("start", "")  # a tuple only for RFC 2231 values
+    start = _normalise_cid(start_param if isinstance(start_param, str) else "")
     parts: dict[str, bytes] = {}
     ordered: list[bytes] = []
     for part in message.iter_parts():
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)  # bytes for a part that is not multipart
+        payload = decoded if isinstance(decoded, bytes) else b""
         # The framing CRLF before each boundary belongs to the boundary, not the part.
         ordered.append(payload)
         content_id = _normalise_cid(part.get("Content-ID", "") or "")

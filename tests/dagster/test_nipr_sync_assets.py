@@ -13,7 +13,9 @@ change model (`world.changes_on(day)`), never from the code under test.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
+import tracemalloc
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -22,18 +24,20 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-import assets.nipr.assets as nipr_assets
-from assets.nipr.assets import (
+import assets.nipr.sync_common as nipr_assets
+from assets.nipr.daily_sync import (
+    PdbAlertsFetchConfig,
     core_nipr__current_state,
-    core_nipr__initial_sync,
-    core_nipr__subscriptions,
+    fetch_day,
     raw_nipr__pdb_alerts,
     raw_object_key,
 )
+from assets.nipr.initial_sync import core_nipr__initial_sync
+from assets.nipr.subscriptions import core_nipr__subscriptions
 from npnflow.sandbox.server import NiprSandbox
 from resources.database import OperationalDatabase
-from resources.nipr import NiprClient
-from resources.object_store import LocalFolderObjectStore
+from resources.nipr import AlertsReportReceipt, NiprClient
+from resources.object_store import STREAM_CHUNK_BYTES, LocalFolderObjectStore
 from schemas.migrate import upgrade
 from schemas.tables import producers
 
@@ -509,3 +513,98 @@ def test_applying_a_day_that_was_never_fetched_fails_and_changes_nothing(fresh):
     assert not result.success
     message = failure_text(result, "core_nipr__current_state")
     assert "raw_nipr__pdb_alerts" in message and MONDAY.isoformat() in message
+
+
+# ------------------------------------------------------------------------------ streaming
+
+
+class _RecordingReader:
+    """A stored object's reader that records each read: (bytes asked, bytes returned)."""
+
+    def __init__(self, handle, reads: list[tuple[int, int]]) -> None:
+        self._handle = handle
+        self._reads = reads
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._reads.append((size, len(data)))
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._handle.close()
+
+
+def _refuse_whole(*args, **kwargs):
+    raise AssertionError("the daily sync held a PDB Alerts reply whole (a whole-bytes call)")
+
+
+def test_the_daily_sync_streams_the_alerts_reply_and_never_reads_it_whole(sync, monkeypatch):
+    """NIPR -> temporary file -> object store (put_stream) -> reader (open_reader) -> parser:
+    none of the whole-bytes calls is made, and the stored reply is read back in pieces."""
+    monkeypatch.setattr(NiprClient, "fetch_alerts_report", _refuse_whole)
+    monkeypatch.setattr(LocalFolderObjectStore, "get_bytes", _refuse_whole)
+    monkeypatch.setattr(LocalFolderObjectStore, "put_bytes", _refuse_whole)
+    reads: list[tuple[int, int]] = []
+    open_reader = LocalFolderObjectStore.open_reader
+    monkeypatch.setattr(
+        LocalFolderObjectStore,
+        "open_reader",
+        lambda store, key: _RecordingReader(open_reader(store, key), reads),
+    )
+    sync.at(SATURDAY)
+
+    result = sync.daily(SATURDAY)
+
+    assert result.success
+    stored = list(sync.store.list_objects("nipr/"))
+    assert [o.key for o in stored] == [raw_object_key(SATURDAY)]
+    assert metadata_value(result, "raw_nipr__pdb_alerts", "bytes") == stored[0].size > 0
+    assert metadata_value(result, "core_nipr__licenses", "scopes_applied") > 0
+    # Every read asks for a bounded piece; the one unbounded read is the MTOM reader's look at
+    # the closing delimiter in the last 512 bytes (after a seek), never the whole reply.
+    assert reads and sum(got for _, got in reads) >= stored[0].size
+    assert all(0 < asked <= STREAM_CHUNK_BYTES or got <= 512 for asked, got in reads), reads
+
+
+def test_fetching_a_large_alerts_reply_holds_none_of_it_in_memory(sync):
+    """A 24 MB reply goes from the client's sink to the object store while the memory the
+    fetch allocates stays a small fraction of it: holding the reply whole would need 24 MB."""
+    total, chunk = 24 * 1024 * 1024, 64 * 1024
+    block = bytes(range(256)) * (chunk // 256)
+    digest = hashlib.md5()
+    for _ in range(total // chunk):
+        digest.update(block)
+
+    class LargeReplyClient:
+        def fetch_alerts_report_to(self, day, sink, subscription=None):
+            for _ in range(total // chunk):
+                sink.write(block)
+            return AlertsReportReceipt("ready", "multipart/related", day, subscription, total)
+
+        fetch_alerts_report = _refuse_whole
+
+    context = dg.build_asset_context()
+    tracemalloc.start()
+    try:
+        fetched = fetch_day(
+            context,
+            PdbAlertsFetchConfig(),
+            sync.database,
+            sync.store,
+            LargeReplyClient(),
+            SATURDAY,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert (fetched.status, fetched.size) == ("fetched", total)
+    [stored] = sync.store.list_objects("nipr/")
+    assert (stored.size, stored.etag) == (total, digest.hexdigest())
+    assert peak < total // 6, f"the fetch allocated {peak:,} bytes for a {total:,}-byte reply"

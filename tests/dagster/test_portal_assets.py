@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from assets.keys import UPLOADS_PARTITIONS
@@ -20,6 +21,7 @@ from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
 from resources.database import OperationalDatabase
 from resources.mailer import OutboxFolderMailer
+from schemas.tables import upload_request_rows
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PORTALS = [
@@ -192,3 +194,43 @@ def test_a_portal_invite_upload_writes_one_email_per_invitation_into_the_outbox(
     skipped = drop("inbox/agent/cy.csv", agent, "agent")
     materialized = {e.asset_key for e in skipped.get_asset_materialization_events()}
     assert dg.AssetKey("core_portal__invitations") not in materialized
+
+
+def test_an_upload_validated_before_its_rows_were_stored_fails_with_what_to_do(
+    make_pipeline, template_db, config, tmp_path
+) -> None:
+    pipeline = make_pipeline(template_db, [])
+    _load(pipeline.database)
+    key = "inbox/portal_invite/old.csv"
+    upload_id, _ = pipeline.drop_and_process(
+        key, b"NPN,Portal\r\n10000001,Agent Portal\r\n", "portal_invite"
+    )
+    # As if validated before migration 0005: the upload is Processed, no request row stored.
+    with pipeline.database.begin() as connection:
+        connection.execute(sa.delete(upload_request_rows))
+    outbox = tmp_path / "outbox"
+
+    result = dg.materialize(
+        [core_portal__invited],
+        partition_key=upload_id,
+        instance=pipeline.instance,
+        resources={"database": pipeline.database, "mailer": OutboxFolderMailer(folder=str(outbox))},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    description = failure.event_specific_data.error.message
+    assert f"Upload {upload_id} has no stored request rows" in description
+    assert f"Materialize core_uploads__validated again for partition {upload_id}" in description
+    assert not outbox.exists() or not list(outbox.glob("*.eml"))
+
+    # What the message says to do: validate the upload again, then invite.
+    again = dg.materialize(
+        [*pipeline.assets, core_portal__invited],
+        partition_key=upload_id,
+        instance=pipeline.instance,
+        resources={**pipeline.resources, "mailer": OutboxFolderMailer(folder=str(outbox))},
+    )
+    assert again.success
+    assert len(list(outbox.glob("*.eml"))) == 1

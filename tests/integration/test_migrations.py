@@ -157,6 +157,7 @@ ADDED_TABLES: dict[str, tuple[str, ...]] = {
     "license_class_loas": ("state_code", "license_class_code", "loa_code"),
     "producer_license_classes": ("state_code", "license_class_code"),
     "state_appointment_rules": ("state_code",),
+    "upload_request_rows": ("upload_id", "position"),
 }
 
 

@@ -19,14 +19,14 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-import assets.nipr.assets as nipr_assets
-from assets.nipr.assets import (
+import assets.nipr.sync_common as nipr_assets
+from assets.nipr.daily_sync import (
     core_nipr__current_state,
-    core_nipr__initial_sync,
-    core_nipr__subscriptions,
     raw_nipr__pdb_alerts,
     raw_object_key,
 )
+from assets.nipr.initial_sync import core_nipr__initial_sync
+from assets.nipr.subscriptions import core_nipr__subscriptions
 from npnflow.sandbox.server import NiprSandbox
 from resources.database import OperationalDatabase
 from resources.nipr import NiprClient

@@ -251,3 +251,52 @@ def test_as_a_dagster_resource_with_env_var_credentials(endpoint, bucket, admin,
         b"a,b\n"
     )
     assert resource._client is None  # the run used (and closed) its own copy
+
+
+def _chunks(total: int, size: int = 256 * 1024):
+    """`total` bytes of varied content, as chunks of `size`, never as one bytes object."""
+    block = bytes(range(256)) * (size // 256)
+    for start in range(0, total, size):
+        yield block[: min(size, total - start)]
+
+
+def test_put_stream_and_open_reader_stream_a_multi_mb_object_in_pieces(store, tmp_path):
+    total = 12 * 1024 * 1024 + 77  # past the spool's memory threshold: spooled on disk
+    expected = hashlib.md5(b"".join(_chunks(total))).hexdigest()
+    requests = []
+    store._s3().meta.events.register(
+        "before-call.s3.*", lambda model, **_: requests.append(model.name)
+    )
+
+    stored = store.put_stream("nipr/pdb_alerts/2026-03-10.mtom", _chunks(total))
+
+    # One PutObject, as put_bytes: the ETag is the MD5, equal to the local store's.
+    local = LocalFolderObjectStore(root=str(tmp_path)).put_stream("k.mtom", _chunks(total))
+    assert (stored.size, stored.etag) == (total, expected) == (local.size, local.etag)
+    assert requests == ["PutObject"]
+    [listed] = store.list_objects("nipr/")
+    assert (listed.etag, listed.size) == (expected, total)
+    digest, reads = hashlib.md5(), []
+    with store.open_reader("nipr/pdb_alerts/2026-03-10.mtom") as reader:
+        while piece := reader.read(64 * 1024):
+            reads.append(len(piece))
+            digest.update(piece)
+    assert digest.hexdigest() == expected
+    assert sum(reads) == total and max(reads) <= 64 * 1024 and len(reads) > 180
+
+
+def test_open_reader_of_a_missing_key_is_object_not_found(store):
+    with pytest.raises(ObjectNotFound, match="nipr/none.mtom"):
+        store.open_reader("nipr/none.mtom")
+
+
+def test_put_stream_from_a_file_uploads_from_the_file_with_the_md5_etag(store, tmp_path):
+    content = b"--uuid:x\r\n" + b"<a/>" * 300_000
+    source = tmp_path / "reply.mtom"
+    source.write_bytes(content)
+    with open(source, "rb") as handle:
+        handle.read(10)  # a file part-read: the upload starts where the file stands
+        stored = store.put_stream("nipr/streamed.mtom", handle)
+
+    assert (stored.etag, stored.size) == (hashlib.md5(content[10:]).hexdigest(), len(content) - 10)
+    assert store.get_bytes("nipr/streamed.mtom") == content[10:]

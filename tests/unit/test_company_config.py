@@ -245,3 +245,19 @@ def test_every_problem_is_reported_at_once(config_copy, reference):
     assert "LOA 99999" in text
     assert "column active: 'maybe' is not true or false" in text
     assert len(text.splitlines()) == len(problems) + 1
+
+
+def test_a_blank_category_in_a_gateway_rule_is_allowed_and_left_blank(config_copy, reference):
+    # loa_category is nullable in GatewayBusinessRulesModel: a blank cell loads as missing.
+    path = config_copy / "gateway_business_rules.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    column = lines[0].split(",").index("loa_category")
+    cells = lines[1].split(",")
+    cells[column] = ""
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    rules = load_company_config(config_copy, reference)["gateway_business_rules"]
+
+    assert pd.isna(rules.loc[0, "loa_category"])
+    assert rules.loc[1, "loa_category"] == "Life"

@@ -19,9 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "configuration.md"
 NAMING = re.compile(r"(?:NPNFLOW|NIPR|DAGSTER|DBT|GX)_[A-Z0-9_]+")
 ROW = re.compile(r"^\| `([A-Z][A-Z0-9_]*)` \|", re.MULTILINE)
-# The Python that reads the environment. npnflow/sandbox is a stand-in NIPR server: its
-# constants are XML tag names, not settings.
+# The Python that reads the environment. npnflow/sandbox is a stand-in NIPR server and
+# resources/nipr_gateway_xml.py writes and reads NIPR's Gateway documents: their constants are
+# XML tag names (NIPR_TRANS ...), not settings.
 CODE_DIRS = ("pipelines", "resources", "npnflow")
+XML_TAG_MODULES = ("nipr_gateway_xml.py",)
 # Python beyond them that reads a documented variable: the checks (GX), the test fixtures.
 OTHER_PYTHON = ("schemas/expectations.py", "tests/conftest.py")
 # Files that set, pass on or template variables rather than read them in Python.
@@ -45,7 +47,12 @@ def documented() -> set[str]:
 
 
 def _python_files() -> list[Path]:
-    files = [p for d in CODE_DIRS for p in (ROOT / d).rglob("*.py") if "sandbox" not in p.parts]
+    files = [
+        p
+        for d in CODE_DIRS
+        for p in (ROOT / d).rglob("*.py")
+        if "sandbox" not in p.parts and p.name not in XML_TAG_MODULES
+    ]
     return files + [ROOT / p for p in OTHER_PYTHON]
 
 

@@ -12,7 +12,9 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from assets.submissions.gateway_xml import (
+from npnflow.sandbox.gateway import GatewayService
+from npnflow.sandbox.generator import generate_world
+from resources.nipr_gateway_xml import (
     GatewayTransaction,
     ReplyUnreadable,
     build_poll,
@@ -20,8 +22,6 @@ from assets.submissions.gateway_xml import (
     error_key,
     parse_reply,
 )
-from npnflow.sandbox.gateway import GatewayService
-from npnflow.sandbox.generator import generate_world
 
 NOW = dt.datetime(2026, 3, 6, 15, 4, 5, 678000, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 3, 6)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from resources import object_store as store_module
+from resources import object_store_local as store_module
 from resources.object_store import LocalFolderObjectStore, ObjectNotFound, ObjectStore
 
 
@@ -203,3 +203,47 @@ def test_listing_ten_thousand_files_reads_them_once(tmp_path, monkeypatch, capsy
             f"\nlocal listing of 10,000 files: cold {cold_seconds:.2f}s, warm "
             f"{warm_seconds:.2f}s, last 2,000 after a cursor {tail_seconds:.2f}s"
         )
+
+
+# ------------------------------------------------------------------------------ streaming
+def _chunks(total: int, size: int = 256 * 1024):
+    """`total` bytes of varied content, as chunks of `size`, never as one bytes object."""
+    block = bytes(range(256)) * (size // 256)
+    for start in range(0, total, size):
+        yield block[: min(size, total - start)]
+
+
+def test_put_stream_and_open_reader_move_a_multi_mb_object_in_pieces(store):
+    total = 6 * 1024 * 1024 + 123
+    expected = hashlib.md5(b"".join(_chunks(total))).hexdigest()
+
+    stored = store.put_stream("nipr/pdb_alerts/2026-03-10.mtom", _chunks(total))
+
+    assert (stored.size, stored.etag) == (total, expected)
+    [listed] = store.list_objects("nipr/")
+    assert (listed.etag, listed.size) == (expected, total)
+    digest, reads = hashlib.md5(), []
+    with store.open_reader("nipr/pdb_alerts/2026-03-10.mtom") as reader:
+        while piece := reader.read(64 * 1024):
+            reads.append(len(piece))
+            digest.update(piece)
+    assert digest.hexdigest() == expected
+    assert sum(reads) == total and max(reads) <= 64 * 1024 and len(reads) > 90
+
+
+def test_put_stream_from_a_file_is_the_same_object_as_put_bytes(store, tmp_path):
+    content = b"--uuid:x\r\n" + b"<a/>" * 300_000
+    source = tmp_path / "reply.mtom"
+    source.write_bytes(content)
+    with open(source, "rb") as handle:
+        streamed = store.put_stream("nipr/streamed.mtom", handle)
+    whole = store.put_bytes("nipr/whole.mtom", content)
+
+    assert (streamed.etag, streamed.size) == (whole.etag, whole.size)
+    assert store.get_bytes("nipr/streamed.mtom") == content
+    assert not [p for p in (tmp_path / "bucket").rglob(".*.partial")]
+
+
+def test_open_reader_of_a_missing_key_is_a_clear_file_not_found(store):
+    with pytest.raises(ObjectNotFound, match="nipr/none.mtom"):
+        store.open_reader("nipr/none.mtom")

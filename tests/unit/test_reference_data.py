@@ -270,3 +270,17 @@ def test_a_missing_state_row_and_a_missing_file_are_reported(reference_copy: Pat
     text = str(caught.value)
     assert "state 'WY' has no appointment fee row" in text
     assert "termination_reasons.csv: file not found" in text
+
+
+def test_blank_and_lower_case_cells_are_read_as_the_models_say(reference_copy: Path):
+    # state_code is required (reported, not a crash); a state in lower case is upper-cased; a
+    # blank fee is required because StateFeesModel's fees are not nullable.
+    _replace(reference_copy / "jurisdictions.csv", "AL,Alabama", ",Alabama")
+    _replace(reference_copy / "loa_categories.csv", "CA,16,Life", "ca,16,life")
+    _replace(reference_copy / "state_fees.csv", "TX,appointment,10.00", "TX,appointment,")
+    with pytest.raises(ConfigError) as caught:
+        load_reference_data(reference_copy)
+    text = str(caught.value)
+    assert "jurisdictions.csv: row 3, column state_code: state_code is required" in text
+    assert "column resident_fee: resident_fee is required (the cell is blank)" in text
+    assert "loa_categories.csv" not in text

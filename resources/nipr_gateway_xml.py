@@ -1,6 +1,7 @@
 """NIPR Gateway XML: requests built from our transactions, replies read into per-key outcomes.
 
-Pure (no I/O, no Dagster). Layout as in DOMAIN.md section 2.2 and the sandbox
+Pure (no I/O, no Dagster). Protocol code, so it lives in resources/ beside the Gateway client
+(`resources/nipr_gateway.py`) that sends what it builds. Layout as in DOMAIN.md section 2.2 and the sandbox
 (npnflow/sandbox/gateway.py): `<NIPR>` holds up to 100 `<TRANSACTION>`s, each keyed by
 CUSTOMER + CUST_BATCH (our batch_id) + CUST_TRANS (the transaction's idempotency key). The key is
 what makes a resend recognisable, so it must be the same every time a transaction goes out.
@@ -29,6 +30,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from resources.safe_xml import has_doctype, safe_parser
 from schemas.statuses import (
     ACCEPTED,
     ERROR,
@@ -38,6 +40,7 @@ from schemas.statuses import (
 )
 
 # Sandbox conventions (NIPR's layout document is not public): see npnflow/sandbox/gateway.py.
+MAX_PER_REQUEST = 100  # NIPR: a Gateway request (or poll) holds at most 100 transactions
 TRANSACTION_TYPES = {"appointment": "1", "termination": "2"}
 DUPLICATE_CODES = frozenset({"3999", "20001"})
 NOT_FOUND_CODE = "3004"
@@ -46,16 +49,7 @@ BUSINESS_RULES_CODE = "10007"
 
 TransactionKey = tuple[str, str]  # (CUST_BATCH, CUST_TRANS)
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
+_PARSER = safe_parser(remove_comments=True, remove_pis=True)
 # Fallback when the key is not one we sent: "Cust Batch: B; Cust Trans T" then ". ", ")" or end.
 _KEY_TEXT = re.compile(
     r"Cust Batch:\s*(?P<batch>[^;]+?);\s*Cust Trans\s+(?P<trans>[^\s)]+?)\.?(?=[\s)]|$)"
@@ -152,7 +146,8 @@ def transaction_element(
 
 
 def _document(root: etree._Element) -> bytes:
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    data: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return data
 
 
 def build_request(
@@ -256,7 +251,7 @@ def parse_document(body: bytes) -> etree._Element:
     """The NIPR root of a reply, parsed safely; ReplyUnreadable for anything else."""
     if not body or not body.strip():
         raise ReplyUnreadable("the reply is empty")
-    if _DOCTYPE.search(body):
+    if has_doctype(body):
         raise ReplyUnreadable("the reply declares a DOCTYPE; refused unread")
     try:
         root = etree.fromstring(body, parser=_PARSER)

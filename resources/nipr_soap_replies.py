@@ -1,0 +1,328 @@
+"""PDB Alerts SOAP replies: reading envelopes, NIPR's faults, and checking a streamed report.
+
+NIPR answers in multipart MTOM/XOP (framing in `resources/nipr_mtom.py`); this module reads
+the SOAP envelope inside: the Body's first element (`reply_body`, `body_element`), the results
+of the target and subscription calls, and NIPR's faults (`as_fault`, the fault table). For the
+report call, `ReportReplyChecker` keeps only the envelope and checks every other part for
+well-formedness as it streams by, so a tens-of-MB report is verified without being held.
+
+Everything here raises `SoapReplyError` (a `ValueError`) on a reply it cannot read, and never
+lets an lxml error escape on its own. XML is parsed with `resources/safe_xml.py`'s options and
+any DOCTYPE is refused: nothing NIPR sends needs one. Pure: no Dagster, no HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lxml import etree
+
+from resources.nipr_mtom import (
+    BufferedPart,
+    MultipartSplitter,
+    PartSink,
+    SoapReplyError,
+    multipart_params,
+    normalise_content_id,
+    split_mtom,
+)
+from resources.nipr_soap_requests import SOAP12_NS, SOAP_NS
+from resources.safe_xml import has_doctype, safe_parser
+
+XOP_NS = "http://www.w3.org/2004/08/xop/include"
+REPORT_ROOT = "LicensingReportProcessResult"
+
+# NIPR's fault table ("PDB Alerts Web Service", Faults). 21 and 22 drive the daily sync:
+# 21 = the run is not finished, ask again later; 22 = no run that day, do not ask again.
+FAULT_NAMES: dict[int, str] = {
+    1: "UserAuthenticationFault",
+    2: "UserAuthorizationFault",
+    3: "WebServiceSubscriberFault",
+    4: "GenericFault",
+    5: "ReportUnavailableFault",
+    6: "InternalError",
+    7: "InputFormatFault",
+    8: "TargetInputFault",
+    9: "ValidProducerFault",
+    10: "InvalidAllStatesFault",
+    11: "InvalidStateEntryFault",
+    12: "SUBSCRIPTION_NAME_NOT_UNIQUE",
+    13: "CATEGORY_REQUIRED",
+    14: "SUBSCRIPTION_NONEXISTENT",
+    15: "SUBSCRIPTION_NAME_EMPTY",
+    16: "EMAIL_EMPTY",
+    17: "STATELIST_EMPTY",
+    18: "AFFILIATIONLIST_EMPTY",
+    19: "STATELIST_INVALID",
+    20: "INVALID_DATE",
+    21: "RUN_NOT_FINISHED",
+    22: "NO_ALERTS_RUN_TODAY",
+}
+FAULT_CODES = {name: code for code, name in FAULT_NAMES.items()}
+RUN_NOT_FINISHED = 21
+NO_ALERTS_RUN_TODAY = 22
+VALID_PRODUCER_FAULT = 9
+SUBSCRIPTION_NONEXISTENT = 14
+
+
+# The envelope of a reply is a few KB (a retrieveTargets of 10,000 NPNs is ~400 KB); a cap keeps
+# a broken reply from being buffered whole while we look for the end of the first part.
+MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
+
+
+class UnsafeXmlError(SoapReplyError):
+    """The reply declares a DOCTYPE; refused without parsing it."""
+
+
+# ====================================================================== XML
+def local(tag: object) -> str:
+    """Local name of a tag ('' for comments and processing instructions)."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def parse_xml(data: bytes, what: str = "the reply") -> etree._Element:
+    """Parse XML from NIPR safely; SoapReplyError (never a bare lxml error) when it cannot."""
+    if has_doctype(data):
+        raise UnsafeXmlError(f"{what} declares a DOCTYPE, which NIPR never sends; refused")
+    try:
+        return etree.fromstring(data, parser=safe_parser())
+    except etree.XMLSyntaxError as error:
+        raise SoapReplyError(f"{what} is not well-formed XML ({error})") from None
+
+
+def body_element(envelope: bytes) -> etree._Element:
+    """The first element inside the SOAP Body of an envelope."""
+    root = parse_xml(envelope, "the SOAP envelope")
+    if local(root.tag) != "Envelope" or etree.QName(root).namespace not in (SOAP_NS, SOAP12_NS):
+        raise SoapReplyError(f"the reply is not a SOAP envelope (root element {local(root.tag)})")
+    body = next((c for c in root if local(c.tag) == "Body"), None)
+    if body is None:
+        raise SoapReplyError("the SOAP envelope has no Body")
+    first = next((c for c in body if local(c.tag)), None)
+    if first is None:
+        raise SoapReplyError("the SOAP Body is empty")
+    return first
+
+
+def expect(element: etree._Element, *names: str) -> etree._Element:
+    """`element` itself when its local name is one of `names`, else SoapReplyError."""
+    if local(element.tag) not in names:
+        raise SoapReplyError(
+            f"expected {' or '.join(names)} in the SOAP Body, found {local(element.tag)}"
+        )
+    return element
+
+
+def _texts(element: etree._Element, name: str) -> list[str]:
+    """Stripped texts of every descendant called `name` (any namespace), in document order."""
+    return [(e.text or "").strip() for e in element.iter() if local(e.tag) == name]
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def parse_target_results(
+    response: etree._Element,
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """addTargets/removeTargets: (valid NPNs, [(input, reason)]) from `targetResultsData`."""
+    valid: list[str] = []
+    invalid: list[tuple[str, str]] = []
+    for element in response.iter():
+        name = local(element.tag)
+        if name == "validTargetList":
+            valid.extend(_texts(element, "npn"))
+        elif name == "invalidInputList":
+            inputs = _texts(element, "input")
+            reasons = _texts(element, "invalidReason")
+            invalid.append((inputs[0] if inputs else "", reasons[0] if reasons else ""))
+    return _unique(valid), invalid
+
+
+def parse_subscription_names(response: etree._Element) -> list[str]:
+    """retrieveAllSubscriptions: the names, in NIPR's order, each once."""
+    return _unique(_texts(response, "subscriptionName"))
+
+
+def parse_target_npns(response: etree._Element) -> list[str]:
+    """retrieveTargets: the NPNs of `targetList/npn`, in NIPR's order, each once."""
+    return _unique(_texts(response, "npn"))
+
+
+# ====================================================================== faults
+@dataclass(frozen=True)
+class SoapFault:
+    """A SOAP fault from PDB Alerts: NIPR's fault number and name when it can be told."""
+
+    code: int | None
+    name: str
+    message: str
+    faultcode: str = ""
+    faultstring: str = ""
+
+
+def as_fault(element: etree._Element) -> SoapFault | None:
+    """The fault a Body element carries, or None when it is not a soap:Fault.
+
+    NIPR documents fault numbers and names, not their XML. Read in this order: a `detail`
+    child naming `faultCode`/`faultName`/`faultMessage` (any namespace); else a faultstring
+    starting with a documented fault name ("RUN_NOT_FINISHED: ..."); else the faultstring alone,
+    with no code (as in NIPR's sample "Error adding NPNs to subscription").
+    """
+    if local(element.tag) != "Fault":
+        return None
+    faultcode = next((t for t in _texts(element, "faultcode") if t), "")
+    faultstring = next((t for t in _texts(element, "faultstring") if t), "")
+    detail = next((c for c in element if local(c.tag) == "detail"), None)
+    code_text = name = message = ""
+    if detail is not None:
+        code_text = next((t for t in _texts(detail, "faultCode") if t), "")
+        name = next((t for t in _texts(detail, "faultName") if t), "")
+        message = next((t for t in _texts(detail, "faultMessage") if t), "")
+    code = int(code_text) if code_text.isdigit() else None
+    prefix, _, rest = faultstring.partition(":")
+    if code is None and name in FAULT_CODES:
+        code = FAULT_CODES[name]
+    if code is None and prefix.strip() in FAULT_CODES:
+        code = FAULT_CODES[prefix.strip()]
+        name = name or prefix.strip()
+        message = message or rest.strip()
+    if not name:
+        name = FAULT_NAMES.get(code, "SOAPFault") if code is not None else "SOAPFault"
+    if not message:
+        message = rest.strip() if prefix.strip() == name and rest.strip() else faultstring
+    return SoapFault(code, name, message, faultcode, faultstring)
+
+
+def reply_body(content: bytes, content_type: str) -> etree._Element:
+    """The first element in the SOAP Body of a small reply, MTOM-framed or plain XML."""
+    if multipart_params(content_type) is None:
+        return body_element(content)
+    return body_element(split_mtom(content, content_type).root)
+
+
+# ====================================================================== streamed reports
+class _RootTag:
+    """lxml parser target: remembers the root element, builds no tree, refuses a DOCTYPE."""
+
+    def __init__(self) -> None:
+        self.root: str | None = None
+
+    def start(self, tag: str, attrib: object) -> None:
+        if self.root is None:
+            self.root = tag
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, text: str) -> None:
+        pass
+
+    def doctype(self, name: str, pubid: str, system: str) -> None:
+        raise UnsafeXmlError("a report part declares a DOCTYPE, which NIPR never sends; refused")
+
+    def close(self) -> str | None:
+        return self.root
+
+
+class _XmlCheck:
+    """A part body checked for well-formedness as it streams by (constant memory)."""
+
+    def __init__(self) -> None:
+        self._target = _RootTag()
+        self._parser = safe_parser(target=self._target)
+        self.size = 0
+        self.error: str | None = None
+        self.root: str | None = None
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.error is None:
+            try:
+                self._parser.feed(data)
+            except (etree.XMLSyntaxError, UnsafeXmlError) as error:
+                self.error = str(error)
+
+    def finish(self) -> None:
+        if self.error is None:
+            try:
+                self.root = self._parser.close()
+            except (etree.XMLSyntaxError, UnsafeXmlError) as error:
+                self.error = str(error)
+
+
+@dataclass(frozen=True)
+class CheckedReport:
+    """What `ReportReplyChecker.close()` found: the Body element, or a fault."""
+
+    body: etree._Element
+    fault: SoapFault | None
+    report_bytes: int
+
+
+class ReportReplyChecker:
+    """Checks a `receiveSpecificReport(ForSubscription)` reply while it is streamed elsewhere.
+
+    Feed the raw HTTP body; `close()` returns the Body's first element (or the fault), after
+    checking that the envelope is the expected response, that it points at a report part with
+    `xop:Include`, and that the part is well-formed XML whose root is LicensingReportProcessResult.
+    Only the envelope part is kept in memory.
+    """
+
+    RESPONSES = (
+        "receiveSpecificReportResponse",
+        "receiveSpecificReportForSubscriptionResponse",
+    )
+
+    def __init__(self, content_type: str) -> None:
+        params = multipart_params(content_type)
+        self._envelope = BufferedPart(MAX_ENVELOPE_BYTES)
+        self._checks: list[tuple[str, _XmlCheck | BufferedPart]] = []
+        self._splitter: MultipartSplitter | None = None
+        self._start = ""
+        if params is not None:
+            boundary, self._start = params
+            self._splitter = MultipartSplitter(boundary, self._on_part)
+
+    def _on_part(self, headers: dict[str, str]) -> PartSink:
+        content_id = normalise_content_id(headers.get("content-id", ""))
+        is_root = (content_id == self._start) if self._start else not self._checks
+        sink: _XmlCheck | BufferedPart = self._envelope if is_root else _XmlCheck()
+        self._checks.append((content_id, sink))
+        return sink
+
+    def feed(self, data: bytes) -> None:
+        if self._splitter is None:
+            self._envelope.write(data)
+        else:
+            self._splitter.feed(data)
+
+    def close(self) -> CheckedReport:
+        if self._splitter is not None:
+            self._splitter.close()
+            if not any(sink is self._envelope for _, sink in self._checks):
+                raise SoapReplyError("the multipart reply has no SOAP envelope part")
+        element = body_element(bytes(self._envelope.data))
+        fault = as_fault(element)
+        if fault is not None:
+            return CheckedReport(element, fault, 0)
+        expect(element, *self.RESPONSES)
+        hrefs = [e.get("href", "") for e in element.iter(f"{{{XOP_NS}}}Include")]
+        if not hrefs:
+            raise SoapReplyError("the reply's envelope points at no report (no xop:Include)")
+        parts = {cid: sink for cid, sink in self._checks if isinstance(sink, _XmlCheck)}
+        size = 0
+        for href in hrefs:
+            part = parts.get(normalise_content_id(href))
+            if part is None:
+                raise SoapReplyError(f"the report part {href} is missing from the reply")
+            part.finish()
+            if part.error is not None:
+                raise SoapReplyError(f"the report part is not well-formed XML ({part.error})")
+            if local(part.root) != REPORT_ROOT:
+                raise SoapReplyError(
+                    f"the report part's root is {local(part.root) or 'missing'}, not {REPORT_ROOT}"
+                )
+            size += part.size
+        return CheckedReport(element, None, size)
