@@ -21,6 +21,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from support.sandbox import sandbox_fixture
 
 import assets.nipr.assets as nipr_assets
 from assets.nipr.assets import (
@@ -48,10 +49,7 @@ UNKNOWN_NPN = "1"  # the sandbox has no such producer
 TABLES = ("producers", "licenses", "license_loas", "appointments")
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with NiprSandbox(port=0, producers=200, today=ONBOARDED) as server:
-        yield server
+sandbox = sandbox_fixture(producers=200, today=ONBOARDED)
 
 
 @dataclass

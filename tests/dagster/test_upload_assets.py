@@ -14,17 +14,15 @@ import dagster as dg
 import pandas as pd
 import pytest
 from cryptography.fernet import Fernet
+from support.seed import seeded_database
 
 from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
-from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
-from schemas.migrate import upgrade
 from schemas.tables import metadata as table_metadata
 
 HEADER = (
@@ -57,13 +55,7 @@ REPORT_KEY = "inbox/agent/roster.csv.errors.csv"
 def template_db(tmp_path_factory) -> Path:
     """A migrated database with the reference tables and company setup, copied per test."""
     path = tmp_path_factory.mktemp("template") / "npnflow.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    reference = load_reference_data(paths.reference_dir())
-    database = OperationalDatabase(url=url)
-    database.replace_tables(reference)
-    database.replace_tables(load_company_config(paths.config_dir(), reference))
-    database.engine.dispose()
+    seeded_database(f"sqlite:///{path}").engine.dispose()
     return path
 
 

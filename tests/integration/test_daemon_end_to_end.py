@@ -35,6 +35,7 @@ import requests
 import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy.pool import NullPool
+from support.sandbox import running_sandbox
 
 from assets.appointments import approval
 from assets.reference.loading import load_company_config, load_reference_data
@@ -431,7 +432,7 @@ def test_daemon_and_sensors_carry_dropped_files_to_completed_batches(
     bucket.mkdir(parents=True)
     upgrade(fresh_postgres_url)  # `npnflow db upgrade`, done once at deployment
 
-    with NiprSandbox(port=0, producers=150, companies=companies, today=today) as sandbox:
+    with running_sandbox(producers=150, companies=companies, today=today) as sandbox:
         settings = {
             "DAGSTER_HOME": str(home),
             "DAGSTER_PG_USERNAME": dagster_storage_url.username or "postgres",

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 import pytest
 from lxml import etree
+from support.sandbox import sandbox_fixture
 
 from npnflow.sandbox.mtom import split_mtom
 from npnflow.sandbox.server import NiprSandbox
@@ -37,12 +38,7 @@ ACORD = "http://www.acord.org/schema/data/draft/ReusableDataComponents/1"
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NiprSandbox]:
-    with NiprSandbox(
-        seed=21, producers=150, today=TODAY, username=USERNAME, password=PASSWORD
-    ) as sandbox:
-        yield sandbox
+server = sandbox_fixture(seed=21, producers=150, today=TODAY, username=USERNAME, password=PASSWORD)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 import pytest
+from support.sandbox import sandbox_fixture
 
 import assets.nipr.assets as nipr_assets
 from assets.nipr.assets import (
@@ -48,10 +49,7 @@ STEP_RETRIES = {
 }
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with NiprSandbox(port=0, producers=120, today=ONBOARDED) as server:
-        yield server
+sandbox = sandbox_fixture(producers=120, today=ONBOARDED)
 
 
 def _client(sandbox: NiprSandbox) -> NiprClient:

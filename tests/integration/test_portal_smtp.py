@@ -11,7 +11,6 @@ import email.policy
 import hashlib
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,8 +22,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from support.ports import free_port
+from support.seed import seed_reference
+from support.smtp import smtp_server
 
 from assets.keys import UPLOADS_PARTITIONS
 from assets.portal import invitations as rules
@@ -32,12 +33,10 @@ from assets.portal import store
 from assets.portal.assets import core_portal__invited
 from assets.portal.invitations import InviteRequest
 from assets.portal.service import invite_to_portals
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
 from pipelines.jobs import invite_to_portal_job
-from resources import paths
 from resources.database import OperationalDatabase, create_database_engine
 from resources.mailer import MailNotSent, MailOutcomeUnknown, SmtpMailer
 from resources.object_store import LocalFolderObjectStore
@@ -106,12 +105,6 @@ class RecordingHandler:
         return [r for r in self.received if r.rcpt_tos == [address(npn)]]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class SmtpServer:
     handler: RecordingHandler
@@ -127,13 +120,8 @@ class SmtpServer:
 @contextlib.contextmanager
 def _serving(**smtp_settings) -> Iterator[SmtpServer]:
     handler = RecordingHandler()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_settings)
-    controller.start()
-    try:
+    with smtp_server(handler, **smtp_settings) as port:
         yield SmtpServer(handler, port)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -147,9 +135,7 @@ def _seed(url: str, *, reference: bool = False, extra_npns: list[str] = ()) -> N
     upgrade(url)
     database = OperationalDatabase(url=url)
     if reference:
-        tables = load_reference_data(paths.reference_dir())
-        database.replace_tables(tables)
-        database.replace_tables(load_company_config(paths.config_dir(), tables))
+        seed_reference(database)
     producers = [
         {"npn": npn, "first_name": "Ada", "last_name": f"P{npn}", "email": address(npn),
          "agency_npn": AGENCY}
@@ -432,7 +418,7 @@ def test_an_invitation_recorded_by_a_run_that_died_is_emailed_once_by_the_next_r
 def test_a_mail_server_that_is_down_keeps_the_seat_and_the_next_run_sends_the_email_once(
     database_url: str, smtp: SmtpServer
 ) -> None:
-    down = SmtpMailer(host="127.0.0.1", port=_free_port(), starttls=False,
+    down = SmtpMailer(host="127.0.0.1", port=free_port(), starttls=False,
                       from_address="compliance@carrier.example", timeout_seconds=5)  # fmt: skip
 
     failed = _run_job(database_url, down, ["10000001", "10000002"], AGENTS)

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from support.sandbox import sandbox_fixture
 
 from assets.submissions.lock import BatchBusy
 from assets.submissions.submission import SubmissionIncomplete, poll_batch, submit_batch
@@ -52,12 +53,9 @@ FAST = {
 }
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with NiprSandbox(
-        port=0, seed=11, producers=300, today=TODAY, intermediate_fraction=0.2, polls_to_resolve=2
-    ) as server:
-        yield server
+sandbox = sandbox_fixture(
+    seed=11, producers=300, today=TODAY, intermediate_fraction=0.2, polls_to_resolve=2
+)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import requests
 from click.testing import CliRunner
+from support.sandbox import running_sandbox
 
 from assets.keys import UPLOADS_PARTITIONS
 from assets.reference.loading import load_company_config, load_reference_data
@@ -63,10 +64,9 @@ def reference():
 @pytest.fixture(scope="module")
 def sandbox(reference):
     companies = load_company_config(paths.config_dir(), reference)["companies"]
-    with NiprSandbox(
-        port=0, seed=5, producers=120, companies=companies, intermediate_fraction=0.3,
-        polls_to_resolve=1,
-    ) as server:  # fmt: skip
+    with running_sandbox(
+        seed=5, producers=120, companies=companies, intermediate_fraction=0.3, polls_to_resolve=1
+    ) as server:
         yield server
 
 

@@ -9,12 +9,12 @@ hence SIGINT first and SIGKILL for whatever lingers.
 from __future__ import annotations
 
 import contextlib
-from contextlib import contextmanager
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
