@@ -39,8 +39,13 @@ class Pipeline:
     """A copy of a template database, a bucket and a test instance, with the steps a dropped
     file goes through."""
 
-    def __init__(self, tmp_path: Path, template_db: Path, instance: dg.DagsterInstance,
-                 assets: Sequence[dg.AssetsDefinition]):  # fmt: skip
+    def __init__(
+        self,
+        tmp_path: Path,
+        template_db: Path,
+        instance: dg.DagsterInstance,
+        assets: Sequence[dg.AssetsDefinition],
+    ):
         db_path = tmp_path / "npnflow.db"
         shutil.copy(template_db, db_path)
         self.database = OperationalDatabase(url=f"sqlite:///{db_path}")
@@ -51,8 +56,11 @@ class Pipeline:
 
     @property
     def resources(self) -> dict[str, object]:
-        return {"database": self.database, "object_store": self.store,
-                "ssn_vault": SsnVault(key=None)}  # fmt: skip
+        return {
+            "database": self.database,
+            "object_store": self.store,
+            "ssn_vault": SsnVault(key=None),
+        }
 
     def drop_and_process(
         self, key: str, data: bytes, kind: str

@@ -130,7 +130,7 @@ class World:
                     "database": self.database,
                     "object_store": self.store,
                     "ssn_vault": SsnVault(key=None),
-                },  # fmt: skip
+                },
                 tags=run_tags(key, stored.etag, "terminate"),
             )
         assert result.success
@@ -276,9 +276,20 @@ def test_export_from_the_report_then_drop_gives_the_expected_batch(any_backend_w
     target = Path(world.store.root).parent / "terminate.xlsx"
     outcome = CliRunner().invoke(
         npnflow_cli,
-        ["export", "terminate", "--cocode", cocode, "--states", ",".join(states),
-         "--submit-immediately", "-o", str(target), "--database-url", world.url],
-    )  # fmt: skip
+        [
+            "export",
+            "terminate",
+            "--cocode",
+            cocode,
+            "--states",
+            ",".join(states),
+            "--submit-immediately",
+            "-o",
+            str(target),
+            "--database-url",
+            world.url,
+        ],
+    )
     assert outcome.exit_code == 0, outcome.output
     upload_id = world.drop_and_process("inbox/terminate/terminate.xlsx", target.read_bytes())
 

@@ -50,7 +50,9 @@ def database(tmp_path) -> OperationalDatabase:
     return seeded_database(f"sqlite:///{tmp_path / 'npnflow.db'}")
 
 
-def test_a_file_dropped_in_s3_ends_with_producers_and_a_report_beside_it(s3_endpoint, admin, database):
+def test_a_file_dropped_in_s3_ends_with_producers_and_a_report_beside_it(
+    s3_endpoint, admin, database
+):
     admin.put_object(Bucket=BUCKET, Key="inbox/agent/hires-2026-03.csv", Body=AGENT_FILE)
     store = S3ObjectStore(
         bucket=BUCKET,
