@@ -21,7 +21,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from support.sandbox import sandbox_fixture
+from support.sandbox import client_settings, sandbox_fixture
 
 import assets.nipr.assets as nipr_assets
 from assets.nipr.assets import (
@@ -106,11 +106,7 @@ def _tracked(world) -> list[str]:
 
 def _client(sandbox: NiprSandbox) -> NiprClient:
     return NiprClient(
-        pdb_base_url=sandbox.base_url,
-        alerts_base_url=sandbox.base_url,
-        gateway_base_url=sandbox.base_url,
-        username="sandbox",
-        password="sandbox",
+        **client_settings(sandbox),
         timeout_seconds=5,
         read_retries=1,
         backoff_seconds=0.01,

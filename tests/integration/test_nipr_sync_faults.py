@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 import pytest
-from support.sandbox import sandbox_fixture
+from support.sandbox import client_settings, sandbox_fixture
 
 import assets.nipr.assets as nipr_assets
 from assets.nipr.assets import (
@@ -54,11 +54,7 @@ sandbox = sandbox_fixture(producers=120, today=ONBOARDED)
 
 def _client(sandbox: NiprSandbox) -> NiprClient:
     return NiprClient(
-        pdb_base_url=sandbox.base_url,
-        alerts_base_url=sandbox.base_url,
-        gateway_base_url=sandbox.base_url,
-        username="sandbox",
-        password="sandbox",
+        **client_settings(sandbox),
         timeout_seconds=0.4,
         connect_timeout_seconds=0.4,
         read_retries=2,

@@ -10,4 +10,5 @@ def free_port() -> int:
     moment later almost always gets it; servers that can bind port 0 themselves should."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port

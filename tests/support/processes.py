@@ -36,7 +36,7 @@ def tail(path: Path, lines: int = 40) -> str:
 
 def start_in_own_group(
     command: list[str], *, env: Mapping[str, str], log: Path, cwd: Path = paths.PROJECT_ROOT
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """`command` in a new session (its own process group), stdout and stderr into `log`."""
     with log.open("wb") as output:
         return subprocess.Popen(
@@ -49,7 +49,7 @@ def start_in_own_group(
         )
 
 
-def stop_groups(processes: Iterable[subprocess.Popen], *, grace: float = 20.0) -> None:
+def stop_groups(processes: Iterable[subprocess.Popen[bytes]], *, grace: float = 20.0) -> None:
     """SIGINT to each process's group, up to `grace` seconds for each to exit, then SIGKILL to
     whatever is left of every group."""
     processes = list(processes)
@@ -74,7 +74,7 @@ def webserver_command(port: int, workspace: Path = WORKSPACE) -> list[str]:
 @dataclass(frozen=True)
 class Webserver:
     base_url: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log: Path
 
 

@@ -4,9 +4,9 @@ client settings that point at it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -21,7 +21,10 @@ def running_sandbox(**world: Any) -> Iterator[NiprSandbox]:
         yield sandbox
 
 
-def sandbox_fixture(*, scope: str = "module", **world: Any) -> Callable[..., Any]:
+Scope = Literal["session", "package", "module", "class", "function"]
+
+
+def sandbox_fixture(*, scope: Scope = "module", **world: Any) -> Any:
     """A fixture serving the sandbox over `world` once per `scope`; assign it to the name the
     tests ask for: `server = sandbox_fixture(seed=21, producers=150, today=TODAY)`."""
 
@@ -33,10 +36,12 @@ def sandbox_fixture(*, scope: str = "module", **world: Any) -> Callable[..., Any
     return served
 
 
-def endpoints(sandbox: NiprSandbox) -> dict[str, str]:
-    """NiprClient's three service addresses, all on the sandbox."""
+def client_settings(sandbox: NiprSandbox) -> dict[str, str]:
+    """NiprClient's three service addresses, all on the sandbox, and the sandbox's user."""
     return {
         "pdb_base_url": sandbox.base_url,
         "alerts_base_url": sandbox.base_url,
         "gateway_base_url": sandbox.base_url,
+        "username": sandbox.username,
+        "password": sandbox.password,
     }
