@@ -26,6 +26,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from support.ports import free_port
 from support.seed import seed_reference
 from support.smtp import smtp_server
+from support.waiting import scaled
 
 from assets.keys import UPLOADS_PARTITIONS
 from assets.portal import invitations as rules
@@ -655,7 +656,7 @@ def test_a_second_reservation_waits_for_the_first_to_commit_and_finds_no_seat(
         racer.join(timeout=1.5)
         assert racer.is_alive(), "the second reservation did not wait for the first"
         transaction.commit()
-    racer.join(timeout=30)
+    racer.join(timeout=scaled(30))
 
     assert second == {"outcome": store.NO_SEAT}
     assert list(_portal_users(database_url).npn) == ["10000001"]
@@ -700,7 +701,7 @@ def test_two_runs_racing_for_the_seats_never_oversell_and_never_email_anyone_twi
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=scaled(120))
 
     assert crashed == []
     users = _portal_users(database_url)
