@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from lxml import etree
+from support.sandbox import sandbox_fixture
 
 from npnflow.sandbox.changes import is_run_day
 from npnflow.sandbox.mtom import split_mtom
@@ -33,12 +33,9 @@ SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 TIMEOUT = 10
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NiprSandbox]:
-    with NiprSandbox(
-        seed=21, producers=150, today=TODAY, intermediate_fraction=0.3, polls_to_resolve=2
-    ) as sandbox:
-        yield sandbox
+server = sandbox_fixture(
+    seed=21, producers=150, today=TODAY, intermediate_fraction=0.3, polls_to_resolve=2
+)
 
 
 @pytest.fixture

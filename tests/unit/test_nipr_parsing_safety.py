@@ -15,6 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from support.waiting import scaled
 
 from assets.nipr.parsing import NiprReportError, parse_pdb_report
 
@@ -327,7 +328,7 @@ def test_process_memory_stays_flat_while_parsing(big_alerts_report: Path) -> Non
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=scaled(120),
         check=True,
     )
     figures = json.loads(result.stdout)
