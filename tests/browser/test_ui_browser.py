@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.processes import running_webserver, tail
-from support.waiting import scaled
 
 from resources import paths
+from support.processes import running_webserver, tail
+from support.waiting import scaled
 
 pytestmark = [pytest.mark.browser, pytest.mark.webserver]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from support import seed
 
 from assets.keys import UPLOADS_PARTITIONS
 from assets.uploads.assets import UPLOAD_ASSETS
@@ -20,6 +19,7 @@ from pipelines.definitions import build_definitions
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
+from support import seed
 
 
 def _seeded_database(path: Path, tables: Mapping[str, pd.DataFrame]) -> Path:

@@ -6,9 +6,9 @@ snapshot is updated deliberately (NPNFLOW_UPDATE_SNAPSHOTS=1 make test-fast) and
 from __future__ import annotations
 
 import pytest
-from support.asset_graph import compare_with_snapshot, describe
 
 from pipelines.definitions import build_definitions
+from support.asset_graph import compare_with_snapshot, describe
 
 
 def test_the_asset_graph_matches_its_snapshot(monkeypatch):

@@ -14,7 +14,6 @@ import time
 
 import dagster as dg
 import pytest
-from support.seed import seeded_database
 
 from assets.keys import TAG_ETAG, TAG_KIND, TAG_OBJECT_KEY, UPLOADS_PARTITIONS
 from assets.uploads.assets import UPLOAD_ASSETS
@@ -24,6 +23,7 @@ from pipelines.sensors import build_sensors
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
+from support.seed import seeded_database
 
 AGENT_FILE = (
     b"Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN\r\n"

@@ -23,7 +23,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from support.sandbox import client_settings, sandbox_fixture
 
 import assets.nipr.sync_common as nipr_assets
 from assets.nipr.daily_sync import (
@@ -41,6 +40,7 @@ from resources.nipr import AlertsReportReceipt, NiprClient
 from resources.object_store import STREAM_CHUNK_BYTES, LocalFolderObjectStore
 from schemas.migrate import upgrade
 from schemas.tables import producers
+from support.sandbox import client_settings, sandbox_fixture
 
 CENTRAL = ZoneInfo("America/Chicago")
 ONBOARDED = dt.date(2026, 3, 6)  # Friday: producers onboarded, initial sync

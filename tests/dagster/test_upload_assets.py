@@ -14,7 +14,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 from cryptography.fernet import Fernet
-from support.seed import seeded_database
 
 from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from assets.uploads.assets import UPLOAD_ASSETS
@@ -24,6 +23,7 @@ from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
 from schemas.tables import metadata as table_metadata
+from support.seed import seeded_database
 
 HEADER = (
     "Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN,LOA Category,States,"

@@ -33,11 +33,6 @@ import requests
 import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from sqlalchemy.pool import NullPool
-from support import waiting
-from support.ports import free_port
-from support.processes import start_in_own_group, stop_groups
-from support.sandbox import running_sandbox
-from support.waiting import scaled
 
 from assets.appointments import approval
 from assets.reference.loading import load_company_config, load_reference_data
@@ -48,6 +43,11 @@ from resources import paths
 from resources.database import OperationalDatabase
 from schemas import statuses
 from schemas.migrate import upgrade
+from support import waiting
+from support.ports import free_port
+from support.processes import start_in_own_group, stop_groups
+from support.sandbox import running_sandbox
+from support.waiting import scaled
 
 pytestmark = [pytest.mark.postgres, pytest.mark.sandbox, pytest.mark.webserver, pytest.mark.daemon]
 

@@ -12,7 +12,6 @@ from datetime import date, datetime
 
 import pytest
 from lxml import etree
-from support.sandbox import client_settings, sandbox_fixture
 
 from npnflow.sandbox.mtom import split_mtom
 from npnflow.sandbox.server import NiprSandbox
@@ -25,6 +24,7 @@ from resources.nipr import (
     NiprFault,
     ReportNotReady,
 )
+from support.sandbox import client_settings, sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 

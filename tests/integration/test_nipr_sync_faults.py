@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 import pytest
-from support.sandbox import client_settings, sandbox_fixture
 
 import assets.nipr.sync_common as nipr_assets
 from assets.nipr.daily_sync import (
@@ -34,6 +33,7 @@ from resources.nipr import NiprClient
 from resources.object_store import LocalFolderObjectStore
 from schemas.migrate import upgrade
 from schemas.tables import producers
+from support.sandbox import client_settings, sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 

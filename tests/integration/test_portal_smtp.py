@@ -23,10 +23,6 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from support.ports import free_port
-from support.seed import seed_reference
-from support.smtp import smtp_server
-from support.waiting import scaled
 
 from assets.keys import UPLOADS_PARTITIONS
 from assets.portal import invitations as rules
@@ -44,6 +40,10 @@ from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
+from support.ports import free_port
+from support.seed import seed_reference
+from support.smtp import smtp_server
+from support.waiting import scaled
 
 AGENTS = "harborstone-agents"
 TINY = "tiny"

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pytest
-from support.ports import free_port
 
 from resources.object_store import (
     LocalFolderObjectStore,
@@ -20,6 +19,7 @@ from resources.object_store import (
     ObjectStoreError,
     S3ObjectStore,
 )
+from support.ports import free_port
 
 pytestmark = pytest.mark.s3
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
-from support.sandbox import sandbox_fixture
 
 from npnflow.sandbox.changes import is_run_day
 from npnflow.sandbox.mtom import split_mtom
 from npnflow.sandbox.server import NiprSandbox
+from support.sandbox import sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 

@@ -28,8 +28,6 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
-from support.sandbox import sandbox_fixture
-from support.waiting import scaled
 
 from assets.submissions.lock import BatchBusy
 from assets.submissions.submission import SubmissionIncomplete, poll_batch, submit_batch
@@ -39,6 +37,8 @@ from resources.database import OperationalDatabase
 from resources.nipr_gateway import NiprGateway
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
+from support.sandbox import sandbox_fixture
+from support.waiting import scaled
 
 pytestmark = pytest.mark.sandbox
 

@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 import requests
 from click.testing import CliRunner
-from support.sandbox import running_sandbox
 
 from assets.keys import UPLOADS_PARTITIONS
 from assets.reference.loading import load_company_config, load_reference_data
@@ -39,6 +38,7 @@ from resources.ssn import SsnVault
 from schemas import statuses
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
+from support.sandbox import running_sandbox
 
 pytestmark = pytest.mark.sandbox
 

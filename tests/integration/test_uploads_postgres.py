@@ -6,7 +6,6 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
-from support.seed import seeded_database
 
 from assets.keys import UPLOADS_PARTITIONS
 from assets.uploads.assets import UPLOAD_ASSETS
@@ -14,6 +13,7 @@ from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
+from support.seed import seeded_database
 
 pytestmark = pytest.mark.postgres
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from support.seed import seeded_database
 
 from assets.uploads.assets import UPLOAD_ASSETS
 from pipelines.definitions import build_definitions
 from resources.database import OperationalDatabase
 from resources.object_store import S3ObjectStore
 from resources.ssn import SsnVault, generate_key
+from support.seed import seeded_database
 
 pytestmark = pytest.mark.s3
 

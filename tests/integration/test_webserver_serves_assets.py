@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+
 from support.processes import running_webserver
 from support.waiting import wait_until
 

@@ -15,9 +15,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from support.waiting import scaled
 
 from assets.nipr.parsing import NiprReportError, parse_pdb_report
+from support.waiting import scaled
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nipr"
 REPO = Path(__file__).resolve().parents[2]

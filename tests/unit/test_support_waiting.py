@@ -4,6 +4,7 @@ what was awaited and what the last poll saw."""
 from __future__ import annotations
 
 import pytest
+
 from support.waiting import scaled, time_scale, wait_until
 
 
