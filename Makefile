@@ -35,6 +35,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Everything but the daemon, browser and webserver tests (the slow end-to-end ones): a few minutes.
+test-fast: install
+	$(BIN)/python -m pytest -m "not daemon and not browser and not webserver" $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

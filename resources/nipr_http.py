@@ -60,8 +60,7 @@ class TransientFailure(Exception):
 
 
 # ====================================================================== the resources
-# The resource is its own value; subscripting it at runtime would make a new pydantic model.
-class NiprHttpResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class NiprHttpResource(dg.ConfigurableResource):
     """What every NIPR resource shares: credentials, timeouts, one lazily made HTTP session,
     and scrubbing the credentials out of any text that may reach a log."""
 

@@ -64,8 +64,7 @@ def md5_etag(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-# The resource is its own value; subscripting it at runtime would make a new pydantic model.
-class ObjectStore(dg.ConfigurableResource):  # type: ignore[type-arg]
+class ObjectStore(dg.ConfigurableResource):
     """What npnflow needs of a bucket. Keys are '/'-separated, relative to the bucket root.
 
     Abstract: Dagster's resource metaclass derives from `abc.ABCMeta` (through pydantic), so

@@ -5,6 +5,9 @@ PostgreSQL: tests ask for `postgres_url` (one database for the session) or
 server at `NPNFLOW_TEST_POSTGRES_URL` (default: postgres on 127.0.0.1:5432, maintenance db
 `postgres`), dropped afterwards. With no server answering, the test skips, unless `CI=true`:
 then it fails, so a CI run cannot pass by silently skipping the PostgreSQL tests.
+
+The other shared fixtures and helpers live in tests/support (imported as `support`); the
+modules that define fixtures are registered here for the whole suite.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+
+pytest_plugins = ["support.s3"]
 
 DEFAULT_POSTGRES_SERVER_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 

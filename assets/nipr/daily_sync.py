@@ -115,7 +115,7 @@ def raw_nipr__pdb_alerts(
     database: OperationalDatabase,
     object_store: ObjectStore,
     nipr: NiprClient,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster reads only the bare class
+) -> dg.MaterializeResult:
     """Fetch each day of the partition range (oldest first) and keep the reply verbatim.
 
     Fault 21 (run not finished) retries the step later; fault 22 (no alerts run that day)
@@ -319,7 +319,7 @@ def core_nipr__current_state(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     object_store: ObjectStore,
-) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]  # Dagster reads only the bare class
+) -> Iterator[dg.MaterializeResult]:
     """Apply the stored PDB Alerts replies of the partition range, oldest day first, in ONE
     transaction: every day applies, or nothing changes. Re-applying a day is a no-op, and an
     older day never overwrites newer data (see current_state.py)."""

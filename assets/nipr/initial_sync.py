@@ -73,7 +73,7 @@ def core_nipr__initial_sync(
     config: InitialSyncConfig,
     database: OperationalDatabase,
     nipr: NiprClient,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster reads only the bare class
+) -> dg.MaterializeResult:
     """Fetch concurrently (bounded), apply one producer per transaction, so one failure
     never loses the others. `NIPR Error` producers are picked again by the next run."""
     database.ensure_migrated()

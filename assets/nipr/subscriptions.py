@@ -58,7 +58,7 @@ def core_nipr__subscriptions(
     config: SubscriptionsConfig,
     database: OperationalDatabase,
     nipr: NiprClient,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster reads only the bare class
+) -> dg.MaterializeResult:
     """Reconcile NIPR's target lists with the tracked producers. Idempotent: NIPR's lists are
     read first, so a re-run adds and removes nothing new."""
     database.ensure_migrated()

@@ -18,26 +18,25 @@ import contextlib
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from resources import paths
+from support.processes import running_webserver, tail
+from support.waiting import scaled
 
 pytestmark = [pytest.mark.browser, pytest.mark.webserver]
 
 CHROMIUM = Path(os.environ.get("NPNFLOW_CHROMIUM") or "/usr/bin/chromium")
-# The Dagster UI is a single-page app that loads its data after the page: wait generously.
-UI_TIMEOUT_MS = 60_000
+# The Dagster UI is a single-page app that loads its data after the page: wait generously
+# (60 s on an idle machine, times NPNFLOW_TEST_TIME_SCALE).
+UI_TIMEOUT_MS = int(scaled(60) * 1000)
 
 # The path a dropped terminate file takes, as the asset graph must show it.
 TERMINATION_PATH = (
@@ -75,18 +74,6 @@ class Demo:
 
 def _is_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return (
-        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-    )
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +122,10 @@ def demo(chromium, tmp_path_factory) -> Demo:
             env=_environment(data_dir),
             stdout=output,
             stderr=subprocess.STDOUT,
-            timeout=600,
+            timeout=scaled(600),
         )
     if completed.returncode != 0:
-        pytest.fail(f"npnflow demo exited with {completed.returncode}:\n{_tail(log)}")
+        pytest.fail(f"npnflow demo exited with {completed.returncode}:\n{tail(log)}")
 
     database = OperationalDatabase(url=f"sqlite:///{data_dir / 'npnflow.db'}")
     uploads = database.read_table("uploads", ["upload_id", "kind"])
@@ -168,57 +155,13 @@ def demo(chromium, tmp_path_factory) -> Demo:
 
 @pytest.fixture(scope="module")
 def webserver(demo) -> Iterator[str]:
-    """dagster-webserver on a free loopback port, on the demo's instance and the workspace."""
-    port = _free_port()
+    """dagster-webserver on a free loopback port, on the demo's instance and the workspace,
+    once the code location has loaded its assets."""
     log = demo.data_dir / "webserver.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dagster_webserver",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-w",
-                str(paths.PROJECT_ROOT / "workspace.yaml"),
-            ],
-            cwd=paths.PROJECT_ROOT,
-            env=_environment(demo.data_dir),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            # Its own process group, stopped with SIGINT (CONVENTIONS: environment notes).
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_code_location(process, base, log)
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
-
-
-def _wait_for_code_location(process: subprocess.Popen, base: str, log: Path) -> None:
-    """Until the webserver answers and the code location has loaded its assets."""
-    query = {"query": "{ assetNodes { id } }"}
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"dagster-webserver exited with {process.returncode}:\n{_tail(log)}")
-        try:
-            response = requests.post(f"{base}/graphql", json=query, timeout=10)
-            if response.ok and response.json().get("data", {}).get("assetNodes"):
-                return
-        except (requests.RequestException, ValueError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"dagster-webserver did not serve the assets within 120 s:\n{_tail(log)}")
+    with running_webserver(
+        _environment(demo.data_dir), log, until="assets", deadline=120
+    ) as server:
+        yield server.base_url
 
 
 @pytest.fixture(scope="module")

@@ -12,30 +12,20 @@ import pandas as pd
 import pytest
 
 from assets.keys import UPLOADS_PARTITIONS
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
 from pipelines.definitions import build_definitions
-from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
-from schemas.migrate import upgrade
+from support import seed
 
 
 def _seeded_database(path: Path, tables: Mapping[str, pd.DataFrame]) -> Path:
     """A migrated SQLite file with the reference tables, the shipped company setup and
     `tables` (producers, licenses, appointments, ...): the template each test copies."""
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    reference = load_reference_data(paths.reference_dir())
-    database = OperationalDatabase(url=url)
-    database.replace_tables(reference)
-    database.replace_tables(load_company_config(paths.config_dir(), reference))
-    if tables:
-        database.replace_tables(dict(tables))
-    database.engine.dispose()
+    seed.seeded_database(f"sqlite:///{path}", tables).engine.dispose()
     return path
 
 
@@ -49,8 +39,13 @@ class Pipeline:
     """A copy of a template database, a bucket and a test instance, with the steps a dropped
     file goes through."""
 
-    def __init__(self, tmp_path: Path, template_db: Path, instance: dg.DagsterInstance,
-                 assets: Sequence[dg.AssetsDefinition]):  # fmt: skip
+    def __init__(
+        self,
+        tmp_path: Path,
+        template_db: Path,
+        instance: dg.DagsterInstance,
+        assets: Sequence[dg.AssetsDefinition],
+    ):
         db_path = tmp_path / "npnflow.db"
         shutil.copy(template_db, db_path)
         self.database = OperationalDatabase(url=f"sqlite:///{db_path}")
@@ -61,8 +56,11 @@ class Pipeline:
 
     @property
     def resources(self) -> dict[str, object]:
-        return {"database": self.database, "object_store": self.store,
-                "ssn_vault": SsnVault(key=None)}  # fmt: skip
+        return {
+            "database": self.database,
+            "object_store": self.store,
+            "ssn_vault": SsnVault(key=None),
+        }
 
     def drop_and_process(
         self, key: str, data: bytes, kind: str

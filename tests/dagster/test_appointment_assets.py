@@ -58,7 +58,7 @@ def template_db(tmp_path_factory, seeded_database) -> Path:
                         "is_active": True,
                         "sync_status": "Success",
                     }
-                ]  # fmt: skip
+                ]
             ),
             "licenses": pd.DataFrame(
                 [
@@ -214,7 +214,7 @@ def test_the_sensor_requests_one_run_per_batch_and_approval(pipeline):
             "ops": {
                 "approve_pending_batch": {"config": {"batch_id": pending, "approved_by": "Dana"}}
             }
-        },  # fmt: skip
+        },
     )
     assert result.success
     approved = pipeline.table("transaction_batches").set_index("batch_id").loc[pending]
@@ -231,7 +231,7 @@ def test_the_sensor_requests_one_run_per_batch_and_approval(pipeline):
             "ops": {
                 "approve_pending_batch": {"config": {"batch_id": pending, "approved_by": "Dana"}}
             }
-        },  # fmt: skip
+        },
         raise_on_error=False,
     )
     assert not again.success

@@ -16,16 +16,14 @@ import dagster as dg
 import pytest
 
 from assets.keys import TAG_ETAG, TAG_KIND, TAG_OBJECT_KEY, UPLOADS_PARTITIONS
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import MAX_CURSOR_BYTES, partition_key_for
 from pipelines.definitions import build_definitions
 from pipelines.sensors import build_sensors
-from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
-from schemas.migrate import upgrade
+from support.seed import seeded_database
 
 AGENT_FILE = (
     b"Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN\r\n"
@@ -127,13 +125,7 @@ def test_the_sensor_is_on_by_itself_only_in_production():
 
 @pytest.fixture
 def database(tmp_path) -> OperationalDatabase:
-    url = f"sqlite:///{tmp_path / 'npnflow.db'}"
-    upgrade(url)
-    database = OperationalDatabase(url=url)
-    reference = load_reference_data(paths.reference_dir())
-    database.replace_tables(reference)
-    database.replace_tables(load_company_config(paths.config_dir(), reference))
-    return database
+    return seeded_database(f"sqlite:///{tmp_path / 'npnflow.db'}")
 
 
 def test_a_dropped_file_goes_through_the_sensor_to_producers_and_a_report(

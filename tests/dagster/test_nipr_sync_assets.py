@@ -40,6 +40,7 @@ from resources.nipr import AlertsReportReceipt, NiprClient
 from resources.object_store import STREAM_CHUNK_BYTES, LocalFolderObjectStore
 from schemas.migrate import upgrade
 from schemas.tables import producers
+from support.sandbox import client_settings, sandbox_fixture
 
 CENTRAL = ZoneInfo("America/Chicago")
 ONBOARDED = dt.date(2026, 3, 6)  # Friday: producers onboarded, initial sync
@@ -52,10 +53,7 @@ UNKNOWN_NPN = "1"  # the sandbox has no such producer
 TABLES = ("producers", "licenses", "license_loas", "appointments")
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with NiprSandbox(port=0, producers=200, today=ONBOARDED) as server:
-        yield server
+sandbox = sandbox_fixture(producers=200, today=ONBOARDED)
 
 
 @dataclass
@@ -112,11 +110,7 @@ def _tracked(world) -> list[str]:
 
 def _client(sandbox: NiprSandbox) -> NiprClient:
     return NiprClient(
-        pdb_base_url=sandbox.base_url,
-        alerts_base_url=sandbox.base_url,
-        gateway_base_url=sandbox.base_url,
-        username="sandbox",
-        password="sandbox",
+        **client_settings(sandbox),
         timeout_seconds=5,
         read_retries=1,
         backoff_seconds=0.01,

@@ -57,15 +57,22 @@ def config(tmp_path: Path, monkeypatch) -> Path:
 
 
 def _load(database: OperationalDatabase, instance=None, *, raise_on_error: bool = True):
-    return dg.materialize([core_config__portals], resources={"database": database},
-                          instance=instance, raise_on_error=raise_on_error)  # fmt: skip
+    return dg.materialize(
+        [core_config__portals],
+        resources={"database": database},
+        instance=instance,
+        raise_on_error=raise_on_error,
+    )
 
 
 def _metadata(result, key: str) -> dict:
-    (event,) = [e for e in result.get_asset_materialization_events()
-                if e.asset_key == dg.AssetKey(key)]  # fmt: skip
-    return {k: getattr(v, "value", v) for k, v in
-            event.event_specific_data.materialization.metadata.items()}  # fmt: skip
+    (event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)
+    ]
+    return {
+        k: getattr(v, "value", v)
+        for k, v in event.event_specific_data.materialization.metadata.items()
+    }
 
 
 def _seats(database: OperationalDatabase) -> dict[str, tuple[int, int]]:
@@ -86,9 +93,15 @@ def test_the_portal_setup_is_loaded_and_reloaded_without_losing_a_seat(
 
     with database.begin() as connection:  # someone holds a seat of each
         for portal in ("agents", "spare"):
-            store.reserve_seat(connection, portal_id=portal, npn="10000001",
-                               email="ann@example.com", invitation_token_hash=f"h-{portal}",
-                               now=pd.Timestamp.now(tz="UTC").to_pydatetime(), source="test")  # fmt: skip
+            store.reserve_seat(
+                connection,
+                portal_id=portal,
+                npn="10000001",
+                email="ann@example.com",
+                invitation_token_hash=f"h-{portal}",
+                now=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+                source="test",
+            )
     # Fewer seats for agents, spare dropped from the file, a new portal.
     (config / "portals.yaml").write_text(yaml.safe_dump({"portals": [
         {**PORTALS[0], "seats_total": 0},
@@ -162,9 +175,13 @@ def test_a_portal_invite_upload_writes_one_email_per_invitation_into_the_outbox(
         stored = pipeline.store.put_bytes(key, data)
         partition = partition_key_for(key, stored.etag)
         pipeline.instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [partition])
-        result = dg.materialize(pipeline.assets, partition_key=partition, resources=resources,
-                                instance=pipeline.instance,
-                                tags=run_tags(key, stored.etag, kind))  # fmt: skip
+        result = dg.materialize(
+            pipeline.assets,
+            partition_key=partition,
+            resources=resources,
+            instance=pipeline.instance,
+            tags=run_tags(key, stored.etag, kind),
+        )
         assert result.success
         return result
 
@@ -189,8 +206,10 @@ def test_a_portal_invite_upload_writes_one_email_per_invitation_into_the_outbox(
     assert len(list(outbox.glob("*.eml"))) == 1
 
     # An agent upload is not for this asset: it skips.
-    agent = (b"Agency NPN,First Name,Last Name,Agent NPN,Agent Email\r\n"
-             b"9000001,Cy,Diaz,10000003,cy@example.com\r\n")  # fmt: skip
+    agent = (
+        b"Agency NPN,First Name,Last Name,Agent NPN,Agent Email\r\n"
+        b"9000001,Cy,Diaz,10000003,cy@example.com\r\n"
+    )
     skipped = drop("inbox/agent/cy.csv", agent, "agent")
     materialized = {e.asset_key for e in skipped.get_asset_materialization_events()}
     assert dg.AssetKey("core_portal__invitations") not in materialized

@@ -424,10 +424,12 @@ def test_batch_status_counts_each_batch_transactions_per_status(built):
 def test_transactions_by_eligibility_reason_count_fees_and_rejected_requests(built):
     report = built["rpt_transactions_by_eligibility_reason"]
     groups = {
-        (r.kind, r.cocode, r.eligibility_reason, r.status): (int(r.transactions),
-                                                             float(r.estimated_fees))
+        (r.kind, r.cocode, r.eligibility_reason, r.status): (
+            int(r.transactions),
+            float(r.estimated_fees),
+        )
         for r in report.itertuples()
-    }  # fmt: skip
+    }
     assert groups == {
         ("appointment", ACME, "In Good Order", "Accepted"): (1, 10.0),
         ("appointment", ACME, "In Good Order", "Submitted"): (1, 10.0),
@@ -483,8 +485,11 @@ def test_definitions_list_the_reports_downstream_of_the_python_assets():
     for writer in ("core_terminations__batches", "out_nipr__gateway_submissions"):
         assert (writer in parents["rpt_batch_status"]) == (writer in keys)
     # Nothing upstream of a report is a key that no asset defines.
-    assert all(parent in keys and graph.get(dg.AssetKey(parent)).is_executable
-               for names in parents.values() for parent in names)  # fmt: skip
+    assert all(
+        parent in keys and graph.get(dg.AssetKey(parent)).is_executable
+        for names in parents.values()
+        for parent in names
+    )
 
     job = defs.resolve_job_def("build_reports_job")
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == set(
@@ -497,8 +502,10 @@ def test_other_writers_are_linked_only_when_the_code_location_defines_them():
     terminations = dg.AssetSpec("core_terminations__transactions")
     linked = with_report_lineage(*REPORT_ASSETS, terminations)
     assert linked[1] is terminations
-    deps = {spec.key.to_user_string(): {d.asset_key.to_user_string() for d in spec.deps}
-            for spec in linked[0].specs}  # fmt: skip
+    deps = {
+        spec.key.to_user_string(): {d.asset_key.to_user_string() for d in spec.deps}
+        for spec in linked[0].specs
+    }
     assert "core_terminations__transactions" in deps["rpt_transactions_by_eligibility_reason"]
     assert "core_terminations__transactions" in deps["rpt_batch_status"]
     # Not defined here: not linked (it would show as an asset nothing materializes).

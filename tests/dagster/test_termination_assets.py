@@ -73,7 +73,7 @@ def template_db(tmp_path_factory, seeded_database) -> Path:
                         "is_active": True,
                         "sync_status": "Success",
                     }
-                ]  # fmt: skip
+                ]
             ),
             "licenses": pd.DataFrame(
                 [
@@ -86,7 +86,7 @@ def template_db(tmp_path_factory, seeded_database) -> Path:
                         "is_active": True,
                         "expiration_date": TODAY + dt.timedelta(days=400),
                     }
-                ]  # fmt: skip
+                ]
             ),
             "appointments": pd.DataFrame(
                 [
@@ -113,11 +113,16 @@ def test_a_terminate_file_becomes_transactions_and_batches(pipeline):
     transactions = pipeline.table("transactions").sort_values(["request_row", "loa_code"])
     assert set(transactions["kind"]) == {"termination"}
     outcomes = {
-        (int(r.request_row), r.state_code, r.loa_code,
-         None if pd.isna(r.termination_reason_code) else r.termination_reason_code,
-         r.eligibility_reason, r.status)
+        (
+            int(r.request_row),
+            r.state_code,
+            r.loa_code,
+            None if pd.isna(r.termination_reason_code) else r.termination_reason_code,
+            r.eligibility_reason,
+            r.status,
+        )
         for r in transactions.itertuples()
-    }  # fmt: skip
+    }
     assert outcomes == {
         (2, "CA", "16", "VOLUNTARY_TERMINATION", "In Good Standing", statuses.READY_TO_SUBMIT),
         (3, "CA", "296", "DEATH", "In Good Standing", statuses.READY_TO_SUBMIT),

@@ -16,16 +16,14 @@ import pytest
 from cryptography.fernet import Fernet
 
 from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
-from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
-from schemas.migrate import upgrade
 from schemas.tables import metadata as table_metadata
+from support.seed import seeded_database
 
 HEADER = (
     "Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN,LOA Category,States,"
@@ -57,13 +55,7 @@ REPORT_KEY = "inbox/agent/roster.csv.errors.csv"
 def template_db(tmp_path_factory) -> Path:
     """A migrated database with the reference tables and company setup, copied per test."""
     path = tmp_path_factory.mktemp("template") / "npnflow.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    reference = load_reference_data(paths.reference_dir())
-    database = OperationalDatabase(url=url)
-    database.replace_tables(reference)
-    database.replace_tables(load_company_config(paths.config_dir(), reference))
-    database.engine.dispose()
+    seeded_database(f"sqlite:///{path}").engine.dispose()
     return path
 
 
@@ -157,7 +149,8 @@ def test_an_agent_file_onboards_its_valid_rows_and_reports_the_rest(bucket):
     errors = bucket.table("upload_row_errors")
     assert sorted(set(errors.row_number)) == [6, 8, 9]
     assert ("Agent NPN" in set(errors[errors.row_number == 6].column)) and (
-        "States" in set(errors[errors.row_number == 8].column))  # fmt: skip
+        "States" in set(errors[errors.row_number == 8].column)
+    )
     assert set(errors.upload_id) == {partition}
 
     report = bucket.store.get_bytes(REPORT_KEY).decode("utf-8-sig")
@@ -246,7 +239,8 @@ def test_a_partition_never_recorded_finds_its_file_in_the_listing(bucket):
     partition = bucket.drop(KEY, AGENT_FILE)
     result = bucket.process(partition, with_tags=False)
     assert _materialized(result)[RAW_FILE_KEY.to_user_string()]["found_by"].value == (
-        "inbox listing")  # fmt: skip
+        "inbox listing"
+    )
     assert len(bucket.table("producers")) == 3
 
 
@@ -255,9 +249,12 @@ def test_a_replaced_file_is_not_processed_under_the_old_partition(bucket):
     bucket.process(partition)
     bucket.store.put_bytes(KEY, AGENT_FILE + b"\r\n9000001,Gil,Ng,10000007,,,,,,,")
     result = dg.materialize(
-        UPLOAD_ASSETS, partition_key=partition, instance=bucket.instance,
-        resources=bucket.resources, raise_on_error=False,
-    )  # fmt: skip
+        UPLOAD_ASSETS,
+        partition_key=partition,
+        instance=bucket.instance,
+        resources=bucket.resources,
+        raise_on_error=False,
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "replaced" in failure.event_specific_data.error.message

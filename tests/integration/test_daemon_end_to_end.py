@@ -18,16 +18,14 @@ Alerts report is published whatever the hour.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,8 +43,13 @@ from resources import paths
 from resources.database import OperationalDatabase
 from schemas import statuses
 from schemas.migrate import upgrade
+from support import waiting
+from support.ports import free_port
+from support.processes import start_in_own_group, stop_groups
+from support.sandbox import running_sandbox
+from support.waiting import scaled
 
-pytestmark = [pytest.mark.postgres, pytest.mark.sandbox, pytest.mark.webserver]
+pytestmark = [pytest.mark.postgres, pytest.mark.sandbox, pytest.mark.webserver, pytest.mark.daemon]
 
 LOCATION = "npnflow"  # workspace.yaml's location_name
 REPOSITORY = "__repository__"  # a module's Definitions
@@ -64,12 +67,7 @@ SCHEDULE_TAG = "dagster/schedule_name"
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 SENT = {statuses.ACCEPTED, statuses.REJECTED}
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -96,7 +94,7 @@ class Deployment:
     def __init__(self, tmp_path: Path, env: dict[str, str], database_url: str):
         self.tmp_path = tmp_path
         self.env = env
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
@@ -115,27 +113,11 @@ class Deployment:
     def start(self, name: str, command: list[str]) -> None:
         log = self.tmp_path / f"{name}.log"
         self.logs[name] = log
-        with log.open("wb") as out:
-            self.processes[name] = subprocess.Popen(
-                command,
-                cwd=paths.PROJECT_ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own group: the code servers and runs go with it
-            )
+        # Its own group: the code servers and runs go with it.
+        self.processes[name] = start_in_own_group(command, env=self.env, log=log)
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGINT)
-        for process in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=20)
-            # Whatever is left of the group (a code server, a run worker) goes too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_groups(self.processes.values(), grace=20)
         if self.instance is not None:
             self.instance.dispose()
         self.database.engine.dispose()
@@ -146,14 +128,15 @@ class Deployment:
                 raise AssertionError(f"{name} exited with status {process.returncode}")
 
     def cli(self, *args: str, timeout: float = 120) -> str:
-        """An `npnflow` command as an operator types it, in the deployment's environment."""
+        """An `npnflow` command as an operator types it, in the deployment's environment
+        (`timeout` in idle-machine seconds, scaled)."""
         done = subprocess.run(
             [str(BIN / "npnflow"), *args],
             cwd=self.tmp_path,
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=scaled(timeout),
         )
         assert done.returncode == 0, (
             f"npnflow {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
@@ -166,7 +149,7 @@ class Deployment:
         response = requests.post(
             f"{self.base_url}/graphql",
             json={"query": query, "variables": variables or {}},
-            timeout=60,
+            timeout=scaled(60),
         )
         response.raise_for_status()
         body = response.json()
@@ -279,13 +262,17 @@ class Deployment:
 
     def wait_for_run(self, job_name: str, timeout: float, **tags: str):
         """The one run of `job_name` with these tags, once finished; it must succeed."""
-        found = []
 
-        def finished() -> bool:
-            found[:] = [r for r in self.runs(job_name, **tags) if r.status in FINISHED]
-            return bool(found)
+        def finished() -> list:
+            return [r for r in self.runs(job_name, **tags) if r.status in FINISHED]
 
-        wait_until(self, finished, timeout, f"a finished {job_name} run tagged {tags}")
+        def seen() -> str:
+            runs = [f"{r.run_id} {r.status.value}" for r in self.runs(job_name, **tags)]
+            return f"{job_name} runs tagged {tags}: {runs or 'none'}"
+
+        found = wait_until(
+            self, finished, timeout, f"a finished {job_name} run tagged {tags}", describe=seen
+        )
         run = found[0]
         self.mark(f"{job_name} {run.status.value} ({', '.join(tags.values()) or 'launched'})")
         assert run.status == DagsterRunStatus.SUCCESS, (
@@ -388,19 +375,22 @@ class Deployment:
 
 
 def wait_until(
-    deployment: Deployment, condition: Callable[[], bool], timeout: float, what: str
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        deployment.check_alive()
-        try:
-            if condition():
-                return
-        except requests.RequestException:
-            pass  # the webserver is still starting
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(1)
+    deployment: Deployment,
+    condition: Callable[[], T],
+    timeout: float,
+    what: str,
+    describe: Callable[[], str] | None = None,
+) -> T:
+    """`condition`'s first truthy value, polled each second while the daemon and the webserver
+    live; `timeout` is in idle-machine seconds, scaled (NPNFLOW_TEST_TIME_SCALE)."""
+    return waiting.wait_until(
+        condition,
+        what,
+        timeout,
+        check=deployment.check_alive,
+        ignore=(requests.RequestException,),  # the webserver is still starting
+        describe=describe,
+    )
 
 
 def _drop(bucket: Path, key: str, content: bytes) -> None:
@@ -431,7 +421,7 @@ def test_daemon_and_sensors_carry_dropped_files_to_completed_batches(
     bucket.mkdir(parents=True)
     upgrade(fresh_postgres_url)  # `npnflow db upgrade`, done once at deployment
 
-    with NiprSandbox(port=0, producers=150, companies=companies, today=today) as sandbox:
+    with running_sandbox(producers=150, companies=companies, today=today) as sandbox:
         settings = {
             "DAGSTER_HOME": str(home),
             "DAGSTER_PG_USERNAME": dagster_storage_url.username or "postgres",
@@ -463,9 +453,16 @@ def test_daemon_and_sensors_carry_dropped_files_to_completed_batches(
             )
             deployment.start(
                 "dagster-webserver",
-                [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(deployment.port),
-                 "-w", workspace],
-            )  # fmt: skip
+                [
+                    str(BIN / "dagster-webserver"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(deployment.port),
+                    "-w",
+                    workspace,
+                ],
+            )
             deployment.instance = DagsterInstance.from_config(str(home))
             assert type(deployment.instance.run_storage).__name__ == "PostgresRunStorage"
             _run_the_day(deployment, sandbox, bucket, today)
@@ -532,9 +529,16 @@ def _run_the_day(
     states = sorted(appointed.loc[appointed["cocode"] == cocode, "state_code"].unique())[:2]
     exported = d.tmp_path / "terminate.csv"
     d.cli(
-        "export", "terminate", "--cocode", cocode, "--states", ",".join(states),
-        "--submit-immediately", "-o", str(exported),
-    )  # fmt: skip
+        "export",
+        "terminate",
+        "--cocode",
+        cocode,
+        "--states",
+        ",".join(states),
+        "--submit-immediately",
+        "-o",
+        str(exported),
+    )
     _turn_off_after_first_run(d, DAILY_SCHEDULE, schedule_state)
     d.mark(f"{DAILY_SCHEDULE} ticked once, turned off")
 

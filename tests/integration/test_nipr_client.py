@@ -24,6 +24,7 @@ from resources.nipr import (
     NiprFault,
     ReportNotReady,
 )
+from support.sandbox import client_settings, sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 
@@ -37,12 +38,7 @@ ACORD = "http://www.acord.org/schema/data/draft/ReusableDataComponents/1"
 SAFE = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NiprSandbox]:
-    with NiprSandbox(
-        seed=21, producers=150, today=TODAY, username=USERNAME, password=PASSWORD
-    ) as sandbox:
-        yield sandbox
+server = sandbox_fixture(seed=21, producers=150, today=TODAY, username=USERNAME, password=PASSWORD)
 
 
 @pytest.fixture
@@ -55,11 +51,7 @@ def sandbox(server: NiprSandbox) -> NiprSandbox:
 
 def make_client(sandbox: NiprSandbox, **overrides: object) -> NiprClient:
     settings: dict[str, object] = {
-        "pdb_base_url": sandbox.base_url,
-        "alerts_base_url": sandbox.base_url,
-        "gateway_base_url": sandbox.base_url,
-        "username": USERNAME,
-        "password": PASSWORD,
+        **client_settings(sandbox),  # the sandbox's user: USERNAME, PASSWORD
         "timeout_seconds": 5.0,
         "connect_timeout_seconds": 2.0,
         "read_retries": 2,

@@ -33,6 +33,7 @@ from resources.nipr import NiprClient
 from resources.object_store import LocalFolderObjectStore
 from schemas.migrate import upgrade
 from schemas.tables import producers
+from support.sandbox import client_settings, sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 
@@ -48,19 +49,12 @@ STEP_RETRIES = {
 }
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with NiprSandbox(port=0, producers=120, today=ONBOARDED) as server:
-        yield server
+sandbox = sandbox_fixture(producers=120, today=ONBOARDED)
 
 
 def _client(sandbox: NiprSandbox) -> NiprClient:
     return NiprClient(
-        pdb_base_url=sandbox.base_url,
-        alerts_base_url=sandbox.base_url,
-        gateway_base_url=sandbox.base_url,
-        username="sandbox",
-        password="sandbox",
+        **client_settings(sandbox),
         timeout_seconds=0.4,
         connect_timeout_seconds=0.4,
         read_retries=2,

@@ -11,7 +11,6 @@ import email.policy
 import hashlib
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from assets.keys import UPLOADS_PARTITIONS
@@ -32,18 +30,20 @@ from assets.portal import store
 from assets.portal.assets import core_portal__invited
 from assets.portal.invitations import InviteRequest
 from assets.portal.service import invite_to_portals
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
 from pipelines.jobs import invite_to_portal_job
-from resources import paths
 from resources.database import OperationalDatabase, create_database_engine
 from resources.mailer import MailNotSent, MailOutcomeUnknown, SmtpMailer
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
+from support.ports import free_port
+from support.seed import seed_reference
+from support.smtp import smtp_server
+from support.waiting import scaled
 
 AGENTS = "harborstone-agents"
 TINY = "tiny"
@@ -106,34 +106,27 @@ class RecordingHandler:
         return [r for r in self.received if r.rcpt_tos == [address(npn)]]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class SmtpServer:
     handler: RecordingHandler
     port: int
 
     def mailer(self, **settings) -> SmtpMailer:
-        values = {"host": "127.0.0.1", "port": self.port, "starttls": False,
-                  "from_address": "Compliance <compliance@carrier.example>",
-                  "timeout_seconds": 10.0} | settings  # fmt: skip
+        values = {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "starttls": False,
+            "from_address": "Compliance <compliance@carrier.example>",
+            "timeout_seconds": 10.0,
+        } | settings
         return SmtpMailer(**values)
 
 
 @contextlib.contextmanager
 def _serving(**smtp_settings) -> Iterator[SmtpServer]:
     handler = RecordingHandler()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **smtp_settings)
-    controller.start()
-    try:
+    with smtp_server(handler, **smtp_settings) as port:
         yield SmtpServer(handler, port)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -147,9 +140,7 @@ def _seed(url: str, *, reference: bool = False, extra_npns: list[str] = ()) -> N
     upgrade(url)
     database = OperationalDatabase(url=url)
     if reference:
-        tables = load_reference_data(paths.reference_dir())
-        database.replace_tables(tables)
-        database.replace_tables(load_company_config(paths.config_dir(), tables))
+        seed_reference(database)
     producers = [
         {"npn": npn, "first_name": "Ada", "last_name": f"P{npn}", "email": address(npn),
          "agency_npn": AGENCY}
@@ -227,8 +218,11 @@ def _run_job(url: str, mailer, npns: list[str], portal: str, **config) -> dg.Exe
 
 def _markdown_rows(table: str) -> list[list[str]]:
     """The cells of a Markdown table's rows (header and rule left out)."""
-    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in table.splitlines()[2:] if line.startswith("|")]  # fmt: skip
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in table.splitlines()[2:]
+        if line.startswith("|")
+    ]
 
 
 def _op_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
@@ -267,22 +261,30 @@ def test_a_portal_invite_upload_sends_one_email_per_invitation_and_reinviting_se
     key = "inbox/portal_invite/new_hires.csv"
     stored = bucket.put_bytes(key, UPLOAD)
     partition = partition_key_for(key, stored.etag)
-    resources = {"database": database, "object_store": bucket, "ssn_vault": SsnVault(key=None),
-                 "mailer": smtp.mailer()}  # fmt: skip
+    resources = {
+        "database": database,
+        "object_store": bucket,
+        "ssn_vault": SsnVault(key=None),
+        "mailer": smtp.mailer(),
+    }
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [partition])
 
         def materialize() -> tuple[dg.ExecuteInProcessResult, dict]:
-            result = dg.materialize([*UPLOAD_ASSETS, core_portal__invited],
-                                    partition_key=partition, instance=instance,
-                                    resources=resources,
-                                    tags=run_tags(key, stored.etag, "portal_invite"))  # fmt: skip
+            result = dg.materialize(
+                [*UPLOAD_ASSETS, core_portal__invited],
+                partition_key=partition,
+                instance=instance,
+                resources=resources,
+                tags=run_tags(key, stored.etag, "portal_invite"),
+            )
             assert result.success
             (event,) = [
-                e for e in result.get_asset_materialization_events()
+                e
+                for e in result.get_asset_materialization_events()
                 if e.asset_key == dg.AssetKey("core_portal__invitations")
-            ]  # fmt: skip
+            ]
             metadata = event.event_specific_data.materialization.metadata
             return result, {k: getattr(v, "value", v) for k, v in metadata.items()}
 
@@ -294,10 +296,20 @@ def test_a_portal_invite_upload_sends_one_email_per_invitation_and_reinviting_se
             address(n) for n in invited
         )
         assert {r.mail_from for r in smtp.handler.received} == {"compliance@carrier.example"}
-        counts = {k: metadata[k] for k in ("requested", "invited", "emails_sent", "errors",
-                                            "no_associated_agency", "no_email_on_record",
-                                            "no_portal_seats_left", "producer_not_found",
-                                            "portal_not_found")}  # fmt: skip
+        counts = {
+            k: metadata[k]
+            for k in (
+                "requested",
+                "invited",
+                "emails_sent",
+                "errors",
+                "no_associated_agency",
+                "no_email_on_record",
+                "no_portal_seats_left",
+                "producer_not_found",
+                "portal_not_found",
+            )
+        }
         assert counts == {"requested": 9, "invited": 4, "emails_sent": 4, "errors": 5,
                           "no_associated_agency": 1, "no_email_on_record": 1,
                           "no_portal_seats_left": 1, "producer_not_found": 1,
@@ -335,8 +347,9 @@ def test_a_portal_invite_upload_sends_one_email_per_invitation_and_reinviting_se
 
         # The raw token is nowhere but in the emails: not in the database, logs or metadata.
         stored_text = users.reset_index().astype(str).to_csv()
-        logs = "\n".join(f"{e.user_message} {e.dagster_event!r}"
-                         for e in instance.all_logs(first.run_id))  # fmt: skip
+        logs = "\n".join(
+            f"{e.user_message} {e.dagster_event!r}" for e in instance.all_logs(first.run_id)
+        )
         for token in tokens:
             assert token not in stored_text
             assert token not in logs
@@ -368,8 +381,10 @@ def test_the_launchpad_job_invites_and_a_second_run_sends_nothing(
     ) == (2, 1, 0)
     for npn in ("10000001", "10000002"):
         row = _row(database_url, npn, TINY)
-        assert row.invitation_token_hash == hashlib.sha256(
-            smtp.handler.to(npn)[0].token.encode()).hexdigest()  # fmt: skip
+        assert (
+            row.invitation_token_hash
+            == hashlib.sha256(smtp.handler.to(npn)[0].token.encode()).hexdigest()
+        )
         assert row.invitation_source == f"run {first.run_id}"
 
     second = _run_job(database_url, smtp.mailer(), ["10000001", "10000002", "10000003"], "tiny")
@@ -405,11 +420,18 @@ def test_an_invitation_recorded_by_a_run_that_died_is_emailed_once_by_the_next_r
     # A run recorded the invitation (seat and hash) and died before sending: its token is gone.
     lost_token = rules.new_token()
     with engine.begin() as connection:
-        assert store.reserve_seat(
-            connection, portal_id=AGENTS, npn="10000006", email=address("10000006"),
-            invitation_token_hash=rules.token_hash(lost_token),
-            now=dt.datetime.now(dt.UTC), source="a run that died",
-        ) == store.RESERVED  # fmt: skip
+        assert (
+            store.reserve_seat(
+                connection,
+                portal_id=AGENTS,
+                npn="10000006",
+                email=address("10000006"),
+                invitation_token_hash=rules.token_hash(lost_token),
+                now=dt.datetime.now(dt.UTC),
+                source="a run that died",
+            )
+            == store.RESERVED
+        )
     engine.dispose()
 
     result = _run_job(database_url, smtp.mailer(), ["10000005"], AGENTS)
@@ -432,8 +454,13 @@ def test_an_invitation_recorded_by_a_run_that_died_is_emailed_once_by_the_next_r
 def test_a_mail_server_that_is_down_keeps_the_seat_and_the_next_run_sends_the_email_once(
     database_url: str, smtp: SmtpServer
 ) -> None:
-    down = SmtpMailer(host="127.0.0.1", port=_free_port(), starttls=False,
-                      from_address="compliance@carrier.example", timeout_seconds=5)  # fmt: skip
+    down = SmtpMailer(
+        host="127.0.0.1",
+        port=free_port(),
+        starttls=False,
+        from_address="compliance@carrier.example",
+        timeout_seconds=5,
+    )
 
     failed = _run_job(database_url, down, ["10000001", "10000002"], AGENTS)
 
@@ -499,8 +526,14 @@ def test_an_unconfirmed_email_is_never_resent_by_itself_only_on_request_with_a_n
     lost = AnswerLostMailer(**smtp.mailer().__dict__)
 
     def invite(mailer, *, resend: bool = False, at: dt.datetime = t0):
-        return invite_to_portals(engine, mailer, [InviteRequest("10000001", AGENTS)],
-                                 source="test", resend_unconfirmed=resend, clock=lambda: at)  # fmt: skip
+        return invite_to_portals(
+            engine,
+            mailer,
+            [InviteRequest("10000001", AGENTS)],
+            source="test",
+            resend_unconfirmed=resend,
+            clock=lambda: at,
+        )
 
     first = invite(lost)
     (decision,) = first.decisions
@@ -524,7 +557,8 @@ def test_an_unconfirmed_email_is_never_resent_by_itself_only_on_request_with_a_n
         # The first link stopped working; the new one registers, once.
         assert store.accept_invitation(connection, delivered.token, t0) is None
         assert store.accept_invitation(connection, second_email.token, t0) == store.Registration(
-            "10000001", AGENTS)  # fmt: skip
+            "10000001", AGENTS
+        )
         assert store.accept_invitation(connection, second_email.token, t0) is None
     row = _row(database_url, "10000001", AGENTS)
     assert row.status == "Registered" and row.invitation_token_hash is None
@@ -549,12 +583,18 @@ def _send_one(mailer: SmtpMailer) -> str:
 def test_smtp_auth_with_the_configured_user_and_password() -> None:
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-            b"npnflow", b"s3cret-pass")  # fmt: skip
+            b"npnflow",
+            b"s3cret-pass",
+        )
         return AuthResult(success=ok, handled=False)  # handled=False: the server says 535
 
     # PLAIN only, so a refusal is one 535 (smtplib would try LOGIN next).
-    with _serving(auth_require_tls=False, auth_required=True, authenticator=authenticator,
-                  auth_exclude_mechanism=["LOGIN"]) as server:  # fmt: skip
+    with _serving(
+        auth_require_tls=False,
+        auth_required=True,
+        authenticator=authenticator,
+        auth_exclude_mechanism=["LOGIN"],
+    ) as server:
         message_id = _send_one(server.mailer(username="npnflow", password="s3cret-pass"))
         with pytest.raises(MailNotSent) as refused:
             _send_one(server.mailer(username="npnflow", password="wrong-pass"))
@@ -584,13 +624,23 @@ def test_a_second_reservation_waits_for_the_first_to_commit_and_finds_no_seat(
     engine = create_database_engine(database_url)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as connection:
-        connection.execute(TABLES["portals"].update().where(
-            TABLES["portals"].c.portal_id == TINY).values(seats_total=1))  # fmt: skip
+        connection.execute(
+            TABLES["portals"]
+            .update()
+            .where(TABLES["portals"].c.portal_id == TINY)
+            .values(seats_total=1)
+        )
 
     def reserve(connection, npn: str) -> str:
-        return store.reserve_seat(connection, portal_id=TINY, npn=npn, email=address(npn),
-                                  invitation_token_hash=rules.token_hash(rules.new_token()),
-                                  now=now, source="race")  # fmt: skip
+        return store.reserve_seat(
+            connection,
+            portal_id=TINY,
+            npn=npn,
+            email=address(npn),
+            invitation_token_hash=rules.token_hash(rules.new_token()),
+            now=now,
+            source="race",
+        )
 
     second: dict[str, str] = {}
 
@@ -606,7 +656,7 @@ def test_a_second_reservation_waits_for_the_first_to_commit_and_finds_no_seat(
         racer.join(timeout=1.5)
         assert racer.is_alive(), "the second reservation did not wait for the first"
         transaction.commit()
-    racer.join(timeout=30)
+    racer.join(timeout=scaled(30))
 
     assert second == {"outcome": store.NO_SEAT}
     assert list(_portal_users(database_url).npn) == ["10000001"]
@@ -620,8 +670,12 @@ def test_two_runs_racing_for_the_seats_never_oversell_and_never_email_anyone_twi
     npns = [f"4{i:07d}" for i in range(30)]
     engine = create_database_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(TABLES["portals"].update().where(
-            TABLES["portals"].c.portal_id == AGENTS).values(seats_total=seats))  # fmt: skip
+        connection.execute(
+            TABLES["portals"]
+            .update()
+            .where(TABLES["portals"].c.portal_id == AGENTS)
+            .values(seats_total=seats)
+        )
     engine.dispose()
     start = threading.Barrier(2)
     runs: dict[str, object] = {}
@@ -631,20 +685,23 @@ def test_two_runs_racing_for_the_seats_never_oversell_and_never_email_anyone_twi
         own_engine = create_database_engine(database_url)  # as two processes would have
         try:
             start.wait()
-            runs[name] = invite_to_portals(own_engine, smtp.mailer(),
-                                           [InviteRequest(n, AGENTS) for n in order], source=name)  # fmt: skip
+            runs[name] = invite_to_portals(
+                own_engine, smtp.mailer(), [InviteRequest(n, AGENTS) for n in order], source=name
+            )
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             crashed.append(error)
         finally:
             own_engine.dispose()
 
     # The same producers, in opposite orders: both runs want every seat and every producer.
-    threads = [threading.Thread(target=run, args=("a", npns)),
-               threading.Thread(target=run, args=("b", npns[::-1]))]  # fmt: skip
+    threads = [
+        threading.Thread(target=run, args=("a", npns)),
+        threading.Thread(target=run, args=("b", npns[::-1])),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=scaled(120))
 
     assert crashed == []
     users = _portal_users(database_url)

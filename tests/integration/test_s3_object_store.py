@@ -5,8 +5,6 @@ are pointed at nothing, so nothing on the machine (~/.aws) is read.
 """
 
 import hashlib
-import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from resources.object_store import (
     ObjectStoreError,
     S3ObjectStore,
 )
+from support.ports import free_port
 
 pytestmark = pytest.mark.s3
 
@@ -28,36 +27,10 @@ ACCESS_KEY_ID = "AKIANPNFLOWTESTKEY01"
 SECRET_ACCESS_KEY = "npnflow-test-secret-4f1e9a0c7b2d"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith("AWS_") and name != "AWS_CA_BUNDLE":
-                env.delenv(name)
-        env.setenv("AWS_CONFIG_FILE", os.devnull)
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        env.setenv("NO_PROXY", "127.0.0.1,localhost")
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop()
-
-
-def _store(endpoint: str, bucket: str, **fields) -> S3ObjectStore:
+def _store(s3_endpoint: str, bucket: str, **fields) -> S3ObjectStore:
     return S3ObjectStore(
         bucket=bucket,
-        endpoint_url=endpoint,
+        endpoint_url=s3_endpoint,
         region_name="us-east-1",
         aws_access_key_id=ACCESS_KEY_ID,
         aws_secret_access_key=SECRET_ACCESS_KEY,
@@ -66,13 +39,13 @@ def _store(endpoint: str, bucket: str, **fields) -> S3ObjectStore:
 
 
 @pytest.fixture(scope="module")
-def admin(endpoint):
+def admin(s3_endpoint):
     """A plain boto3 client, to set up what the store itself would not write."""
     import boto3
 
     return boto3.client(
         "s3",
-        endpoint_url=endpoint,
+        endpoint_url=s3_endpoint,
         region_name="us-east-1",
         aws_access_key_id=ACCESS_KEY_ID,
         aws_secret_access_key=SECRET_ACCESS_KEY,
@@ -87,8 +60,8 @@ def bucket(admin) -> str:
 
 
 @pytest.fixture
-def store(endpoint, bucket) -> Iterator[S3ObjectStore]:
-    store = _store(endpoint, bucket)
+def store(s3_endpoint, bucket) -> Iterator[S3ObjectStore]:
+    store = _store(s3_endpoint, bucket)
     yield store
     store.close()
 
@@ -155,8 +128,8 @@ def test_listing_paginates_lazily_in_key_order(store, bucket):
     assert len(requests) == 2  # a caller that stops early costs no further pages
 
 
-def test_prefix_and_root_prefix(store, endpoint, bucket):
-    tenant = _store(endpoint, bucket, prefix="tenant-a/")
+def test_prefix_and_root_prefix(store, s3_endpoint, bucket):
+    tenant = _store(s3_endpoint, bucket, prefix="tenant-a/")
     tenant.put_bytes("inbox/a.csv", b"a")
     store.put_bytes("inbox/b.csv", b"b")
     store.put_bytes("nipr/pdb_alerts/2026-03-02.mtom", b"x")
@@ -190,25 +163,25 @@ def test_a_missing_key_names_key_and_bucket_without_a_botocore_chain(store, buck
     assert error.__cause__ is None and error.__suppress_context__
 
 
-def test_a_missing_bucket_and_an_unreachable_endpoint_are_plain_errors(endpoint):
-    missing = _store(endpoint, "npnflow-no-such-bucket")
+def test_a_missing_bucket_and_an_unreachable_endpoint_are_plain_errors(s3_endpoint):
+    missing = _store(s3_endpoint, "npnflow-no-such-bucket")
     with pytest.raises(ObjectStoreError, match="npnflow-no-such-bucket.*does not exist"):
         list(missing.list_objects())
 
-    down = _store(f"http://127.0.0.1:{_free_port()}", "npnflow-test", max_attempts=1)
+    down = _store(f"http://127.0.0.1:{free_port()}", "npnflow-test", max_attempts=1)
     started = time.perf_counter()
     with pytest.raises(ObjectStoreError, match="could not read .*npnflow-test/a.csv"):
         down.get_bytes("a.csv")
     assert time.perf_counter() - started < 5
 
 
-def test_credentials_never_show_in_repr_or_messages(endpoint, bucket):
-    store = _store(endpoint, bucket, aws_session_token="npnflow-test-session-token")
+def test_credentials_never_show_in_repr_or_messages(s3_endpoint, bucket):
+    store = _store(s3_endpoint, bucket, aws_session_token="npnflow-test-session-token")
     texts = [repr(store), str(store)]
     for call in (
         lambda: store.get_bytes("none.csv"),
-        lambda: list(_store(endpoint, "npnflow-no-such-bucket").list_objects()),
-        lambda: _store(f"http://127.0.0.1:{_free_port()}", bucket, max_attempts=1).exists("a"),
+        lambda: list(_store(s3_endpoint, "npnflow-no-such-bucket").list_objects()),
+        lambda: _store(f"http://127.0.0.1:{free_port()}", bucket, max_attempts=1).exists("a"),
     ):
         with pytest.raises(ObjectStoreError) as caught:
             call()
@@ -219,22 +192,22 @@ def test_credentials_never_show_in_repr_or_messages(endpoint, bucket):
             assert secret not in text
 
 
-def test_invalid_keys_and_configuration_are_refused_before_any_request(endpoint):
-    store = _store(endpoint, "npnflow-test")
+def test_invalid_keys_and_configuration_are_refused_before_any_request(s3_endpoint):
+    store = _store(s3_endpoint, "npnflow-test")
     for key in ["", "/abs.csv", "../x.csv", "a//b.csv"]:
         with pytest.raises(ValueError, match="key"):
             store.get_bytes(key)
     with pytest.raises(ValueError, match="3 to 63"):
-        _store(endpoint, "ab").exists("a.csv")
+        _store(s3_endpoint, "ab").exists("a.csv")
     assert store._client is None  # nothing was sent, no client was made
 
 
-def test_as_a_dagster_resource_with_env_var_credentials(endpoint, bucket, admin, monkeypatch):
+def test_as_a_dagster_resource_with_env_var_credentials(s3_endpoint, bucket, admin, monkeypatch):
     monkeypatch.setenv("NPNFLOW_TEST_S3_KEY_ID", ACCESS_KEY_ID)
     monkeypatch.setenv("NPNFLOW_TEST_S3_SECRET", SECRET_ACCESS_KEY)
     resource = S3ObjectStore(
         bucket=bucket,
-        endpoint_url=endpoint,
+        endpoint_url=s3_endpoint,
         region_name="us-east-1",
         aws_access_key_id=dg.EnvVar("NPNFLOW_TEST_S3_KEY_ID"),
         aws_secret_access_key=dg.EnvVar("NPNFLOW_TEST_S3_SECRET"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from lxml import etree
 from npnflow.sandbox.changes import is_run_day
 from npnflow.sandbox.mtom import split_mtom
 from npnflow.sandbox.server import NiprSandbox
+from support.sandbox import sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 
@@ -33,12 +33,9 @@ SAFE = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 TIMEOUT = 10
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NiprSandbox]:
-    with NiprSandbox(
-        seed=21, producers=150, today=TODAY, intermediate_fraction=0.3, polls_to_resolve=2
-    ) as sandbox:
-        yield sandbox
+server = sandbox_fixture(
+    seed=21, producers=150, today=TODAY, intermediate_fraction=0.3, polls_to_resolve=2
+)
 
 
 @pytest.fixture

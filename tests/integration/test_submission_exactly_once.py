@@ -37,6 +37,8 @@ from resources.database import OperationalDatabase
 from resources.nipr_gateway import NiprGateway
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
+from support.sandbox import sandbox_fixture
+from support.waiting import scaled
 
 pytestmark = pytest.mark.sandbox
 
@@ -52,12 +54,9 @@ FAST = {
 }
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with NiprSandbox(
-        port=0, seed=11, producers=300, today=TODAY, intermediate_fraction=0.2, polls_to_resolve=2
-    ) as server:
-        yield server
+sandbox = sandbox_fixture(
+    seed=11, producers=300, today=TODAY, intermediate_fraction=0.2, polls_to_resolve=2
+)
 
 
 @pytest.fixture
@@ -315,7 +314,7 @@ def test_two_runs_at_once_one_is_busy_and_exactly_once_holds(nipr, tmp_path):
 
     thread = threading.Thread(target=first)
     thread.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + scaled(5)
     while not attempts_of(database, "BUSY") and time.monotonic() < deadline:
         time.sleep(0.01)
     with pytest.raises(BatchBusy, match="another submission run is sending batch BUSY"):
@@ -476,7 +475,7 @@ def test_sigkill_at_random_moments_never_sends_twice_or_loses_one(nipr, tmp_path
             stderr=subprocess.PIPE,
         )
         marker = f"phase:{target or 'started'} "
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while phase_file.read_text().count(marker) < (occurrence if target else 1):
             if child.poll() is not None:
                 break
@@ -549,7 +548,7 @@ def test_postgres_happy_path_and_the_advisory_lock_dies_with_its_holder(nipr, fr
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         holder.stdout.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + scaled(5)
     while True:  # the server ends the dead session (and its lock) as soon as it sees the EOF
         try:
             report = submit_batch(database, gateway_for(nipr), "PG", 1, **FAST)

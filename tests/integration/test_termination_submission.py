@@ -38,6 +38,7 @@ from resources.ssn import SsnVault
 from schemas import statuses
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
+from support.sandbox import running_sandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -63,10 +64,9 @@ def reference():
 @pytest.fixture(scope="module")
 def sandbox(reference):
     companies = load_company_config(paths.config_dir(), reference)["companies"]
-    with NiprSandbox(
-        port=0, seed=5, producers=120, companies=companies, intermediate_fraction=0.3,
-        polls_to_resolve=1,
-    ) as server:  # fmt: skip
+    with running_sandbox(
+        seed=5, producers=120, companies=companies, intermediate_fraction=0.3, polls_to_resolve=1
+    ) as server:
         yield server
 
 
@@ -130,7 +130,7 @@ class World:
                     "database": self.database,
                     "object_store": self.store,
                     "ssn_vault": SsnVault(key=None),
-                },  # fmt: skip
+                },
                 tags=run_tags(key, stored.etag, "terminate"),
             )
         assert result.success
@@ -276,9 +276,20 @@ def test_export_from_the_report_then_drop_gives_the_expected_batch(any_backend_w
     target = Path(world.store.root).parent / "terminate.xlsx"
     outcome = CliRunner().invoke(
         npnflow_cli,
-        ["export", "terminate", "--cocode", cocode, "--states", ",".join(states),
-         "--submit-immediately", "-o", str(target), "--database-url", world.url],
-    )  # fmt: skip
+        [
+            "export",
+            "terminate",
+            "--cocode",
+            cocode,
+            "--states",
+            ",".join(states),
+            "--submit-immediately",
+            "-o",
+            str(target),
+            "--database-url",
+            world.url,
+        ],
+    )
     assert outcome.exit_code == 0, outcome.output
     upload_id = world.drop_and_process("inbox/terminate/terminate.xlsx", target.read_bytes())
 

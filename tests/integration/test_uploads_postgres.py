@@ -8,15 +8,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from assets.keys import UPLOADS_PARTITIONS
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
-from resources import paths
-from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
-from schemas.migrate import upgrade
+from support.seed import seeded_database
 
 pytestmark = pytest.mark.postgres
 
@@ -30,11 +27,7 @@ AGENT_FILE = (
 
 
 def test_an_agent_upload_on_postgresql_is_written_once_and_idempotent(fresh_postgres_url, tmp_path):
-    upgrade(fresh_postgres_url)
-    database = OperationalDatabase(url=fresh_postgres_url)
-    reference = load_reference_data(paths.reference_dir())
-    database.replace_tables(reference)
-    database.replace_tables(load_company_config(paths.config_dir(), reference))
+    database = seeded_database(fresh_postgres_url)
     store = LocalFolderObjectStore(root=str(tmp_path / "bucket"))
     key = "inbox/agent/roster.csv"
     stored = store.put_bytes(key, AGENT_FILE)

@@ -4,21 +4,15 @@ report beside the file in the bucket."""
 
 from __future__ import annotations
 
-import os
-import socket
-from collections.abc import Iterator
-
 import dagster as dg
 import pytest
 
-from assets.reference.loading import load_company_config, load_reference_data
 from assets.uploads.assets import UPLOAD_ASSETS
 from pipelines.definitions import build_definitions
-from resources import paths
 from resources.database import OperationalDatabase
 from resources.object_store import S3ObjectStore
 from resources.ssn import SsnVault, generate_key
-from schemas.migrate import upgrade
+from support.seed import seeded_database
 
 pytestmark = pytest.mark.s3
 
@@ -35,40 +29,14 @@ AGENT_FILE = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as env:
-        for name in list(os.environ):
-            if name.startswith("AWS_") and name != "AWS_CA_BUNDLE":
-                env.delenv(name)
-        env.setenv("AWS_CONFIG_FILE", os.devnull)
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        env.setenv("NO_PROXY", "127.0.0.1,localhost")
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop()
-
-
 @pytest.fixture
-def admin(endpoint):
+def admin(s3_endpoint):
     """A plain boto3 client: the analyst's S3 tool."""
     import boto3
 
     client = boto3.client(
         "s3",
-        endpoint_url=endpoint,
+        endpoint_url=s3_endpoint,
         region_name="us-east-1",
         aws_access_key_id=ACCESS_KEY_ID,
         aws_secret_access_key=SECRET_ACCESS_KEY,
@@ -79,20 +47,16 @@ def admin(endpoint):
 
 @pytest.fixture
 def database(tmp_path) -> OperationalDatabase:
-    url = f"sqlite:///{tmp_path / 'npnflow.db'}"
-    upgrade(url)
-    database = OperationalDatabase(url=url)
-    reference = load_reference_data(paths.reference_dir())
-    database.replace_tables(reference)
-    database.replace_tables(load_company_config(paths.config_dir(), reference))
-    return database
+    return seeded_database(f"sqlite:///{tmp_path / 'npnflow.db'}")
 
 
-def test_a_file_dropped_in_s3_ends_with_producers_and_a_report_beside_it(endpoint, admin, database):
+def test_a_file_dropped_in_s3_ends_with_producers_and_a_report_beside_it(
+    s3_endpoint, admin, database
+):
     admin.put_object(Bucket=BUCKET, Key="inbox/agent/hires-2026-03.csv", Body=AGENT_FILE)
     store = S3ObjectStore(
         bucket=BUCKET,
-        endpoint_url=endpoint,
+        endpoint_url=s3_endpoint,
         region_name="us-east-1",
         aws_access_key_id=ACCESS_KEY_ID,
         aws_secret_access_key=SECRET_ACCESS_KEY,

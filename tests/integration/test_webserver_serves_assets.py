@@ -3,89 +3,44 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 
 import pytest
 import requests
 
-from resources import paths
+from support.processes import running_webserver
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.webserver
 
 QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def webserver(tmp_path):
+def webserver(tmp_path) -> Iterator[str]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    port = _free_port()
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
         "NPNFLOW_ENV": "local",
         "NPNFLOW_DATA_DIR": str(tmp_path),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster_webserver",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            str(paths.PROJECT_ROOT / "workspace.yaml"),
-        ],
-        cwd=paths.PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"dagster-webserver exited with {process.returncode}")
-            try:
-                if requests.get(f"{base}/server_info", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            pytest.fail("dagster-webserver did not answer within 90 s")
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    # Up once it answers; the test itself waits for the code location's assets.
+    with running_webserver(env, tmp_path / "webserver.log", until="answers", deadline=90) as server:
+        yield server.base_url
+
+
+def _asset_nodes(webserver: str) -> list[dict]:
+    response = requests.post(f"{webserver}/graphql", json={"query": QUERY}, timeout=30)
+    response.raise_for_status()
+    return response.json()["data"]["assetNodes"]
 
 
 def test_ui_lists_reference_and_company_assets(webserver):
-    nodes = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not nodes:
-        response = requests.post(f"{webserver}/graphql", json={"query": QUERY}, timeout=30)
-        response.raise_for_status()
-        nodes = response.json()["data"]["assetNodes"]
-        if not nodes:
-            time.sleep(1)  # the code location may still be loading
+    # The code location may still be loading.
+    nodes = wait_until(lambda: _asset_nodes(webserver), "the asset nodes", 60)
     groups = {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes}
     assert groups.get("core_reference__jurisdictions") == "reference"
     assert groups.get("core_reference__loa_categories") == "reference"

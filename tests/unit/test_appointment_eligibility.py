@@ -742,8 +742,11 @@ def as_read_from_a_database(inputs: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
 
 
 def test_dtypes_as_read_from_a_database_give_the_same_result():
-    rows = [request(request_row=2, state_code="CA"), request(request_row=3, state_code="TX", submit="true"),
-            request(request_row=4, state_code="NY", submit_just_in_time=None)]  # fmt: skip
+    rows = [
+        request(request_row=2, state_code="CA"),
+        request(request_row=3, state_code="TX", submit="true"),
+        request(request_row=4, state_code="NY", submit_just_in_time=None),
+    ]
     inputs = make_inputs(licenses=licenses_with(expiration_date=AS_OF - dt.timedelta(days=1)))
 
     typed = evaluate(rows, inputs)
@@ -820,8 +823,14 @@ def _ny_residency_unknown() -> pd.DataFrame:
 
 def test_duplicated_configuration_rows_do_not_duplicate_transactions():
     inputs = make_inputs()
-    for name in ("companies", "company_loa_categories", "company_state_settings",
-                 "gateway_business_rules", "loa_categories", "state_fees"):  # fmt: skip
+    for name in (
+        "companies",
+        "company_loa_categories",
+        "company_state_settings",
+        "gateway_business_rules",
+        "loa_categories",
+        "state_fees",
+    ):
         inputs[name] = pd.concat([inputs[name], inputs[name]], ignore_index=True)
     result = evaluate([request(state_code="CA"), request(request_row=3, state_code="NY")], inputs)
 

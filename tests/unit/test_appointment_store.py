@@ -21,8 +21,21 @@ COLUMNS = ["request_row", "npn", "state_code", "cocode", "company_name", "loa_ca
            "batch_key", "effective_date"]  # fmt: skip
 
 
-def row(request_row, npn, state, cocode, loa, reason, status, *, auto=False, fee=0.0,
-        license_number="L1", category="Life", jit=False):  # fmt: skip
+def row(
+    request_row,
+    npn,
+    state,
+    cocode,
+    loa,
+    reason,
+    status,
+    *,
+    auto=False,
+    fee=0.0,
+    license_number="L1",
+    category="Life",
+    jit=False,
+):
     rejected = status == statuses.REQUEST_REJECTED
     return {
         "request_row": request_row,
@@ -127,7 +140,7 @@ def test_batches_per_cocode_and_submission_mode(evaluated):
             "appointment/91234/auto",
             "appointment/91234/review",
             "appointment/93456/review",
-        )  # fmt: skip
+        )
     }
     assert len(plan.batches) == 3
     auto = by_key["appointment/91234/auto"]
@@ -181,7 +194,7 @@ def _memory_database() -> sa.Engine:
                     "received_at": NOW,
                     "status": "Processed",
                 }
-            ],  # fmt: skip
+            ],
         )
     return engine
 

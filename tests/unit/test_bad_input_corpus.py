@@ -384,8 +384,9 @@ def test_each_file_has_its_expected_outcome(name: str, outcomes) -> None:
         validated.rows_blank + validated.rows_valid + validated.rows_rejected
     )
     found: dict[int, set[str]] = {}
-    for row, column in zip(validated.row_errors["row_number"], validated.row_errors["column"],
-                           strict=True):  # fmt: skip
+    for row, column in zip(
+        validated.row_errors["row_number"], validated.row_errors["column"], strict=True
+    ):
         found.setdefault(int(row), set()).add(column)
     assert found == expect.errors
     for (row, column), phrase in expect.messages.items():
@@ -432,8 +433,10 @@ def test_error_reports_are_safe_to_open(outcomes) -> None:
         assert rows[0][:2] == ["Row", "Errors"]
         assert [int(r[0]) for r in rows[1:]] == validated.rejected_row_numbers
         workbook = load_workbook(io.BytesIO(error_report_xlsx(raw, validated)), read_only=True)
-        sheet_rows = [[c if c is not None else "" for c in r]
-                      for r in workbook.worksheets[0].iter_rows(values_only=True)]  # fmt: skip
+        sheet_rows = [
+            [c if c is not None else "" for c in r]
+            for r in workbook.worksheets[0].iter_rows(values_only=True)
+        ]
         workbook.close()
         assert [r[:2] for r in sheet_rows] == [r[:2] for r in rows], name
         for row in rows + sheet_rows:

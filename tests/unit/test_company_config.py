@@ -195,8 +195,11 @@ def test_duplicated_state_setting(config_copy, reference):
 
 def test_bad_yaml(config_copy, reference):
     path = config_copy / "companies.yaml"
-    path.write_text(path.read_text().replace("loa_categories: [Life,", "loa_categories: [Life", 1)
-                    .replace("Variable Life & Annuity]", "Variable Life & Annuity", 1))  # fmt: skip
+    path.write_text(
+        path.read_text()
+        .replace("loa_categories: [Life,", "loa_categories: [Life", 1)
+        .replace("Variable Life & Annuity]", "Variable Life & Annuity", 1)
+    )
     text, problems = _problems(config_copy, reference)
     assert len(problems) == 1
     assert text.splitlines()[1].startswith("companies.yaml: line ")

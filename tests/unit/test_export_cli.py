@@ -131,10 +131,24 @@ def test_filters_reason_date_and_submit_reach_the_validated_requests(
 ):
     target = tmp_path / "ca_tx.csv"
     result = _export(
-        "--cocode", "91234", "--states", "ca", "--states", "tx;ny", "--loas", "life, casualty",
-        "--reason", "voluntary termination", "--effective-date", "2026-03-01",
-        "--submit-immediately", "--database-url", database_url, "-o", str(target),
-    )  # fmt: skip
+        "--cocode",
+        "91234",
+        "--states",
+        "ca",
+        "--states",
+        "tx;ny",
+        "--loas",
+        "life, casualty",
+        "--reason",
+        "voluntary termination",
+        "--effective-date",
+        "2026-03-01",
+        "--submit-immediately",
+        "--database-url",
+        database_url,
+        "-o",
+        str(target),
+    )
     assert result.exit_code == 0, result.output
     requests = _requests(target, reference)
     assert _lines(requests) == {
@@ -158,8 +172,10 @@ def test_the_default_file_name_is_the_cocode_and_today_here(database_url, tmp_pa
 
 def test_the_next_step_drop_puts_the_file_in_the_terminate_inbox(database_url, tmp_path):
     target = tmp_path / "to_drop.csv"
-    assert _export("--cocode", "91234", "--database-url", database_url,
-                   "-o", str(target)).exit_code == 0  # fmt: skip
+    assert (
+        _export("--cocode", "91234", "--database-url", database_url, "-o", str(target)).exit_code
+        == 0
+    )
     dropped = CliRunner().invoke(main, ["drop", str(target), "--kind", "terminate"])
     assert dropped.exit_code == 0, dropped.output
     landed = tmp_path / "data" / "bucket" / "inbox" / "terminate" / "to_drop.csv"
@@ -169,15 +185,35 @@ def test_the_next_step_drop_puts_the_file_in_the_terminate_inbox(database_url, t
 def test_a_filter_mistake_exits_1_with_the_message_and_writes_nothing(database_url, tmp_path):
     target = tmp_path / "none.csv"
     # TX 823 is in the report, but Terminated: nothing to terminate.
-    result = _export("--cocode", "91234", "--states", "TX", "--loas", "823",
-                     "--database-url", database_url, "-o", str(target))  # fmt: skip
+    result = _export(
+        "--cocode",
+        "91234",
+        "--states",
+        "TX",
+        "--loas",
+        "823",
+        "--database-url",
+        database_url,
+        "-o",
+        str(target),
+    )
     assert result.exit_code == 1
     assert (
         "No Appointed lines of CoCode 91234 match the filters (applied: states TX; lines of "
         "authority 823). The CoCode has 5 Appointed line(s) in the report in total"
     ) in result.output
-    typo = _export("--cocode", "91234", "--states", "NY", "--loas", "16",
-                   "--database-url", database_url, "-o", str(target))  # fmt: skip
+    typo = _export(
+        "--cocode",
+        "91234",
+        "--states",
+        "NY",
+        "--loas",
+        "16",
+        "--database-url",
+        database_url,
+        "-o",
+        str(target),
+    )
     assert typo.exit_code == 1
     assert "'16' (--loas) matches no line in the report for NY" in typo.output
     assert "This CoCode's Appointed lines there: 11 (Casualty)." in typo.output
@@ -189,8 +225,16 @@ def test_a_filter_mistake_exits_1_with_the_message_and_writes_nothing(database_u
 
 
 def test_a_format_that_contradicts_the_file_name_is_a_usage_error(database_url, tmp_path):
-    result = _export("--cocode", "91234", "--format", "csv", "-o", str(tmp_path / "x.xlsx"),
-                     "--database-url", database_url)  # fmt: skip
+    result = _export(
+        "--cocode",
+        "91234",
+        "--format",
+        "csv",
+        "-o",
+        str(tmp_path / "x.xlsx"),
+        "--database-url",
+        database_url,
+    )
     assert result.exit_code == 2 and "ends in .xlsx but --format is csv" in result.output
 
 

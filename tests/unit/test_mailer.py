@@ -97,8 +97,9 @@ def test_production_defaults_port_587_and_no_login_for_a_trusted_relay() -> None
 
 
 def test_the_resolved_password_stays_out_of_repr() -> None:
-    mailer = SmtpMailer(host="mail.example", from_address="a@b.example", username="user",
-                        password="s3cret-value")  # fmt: skip
+    mailer = SmtpMailer(
+        host="mail.example", from_address="a@b.example", username="user", password="s3cret-value"
+    )
     assert "s3cret-value" not in repr(mailer) and "s3cret-value" not in str(mailer)
 
 

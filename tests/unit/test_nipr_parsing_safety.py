@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from assets.nipr.parsing import NiprReportError, parse_pdb_report
+from support.waiting import scaled
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nipr"
 REPO = Path(__file__).resolve().parents[2]
@@ -327,7 +328,7 @@ def test_process_memory_stays_flat_while_parsing(big_alerts_report: Path) -> Non
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=scaled(120),
         check=True,
     )
     figures = json.loads(result.stdout)

@@ -95,17 +95,31 @@ def test_known_producers_keep_their_sync_status_unless_offboarded_or_not_found(s
 
 def test_blank_optional_cells_keep_what_is_stored_and_filled_ones_replace_it(setup):
     existing = _existing(
-        {"npn": "10000001", "email": "old@example.com", "sync_status": "Success",
-         "ssn_last4": "1111", "ssn_encrypted": "old-cipher", "is_active": True},
-        {"npn": "10000002", "email": "keep@example.com", "sync_status": "Success",
-         "ssn_last4": "2222", "ssn_encrypted": "kept-cipher", "is_active": True},
-    )  # fmt: skip
+        {
+            "npn": "10000001",
+            "email": "old@example.com",
+            "sync_status": "Success",
+            "ssn_last4": "1111",
+            "ssn_encrypted": "old-cipher",
+            "is_active": True,
+        },
+        {
+            "npn": "10000002",
+            "email": "keep@example.com",
+            "sync_status": "Success",
+            "ssn_last4": "2222",
+            "ssn_encrypted": "kept-cipher",
+            "is_active": True,
+        },
+    )
     plan = _plan(
         setup,
-        ["9000001,Ann,Lee,10000001,new@example.com,123-45-6789,,,,,",
-         "9000001,Bob,Ray,10000002,,,,,,,"],
+        [
+            "9000001,Ann,Lee,10000001,new@example.com,123-45-6789,,,,,",
+            "9000001,Bob,Ray,10000002,,,,,,,",
+        ],
         existing,
-    )  # fmt: skip
+    )
     rows = plan.producers.set_index("npn")
     assert rows.loc["10000001", "email"] == "new@example.com"
     assert rows.loc["10000001", "ssn_last4"] == "6789"
@@ -117,11 +131,20 @@ def test_blank_optional_cells_keep_what_is_stored_and_filled_ones_replace_it(set
 
 def test_without_a_key_a_new_ssn_drops_the_old_ciphertext(setup):
     existing = _existing(
-        {"npn": "10000001", "sync_status": "Success", "ssn_last4": "1111",
-         "ssn_encrypted": "old-cipher", "is_active": True}
-    )  # fmt: skip
-    plan = _plan(setup, ["9000001,Ann,Lee,10000001,,123456789,,,,,"], existing,
-                 protect=lambda ssn: (ssn[-4:], None))  # fmt: skip
+        {
+            "npn": "10000001",
+            "sync_status": "Success",
+            "ssn_last4": "1111",
+            "ssn_encrypted": "old-cipher",
+            "is_active": True,
+        }
+    )
+    plan = _plan(
+        setup,
+        ["9000001,Ann,Lee,10000001,,123456789,,,,,"],
+        existing,
+        protect=lambda ssn: (ssn[-4:], None),
+    )
     producer = plan.producers.iloc[0]
     assert producer.ssn_last4 == "6789" and producer.ssn_encrypted is None
     assert plan.counts["ssns_last4_only"] == 1
@@ -130,10 +153,12 @@ def test_without_a_key_a_new_ssn_drops_the_old_ciphertext(setup):
 def test_assignments_replace_only_the_producers_whose_row_has_them(setup):
     plan = _plan(
         setup,
-        ["9000001,Ann,Lee,10000001,,,Life;Property,CA;TX,License & Appointment,Producer,91234;93456",
-         "9000001,Bob,Ray,10000002,,,,,,,",
-         "9000001,Cy,Diaz,10000003,,,Casualty,FL,License,Agency,"],
-    )  # fmt: skip
+        [
+            "9000001,Ann,Lee,10000001,,,Life;Property,CA;TX,License & Appointment,Producer,91234;93456",
+            "9000001,Bob,Ray,10000002,,,,,,,",
+            "9000001,Cy,Diaz,10000003,,,Casualty,FL,License,Agency,",
+        ],
+    )
     assert plan.replace_assignments_for == ["10000001", "10000003"]
     ann = plan.assignments[plan.assignments.npn == "10000001"]
     assert len(ann) == 2 * 2 * 2

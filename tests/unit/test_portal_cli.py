@@ -115,8 +115,10 @@ def test_production_without_smtp_settings_says_which_to_set(setup, monkeypatch) 
     result = _run("invite", "--portal", "agents", "10000001")
 
     assert result.exit_code == 2
-    assert "The mailer of environment prod is not configured: set NPNFLOW_SMTP_FROM, " \
-           "NPNFLOW_SMTP_HOST" in result.output  # fmt: skip
+    assert (
+        "The mailer of environment prod is not configured: set NPNFLOW_SMTP_FROM, "
+        "NPNFLOW_SMTP_HOST" in result.output
+    )
     with OperationalDatabase(url=f"sqlite:///{setup['db']}").engine.connect() as connection:
         assert store.read_portal_users(connection, ["10000001"]) == {}  # nothing recorded
 

@@ -22,10 +22,20 @@ from assets.portal.invitations import (
 )
 
 T0 = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-AGENTS = Portal("harborstone-agents", "Harborstone Agent Portal", 3, 0,
-                "https://agents.harborstone.example/register")  # fmt: skip
-SMALL = Portal("granite-shield", "Granite Shield Producer Portal", 1, 1,
-               "https://producers.graniteshield.example/accept")  # fmt: skip
+AGENTS = Portal(
+    "harborstone-agents",
+    "Harborstone Agent Portal",
+    3,
+    0,
+    "https://agents.harborstone.example/register",
+)
+SMALL = Portal(
+    "granite-shield",
+    "Granite Shield Producer Portal",
+    1,
+    1,
+    "https://producers.graniteshield.example/accept",
+)
 PORTALS = [AGENTS, SMALL]
 
 
@@ -156,9 +166,13 @@ def test_no_portal_seats_left_counts_the_seats_already_held() -> None:
 
 
 def test_a_refused_request_does_not_use_a_seat() -> None:
-    decisions = _decide(("20000003", "granite-shield"), ("10000001", "Harborstone Agent Portal"),
-                        ("20000001", "harborstone-agents"), ("10000002", "harborstone-agents"),
-                        ("10000003", "harborstone-agents"))  # fmt: skip
+    decisions = _decide(
+        ("20000003", "granite-shield"),
+        ("10000001", "Harborstone Agent Portal"),
+        ("20000001", "harborstone-agents"),
+        ("10000002", "harborstone-agents"),
+        ("10000003", "harborstone-agents"),
+    )
 
     assert [d.outcome for d in decisions] == [
         rules.NO_EMAIL_ON_RECORD,
@@ -175,8 +189,11 @@ def test_a_refused_request_does_not_use_a_seat() -> None:
 
 
 def _user(npn: str, status: str = rules.STATUS_INVITED, **times) -> dict:
-    return {(npn, "harborstone-agents"): PortalUser(npn, "harborstone-agents", status,
-                                                    invited_at=T0, **times)}  # fmt: skip
+    return {
+        (npn, "harborstone-agents"): PortalUser(
+            npn, "harborstone-agents", status, invited_at=T0, **times
+        )
+    }
 
 
 def test_an_invited_producer_whose_email_was_sent_is_already_invited() -> None:
@@ -198,12 +215,15 @@ def test_already_invited_wins_over_a_missing_email_or_agency() -> None:
 
 def test_a_registered_producer_is_already_registered() -> None:
     later = T0 + dt.timedelta(days=2)
-    decision = _one("10000001", users=_user("10000001", rules.STATUS_REGISTERED, sent_at=T0,
-                                            registered_at=later))  # fmt: skip
+    decision = _one(
+        "10000001",
+        users=_user("10000001", rules.STATUS_REGISTERED, sent_at=T0, registered_at=later),
+    )
 
     assert decision.outcome == rules.ALREADY_REGISTERED
-    assert decision.detail.endswith("is already registered on Harborstone Agent Portal on "
-                                    "2026-11-22: nothing sent.")  # fmt: skip
+    assert decision.detail.endswith(
+        "is already registered on Harborstone Agent Portal on 2026-11-22: nothing sent."
+    )
 
 
 def test_an_invitation_whose_email_was_never_sent_says_a_run_sends_it() -> None:
@@ -224,9 +244,14 @@ def test_an_unconfirmed_email_is_not_resent_and_the_detail_says_how_to() -> None
 def test_a_producer_already_invited_still_holds_a_seat_in_the_plan() -> None:
     # 3 seats, one held by 10000001 (counted in seats_used): two more fit.
     portal = Portal(AGENTS.portal_id, AGENTS.portal_name, 3, 1, AGENTS.registration_url)
-    decisions = _decide(("10000001", "harborstone-agents"), ("10000002", "harborstone-agents"),
-                        ("10000003", "harborstone-agents"), ("10000004", "harborstone-agents"),
-                        users=_user("10000001", sent_at=T0), portals=[portal])  # fmt: skip
+    decisions = _decide(
+        ("10000001", "harborstone-agents"),
+        ("10000002", "harborstone-agents"),
+        ("10000003", "harborstone-agents"),
+        ("10000004", "harborstone-agents"),
+        users=_user("10000001", sent_at=T0),
+        portals=[portal],
+    )
 
     assert [d.outcome for d in decisions] == [
         rules.ALREADY_INVITED, rules.INVITED, rules.INVITED, rules.NO_PORTAL_SEATS_LEFT,
@@ -296,8 +321,10 @@ def test_a_portal_without_registration_page_invites_nobody() -> None:
 
 
 def test_a_producer_listed_twice_is_invited_once() -> None:
-    decisions = _decide(InviteRequest("10000001", "Harborstone Agent Portal", 2),
-                        InviteRequest("10000001", "harborstone-agents", 5))  # fmt: skip
+    decisions = _decide(
+        InviteRequest("10000001", "Harborstone Agent Portal", 2),
+        InviteRequest("10000001", "harborstone-agents", 5),
+    )
 
     assert [d.outcome for d in decisions] == [rules.INVITED, rules.LISTED_TWICE]
     assert "already requested for Harborstone Agent Portal on row 2" in decisions[1].detail
@@ -382,11 +409,17 @@ def test_the_invitation_email_carries_the_token_only_in_its_link() -> None:
 
 def test_a_name_with_accents_survives_the_trip() -> None:
     token = rules.new_token()
-    message = rules.invitation_email(to="jose@example.com", producer_name="José Nuñez",
-                                     npn="1", portal_label="Portal", token=token,
-                                     registration_url="https://p.example/r")  # fmt: skip
-    parsed = message_from_bytes(message.as_bytes(policy=email.policy.SMTP),
-                                policy=email.policy.default)  # fmt: skip
+    message = rules.invitation_email(
+        to="jose@example.com",
+        producer_name="José Nuñez",
+        npn="1",
+        portal_label="Portal",
+        token=token,
+        registration_url="https://p.example/r",
+    )
+    parsed = message_from_bytes(
+        message.as_bytes(policy=email.policy.SMTP), policy=email.policy.default
+    )
 
     assert parsed["To"] == "José Nuñez <jose@example.com>"
     assert "Hello José Nuñez," in parsed.get_content()

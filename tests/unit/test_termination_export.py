@@ -266,7 +266,7 @@ def _formula_report() -> pd.DataFrame:
                 None,
                 '=HYPERLINK("http://x","Life")',
                 producer_name="=cmd|' /C calc'!A0",
-            ),  # fmt: skip
+            ),
             _line("0012345", "TX", "@SUM(A1)", "Life"),
         ]
     )

@@ -61,14 +61,30 @@ def test_etags_are_checked_against_the_content_when_they_are_md5s():
 
 def test_receipt_status():
     sha = "f" * 64
-    assert ledger.receipt_status(previous_status=None, previous_sha256=None, sha256=sha,
-                                 duplicate_of=None) == ledger.RECEIVED  # fmt: skip
-    assert ledger.receipt_status(previous_status="Processed", previous_sha256=sha, sha256=sha,
-                                 duplicate_of=None) == ledger.PROCESSED  # fmt: skip
-    assert ledger.receipt_status(previous_status="Processed", previous_sha256="0" * 64,
-                                 sha256=sha, duplicate_of=None) == ledger.RECEIVED  # fmt: skip
-    assert ledger.receipt_status(previous_status=None, previous_sha256=None, sha256=sha,
-                                 duplicate_of="other") == ledger.DUPLICATE  # fmt: skip
+    assert (
+        ledger.receipt_status(
+            previous_status=None, previous_sha256=None, sha256=sha, duplicate_of=None
+        )
+        == ledger.RECEIVED
+    )
+    assert (
+        ledger.receipt_status(
+            previous_status="Processed", previous_sha256=sha, sha256=sha, duplicate_of=None
+        )
+        == ledger.PROCESSED
+    )
+    assert (
+        ledger.receipt_status(
+            previous_status="Processed", previous_sha256="0" * 64, sha256=sha, duplicate_of=None
+        )
+        == ledger.RECEIVED
+    )
+    assert (
+        ledger.receipt_status(
+            previous_status=None, previous_sha256=None, sha256=sha, duplicate_of="other"
+        )
+        == ledger.DUPLICATE
+    )
     assert ledger.should_process(ledger.RECEIVED) and ledger.should_process(ledger.PROCESSED)
     assert not ledger.should_process(ledger.DUPLICATE)
     assert not ledger.should_process(ledger.REJECTED)

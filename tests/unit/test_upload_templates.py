@@ -27,8 +27,10 @@ def reference() -> dict[str, pd.DataFrame]:
 def _column(sheet, title: str) -> list[str]:
     header = [c.value for c in sheet[1]]
     position = header.index(title) + 1
-    values = [row[0] for row in sheet.iter_rows(min_row=2, min_col=position, max_col=position,
-                                                values_only=True)]  # fmt: skip
+    values = [
+        row[0]
+        for row in sheet.iter_rows(min_row=2, min_col=position, max_col=position, values_only=True)
+    ]
     return [v for v in values if v is not None]
 
 
@@ -44,8 +46,9 @@ def test_the_csv_template_is_the_header_the_validator_expects(kind: str) -> None
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_xlsx_template_has_the_data_sheet_first(kind: str, reference) -> None:
     workbook = load_workbook(io.BytesIO(template_xlsx(kind, reference)))
-    expected = [kind, "accepted_values"] + (["termination_reason_key"] if kind == "terminate"
-                                            else [])  # fmt: skip
+    expected = [kind, "accepted_values"] + (
+        ["termination_reason_key"] if kind == "terminate" else []
+    )
     assert workbook.sheetnames == expected
     data = workbook[kind]
     columns = TEMPLATES[kind]
@@ -68,8 +71,13 @@ def test_accepted_values_come_from_the_reference_tables(reference) -> None:
     sheet = workbook["accepted_values"]
     states = sorted(reference["jurisdictions"]["state_code"])
     assert _column(sheet, "State code") == states and len(states) == 54
-    names = dict(zip(reference["jurisdictions"]["state_code"], reference["jurisdictions"]["name"],
-                     strict=True))  # fmt: skip
+    names = dict(
+        zip(
+            reference["jurisdictions"]["state_code"],
+            reference["jurisdictions"]["name"],
+            strict=True,
+        )
+    )
     assert _column(sheet, "State name") == [names[s] for s in states]
     assert _column(sheet, "LOA Category") == list(LOA_CATEGORIES)
     assert _column(sheet, "Agent Type") == list(AGENT_TYPES)
@@ -88,10 +96,12 @@ def test_the_lists_follow_the_reference_tables_so_they_never_drift(reference) ->
         reference["jurisdictions"]["state_code"] != "GU"
     ]
     changed["termination_reasons"] = pd.concat(
-        [reference["termination_reasons"],
-         pd.DataFrame({"reason_code": ["RETIRED"], "description": ["Retired"], "source": [""]})],
+        [
+            reference["termination_reasons"],
+            pd.DataFrame({"reason_code": ["RETIRED"], "description": ["Retired"], "source": [""]}),
+        ],
         ignore_index=True,
-    )  # fmt: skip
+    )
     workbook = load_workbook(io.BytesIO(template_xlsx("terminate", changed)))
     assert "GU" not in _column(workbook["accepted_values"], "State code")
     assert "RETIRED" in _column(workbook["termination_reason_key"], "reason_code")

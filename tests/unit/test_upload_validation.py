@@ -74,8 +74,9 @@ def test_every_problem_of_every_row_is_reported_at_once(reference) -> None:
         "90000A1,,Lee,12A45,ann@,12-34,Lief,CA;XX,Full,Broker,123",
         "9000001,Bob,Ray,10000002,,,,,,,",
         "9000001,Cy,,1.2E+07,cy@example.com,,,,,,",
-        kind="agent", reference=reference,
-    )  # fmt: skip
+        kind="agent",
+        reference=reference,
+    )
     errors = _errors(validated)
     assert set(errors) == {
         (2, "Agency NPN"), (2, "First Name"), (2, "Agent NPN"), (2, "Agent Email"),
@@ -98,9 +99,16 @@ def test_every_problem_of_every_row_is_reported_at_once(reference) -> None:
 
 def test_blank_rows_are_skipped_and_counted_never_reported(reference) -> None:
     validated = _check(
-        AGENT, ",,,,,,,,,,", "9000001,Ann,Lee,10000001,,,,,,,", "   ,  ,\t,,,,,,,,", "",
-        "9000001,Bob,Ray,10000002,,,,,,,", ",,,,,,,,,,", kind="agent", reference=reference,
-    )  # fmt: skip
+        AGENT,
+        ",,,,,,,,,,",
+        "9000001,Ann,Lee,10000001,,,,,,,",
+        "   ,  ,\t,,,,,,,,",
+        "",
+        "9000001,Bob,Ray,10000002,,,,,,,",
+        ",,,,,,,,,,",
+        kind="agent",
+        reference=reference,
+    )
     assert (validated.rows_total, validated.rows_blank, validated.rows_valid) == (5, 3, 2)
     assert validated.row_errors.empty and validated.rows_rejected == 0
     assert validated.valid_rows["row_number"].tolist() == [3, 6]
@@ -108,8 +116,13 @@ def test_blank_rows_are_skipped_and_counted_never_reported(reference) -> None:
 
 def test_a_file_with_only_blank_rows_under_the_header_is_rejected(reference) -> None:
     with pytest.raises(UploadRejected, match="has the agent header but no rows"):
-        _check(AGENT, ",,,,,,,,,,", "9000001,,,,,,,,,,".replace("9000001", " "),
-               kind="agent", reference=reference)  # fmt: skip
+        _check(
+            AGENT,
+            ",,,,,,,,,,",
+            "9000001,,,,,,,,,,".replace("9000001", " "),
+            kind="agent",
+            reference=reference,
+        )
 
 
 def test_one_message_per_cell_the_most_basic_problem_wins(reference, companies) -> None:
@@ -117,8 +130,10 @@ def test_one_message_per_cell_the_most_basic_problem_wins(reference, companies) 
     validated = _check(
         AGENT,
         f"9000001,Ann,Lee,{long_npn},,,Life,CA,License & Appointment,Producer,99999;9123",
-        kind="agent", reference=reference, companies=companies,
-    )  # fmt: skip
+        kind="agent",
+        reference=reference,
+        companies=companies,
+    )
     errors = _errors(validated)
     assert errors[(2, "Agent NPN")].startswith("Agent NPN has 40,000 characters")
     # A malformed CoCode is reported, not also as an unknown company.
@@ -139,8 +154,9 @@ def test_lists_are_normalised_with_a_warning_not_an_error(reference) -> None:
         AGENT,
         '9000001,Ann,Lee,10000001,,,"life; ACCIDENT AND HEALTH",ca; tx;;,license,producer,',
         "9000001,Bob,Ray,10000002,,,Life,CA;TX,License,Producer,",
-        kind="agent", reference=reference,
-    )  # fmt: skip
+        kind="agent",
+        reference=reference,
+    )
     assert validated.rows_valid == 2
     rows = validated.valid_rows.set_index("row_number")
     assert rows.at[2, "state_codes"] == "CA;TX"
@@ -156,22 +172,31 @@ def test_lists_are_normalised_with_a_warning_not_an_error(reference) -> None:
 
 
 def test_a_comma_separated_list_gets_a_hint(reference) -> None:
-    validated = _check(AGENT, '9000001,Ann,Lee,1,,,Life,"CA,TX",License,Producer,',
-                       kind="agent", reference=reference)  # fmt: skip
+    validated = _check(
+        AGENT,
+        '9000001,Ann,Lee,1,,,Life,"CA,TX",License,Producer,',
+        kind="agent",
+        reference=reference,
+    )
     assert _errors(validated)[(2, "States")].endswith("(separate states with ';', not ',')")
 
 
 def test_npn_written_as_a_float_is_read_back_with_a_warning(reference) -> None:
-    validated = _check(AGENT, "9000001.0,Ann,Lee,12345678.0,,,,,,,", kind="agent",
-                       reference=reference)  # fmt: skip
+    validated = _check(
+        AGENT, "9000001.0,Ann,Lee,12345678.0,,,,,,,", kind="agent", reference=reference
+    )
     assert validated.valid_rows.at[0, "npn"] == "12345678"
     assert validated.valid_rows.at[0, "agency_npn"] == "9000001"
     assert "Agent NPN '12345678.0' was read as '12345678'" in set(validated.warnings["message"])
 
 
 def test_unknown_columns_are_ignored_with_a_warning(reference) -> None:
-    validated = _check("NPN,Portal,Notes", "10000001,Agency Portal,hello",
-                       kind="portal_invite", reference=reference)  # fmt: skip
+    validated = _check(
+        "NPN,Portal,Notes",
+        "10000001,Agency Portal,hello",
+        kind="portal_invite",
+        reference=reference,
+    )
     assert validated.rows_valid == 1
     assert validated.warnings["message"].tolist() == [
         "Column 'Notes' is not in the portal_invite template and was ignored."
@@ -225,12 +250,13 @@ def test_producer_assignment_rules(reference, companies) -> None:
         AGENT,
         "9000001,Ann,Lee,10000001,,,,,License,,",
         "9000001,Bob,Ray,10000002,,,Life,CA,License & Appointment,Agency,",
-        "9000001,Cy,Diaz,10000003,,,Life;Property,CA;TX,License & Appointment,Producer,"
-        "91234;92345",
+        "9000001,Cy,Diaz,10000003,,,Life;Property,CA;TX,License & Appointment,Producer,91234;92345",
         "9000001,Di,Ho,10000004,,,Casualty,WA,License,Producer,",
         "9000001,Ed,Fox,10000005,,,,,,,",
-        kind="agent", reference=reference, companies=companies,
-    )  # fmt: skip
+        kind="agent",
+        reference=reference,
+        companies=companies,
+    )
     errors = _errors(validated)
     assert errors[(2, "LOA Category")] == (
         "LOA Category is required for a producer assignment (Scorecard Type is filled)"
@@ -264,9 +290,11 @@ def test_producer_assignment_cocodes_are_checked_against_companies_when_given(re
 
 def test_duplicates_name_the_first_row(reference) -> None:
     validated = _check(
-        AGENT, *[f"9000001,P{i},Q,{n},,,,,,," for i, n in enumerate([1, 2, 1, 3, 1])],
-        kind="agent", reference=reference,
-    )  # fmt: skip
+        AGENT,
+        *[f"9000001,P{i},Q,{n},,,,,,," for i, n in enumerate([1, 2, 1, 3, 1])],
+        kind="agent",
+        reference=reference,
+    )
     errors = _errors(validated)
     assert errors == {
         (4, "Agent NPN"): "Agent NPN '1' is already on row 2; list each producer once per file",
@@ -287,8 +315,9 @@ def test_appoint_defaults_booleans_dates_and_requests(reference) -> None:
         "10000003,CA,91234,Life,,,,,12/31/25,",
         "10000004,CA,91234,Life,,,Y,N,02/30/2025,",
         "10000005,CA,91234,Life,,,perhaps,,2025-13-01,",
-        kind="appoint", reference=reference,
-    )  # fmt: skip
+        kind="appoint",
+        reference=reference,
+    )
     errors = _errors(validated)
     assert errors == {
         (5, "Effective Date"): "Effective Date '02/30/2025' is not a date; write YYYY-MM-DD or "
@@ -332,8 +361,9 @@ def test_appoint_line_of_authority_is_mapped_to_its_category(reference) -> None:
         "10000007,CA,91234,,,,,,,",
         "10000008,CA,91234,Life;Property,,,,,,",
         "10000009,TX,92345,Life,Property & Casualty,,,,,",
-        kind="appoint", reference=reference,
-    )  # fmt: skip
+        kind="appoint",
+        reference=reference,
+    )
     rows = validated.valid_rows.set_index("row_number")
     assert rows.at[2, "loa_category"] == "Life"
     assert rows.at[3, "loa_category"] == "Accident & Health"
@@ -362,10 +392,15 @@ def test_appoint_line_of_authority_is_mapped_to_its_category(reference) -> None:
 
 def test_appoint_duplicates_are_per_state(reference) -> None:
     validated = _check(
-        APPOINT, "1,CA;TX,91234,Life,,,,,,", "1,TX,91234,Life,,,,,,", "1,TX,92345,Life,,,,,,",
-        "1,TX,91234,Property,,,,,,", "1,NY;NY,91234,Life,,,,,,",
-        kind="appoint", reference=reference,
-    )  # fmt: skip
+        APPOINT,
+        "1,CA;TX,91234,Life,,,,,,",
+        "1,TX,91234,Life,,,,,,",
+        "1,TX,92345,Life,,,,,,",
+        "1,TX,91234,Property,,,,,,",
+        "1,NY;NY,91234,Life,,,,,,",
+        kind="appoint",
+        reference=reference,
+    )
     assert _errors(validated) == {
         (3, "NPN"): "NPN '1', TX, CoCode '91234', LOA Category 'Life' is already requested on "
         "row 2; list each request once per file"
@@ -384,8 +419,9 @@ def test_terminate_reason_codes_and_lines(reference) -> None:
         "10000002,CA;TX,16,91234,death,2025-01-31,yes",
         "10000003,CA,Life,91234,FIRED,,",
         "10000004,CA;PR,Accident & Health or Sickness,91234,DEATH,,",
-        kind="terminate", reference=reference,
-    )  # fmt: skip
+        kind="terminate",
+        reference=reference,
+    )
     errors = _errors(validated)
     assert errors[(4, "Termination Reason Code")].startswith(
         "Termination Reason Code 'FIRED' is not a termination reason"
@@ -407,9 +443,14 @@ def test_terminate_reason_codes_and_lines(reference) -> None:
 
 def test_portal_invite(reference) -> None:
     validated = _check(
-        "npn,portal", "1,Agency Portal", "2, Agency Portal ", "1,AGENCY PORTAL", "x1,",
-        kind="portal_invite", reference=reference,
-    )  # fmt: skip
+        "npn,portal",
+        "1,Agency Portal",
+        "2, Agency Portal ",
+        "1,AGENCY PORTAL",
+        "x1,",
+        kind="portal_invite",
+        reference=reference,
+    )
     assert validated.valid_rows.values.tolist() == [[2, "1", "Agency Portal"],
                                                     [3, "2", "Agency Portal"]]  # fmt: skip
     assert _errors(validated) == {
