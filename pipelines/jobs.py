@@ -1,6 +1,10 @@
-"""Jobs: named selections of assets that a person or a schedule launches."""
+"""Jobs: named selections of assets that a person or a schedule launches.
+
+No `from __future__ import annotations` here: Dagster reads the annotations of the op.
+"""
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -19,6 +23,11 @@ from assets.keys import (
 )
 from assets.portal.assets import invite_producers_to_portal
 from resources.database import OperationalDatabase
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 load_reference_data_job = dg.define_asset_job(
     name="load_reference_data_job",
@@ -173,7 +182,8 @@ build_reports_job = dg.define_asset_job(
     run_tags={TAG_PURPOSE: "reports"},
 )
 
-JOBS = [
+# Typed as what Definitions takes: the asset jobs' class is not exported by dagster's top level.
+JOBS: "list[dg.JobDefinition | UnresolvedAssetJobDefinition]" = [
     load_reference_data_job,
     daily_nipr_sync_job,
     sync_new_producers_job,
