@@ -118,7 +118,6 @@ class ApproveBatchConfig(dg.Config):
 def approve_pending_batch(
     context: dg.OpExecutionContext, config: ApproveBatchConfig, database: OperationalDatabase
 ) -> None:
-    database.ensure_migrated()
     try:
         result = approve_in_transaction(
             database,

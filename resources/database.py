@@ -98,9 +98,15 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
     )
 
     _engine: Engine | None = PrivateAttr(default=None)
+    _migration_check_pending: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._engine = create_database_engine(self.url)
+        # The migration check, once per run (each step's resources are set up here), so no
+        # asset has to remember it. Made at the first use rather than here, so that a run
+        # against an unmigrated database fails in the step that needed it, with the command
+        # to run, before that step reads or writes anything.
+        self._migration_check_pending = True
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._engine is not None:
@@ -109,6 +115,9 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
 
     @property
     def engine(self) -> Engine:
+        if self._migration_check_pending:
+            self.ensure_migrated()  # raises until the database is migrated
+            self._migration_check_pending = False
         if self._engine is None:
             # Used outside a Dagster run (CLI, tests): create lazily, still never at import.
             self._engine = create_database_engine(self.url)
@@ -130,6 +139,14 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
                 f"The operational database is at migration {current or 'none'}, the code needs "
                 f"{head}. Run `npnflow db upgrade` (database: {self.display_url})."
             )
+
+    @property
+    def migrated_url(self) -> str:
+        """The URL, for a tool that connects by itself (dbt), after the run's migration check."""
+        if self._migration_check_pending:
+            self.ensure_migrated()
+            self._migration_check_pending = False
+        return self.url
 
     @property
     def display_url(self) -> str:

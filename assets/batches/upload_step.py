@@ -121,7 +121,6 @@ def evaluate_upload(
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """The body of an upload → transactions → batches multi-asset (see the module docstring)."""
     rk = request_kind
-    database.ensure_migrated()
     upload_id = context.partition_key
     with database.begin() as connection:
         row = upload_store.read_upload_row(connection, upload_id)

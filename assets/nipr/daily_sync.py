@@ -122,7 +122,6 @@ def raw_nipr__pdb_alerts(
     materializes the day as `no_run_today`, with no object. A stored reply is re-used unless
     `refetch` is set, so re-running a day never depends on NIPR still having it.
     """
-    database.ensure_migrated()
     fetched = [
         fetch_day(context, config, database, object_store, nipr, day)
         for day in partition_days(context)
@@ -323,7 +322,6 @@ def core_nipr__current_state(
     """Apply the stored PDB Alerts replies of the partition range, oldest day first, in ONE
     transaction: every day applies, or nothing changes. Re-applying a day is a no-op, and an
     older day never overwrites newer data (see current_state.py)."""
-    database.ensure_migrated()
     applied = apply_stored_days(database, object_store, partition_days(context), context.log)
     yield from current_state_results(applied)
 

@@ -76,7 +76,6 @@ def core_nipr__initial_sync(
 ) -> dg.MaterializeResult:
     """Fetch concurrently (bounded), apply one producer per transaction, so one failure
     never loses the others. `NIPR Error` producers are picked again by the next run."""
-    database.ensure_migrated()
     with database.begin() as connection:
         npns = store.producers_to_sync(connection, SYNC_RETRY_STATUSES)
     if config.max_producers is not None:

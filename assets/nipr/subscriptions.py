@@ -61,7 +61,6 @@ def core_nipr__subscriptions(
 ) -> dg.MaterializeResult:
     """Reconcile NIPR's target lists with the tracked producers. Idempotent: NIPR's lists are
     read first, so a re-run adds and removes nothing new."""
-    database.ensure_migrated()
     metadata = reconcile_subscriptions(
         database,
         nipr,

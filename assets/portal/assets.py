@@ -62,7 +62,6 @@ def _metadata_name(outcome: str) -> str:
 def core_config__portals(
     context: dg.AssetExecutionContext, database: OperationalDatabase
 ) -> dg.MaterializeResult[Any]:
-    database.ensure_migrated()
     source = paths.config_dir()
     try:
         configured = load_portal_config(source)
@@ -197,7 +196,6 @@ def core_portal__invited(
     database: OperationalDatabase,
     mailer: Mailer,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    database.ensure_migrated()
     upload_id = context.partition_key
     with database.begin() as connection:
         row = upload_store.read_upload_row(connection, upload_id)
@@ -260,7 +258,6 @@ def invite_producers_to_portal(
     database: OperationalDatabase,
     mailer: Mailer,
 ) -> None:
-    database.ensure_migrated()
     npns = rules.split_npns(config.npns)
     if not npns:
         raise dg.Failure(

@@ -85,7 +85,6 @@ def reference_tables(
     context: dg.AssetExecutionContext, database: OperationalDatabase
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """Read `config/reference/`, validate it, and replace the reference tables at once."""
-    database.ensure_migrated()
     source = paths.reference_dir()
     try:
         frames = load_reference_data(source)
@@ -119,7 +118,6 @@ def company_config_tables(
     """Validate `config/companies.yaml` and the gateway business rules against the loaded
     reference tables, then replace the company tables at once. A bad setup changes nothing
     and fails with one line per problem, naming the file, the company and the value."""
-    database.ensure_migrated()
     reference = {table: database.read_table(table) for table in COMPANY_CONFIG_READS}
     if reference["jurisdictions"].empty:
         raise dg.Failure(

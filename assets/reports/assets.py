@@ -114,9 +114,8 @@ def reports_dbt_models(
     reports_dbt: ReportsDbt,
 ) -> Iterator[Any]:
     """Build the selected reports and run their tests, in the operational database."""
-    database.ensure_migrated()
     as_of = _as_of(config)
-    for event in reports_dbt.build(context, database_url=database.url, as_of=as_of):
+    for event in reports_dbt.build(context, database_url=database.migrated_url, as_of=as_of):
         if isinstance(event, dg.Output):
             event = event.with_metadata(
                 {**event.metadata, **_report_metadata(database, _model_of(context, event), as_of)}

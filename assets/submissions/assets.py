@@ -68,7 +68,6 @@ def out_nipr__gateway_submissions(
     database: OperationalDatabase,
     nipr_gateway: NiprGateway,
 ) -> dg.MaterializeResult[Any]:
-    database.ensure_migrated()
     batch_id = context.partition_key
     tags = context.run.tags
     purpose = tags.get(TAG_PURPOSE, "submit")

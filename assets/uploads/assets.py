@@ -122,7 +122,6 @@ def raw_uploads__file(
     database: OperationalDatabase,
     object_store: ObjectStore,
 ) -> dg.MaterializeResult[Any]:
-    database.ensure_migrated()
     upload_id = context.partition_key
     resolved = _resolve_object(context, database, object_store, upload_id)
     try:
@@ -328,7 +327,6 @@ def core_uploads__processed(
     object_store: ObjectStore,
     ssn_vault: SsnVault,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    database.ensure_migrated()
     upload_id = context.partition_key
     with database.begin() as connection:
         row = upload_store.read_upload_row(connection, upload_id)
