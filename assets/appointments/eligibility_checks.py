@@ -34,14 +34,11 @@ from assets.appointments.eligibility_vocabulary import (
     REASON_PRODUCER_INACTIVE,
     REASON_PRODUCER_NOT_FOUND,
     REASON_PRODUCER_NOT_SYNCED,
-    STATUS_HELD_JIT,
-    STATUS_NOT_ELIGIBLE,
-    STATUS_READY,
-    STATUS_REQUEST_REJECTED,
     SYNC_STATUS_NOT_FOUND,
     TRANSACTION_KIND,
 )
 from assets.nipr.roster import SYNCED_STATUSES
+from schemas.statuses import HELD_JIT, NOT_ELIGIBLE, READY_TO_SUBMIT, REQUEST_REJECTED
 
 # The rules after the typed inputs, in the same WITH list.
 _CHECKS_SQL = """
@@ -339,8 +336,8 @@ def parameters(as_of: dt.date) -> dict[str, object]:
         "already_appointed": REASON_ALREADY_APPOINTED,
         "in_good_order": REASON_IN_GOOD_ORDER,
         "in_good_standing": REASON_IN_GOOD_STANDING,
-        "request_rejected": STATUS_REQUEST_REJECTED,
-        "not_eligible": STATUS_NOT_ELIGIBLE,
-        "held_jit": STATUS_HELD_JIT,
-        "ready": STATUS_READY,
+        "request_rejected": REQUEST_REJECTED,
+        "not_eligible": NOT_ELIGIBLE,
+        "held_jit": HELD_JIT,
+        "ready": READY_TO_SUBMIT,
     }

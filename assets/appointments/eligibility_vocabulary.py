@@ -11,20 +11,9 @@ from __future__ import annotations
 from assets.nipr.roster import NOT_FOUND
 from assets.rules import outcomes
 from schemas import statuses
+from schemas.statuses import HELD_JIT, READY_TO_SUBMIT
 
-# Status spellings live in `statuses`; these names are the engine's view of them.
-STATUS_READY = statuses.READY_TO_SUBMIT
-STATUS_HELD_JIT = statuses.HELD_JIT
-STATUS_NOT_ELIGIBLE = statuses.NOT_ELIGIBLE
-STATUS_REQUEST_REJECTED = statuses.REQUEST_REJECTED
-STATUS_SUBMITTED = statuses.SUBMITTED
-STATUS_PENDING_STATE_REVIEW = statuses.PENDING_STATE_REVIEW
-STATUS_ACCEPTED = statuses.ACCEPTED
-STATUS_REJECTED = statuses.REJECTED
-STATUS_ERROR = statuses.ERROR
-STATUS_CANCELLED = statuses.CANCELLED
-
-ELIGIBLE_STATUSES = (STATUS_READY, STATUS_HELD_JIT)
+ELIGIBLE_STATUSES = (READY_TO_SUBMIT, HELD_JIT)
 # The shared status groups, as sorted tuples (stable SQL parameters and test ids).
 OPEN_STATUSES = tuple(sorted(statuses.OPEN_TRANSACTION_STATUSES))
 FINAL_STATUSES = tuple(sorted(statuses.FINAL_TRANSACTION_STATUSES))

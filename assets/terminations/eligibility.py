@@ -113,8 +113,6 @@ from assets.terminations.eligibility_vocabulary import (
     REPEAT_OF_ACCEPTED,
     REPEAT_OF_OPEN_TRANSACTION,
     RESULT_COLUMNS,
-    STATUS_NOT_ELIGIBLE,
-    STATUS_READY,
     TRANSACTION_KIND,
     backdate_reason,
     batch_key,
@@ -124,6 +122,7 @@ from assets.terminations.eligibility_vocabulary import (
     not_via_nipr_reason,
     unreadable_date_reason,
 )
+from schemas.statuses import NOT_ELIGIBLE, READY_TO_SUBMIT
 
 __all__ = [
     "APPOINTMENT_APPOINTED",
@@ -144,8 +143,8 @@ __all__ = [
     "REQUEST_COLUMNS",
     "REQUEST_OPTIONAL_COLUMNS",
     "RESULT_COLUMNS",
-    "STATUS_NOT_ELIGIBLE",
-    "STATUS_READY",
+    "NOT_ELIGIBLE",
+    "READY_TO_SUBMIT",
     "TRANSACTION_KIND",
     "backdate_reason",
     "batch_key",
@@ -180,7 +179,7 @@ def evaluate_termination_requests(
 
     req["eligibility_reason"] = _first_failing_reason(req)
     ready = req["eligibility_reason"] == REASON_IN_GOOD_STANDING
-    req["status"] = np.where(ready, STATUS_READY, STATUS_NOT_ELIGIBLE)
+    req["status"] = np.where(ready, READY_TO_SUBMIT, NOT_ELIGIBLE)
     req["auto_submit"] = req["submit_immediately"].map(flag).eq(True)
     req["batch_key"] = [
         batch_key(c, a) for c, a in zip(req["cocode"], req["auto_submit"], strict=True)

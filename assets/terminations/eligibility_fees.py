@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from assets.terminations.eligibility_values import flag, lower, text, upper
-from assets.terminations.eligibility_vocabulary import STATUS_READY, TRANSACTION_KIND
+from assets.terminations.eligibility_vocabulary import TRANSACTION_KIND
+from schemas.statuses import READY_TO_SUBMIT
 
 
 def fees(req: pd.DataFrame, state_fees: pd.DataFrame, licenses: pd.DataFrame) -> pd.DataFrame:
@@ -54,7 +55,7 @@ def fees(req: pd.DataFrame, state_fees: pd.DataFrame, licenses: pd.DataFrame) ->
     fee = np.where(
         known, np.where(is_resident, resident, nonresident), np.maximum(resident, nonresident)
     )
-    ready = out["status"].eq(STATUS_READY).to_numpy()
+    ready = out["status"].eq(READY_TO_SUBMIT).to_numpy()
     per_loa = out["per_loa"].eq(True).to_numpy()
     # Rows are already in result order, so the first of each appointment carries the fee.
     repeat_of_appointment = (

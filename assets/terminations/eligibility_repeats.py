@@ -34,10 +34,10 @@ from assets.terminations.eligibility_vocabulary import (
     REPEAT_IN_REQUESTS,
     REPEAT_OF_ACCEPTED,
     REPEAT_OF_OPEN_TRANSACTION,
-    STATUS_READY,
     TRANSACTION_KIND,
 )
 from schemas import statuses
+from schemas.statuses import READY_TO_SUBMIT
 
 
 def drop_repeats(
@@ -47,7 +47,7 @@ def drop_repeats(
 
     `req` must be in result order: of two rows for one line, the first is kept.
     """
-    ready = req["status"].eq(STATUS_READY)
+    ready = req["status"].eq(READY_TO_SUBMIT)
     tx = normalise_keys(transactions)
     tx["transaction_id"] = text(transactions["transaction_id"])
     tx["completed_on"] = transactions["completed_at"].map(one_date_or_text).to_numpy()

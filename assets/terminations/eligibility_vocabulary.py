@@ -11,8 +11,6 @@ from __future__ import annotations
 from assets.rules import outcomes
 from schemas import statuses
 
-STATUS_READY = statuses.READY_TO_SUBMIT
-STATUS_NOT_ELIGIBLE = statuses.NOT_ELIGIBLE
 OPEN_STATUSES = statuses.OPEN_TRANSACTION_STATUSES
 
 REASON_APPOINTMENT_NOT_FOUND = "Appointment Not Found"

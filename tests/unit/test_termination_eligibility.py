@@ -116,7 +116,7 @@ def only(result: pd.DataFrame) -> pd.Series:
 
 def test_default_reason_used_when_blank() -> None:
     row = only(evaluate([request()]))
-    assert row["status"] == el.STATUS_READY == "Ready to Submit"
+    assert row["status"] == el.READY_TO_SUBMIT == "Ready to Submit"
     assert row["eligibility_reason"] == "In Good Standing"
     assert row["termination_reason_code"] == VOLUNTARY
     assert row["effective_date"] == dt.date(2026, 7, 1)
@@ -292,7 +292,7 @@ def test_state_that_takes_no_terminations_through_nipr_says_so() -> None:
             state_termination_reasons=reasons,
         )
     )
-    assert row["status"] == el.STATUS_NOT_ELIGIBLE
+    assert row["status"] == el.NOT_ELIGIBLE
     assert row["eligibility_reason"] == "Terminations Not Filed Through NIPR In NY"
     assert row["estimated_fee"] == 0.0
 
@@ -316,7 +316,7 @@ def test_not_via_nipr_comes_after_appointment_and_before_reason() -> None:
 def test_state_missing_from_rules_is_sent_to_nipr() -> None:
     rules = STATE_RULES[STATE_RULES["state_code"].ne("CA")]
     row = only(evaluate([request(date="2026-07-10")], state_appointment_rules=rules))
-    assert row["status"] == el.STATUS_READY
+    assert row["status"] == el.READY_TO_SUBMIT
 
 
 def test_effective_date_not_specifiable_unless_blank() -> None:
@@ -359,7 +359,7 @@ def test_backdating_limit_counts_days_from_as_of() -> None:
         state_appointment_rules=STATE_RULES,
         state_termination_reasons=reasons,
     )
-    assert list(result["status"]) == [el.STATUS_READY, el.STATUS_NOT_ELIGIBLE]
+    assert list(result["status"]) == [el.READY_TO_SUBMIT, el.NOT_ELIGIBLE]
     assert result.iloc[1]["eligibility_reason"] == (
         "Effective Date More Than 33 Days Back Not Accepted In FL"
     )
@@ -376,7 +376,7 @@ def test_reason_check_comes_before_the_date_checks() -> None:
 
 def test_unreadable_effective_date_is_quoted_not_guessed() -> None:
     row = only(evaluate([request(date="31/06/2026")]))
-    assert row["status"] == el.STATUS_NOT_ELIGIBLE
+    assert row["status"] == el.NOT_ELIGIBLE
     assert row["eligibility_reason"] == "Effective Date 31/06/2026 Unreadable"
     assert row["effective_date"] is None
 
