@@ -26,7 +26,6 @@ from assets.appointments.eligibility import evaluate_appointment_requests
 from assets.batches.upload_step import RequestKind, evaluate_upload
 from assets.keys import BATCHES_KEY, TRANSACTIONS_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from resources.database import OperationalDatabase
-from resources.object_store import ObjectStore
 
 APPOINT_REQUESTS = RequestKind(
     upload_kind="appoint",
@@ -92,9 +91,8 @@ APPOINT_REQUESTS = RequestKind(
 def core_appointments__evaluated(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
-    object_store: ObjectStore,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    yield from evaluate_upload(context, database, object_store, APPOINT_REQUESTS)
+    yield from evaluate_upload(context, database, APPOINT_REQUESTS)
 
 
 APPOINTMENT_ASSETS = [core_appointments__evaluated]

@@ -8,8 +8,9 @@ transactions) is a `RequestKind`; what is the same is here, once:
 - skip uploads of another kind, or not in a processable status;
 - keep an upload's batches once one of them was approved or sent (checked before and again
   inside the writing transaction, so an approval that lands meanwhile wins);
-- re-validate the stored file, evaluate as of today, write transactions and batches in ONE
-  database transaction;
+- read the request rows `core_uploads__validated` stored (`assets/uploads/request_rows.py`:
+  the file is not fetched or validated again), evaluate as of today, write transactions and
+  batches in ONE database transaction;
 - the metadata a reviewer reads: counts per reason and status, a preview, repeats, the batches
   table with fees, and the next step.
 
@@ -31,7 +32,6 @@ from assets.metadata import markdown_preview
 from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
 from resources.database import OperationalDatabase
-from resources.object_store import ObjectStore
 from schemas import statuses
 
 SHOWN_ROWS = 25
@@ -116,7 +116,6 @@ def _skip_note(upload_kind: str, kind: str | None, status: str | None) -> str:
 def evaluate_upload(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
-    object_store: ObjectStore,
     request_kind: RequestKind,
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """The body of an upload → transactions → batches multi-asset (see the module docstring)."""

@@ -31,7 +31,6 @@ from assets.keys import (
 from assets.terminations import store as termination_store
 from assets.terminations.eligibility import evaluate_termination_requests
 from resources.database import OperationalDatabase
-from resources.object_store import ObjectStore
 
 TERMINATE_REQUESTS = RequestKind(
     upload_kind="terminate",
@@ -95,9 +94,8 @@ TERMINATE_REQUESTS = RequestKind(
 def core_terminations__evaluated(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
-    object_store: ObjectStore,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    yield from evaluate_upload(context, database, object_store, TERMINATE_REQUESTS)
+    yield from evaluate_upload(context, database, TERMINATE_REQUESTS)
 
 
 TERMINATION_ASSETS = [core_terminations__evaluated]
