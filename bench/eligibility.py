@@ -211,9 +211,11 @@ def main() -> int:
     repeats = len(result.attrs["repeats"])
     fees = float(result["estimated_fee"].sum())
 
-    print(f"engine seconds (threads={THREADS}): median {median:.3f}, runs "
-          + ", ".join(f"{s:.3f}" for s in seconds)
-          + f"; first (warm-up) run {first_run_seconds:.3f}")  # fmt: skip
+    runs = ", ".join(f"{s:.3f}" for s in seconds)
+    print(
+        f"engine seconds (threads={THREADS}): median {median:.3f}, runs {runs}; "
+        f"first (warm-up) run {first_run_seconds:.3f}"
+    )
     print(f"rows out: {len(result):,}; repeats left out: {repeats:,}; estimated fees ${fees:,.2f}")
     for status, rows in by_status.items():
         print(f"  {status:<20} {rows:>9,}")
