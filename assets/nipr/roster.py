@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from assets.nipr.parsing import ParsedReport
+from schemas.tables import nipr_subscriptions
 
 __all__ = [
     "MAX_TARGETS_PER_SUBSCRIPTION",
@@ -218,7 +219,8 @@ def plan_subscriptions(
 # The subscription ledger (nipr_subscriptions)
 # --------------------------------------------------------------------------------------------
 
-LEDGER_COLUMNS = ("npn", "subscription_name", "added_at", "removed_at", "invalid_reason")
+#: The columns of `nipr_subscriptions`, the ledger these functions plan rows for.
+LEDGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in nipr_subscriptions.columns)
 
 
 def _ledger_frame(rows: pd.DataFrame) -> pd.DataFrame:

@@ -256,7 +256,7 @@ def save_report_day(connection: Connection, day: dt.date, **values: Any) -> None
 # Subscriptions
 # --------------------------------------------------------------------------------------------
 
-SUBSCRIPTION_COLUMNS = ("npn", "subscription_name", "added_at", "removed_at", "invalid_reason")
+SUBSCRIPTION_COLUMNS = tuple(c.name for c in nipr_subscriptions.columns)
 
 
 def read_subscription_rows(connection: Connection) -> pd.DataFrame:
