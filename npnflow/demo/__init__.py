@@ -35,11 +35,6 @@ Where the parts live: `run.py` (`run_demo`, the order of the steps, steps 1-5), 
 from __future__ import annotations
 
 from npnflow.demo.run import run_demo
-from npnflow.demo.samples import UNKNOWN_NPN, roster, sample_agent_file, sample_appoint_file
-
-# The daemon end-to-end test drops the demo's own files under these names.
-_roster = roster
-_sample_agent_file = sample_agent_file
-_sample_appoint_file = sample_appoint_file
+from npnflow.demo.samples import UNKNOWN_NPN
 
 __all__ = ["UNKNOWN_NPN", "run_demo"]

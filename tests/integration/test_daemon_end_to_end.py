@@ -37,7 +37,10 @@ from sqlalchemy.pool import NullPool
 from assets.batches import approval
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.reports.relations import read_report
-from npnflow.demo import UNKNOWN_NPN, _roster, _sample_agent_file, _sample_appoint_file
+from npnflow.demo.samples import UNKNOWN_NPN
+from npnflow.demo.samples import roster as _roster
+from npnflow.demo.samples import sample_agent_file as _sample_agent_file
+from npnflow.demo.samples import sample_appoint_file as _sample_appoint_file
 from npnflow.sandbox.server import NiprSandbox
 from resources import paths
 from resources.database import OperationalDatabase
