@@ -24,7 +24,7 @@ import pandera.pandas as pa
 # No types-PyYAML installed; mypy flags only the first importer (so: unused-ignore too).
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
-from schemas.booleans import FALSE_WORDS, TRUE_WORDS
+from schemas.booleans import parse_boolean_word
 from schemas.reference import LOA_CATEGORIES, columns_of
 
 CATEGORY_BY_LOWER = {c.lower(): c for c in LOA_CATEGORIES}
@@ -100,11 +100,7 @@ def parse_bool(value: Any) -> bool | None:
     if isinstance(value, int | float) and not is_blank(value) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text in TRUE_WORDS:
-            return True
-        if text in FALSE_WORDS:
-            return False
+        return parse_boolean_word(value)
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schemas.booleans import FALSE_WORDS, TRUE_WORDS
+from schemas.booleans import parse_boolean_word
 
 
 def one_text(value: Any) -> str | None:
@@ -40,14 +40,7 @@ def flag(value: Any) -> bool | None:
     if isinstance(value, bool | np.bool_):
         return bool(value)
     text = one_text(value)
-    if text is None:
-        return None
-    lowered = text.lower()
-    if lowered in TRUE_WORDS:
-        return True
-    if lowered in FALSE_WORDS:
-        return False
-    return None
+    return None if text is None else parse_boolean_word(text)
 
 
 def one_date_or_text(value: Any) -> dt.date | str | None:
