@@ -38,6 +38,9 @@ __all__ = [
     "AGENT_TYPES",
     "KINDS",
     "MAX_CELL_CHARS",
+    "MAX_UPLOAD_CELLS",
+    "MAX_UPLOAD_COLUMNS",
+    "MAX_UPLOAD_ROWS",
     "SCORECARD_TYPES",
     "TEMPLATES",
     "UPLOAD_MODELS",
@@ -56,6 +59,17 @@ KINDS: tuple[str, ...] = ("agent", "appoint", "terminate", "portal_invite")
 # Excel's own limit on the characters in one cell: a longer cell cannot have come from a
 # spreadsheet the analyst can open, and it is reported as a row error, not a crash.
 MAX_CELL_CHARS = 32_767
+
+# How much work one upload may cause. Bytes alone do not bound it: a 1 MB CSV can hold a header
+# of a million empty columns, and a 0.5 MB workbook one cell in column XFD on 100,000 rows,
+# which a reader pads to 1.6 billion cells. So the reader counts rows, columns and cells as it
+# reads, and refuses a file the moment one passes its limit (`assets/uploads/reading.py`).
+# Columns: the templates have 2 to 11; 200 leaves room for any notes an analyst adds.
+MAX_UPLOAD_COLUMNS = 200
+# Data rows: a large carrier drops 100,000-row files; 250,000 leaves room to grow.
+MAX_UPLOAD_ROWS = 250_000
+# Cells (data rows x columns): 250,000 rows of 40 columns, or 50,000 rows of 200.
+MAX_UPLOAD_CELLS = 10_000_000
 
 # Vocabularies that are ours (not NIPR reference data). Matching is case-insensitive; the
 # validator writes them back spelled as here.
