@@ -1,9 +1,10 @@
 """Read an XLSX upload's first sheet into rows of text cells, within the limits. Pure: no Dagster.
 
 The first sheet only (the `accepted_values` / `termination_reason_key` tabs and any other sheet
-are ignored, with a warning for the others). Numbers Excel stored as numbers come back as the
-digits shown (12345678.0 -> "12345678"), dates as YYYY-MM-DD, booleans as TRUE/FALSE, and
-formulas as the value Excel last calculated (never evaluated here).
+are ignored, with a warning for the others); a workbook whose first sheet is hidden is refused,
+naming the sheets, rather than reading rows the analyst cannot see. Numbers Excel stored as
+numbers come back as the digits shown (12345678.0 -> "12345678"), dates as YYYY-MM-DD,
+booleans as TRUE/FALSE, and formulas as the value Excel last calculated (never evaluated here).
 
 Bounded work: a workbook over the byte limit, or one that would unpack to more than
 `_MAX_UNZIPPED_RATIO` times that (a zip bomb), is refused before it is opened. The sheet is
@@ -67,6 +68,7 @@ def read_xlsx(data: bytes, max_bytes: int, limits: RowLimits) -> XlsxRows:
         if not sheets:
             raise UploadRejected("The workbook has no worksheet to read.")
         sheet = sheets[0]
+        _check_first_sheet_visible(sheets)
         warnings: list[str] = []
         others = [s.title for s in sheets[1:] if s.title not in _TEMPLATE_SHEETS]
         if others:
@@ -105,6 +107,21 @@ def _check_package(data: bytes, max_bytes: int) -> None:
             f"The workbook unpacks to {size_text(unzipped)}, too much to read safely: split it "
             "into smaller files."
         )
+
+
+def _check_first_sheet_visible(sheets: list[Any]) -> None:
+    """Refuse a workbook whose first sheet is hidden: its rows are not the ones the analyst
+    sees and fills, and reading them would silently ignore the visible sheet."""
+    first = sheets[0]
+    if first.sheet_state == "visible":
+        return
+    hidden = ", ".join(f"'{s.title}'" for s in sheets if s.sheet_state != "visible")
+    visible = ", ".join(f"'{s.title}'" for s in sheets if s.sheet_state == "visible") or "none"
+    raise UploadRejected(
+        f"The workbook's first sheet, '{first.title}', is hidden, and only the first sheet is "
+        f"read (hidden sheets: {hidden}; visible sheets: {visible}): unhide it, or move the "
+        "sheet with your rows to the front, and drop the file again."
+    )
 
 
 def _check_claimed_size(sheet: Any, limits: RowLimits) -> None:

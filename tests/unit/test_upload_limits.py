@@ -1,5 +1,5 @@
-"""Bounded reading: a file's rows, columns and cells are limited while it is read, and a file
-over a limit is refused with one message, in bounded memory.
+"""Bounded reading: a file's rows, columns and cells are limited while it is read, and a
+workbook whose first sheet is hidden is refused with a message naming the sheets.
 
 The memory test measures a fresh process (the resident high-water mark), it does not time.
 Big files are generated in tmp_path, never committed.
@@ -311,3 +311,34 @@ def test_wide_files_are_refused_in_bounded_memory(tmp_path: Path) -> None:
     for name in files:
         assert figures[name]["growth"] < MEMORY_BOUND, figures
     assert figures["padded rows kept"]["growth"] > MEMORY_BOUND, figures
+
+
+# --------------------------------------------------------------------------------------------
+# The visible sheet
+# --------------------------------------------------------------------------------------------
+
+AGENT_ROWS: list[list[object]] = [AGENT.split(","), [9000001, "Ann", "Lee", 10000001]]
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_workbook_whose_first_sheet_is_hidden_is_refused_naming_the_sheets(state: str) -> None:
+    data = _workbook(
+        ("old agents", [AGENT.split(","), [9000001, "Old", "Row", 10000009]], state),
+        ("agent", AGENT_ROWS, "visible"),
+        ("accepted_values", [["State code"], ["CA"]], "hidden"),
+        ("Notes", [["x"]], "visible"),
+    )
+    assert _rejection(data, "agents.xlsx") == (
+        "The workbook's first sheet, 'old agents', is hidden, and only the first sheet is read "
+        "(hidden sheets: 'old agents', 'accepted_values'; visible sheets: 'agent', 'Notes'): "
+        "unhide it, or move the sheet with your rows to the front, and drop the file again."
+    )
+
+
+def test_a_visible_first_sheet_is_read_whatever_the_other_sheets_are() -> None:
+    data = _workbook(
+        ("agent", AGENT_ROWS, "visible"),
+        ("old agents", [AGENT.split(","), [9000001, "Old", "Row", 10000009]], "hidden"),
+    )
+    raw = read_upload(data, "agents.xlsx")
+    assert raw.sheet_name == "agent" and raw.frame.loc[2, "First Name"] == "Ann"
