@@ -4,8 +4,8 @@
 `"0012345"`, a CoCode `"01234"`, never a float or `1.2E+07`), the header row, and for every
 data row the row number the analyst sees in the spreadsheet (header = row 1). A problem with
 the whole file (too big, too many rows, columns or cells, empty, not a CSV or XLSX, an
-unreadable encoding, a corrupt or password-protected workbook, a hidden first sheet, no
-header) raises `UploadRejected` with one plain message.
+unreadable encoding, a stray quote that joined rows, a corrupt or password-protected workbook,
+a hidden first sheet, no header) raises `UploadRejected` with one plain message.
 
 The work one file may cause is bounded while it is read, not after: bytes before anything
 else, then rows, columns and cells (the limits of `schemas/uploads.py`) as each row arrives

@@ -6,22 +6,30 @@ Excel's plain "CSV" format writes); the delimiter `,`, `;` or tab, detected from
 
 The text is handed to the csv module one line at a time, so nothing but the decoded text and
 the kept cells is held, and the rows go straight to `collect_rows`, which refuses a file over
-a limit as soon as it passes it.
+a limit as soon as it passes it. A cell that swallowed whole rows behind a stray double quote
+(an unclosed quote joins everything up to the next quote into one cell) refuses the file with
+the row where the quote is, instead of reading 98 rows as one.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assets.uploads.reading_rows import (
     RowLimits,
     Rows,
     UploadRejected,
     collect_rows,
+    column_letter,
+    is_blank,
 )
+
+if TYPE_CHECKING:
+    from _csv import _reader
 
 __all__ = ["CsvRows", "read_csv"]
 
@@ -31,6 +39,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A line as the csv module sees one in a file opened with newline="": up to and including
 # "\r\n", "\r" or "\n" (str.splitlines would also break at \v, \f, \x1c-\x1e and \u2028).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
+_LINE_BREAK = re.compile(r"\r\n?|\n")
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ def read_csv(data: bytes, file_name: str, limits: RowLimits) -> CsvRows:
         csv.field_size_limit(len(text) + 1)
     records = csv.reader(_lines(text), delimiter=delimiter)
     try:
-        rows = collect_rows(records, limits)
+        rows = collect_rows(_without_stray_quotes(records, delimiter), limits)
     except csv.Error as error:
         raise UploadRejected(
             f"The file is not a readable CSV ({error}): save it again from the spreadsheet "
@@ -144,3 +153,58 @@ def _delimiter(text: str) -> tuple[str, str, bool]:
     if best > 0:
         return text, max(DELIMITERS, key=lambda d: counts[d]), False
     return text, sniffed or ",", False
+
+
+# --------------------------------------------------------------------------------------------
+# Stray quotes
+# --------------------------------------------------------------------------------------------
+
+
+def _without_stray_quotes(records: _reader, delimiter: str) -> Iterator[Sequence[str]]:
+    """The records of a `csv.reader`, refusing the file at the first cell that swallowed rows
+    behind a quote. Only a record read from more than one line can hold a line break."""
+    header: list[str] | None = None
+    lines_read = 0
+    for number, record in enumerate(records, start=1):
+        spans_lines = records.line_num - lines_read > 1
+        lines_read = records.line_num
+        if header is None and not is_blank(record):
+            header = record
+        if header is not None and spans_lines:
+            for position, cell in enumerate(record):
+                if ("\n" in cell or "\r" in cell) and _swallowed_rows(cell, delimiter, header):
+                    raise _stray_quote(number, cell, position, header)
+        yield record
+
+
+def _swallowed_rows(cell: str, delimiter: str, header: Sequence[str]) -> bool:
+    """Whether the text after the cell's first line break holds what looks like whole rows.
+
+    A row of the file holds about as many delimiters as the header has columns; a line of a
+    name or an address typed with Alt+Enter holds a few at most. A line with at least half as
+    many delimiters as the header has columns is taken for a row: one such line is enough in
+    a file of four or more columns, two are needed in a narrower one (where a single
+    delimiter makes a "row").
+    """
+    columns = len([c for c in header if c.strip()])
+    if columns < 2:
+        return False
+    needed = max(1, columns // 2)
+    row_like = 0
+    for line in _LINE_BREAK.split(cell)[1:]:
+        if line.count(delimiter) >= needed:
+            row_like += 1
+            if row_like >= (1 if needed >= 2 else 2):
+                return True
+    return False
+
+
+def _stray_quote(number: int, cell: str, position: int, header: Sequence[str]) -> UploadRejected:
+    joined = len(_LINE_BREAK.findall(cell.rstrip("\r\n")))
+    name = header[position].strip() if position < len(header) else ""
+    where = f"column {name}" if name else f"column {column_letter(position)}"
+    return UploadRejected(
+        f"A stray double quote on row {number} ({where}) joined rows {number} to "
+        f"{number + joined} into one cell: remove the quote, or close it, and drop the file "
+        "again."
+    )

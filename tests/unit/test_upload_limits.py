@@ -1,5 +1,5 @@
-"""Bounded reading: a file's rows, columns and cells are limited while it is read, and a
-workbook whose first sheet is hidden is refused with a message naming the sheets.
+"""Bounded reading: a file's rows, columns and cells are limited while it is read, and a hidden
+first sheet and a stray quote are refused with a message naming where.
 
 The memory test measures a fresh process (the resident high-water mark), it does not time.
 Big files are generated in tmp_path, never committed.
@@ -342,3 +342,47 @@ def test_a_visible_first_sheet_is_read_whatever_the_other_sheets_are() -> None:
     )
     raw = read_upload(data, "agents.xlsx")
     assert raw.sheet_name == "agent" and raw.frame.loc[2, "First Name"] == "Ann"
+
+
+# --------------------------------------------------------------------------------------------
+# A stray double quote
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_stray_quote_that_swallows_the_rest_of_the_file_is_refused_naming_its_row() -> None:
+    rows = _agent_rows(103)
+    rows[5] = '9000001,"Name5,Last5,10000005,,,,,,,'  # row 7: the quote is never closed
+    message = _rejection(_csv(AGENT, *rows), "a.csv")
+    assert message == (
+        "A stray double quote on row 7 (column First Name) joined rows 7 to 104 into one "
+        "cell: remove the quote, or close it, and drop the file again."
+    )
+
+
+def test_a_stray_quote_closed_by_a_later_quoted_cell_names_the_rows_it_joined() -> None:
+    rows = _agent_rows(20)
+    rows[2] = '9000001,Name2,"Last2,10000002,,,,,,,'  # row 4
+    rows[9] = '9000001,Name9,Last9,10000009,,,Life,"CA;TX",License,Producer,'  # row 11
+    message = _rejection(_csv(AGENT, *rows), "a.csv")
+    assert message.startswith(
+        "A stray double quote on row 4 (column Last Name) joined rows 4 to 11"
+    )
+
+
+def test_a_stray_quote_in_a_two_column_file_is_found_once_it_joins_two_rows() -> None:
+    rows = ["10000601,Agency Portal", '10000602,"Agency Portal', "10000603,Agency Portal"]
+    assert "stray double quote on row 3" in _rejection(
+        _csv("NPN,Portal", *rows, "10000604,Agency Portal"), "p.csv"
+    )
+
+
+def test_line_breaks_and_delimiters_typed_inside_a_cell_are_kept() -> None:
+    data = _csv(
+        AGENT + ",Notes",
+        '9000001,"Ann\r\nMarie",Lee,10000001,,,,,,,,"1 Main St, Apt 4\r\nSpringfield, IL"',
+        '9000001,Bob,"Ray\nJr",10000002,,,,,,,,"a,b\nc,d\ne,f"',
+    )
+    raw = read_upload(data, "a.csv")
+    assert raw.frame.loc[2, "First Name"] == "Ann\r\nMarie"
+    assert raw.frame.loc[2, "Notes"] == "1 Main St, Apt 4\r\nSpringfield, IL"
+    assert raw.frame.loc[3, "Notes"] == "a,b\nc,d\ne,f"
