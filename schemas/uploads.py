@@ -38,6 +38,7 @@ __all__ = [
     "AGENT_TYPES",
     "KINDS",
     "MAX_CELL_CHARS",
+    "MAX_UPLOAD_BYTES",
     "MAX_UPLOAD_CELLS",
     "MAX_UPLOAD_COLUMNS",
     "MAX_UPLOAD_ROWS",
@@ -70,6 +71,11 @@ MAX_UPLOAD_COLUMNS = 200
 MAX_UPLOAD_ROWS = 250_000
 # Cells (data rows x columns): 250,000 rows of 40 columns, or 50,000 rows of 200.
 MAX_UPLOAD_CELLS = 10_000_000
+# Bytes: with rows, columns and cells bounded, bytes only bound the text in the cells. 100 MB
+# holds 250,000 rows of any template, and the error report of a file whose every row was
+# rejected (100,000 agent rows with seven problems each write a 69 MB report), so the analyst
+# can fix the report and drop it back. Reading a 100 MB CSV of 250,000 rows peaks at 0.6 GB.
+MAX_UPLOAD_BYTES = 100_000_000
 
 # Vocabularies that are ours (not NIPR reference data). Matching is case-insensitive; the
 # validator writes them back spelled as here.

@@ -38,6 +38,7 @@ from assets.uploads.reading_xlsx import read_xlsx
 from schemas.uploads import (
     KINDS,
     MAX_CELL_CHARS,
+    MAX_UPLOAD_BYTES,
     MAX_UPLOAD_CELLS,
     MAX_UPLOAD_COLUMNS,
     MAX_UPLOAD_ROWS,
@@ -57,7 +58,7 @@ __all__ = [
     "require_columns",
 ]
 
-DEFAULT_MAX_BYTES = 20_000_000
+DEFAULT_MAX_BYTES = MAX_UPLOAD_BYTES
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, and encrypted .xlsx
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 _ZIP_SIGNATURE = b"PK\x03\x04"

@@ -38,8 +38,10 @@ from assets.uploads.reading_rows import (
 
 __all__ = ["XlsxRows", "read_xlsx"]
 
-# A workbook may expand this many times its size when unzipped; more is a zip bomb.
+# A workbook may expand this many times its size when unzipped; more is a zip bomb. Never more
+# than 300 MB of XML in all, whatever the byte limit: openpyxl holds the shared strings whole.
 _MAX_UNZIPPED_RATIO = 15
+_MAX_UNZIPPED_BYTES = 300_000_000
 _TEMPLATE_SHEETS = {"accepted_values", "termination_reason_key"}
 _CORRUPT = (
     "The workbook cannot be opened (the .xlsx file is damaged or not an Excel workbook): "
@@ -102,7 +104,7 @@ def _check_package(data: bytes, max_bytes: int) -> None:
             "This ZIP file is not an Excel workbook (.ods and .numbers files are not read): "
             "save it as Excel Workbook (.xlsx) or CSV UTF-8 and drop it again."
         )
-    if unzipped > _MAX_UNZIPPED_RATIO * max_bytes:
+    if unzipped > min(_MAX_UNZIPPED_RATIO * max_bytes, _MAX_UNZIPPED_BYTES):
         raise UploadRejected(
             f"The workbook unpacks to {size_text(unzipped)}, too much to read safely: split it "
             "into smaller files."

@@ -1,5 +1,6 @@
-"""Bounded reading: a file's rows, columns and cells are limited while it is read, and a hidden
-first sheet and a stray quote are refused with a message naming where.
+"""Bounded reading: a file's rows, columns and cells are limited while it is read, a hidden first
+sheet and a stray quote are refused with a message naming where, and an error report can be
+fixed and dropped back.
 
 The memory test measures a fresh process (the resident high-water mark), it does not time.
 Big files are generated in tmp_path, never committed.
@@ -7,6 +8,7 @@ Big files are generated in tmp_path, never committed.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -16,9 +18,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
-from assets.uploads.reading import UploadRejected, read_upload
+from assets.reference.loading import load_company_config, load_reference_data
+from assets.uploads.error_report import ERROR_SEPARATOR, error_report_csv, error_report_xlsx
+from assets.uploads.reading import DEFAULT_MAX_BYTES, UploadRejected, read_upload
+from assets.uploads.validation import validate_upload
 from schemas.uploads import MAX_UPLOAD_COLUMNS, MAX_UPLOAD_ROWS
 from support.waiting import scaled
 
@@ -386,3 +391,66 @@ def test_line_breaks_and_delimiters_typed_inside_a_cell_are_kept() -> None:
     assert raw.frame.loc[2, "First Name"] == "Ann\r\nMarie"
     assert raw.frame.loc[2, "Notes"] == "1 Main St, Apt 4\r\nSpringfield, IL"
     assert raw.frame.loc[3, "Notes"] == "a,b\nc,d\ne,f"
+
+
+# --------------------------------------------------------------------------------------------
+# The error report goes back in
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_reference_data(REPO / "config" / "reference")
+
+
+@pytest.fixture(scope="module")
+def companies(reference):
+    return load_company_config(REPO / "config", reference)["companies"]
+
+
+def test_the_report_of_a_fully_rejected_100k_row_file_can_be_dropped_back(
+    reference, companies
+) -> None:
+    """Each row: an NPN with a letter and a Submit of 'maybe', and a long County cell."""
+    county = "c" * 120
+    rows = [f"1{i:08d}X,CA,91234,Life,,,maybe,,,{county}" for i in range(100_000)]
+    raw = read_upload(_csv(APPOINT, *rows), "appoint.csv")
+    validated = validate_upload(raw, "appoint", reference, companies)
+    assert validated.rows_rejected == 100_000
+    report = error_report_csv(raw, validated)
+    assert len(report) > 20_000_000  # over the old limit: dropping it back was refused
+    back = read_upload(report, "appoint-fixed.csv")
+    assert len(back.frame) == 100_000
+    assert back.labels[:3] == ["Row", "Errors", "NPN"]
+    assert back.frame.loc[2, "Errors"] == (
+        "NPN '100000000X' must be digits only (up to 10)"
+        f"{ERROR_SEPARATOR}Submit 'maybe' must be TRUE or FALSE (blank means FALSE)"
+    )
+
+
+def test_a_report_that_would_pass_the_limit_keeps_each_row_s_first_message(
+    reference, companies
+) -> None:
+    rows = [f"1{i:08d}X,CA,1234,Life,,Broker,maybe,,,x" for i in range(200)]
+    rows.append("100000999X,CA,91234,Life,,,,,,")  # one problem only
+    raw = read_upload(_csv(APPOINT, *rows), "appoint.csv")
+    validated = validate_upload(raw, "appoint", reference, companies)
+    full = error_report_csv(raw, validated)
+    assert full == error_report_csv(raw, validated, max_bytes=DEFAULT_MAX_BYTES)
+    limit = len(full) - 1
+    compact = error_report_csv(raw, validated, max_bytes=limit)
+    assert len(compact) <= limit
+    lines = list(csv.reader(io.StringIO(compact.decode("utf-8-sig"))))
+    assert lines[1][:2] == [
+        "2",
+        "NPN '100000000X' must be digits only (up to 10) | and 3 more problems, in CoCode, "
+        "Agent Type, Submit",
+    ]
+    assert lines[-1][:2] == ["202", "NPN '100000999X' must be digits only (up to 10)"]
+    assert len(read_upload(compact, "fixed.csv", max_bytes=limit).frame) == 201
+    workbook = load_workbook(
+        io.BytesIO(error_report_xlsx(raw, validated, max_bytes=limit)), read_only=True
+    )
+    errors = [row[1] for row in workbook.worksheets[0].iter_rows(values_only=True)]
+    workbook.close()
+    assert errors == [line[1] for line in lines]  # the workbook says the same
