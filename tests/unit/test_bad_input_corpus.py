@@ -308,6 +308,27 @@ CORPUS: dict[str, tuple[str | None, dict[str, int], Expect]] = {
             messages={(3, "NPN"): "already invited to 'agency portal' on row 2"},
         ),
     ),
+    # Issue 13: bounded reading
+    "agent_hidden_first_sheet.xlsx": (
+        None, {},
+        Expect(
+            rejected="first sheet, 'old agents', is hidden, and only the first sheet is read "
+            "(hidden sheets: 'old agents'; visible sheets: 'agent')"
+        ),
+    ),
+    "agent_stray_quote.csv": (
+        None, {},
+        Expect(
+            rejected="A stray double quote on row 4 (column First Name) joined rows 4 to 12 "
+            "into one cell"
+        ),
+    ),
+    "agent_300_columns.csv": (
+        None, {}, Expect(rejected="The file has 300 columns; an upload may have at most 200")
+    ),
+    "agent_dimension_xfd.xlsx": (
+        None, {}, Expect(rejected="The sheet 'agent' reaches column XFD (16,384 columns")
+    ),
 }  # fmt: skip
 
 
