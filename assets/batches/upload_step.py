@@ -25,6 +25,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from assets.batches import store as batch_store
 from assets.batches.planning import BatchPlan
@@ -120,9 +121,10 @@ def evaluate_upload(
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """The body of an upload → transactions → batches multi-asset (see the module docstring)."""
     rk = request_kind
-    upload_id = context.partition_key
+    partition_id = context.partition_key
     with database.begin() as connection:
-        row = upload_store.read_upload_row(connection, upload_id)
+        row = upload_store.work_target(connection, partition_id)
+    upload_id = row["upload_id"] if row else partition_id
     if row is None or row["kind"] != rk.upload_kind or not ledger.should_process(row["status"]):
         context.log.info(
             f"Upload {upload_id}: "
@@ -131,8 +133,13 @@ def evaluate_upload(
             )
         )
         return
+    continuing = bool(row["continuing"])
+    if continuing:
+        context.log.info(f"Upload {partition_id} continues upload {upload_id}.")
     with database.begin() as connection:
         existing = batch_store.existing_batches(connection, upload_id, rk.transaction_kind)
+        if not existing.replaceable:
+            upload_store.mark_completed(connection, upload_id, _now())
     if not existing.replaceable:
         context.log.info(f"Upload {upload_id}: {existing.why_not}.")
         note = f"Not re-evaluated: {existing.why_not}."
@@ -147,20 +154,18 @@ def evaluate_upload(
             requests = request_rows.read_request_rows(connection, upload_id, rk.upload_kind)
     except request_rows.RequestRowsMissing as missing:
         raise dg.Failure(description=str(missing), allow_retries=False) from None
-    now = _now()
-    as_of = now.date()
-    with database.begin() as connection:
-        plan = _plan(connection, rk, requests, upload_id, as_of, now)
-        # Checked again inside the writing transaction: a batch approved meanwhile wins.
-        if not batch_store.existing_batches(connection, upload_id, rk.transaction_kind).replaceable:
-            raise dg.Failure(
-                description=(
-                    f"Upload {upload_id}: one of its batches was approved while it was being "
-                    "re-evaluated; nothing was changed."
-                ),
-                allow_retries=False,
-            )
-        batch_store.write_batch_plan(connection, plan)
+    outcome = _evaluate_and_write(
+        database, rk, requests, upload_id, continuing, row["completed_at"] is not None
+    )
+    if outcome is None:
+        context.log.info(f"Upload {upload_id} was finished by another run meanwhile.")
+        return
+    plan, as_of, lost_races = outcome
+    if lost_races:
+        context.log.info(
+            f"Upload {upload_id}: another upload created some of the same lines at the same "
+            f"time; evaluated again ({lost_races} time(s)), its lines are reported as repeats."
+        )
 
     counts = plan.counts
     context.log.info(
@@ -175,6 +180,59 @@ def evaluate_upload(
         asset_key=rk.transactions_key, metadata=_transactions_metadata(rk, plan, requests, as_of)
     )
     yield dg.MaterializeResult(asset_key=rk.batches_key, metadata=_batches_metadata(rk, plan))
+
+
+MAX_EVALUATIONS = 5
+
+
+def _evaluate_and_write(
+    database: OperationalDatabase,
+    rk: RequestKind,
+    requests: pd.DataFrame,
+    upload_id: str,
+    continuing: bool,
+    was_completed: bool,
+) -> tuple[BatchPlan, dt.date, int] | None:
+    """Evaluate and write in one transaction; evaluate again when the database refuses a line.
+
+    The evaluation reads; the writing transaction starts by locking the upload's row (one
+    writer per upload: its own run and a drop continuing it never interleave) and checks again
+    what the evaluation assumed of this upload. Two different uploads asking for the same line at
+    the same time both read "no open transaction"; `uq_transactions_open_line` then refuses the
+    second write, and its next evaluation reads the winner's transaction and reports the line
+    as a repeat, as if the uploads had come one after the other. Returns None when another
+    run finished the upload meanwhile (its own, or a drop of the same content continuing it);
+    else the plan written, the evaluation date and how many evaluations were lost to a race.
+    """
+    for attempt in range(MAX_EVALUATIONS):
+        now = _now()
+        as_of = now.date()
+        try:
+            with database.begin() as connection:
+                plan = _plan(connection, rk, requests, upload_id, as_of, now)
+            with database.begin() as connection:
+                upload_store.lock_upload_row(connection, upload_id)
+                if not was_completed and upload_store.is_completed(connection, upload_id):
+                    return None  # another run (its own, or a drop continuing it) finished it
+                # Checked again inside the writing transaction: a batch approved meanwhile wins.
+                existing = batch_store.existing_batches(connection, upload_id, rk.transaction_kind)
+                if not existing.replaceable:
+                    if continuing:
+                        return None
+                    raise dg.Failure(
+                        description=(
+                            f"Upload {upload_id}: one of its batches was approved while it was "
+                            "being re-evaluated; nothing was changed."
+                        ),
+                        allow_retries=False,
+                    )
+                batch_store.write_batch_plan(connection, plan)
+                upload_store.mark_completed(connection, upload_id, now)
+            return plan, as_of, attempt
+        except IntegrityError:
+            if attempt == MAX_EVALUATIONS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _plan(

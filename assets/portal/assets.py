@@ -17,6 +17,7 @@ the invitations keep their seats and the next run (a retry) sends their emails, 
 No `from __future__ import annotations` here: Dagster reads the annotations of what it wraps.
 """
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,7 +199,9 @@ def core_portal__invited(
 ) -> Iterator[dg.MaterializeResult[Any]]:
     upload_id = context.partition_key
     with database.begin() as connection:
-        row = upload_store.read_upload_row(connection, upload_id)
+        # Its own upload, or the unfinished one a drop of the same content continues.
+        row = upload_store.work_target(connection, upload_id)
+    upload_id = row["upload_id"] if row else upload_id
     if row is None or row["kind"] != UPLOAD_KIND or not ledger.should_process(row["status"]):
         why = (
             f"upload is {row['status']}"
@@ -217,6 +220,8 @@ def core_portal__invited(
         for r in rows.itertuples(index=False)
     ]
     if not requests:
+        with database.begin() as connection:
+            upload_store.mark_completed(connection, upload_id, dt.datetime.now(dt.UTC))
         yield dg.MaterializeResult(
             asset_key=INVITATIONS_KEY,
             metadata={
@@ -230,6 +235,9 @@ def core_portal__invited(
     metadata = invitation_metadata(run, mailer)
     if run.stopped:
         raise _stopped_failure(run, metadata)
+    # Inviting again sends nothing (SPEC 9), so a continuing run may repeat this step safely.
+    with database.begin() as connection:
+        upload_store.mark_completed(connection, upload_id, dt.datetime.now(dt.UTC))
     yield dg.MaterializeResult(asset_key=INVITATIONS_KEY, metadata=metadata)
 
 
