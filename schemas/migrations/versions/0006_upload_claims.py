@@ -23,7 +23,7 @@ database refuse the second write:
 Existing uploads that are not `Received` are taken as completed (their history is not
 rewritten). A database that already holds such a race's double (two claims on one content, two
 open transactions of one line) cannot take the indexes: the upgrade stops and names them, and
-docs/decisions/0021-claims-in-the-database.md says how to settle them by hand first.
+docs/decisions/0022-claims-in-the-database.md says how to settle them by hand first.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _refuse_doubles() -> None:
     raise ClaimConflict(
         "Migration 0006 stops: the database already holds doubles the new claims refuse ("
         + "; ".join(problems)
-        + "). Settle them first as docs/decisions/0021-claims-in-the-database.md says, then "
+        + "). Settle them first as docs/decisions/0022-claims-in-the-database.md says, then "
         "upgrade again."
     )
 
