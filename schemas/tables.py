@@ -39,12 +39,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    func,
     text,
     true,
 )
-
-from schemas.statuses import OPEN_TRANSACTION_STATUSES
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -58,10 +55,6 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 #: The uploads that hold their content's claim (`uq_uploads_content_claim`).
 CONTENT_CLAIM_WHERE = "status IN ('Received', 'Processed')"
-#: The transactions that hold their line's claim (`uq_transactions_open_line`): the open ones.
-OPEN_LINE_WHERE = "status IN ({})".format(
-    ", ".join(f"'{status}'" for status in sorted(OPEN_TRANSACTION_STATUSES))
-)
 
 
 def _timestamp(name: str, *, nullable: bool = True) -> Column[object]:
@@ -495,24 +488,6 @@ transactions = Table(
     Index(None, "batch_id"),
     # "Is this line already requested or appointed?" checks across batches.
     Index(None, "npn", "state_code", "cocode", "loa_code"),
-)
-
-# The open-line claim (migration 0006): a line (kind, npn, state, cocode, LOA, license) has at
-# most one open transaction, whatever runs evaluate uploads at the same time. The engines'
-# repeat check reads; this refuses the write of a run that read too early (the loser then
-# evaluates again and reports its lines as repeats). NULLs are compared as '' so a termination
-# without a license number is claimed too.
-Index(
-    "uq_transactions_open_line",
-    transactions.c.kind,
-    transactions.c.npn,
-    func.coalesce(transactions.c.state_code, ""),
-    func.coalesce(transactions.c.cocode, ""),
-    func.coalesce(transactions.c.loa_code, ""),
-    func.coalesce(transactions.c.license_number, ""),
-    unique=True,
-    sqlite_where=text(OPEN_LINE_WHERE),
-    postgresql_where=text(OPEN_LINE_WHERE),
 )
 
 # The exactly-once ledger: one row per Gateway call, written before the call is made.

@@ -25,7 +25,6 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from assets.batches import store as batch_store
 from assets.batches.planning import BatchPlan
@@ -160,12 +159,7 @@ def evaluate_upload(
     if outcome is None:
         context.log.info(f"Upload {upload_id} was finished by another run meanwhile.")
         return
-    plan, as_of, lost_races = outcome
-    if lost_races:
-        context.log.info(
-            f"Upload {upload_id}: another upload created some of the same lines at the same "
-            f"time; evaluated again ({lost_races} time(s)), its lines are reported as repeats."
-        )
+    plan, as_of = outcome
 
     counts = plan.counts
     context.log.info(
@@ -182,9 +176,6 @@ def evaluate_upload(
     yield dg.MaterializeResult(asset_key=rk.batches_key, metadata=_batches_metadata(rk, plan))
 
 
-MAX_EVALUATIONS = 5
-
-
 def _evaluate_and_write(
     database: OperationalDatabase,
     rk: RequestKind,
@@ -192,47 +183,40 @@ def _evaluate_and_write(
     upload_id: str,
     continuing: bool,
     was_completed: bool,
-) -> tuple[BatchPlan, dt.date, int] | None:
-    """Evaluate and write in one transaction; evaluate again when the database refuses a line.
+) -> tuple[BatchPlan, dt.date] | None:
+    """Evaluate and write in ONE transaction that holds the open-line claim.
 
-    The evaluation reads; the writing transaction starts by locking the upload's row (one
-    writer per upload: its own run and a drop continuing it never interleave) and checks again
-    what the evaluation assumed of this upload. Two different uploads asking for the same line at
-    the same time both read "no open transaction"; `uq_transactions_open_line` then refuses the
-    second write, and its next evaluation reads the winner's transaction and reports the line
-    as a repeat, as if the uploads had come one after the other. Returns None when another
-    run finished the upload meanwhile (its own, or a drop of the same content continuing it);
-    else the plan written, the evaluation date and how many evaluations were lost to a race.
+    The transaction first locks the upload's row (one writer per upload: its own run and a drop
+    continuing it never interleave; on SQLite this first write takes the database's write
+    lock), then the open-line claim (`batch_store.serialise_line_claims`), and only then reads
+    the open transactions the repeat check compares with. Two uploads asking for the same line
+    at the same moment are therefore evaluated one after the other: the second reads the first
+    one's transaction and reports its line as a repeat. Returns None when another run finished
+    the upload meanwhile (its own, or a drop of the same content continuing it); else the plan
+    written and the evaluation date.
     """
-    for attempt in range(MAX_EVALUATIONS):
-        now = _now()
-        as_of = now.date()
-        try:
-            with database.begin() as connection:
-                plan = _plan(connection, rk, requests, upload_id, as_of, now)
-            with database.begin() as connection:
-                upload_store.lock_upload_row(connection, upload_id)
-                if not was_completed and upload_store.is_completed(connection, upload_id):
-                    return None  # another run (its own, or a drop continuing it) finished it
-                # Checked again inside the writing transaction: a batch approved meanwhile wins.
-                existing = batch_store.existing_batches(connection, upload_id, rk.transaction_kind)
-                if not existing.replaceable:
-                    if continuing:
-                        return None
-                    raise dg.Failure(
-                        description=(
-                            f"Upload {upload_id}: one of its batches was approved while it was "
-                            "being re-evaluated; nothing was changed."
-                        ),
-                        allow_retries=False,
-                    )
-                batch_store.write_batch_plan(connection, plan)
-                upload_store.mark_completed(connection, upload_id, now)
-            return plan, as_of, attempt
-        except IntegrityError:
-            if attempt == MAX_EVALUATIONS - 1:
-                raise
-    raise AssertionError("unreachable")
+    now = _now()
+    as_of = now.date()
+    with database.begin() as connection:
+        upload_store.lock_upload_row(connection, upload_id)
+        batch_store.serialise_line_claims(connection)
+        if not was_completed and upload_store.is_completed(connection, upload_id):
+            return None  # another run (its own, or a drop continuing it) finished it
+        # Checked again inside the writing transaction: a batch approved meanwhile wins.
+        if not batch_store.existing_batches(connection, upload_id, rk.transaction_kind).replaceable:
+            if continuing:
+                return None
+            raise dg.Failure(
+                description=(
+                    f"Upload {upload_id}: one of its batches was approved while it was being "
+                    "re-evaluated; nothing was changed."
+                ),
+                allow_retries=False,
+            )
+        plan = _plan(connection, rk, requests, upload_id, as_of, now)
+        batch_store.write_batch_plan(connection, plan)
+        upload_store.mark_completed(connection, upload_id, now)
+    return plan, as_of
 
 
 def _plan(

@@ -6,8 +6,6 @@ again, and dropping the file again was refused as `Duplicate`. Now:
 - dropping the same content again (any name) continues the unfinished upload: its steps run
   for the first upload, once, and the new drop is recorded as `Duplicate` of it;
 - `unfinished_uploads_sensor` requests the partition again by itself once it has been quiet;
-- two uploads asking for the same line at the same moment create it once: the database refuses
-  the second write and the loser reports its line as a repeat.
 
 The kill is made exact by materializing only the first steps of the job, which is what a run
 killed at that point has committed.
@@ -23,9 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from assets.appointments.assets import APPOINTMENT_ASSETS
-from assets.batches import upload_step
-from assets.keys import TRANSACTIONS_KEY, UPLOADS_PARTITIONS
-from assets.rules import outcomes
+from assets.keys import UPLOADS_PARTITIONS
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.continuation import Unfinished, plan_continuations
 from assets.uploads.inbox import partition_key_for
@@ -154,43 +150,3 @@ def test_continuations_wait_for_quiet_skip_busy_partitions_and_give_up_after_thr
     assert json.loads(plan_continuations([], set(), tick.cursor, now).cursor) == {"uploads": {}}
     # An unreadable cursor starts afresh rather than failing the sensor.
     assert plan_continuations([old], set(), "not json", now).requests == [("a", "a:continue:1")]
-
-
-def test_a_line_created_by_another_upload_meanwhile_is_reported_as_a_repeat(pipeline, monkeypatch):
-    """The race, made exact: the second upload's evaluation reads before the first one's
-    transactions exist, and writes after. The open-line claim refuses the write; the step
-    evaluates again and reports the line as a repeat instead of creating it twice."""
-    first, _ = pipeline.drop_and_process("inbox/appoint/one.csv", NOW_FILE, "appoint")
-    real_plan = upload_step._plan
-    calls = []
-
-    def plan_that_read_too_early(connection, rk, requests, upload_id, as_of, now):
-        calls.append(upload_id)
-        if len(calls) == 1:  # the first evaluation does not see the first upload's lines
-            hidden = connection.execute(
-                sa.text("SELECT transaction_id FROM transactions WHERE upload_id = :u"),
-                {"u": first},
-            ).all()
-            assert hidden
-            original = rk.read_inputs
-
-            def blind(connection, npns, replacing_upload_id=None):
-                inputs = original(connection, npns, replacing_upload_id=replacing_upload_id)
-                inputs["transactions"] = inputs["transactions"].iloc[0:0]
-                return inputs
-
-            rk = upload_step.RequestKind(**{**rk.__dict__, "read_inputs": blind})
-        return real_plan(connection, rk, requests, upload_id, as_of, now)
-
-    monkeypatch.setattr(upload_step, "_plan", plan_that_read_too_early)
-    overlapping = NOW_FILE + f"{NPN},VA,91234,Accident & Health,Producer,TRUE,TRUE\r\n".encode()
-    second, result = pipeline.drop_and_process("inbox/appoint/two.csv", overlapping, "appoint")
-
-    assert len(calls) == 2, "the refused write was not evaluated again"
-    lines = _open_lines(pipeline)
-    assert [line[1:] for line in lines if line[0] == first] == [("CA", "16"), ("TX", "825")]
-    assert [line[1:] for line in lines if line[0] == second] == [("VA", "42")]
-    metadata = pipeline.metadata(result)
-    shown = next(m for key, m in metadata.items() if key == TRANSACTIONS_KEY)
-    repeats = str(shown["repeats_not_created"].value)
-    assert repeats.count(outcomes.REPEAT_OF_OPEN_TRANSACTION) == 2, repeats

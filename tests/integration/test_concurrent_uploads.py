@@ -7,7 +7,7 @@ operational database (SQLite file, or PostgreSQL) and the bucket. Then every bat
 Approved is submitted to the NIPR sandbox over HTTP, and the sandbox's own log (what NIPR
 received, with `times_received`) must hold every requested line exactly once.
 
-Before the content claim and the open-line claim (migration 0006), both scenarios sent every
+Before the content claim (migration 0006) and the serialised line claim, both scenarios sent every
 line twice: the duplicate check only saw uploads already Processed, and the repeat check read
 and then wrote in a transaction nothing serialised.
 """

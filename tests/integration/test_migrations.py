@@ -367,73 +367,34 @@ def test_env_runs_on_the_connection_the_caller_passes() -> None:
     assert set(SPEC_TABLES) <= tables
 
 
-def _line(transaction_id: str, status: str, **changes: object) -> dict[str, object]:
-    row: dict[str, object] = {
-        "transaction_id": transaction_id,
-        "batch_id": "B1",
-        "kind": "termination",
-        "npn": "123",
-        "state_code": "TX",
-        "cocode": "91234",
-        "loa_code": "825",
-        "license_number": None,  # a termination may name no license: still one line
-        "status": status,
-    }
-    return row | changes
-
-
-def test_the_claims_refuse_a_second_open_line_and_a_second_processed_content(
-    database_url: str,
-) -> None:
-    """Migration 0006: the database itself refuses what two racing runs would both write."""
+def test_the_content_claim_refuses_a_second_upload_of_the_same_content(database_url: str) -> None:
+    """Migration 0006: of two runs recording the same content, the database refuses one."""
     migrate.upgrade(database_url)
-    batches = metadata.tables["transaction_batches"]
-    transactions = metadata.tables["transactions"]
     uploads = metadata.tables["uploads"]
     engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    upload = {
+        "object_key": "inbox/a.csv",
+        "content_sha256": "abc",
+        "kind": "appoint",
+        "received_at": dt.datetime.now(dt.UTC),
+    }
     try:
         with engine.begin() as connection:
-            connection.execute(
-                batches.insert(), {"batch_id": "B1", "kind": "termination", "status": "Approved"}
-            )
-            connection.execute(transactions.insert(), _line("T1", "Submitted"))
-            # Final ones never hold the claim, and another kind or license is another line.
-            connection.execute(transactions.insert(), _line("T2", "Not Eligible"))
-            connection.execute(transactions.insert(), _line("T3", "Accepted"))
-            connection.execute(transactions.insert(), _line("T4", "Ready to Submit", kind="x"))
-            connection.execute(
-                transactions.insert(), _line("T5", "Held (JIT)", license_number="L-2")
-            )
-        for status in ("Ready to Submit", "Held (JIT)", "Pending State Review", "Submitted"):
+            for upload_id, status in (("U1", "Processed"), ("U2", "Duplicate"), ("U3", "Rejected")):
+                connection.execute(
+                    uploads.insert(), {**upload, "upload_id": upload_id, "status": status}
+                )
+        for status in ("Received", "Processed"):
             with pytest.raises(IntegrityError), engine.begin() as connection:
-                connection.execute(transactions.insert(), _line("T9", status))
-        with engine.begin() as connection:  # once the first is final, the line is free again
+                connection.execute(
+                    uploads.insert(), {**upload, "upload_id": "U4", "status": status}
+                )
+        with engine.begin() as connection:  # a rejection releases the claim
             connection.execute(
-                transactions.update()
-                .where(transactions.c.transaction_id == "T1")
-                .values(status="Rejected")
-            )
-            connection.execute(transactions.insert(), _line("T9", "Ready to Submit"))
-
-        upload = {"object_key": "inbox/a.csv", "content_sha256": "abc", "kind": "appoint"}
-        now = dt.datetime.now(dt.UTC)
-        with engine.begin() as connection:
-            connection.execute(
-                uploads.insert(),
-                {**upload, "upload_id": "U1", "status": "Processed", "received_at": now},
+                uploads.update().where(uploads.c.upload_id == "U1").values(status="Rejected")
             )
             connection.execute(
-                uploads.insert(),
-                {**upload, "upload_id": "U2", "status": "Duplicate", "received_at": now},
-            )
-            connection.execute(
-                uploads.insert(),
-                {**upload, "upload_id": "U3", "status": "Rejected", "received_at": now},
-            )
-        with pytest.raises(IntegrityError), engine.begin() as connection:
-            connection.execute(
-                uploads.insert(),
-                {**upload, "upload_id": "U4", "status": "Received", "received_at": now},
+                uploads.insert(), {**upload, "upload_id": "U4", "status": "Received"}
             )
     finally:
         engine.dispose()
@@ -446,23 +407,17 @@ def test_the_claims_migration_stops_on_doubles_a_race_left_and_names_them(
     engine = sa.create_engine(database_url, poolclass=sa.NullPool)
     try:
         with engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "INSERT INTO transaction_batches (batch_id, kind, status) "
-                    "VALUES ('B1', 'appointment', 'Completed')"
-                )
-            )
-            for transaction_id in ("T1", "T2"):
+            for upload_id in ("U1", "U2"):
                 connection.execute(
                     sa.text(
-                        "INSERT INTO transactions (transaction_id, batch_id, kind, npn, "
-                        "state_code, cocode, loa_code, license_number, status) VALUES "
-                        "(:t, 'B1', 'appointment', '123', 'TX', '91234', '825', 'L1', 'Submitted')"
+                        "INSERT INTO uploads (upload_id, object_key, content_sha256, kind, "
+                        "received_at, status) VALUES (:u, 'inbox/a.csv', 'abcdef0123456789', "
+                        "'appoint', CURRENT_TIMESTAMP, 'Processed')"
                     ),
-                    {"t": transaction_id},
+                    {"u": upload_id},
                 )
     finally:
         engine.dispose()
-    with pytest.raises(Exception, match="Migration 0006 stops.*npn 123 TX cocode 91234"):
+    with pytest.raises(Exception, match="Migration 0006 stops.*abcdef012345.*2 uploads"):
         migrate.upgrade(database_url)
     assert migrate.current_revision(database_url) == "0005"
