@@ -26,6 +26,7 @@ from assets.keys import (
     TERMINATION_BATCHES_KEY,
 )
 from assets.metadata import markdown_preview
+from assets.retries import retry_transient_database_errors
 from assets.submissions.submission import (
     BatchBusy,
     SubmissionIncomplete,
@@ -72,6 +73,7 @@ def _current_version(database: OperationalDatabase, batch_id: str) -> int | None
         "written to `transactions`."
     ),
 )
+@retry_transient_database_errors
 def out_nipr__gateway_submissions(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
