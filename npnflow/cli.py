@@ -1,5 +1,6 @@
-"""The `npnflow` command: set-up, the NIPR sandbox, the demo and the UI. The command groups
-(`batches`, `export`, `reports`, `portal`) live in their own `*_cli.py` modules, registered here.
+"""The `npnflow` command: set-up, the NIPR sandbox, the demo, the UI and the clean-up of dead
+runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`)
+live in their own `*_cli.py` modules, registered here.
 
 Every command works on the embedded default with no set-up; production differs only by
 environment variables (see the README).
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +21,22 @@ from npnflow.export_cli import export
 from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
 from resources import paths
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+    from npnflow.instance import CleanedRun
+
+
+def _clean_dead_runs_at_start_up() -> None:
+    # Runs a killed `npnflow ui` or demo left Started would fill the run queue of the UI
+    # about to start: its daemon's run monitoring cannot see that their process is gone.
+    from dagster import DagsterInstance
+
+    from npnflow.instance import AT_START_UP
+
+    with DagsterInstance.get() as instance:
+        _clean_dead_runs(instance, AT_START_UP)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -238,6 +256,51 @@ def ssn_key() -> None:
     click.echo(generate_key())
 
 
+@main.group(help="Runs of the Dagster instance (DAGSTER_HOME).")
+def runs() -> None:
+    pass
+
+
+@runs.command(
+    "clean-dead",
+    help="Mark failed the runs left Started, Starting or Canceling whose process is gone (a "
+    "killed `npnflow ui` or demo, a reboot), so they no longer hold places in the run queue. "
+    "Runs whose process is alive are left alone. `npnflow ui` and `npnflow demo` do this at "
+    "start-up. Run it on the machine that runs the runs (the default run launcher).",
+)
+def runs_clean_dead() -> None:
+    from dagster import DagsterInstance
+
+    from npnflow.instance import ensure_dagster_home
+
+    home = ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        cleaned = _clean_dead_runs(instance, "cleaned up by `npnflow runs clean-dead`")
+    if not cleaned:
+        click.echo(f"No run of the instance in {home} is left over from a process that is gone.")
+
+
+def _clean_dead_runs(instance: DagsterInstance, cleaned_by: str) -> list[CleanedRun]:
+    """Fail the runs whose process is gone, saying each one (npnflow/instance.py)."""
+    from dagster import DefaultRunLauncher
+
+    from npnflow.instance import clean_dead_runs
+
+    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        click.echo(
+            f"This instance launches runs with {type(instance.run_launcher).__name__}, whose "
+            "runs are not processes of this machine: run monitoring fails its dead runs."
+        )
+        return []
+    cleaned = clean_dead_runs(instance, cleaned_by=cleaned_by)
+    for run in cleaned:
+        click.echo(
+            f"Run {run.run_id} of {run.job_name} was left {run.status} by process {run.pid}, "
+            "which is gone: marked failed."
+        )
+    return cleaned
+
+
 @main.command(
     help="Open the Dagster UI on this code location (dagster dev, persistent local instance)."
 )
@@ -249,6 +312,7 @@ def ui(port: int, no_sandbox: bool) -> None:
     from schemas.migrate import upgrade
 
     home = ensure_dagster_home()
+    _clean_dead_runs_at_start_up()
     upgrade(paths.database_url())
     sandbox = None
     if (
