@@ -31,6 +31,7 @@ from assets.portal import store as portal_store
 from assets.portal.portal_config import PORTALS_FILE, load_portal_config
 from assets.portal.service import InvitationRun, invite_to_portals
 from assets.reference.config_files import ConfigError
+from assets.retries import retry_transient_database_errors
 from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
 from resources import paths
@@ -192,6 +193,7 @@ def _stopped_failure(run: InvitationRun, metadata: dict[str, Any]) -> dg.Failure
         )
     ],
 )
+@retry_transient_database_errors
 def core_portal__invited(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
