@@ -150,10 +150,10 @@ def _log_run(log: dg.DagsterLogManager, run: InvitationRun, what: str) -> None:
         log.warning(f"{row}{decision.outcome}: {decision.detail}")
     if len(errors) > LOGGED_ERRORS:
         log.warning(f"... and {len(errors) - LOGGED_ERRORS} more; see the `requests` metadata.")
-    for npn, portal_id, reason in run.earlier_withdrawn:
+    for npn, portal_id, why in run.earlier_withdrawn:
         log.warning(
-            f"An earlier invitation of NPN {npn} to {portal_id} was withdrawn: the mail server "
-            f"refused the address ({rules.without_addresses(reason)})."
+            f"An earlier invitation of NPN {npn} to {portal_id} was withdrawn and its seat "
+            f"freed: {why}."
         )
 
 

@@ -36,10 +36,19 @@ from dataclasses import dataclass, replace
 # The email's parts have a module of their own; callers that know them as part of the rules
 # (`rules.new_token()`, `rules.invitation_email(...)`) still find them here.
 from assets.portal.emails import (
+    EmailNotWritten as EmailNotWritten,
+)
+from assets.portal.emails import (
     accept_link as accept_link,
 )
 from assets.portal.emails import (
+    header_text as header_text,
+)
+from assets.portal.emails import (
     invitation_email as invitation_email,
+)
+from assets.portal.emails import (
+    mail_address,
 )
 from assets.portal.emails import (
     new_token as new_token,
@@ -68,6 +77,8 @@ NO_PORTAL_SEATS_LEFT = "No Portal Seats Left"
 # What can still happen to an invitation when its email is sent.
 EMAIL_NOT_SENT = "Email Not Sent"
 EMAIL_ADDRESS_REFUSED = "Email Address Refused"
+EMAIL_REFUSED = "Email Refused"
+EMAIL_NOT_WRITTEN = "Email Could Not Be Written"
 EMAIL_UNCONFIRMED = "Email Unconfirmed"
 
 #: Every outcome, in the order a summary lists them.
@@ -85,6 +96,8 @@ OUTCOMES = (
     NO_PORTAL_SEATS_LEFT,
     EMAIL_NOT_SENT,
     EMAIL_ADDRESS_REFUSED,
+    EMAIL_REFUSED,
+    EMAIL_NOT_WRITTEN,
     EMAIL_UNCONFIRMED,
 )
 #: Outcomes that need nobody's attention.
@@ -142,7 +155,13 @@ class Producer:
 
     @property
     def name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p and p.strip())
+        return producer_name(self.first_name, self.last_name)
+
+
+def producer_name(first_name: str | None, last_name: str | None) -> str:
+    """First and last name as one line: names come from uploads, NIPR and the database, and a
+    line break or control character in one must not reach a mail header or a message."""
+    return header_text(" ".join(p for p in (first_name, last_name) if p))
 
 
 @dataclass(frozen=True)
@@ -228,7 +247,19 @@ def find_portal(portals: Iterable[Portal], typed: str) -> Portal | None:
 
 
 def is_email_address(value: str | None) -> bool:
-    return bool(value) and bool(_EMAIL.fullmatch(str(value).strip()))
+    return email_address_problem(value) is None
+
+
+def email_address_problem(value: str | None) -> str | None:
+    """Why an invitation cannot be emailed to `value`, or None when it can."""
+    text = str(value or "").strip()
+    if not _EMAIL.fullmatch(text):
+        return "is not an email address"
+    try:
+        mail_address(text)
+    except EmailNotWritten as problem:
+        return f"cannot be used: {problem}"
+    return None
 
 
 # ============================================================================ the rules
@@ -368,10 +399,11 @@ def decide_invitations(
                 "with an agent upload, then invite again.",
             )
             continue
-        if not is_email_address(address):
+        problem = email_address_problem(address)
+        if problem is not None:
             decided(
                 NO_EMAIL_ON_RECORD,
-                f"{who}'s email on record is not an email address: "
+                f"{who}'s email on record {problem}: "
                 "correct the Agent Email with an agent upload, then invite again.",
             )
             continue
@@ -473,6 +505,59 @@ def email_refused(decision: Decision, reason: str) -> Decision:
             "Agent Email with an agent upload, then invite again."
         ),
     )
+
+
+def email_message_refused(decision: Decision, reason: str) -> Decision:
+    """The mail server refused this email for good (a 5xx answer to the message, not to the
+    address): the invitation is withdrawn, the other invitations' emails still go."""
+    why = without_addresses(reason)
+    return replace(
+        decision,
+        outcome=EMAIL_REFUSED,
+        email_sent=False,
+        detail=(
+            f"NPN {decision.npn}: the mail server refused the invitation email ({why}). The "
+            f"invitation to {decision.portal_label} was withdrawn and its seat freed: ask the mail "
+            "server's administrator why it refused it, then invite again."
+        ),
+    )
+
+
+def email_not_written(decision: Decision, reason: str, *, withdrawn: bool) -> Decision:
+    """The invitation email could not be written (the address on record cannot be put in a
+    mail header): nothing was sent. A new or waiting invitation is withdrawn, its seat freed;
+    a resend leaves the earlier invitation as it was."""
+    why = without_addresses(reason)
+    then = (
+        f"The invitation to {decision.portal_label} was withdrawn and its seat freed: correct the "
+        "Agent Email with an agent upload, then invite again."
+        if withdrawn
+        else f"Nothing was sent and the earlier invitation to {decision.portal_label} stays as it "
+        "was: correct the Agent Email with an agent upload, then invite again with "
+        "resend_unconfirmed."
+    )
+    return replace(
+        decision,
+        outcome=EMAIL_NOT_WRITTEN,
+        email_sent=False,
+        detail=f"NPN {decision.npn}: the invitation email could not be written ({why}). {then}",
+    )
+
+
+def withdrawal_reason(outcome: str, reason: str) -> str:
+    """Why an earlier run's invitation was withdrawn by this run, and what to do, for the
+    run's log."""
+    why = without_addresses(reason)
+    if outcome == EMAIL_REFUSED:
+        return (
+            f"the mail server refused the email ({why}); ask the mail server's administrator "
+            "why, then invite again"
+        )
+    if outcome == EMAIL_ADDRESS_REFUSED:
+        what = f"the mail server refused the address ({why})"
+    else:
+        what = f"its email could not be written ({why})"
+    return f"{what}; correct the Agent Email with an agent upload, then invite again"
 
 
 def email_unconfirmed(decision: Decision, reason: str) -> Decision:
