@@ -42,7 +42,7 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from assets.portal import emails, store
+from assets.portal import emails, outcomes, store
 from assets.portal import invitations as rules
 from assets.portal.invitations import Decision, InviteRequest, Portal
 from resources.mailer import MailNotSent, MailOutcomeUnknown
@@ -274,9 +274,9 @@ def invite_to_portals(
                     token,
                 )
             elif taken == store.ALREADY_HAS_SEAT:
-                decisions[index] = rules.invited_meanwhile(decision)
+                decisions[index] = outcomes.invited_meanwhile(decision)
             else:
-                decisions[index] = rules.lost_seat_race(decision, portal)
+                decisions[index] = outcomes.lost_seat_race(decision, portal)
         elif resend_unconfirmed and decision.outcome == rules.ALREADY_INVITED:
             user = users.get((decision.npn, portal.portal_id))
             producer = producers.get(decision.npn)
@@ -302,19 +302,19 @@ def invite_to_portals(
     for index, item in outgoing.items():
         decision = decisions[index]
         if run.stopped is not None:
-            decisions[index] = rules.email_not_sent(
+            decisions[index] = outcomes.email_not_sent(
                 decision, f"sending stopped after the mail server failed ({run.stopped})"
             )
             continue
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
         if happened == _SENT:
-            sent = rules.email_sent(decision, by_this_run=True)
-            decisions[index] = rules.resent(sent) if item.resend else sent
+            sent = outcomes.email_sent(decision, by_this_run=True)
+            decisions[index] = outcomes.resent(sent) if item.resend else sent
         elif happened == _ELSEWHERE:
             decisions[index] = (
-                rules.resend_not_now(decision, unconfirmed_after)
+                outcomes.resend_not_now(decision, unconfirmed_after)
                 if item.resend
-                else rules.email_sent(decision, by_this_run=False)
+                else outcomes.email_sent(decision, by_this_run=False)
             )
         else:
             decisions[index] = _not_emailed(decision, happened, reason)
@@ -336,16 +336,16 @@ def invite_to_portals(
 def _not_emailed(decision: Decision, happened: str, reason: str) -> Decision:
     """A request's decision once its email did not go (`happened` from `_send`)."""
     if happened == rules.EMAIL_ADDRESS_REFUSED:
-        return rules.email_refused(decision, reason)
+        return outcomes.email_refused(decision, reason)
     if happened == rules.EMAIL_REFUSED:
-        return rules.email_message_refused(decision, reason)
+        return outcomes.email_message_refused(decision, reason)
     if happened in (rules.EMAIL_NOT_WRITTEN, _NOT_WRITTEN_KEPT):
-        return rules.email_not_written(
+        return outcomes.email_not_written(
             decision, reason, withdrawn=happened == rules.EMAIL_NOT_WRITTEN
         )
     if happened == _NOT_SENT:
-        return rules.email_not_sent(decision, reason)
-    return rules.email_unconfirmed(decision, reason)
+        return outcomes.email_not_sent(decision, reason)
+    return outcomes.email_unconfirmed(decision, reason)
 
 
 def _send_earlier(
@@ -386,12 +386,12 @@ def _send_earlier(
             if index is None:
                 run.earlier_sent.append((unsent.npn, unsent.portal_id))
             else:
-                run.decisions[index] = rules.waiting_email_sent(run.decisions[index])
+                run.decisions[index] = outcomes.waiting_email_sent(run.decisions[index])
         elif happened != _ELSEWHERE:
             if index is not None:
                 run.decisions[index] = _not_emailed(run.decisions[index], happened, reason)
             elif happened in _WITHDRAWN:
-                why = rules.withdrawal_reason(happened, reason)
+                why = outcomes.withdrawal_reason(happened, reason)
                 run.earlier_withdrawn.append((unsent.npn, unsent.portal_id, why))
             if happened in _STOPS_SENDING:
                 run.stopped = reason  # the rest wait for the next run (counted by the caller)

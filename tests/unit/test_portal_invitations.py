@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from assets.portal import invitations as rules
+from assets.portal import outcomes
 from assets.portal.invitations import (
     InviteRequest,
     Portal,
@@ -338,7 +339,7 @@ def test_a_producer_listed_twice_is_invited_once() -> None:
 
 
 def test_losing_the_last_seat_to_another_run_reads_as_no_portal_seats_left() -> None:
-    decision = rules.lost_seat_race(_one("10000001"), AGENTS)
+    decision = outcomes.lost_seat_race(_one("10000001"), AGENTS)
 
     assert decision.outcome == rules.NO_PORTAL_SEATS_LEFT
     assert decision.email is None
@@ -347,9 +348,9 @@ def test_losing_the_last_seat_to_another_run_reads_as_no_portal_seats_left() -> 
 def test_mail_failures_say_what_happens_next() -> None:
     invited = _one("10000001")
 
-    not_sent = rules.email_not_sent(invited, "connection refused")
-    refused = rules.email_refused(invited, "550 no such user")
-    unconfirmed = rules.email_unconfirmed(invited, "connection lost")
+    not_sent = outcomes.email_not_sent(invited, "connection refused")
+    refused = outcomes.email_refused(invited, "550 no such user")
+    unconfirmed = outcomes.email_unconfirmed(invited, "connection lost")
 
     assert not_sent.outcome == rules.EMAIL_NOT_SENT
     assert "The next invitation run sends it" in not_sent.detail
@@ -434,11 +435,11 @@ def test_npns_typed_in_one_line_are_split_on_spaces_commas_and_semicolons() -> N
 
 
 def test_mail_server_replies_are_shown_without_email_addresses() -> None:
-    refused = rules.email_refused(_one("10000001"), "550 5.1.1 <ada.1@example.com>: rejected")
+    refused = outcomes.email_refused(_one("10000001"), "550 5.1.1 <ada.1@example.com>: rejected")
 
     assert "550 5.1.1 <address>: rejected" in refused.detail
     assert "@" not in refused.detail
-    assert rules.without_addresses("mail from a.b+c@d.example refused") == (
+    assert outcomes.without_addresses("mail from a.b+c@d.example refused") == (
         "mail from <address> refused"
     )
 
@@ -537,9 +538,9 @@ def test_an_address_with_a_non_ascii_domain_goes_in_its_idna_form() -> None:
 def test_an_email_the_server_refuses_or_that_cannot_be_written_says_the_seat_was_freed() -> None:
     invited = _one("10000001")
 
-    refused = rules.email_message_refused(invited, "554 5.7.1 rejected for <ada@example.com>")
-    withdrawn = rules.email_not_written(invited, "the address is odd", withdrawn=True)
-    kept = rules.email_not_written(invited, "the address is odd", withdrawn=False)
+    refused = outcomes.email_message_refused(invited, "554 5.7.1 rejected for <ada@example.com>")
+    withdrawn = outcomes.email_not_written(invited, "the address is odd", withdrawn=True)
+    kept = outcomes.email_not_written(invited, "the address is odd", withdrawn=False)
 
     assert refused.outcome == rules.EMAIL_REFUSED
     assert "554 5.7.1 rejected for <address>" in refused.detail
