@@ -145,8 +145,10 @@ def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
 class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """npnflow's operational database: SQLite in the embedded default, PostgreSQL in production."""
 
+    # repr=False: a URL can hold the password (`display_url` is the one to show).
     url: str = Field(
-        description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://..."
+        repr=False,
+        description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://...",
     )
     sqlite_busy_timeout_seconds: float = Field(
         default=SQLITE_BUSY_TIMEOUT_SECONDS,

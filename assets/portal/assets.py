@@ -27,6 +27,7 @@ from pydantic import Field
 from assets.keys import INVITATIONS_KEY, PORTALS_CONFIG_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from assets.metadata import markdown_preview
 from assets.portal import invitations as rules
+from assets.portal import outcomes
 from assets.portal import store as portal_store
 from assets.portal.portal_config import PORTALS_FILE, load_portal_config
 from assets.portal.service import InvitationRun, invite_to_portals
@@ -136,7 +137,7 @@ def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, Any]:
     if run.earlier_withdrawn:
         metadata["earlier_invitations_withdrawn"] = len(run.earlier_withdrawn)
     if run.stopped:
-        metadata["sending_stopped"] = rules.without_addresses(run.stopped)
+        metadata["sending_stopped"] = outcomes.without_addresses(run.stopped)
         metadata["invitations_waiting_for_email"] = run.earlier_not_sent + counts.get(
             rules.EMAIL_NOT_SENT, 0
         )
@@ -152,10 +153,10 @@ def _log_run(log: dg.DagsterLogManager, run: InvitationRun, what: str) -> None:
         log.warning(f"{row}{decision.outcome}: {decision.detail}")
     if len(errors) > LOGGED_ERRORS:
         log.warning(f"... and {len(errors) - LOGGED_ERRORS} more; see the `requests` metadata.")
-    for npn, portal_id, reason in run.earlier_withdrawn:
+    for npn, portal_id, why in run.earlier_withdrawn:
         log.warning(
-            f"An earlier invitation of NPN {npn} to {portal_id} was withdrawn: the mail server "
-            f"refused the address ({rules.without_addresses(reason)})."
+            f"An earlier invitation of NPN {npn} to {portal_id} was withdrawn and its seat "
+            f"freed: {why}."
         )
 
 
@@ -163,7 +164,7 @@ def _stopped_failure(run: InvitationRun, metadata: dict[str, Any]) -> dg.Failure
     waiting = metadata.get("invitations_waiting_for_email", 0)
     return dg.Failure(
         description=(
-            f"Sending the invitation emails stopped: {rules.without_addresses(run.stopped or '')}. "
+            f"Sending the invitation emails stopped: {outcomes.without_addresses(run.stopped or '')}. "
             f"{run.emails_sent} email(s) "
             f"were sent; {waiting} invitation(s) keep their seats and wait for their email, "
             "which the next invitation run sends (re-execute this run once the mail server "
