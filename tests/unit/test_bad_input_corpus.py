@@ -49,10 +49,12 @@ def _names(raw: RawUpload, validated: ValidatedUpload) -> None:
 
 
 def _newlines(raw: RawUpload, validated: ValidatedUpload) -> None:
-    rows = validated.valid_rows.set_index("row_number")
-    assert rows.at[2, "first_name"] == "Ann\r\nMarie"
-    assert rows.at[3, "last_name"] == "Ray\nJr"
+    # Read intact (the quoted line breaks do not split rows), then refused: a line break in a
+    # name would break the invitation email's header later.
+    assert raw.frame.at[2, "First Name"] == "Ann\r\nMarie"
+    assert raw.frame.at[3, "Last Name"] == "Ray\nJr"
     assert raw.row_numbers == [2, 3, 4]
+    assert validated.valid_rows.empty
 
 
 def _trailing(raw: RawUpload, validated: ValidatedUpload) -> None:
@@ -190,7 +192,15 @@ CORPUS: dict[str, tuple[str | None, dict[str, int], Expect]] = {
     ),
     "agent_quoted_newlines.csv": (
         None, {},
-        Expect(kind="agent", total=3, valid=2, errors={4: {"Agent NPN"}}, check=_newlines),
+        Expect(
+            kind="agent", total=3, valid=0,
+            errors={2: {"First Name"}, 3: {"Last Name"}, 4: {"Agent NPN"}},
+            messages={
+                (2, "First Name"): "First Name holds a line break; type the name on one line",
+                (3, "Last Name"): "Last Name holds a line break; type the name on one line",
+            },
+            check=_newlines,
+        ),
     ),
     "agent_trailing_delimiters.csv": (
         None, {}, Expect(kind="agent", total=3, valid=3, warning_count=0, check=_trailing)
