@@ -153,6 +153,7 @@ def validate(kind: str, file: str, as_json: bool) -> None:
     from pathlib import Path
 
     from assets.reference.loading import load_company_config, load_reference_data
+    from assets.uploads.cells import mask_ssns, masked_frame
     from assets.uploads.reading import UploadRejected, detect_kind, read_upload
     from assets.uploads.validation import validate_upload
 
@@ -170,18 +171,21 @@ def validate(kind: str, file: str, as_json: bool) -> None:
                         "file": path.name,
                         "kind": kind,
                         "status": "file rejected",
-                        "message": rejection.message,
+                        "message": mask_ssns(rejection.message),
                     },
                     indent=2,
                 )
             )
         else:
-            click.echo(f"{path.name}: file rejected: {rejection.message}")
+            click.echo(f"{path.name}: file rejected: {mask_ssns(rejection.message)}")
         sys.exit(2)
     status = "rows rejected" if validated.rows_rejected else "valid"
+    # What is printed may be pasted anywhere: every SSN-shaped value masked once more.
+    row_errors = masked_frame(validated.row_errors)
+    shown_warnings = masked_frame(validated.warnings)
     if as_json:
-        errors = validated.row_errors.astype(object).to_dict("records")
-        warnings = validated.warnings.astype(object).where(validated.warnings.notna(), None)
+        errors = row_errors.astype(object).to_dict("records")
+        warnings = shown_warnings.astype(object).where(shown_warnings.notna(), None)
         click.echo(
             json.dumps(
                 {
@@ -205,9 +209,9 @@ def validate(kind: str, file: str, as_json: bool) -> None:
             f"{validated.rows_valid} valid, {validated.rows_rejected} rejected, "
             f"{validated.rows_blank} blank"
         )
-        for error in validated.row_errors.itertuples():
+        for error in row_errors.itertuples():
             click.echo(f"row {error.row_number}, {error.column}: {error.message}")
-        warnings = validated.warnings.astype(object)
+        warnings = shown_warnings.astype(object)
         for warning in warnings.where(warnings.notna(), None).itertuples():
             row = f"row {int(warning.row_number)}, " if warning.row_number is not None else ""
             click.echo(f"warning: {row}{warning.column or 'file'}: {warning.message}")
