@@ -32,6 +32,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
+from assets.retries import retry_transient_database_errors
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
 from assets.uploads.error_report import error_report_csv, error_report_xlsx
@@ -118,6 +119,7 @@ def _resolve_object(
         "`uploads`. Duplicate content and whole-file rejections stop here."
     ),
 )
+@retry_transient_database_errors
 def raw_uploads__file(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
@@ -365,6 +367,7 @@ def _read_and_validate(
         ),
     ],
 )
+@retry_transient_database_errors
 def core_uploads__processed(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
