@@ -47,6 +47,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## The Dagster UI on the persistent local instance. `npnflow ui` first fails the runs a killed UI
+## or demo left Started (`npnflow runs clean-dead`), so they do not fill the run queue.
 ui: install
 	$(BIN)/npnflow ui
 

@@ -63,6 +63,7 @@ PORTAL_UPLOAD_ASSET_KEYS = (INVITATIONS_KEY,)
 TAG_OBJECT_KEY = "npnflow/object_key"
 TAG_ETAG = "npnflow/etag"
 TAG_KIND = "npnflow/kind"
+TAG_CONTINUES = "npnflow/continues"  # a run requested again for an unfinished upload
 # A batch's submission or polling run.
 TAG_BATCH_ID = "npnflow/batch_id"
 TAG_APPROVAL_VERSION = "npnflow/approval_version"

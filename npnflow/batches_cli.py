@@ -4,8 +4,9 @@ section 8).
 - `list`: the batches, newest first, with their counts and fees;
 - `show ID`: one batch's transactions, reasons and fees, before approval;
 - `approve ID --by NAME`, `reject ID --by NAME`, `retry ID --by NAME`: the actions of
-  `assets/batches/approval.py`, each in one database transaction; a refusal prints why and
-  exits with status 1.
+  `assets/batches/approval.py`, each in one database transaction (a retry also under the
+  batch's submission lock, so it is refused while a run is sending the batch); a refusal
+  prints why and exits with status 1.
 
 Its own module because it is the largest command group; registered on `npnflow` by
 `npnflow/cli.py`. Imports of the product happen inside the commands, so `npnflow --help`
@@ -30,6 +31,8 @@ from schemas import statuses
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from resources.database import OperationalDatabase
+
 T = TypeVar("T")
 
 
@@ -39,7 +42,17 @@ def batches() -> None:
 
 
 def _in_one_transaction(work: Callable[[Connection], T]) -> T:
-    """Run `work(connection)` in one database transaction; a refusal rolls it back and exits 1.
+    """Run `work(connection)` in one database transaction; a refusal rolls it back and exits 1."""
+
+    def in_transaction(database: OperationalDatabase) -> T:
+        with database.begin() as connection:
+            return work(connection)
+
+    return _on_the_database(in_transaction)
+
+
+def _on_the_database(work: Callable[[OperationalDatabase], T]) -> T:
+    """Run `work(database)`, which opens its own transaction; a refusal exits 1.
 
     The database must be at the code's migration: a batch command on an older schema could
     write half a change, so it stops first and names `npnflow db upgrade`.
@@ -50,8 +63,7 @@ def _in_one_transaction(work: Callable[[Connection], T]) -> T:
     database = OperationalDatabase(url=paths.database_url())
     try:
         database.ensure_migrated()
-        with database.begin() as connection:
-            return work(connection)
+        return work(database)
     except DatabaseNotMigrated as error:
         click.echo(str(error), err=True)
         sys.exit(1)
@@ -355,10 +367,11 @@ def batches_reject(batch_id: str, by: str) -> None:
 @click.argument("batch_id")
 @click.option("--by", "by", required=True, help="Who asks for the retry.")
 def batches_retry(batch_id: str, by: str) -> None:
-    from assets.batches.approval import format_money, format_timestamp, retry_batch
+    from assets.batches.approval import format_money, format_timestamp, retry_in_transaction
 
-    result = _in_one_transaction(
-        lambda connection: retry_batch(connection, batch_id, requested_by=by, now=_now())
+    # Under the batch's submission lock: refused while a run is still sending the batch.
+    result = _on_the_database(
+        lambda database: retry_in_transaction(database, batch_id, requested_by=by, now=_now())
     )
     click.echo(
         f"Retry of {result.batch_id} (version {result.approval_version}) requested by "

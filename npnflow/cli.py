@@ -1,5 +1,6 @@
-"""The `npnflow` command: set-up, the NIPR sandbox, the demo and the UI. The command groups
-(`batches`, `export`, `reports`, `portal`) live in their own `*_cli.py` modules, registered here.
+"""The `npnflow` command: set-up, the NIPR sandbox, the demo, the UI and the clean-up of dead
+runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`)
+live in their own `*_cli.py` modules, registered here.
 
 Every command works on the embedded default with no set-up; production differs only by
 environment variables (see the README).
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +21,22 @@ from npnflow.export_cli import export
 from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
 from resources import paths
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+    from npnflow.instance import CleanedRun
+
+
+def _clean_dead_runs_at_start_up() -> None:
+    # Runs a killed `npnflow ui` or demo left Started would fill the run queue of the UI
+    # about to start: its daemon's run monitoring cannot see that their process is gone.
+    from dagster import DagsterInstance
+
+    from npnflow.instance import AT_START_UP
+
+    with DagsterInstance.get() as instance:
+        _clean_dead_runs(instance, AT_START_UP)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -135,6 +153,7 @@ def validate(kind: str, file: str, as_json: bool) -> None:
     from pathlib import Path
 
     from assets.reference.loading import load_company_config, load_reference_data
+    from assets.uploads.cells import mask_ssns, masked_frame
     from assets.uploads.reading import UploadRejected, detect_kind, read_upload
     from assets.uploads.validation import validate_upload
 
@@ -152,18 +171,21 @@ def validate(kind: str, file: str, as_json: bool) -> None:
                         "file": path.name,
                         "kind": kind,
                         "status": "file rejected",
-                        "message": rejection.message,
+                        "message": mask_ssns(rejection.message),
                     },
                     indent=2,
                 )
             )
         else:
-            click.echo(f"{path.name}: file rejected: {rejection.message}")
+            click.echo(f"{path.name}: file rejected: {mask_ssns(rejection.message)}")
         sys.exit(2)
     status = "rows rejected" if validated.rows_rejected else "valid"
+    # What is printed may be pasted anywhere: every SSN-shaped value masked once more.
+    row_errors = masked_frame(validated.row_errors)
+    shown_warnings = masked_frame(validated.warnings)
     if as_json:
-        errors = validated.row_errors.astype(object).to_dict("records")
-        warnings = validated.warnings.astype(object).where(validated.warnings.notna(), None)
+        errors = row_errors.astype(object).to_dict("records")
+        warnings = shown_warnings.astype(object).where(shown_warnings.notna(), None)
         click.echo(
             json.dumps(
                 {
@@ -187,18 +209,26 @@ def validate(kind: str, file: str, as_json: bool) -> None:
             f"{validated.rows_valid} valid, {validated.rows_rejected} rejected, "
             f"{validated.rows_blank} blank"
         )
-        for error in validated.row_errors.itertuples():
+        for error in row_errors.itertuples():
             click.echo(f"row {error.row_number}, {error.column}: {error.message}")
-        warnings = validated.warnings.astype(object)
+        warnings = shown_warnings.astype(object)
         for warning in warnings.where(warnings.notna(), None).itertuples():
             row = f"row {int(warning.row_number)}, " if warning.row_number is not None else ""
             click.echo(f"warning: {row}{warning.column or 'file'}: {warning.message}")
     sys.exit(1 if validated.rows_rejected else 0)
 
 
+# The local bucket is a folder: a file name is at most 255 bytes, and the store writes a hidden
+# `.<name>.<8 hex>.partial` before renaming it (18 bytes more), for the upload and for the
+# error report beside it, `<name>.errors.xlsx` (12 more): 255 - 12 - 18.
+MAX_DROPPED_NAME_BYTES = 225
+
+
 @main.command(
     help="Copy a file into the local bucket's inbox (inbox/<kind>/), as a person drops one. "
-    "In production, put files in the S3 bucket's inbox/<kind>/ with any S3 tool."
+    "A name inbox_file_sensor would ignore (starting with '.' or '~$', ending in .errors.csv or "
+    f".errors.xlsx) or longer than {MAX_DROPPED_NAME_BYTES} bytes is refused. In production, put "
+    "files in the S3 bucket's inbox/<kind>/ with any S3 tool."
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -213,6 +243,10 @@ def drop(file: str, kind: str | None) -> None:
     from resources.object_store import LocalFolderObjectStore
 
     path = Path(file)
+    refusal = _refusal_of_name(path.name)
+    if refusal:
+        click.echo(refusal, err=True)
+        sys.exit(1)
     data = path.read_bytes()
     if kind is None:
         from assets.uploads.reading import UploadRejected, detect_kind, read_upload
@@ -223,11 +257,64 @@ def drop(file: str, kind: str | None) -> None:
             click.echo(f"Kind not recognised ({rejection.message}); dropped in inbox/ itself.")
     key = f"inbox/{kind}/{path.name}" if kind else f"inbox/{path.name}"
     store = LocalFolderObjectStore(root=str(paths.bucket_dir()))
-    stored = store.put_bytes(key, data)
+    try:
+        stored = store.put_bytes(key, data)
+    except (OSError, ValueError) as error:
+        click.echo(
+            f"{path.name} was not dropped: the bucket folder refused it ({error}).", err=True
+        )
+        sys.exit(1)
     click.echo(f"Dropped {path.name} as {key} in {store.root} (ETag {stored.etag}).")
     click.echo(
         "inbox_file_sensor picks it up within 30 s when it is on (npnflow ui, Automation); "
         f"the error report, if any, appears beside it as {key}.errors.csv."
+    )
+
+
+def _refusal_of_name(name: str) -> str | None:
+    """Why `npnflow drop` will not drop a file of this name, in one sentence; None if it may.
+
+    The names inbox_file_sensor ignores (`assets/uploads/inbox.py::is_upload_key`: hidden
+    files, Excel's lock files, npnflow's own error reports) would sit in the inbox unprocessed,
+    and a name too long for the folder's error report would fail half-way.
+    """
+    from assets.uploads.inbox import ERROR_REPORT_SUFFIXES, INBOX_PREFIX, is_upload_key
+
+    size = len(name.encode("utf-8"))
+    if size > MAX_DROPPED_NAME_BYTES:
+        return (
+            f"{name[:40]}... was not dropped: its name is {size} bytes long, too long for the "
+            "bucket folder once the error report's '.errors.csv' is added beside it (file "
+            f"names are at most 255 bytes there); rename it to at most {MAX_DROPPED_NAME_BYTES} "
+            "bytes and drop it again."
+        )
+    if is_upload_key(f"{INBOX_PREFIX}{name}"):
+        return None
+    if name.startswith("."):
+        visible = name.lstrip(".") or "upload.csv"
+        return (
+            f"{name} was not dropped: inbox_file_sensor ignores names that start with '.' "
+            f"(hidden files, partial copies); rename it, e.g. to {visible}, and drop it again."
+        )
+    if name.startswith("~$"):
+        return (
+            f"{name} was not dropped: inbox_file_sensor ignores names that start with '~$' "
+            f"(the lock files Excel keeps beside an open workbook); drop the workbook itself, "
+            f"e.g. {name[2:] or 'upload.xlsx'}, once it is saved and closed."
+        )
+    suffix = next((s for s in ERROR_REPORT_SUFFIXES if name.lower().endswith(s)), None)
+    if suffix is not None:
+        stem = name[: -len(suffix)].rsplit(".", 1)[0] or "upload"
+        corrected = f"{stem}-corrected.{suffix.rsplit('.', 1)[1]}"
+        return (
+            f"{name} was not dropped: inbox_file_sensor ignores names ending in "
+            f"{' or '.join(ERROR_REPORT_SUFFIXES)} (the error reports npnflow writes beside an "
+            f"upload); save the corrected rows under a name of their own, e.g. {corrected}, and "
+            "drop that."
+        )
+    return (
+        f"{name} was not dropped: inbox_file_sensor would ignore it; rename the file (letters, "
+        "digits, '-', '_' and one extension) and drop it again."
     )
 
 
@@ -236,6 +323,51 @@ def ssn_key() -> None:
     from resources.ssn import generate_key
 
     click.echo(generate_key())
+
+
+@main.group(help="Runs of the Dagster instance (DAGSTER_HOME).")
+def runs() -> None:
+    pass
+
+
+@runs.command(
+    "clean-dead",
+    help="Mark failed the runs left Started, Starting or Canceling whose process is gone (a "
+    "killed `npnflow ui` or demo, a reboot), so they no longer hold places in the run queue. "
+    "Runs whose process is alive are left alone. `npnflow ui` and `npnflow demo` do this at "
+    "start-up. Run it on the machine that runs the runs (the default run launcher).",
+)
+def runs_clean_dead() -> None:
+    from dagster import DagsterInstance
+
+    from npnflow.instance import ensure_dagster_home
+
+    home = ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        cleaned = _clean_dead_runs(instance, "cleaned up by `npnflow runs clean-dead`")
+    if not cleaned:
+        click.echo(f"No run of the instance in {home} is left over from a process that is gone.")
+
+
+def _clean_dead_runs(instance: DagsterInstance, cleaned_by: str) -> list[CleanedRun]:
+    """Fail the runs whose process is gone, saying each one (npnflow/instance.py)."""
+    from dagster import DefaultRunLauncher
+
+    from npnflow.instance import clean_dead_runs
+
+    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        click.echo(
+            f"This instance launches runs with {type(instance.run_launcher).__name__}, whose "
+            "runs are not processes of this machine: run monitoring fails its dead runs."
+        )
+        return []
+    cleaned = clean_dead_runs(instance, cleaned_by=cleaned_by)
+    for run in cleaned:
+        click.echo(
+            f"Run {run.run_id} of {run.job_name} was left {run.status} by process {run.pid}, "
+            "which is gone: marked failed."
+        )
+    return cleaned
 
 
 @main.command(
@@ -249,6 +381,7 @@ def ui(port: int, no_sandbox: bool) -> None:
     from schemas.migrate import upgrade
 
     home = ensure_dagster_home()
+    _clean_dead_runs_at_start_up()
     upgrade(paths.database_url())
     sandbox = None
     if (

@@ -4,7 +4,8 @@
 anything else unknown fails loudly rather than quietly running against the wrong systems.
 
 - local: the embedded default. SQLite file and bucket folder under `.npnflow/`, the NIPR sandbox
-  (started by `npnflow ui`/`npnflow demo`, or `npnflow sandbox-nipr`).
+  (started by `npnflow ui`/`npnflow demo`, or `npnflow sandbox-nipr`). `NPNFLOW_DATABASE_URL`,
+  when set, replaces the SQLite file, as an `EnvVar` like everywhere else.
 - ci: as local, but the operational database comes from `NPNFLOW_DATABASE_URL` (PostgreSQL).
 - prod: PostgreSQL from `NPNFLOW_DATABASE_URL`, the S3 bucket `NPNFLOW_S3_BUCKET` (any
   S3-compatible store with `NPNFLOW_S3_ENDPOINT_URL`), the real NIPR endpoints with
@@ -94,12 +95,21 @@ def _s3_bucket(environ: Mapping[str, str]) -> S3ObjectStore:
     )
 
 
+def _local_database(environ: Mapping[str, str]) -> OperationalDatabase:
+    """The embedded SQLite file, or the database `NPNFLOW_DATABASE_URL` names. A URL can hold a
+    password, and a plain value would be in the repository snapshot the UI shows (a resource's
+    config): it goes in as an `EnvVar`, read when a run starts, the UI showing only its name."""
+    if environ.get("NPNFLOW_DATABASE_URL"):
+        return OperationalDatabase(url=dg.EnvVar("NPNFLOW_DATABASE_URL"))
+    return OperationalDatabase(url=paths.default_database_url())
+
+
 def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """The resources of one environment. Keys are the resource names assets ask for."""
     environ = os.environ if environ is None else environ
     if name == "local":
         return {
-            "database": OperationalDatabase(url=paths.database_url()),
+            "database": _local_database(environ),
             "object_store": LocalFolderObjectStore(root=str(paths.bucket_dir())),
             "nipr": _sandbox_nipr(environ),
             "nipr_gateway": _sandbox_gateway(environ),

@@ -11,6 +11,12 @@ schedules: they run by themselves in `prod`, and are switched on in the UI elsew
   join the PDB Alerts targets minutes after the file is dropped instead of at the next
   scheduled sync (`sync_new_producers_schedule` still catches anything left, e.g. while this
   sensor is off).
+- `unfinished_uploads_sensor`: every 2 minutes, reads the uploads whose steps did not all
+  commit (`uploads.completed_at` empty: a crash or a failure between steps) and, once one has
+  been quiet for 10 minutes with no run of its partition queued or in progress, requests
+  `process_upload_job` for its partition again (run key "{upload_id}:continue:{n}", at most 3
+  times; `assets.uploads.continuation` decides). Every step continues where the last commit
+  left it, so nothing is done twice.
 
 - `approved_batch_sensor`: every 30 s, reads the batches in `Approved` (the query is
   `assets.batches.store.approved_batches`) and requests one `submit_batch_job` run per
@@ -36,7 +42,15 @@ from typing import Any
 import dagster as dg
 
 from assets.batches.store import approved_batches, submitted_batches
-from assets.keys import BATCH_PARTITIONS, ONBOARDING_KEY, UPLOADS_PARTITIONS, batch_run_tags
+from assets.keys import (
+    BATCH_PARTITIONS,
+    ONBOARDING_KEY,
+    TAG_CONTINUES,
+    UPLOADS_PARTITIONS,
+    batch_run_tags,
+)
+from assets.uploads import store as upload_store
+from assets.uploads.continuation import Unfinished, plan_continuations
 from assets.uploads.inbox import INBOX_PREFIX, listing_start_after, plan_inbox_tick
 from assets.uploads.ledger import run_tags
 from pipelines.jobs import process_upload_job, submit_batch_job, sync_new_producers_job
@@ -47,6 +61,16 @@ INBOX_SENSOR_INTERVAL_SECONDS = 30
 ONBOARDED_SENSOR_INTERVAL_SECONDS = 30
 APPROVED_SENSOR_INTERVAL_SECONDS = 30
 POLL_SENSOR_INTERVAL_SECONDS = 15 * 60
+UNFINISHED_SENSOR_INTERVAL_SECONDS = 120
+MAX_UNFINISHED_PER_TICK = 200
+# A run of these statuses is still going to work on its partition: no second one is requested.
+_BUSY_RUN_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 MAX_BATCHES_PER_TICK = 200
 SENSOR_INTERVAL_ENV = "NPNFLOW_SENSOR_INTERVAL_SECONDS"
 
@@ -95,6 +119,47 @@ def evaluate_inbox(
             if run_requests
             else f"No new file in {INBOX_PREFIX} ({tick.listed} object(s) looked at this tick)"
         ),
+    )
+
+
+def busy_upload_partitions(instance: dg.DagsterInstance, upload_ids: list[str]) -> set[str]:
+    """Those of these partitions with a process_upload_job run queued or in progress."""
+    if not upload_ids:
+        return set()
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=process_upload_job.name, statuses=_BUSY_RUN_STATUSES)
+    )
+    wanted = set(upload_ids)
+    return {
+        partition
+        for record in records
+        if (partition := record.dagster_run.tags.get("dagster/partition")) in wanted
+    }
+
+
+def continuation_requests(
+    context: dg.SensorEvaluationContext, unfinished: list[tuple[str, dt.datetime]]
+) -> dg.SensorResult | dg.SkipReason:
+    tick = plan_continuations(
+        [Unfinished(upload_id, received_at) for upload_id, received_at in unfinished],
+        busy_upload_partitions(context.instance, [upload_id for upload_id, _ in unfinished]),
+        context.cursor,
+        dt.datetime.now(dt.UTC),
+    )
+    if not tick.requests:
+        context.update_cursor(tick.cursor)
+        if tick.given_up:
+            return dg.SkipReason(
+                f"{len(tick.given_up)} upload(s) still unfinished after 3 attempts, left for a "
+                f"person: {', '.join(tick.given_up[:10])} (read their runs' errors)."
+            )
+        return dg.SkipReason("No unfinished upload to continue.")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(run_key=run_key, partition_key=upload_id, tags={TAG_CONTINUES: "yes"})
+            for upload_id, run_key in tick.requests
+        ],
+        cursor=tick.cursor,
     )
 
 
@@ -194,6 +259,24 @@ def build_sensors(
         )
 
     @dg.sensor(
+        name="unfinished_uploads_sensor",
+        job=process_upload_job,
+        minimum_interval_seconds=override or UNFINISHED_SENSOR_INTERVAL_SECONDS,
+        default_status=status,
+        description=(
+            "Uploads whose steps did not all commit (a crash or failure between steps): "
+            "process_upload_job requested again for their partition once quiet for 10 minutes, "
+            "at most 3 times (run key '{upload_id}:continue:{n}')."
+        ),
+    )
+    def unfinished_uploads_sensor(
+        context: dg.SensorEvaluationContext, database: OperationalDatabase
+    ) -> dg.SensorResult | dg.SkipReason:
+        with database.engine.connect() as connection:
+            unfinished = upload_store.unfinished_uploads(connection, MAX_UNFINISHED_PER_TICK)
+        return continuation_requests(context, unfinished)
+
+    @dg.sensor(
         name="approved_batch_sensor",
         job=submit_batch_job,
         minimum_interval_seconds=override or APPROVED_SENSOR_INTERVAL_SECONDS,
@@ -231,6 +314,7 @@ def build_sensors(
     return [
         inbox_file_sensor,
         onboarded_producers_sensor,
+        unfinished_uploads_sensor,
         approved_batch_sensor,
         submitted_batches_poll_sensor,
     ]

@@ -27,12 +27,31 @@ class DatabaseNotMigrated(RuntimeError):
     """The database is missing tables or is behind the code's migrations."""
 
 
-def create_database_engine(url: str) -> Engine:
+# How long a SQLite statement waits for another connection's write lock before it fails with
+# "database is locked". Generous: the embedded default shares one file between the webserver,
+# the daemon and runs, and "database is locked" is SQLite's usual failure. A lock held longer
+# still is a transient error that the steps retry with backoff (assets/retries.py).
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+# SQLSTATEs PostgreSQL uses for a failure that the same work, done again, can get past.
+_TRANSIENT_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "57P01",  # admin_shutdown: the server is restarting
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now: the server is starting up
+    }
+)
+_SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+
+
+def create_database_engine(
+    url: str, *, sqlite_busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS
+) -> Engine:
     """An engine with the settings npnflow relies on for each backend."""
     if url.startswith("sqlite"):
-        # A generous busy timeout: the embedded default shares one file between the
-        # webserver, the daemon and runs, and "database is locked" is SQLite's usual failure.
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": sqlite_busy_timeout_seconds})
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,6 +62,39 @@ def create_database_engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def is_transient_database_error(error: BaseException) -> bool:
+    """Whether `error` (or what it was raised from) is a database failure that goes away by
+    itself: SQLite busy or locked past the busy timeout; PostgreSQL's serialization failure,
+    deadlock, a server restarting, or a connection lost mid-way. Everything else (a missing
+    table, a constraint violated, a wrong password, a bug) fails the same way every time."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa.exc.DBAPIError) and (
+            current.connection_invalidated or _is_transient_driver_error(current.orig)
+        ):
+            return True
+        current = current.__cause__
+    return False
+
+
+def _is_transient_driver_error(orig: BaseException | None) -> bool:
+    if orig is None:
+        return False
+    # sqlite3 names its error codes (Python 3.11+): SQLITE_BUSY*, SQLITE_LOCKED*.
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str) and name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return True
+    # psycopg2 calls the SQLSTATE pgcode, psycopg 3 sqlstate.
+    state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    if isinstance(state, str) and (state in _TRANSIENT_SQLSTATES or state.startswith("08")):
+        return True
+    return type(orig).__module__.startswith("sqlite3") and str(orig).lower().startswith(
+        _SQLITE_BUSY_MESSAGES
+    )
 
 
 def _python_value(value: Any, column: sa.Column[Any]) -> Any:
@@ -93,15 +145,24 @@ def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
 class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
     """npnflow's operational database: SQLite in the embedded default, PostgreSQL in production."""
 
+    # repr=False: a URL can hold the password (`display_url` is the one to show).
     url: str = Field(
-        description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://..."
+        repr=False,
+        description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://...",
+    )
+    sqlite_busy_timeout_seconds: float = Field(
+        default=SQLITE_BUSY_TIMEOUT_SECONDS,
+        description=(
+            "SQLite only: how long a statement waits for another connection's write lock "
+            "before failing with 'database is locked' (the step is then retried with backoff)."
+        ),
     )
 
     _engine: Engine | None = PrivateAttr(default=None)
     _migration_check_pending: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._engine = create_database_engine(self.url)
+        self._engine = self._create_engine()
         # The migration check, once per run (each step's resources are set up here), so no
         # asset has to remember it. Made at the first use rather than here, so that a run
         # against an unmigrated database fails in the step that needed it, with the command
@@ -113,6 +174,11 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
             self._engine.dispose()
             self._engine = None
 
+    def _create_engine(self) -> Engine:
+        return create_database_engine(
+            self.url, sqlite_busy_timeout_seconds=self.sqlite_busy_timeout_seconds
+        )
+
     @property
     def engine(self) -> Engine:
         if self._migration_check_pending:
@@ -120,7 +186,7 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
             self._migration_check_pending = False
         if self._engine is None:
             # Used outside a Dagster run (CLI, tests): create lazily, still never at import.
-            self._engine = create_database_engine(self.url)
+            self._engine = self._create_engine()
         return self._engine
 
     @contextmanager

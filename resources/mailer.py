@@ -11,6 +11,10 @@
 What a caller needs to know to send each message exactly once is in the exceptions:
 - `MailNotSent`: the message was certainly not accepted. `recipient_refused` is True when the
   server refused the address itself with a permanent (5xx) reply: trying again cannot help.
+  `message_refused` is True when this one message can never go, whatever the server's state:
+  the server answered the message itself with a permanent (5xx) reply, or the message cannot
+  be written for sending (a header no server may get, an address SMTP cannot carry). Both
+  concern one message: the next one may well go through.
 - `MailOutcomeUnknown`: the connection was lost after the message was handed over, before the
   server's answer; it may have been accepted. A caller that must never send twice does not
   send it again by itself.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
+import email.errors
 import email.policy
 import email.utils
 import hashlib
@@ -43,13 +48,54 @@ DEFAULT_OUTBOX_FROM = "npnflow <npnflow@localhost>"
 class MailNotSent(RuntimeError):
     """The message was not accepted; the message says why (never a password)."""
 
-    def __init__(self, message: str, *, recipient_refused: bool = False) -> None:
+    def __init__(
+        self, message: str, *, recipient_refused: bool = False, message_refused: bool = False
+    ) -> None:
         super().__init__(message)
         self.recipient_refused = recipient_refused
+        self.message_refused = message_refused
 
 
 class MailOutcomeUnknown(RuntimeError):
     """The message was handed over but the server's answer never came: maybe accepted."""
+
+
+def recipients(message: EmailMessage) -> list[str]:
+    """The addresses of the message's `To` headers, as the SMTP envelope takes them. Read from
+    the parsed header (`email.headerregistry`) when there is one, so a quoted display name that
+    holds an '@' or a comma is never mistaken for an address."""
+    found: list[str] = []
+    for header in message.get_all("To", []):
+        addresses = getattr(header, "addresses", None)
+        if addresses is not None:
+            found.extend(address.addr_spec for address in addresses)
+        else:
+            found.extend(address for _, address in email.utils.getaddresses([str(header)]))
+    return [address for address in found if address]
+
+
+def encoded_for_sending(message: EmailMessage) -> bytes:
+    """The message as a mail server gets it (CRLF line ends, non-ASCII headers as encoded
+    words), or MailNotSent(message_refused=True) when it cannot be written or addressed: that
+    message can never go, and saying so before a connection is opened keeps a half-written
+    message off the wire."""
+    try:
+        data = message.as_bytes(policy=email.policy.SMTP)
+        to = recipients(message)
+    except (ValueError, TypeError, IndexError, email.errors.MessageError) as error:
+        raise MailNotSent(
+            f"the message could not be written for sending ({error})", message_refused=True
+        ) from None
+    if not to:
+        raise MailNotSent("the message has no usable To address", message_refused=True)
+    if not all(address.isascii() for address in to):
+        # smtplib speaks ASCII only (no SMTPUTF8): the address cannot be given to the server.
+        raise MailNotSent(
+            "the recipient's address has non-ASCII characters, which this mailer cannot give "
+            "to a mail server",
+            recipient_refused=True,
+        )
+    return data
 
 
 def _sender_domain(from_address: str) -> str:
@@ -79,17 +125,23 @@ class Mailer(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore]
 
     def send(self, message: EmailMessage) -> str:
         """Send one message; returns its Message-ID. `From`, `Date` and `Message-ID` are filled
-        in when the message has none."""
+        in when the message has none. Raises only MailNotSent or MailOutcomeUnknown (and
+        ValueError for a message without a `To`, a caller's mistake)."""
         if message["To"] is None:
             raise ValueError("a message needs a To address")
-        if message["From"] is None:
-            message["From"] = self.from_address
+        try:
+            if message["From"] is None:
+                message["From"] = self.from_address
+        except (ValueError, TypeError, IndexError, email.errors.MessageError) as error:
+            # The configured sender, not this message: every message would fail the same way.
+            raise MailNotSent(f"the sender address is not usable ({error})") from None
         if message["Date"] is None:
             message["Date"] = email.utils.format_datetime(dt.datetime.now(dt.UTC))
         if message["Message-ID"] is None:
             message["Message-ID"] = email.utils.make_msgid(
                 idstring="npnflow", domain=_sender_domain(self.from_address)
             )
+        encoded_for_sending(message)
         self._deliver(message)
         return str(message["Message-ID"])
 
@@ -118,15 +170,10 @@ class SmtpMailer(Mailer):
     def _deliver(self, message: EmailMessage) -> None:
         where = self.destination
         sender = email.utils.parseaddr(str(message["From"]))[1]
-        recipients = [
-            address
-            for _, address in email.utils.getaddresses(
-                [str(to) for to in message.get_all("To", [])]
-            )
-        ]
         # SMTP wants CRLF line ends; the envelope sender and recipients go separately, so the
         # message's own Bcc (none here) would never be revealed.
-        data = message.as_bytes(policy=email.policy.SMTP)
+        data = encoded_for_sending(message)
+        to = recipients(message)
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
         except (OSError, smtplib.SMTPException) as error:
@@ -140,7 +187,7 @@ class SmtpMailer(Mailer):
                         f"the {where} refused the sender {sender!r}: {code} {_text(reply)}"
                     )
                 refused = {}
-                for recipient in recipients:
+                for recipient in to:
                     code, reply = smtp.rcpt(recipient)
                     if code not in (250, 251):
                         refused[recipient] = (code, reply)
@@ -152,23 +199,34 @@ class SmtpMailer(Mailer):
                         f"the {where} refused the recipient's address: {text}",
                         recipient_refused=permanent,
                     )
-            except (OSError, smtplib.SMTPException) as error:
+            except (OSError, ValueError, smtplib.SMTPException) as error:
+                # ValueError: smtplib speaks ASCII and refuses (UnicodeEncodeError) a sender it
+                # cannot write; nothing of the message went out.
                 raise MailNotSent(
                     f"the {where} failed before the message: {_reason(error)}"
                 ) from None
+            answer: tuple[int, bytes | str]
             try:
-                code, reply = smtp.data(data)
+                answer = smtp.data(data)
             except smtplib.SMTPDataError as error:
-                # The server answered: it did not take the message.
-                raise MailNotSent(
-                    f"the {where} refused the message: {error.smtp_code} {_text(error.smtp_error)}"
-                ) from None
+                # The server refused to take the message (before its content).
+                answer = (error.smtp_code, error.smtp_error)
             except (OSError, smtplib.SMTPException) as error:
                 # The message went out but the answer did not come back: maybe accepted.
                 raise MailOutcomeUnknown(
                     f"the connection to the {where} was lost while it took the message "
                     f"({_reason(error)}); it may have been delivered"
                 ) from None
+            answer_code, answer_text = answer[0], _text(answer[1])
+            if answer_code != 250:
+                # The server answered: it did not take the message (smtplib returns the answer
+                # to the content instead of raising). A permanent (5xx) answer is about this
+                # message (its content, its size): sending it again cannot help, and the next
+                # message may go through.
+                raise MailNotSent(
+                    f"the {where} refused the message: {answer_code} {answer_text}",
+                    message_refused=500 <= answer_code < 600,
+                )
         finally:
             _close_quietly(smtp)
 
@@ -218,11 +276,12 @@ class OutboxFolderMailer(Mailer):
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{stamp}-{hashlib.sha256(message_id.encode()).hexdigest()[:12]}.eml"
         partial = folder / f".{name}.partial"
+        data = encoded_for_sending(message)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(message.as_bytes(policy=email.policy.SMTP))
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(partial, folder / name)

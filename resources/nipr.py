@@ -12,7 +12,9 @@ HTTP 5xx that is not a SOAP fault, connection errors, timeouts and replies cut o
   SUBSCRIPTION_NAME_NOT_UNIQUE; the caller checks `list_subscriptions` instead;
 - never retried: SOAP faults (NIPR answered), HTTP 401/403, malformed replies.
 Fault 21 (RUN_NOT_FINISHED) raises `ReportNotReady`: the run is not over, the caller asks again
-later (a later run), not in a tight loop here. Writes to the Gateway are `nipr_gateway.py`'s;
+later (a later run), not in a tight loop here. Every reply is read within a size limit counted
+after decompression (`max_reply_bytes`; a day's Alerts report, streamed to the bucket,
+`max_report_bytes`); a larger one is a call failure, not retried, never a MemoryError. Writes to the Gateway are `nipr_gateway.py`'s;
 the errors and the base resource both clients share are in `nipr_http.py`.
 """
 
@@ -36,8 +38,10 @@ from resources.nipr_http import (
     NiprCallFailed,
     NiprFault,
     NiprHttpResource,
+    ReplyTooLarge,
     ReportNotReady,
     TransientFailure,
+    read_within,
     safe_url,
 )
 
@@ -62,6 +66,9 @@ GATEWAY_PATH = "/gateway-realtime/realtime"
 DEFAULT_ALERT_TYPES = ("LICENSING", "APPOINTMENTS", "DEMOGRAPHICS")
 _CHUNK_BYTES = 64 * 1024
 _MAX_FAULT_BYTES = 1024 * 1024  # an error reply is a few hundred bytes; don't buffer more
+# A day's Alerts report for a large carrier's producers is tens of megabytes; it streams to the
+# bucket, so the limit guards the disk against a reply that inflates without end.
+MAX_REPORT_BYTES = 1024 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -128,10 +135,27 @@ class NiprClient(NiprHttpResource):
     target_batch_size: int = Field(
         default=1000, description="NPNs per addTargets/removeTargets request."
     )
+    max_report_bytes: int = Field(
+        default=MAX_REPORT_BYTES,
+        description=(
+            "The most a day's PDB Alerts report may hold once decompressed; a larger one is "
+            "refused and the sink left empty."
+        ),
+    )
 
     # ------------------------------------------------------------------ plumbing
     def _fail(self, text: str) -> NiprCallFailed:
         return NiprCallFailed(self._scrub(text))
+
+    def _read(self, call: str, response: requests.Response, url: str) -> bytes:
+        """A small call's whole reply, within `max_reply_bytes` (decoded)."""
+        with response:
+            try:
+                return read_within(response, self.max_reply_bytes)
+            except ReplyTooLarge as error:
+                raise self._fail(f"{call}: {error}, from {safe_url(url)}; refused unread") from None
+            except requests.RequestException as error:
+                raise self._transport_error(error, url) from None
 
     def _retrying(self, call: str, attempt: Callable[[], T], retry: bool = True) -> T:
         attempts = 1 + max(0, self.read_retries) if retry else 1
@@ -203,15 +227,19 @@ class NiprClient(NiprHttpResource):
 
         def attempt() -> bytes:
             try:
-                response = self._http().get(url, params={"id_entity": npn}, timeout=self._timeout)
+                response = self._http().get(
+                    url, params={"id_entity": npn}, timeout=self._timeout, stream=True
+                )
             except requests.RequestException as error:
                 raise self._transport_error(error, url) from None
-            self._check_status(call, response, url)
+            with response:
+                self._check_status(call, response, url)
+                content = self._read(call, response, url)
             try:
-                soap.parse_xml(response.content, "the Entity Info reply")
+                soap.parse_xml(content, "the Entity Info reply")
             except soap.SoapReplyError as error:
                 raise self._fail(f"{call}: {error}") from None
-            return response.content
+            return content
 
         return self._retrying(call, attempt)
 
@@ -235,35 +263,39 @@ class NiprClient(NiprHttpResource):
         def attempt() -> etree._Element:
             try:
                 response = self._http().post(
-                    url, data=envelope, headers=headers, timeout=self._timeout
+                    url, data=envelope, headers=headers, timeout=self._timeout, stream=True
                 )
             except requests.RequestException as error:
                 raise self._transport_error(error, url) from None
-            content_type = response.headers.get("Content-Type", "")
-            element = None
-            if response.status_code in (200, 500) and _looks_like_soap(content_type):
+            # Closed whatever happens, read or not (an HTTP error's body is never read): a
+            # streamed response holds its connection until then.
+            with response:
+                content_type = response.headers.get("Content-Type", "")
+                element = None
+                if response.status_code in (200, 500) and _looks_like_soap(content_type):
+                    content = self._read(call, response, url)
+                    try:
+                        element = soap.reply_body(content, content_type)
+                    except soap.SoapReplyError as error:
+                        if response.status_code == 200:
+                            raise self._fail(f"{call}: {error}") from None
+                        # A 500 whose body is no readable fault: a server error like any other.
+                if element is not None:
+                    fault = soap.as_fault(element)
+                    if fault is not None:
+                        handled = on_fault(fault) if on_fault is not None else None
+                        if handled is None:
+                            raise self._fault_error(call, fault)
+                        return handled
+                self._check_status(call, response, url)
+                if element is None:
+                    raise self._fail(
+                        f"{call}: the reply is not SOAP (Content-Type {content_type or 'missing'})"
+                    )
                 try:
-                    element = soap.reply_body(response.content, content_type)
+                    return soap.expect(element, *expected)
                 except soap.SoapReplyError as error:
-                    if response.status_code == 200:
-                        raise self._fail(f"{call}: {error}") from None
-                    # A 500 whose body is no readable fault: a server error like any other.
-            if element is not None:
-                fault = soap.as_fault(element)
-                if fault is not None:
-                    handled = on_fault(fault) if on_fault is not None else None
-                    if handled is None:
-                        raise self._fault_error(call, fault)
-                    return handled
-            self._check_status(call, response, url)
-            if element is None:
-                raise self._fail(
-                    f"{call}: the reply is not SOAP (Content-Type {content_type or 'missing'})"
-                )
-            try:
-                return soap.expect(element, *expected)
-            except soap.SoapReplyError as error:
-                raise self._fail(f"{call}: {error}") from None
+                    raise self._fail(f"{call}: {error}") from None
 
         return self._retrying(call, attempt, retry=retry)
 
@@ -372,7 +404,10 @@ class NiprClient(NiprHttpResource):
             )
             got_valid, got_invalid = soap.parse_target_results(response)
             valid.extend(got_valid)
-            invalid.extend(InvalidTarget(value, reason) for value, reason in got_invalid)
+            # NIPR's reasons are shown to people: scrubbed like any of its text.
+            invalid.extend(
+                InvalidTarget(value, self._scrub(reason)) for value, reason in got_invalid
+            )
         return TargetResult(tuple(dict.fromkeys(valid)), tuple(invalid))
 
     # ------------------------------------------------------------------ PDB Alerts reports
@@ -453,6 +488,14 @@ class NiprClient(NiprHttpResource):
                 written = 0
                 try:
                     for chunk in response.iter_content(_CHUNK_BYTES):
+                        if written + len(chunk) > self.max_report_bytes:
+                            # Counted decoded (urllib3 inflates a chunk at a time): a reply
+                            # that keeps growing is refused, not retried, the sink emptied.
+                            rewind()
+                            raise self._fail(
+                                f"{call}: {ReplyTooLarge(self.max_report_bytes)}, from "
+                                f"{safe_url(url)}; refused"
+                            )
                         sink.write(chunk)
                         written += len(chunk)
                         checker.feed(chunk)

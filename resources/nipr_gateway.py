@@ -13,14 +13,18 @@ Nothing here retries. A `send` whose reply is lost may have been recorded by NIP
 look-up can tell; resending blindly is how a customer pays twice. The submission
 (assets/submissions/submission.py) owns the look-up-then-resend protocol. Errors:
 - `GatewayUnavailable`: HTTP 5xx, timeout, connection error, a reply cut off mid-body;
-- `GatewayReplyUnreadable`: a 200 whose body is not a readable NIPR document;
+- `GatewayReplyUnreadable`: a 200 whose body is not a readable NIPR document, or one larger
+  than `max_reply_bytes` once decompressed (refused unread);
   both mean "outcome unknown": NIPR may or may not have acted on the request.
 - `GatewayAuthFailed`: HTTP 401/403; NIPR refused the credentials and did nothing.
-Credentials are `EnvVar` fields in production and never reach a log line, an error or `repr()`.
+Credentials are `EnvVar` fields in production and never reach a log line, an error or `repr()`;
+NIPR's own text in a reply (each transaction's message, the request's errors) is scrubbed of
+them too before anyone stores or shows it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -39,7 +43,7 @@ from resources.nipr_gateway_xml import (
     build_request,
     parse_reply,
 )
-from resources.nipr_http import NiprHttpResource, safe_url
+from resources.nipr_http import NiprHttpResource, ReplyTooLarge, read_within, safe_url
 
 GATEWAY_PATH = "/gateway-realtime/realtime"
 STATUS_PATH = "/gateway-realtime/status"
@@ -107,8 +111,12 @@ class NiprGateway(NiprHttpResource):
                 params=params,
                 headers={"Content-Type": "text/xml; charset=UTF-8"} if body is not None else None,
                 timeout=self._timeout,
+                stream=True,
             )
-            content = response.content  # a body cut off mid-way raises here
+            with response:
+                content = read_within(response, self.max_reply_bytes)  # a cut body raises here
+        except ReplyTooLarge as error:
+            raise GatewayReplyUnreadable(self._scrub(f"{call}: {error}; refused unread")) from None
         except requests.Timeout as error:
             raise GatewayUnavailable(
                 self._scrub(
@@ -138,7 +146,30 @@ class NiprGateway(NiprHttpResource):
             raise GatewayUnavailable(self._scrub(f"{call}: HTTP {status} from {where}")) from None
         # A 4xx with a NIPR ERROR document (e.g. 3001, request unreadable) is an answer: its
         # errors name no key, so the caller treats every key as unanswered.
-        return reply
+        return self._scrubbed(reply)
+
+    def _scrubbed(self, reply: GatewayReply) -> GatewayReply:
+        """The reply with NIPR's own text scrubbed of the credentials: each transaction's
+        message is stored on it and shown (`npnflow batches show`, the UI), and the request's
+        errors become the run's failure."""
+
+        def scrub(text: str | None) -> str | None:
+            return None if text is None else self._scrub(text)
+
+        return GatewayReply(
+            {
+                key: dataclasses.replace(
+                    outcome,
+                    nipr_status=scrub(outcome.nipr_status),
+                    nipr_message=scrub(outcome.nipr_message),
+                )
+                for key, outcome in reply.outcomes.items()
+            },
+            tuple(
+                dataclasses.replace(error, description=self._scrub(error.description))
+                for error in reply.request_errors
+            ),
+        )
 
     # ------------------------------------------------------------------ the interface
     def send(

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     from cryptography.fernet import Fernet
 
 SSN_KEY_VARIABLE = "NPNFLOW_SSN_KEY"
-_NON_DIGITS = re.compile(r"\D")
+# What may separate an SSN's digits. The digits themselves are ASCII 0-9 only: `\d` would also
+# take Arabic-Indic or full-width digits, which cannot be encrypted as ASCII and would put a
+# non-ASCII `ssn_last4` in the producers table.
+_SEPARATORS = re.compile(r"[\s\-.]")
+_NINE_DIGITS = re.compile(r"[0-9]{9}", re.ASCII)
 
 
 class SsnKeyError(ValueError):
@@ -32,7 +36,7 @@ class SsnKeyError(ValueError):
 
 
 class InvalidSsn(ValueError):
-    """The value is not 9 digits (the message never shows the value)."""
+    """The value is not 9 ASCII digits (the message never shows the value)."""
 
 
 def generate_key() -> str:
@@ -43,9 +47,12 @@ def generate_key() -> str:
 
 
 def _digits(ssn: str) -> str:
-    digits = ssn if len(ssn) == 9 and ssn.isascii() and ssn.isdigit() else _NON_DIGITS.sub("", ssn)
-    if len(digits) != 9:
-        raise InvalidSsn("an SSN must have 9 digits (value not shown)")
+    """The 9 ASCII digits of `ssn` (dashes, spaces and dots dropped), else InvalidSsn."""
+    if len(ssn) == 9 and ssn.isascii() and ssn.isdigit():
+        return ssn  # what validation hands over: no regular expression per SSN
+    digits = _SEPARATORS.sub("", ssn)
+    if not _NINE_DIGITS.fullmatch(digits):
+        raise InvalidSsn("an SSN must have 9 digits, 0-9 only (value not shown)")
     return digits
 
 
@@ -105,7 +112,8 @@ class SsnVault(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore
         return encrypted
 
     def protect(self, ssn: str) -> tuple[str, str | None]:
-        """`(last4, ciphertext or None)` of a 9-digit SSN (dashes and spaces allowed)."""
+        """`(last4, ciphertext or None)` of a 9-digit SSN (dashes, spaces and dots allowed);
+        InvalidSsn, never UnicodeEncodeError, for anything else."""
         return self.protector()(ssn)
 
     def protect_many(self, ssns: Iterable[str]) -> list[tuple[str, str | None]]:

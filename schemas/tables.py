@@ -39,6 +39,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 
@@ -51,6 +52,9 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+#: The uploads that hold their content's claim (`uq_uploads_content_claim`).
+CONTENT_CLAIM_WHERE = "status IN ('Received', 'Processed')"
 
 
 def _timestamp(name: str, *, nullable: bool = True) -> Column[object]:
@@ -370,8 +374,23 @@ uploads = Table(
     Column("rows_rejected", Integer, nullable=True),
     Column("error_message", Text, nullable=True),
     Column("error_report_key", Text, nullable=True),
+    # Added by migration 0006. When every step of the upload's kind committed (or it was
+    # Rejected or Duplicate): an upload without it was cut short and is continued.
+    _timestamp("completed_at"),
+    # A Duplicate names the upload whose content it repeats (or continues).
+    Column("duplicate_of", String, nullable=True),
     # Re-uploads of the same bytes are recognised by their hash.
     Index(None, "content_sha256"),
+    # The content claim (migration 0006): one upload at a time holds a content hash while it
+    # is Received or Processed, so two drops of the same bytes cannot both be processed, even
+    # when their runs start together. A Rejected upload releases its claim.
+    Index(
+        "uq_uploads_content_claim",
+        "content_sha256",
+        unique=True,
+        sqlite_where=text(CONTENT_CLAIM_WHERE),
+        postgresql_where=text(CONTENT_CLAIM_WHERE),
+    ),
 )
 
 upload_row_errors = Table(

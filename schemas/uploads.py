@@ -32,6 +32,7 @@ import pandera.pandas as pa
 from pandera import extensions
 from pandera.typing import Series
 
+from schemas import email_addresses
 from schemas.reference import JURISDICTION_CODES, LOA_CATEGORIES
 
 __all__ = [
@@ -99,14 +100,11 @@ SCORECARD_ALIASES: dict[str, str] = {
 }
 BOOLEAN_VALUES: tuple[str, ...] = ("TRUE", "FALSE")
 
-NPN = r"^\d{1,10}$"
-COCODE = r"^\d{5}$"
-SSN = r"^\d{3}-?\d{2}-?\d{4}$"
-# A sane check, not RFC 5322: one @, no spaces or list separators, a dotted domain with a
-# letter top-level domain. Catches the usual slips (missing @ or domain, two addresses in a
-# cell, a trailing dot) without rejecting real addresses.
-# The local part allows an apostrophe (gary.o'brien@...), which RFC 5322 and real producers use.
-EMAIL = r"^[^@\s;,<>()\[\]\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"  # noqa: E501
+# [0-9], not \d: Python's \d also matches Arabic-Indic, full-width and other digits, which
+# NIPR, the SSN vault and the databases' identifiers do not take.
+NPN = r"^[0-9]{1,10}$"
+COCODE = r"^[0-9]{5}$"
+SSN = r"^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$"
 ISO_DATE = "%Y-%m-%d"
 
 
@@ -302,10 +300,17 @@ def is_calendar_date(series: pd.Series) -> pd.Series:
     return parsed.notna() & series.astype("str").str.fullmatch(r"\d{4}-\d{2}-\d{2}")
 
 
+def is_email_address(series: pd.Series) -> pd.Series:
+    """Each address is one the email-validator library accepts (syntax only, no network)."""
+    verdicts = {v: email_addresses.is_email_address(str(v)) for v in series.dropna().unique()}
+    return series.map(verdicts).fillna(True).astype(bool)
+
+
 _register(semicolon_items_in, statistics=["allowed"], supported_types=pd.Series)
 _register(semicolon_items_match, statistics=["pattern"], supported_types=pd.Series)
 _register(is_digits, statistics=["min_length", "max_length"], supported_types=pd.Series)
 _register(is_calendar_date, statistics=[], supported_types=pd.Series)
+_register(is_email_address, statistics=[], supported_types=pd.Series)
 
 
 def _npn() -> object:
@@ -362,7 +367,8 @@ class AgentUpload(_Upload):
     first_name: Series[str]
     last_name: Series[str]
     npn: Series[str] = pa.Field(is_digits=_npn())
-    email: Series[str] = pa.Field(nullable=True, str_matches=EMAIL)
+    # What the email-validator library accepts (schemas/email_addresses.py), not a regex.
+    email: Series[str] = pa.Field(nullable=True, is_email_address=())
     ssn: Series[str] = pa.Field(nullable=True, str_matches=SSN)
     loa_categories: Series[str] = pa.Field(
         nullable=True, semicolon_items_in={"allowed": list(LOA_CATEGORIES)}

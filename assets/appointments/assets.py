@@ -13,7 +13,8 @@ dropped file is followed in the UI from `raw_uploads__file` to its transactions 
 
 Both are written in ONE database transaction by the step the terminations share
 (`assets/batches/upload_step.py`). A re-run replaces the upload's batches while none
-of them was approved or sent, and leaves them alone afterwards. Non-appoint uploads skip.
+of them was approved or sent, and leaves them alone afterwards (which is also why a transient
+database error may simply run the step again: `assets/retries.py`). Non-appoint uploads skip.
 """
 
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from assets.appointments import store as appointment_store
 from assets.appointments.eligibility import evaluate_appointment_requests
 from assets.batches.upload_step import RequestKind, evaluate_upload
 from assets.keys import BATCHES_KEY, TRANSACTIONS_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
+from assets.retries import retry_transient_database_errors
 from resources.database import OperationalDatabase
 
 APPOINT_REQUESTS = RequestKind(
@@ -88,6 +90,7 @@ APPOINT_REQUESTS = RequestKind(
         ),
     ],
 )
+@retry_transient_database_errors
 def core_appointments__evaluated(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,

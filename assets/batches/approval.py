@@ -2,7 +2,7 @@
 
 Every action takes a SQLAlchemy `Connection` and leaves the database transaction to its
 caller (the CLI opens one per command; `approve_in_transaction` opens its own for a Dagster
-op), so one command is atomic: a refusal raised half-way rolls everything back. Reading a batch
+op, `retry_in_transaction` one under the batch's submission lock), so one command is atomic: a refusal raised half-way rolls everything back. Reading a batch
 and showing it is `detail.py`; its public names are re-exported here, so a caller that reviews
 then approves imports one module.
 
@@ -15,6 +15,9 @@ Why the state changes look the way they do:
 - `approval_version` goes up by one on every approval and retry: the submission sensor
   requests exactly one run per (batch_id, approval_version), so a bump is what asks for a run,
   and nothing else does.
+- A retry is refused while a run holds the batch's submission lock (`retry_in_transaction`
+  takes the lock for its whole transaction): a bump under a run that is still sending would
+  stop that run half-way and leave the new version's run to fail on the lock.
 - Refusals are for people: they name the batch, its current status, who approved it and when,
   and what to do instead.
 """
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from assets.batches.detail import (
     LIST_COLUMNS,
@@ -48,6 +51,7 @@ from assets.batches.detail import (
     transaction_counts,
 )
 from assets.keys import APPROVED_BATCH_SENSOR_NAME, TAG_BATCH_ID
+from assets.submissions.lock import BatchBusy, batch_lock
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -70,6 +74,7 @@ __all__ = [
     "money",
     "reject_batch",
     "retry_batch",
+    "retry_in_transaction",
 ]
 
 # The actions read the batch through this module's own name: the one read that each
@@ -284,7 +289,8 @@ def retry_batch(
 ) -> ApprovalResult:
     """Ask for a new submission run of an approved batch whose run failed (e.g. NIPR was down).
 
-    Only for `Approved`, `Submitting` or `Submitted` batches that still have transactions to
+    The caller holds the batch's submission lock, so no run is sending it meanwhile:
+    `retry_in_transaction` does that. Only for `Approved`, `Submitting` or `Submitted` batches that still have transactions to
     send or to hear back about (Ready to Submit, Submitted, Pending State Review). The new run
     first asks NIPR what it already has, so nothing is sent twice. The original approval (who
     authorised the fees, and when) is kept: a retry carries it on, it is not a new approval.
@@ -384,3 +390,33 @@ def approve_in_transaction(
     op, which then opens no transaction itself. A refusal rolls everything back."""
     with database.begin() as connection:
         return approve_batch(connection, batch_id, approved_by=approved_by, now=now)
+
+
+class _LockableDatabase(_Transactional, Protocol):
+    """What a retry needs: transactions, and the engine the submission lock is taken on."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+def retry_in_transaction(
+    database: _LockableDatabase, batch_id: str, *, requested_by: str, now: dt.datetime
+) -> ApprovalResult:
+    """`retry_batch` in one database transaction of its own, under the batch's submission lock.
+
+    Refused while a run holds the lock (a submission still sending, or a poll): the run may
+    yet finish the batch, and a new approval version would only make it stop half-way. The lock
+    is kept until the transaction has committed, so no run can start on the old version in
+    between; a run that starts afterwards sees the new version.
+    """
+    requested_by = _require_name(requested_by, "asks for the retry")
+    try:
+        with batch_lock(database.engine, batch_id), database.begin() as connection:
+            return retry_batch(connection, batch_id, requested_by=requested_by, now=now)
+    except BatchBusy:
+        raise BatchActionRefused(
+            f"Not retried: batch {batch_id} is being submitted by a run right now (Dagster UI, "
+            f"Runs, tag {TAG_BATCH_ID}={batch_id}); retry when it finishes, if it leaves "
+            "anything to send.",
+            batch_id=batch_id,
+        ) from None

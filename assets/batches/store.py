@@ -67,6 +67,28 @@ def existing_batches(
     return ExistingBatches(ids, True)
 
 
+# The two-int4 key of the open-line claim's advisory lock (a key space apart from the one-bigint
+# keys of the submission lock, assets/submissions/lock.py).
+_LINE_CLAIM_LOCK = (13, 1)
+
+
+def serialise_line_claims(connection: Connection) -> None:
+    """Make this transaction the only one creating open transactions until it ends.
+
+    The repeat check (SPEC 6 step 6: no second open transaction for a line) reads and then
+    writes; two uploads evaluated at once both read "no open transaction" and both wrote, and
+    the line went to NIPR twice (issue 13). Called first in the writing transaction, before the
+    evaluation reads the open transactions: on PostgreSQL a transaction-scoped advisory lock
+    (released at commit or rollback, so a crashed run never keeps it); on SQLite the caller's
+    first statement is a write, which already holds the database's single write lock.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
+            {"namespace": _LINE_CLAIM_LOCK[0], "key": _LINE_CLAIM_LOCK[1]},
+        )
+
+
 def write_batch_plan(connection: Connection, plan: BatchPlan) -> None:
     """Replace the upload's (unapproved) batches, transactions and rejections with the plan."""
     batches = TABLES["transaction_batches"]

@@ -120,9 +120,10 @@ def evaluate_upload(
 ) -> Iterator[dg.MaterializeResult[Any]]:
     """The body of an upload → transactions → batches multi-asset (see the module docstring)."""
     rk = request_kind
-    upload_id = context.partition_key
+    partition_id = context.partition_key
     with database.begin() as connection:
-        row = upload_store.read_upload_row(connection, upload_id)
+        row = upload_store.work_target(connection, partition_id)
+    upload_id = row["upload_id"] if row else partition_id
     if row is None or row["kind"] != rk.upload_kind or not ledger.should_process(row["status"]):
         context.log.info(
             f"Upload {upload_id}: "
@@ -131,8 +132,13 @@ def evaluate_upload(
             )
         )
         return
+    continuing = bool(row["continuing"])
+    if continuing:
+        context.log.info(f"Upload {partition_id} continues upload {upload_id}.")
     with database.begin() as connection:
         existing = batch_store.existing_batches(connection, upload_id, rk.transaction_kind)
+        if not existing.replaceable:
+            upload_store.mark_completed(connection, upload_id, _now())
     if not existing.replaceable:
         context.log.info(f"Upload {upload_id}: {existing.why_not}.")
         note = f"Not re-evaluated: {existing.why_not}."
@@ -147,20 +153,13 @@ def evaluate_upload(
             requests = request_rows.read_request_rows(connection, upload_id, rk.upload_kind)
     except request_rows.RequestRowsMissing as missing:
         raise dg.Failure(description=str(missing), allow_retries=False) from None
-    now = _now()
-    as_of = now.date()
-    with database.begin() as connection:
-        plan = _plan(connection, rk, requests, upload_id, as_of, now)
-        # Checked again inside the writing transaction: a batch approved meanwhile wins.
-        if not batch_store.existing_batches(connection, upload_id, rk.transaction_kind).replaceable:
-            raise dg.Failure(
-                description=(
-                    f"Upload {upload_id}: one of its batches was approved while it was being "
-                    "re-evaluated; nothing was changed."
-                ),
-                allow_retries=False,
-            )
-        batch_store.write_batch_plan(connection, plan)
+    outcome = _evaluate_and_write(
+        database, rk, requests, upload_id, continuing, row["completed_at"] is not None
+    )
+    if outcome is None:
+        context.log.info(f"Upload {upload_id} was finished by another run meanwhile.")
+        return
+    plan, as_of = outcome
 
     counts = plan.counts
     context.log.info(
@@ -175,6 +174,49 @@ def evaluate_upload(
         asset_key=rk.transactions_key, metadata=_transactions_metadata(rk, plan, requests, as_of)
     )
     yield dg.MaterializeResult(asset_key=rk.batches_key, metadata=_batches_metadata(rk, plan))
+
+
+def _evaluate_and_write(
+    database: OperationalDatabase,
+    rk: RequestKind,
+    requests: pd.DataFrame,
+    upload_id: str,
+    continuing: bool,
+    was_completed: bool,
+) -> tuple[BatchPlan, dt.date] | None:
+    """Evaluate and write in ONE transaction that holds the open-line claim.
+
+    The transaction first locks the upload's row (one writer per upload: its own run and a drop
+    continuing it never interleave; on SQLite this first write takes the database's write
+    lock), then the open-line claim (`batch_store.serialise_line_claims`), and only then reads
+    the open transactions the repeat check compares with. Two uploads asking for the same line
+    at the same moment are therefore evaluated one after the other: the second reads the first
+    one's transaction and reports its line as a repeat. Returns None when another run finished
+    the upload meanwhile (its own, or a drop of the same content continuing it); else the plan
+    written and the evaluation date.
+    """
+    now = _now()
+    as_of = now.date()
+    with database.begin() as connection:
+        upload_store.lock_upload_row(connection, upload_id)
+        batch_store.serialise_line_claims(connection)
+        if not was_completed and upload_store.is_completed(connection, upload_id):
+            return None  # another run (its own, or a drop continuing it) finished it
+        # Checked again inside the writing transaction: a batch approved meanwhile wins.
+        if not batch_store.existing_batches(connection, upload_id, rk.transaction_kind).replaceable:
+            if continuing:
+                return None
+            raise dg.Failure(
+                description=(
+                    f"Upload {upload_id}: one of its batches was approved while it was being "
+                    "re-evaluated; nothing was changed."
+                ),
+                allow_retries=False,
+            )
+        plan = _plan(connection, rk, requests, upload_id, as_of, now)
+        batch_store.write_batch_plan(connection, plan)
+        upload_store.mark_completed(connection, upload_id, now)
+    return plan, as_of
 
 
 def _plan(

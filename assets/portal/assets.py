@@ -17,6 +17,7 @@ the invitations keep their seats and the next run (a retry) sends their emails, 
 No `from __future__ import annotations` here: Dagster reads the annotations of what it wraps.
 """
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,10 +27,12 @@ from pydantic import Field
 from assets.keys import INVITATIONS_KEY, PORTALS_CONFIG_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from assets.metadata import markdown_preview
 from assets.portal import invitations as rules
+from assets.portal import outcomes
 from assets.portal import store as portal_store
 from assets.portal.portal_config import PORTALS_FILE, load_portal_config
 from assets.portal.service import InvitationRun, invite_to_portals
 from assets.reference.config_files import ConfigError
+from assets.retries import retry_transient_database_errors
 from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
 from resources import paths
@@ -134,7 +137,7 @@ def invitation_metadata(run: InvitationRun, mailer: Mailer) -> dict[str, Any]:
     if run.earlier_withdrawn:
         metadata["earlier_invitations_withdrawn"] = len(run.earlier_withdrawn)
     if run.stopped:
-        metadata["sending_stopped"] = rules.without_addresses(run.stopped)
+        metadata["sending_stopped"] = outcomes.without_addresses(run.stopped)
         metadata["invitations_waiting_for_email"] = run.earlier_not_sent + counts.get(
             rules.EMAIL_NOT_SENT, 0
         )
@@ -150,10 +153,10 @@ def _log_run(log: dg.DagsterLogManager, run: InvitationRun, what: str) -> None:
         log.warning(f"{row}{decision.outcome}: {decision.detail}")
     if len(errors) > LOGGED_ERRORS:
         log.warning(f"... and {len(errors) - LOGGED_ERRORS} more; see the `requests` metadata.")
-    for npn, portal_id, reason in run.earlier_withdrawn:
+    for npn, portal_id, why in run.earlier_withdrawn:
         log.warning(
-            f"An earlier invitation of NPN {npn} to {portal_id} was withdrawn: the mail server "
-            f"refused the address ({rules.without_addresses(reason)})."
+            f"An earlier invitation of NPN {npn} to {portal_id} was withdrawn and its seat "
+            f"freed: {why}."
         )
 
 
@@ -161,7 +164,7 @@ def _stopped_failure(run: InvitationRun, metadata: dict[str, Any]) -> dg.Failure
     waiting = metadata.get("invitations_waiting_for_email", 0)
     return dg.Failure(
         description=(
-            f"Sending the invitation emails stopped: {rules.without_addresses(run.stopped or '')}. "
+            f"Sending the invitation emails stopped: {outcomes.without_addresses(run.stopped or '')}. "
             f"{run.emails_sent} email(s) "
             f"were sent; {waiting} invitation(s) keep their seats and wait for their email, "
             "which the next invitation run sends (re-execute this run once the mail server "
@@ -191,6 +194,7 @@ def _stopped_failure(run: InvitationRun, metadata: dict[str, Any]) -> dg.Failure
         )
     ],
 )
+@retry_transient_database_errors
 def core_portal__invited(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
@@ -198,7 +202,9 @@ def core_portal__invited(
 ) -> Iterator[dg.MaterializeResult[Any]]:
     upload_id = context.partition_key
     with database.begin() as connection:
-        row = upload_store.read_upload_row(connection, upload_id)
+        # Its own upload, or the unfinished one a drop of the same content continues.
+        row = upload_store.work_target(connection, upload_id)
+    upload_id = row["upload_id"] if row else upload_id
     if row is None or row["kind"] != UPLOAD_KIND or not ledger.should_process(row["status"]):
         why = (
             f"upload is {row['status']}"
@@ -217,6 +223,8 @@ def core_portal__invited(
         for r in rows.itertuples(index=False)
     ]
     if not requests:
+        with database.begin() as connection:
+            upload_store.mark_completed(connection, upload_id, dt.datetime.now(dt.UTC))
         yield dg.MaterializeResult(
             asset_key=INVITATIONS_KEY,
             metadata={
@@ -230,6 +238,9 @@ def core_portal__invited(
     metadata = invitation_metadata(run, mailer)
     if run.stopped:
         raise _stopped_failure(run, metadata)
+    # Inviting again sends nothing (SPEC 9), so a continuing run may repeat this step safely.
+    with database.begin() as connection:
+        upload_store.mark_completed(connection, upload_id, dt.datetime.now(dt.UTC))
     yield dg.MaterializeResult(asset_key=INVITATIONS_KEY, metadata=metadata)
 
 

@@ -21,8 +21,8 @@ first that applies is the outcome, said in the words an analyst uses (the seed's
 
 The seats counted here are a plan: the database decides for good when it reserves a seat
 (another run may take the last one meanwhile), and the email's delivery can still fail. Those
-later outcomes are built here too (`lost_seat_race`, `email_not_sent`, ...) so every message an
-analyst reads comes from one place.
+later outcomes are built beside these rules, in `outcomes.py` (`lost_seat_race`,
+`email_not_sent`, ...), so every message an analyst reads comes from the rules' two modules.
 """
 
 from __future__ import annotations
@@ -31,15 +31,24 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 # The email's parts have a module of their own; callers that know them as part of the rules
 # (`rules.new_token()`, `rules.invitation_email(...)`) still find them here.
 from assets.portal.emails import (
+    EmailNotWritten as EmailNotWritten,
+)
+from assets.portal.emails import (
     accept_link as accept_link,
 )
 from assets.portal.emails import (
+    header_text as header_text,
+)
+from assets.portal.emails import (
     invitation_email as invitation_email,
+)
+from assets.portal.emails import (
+    mail_address,
 )
 from assets.portal.emails import (
     new_token as new_token,
@@ -68,6 +77,8 @@ NO_PORTAL_SEATS_LEFT = "No Portal Seats Left"
 # What can still happen to an invitation when its email is sent.
 EMAIL_NOT_SENT = "Email Not Sent"
 EMAIL_ADDRESS_REFUSED = "Email Address Refused"
+EMAIL_REFUSED = "Email Refused"
+EMAIL_NOT_WRITTEN = "Email Could Not Be Written"
 EMAIL_UNCONFIRMED = "Email Unconfirmed"
 
 #: Every outcome, in the order a summary lists them.
@@ -85,6 +96,8 @@ OUTCOMES = (
     NO_PORTAL_SEATS_LEFT,
     EMAIL_NOT_SENT,
     EMAIL_ADDRESS_REFUSED,
+    EMAIL_REFUSED,
+    EMAIL_NOT_WRITTEN,
     EMAIL_UNCONFIRMED,
 )
 #: Outcomes that need nobody's attention.
@@ -142,7 +155,13 @@ class Producer:
 
     @property
     def name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p and p.strip())
+        return producer_name(self.first_name, self.last_name)
+
+
+def producer_name(first_name: str | None, last_name: str | None) -> str:
+    """First and last name as one line: names come from uploads, NIPR and the database, and a
+    line break or control character in one must not reach a mail header or a message."""
+    return header_text(" ".join(p for p in (first_name, last_name) if p))
 
 
 @dataclass(frozen=True)
@@ -228,7 +247,19 @@ def find_portal(portals: Iterable[Portal], typed: str) -> Portal | None:
 
 
 def is_email_address(value: str | None) -> bool:
-    return bool(value) and bool(_EMAIL.fullmatch(str(value).strip()))
+    return email_address_problem(value) is None
+
+
+def email_address_problem(value: str | None) -> str | None:
+    """Why an invitation cannot be emailed to `value`, or None when it can."""
+    text = str(value or "").strip()
+    if not _EMAIL.fullmatch(text):
+        return "is not an email address"
+    try:
+        mail_address(text)
+    except EmailNotWritten as problem:
+        return f"cannot be used: {problem}"
+    return None
 
 
 # ============================================================================ the rules
@@ -368,10 +399,11 @@ def decide_invitations(
                 "with an agent upload, then invite again.",
             )
             continue
-        if not is_email_address(address):
+        problem = email_address_problem(address)
+        if problem is not None:
             decided(
                 NO_EMAIL_ON_RECORD,
-                f"{who}'s email on record is not an email address: "
+                f"{who}'s email on record {problem}: "
                 "correct the Agent Email with an agent upload, then invite again.",
             )
             continue
@@ -399,137 +431,7 @@ def no_seats_detail(who: str, portal: Portal) -> str:
     )
 
 
-# ============================================================================ later outcomes
-def lost_seat_race(decision: Decision, portal: Portal) -> Decision:
-    """The database had no seat left when this run came to reserve it (another run took it)."""
-    who = f"NPN {decision.npn}"
-    return replace(
-        decision, outcome=NO_PORTAL_SEATS_LEFT, detail=no_seats_detail(who, portal), email=None
-    )
-
-
-def invited_meanwhile(decision: Decision) -> Decision:
-    """Another run invited the same producer to the same portal meanwhile."""
-    return replace(
-        decision,
-        outcome=ALREADY_INVITED,
-        email=None,
-        detail=(
-            f"NPN {decision.npn} was invited to {decision.portal_label} by another run meanwhile: "
-            "no second email is sent."
-        ),
-    )
-
-
-def email_sent(decision: Decision, *, by_this_run: bool) -> Decision:
-    if by_this_run:
-        return replace(decision, outcome=INVITED, email_sent=True)
-    return replace(
-        decision,
-        outcome=INVITED,
-        email_sent=False,
-        detail=(
-            f"{decision.detail} Its email is sent by another invitation run running at the same "
-            "time."
-        ),
-    )
-
-
-_ADDRESS_IN_TEXT = re.compile(r"<?[^@\s<>()\[\]:;,\"']+@[^@\s<>()\[\]:;,\"']+>?")
-
-
-def without_addresses(reason: str) -> str:
-    """A mail server's reply as shown to analysts: servers often repeat the address
-    (`550 <ann@example.com>: Recipient address rejected`); metadata and logs carry none."""
-    return _ADDRESS_IN_TEXT.sub("<address>", reason)
-
-
-def email_not_sent(decision: Decision, reason: str) -> Decision:
-    """The mail server did not take the email (or was not tried after it failed): the
-    invitation keeps its seat and the next invitation run sends it."""
-    why = without_addresses(reason)
-    return replace(
-        decision,
-        outcome=EMAIL_NOT_SENT,
-        email_sent=False,
-        detail=(
-            f"NPN {decision.npn} is invited to {decision.portal_label} (the seat is kept), but the "
-            f"email was not sent: {why}. The next invitation run sends it; nothing else to do once "
-            "the mail server works."
-        ),
-    )
-
-
-def email_refused(decision: Decision, reason: str) -> Decision:
-    """The mail server refused the address for good: the invitation is withdrawn."""
-    why = without_addresses(reason)
-    return replace(
-        decision,
-        outcome=EMAIL_ADDRESS_REFUSED,
-        email_sent=False,
-        detail=(
-            f"NPN {decision.npn}: the mail server refused the email address on record ({why}). The "
-            f"invitation to {decision.portal_label} was withdrawn and its seat freed: correct the "
-            "Agent Email with an agent upload, then invite again."
-        ),
-    )
-
-
-def email_unconfirmed(decision: Decision, reason: str) -> Decision:
-    """The email was handed over but no confirmation came: it may have arrived."""
-    why = without_addresses(reason)
-    return replace(
-        decision,
-        outcome=EMAIL_UNCONFIRMED,
-        email_sent=False,
-        detail=(
-            f"NPN {decision.npn}: the email inviting them to {decision.portal_label} may or may not "
-            f"have been delivered ({why}); it is not sent again by itself. Ask the producer; if it "
-            "never came, invite again with resend_unconfirmed."
-        ),
-    )
-
-
-def waiting_email_sent(decision: Decision) -> Decision:
-    """Already invited by another run (one that stopped before its email, or one going on at
-    the same time), whose email this run sent: still that run's invitation."""
-    return replace(
-        decision,
-        outcome=ALREADY_INVITED,
-        email_sent=True,
-        email=None,
-        detail=(
-            f"NPN {decision.npn} was already invited to {decision.portal_label} by another run "
-            "whose email had not gone out yet (it stopped, or is still running): this run sent it, "
-            "once."
-        ),
-    )
-
-
-def resent(decision: Decision) -> Decision:
-    return replace(
-        decision,
-        outcome=INVITED,
-        detail=(
-            f"NPN {decision.npn}: the earlier invitation email to {decision.portal_label} was never "
-            "confirmed, so it was sent again with a new link (the earlier link no longer works)."
-        ),
-    )
-
-
-def resend_not_now(decision: Decision, unconfirmed_after: dt.timedelta) -> Decision:
-    """resend_unconfirmed was asked, but the earlier send may still be under way."""
-    minutes = int(unconfirmed_after.total_seconds() // 60)
-    return replace(
-        decision,
-        detail=(
-            f"NPN {decision.npn}: not resent now: sending the invitation email to "
-            f"{decision.portal_label} started less than {minutes} minutes ago (or another run is "
-            "resending it). Try again later if it never arrives."
-        ),
-    )
-
-
+# ============================================================================ summary
 def summarize(decisions: Iterable[Decision]) -> dict[str, int]:
     """How many requests had each outcome, in OUTCOMES order, outcomes with none left out."""
     counts = Counter(d.outcome for d in decisions)

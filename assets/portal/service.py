@@ -21,6 +21,11 @@ Exactly one email per invitation:
 - inviting an already invited producer sends nothing.
 - When the mail server fails, sending stops: the invitation keeps its seat and the next run
   sends it; an address the server refuses for good withdraws the invitation and frees the seat.
+- One producer's email that cannot be written (an address no header can carry) or that the
+  server refuses for good (5xx to the message) withdraws that invitation, frees its seat and
+  says why on its request; the other producers' emails still go out in the same run. The
+  email is written before the invitation is claimed for sending, so a message that cannot be
+  written never leaves a claimed ("unconfirmed") seat behind.
 
 The raw token lives only in this process, on its way into the email; it is never logged,
 stored or returned.
@@ -37,7 +42,7 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from assets.portal import emails, store
+from assets.portal import emails, outcomes, store
 from assets.portal import invitations as rules
 from assets.portal.invitations import Decision, InviteRequest, Portal
 from resources.mailer import MailNotSent, MailOutcomeUnknown
@@ -61,13 +66,14 @@ def utc_now() -> dt.datetime:
 class InvitationRun:
     """What one run did. `decisions`: one per request, final. `earlier_sent`: invitations of
     earlier runs (not requested now) whose email this run sent; `earlier_withdrawn`: those
-    whose address the mail server refused; `earlier_not_sent`: those still waiting when
+    withdrawn because their email was refused or could not be written; `earlier_not_sent`: those still waiting when
     sending stopped. `stopped`: why sending stopped early (the mail server failed), else None.
     `portals`: every portal's seats after the run."""
 
     decisions: list[Decision]
     earlier_sent: list[tuple[str, str]] = field(default_factory=list)  # (npn, portal_id)
-    earlier_withdrawn: list[tuple[str, str, str]] = field(default_factory=list)  # + the reason
+    # (npn, portal_id, why it was withdrawn: `rules.withdrawal_reason`)
+    earlier_withdrawn: list[tuple[str, str, str]] = field(default_factory=list)
     earlier_not_sent: int = 0
     stopped: str | None = None
     portals: list[Portal] = field(default_factory=list)
@@ -138,8 +144,15 @@ class _Outgoing:
     resend: bool = False  # an unconfirmed send, resent on request
 
 
-# What _send says happened.
-_SENT, _ELSEWHERE, _NOT_SENT, _REFUSED, _UNKNOWN = "sent", "elsewhere", "not sent", "refused", "?"
+# What _send says happened: the email sent by this run, or by another one (`_ELSEWHERE`), or
+# the outcome that goes on the request. `_NOT_WRITTEN_KEPT`: a resend that could not be written,
+# the earlier invitation left as it was.
+_SENT, _ELSEWHERE, _NOT_WRITTEN_KEPT = "sent", "elsewhere", "not written, kept"
+_NOT_SENT, _UNKNOWN = rules.EMAIL_NOT_SENT, rules.EMAIL_UNCONFIRMED
+_WITHDRAWN = (rules.EMAIL_ADDRESS_REFUSED, rules.EMAIL_REFUSED, rules.EMAIL_NOT_WRITTEN)
+# After these, sending stops: the mail server (or the mailer) is in trouble, and the next
+# message would most likely meet the same; the next run sends what waits.
+_STOPS_SENDING = (_NOT_SENT, _UNKNOWN)
 
 
 def _send(
@@ -149,9 +162,27 @@ def _send(
     clock: Callable[[], dt.datetime],
     unconfirmed_after: dt.timedelta,
 ) -> tuple[str, str]:
-    """Claim, send, record one invitation email: (what happened, the mail error if any)."""
+    """Write, claim, send, record one invitation email: (what happened, the reason if any)."""
     new_hash = emails.token_hash(outgoing.token)
     key = {"npn": outgoing.npn, "portal_id": outgoing.portal.portal_id}
+    try:
+        message = emails.invitation_email(
+            to=outgoing.email,
+            producer_name=outgoing.producer_name,
+            npn=outgoing.npn,
+            portal_label=outgoing.portal.label,
+            registration_url=str(outgoing.portal.registration_url),
+            token=outgoing.token,
+        )
+    except emails.EmailNotWritten as error:
+        # Nothing claimed, nothing sent. Writing it again would fail the same way, so the
+        # invitation goes and its seat is free; a resend keeps the earlier invitation (its
+        # email may have arrived).
+        if outgoing.resend:
+            return _NOT_WRITTEN_KEPT, str(error)
+        with engine.begin() as connection:
+            store.withdraw_unsent_invitation(connection, **key, seen_hash=outgoing.seen_hash)
+        return rules.EMAIL_NOT_WRITTEN, str(error)
     now = clock()
     with engine.begin() as connection:
         if outgoing.resend:
@@ -169,25 +200,25 @@ def _send(
             )
     if not claimed:
         return _ELSEWHERE, ""
-    message = emails.invitation_email(
-        to=outgoing.email,
-        producer_name=outgoing.producer_name,
-        npn=outgoing.npn,
-        portal_label=outgoing.portal.label,
-        registration_url=str(outgoing.portal.registration_url),
-        token=outgoing.token,
-    )
     try:
         message_id = mailer.send(message)
     except MailNotSent as error:
         with engine.begin() as connection:
-            if error.recipient_refused:
+            if error.recipient_refused or error.message_refused:
                 store.withdraw_invitation(connection, **key, sent_hash=new_hash)
-                return _REFUSED, str(error)
+                refused = (
+                    rules.EMAIL_ADDRESS_REFUSED if error.recipient_refused else rules.EMAIL_REFUSED
+                )
+                return refused, str(error)
             store.release_claim(connection, **key, sent_hash=new_hash)
         return _NOT_SENT, str(error)
     except MailOutcomeUnknown as error:
         return _UNKNOWN, str(error)  # the claim stays: unconfirmed, never resent by itself
+    except Exception as error:
+        # A failure the mailer did not sort into "not sent" or "maybe sent": the message may
+        # have left, so the claim stays (unconfirmed, never resent by itself) and the request
+        # says what happened instead of the run dying with the seat claimed and nothing said.
+        return _UNKNOWN, f"the mailer failed unexpectedly ({type(error).__name__}: {error})"
     with engine.begin() as connection:
         store.mark_sent(connection, **key, sent_hash=new_hash, now=clock(), message_id=message_id)
     return _SENT, ""
@@ -243,9 +274,9 @@ def invite_to_portals(
                     token,
                 )
             elif taken == store.ALREADY_HAS_SEAT:
-                decisions[index] = rules.invited_meanwhile(decision)
+                decisions[index] = outcomes.invited_meanwhile(decision)
             else:
-                decisions[index] = rules.lost_seat_race(decision, portal)
+                decisions[index] = outcomes.lost_seat_race(decision, portal)
         elif resend_unconfirmed and decision.outcome == rules.ALREADY_INVITED:
             user = users.get((decision.npn, portal.portal_id))
             producer = producers.get(decision.npn)
@@ -271,28 +302,24 @@ def invite_to_portals(
     for index, item in outgoing.items():
         decision = decisions[index]
         if run.stopped is not None:
-            decisions[index] = rules.email_not_sent(
+            decisions[index] = outcomes.email_not_sent(
                 decision, f"sending stopped after the mail server failed ({run.stopped})"
             )
             continue
         happened, reason = _send(engine, mailer, item, clock, unconfirmed_after)
         if happened == _SENT:
-            sent = rules.email_sent(decision, by_this_run=True)
-            decisions[index] = rules.resent(sent) if item.resend else sent
+            sent = outcomes.email_sent(decision, by_this_run=True)
+            decisions[index] = outcomes.resent(sent) if item.resend else sent
         elif happened == _ELSEWHERE:
             decisions[index] = (
-                rules.resend_not_now(decision, unconfirmed_after)
+                outcomes.resend_not_now(decision, unconfirmed_after)
                 if item.resend
-                else rules.email_sent(decision, by_this_run=False)
+                else outcomes.email_sent(decision, by_this_run=False)
             )
-        elif happened == _REFUSED:
-            decisions[index] = rules.email_refused(decision, reason)
-        elif happened == _NOT_SENT:
-            decisions[index] = rules.email_not_sent(decision, reason)
-            run.stopped = reason
         else:
-            decisions[index] = rules.email_unconfirmed(decision, reason)
-            run.stopped = reason
+            decisions[index] = _not_emailed(decision, happened, reason)
+            if happened in _STOPS_SENDING:
+                run.stopped = reason
 
     if run.stopped is None:
         _send_earlier(engine, mailer, run, clock, unconfirmed_after, by_id)
@@ -304,6 +331,21 @@ def invite_to_portals(
             )
         run.portals = store.read_portals(connection)
     return run
+
+
+def _not_emailed(decision: Decision, happened: str, reason: str) -> Decision:
+    """A request's decision once its email did not go (`happened` from `_send`)."""
+    if happened == rules.EMAIL_ADDRESS_REFUSED:
+        return outcomes.email_refused(decision, reason)
+    if happened == rules.EMAIL_REFUSED:
+        return outcomes.email_message_refused(decision, reason)
+    if happened in (rules.EMAIL_NOT_WRITTEN, _NOT_WRITTEN_KEPT):
+        return outcomes.email_not_written(
+            decision, reason, withdrawn=happened == rules.EMAIL_NOT_WRITTEN
+        )
+    if happened == _NOT_SENT:
+        return outcomes.email_not_sent(decision, reason)
+    return outcomes.email_unconfirmed(decision, reason)
 
 
 def _send_earlier(
@@ -344,19 +386,13 @@ def _send_earlier(
             if index is None:
                 run.earlier_sent.append((unsent.npn, unsent.portal_id))
             else:
-                run.decisions[index] = rules.waiting_email_sent(run.decisions[index])
-        elif happened == _REFUSED:
-            if index is None:
-                run.earlier_withdrawn.append((unsent.npn, unsent.portal_id, reason))
-            else:
-                run.decisions[index] = rules.email_refused(run.decisions[index], reason)
-        elif happened in (_NOT_SENT, _UNKNOWN):
+                run.decisions[index] = outcomes.waiting_email_sent(run.decisions[index])
+        elif happened != _ELSEWHERE:
             if index is not None:
-                decision = run.decisions[index]
-                run.decisions[index] = (
-                    rules.email_not_sent(decision, reason)
-                    if happened == _NOT_SENT
-                    else rules.email_unconfirmed(decision, reason)
-                )
-            run.stopped = reason  # the rest wait for the next run (counted by the caller)
-            return
+                run.decisions[index] = _not_emailed(run.decisions[index], happened, reason)
+            elif happened in _WITHDRAWN:
+                why = outcomes.withdrawal_reason(happened, reason)
+                run.earlier_withdrawn.append((unsent.npn, unsent.portal_id, why))
+            if happened in _STOPS_SENDING:
+                run.stopped = reason  # the rest wait for the next run (counted by the caller)
+                return

@@ -45,6 +45,7 @@ from assets.portal.invitations import (
     Portal,
     PortalUser,
     Producer,
+    producer_name,
 )
 
 # The read-only views have a module of their own; callers that know them as
@@ -319,6 +320,23 @@ def withdraw_invitation(
     return result.rowcount == 1
 
 
+def withdraw_unsent_invitation(
+    connection: Connection, *, npn: str, portal_id: str, seen_hash: str | None
+) -> bool:
+    """An invitation whose email cannot be written goes before anyone claimed it for sending
+    (the hash is still the one this run read): its seat is free, nothing was sent."""
+    result = connection.execute(
+        portal_users.delete().where(
+            *_row(npn, portal_id),
+            _hash_is(seen_hash),
+            portal_users.c.status == STATUS_INVITED,
+            portal_users.c.invitation_sent_at.is_(None),
+            portal_users.c.invitation_send_started_at.is_(None),
+        )
+    )
+    return result.rowcount == 1
+
+
 @dataclass(frozen=True)
 class UnsentInvitation:
     """An invitation recorded by a run that stopped before sending its email."""
@@ -332,7 +350,7 @@ class UnsentInvitation:
 
     @property
     def producer_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p and p.strip())
+        return producer_name(self.first_name, self.last_name)
 
 
 def unsent_invitations(connection: Connection) -> list[UnsentInvitation]:

@@ -26,6 +26,7 @@ from assets.keys import (
     TERMINATION_BATCHES_KEY,
 )
 from assets.metadata import markdown_preview
+from assets.retries import retry_transient_database_errors
 from assets.submissions.submission import (
     BatchBusy,
     SubmissionIncomplete,
@@ -36,9 +37,18 @@ from assets.uploads.ledger import markdown_safe
 from resources.database import OperationalDatabase
 from resources.nipr_gateway import NiprGateway
 
-# NIPR down: the step tries again in the same run (1, 2, then 4 minutes later); each try first
+# NIPR down: the step tries again in the same run (1, 3, then 7 minutes later: Dagster's
+# exponential backoff waits (2**n - 1) * delay before try n+1); each try first
 # asks NIPR what it already has. After that the batch waits for `npnflow batches retry`.
 SUBMISSION_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL)
+
+# Another run holds the batch (a poll, or the run of an earlier approval still finishing): the
+# step waits for it (about 1/2, 1 1/2, 3 1/2, then 7 1/2 minutes, give or take 30 s) instead of
+# failing, because the sensor asks for one run per approval and never again. When the holder
+# finished the batch, the next try finds it Completed and does nothing.
+BATCH_BUSY_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=4, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 def _current_version(database: OperationalDatabase, batch_id: str) -> int | None:
@@ -63,6 +73,7 @@ def _current_version(database: OperationalDatabase, batch_id: str) -> int | None
         "written to `transactions`."
     ),
 )
+@retry_transient_database_errors
 def out_nipr__gateway_submissions(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
@@ -86,7 +97,10 @@ def out_nipr__gateway_submissions(
         try:
             report = submit_batch(database, nipr_gateway, batch_id, version, log=context.log)
         except BatchBusy as busy:
-            raise dg.Failure(description=str(busy), allow_retries=False) from None
+            raise dg.RetryRequested(
+                max_retries=BATCH_BUSY_RETRY_POLICY.max_retries,
+                seconds_to_wait=BATCH_BUSY_RETRY_POLICY.calculate_delay(context.retry_number + 1),
+            ) from busy
         except SubmissionIncomplete as incomplete:
             raise dg.Failure(
                 description=str(incomplete), metadata=incomplete.report.as_metadata()

@@ -60,6 +60,7 @@ from assets.submissions.planning import (
 from resources.nipr_gateway import GatewayAuthFailed, GatewayError
 from resources.nipr_gateway_xml import GatewayTransaction, Outcome
 from schemas.statuses import (
+    BATCH_COMPLETED,
     BATCH_IN_SUBMISSION_STATUSES,
     BATCH_SUBMITTED,
     BATCH_SUBMITTING,
@@ -458,7 +459,14 @@ def _counts(run: SubmissionRun) -> dict[str, int]:
 
 
 def _finish(run: SubmissionRun, update_status: bool) -> SubmissionReport:
-    """Step 6: Completed when every non-held transaction is final, else Submitted."""
+    """Step 6: Completed when every non-held transaction is final, else Submitted.
+
+    A batch still in this run's hands gets either status. A batch approved again while this
+    run was sending (a newer approval version) is left to that version's run, unless nothing
+    is left for it to do: when every line is final, the batch is Completed here, whatever its
+    version, so it never waits in Approved for a run with nothing to send. A reviewer's
+    Rejected is never overwritten.
+    """
     with run.engine.begin() as connection:
         statuses: list[str | None] = list(
             connection.execute(
@@ -467,19 +475,30 @@ def _finish(run: SubmissionRun, update_status: bool) -> SubmissionReport:
         )
         batch = batch_state(connection, run.batch_id)
         status = batch.status if batch is not None else None
-        # Only a batch still in our hands: a reviewer's Rejected or a newer approval wins.
-        if (
-            update_status
-            and batch is not None
+        after = batch_status_after(statuses)
+        ours = (
+            batch is not None
             and batch.status in (BATCH_SUBMITTING, BATCH_SUBMITTED)
             and (run.approval_version is None or batch.approval_version == run.approval_version)
-        ):
-            status = batch_status_after(statuses)
-            connection.execute(
+        )
+        done_for_any_version = (
+            batch is not None
+            and batch.status in BATCH_IN_SUBMISSION_STATUSES
+            and after == BATCH_COMPLETED
+        )
+        if update_status and (ours or done_for_any_version):
+            # Conditional on the row as read: a change made meanwhile wins over this one.
+            changed = connection.execute(
                 sa.update(batches_t)
-                .where(batches_t.c.batch_id == run.batch_id)
-                .values(status=status)
-            )
+                .where(
+                    batches_t.c.batch_id == run.batch_id,
+                    batches_t.c.status == batch.status,
+                    batches_t.c.approval_version.is_not_distinct_from(batch.approval_version),
+                )
+                .values(status=after)
+            ).rowcount
+            if changed:
+                status = after
     run.report.batch_status = status
     run.report.status_counts = status_counts(statuses)
     run.log.info(

@@ -28,6 +28,7 @@ from assets.keys import (
     UPLOADS_PARTITIONS,
     VALIDATED_KEY,
 )
+from assets.retries import retry_transient_database_errors
 from assets.terminations import store as termination_store
 from assets.terminations.eligibility import evaluate_termination_requests
 from resources.database import OperationalDatabase
@@ -91,6 +92,7 @@ TERMINATE_REQUESTS = RequestKind(
         ),
     ],
 )
+@retry_transient_database_errors
 def core_terminations__evaluated(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,

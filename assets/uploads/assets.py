@@ -29,8 +29,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 
 from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
+from assets.retries import retry_transient_database_errors
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
 from assets.uploads.error_report import error_report_csv, error_report_xlsx
@@ -117,6 +119,7 @@ def _resolve_object(
         "`uploads`. Duplicate content and whole-file rejections stop here."
     ),
 )
+@retry_transient_database_errors
 def raw_uploads__file(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
@@ -157,30 +160,10 @@ def raw_uploads__file(
 
     with database.begin() as connection:
         previous = upload_store.read_upload_row(connection, upload_id)
-        first = upload_store.first_processed_with_content(connection, sha256, upload_id)
-        if first is not None:
-            message = ledger.duplicate_message(first["upload_id"], first["object_key"])
-            upload_store.save_upload_row(
-                connection,
-                upload_id,
-                {
-                    **base,
-                    "kind": first["kind"],
-                    "status": ledger.DUPLICATE,
-                    "error_message": message,
-                    "error_report_key": None,
-                },
-            )
-    if first is not None:
-        context.log.info(f"Upload {upload_id}: {message}")
-        return dg.MaterializeResult(
-            metadata={
-                **metadata,
-                "status": ledger.DUPLICATE,
-                "duplicate_of": first["upload_id"],
-                "message": message,
-            }
-        )
+        holder = upload_store.claim_holder(connection, sha256, upload_id)
+    if holder is not None and holder["completed_at"] is not None:
+        # The common case, decided before reading the file: the same bytes were done already.
+        return _duplicate(context, database, upload_id, base, holder, metadata)
 
     try:
         raw = read_upload(data, name)
@@ -205,18 +188,15 @@ def raw_uploads__file(
             }
         )
 
-    with database.begin() as connection:
-        status = ledger.receipt_status(
-            previous_status=previous["status"] if previous else None,
-            previous_sha256=previous["content_sha256"] if previous else None,
-            sha256=sha256,
-            duplicate_of=None,
-        )
-        upload_store.save_upload_row(
-            connection,
-            upload_id,
-            {**base, "kind": kind, "status": status, "error_message": None},
-        )
+    status = ledger.receipt_status(
+        previous_status=previous["status"] if previous else None,
+        previous_sha256=previous["content_sha256"] if previous else None,
+        sha256=sha256,
+        duplicate_of=None,
+    )
+    holder = _claim(database, upload_id, sha256, {**base, "kind": kind, "status": status})
+    if holder is not None:
+        return _duplicate(context, database, upload_id, base, holder, metadata)
     metadata |= {
         "status": status,
         "kind": kind,
@@ -230,6 +210,71 @@ def raw_uploads__file(
     if raw.sheet_name:
         metadata["sheet"] = raw.sheet_name
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _claim(
+    database: OperationalDatabase, upload_id: str, sha256: str, row: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Take the content's claim for this upload, or return the upload that holds it.
+
+    The look-up and the write are one transaction, and `uq_uploads_content_claim` refuses a
+    second holder: when two drops of the same bytes race, one write fails, and its second try
+    finds the winner.
+    """
+    for attempt in range(3):
+        try:
+            with database.begin() as connection:
+                holder = upload_store.claim_holder(connection, sha256, upload_id)
+                if holder is not None:
+                    return holder
+                upload_store.save_upload_row(connection, upload_id, {**row, "error_message": None})
+            return None
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
+    return None
+
+
+def _duplicate(
+    context: dg.AssetExecutionContext,
+    database: OperationalDatabase,
+    upload_id: str,
+    base: dict[str, Any],
+    holder: dict[str, Any],
+    metadata: dict[str, Any],
+) -> dg.MaterializeResult[Any]:
+    """Record this upload as a Duplicate of the claim's holder. When the holder's steps were
+    cut short, the later steps of this run continue them (`_work_target`)."""
+    finished = holder["completed_at"] is not None
+    message = (
+        ledger.duplicate_message(holder["upload_id"], holder["object_key"])
+        if finished
+        else ledger.continuing_message(holder["upload_id"], holder["object_key"])
+    )
+    with database.begin() as connection:
+        upload_store.save_upload_row(
+            connection,
+            upload_id,
+            {
+                **base,
+                "kind": holder["kind"],
+                "status": ledger.DUPLICATE,
+                "duplicate_of": holder["upload_id"],
+                "error_message": message,
+                "error_report_key": None,
+                "completed_at": _now(),
+            },
+        )
+    context.log.info(f"Upload {upload_id}: {message}")
+    return dg.MaterializeResult(
+        metadata={
+            **metadata,
+            "status": ledger.DUPLICATE,
+            "duplicate_of": holder["upload_id"],
+            "continues": not finished,
+            "message": message,
+        }
+    )
 
 
 def _reject(
@@ -252,6 +297,7 @@ def _reject(
                 "status": ledger.REJECTED,
                 "error_message": message,
                 "error_report_key": report_key,
+                "completed_at": _now(),
             },
         )
         upload_store.mark_rejected(connection, upload_id, message, report_key)
@@ -321,25 +367,37 @@ def _read_and_validate(
         ),
     ],
 )
+@retry_transient_database_errors
 def core_uploads__processed(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
     object_store: ObjectStore,
     ssn_vault: SsnVault,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    upload_id = context.partition_key
+    partition_id = context.partition_key
     with database.begin() as connection:
-        row = upload_store.read_upload_row(connection, upload_id)
+        row = upload_store.work_target(connection, partition_id)
     if row is None:
         raise dg.Failure(
-            description=f"Upload {upload_id} is not recorded: materialize raw_uploads__file first.",
+            description=(
+                f"Upload {partition_id} is not recorded: materialize raw_uploads__file first."
+            ),
             allow_retries=False,
         )
+    upload_id = row["upload_id"]
     if not ledger.should_process(row["status"]):
         context.log.info(
             f"Upload {upload_id} is {row['status']}: nothing to validate ({row['error_message']})"
         )
         return
+    if row["continuing"]:
+        context.log.info(
+            f"Upload {partition_id} continues upload {upload_id}, whose steps did not finish."
+        )
+        # The same content, in the file this run was asked for (the first may be gone).
+        with database.begin() as connection:
+            own = upload_store.read_upload_row(connection, partition_id)
+        row = {**row, "object_key": own["object_key"] if own else row["object_key"]}
     key = row["object_key"]
     try:
         raw, validated = _read_and_validate(database, object_store, upload_id, row)
@@ -363,7 +421,14 @@ def core_uploads__processed(
         object_store.put_bytes(report_keys[0], error_report_csv(raw, validated))
         if len(report_keys) > 1:
             object_store.put_bytes(report_keys[1], error_report_xlsx(raw, validated))
+    else:
+        _supersede_old_reports(object_store, key, upload_id)
     with database.begin() as connection:
+        upload_store.lock_upload_row(connection, upload_id)
+        if row["completed_at"] is None and upload_store.is_completed(connection, upload_id):
+            # Another run (its own, or a drop of the same content continuing it) finished it.
+            context.log.info(f"Upload {upload_id} was finished by another run meanwhile.")
+            return
         plan = upload_store.apply_validated_upload(
             connection,
             upload_id,
@@ -384,6 +449,18 @@ def core_uploads__processed(
         asset_key=ONBOARDING_KEY,
         metadata=onboarding_metadata(validated, plan, ssn_encrypted=ssn_vault.encrypts),
     )
+
+
+def _supersede_old_reports(object_store: ObjectStore, key: str, upload_id: str) -> None:
+    """A clean version of a file replaces the error report an earlier version left beside it:
+    an analyst must never read an old `.errors.csv` as this version's (the store has no delete;
+    the report says it is superseded)."""
+    for report_key in ledger.error_report_keys(key, "xlsx"):
+        if object_store.exists(report_key):
+            object_store.put_bytes(
+                report_key,
+                ledger.superseded_report(report_key.rsplit(".", 1)[-1], upload_id, _now()),
+            )
 
 
 UPLOAD_ASSETS = [raw_uploads__file, core_uploads__processed]

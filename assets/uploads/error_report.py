@@ -17,7 +17,8 @@ writes a 69 MB report in full.)
 
 Every cell is made safe to open: a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a
 leading `'` (so no spreadsheet runs it as a formula), the `Agent SSN` column keeps only its
-last four digits, and anything shaped like an SSN elsewhere is masked the same way.
+last four digits (so does any other column whose header names SSNs), and anything shaped like
+an SSN elsewhere (9 digits, or 3-2-4 with dashes, spaces or dots) is masked the same way.
 """
 
 from __future__ import annotations
@@ -60,8 +61,7 @@ def error_report_frame(
     errors = validated.row_errors
     rows = validated.rejected_row_numbers
     data = raw.frame.loc[rows].copy()
-    ssn_label = validated.columns.get("ssn")
-    if ssn_label is not None:
+    for ssn_label in validated.ssn_labels:  # the SSN column, and any other that names SSNs
         data[ssn_label] = data[ssn_label].map(mask_ssn_value)
     for label in data.columns:
         data[label] = map_distinct(data[label], _safe)

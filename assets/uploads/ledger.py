@@ -18,13 +18,20 @@ Statuses of an `uploads` row:
 - `Received`: read and recognised; validation has not finished yet;
 - `Processed`: validated (some rows may have been rejected: see rows_rejected);
 - `Rejected`: the whole file was refused (`error_message` says why);
-- `Duplicate`: the same content as an upload already processed (`error_message` names it);
-  nothing was done.
+- `Duplicate`: the same content as another upload (`duplicate_of`, and `error_message` names
+  it): when that upload finished, nothing is done; when its steps were cut short (a crash
+  between steps), this drop's run does them for that upload (`continuing_message`).
+
+The content claim: an upload `Received` or `Processed` holds its content's hash
+(`uq_uploads_content_claim`), so of two drops of the same bytes, even started together, one is
+processed and the other is `Duplicate`. `Rejected` releases it: a refused file can be fixed and
+dropped again. `uploads.completed_at` is set in the transaction of the kind's last step.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import re
@@ -42,6 +49,8 @@ PROCESSED = "Processed"
 REJECTED = "Rejected"
 DUPLICATE = "Duplicate"
 UPLOAD_STATUSES = (RECEIVED, PROCESSED, REJECTED, DUPLICATE)
+#: The statuses that hold the content's claim (`uq_uploads_content_claim` in schemas/tables.py).
+CLAIMING_STATUSES = (RECEIVED, PROCESSED)
 UNKNOWN_KIND = "unknown"
 
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
@@ -114,6 +123,26 @@ def file_rejection_report_csv(message: str) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+def superseded_report(report_format: str, upload_id: str, when: dt.datetime) -> bytes:
+    """What replaces an earlier version's error report once a version without rejected rows
+    was processed: the same shape as a row report, one line saying it no longer applies."""
+    message = (
+        f"Superseded: the version of this file processed as upload {upload_id} on "
+        f"{when:%Y-%m-%d %H:%M} UTC had no rejected rows; this report no longer applies."
+    )
+    if report_format == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("errors")
+        sheet.append(["Row", "Errors"])
+        sheet.append(["(file)", message])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue()
+    return file_rejection_report_csv(message)
+
+
 def receipt_status(
     *,
     previous_status: str | None,
@@ -138,6 +167,13 @@ def duplicate_message(first_upload_id: str, first_object_key: str) -> str:
     return (
         f"The same content was already processed as upload {first_upload_id} "
         f"({first_object_key}); this copy was not processed again."
+    )
+
+
+def continuing_message(first_upload_id: str, first_object_key: str) -> str:
+    return (
+        f"The same content is upload {first_upload_id} ({first_object_key}), whose processing "
+        "did not finish; this drop continues it (its steps run for that upload, once)."
     )
 
 

@@ -3,9 +3,11 @@
 `row_errors` validates the normalised frame with the kind's pandera model, lazily, and makes one
 row error per failing cell: the spreadsheet row, the template column, the value (neutralised,
 SSNs masked) and a message that says what is wrong and how to fix it. When a cell fails several
-checks the most basic problem wins: an over-long cell, then a blank required cell, then a
-malformed value, then a value unknown to the reference data, then cross-column rules, then
-duplicates. Separate from `validation.py`: the rules live in `schemas/uploads.py` and there;
+checks the most basic problem wins: a control character, a line break in a name or an
+over-long cell, then a blank required cell, an invisible character in an identifier or a value
+shaped like an SSN outside the SSN column, then a malformed value, then a value unknown to the
+reference data, then cross-column rules, then duplicates. Every message goes through the SSN
+mask last, whatever it quotes. Separate from `validation.py`: the rules live in `schemas/uploads.py` and there;
 the wording of every message lives here.
 """
 
@@ -20,7 +22,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from assets.uploads import cells
+from schemas.email_addresses import checked_email
 from schemas.reference import JURISDICTION_CODES, LOA_CATEGORIES
+from schemas.ssn_shapes import is_ssn_shape
 from schemas.uploads import (
     AGENT_TYPES,
     ASSIGNMENT_FIELDS,
@@ -90,8 +94,12 @@ def appoint_loa_outcome(
 
 # (priority, the field a dataframe-wide check is about). Lower priority wins within a cell.
 _CHECK_PRIORITY = {
+    "control_character": 0,
+    "line_break": 0,
     "cell_too_long": 0,
     "not_nullable": 1,
+    "invisible_character": 1,
+    "ssn_shaped": 1,
     "known_reason_code": 3,
     "known_company": 3,
     "line_of_authority_resolves": 3,
@@ -199,7 +207,7 @@ def row_errors(
             field_name, name, values, text, kind, headers, lengths, max_chars, explain
         )
         mask = cells.mask_ssn_value if field_name == "ssn" else cells.mask_ssns
-        shown = cells.map_distinct(values, partial(_report_value, mask=mask))
+        shown = cells.map_distinct(values, partial(report_value, mask=mask))
         shown = shown.fillna("")
         parts.append(
             pd.DataFrame(
@@ -214,12 +222,61 @@ def row_errors(
         )
     errors = pd.concat(parts, ignore_index=True).sort_values(["row_number", "_order"])
     errors = errors.drop(columns="_order").reset_index(drop=True)
-    return errors.astype({"row_number": "int64", "column": "str", "value": "str", "message": "str"})
+    errors = errors.astype(
+        {"row_number": "int64", "column": "str", "value": "str", "message": "str"}
+    )
+    errors["message"] = cells.map_distinct(errors["message"], cells.mask_ssns)
+    return errors
 
 
-def _report_value(value: str, mask: Callable[[str], str]) -> str:
-    """A value as the error report's value column shows it: SSNs masked, never a formula."""
-    return cells.neutralise(mask(value))[:_VALUE_CHARS]
+def report_value(value: str, mask: Callable[[str], str] = cells.mask_ssns) -> str:
+    """A value as the error report's value column shows it: SSNs masked, never a formula, no
+    control or invisible character."""
+    return cells.neutralise(mask(cells.without_invisible_characters(value)))[:_VALUE_CHARS]
+
+
+def a_file(kind: str) -> str:
+    """'an appoint file', 'a terminate file'."""
+    return f"{'an' if kind[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {kind} file"
+
+
+def control_character_message(header: str, character: str) -> str:
+    return f"{header} holds a control character ({character}); retype the cell without it"
+
+
+def _quoted(column: TemplateColumn, value: str) -> str:
+    """A value quoted in a message; the SSN column's only by its last four digits."""
+    return cells.mask_ssn_value(value) if column.kind == "ssn" else cells.shown(value)
+
+
+def _character_message(
+    name: str, column: TemplateColumn, values: pd.Series, kind: str
+) -> pd.Series:
+    """The words for the checks every cell gets (`cell_checks.py`)."""
+    header = column.header
+    if name == "line_break":
+        return pd.Series(
+            f"{header} holds a line break; type the name on one line",
+            index=values.index,
+            dtype="str",
+        )
+    if name == "invisible_character":
+        return cells.map_distinct(
+            values,
+            lambda v: (
+                f"{header} '{_quoted(column, v)}' holds an invisible character "
+                f"({cells.invisible_character_name(v)}), often pasted from a web page or an "
+                "email; retype the value"
+            ),
+        )
+    ssn_column = next((c.header for c in TEMPLATES[kind] if c.kind == "ssn"), None)
+    where = f"an SSN belongs only in {ssn_column}" if ssn_column else f"{a_file(kind)} has no SSNs"
+    return cells.map_distinct(
+        values,
+        lambda v: (
+            f"{header} '{cells.shown(v)}' holds a number shaped like an SSN; remove it ({where})"
+        ),
+    )
 
 
 def _formula_or(
@@ -269,8 +326,12 @@ def _message(
         )
     if name == "not_nullable":
         return const(f"{header} is required (the cell is empty)")
+    if f"{name}:{field_name}" in explain:  # a check of every cell, with its field's words
+        return explain[f"{name}:{field_name}"](rows)
     if name in explain:
         return explain[name](rows)
+    if name in ("line_break", "invisible_character", "ssn_shaped"):
+        return _character_message(name, column, values, kind)
     if name.startswith("assignment_has_"):
         return _assignment_message(field_name, rows, text, headers)
     if name == "license_and_appointment_has_cocodes":
@@ -310,25 +371,29 @@ def _format_message(column: TemplateColumn, header: str, values: pd.Series) -> p
     if kind == "npn":
 
         def npn(shown: str, value: str) -> str:
-            if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", value):
+            if re.fullmatch(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+", value):
                 return (
                     f"{header} '{shown}' was turned into scientific notation by a "
                     "spreadsheet; format the column as Text and type the full NPN"
                 )
-            if cells.SSN_SHAPE.fullmatch(value):
+            if is_ssn_shape(value):
                 return f"{header} '{shown}' looks like an SSN, not an NPN"
+            if cells.has_non_ascii_digit(value):
+                return _other_digits(header, shown)
             return f"{header} '{shown}' must be digits only (up to 10)"
 
         return _formula_or(values, header, npn, "the NPN")
     if kind == "cocode":
 
         def cocode(shown: str, value: str) -> str:
-            if re.fullmatch(r"\d{1,4}", value):
+            if cells.has_non_ascii_digit(value):
+                return _other_digits(header, shown)
+            if re.fullmatch(r"[0-9]{1,4}", value):
                 return (
                     f"{header} '{shown}' must be exactly 5 digits (did a spreadsheet drop a "
                     f"leading zero? format the column as Text and type '{value.zfill(5)}')"
                 )
-            if re.fullmatch(r"\d(\.\d+)?[eE]\+?\d+", value):
+            if re.fullmatch(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+", value):
                 return (
                     f"{header} '{shown}' was turned into scientific notation by a "
                     "spreadsheet; format the column as Text and type the 5 digits"
@@ -340,7 +405,10 @@ def _format_message(column: TemplateColumn, header: str, values: pd.Series) -> p
         return cells.map_distinct(
             values,
             lambda v: (
-                f"{header} must be 9 digits, with or without dashes (the value ending in "
+                f"{header} uses digits other than 0-9 (the value ending in "
+                f"'{cells.mask_ssn_value(v)[-4:]}'); retype it with the digits 0-9"
+                if cells.has_non_ascii_digit(v)
+                else f"{header} must be 9 digits, with or without dashes (the value ending in "
                 f"'{cells.mask_ssn_value(v)[-4:]}' is not)"
             ),
         )
@@ -348,7 +416,10 @@ def _format_message(column: TemplateColumn, header: str, values: pd.Series) -> p
         return _formula_or(
             values,
             header,
-            lambda s, v: f"{header} '{s}' is not a valid email address",
+            lambda s, v: (
+                f"{header} '{s}' is not a valid email address: "
+                f"{checked_email(v)[1] or 'it is not an email address'}"
+            ),
             "the address",
         )
     if kind == "states":
@@ -367,14 +438,16 @@ def _format_message(column: TemplateColumn, header: str, values: pd.Series) -> p
     if kind == "cocodes":
 
         def cocodes(shown: str, value: str) -> str:
-            short = any(re.fullmatch(r"\d{1,4}", i) for i in value.split(";"))
+            if cells.has_non_ascii_digit(value):
+                return _other_digits(header, shown)
+            short = any(re.fullmatch(r"[0-9]{1,4}", i) for i in value.split(";"))
             hint = _comma_hint(value, "CoCodes") or (
                 " (did a spreadsheet drop a leading zero? format the column as Text)"
                 if short
                 else ""
             )
             return list_message(
-                header, value, lambda i: not re.fullmatch(r"\d{5}", i), hint, "not 5 digits"
+                header, value, lambda i: not re.fullmatch(r"[0-9]{5}", i), hint, "not 5 digits"
             )
 
         return _formula_or(values, header, cocodes, "the CoCodes")
@@ -424,6 +497,13 @@ def _format_message(column: TemplateColumn, header: str, values: pd.Series) -> p
 
 
 _STATE_SET = frozenset(JURISDICTION_CODES)
+
+
+def _other_digits(header: str, shown: str) -> str:
+    return (
+        f"{header} '{shown}' uses digits other than 0-9 (such as Arabic-Indic or full-width "
+        "digits); retype it with the digits 0-9"
+    )
 
 
 def _comma_hint(value: str, what: str) -> str:

@@ -3,10 +3,14 @@
 What a person types is read the way they meant it, vectorised (each rule once per distinct
 value): surrounding spaces; `;`-lists (`ca; tx` -> `CA;TX`, empty items and repeats dropped);
 the letter case of known values (LOA categories, agent and scorecard types); TRUE/FALSE words;
-ISO or US dates to ISO; termination reason codes; numbers a spreadsheet wrote as `12345678.0`.
+ISO or US dates to ISO; termination reason codes; numbers a spreadsheet wrote as `12345678.0`;
+email addresses in the email-validator library's normalised form; invisible characters
+(zero-width space, soft hyphen, ...) removed from names, free text and listed values.
 Each change is noted as a warning ("'ca; tx' was read as 'CA;TX'"), never an error; what
-cannot be read is left as typed for validation to report. Separate from `validation.py`:
-this is about reading values, that is about judging rows.
+cannot be read is left as typed for validation to report. Identifiers (NPNs, CoCodes, SSNs)
+and email addresses keep an invisible character: validation refuses them, because an
+identifier is never guessed at. Digits are 0-9 only. Separate from `validation.py`: this is
+about reading values, that is about judging rows.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import pandas as pd
 
 from assets.uploads import cells
 from schemas.booleans import FALSE_WORDS, TRUE_WORDS
+from schemas.email_addresses import checked_email
 from schemas.reference import LOA_CATEGORIES
 from schemas.uploads import AGENT_TYPES, SCORECARD_ALIASES, TemplateColumn
 
 WARNING_COLUMNS = ["row_number", "column", "message"]
+# The column kinds that hold identifiers: an invisible character in one is refused, not removed.
+IDENTIFIER_KINDS = frozenset({"npn", "cocode", "cocodes", "ssn", "email"})
 
 
 class Notes:
@@ -58,7 +65,8 @@ class Notes:
         frame = frame.sort_values(["_file", "row_number"], ascending=[False, True], kind="stable")
         frame = frame.reset_index(drop=True)
         frame["column"] = frame["column"].astype("str")
-        frame["message"] = frame["message"].astype("str")
+        # Every value was quoted through cells.shown; this pass also covers the reader's lines.
+        frame["message"] = cells.map_distinct(frame["message"].astype("str"), cells.mask_ssns)
         return frame[WARNING_COLUMNS]
 
 
@@ -114,7 +122,7 @@ def _list_value(kind: str) -> Callable[[str], str | None]:
             elif kind == "categories":
                 item = _CATEGORY_BY_KEY.get(cells.match_key(item), item)
             else:  # a CoCode a spreadsheet wrote as a number: 91234.0
-                item = re.sub(r"^(\d+)\.0+$", r"\1", item)
+                item = re.sub(r"^([0-9]+)\.0+$", r"\1", item)
             if item not in items:
                 items.append(item)
         return ";".join(items) or None
@@ -123,12 +131,12 @@ def _list_value(kind: str) -> Callable[[str], str | None]:
 
 
 def _date_value(value: str) -> str | None:
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         return value
-    midnight = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[ T]00:00(?::00)?", value)
+    midnight = re.fullmatch(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]00:00(?::00)?", value)
     if midnight:
         return midnight.group(1)
-    if re.fullmatch(r"\d{1,2}/\d{1,2}/(\d{2}|\d{4})", value):
+    if re.fullmatch(r"[0-9]{1,2}/[0-9]{1,2}/([0-9]{2}|[0-9]{4})", value):
         for pattern in ("%m/%d/%Y", "%m/%d/%y"):
             try:
                 return dt.datetime.strptime(value, pattern).date().isoformat()
@@ -137,15 +145,45 @@ def _date_value(value: str) -> str | None:
     return value  # not a date: the check reports it as typed
 
 
+def _without_invisible(series: pd.Series, column: TemplateColumn, notes: Notes) -> pd.Series:
+    """Invisible characters removed from a name, free text or listed value, with a warning."""
+    if not cells.any_match(series, cells.INVISIBLE_CHARACTER):
+        return series
+    has = series.str.contains(cells.INVISIBLE_CHARACTER, regex=True).fillna(False).astype(bool)
+    after = series.where(~has, series.str.replace(cells.INVISIBLE_CHARACTER, "", regex=True))
+    after = after.mask(after.str.strip().eq(""))
+    typed = series[has]
+    names = cells.map_distinct(typed, lambda v: cells.invisible_character_name(v) or "")
+    shown = cells.map_distinct(after[has], cells.shown).fillna("")
+    notes.per_cell(
+        typed.index,
+        column.header,
+        column.header + " '" + shown + "' held an invisible character (" + names + "), which "
+        "was removed",
+    )
+    return after
+
+
+def _email_value(value: str) -> str:
+    address, _ = checked_email(value)
+    return value if address is None else address
+
+
 def normalise(series: pd.Series, column: TemplateColumn, notes: Notes) -> pd.Series:
     kind = column.kind
+    if kind not in IDENTIFIER_KINDS:
+        series = _without_invisible(series, column, notes)
+    if kind == "email":
+        after = cells.map_distinct(series, _email_value)
+        _note_changes(notes, column, series, after)
+        return after
     if kind in ("states", "cocodes", "categories"):
         after = cells.map_distinct(series, _list_value(kind))
         _note_changes(notes, column, series, after)
         return after
     if kind in ("npn", "cocode"):
         # A number a spreadsheet wrote as 12345678.0: the digits are all there.
-        whole = series.str.fullmatch(r"\d+\.0+").fillna(False).astype(bool)
+        whole = series.str.fullmatch(r"[0-9]+\.0+").fillna(False).astype(bool)
         if whole.any():
             after = series.where(~whole, series.str.replace(r"\.0+$", "", regex=True))
             _note_changes(notes, column, series[whole], after[whole])

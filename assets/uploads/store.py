@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from assets.onboarding import store as onboarding_store
 from assets.onboarding.onboarding import OnboardingPlan, plan_onboarding
 from assets.uploads import request_rows
-from assets.uploads.ledger import PROCESSED, REJECTED
+from assets.uploads.ledger import CLAIMING_STATUSES, DUPLICATE, PROCESSED, REJECTED
 from assets.uploads.validation import ValidatedUpload
 from schemas.tables import upload_row_errors, uploads
 
@@ -28,19 +28,89 @@ def read_upload_row(connection: Connection, upload_id: str) -> dict[str, Any] | 
     return dict(row._mapping) if row is not None else None
 
 
-def first_processed_with_content(
-    connection: Connection, sha256: str, other_than: str
-) -> dict[str, Any] | None:
-    """The earliest other upload with the same content that was processed, if any."""
+def claim_holder(connection: Connection, sha256: str, other_than: str) -> dict[str, Any] | None:
+    """The other upload holding this content's claim (Received or Processed), if any: at most
+    one, by `uq_uploads_content_claim`. Its `completed_at` says whether its steps finished."""
     row = connection.execute(
-        sa.select(uploads.c.upload_id, uploads.c.object_key, uploads.c.kind)
+        sa.select(
+            uploads.c.upload_id,
+            uploads.c.object_key,
+            uploads.c.kind,
+            uploads.c.status,
+            uploads.c.completed_at,
+        )
         .where(uploads.c.content_sha256 == sha256)
-        .where(uploads.c.status == PROCESSED)
+        .where(uploads.c.status.in_(CLAIMING_STATUSES))
         .where(uploads.c.upload_id != other_than)
         .order_by(uploads.c.received_at, uploads.c.upload_id)
         .limit(1)
     ).first()
     return dict(row._mapping) if row is not None else None
+
+
+def work_target(connection: Connection, upload_id: str) -> dict[str, Any] | None:
+    """The upload whose steps a run of partition `upload_id` does: its own row, or, for a
+    Duplicate whose first copy was cut short (not completed, still holding the claim), that
+    first copy's row: a drop of the same content continues the unfinished upload.
+
+    The returned row has `continuing` True in the second case. None when nothing is recorded.
+    """
+    own = read_upload_row(connection, upload_id)
+    if own is None:
+        return None
+    first_id = own.get("duplicate_of")
+    if own["status"] == DUPLICATE and first_id:
+        first = read_upload_row(connection, first_id)
+        if (
+            first is not None
+            and first["completed_at"] is None
+            and first["status"] in CLAIMING_STATUSES
+        ):
+            return {**first, "continuing": True, "continued_by": upload_id}
+    return {**own, "continuing": False}
+
+
+def lock_upload_row(connection: Connection, upload_id: str) -> None:
+    """Serialise writers of one upload: the first statement of a step's writing transaction.
+
+    An UPDATE that changes nothing still takes the row's lock on PostgreSQL and the database's
+    write lock on SQLite (whose pysqlite transaction otherwise begins at the first write, after
+    the reads), so two runs working on the same upload (its own, and a drop of the same content
+    continuing it) write one after the other, each seeing what the other committed.
+    """
+    connection.execute(
+        uploads.update().where(uploads.c.upload_id == upload_id).values(status=uploads.c.status)
+    )
+
+
+def unfinished_uploads(connection: Connection, limit: int) -> list[tuple[str, dt.datetime]]:
+    """Uploads holding their claim whose steps have not all committed, oldest first."""
+    rows = connection.execute(
+        sa.select(uploads.c.upload_id, uploads.c.received_at)
+        .where(uploads.c.completed_at.is_(None))
+        .where(uploads.c.status.in_(CLAIMING_STATUSES))
+        .order_by(uploads.c.received_at, uploads.c.upload_id)
+        .limit(limit)
+    ).all()
+    return [(str(r.upload_id), r.received_at) for r in rows]
+
+
+def is_completed(connection: Connection, upload_id: str) -> bool:
+    return (
+        connection.execute(
+            sa.select(uploads.c.completed_at).where(uploads.c.upload_id == upload_id)
+        ).scalar()
+        is not None
+    )
+
+
+def mark_completed(connection: Connection, upload_id: str, now: dt.datetime) -> None:
+    """Every step of the upload's kind committed (inside the last step's transaction)."""
+    connection.execute(
+        uploads.update()
+        .where(uploads.c.upload_id == upload_id, uploads.c.completed_at.is_(None))
+        .values(completed_at=now)
+    )
 
 
 def save_upload_row(connection: Connection, upload_id: str, values: dict[str, Any]) -> None:
@@ -92,6 +162,7 @@ def mark_rejected(
             rows_blank=None,
             rows_valid=None,
             rows_rejected=None,
+            completed_at=sa.func.coalesce(uploads.c.completed_at, dt.datetime.now(dt.UTC)),
         )
     )
 
@@ -127,7 +198,11 @@ def apply_validated_upload(
     )
     replace_row_errors(connection, upload_id, validated)
     request_rows.write_request_rows(connection, upload_id, validated)
-    if validated.kind != "agent" or validated.valid_rows.empty:
+    if validated.kind != "agent":
+        return None  # the kind's own step (appoint, terminate, portal) completes it
+    # Onboarding is the agent kind's last step, in this transaction.
+    mark_completed(connection, upload_id, now)
+    if validated.valid_rows.empty:
         return None
     valid = validated.valid_rows
     existing = onboarding_store.read_existing_producers(connection, valid["npn"].tolist())

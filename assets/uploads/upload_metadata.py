@@ -2,8 +2,11 @@
 and `core_onboarding__producers`.
 
 Counts, the first rejected rows and the warnings (SSNs already masked by the validator), the
-error reports' paths, and for an agent upload what onboarding did. Apart from `assets.py` so
-that the asset definitions stay wiring: read, call the rules, write, describe.
+error reports' paths, and for an agent upload what onboarding did. Every table shown goes
+through the SSN mask once more (`cells.masked_frame`): the event log is read by people and
+kept, so a 9-digit NPN in the onboarding preview is shown as `***-**-6789` too
+(docs/decisions/0021). Apart from `assets.py` so that the asset definitions stay wiring: read,
+call the rules, write, describe.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import dagster as dg
 
 from assets.metadata import markdown_preview
 from assets.onboarding.onboarding import OnboardingPlan
-from assets.uploads import ledger
+from assets.uploads import cells, ledger
 from assets.uploads.validation import ValidatedUpload
 
 SHOWN_ROWS = 20
@@ -56,12 +59,15 @@ def validation_metadata(
     first_rows = validated.rejected_row_numbers[:SHOWN_ROWS]
     shown = errors[errors["row_number"].isin(first_rows)]
     metadata["first_rejected_rows"] = markdown_preview(
-        ledger.markdown_safe(shown[["row_number", "column", "value", "message"]]),
+        ledger.markdown_safe(
+            cells.masked_frame(shown[["row_number", "column", "value", "message"]])
+        ),
         max_rows=4 * SHOWN_ROWS,
     )
     if len(warnings):
         metadata["warnings"] = markdown_preview(
-            ledger.markdown_safe(warnings.astype(object).fillna("")), max_rows=SHOWN_ROWS
+            ledger.markdown_safe(cells.masked_frame(warnings.astype(object).fillna(""))),
+            max_rows=SHOWN_ROWS,
         )
     return metadata
 
@@ -90,7 +96,8 @@ def onboarding_metadata(
         else "no NPNFLOW_SSN_KEY: full SSNs discarded, last four kept"
     )
     metadata["producers"] = markdown_preview(
-        ledger.markdown_safe(plan.summary.astype(object).fillna("")), max_rows=SHOWN_ROWS
+        ledger.markdown_safe(cells.masked_frame(plan.summary.astype(object).fillna(""))),
+        max_rows=SHOWN_ROWS,
     )
     metadata["next"] = (
         f"{plan.counts['producers_to_sync']} producer(s) Not Started: `sync_new_producers_job` "

@@ -4,20 +4,25 @@
 
 1. matches the header to the kind's template (`schemas/uploads.py`); a missing required
    column rejects the whole file (`UploadRejected`); unknown columns are ignored, with a
-   warning;
+   warning (one whose header names SSNs says so, and its cells are masked wherever shown);
 2. skips blank rows (every cell empty or spaces) and counts them;
 3. normalises the cells (`normalising.py`), each change noted as a warning; a Line of
    Authority (name or NIPR code) is mapped to its LOA category in the row's states;
-4. validates the normalised frame with the kind's pandera model, lazily, and turns pandera's
+4. validates the normalised frame with the kind's pandera model and the checks every cell
+   gets (`cell_checks.py`: control characters, line breaks in names, invisible characters in
+   identifiers, SSN-shaped values outside the SSN column), lazily, and turns pandera's
    failure cases into row errors (`messages.py`: spreadsheet row, template column, the value
-   neutralised and with SSNs masked, a plain-English message), one per cell;
+   neutralised and with SSNs masked, a plain-English message), one per cell; a control
+   character in a column the template does not have rejects its row too;
 5. types the valid rows (booleans, dates, defaults) and, for appoint and terminate, explodes
    them into one row per state (`REQUEST_COLUMNS`: what `upload_request_rows` stores).
 
-An SSN is never echoed: in row errors and warnings the `Agent SSN` column and anything shaped
-like an SSN show only the last four digits (`cells.py`). `valid_rows` of an agent upload does
-hold the full SSN (9 digits, column `ssn`) for the onboarding step to encrypt or discard; never
-log it, never store it.
+An SSN is never echoed: in row errors and warnings the `Agent SSN` column, a column whose
+header names SSNs, and anything shaped like an SSN (9 digits, or 3-2-4 with dashes, spaces or
+dots, `schemas/ssn_shapes.py`) show only the last four digits (`cells.py`). `valid_rows` of an
+agent upload does hold the full SSN (9 ASCII digits, column `ssn`) for the onboarding step to
+encrypt or discard; never log it, never store it. No other column of `valid_rows` holds an
+SSN-shaped value but an NPN column (an NPN may have 9 digits).
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from assets.uploads import cells, messages, normalising
+from assets.uploads import cell_checks, cells, messages, normalising
 from assets.uploads.cells import mask_ssn_value, mask_ssns, neutralise
 from assets.uploads.messages import ERROR_COLUMNS
 from assets.uploads.normalising import WARNING_COLUMNS
 from assets.uploads.reading import RawUpload, UploadRejected, require_columns
 from schemas.reference import JURISDICTION_CODES
+from schemas.ssn_shapes import looks_like_ssn_header
 from schemas.tables import producer_assignments
 from schemas.uploads import (
     ASSIGNMENT_FIELDS,
@@ -100,7 +106,10 @@ class ValidatedUpload:
       `;`-joined text (`state_codes` `CA;TX`); `exploded()` gives one row per list item;
     - `row_errors`: row_number, column (template header), value, message; several per row;
     - `warnings`: row_number (missing for the whole file), column, message;
-    - counts: `rows_total` (data rows up to the last filled one) = blank + valid + rejected.
+    - counts: `rows_total` (data rows up to the last filled one) = blank + valid + rejected;
+    - `ssn_labels`: the upload's columns (labels) that hold SSNs: the template's SSN column
+      and any other whose header names SSNs; whoever shows their cells shows the last four
+      digits only.
     """
 
     kind: str
@@ -112,6 +121,7 @@ class ValidatedUpload:
     rows_valid: int
     rows_rejected: int
     columns: dict[str, str] = field(default_factory=dict)  # template field -> upload label
+    ssn_labels: tuple[str, ...] = ()
     _exploded: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -170,10 +180,15 @@ def validate_upload(
     frame = raw.frame
     stripped = {label: frame[label].str.strip() for label in frame.columns}
     blank = _blank_rows(frame, stripped)
+    ssn_labels = [match.fields["ssn"]] if "ssn" in match.fields else []
     for label in match.unknown:
         if label.startswith("Column ") and label[7:].isalpha() and label not in raw.headers:
             if (~blank & stripped[label].ne("")).any():
                 notes.file(f"{label} has values but no header; it was ignored.")
+            continue
+        if looks_like_ssn_header(label):
+            ssn_labels.append(label)
+            notes.file(_ssn_column_warning(label, kind, headers.get("ssn")), label)
             continue
         notes.file(f"Column '{label}' is not in the {kind} template and was ignored.", label)
     data = frame.loc[~blank]
@@ -215,7 +230,15 @@ def validate_upload(
         max_cell_chars=raw.max_cell_chars if any(s.any() for s in too_long.values()) else None,
         extra_checks=checks,
     )
-    errors = messages.row_errors(text, schema, kind, headers, lengths, raw.max_cell_chars, explain)
+    as_read = {f: frame[label].loc[~blank] for f, label in match.fields.items()}
+    schema, explain_cells = cell_checks.with_cell_checks(schema, kind, as_read)
+    errors = messages.row_errors(
+        text, schema, kind, headers, lengths, raw.max_cell_chars, explain | explain_cells
+    )
+    unknown = cell_checks.unknown_column_errors(data, match.unknown, ssn_labels)
+    if len(unknown):
+        errors = pd.concat([errors, unknown], ignore_index=True)
+        errors = errors.sort_values("row_number", kind="stable").reset_index(drop=True)
     rejected = set(errors["row_number"].tolist())
     valid_text = text.loc[~text.index.isin(list(rejected))]
     valid = _typed(valid_text, kind)
@@ -237,7 +260,20 @@ def validate_upload(
         rows_valid=len(valid),
         rows_rejected=len(rejected),
         columns=dict(match.fields),
+        ssn_labels=tuple(ssn_labels),
         _exploded=exploded,
+    )
+
+
+def _ssn_column_warning(label: str, kind: str, ssn_header: str | None) -> str:
+    advice = (
+        f"delete it and put SSNs only in the {ssn_header} column"
+        if ssn_header
+        else f"delete it, as {messages.a_file(kind)} needs no SSNs"
+    )
+    return (
+        f"Column '{label}' looks like it holds SSNs and was ignored (its values are never "
+        f"stored or shown); {advice}."
     )
 
 

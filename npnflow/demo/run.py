@@ -18,7 +18,7 @@ from npnflow.demo.dagster_runs import drop_file, heading, run_job, sync_onboarde
 from npnflow.demo.portal import portal_invitations
 from npnflow.demo.samples import roster, sample_agent_file
 from npnflow.demo.submissions import appointments, terminations
-from npnflow.instance import ensure_dagster_home
+from npnflow.instance import clean_dead_runs, ensure_dagster_home
 from resources import paths
 
 if TYPE_CHECKING:
@@ -202,6 +202,13 @@ def run_demo(producers: int = 200) -> int:
         DagsterInstance.get() as instance,
     ):
         os.environ["NPNFLOW_NIPR_SANDBOX_URL"] = sandbox.base_url
+        # Runs an earlier, killed demo or UI left Started: failed, so they hold no place in
+        # the run queue that `make ui` shows afterwards.
+        for dead in clean_dead_runs(instance):
+            click.echo(
+                f"   Run {dead.run_id} of {dead.job_name} was left {dead.status} by process "
+                f"{dead.pid}, which is gone: marked failed."
+            )
         defs = build_definitions("local")
         heading("2. NIPR sandbox")
         click.echo(f"   {sandbox.base_url} knows {producers} generated producers")

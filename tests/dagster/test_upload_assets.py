@@ -313,3 +313,43 @@ def test_an_xlsx_upload_gets_both_reports(bucket):
     assert bucket.store.exists("inbox/agent/roster.xlsx.errors.csv")
     assert bucket.store.exists("inbox/agent/roster.xlsx.errors.xlsx")
     assert list(bucket.table("producers").npn) == ["10000001"]
+
+
+# Issue 13: an SSN typed anywhere, in any shape, and in any digits, reaches no table, event,
+# metadata or report beyond its last four digits; a 9-digit NPN is stored, and shown masked.
+ISSUE_13_FILE = "\r\n".join(
+    [
+        HEADER + ",Social Security Number",
+        "9000001,Ann,Lee,10000001,ann@example.com,372-58-1946,,,,,,481 62 7359",
+        "9000001,593.71.2468,Ray,10000002,,,,,,,,",
+        "9000001,Cy,Diaz 684 02 7135,10000003,,,,,,,,",
+        "9000001,Di,Ho,10000004,715392846@example.com,,,,,,,",
+        "9000001,Ed,Fox,10000005,,\u0663\u0667\u0662-\u0665\u0668-\u0661\u0669\u0664\u0666,,,,,,",
+        "9000001,Fay,Gill,826135792,fay@example.com,,,,,,,",
+    ]
+).encode("utf-8")
+ISSUE_13_SSNS = ("37258", "48162", "59371", "68402", "71539")
+
+
+@pytest.mark.parametrize("with_key", [True, False])
+def test_ssns_in_every_shape_and_column_never_leave_the_ssn_column(tmp_path, template_db, with_key):
+    import re
+    import unicodedata
+
+    bucket = Bucket(
+        tmp_path, template_db, ssn_key=Fernet.generate_key().decode() if with_key else None
+    )
+    result = bucket.process(bucket.drop(KEY, ISSUE_13_FILE))
+    upload = bucket.table("uploads").iloc[0]
+    assert (upload.status, upload.rows_valid, upload.rows_rejected) == ("Processed", 2, 4)
+    producers = bucket.table("producers").set_index("npn")
+    assert sorted(producers.index) == ["10000001", "826135792"]  # a 9-digit NPN is an NPN
+    assert producers.loc["10000001", "ssn_last4"] == "1946"
+    onboarded = _materialized(result)[ONBOARDING_KEY.to_user_string()]
+    assert "***-**-5792" in onboarded["producers"].value  # ... shown masked
+    assert "826135792" not in repr(_materialized(result))
+    text = _all_text(bucket, result).replace("\\u", "")  # reprs escape some digits
+    text = "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in text)
+    text = re.sub(r"[\s.\-]", "", text)
+    for ssn in ISSUE_13_SSNS:
+        assert ssn not in text, ssn

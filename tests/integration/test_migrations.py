@@ -6,6 +6,7 @@ schemas/tables.py, so a wrong table definition fails here instead of agreeing wi
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -364,3 +365,59 @@ def test_env_runs_on_the_connection_the_caller_passes() -> None:
     engine.dispose()
 
     assert set(SPEC_TABLES) <= tables
+
+
+def test_the_content_claim_refuses_a_second_upload_of_the_same_content(database_url: str) -> None:
+    """Migration 0006: of two runs recording the same content, the database refuses one."""
+    migrate.upgrade(database_url)
+    uploads = metadata.tables["uploads"]
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    upload = {
+        "object_key": "inbox/a.csv",
+        "content_sha256": "abc",
+        "kind": "appoint",
+        "received_at": dt.datetime.now(dt.UTC),
+    }
+    try:
+        with engine.begin() as connection:
+            for upload_id, status in (("U1", "Processed"), ("U2", "Duplicate"), ("U3", "Rejected")):
+                connection.execute(
+                    uploads.insert(), {**upload, "upload_id": upload_id, "status": status}
+                )
+        for status in ("Received", "Processed"):
+            with pytest.raises(IntegrityError), engine.begin() as connection:
+                connection.execute(
+                    uploads.insert(), {**upload, "upload_id": "U4", "status": status}
+                )
+        with engine.begin() as connection:  # a rejection releases the claim
+            connection.execute(
+                uploads.update().where(uploads.c.upload_id == "U1").values(status="Rejected")
+            )
+            connection.execute(
+                uploads.insert(), {**upload, "upload_id": "U4", "status": "Received"}
+            )
+    finally:
+        engine.dispose()
+
+
+def test_the_claims_migration_stops_on_doubles_a_race_left_and_names_them(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url, "0005")
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            for upload_id in ("U1", "U2"):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO uploads (upload_id, object_key, content_sha256, kind, "
+                        "received_at, status) VALUES (:u, 'inbox/a.csv', 'abcdef0123456789', "
+                        "'appoint', CURRENT_TIMESTAMP, 'Processed')"
+                    ),
+                    {"u": upload_id},
+                )
+    finally:
+        engine.dispose()
+    with pytest.raises(Exception, match="Migration 0006 stops.*abcdef012345.*2 uploads"):
+        migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == "0005"

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email.policy
 import hashlib
-import re
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -42,7 +39,7 @@ from schemas.migrate import upgrade
 from schemas.tables import TABLES
 from support.ports import free_port
 from support.seed import seed_reference
-from support.smtp import smtp_server
+from support.smtp import RecordingHandler, smtp_server
 from support.waiting import scaled
 
 AGENTS = "harborstone-agents"
@@ -66,46 +63,6 @@ def address(npn: str) -> str:
 
 
 # ============================================================================ the SMTP server
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-
-    @property
-    def body(self) -> str:
-        return self.message.get_content()
-
-    @property
-    def token(self) -> str:
-        (token,) = re.findall(r"[?&]token=([A-Za-z0-9_-]+)", self.body)
-        return token
-
-
-@dataclass
-class RecordingHandler:
-    """What the server took, and the addresses it refuses (550, a permanent refusal)."""
-
-    received: list[Received] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:  # as Postfix says it, the address included
-            return f"550 5.1.1 <{address}>: Recipient address rejected"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def to(self, npn: str) -> list[Received]:
-        return [r for r in self.received if r.rcpt_tos == [address(npn)]]
-
-
 @dataclass
 class SmtpServer:
     handler: RecordingHandler
@@ -333,7 +290,7 @@ def test_a_portal_invite_upload_sends_one_email_per_invitation_and_reinviting_se
         assert sorted(users.index) == sorted(invited.items())
         tokens = []
         for npn, portal_id in invited.items():
-            (received,) = smtp.handler.to(npn)
+            (received,) = smtp.handler.to(address(npn))
             row = users.loc[(npn, portal_id)]
             token = received.token
             tokens.append(token)
@@ -343,7 +300,9 @@ def test_a_portal_invite_upload_sends_one_email_per_invitation_and_reinviting_se
             assert row.invitation_sent_at is not None
             assert row.invitation_source == f"upload {partition}"
             assert received.message["Subject"].startswith("Your invitation to ")
-        assert "lang=en" in smtp.handler.to("10000003")[0].body  # the page's own parameter kept
+        assert (
+            "lang=en" in smtp.handler.to(address("10000003"))[0].body
+        )  # the page's own parameter kept
 
         # The raw token is nowhere but in the emails: not in the database, logs or metadata.
         stored_text = users.reset_index().astype(str).to_csv()
@@ -383,7 +342,7 @@ def test_the_launchpad_job_invites_and_a_second_run_sends_nothing(
         row = _row(database_url, npn, TINY)
         assert (
             row.invitation_token_hash
-            == hashlib.sha256(smtp.handler.to(npn)[0].token.encode()).hexdigest()
+            == hashlib.sha256(smtp.handler.to(address(npn))[0].token.encode()).hexdigest()
         )
         assert row.invitation_source == f"run {first.run_id}"
 
@@ -438,13 +397,13 @@ def test_an_invitation_recorded_by_a_run_that_died_is_emailed_once_by_the_next_r
 
     assert result.success
     assert _op_metadata(result)["earlier_invitations_emailed"] == 1
-    (resumed,) = smtp.handler.to("10000006")
+    (resumed,) = smtp.handler.to(address("10000006"))
     row = _row(database_url, "10000006", AGENTS)
     # A new token (the lost one was never emailed); its hash replaced the old.
     assert resumed.token != lost_token
     assert row.invitation_token_hash == rules.token_hash(resumed.token)
     assert row.invitation_sent_at is not None
-    assert len(smtp.handler.to("10000005")) == 1
+    assert len(smtp.handler.to(address("10000005"))) == 1
 
     # Asking for the same producer again sends nothing more.
     again = _run_job(database_url, smtp.mailer(), ["10000006", "10000005"], AGENTS)
@@ -483,7 +442,7 @@ def test_a_mail_server_that_is_down_keeps_the_seat_and_the_next_run_sends_the_em
     assert (metadata["already_invited"], metadata["emails_sent"]) == (1, 2)
     assert metadata["earlier_invitations_emailed"] == 1  # 10000002, not requested this time
     for npn in ("10000001", "10000002"):
-        (received,) = smtp.handler.to(npn)
+        (received,) = smtp.handler.to(address(npn))
         assert _row(database_url, npn, AGENTS).invitation_token_hash == rules.token_hash(
             received.token
         )
@@ -538,7 +497,7 @@ def test_an_unconfirmed_email_is_never_resent_by_itself_only_on_request_with_a_n
     first = invite(lost)
     (decision,) = first.decisions
     assert decision.outcome == rules.EMAIL_UNCONFIRMED and first.stopped
-    (delivered,) = smtp.handler.to("10000001")  # it did arrive; we could not know
+    (delivered,) = smtp.handler.to(address("10000001"))  # it did arrive; we could not know
 
     # Inviting again: already invited, unconfirmed, nothing sent.
     (again,) = invite(smtp.mailer()).decisions
@@ -551,7 +510,7 @@ def test_an_unconfirmed_email_is_never_resent_by_itself_only_on_request_with_a_n
     (resent,) = invite(smtp.mailer(), resend=True, at=t0 + dt.timedelta(minutes=16)).decisions
 
     assert resent.outcome == rules.INVITED and resent.email_sent
-    first_email, second_email = smtp.handler.to("10000001")
+    first_email, second_email = smtp.handler.to(address("10000001"))
     assert first_email is delivered and second_email.token != delivered.token
     with engine.begin() as connection:
         # The first link stopped working; the new one registers, once.
@@ -567,6 +526,138 @@ def test_an_unconfirmed_email_is_never_resent_by_itself_only_on_request_with_a_n
     assert registered.outcome == rules.ALREADY_REGISTERED
     assert len(smtp.handler.received) == 2
     engine.dispose()
+
+
+# ============================================================================ hostile names, refused emails
+def _rename(url: str, npn: str, **names: str) -> None:
+    engine = create_database_engine(url)
+    producers = TABLES["producers"]
+    with engine.begin() as connection:
+        connection.execute(producers.update().where(producers.c.npn == npn).values(**names))
+    engine.dispose()
+
+
+def test_a_name_with_line_breaks_gets_a_well_formed_email_and_the_neighbour_s_goes_out_too(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    # Names come from uploads, NIPR and the database: a line break once crashed the run after
+    # the seat was claimed, and the neighbour's email waited for a later run.
+    _rename(
+        database_url,
+        "10000001",
+        first_name="Zoë\r\nBcc: attacker@evil.example",
+        last_name="Nuñez\n\tLovelace\r",
+    )
+
+    result = _run_job(database_url, smtp.mailer(), ["10000001", "10000002"], AGENTS)
+
+    assert result.success
+    metadata = _op_metadata(result)
+    assert (metadata["invited"], metadata["emails_sent"], metadata["errors"]) == (2, 2, 0)
+    (hostile,) = smtp.handler.to(address("10000001"))
+    assert len(smtp.handler.to(address("10000002"))) == 1  # the neighbour's, in the same run
+    assert len(smtp.handler.received) == 2  # nobody else, no Bcc
+    headers = hostile.raw.split(b"\r\n\r\n", 1)[0]
+    assert headers.isascii() and b"\nBcc" not in headers and b"\rBcc" not in headers
+    (to,) = hostile.message["To"].addresses  # one address, the producer's
+    assert to.addr_spec == address("10000001")
+    assert to.display_name == "Zoë Bcc: attacker@evil.example Nuñez Lovelace"
+    assert "Hello Zoë Bcc: attacker@evil.example Nuñez Lovelace," in hostile.body
+    # The seat's email is recorded as sent: nothing left unconfirmed.
+    row = _row(database_url, "10000001", AGENTS)
+    assert pd.notna(row.invitation_sent_at)
+    assert row.invitation_token_hash == rules.token_hash(hostile.token)
+
+
+def test_an_email_the_server_refuses_says_why_frees_the_seat_and_the_others_still_go(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    smtp.handler.refuse_data.add(address("10000001"))
+
+    result = _run_job(database_url, smtp.mailer(), ["10000001", "10000002"], TINY)
+
+    assert result.success  # one producer's email, not the mail server: the run goes on
+    metadata = _op_metadata(result)
+    assert (metadata["email_refused"], metadata["invited"], metadata["emails_sent"]) == (1, 1, 1)
+    requests = {row[0]: row for row in _markdown_rows(metadata["requests"])}
+    refused = requests["10000001"]
+    assert refused[2:4] == ["Email Refused", "no"]
+    assert "554 5.7.1 Message rejected by the content filter" in refused[4]
+    assert "withdrawn and its seat freed" in refused[4]
+    # No stranded seat: the refused invitation is gone, its seat free for the next invitation.
+    assert list(_portal_users(database_url).npn) == ["10000002"]
+    assert metadata[f"seats_left/{TINY}"] == 1
+    assert [r.rcpt_tos for r in smtp.handler.received] == [[address("10000002")]]
+
+    # Once the server takes it, inviting again sends it, once.
+    smtp.handler.refuse_data.clear()
+    again = _run_job(database_url, smtp.mailer(), ["10000001", "10000002"], TINY)
+    assert again.success and len(smtp.handler.to(address("10000001"))) == 1
+    assert len(smtp.handler.received) == 2
+
+
+def test_an_earlier_invitation_whose_email_cannot_be_written_is_withdrawn_not_left_waiting(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    # A run recorded an invitation to an address no SMTP envelope can carry, and stopped.
+    engine = create_database_engine(database_url)
+    with engine.begin() as connection:
+        store.reserve_seat(
+            connection,
+            portal_id=AGENTS,
+            npn="10000006",
+            email="jösé@example.com",
+            invitation_token_hash=rules.token_hash(rules.new_token()),
+            now=dt.datetime.now(dt.UTC),
+            source="a run that stopped",
+        )
+
+    run = invite_to_portals(
+        engine, smtp.mailer(), [InviteRequest("10000005", AGENTS)], source="the next run"
+    )
+    engine.dispose()
+
+    assert run.stopped is None and run.emails_sent == 1
+    assert [r.rcpt_tos for r in smtp.handler.received] == [[address("10000005")]]
+    ((npn, portal_id, why),) = run.earlier_withdrawn
+    assert (npn, portal_id) == ("10000006", AGENTS)
+    assert why.startswith("its email could not be written (the email address on record has ")
+    assert why.endswith("correct the Agent Email with an agent upload, then invite again")
+    assert "jösé" not in why and "example.com" not in why
+    # Withdrawn, its seat free: not left "not sent yet" for every later run to trip over.
+    assert list(_portal_users(database_url).npn) == ["10000005"]
+
+
+class BrokenMailer(SmtpMailer):
+    """A mailer with a defect: it fails in a way it does not sort into not sent or maybe sent."""
+
+    def _deliver(self, message: EmailMessage) -> None:
+        raise KeyError("a defect in the mailer")
+
+
+def test_a_mailer_that_fails_unexpectedly_leaves_a_clear_error_not_a_silent_claim(
+    database_url: str, smtp: SmtpServer
+) -> None:
+    broken = BrokenMailer(**smtp.mailer().__dict__)
+
+    result = _run_job(database_url, broken, ["10000001", "10000002"], AGENTS)
+
+    assert not result.success
+    description = _failure(result)
+    assert description.startswith(
+        "Sending the invitation emails stopped: the mailer failed unexpectedly (KeyError"
+    )
+    # The claimed seat says what happened: unconfirmed (the message may have left), never
+    # resent by itself; the one not tried yet waits for the next run.
+    first, second = (_row(database_url, n, AGENTS) for n in ("10000001", "10000002"))
+    assert pd.notna(first.invitation_send_started_at) and pd.isna(first.invitation_sent_at)
+    assert pd.isna(second.invitation_send_started_at) and pd.isna(second.invitation_sent_at)
+    (event,) = [e for e in result.all_events if e.is_step_failure]
+    metadata = event.step_failure_data.user_failure_data.metadata
+    requests = {row[0]: row for row in _markdown_rows(metadata["requests"].value)}
+    assert requests["10000001"][2] == "Email Unconfirmed"
+    assert "the mailer failed unexpectedly" in requests["10000001"][4]
+    assert requests["10000002"][2] == "Email Not Sent"
 
 
 # ============================================================================ the SMTP settings
@@ -710,7 +801,7 @@ def test_two_runs_racing_for_the_seats_never_oversell_and_never_email_anyone_twi
     recipients = [r.rcpt_tos[0] for r in smtp.handler.received]
     assert len(recipients) == seats == len(set(recipients))  # one email each, nobody twice
     for row in users.itertuples():
-        (received,) = smtp.handler.to(row.npn)
+        (received,) = smtp.handler.to(address(row.npn))
         assert row.invitation_token_hash == rules.token_hash(received.token)
     for name in ("a", "b"):
         outcomes = {d.outcome for d in runs[name].decisions}

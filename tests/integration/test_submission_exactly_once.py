@@ -4,8 +4,8 @@ The sandbox counts how often each transaction reached it (`times_received` in
 `/_sandbox/gateway/transactions`), so "never twice, never lost" is checked from NIPR's side, and
 the database is checked against what NIPR decided. Scenarios: SIGKILL at random moments (each
 kill's phase is read from the child's log), every fault kind with and without "NIPR recorded it
-but the reply was lost", intermediate responses, a stale approval, two runs at once, and the
-PostgreSQL advisory lock.
+but the reply was lost", intermediate responses, a stale approval, two runs at once, a retry
+asked for while a run is sending, and the PostgreSQL advisory lock.
 
 Timeouts, backoffs and the settle wait are tiny, so the module runs in well under two minutes.
 """
@@ -25,12 +25,19 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from assets.batches.approval import retry_batch
+from assets.batches.store import approved_batches
+from assets.keys import BATCH_PARTITIONS, TAG_APPROVAL_VERSION
+from assets.submissions.assets import out_nipr__gateway_submissions
 from assets.submissions.lock import BatchBusy
 from assets.submissions.submission import SubmissionIncomplete, poll_batch, submit_batch
+from npnflow.cli import main as npnflow_cli
 from npnflow.sandbox.gateway import decide
 from npnflow.sandbox.server import NiprSandbox
 from resources.database import OperationalDatabase
@@ -322,6 +329,91 @@ def test_two_runs_at_once_one_is_busy_and_exactly_once_holds(nipr, tmp_path):
     thread.join(timeout=20)
     assert outcome["report"].batch_status == "Completed"
     assert_exactly_once(nipr, database, "BUSY")
+
+
+# ====================================================================== a retry during a run
+def test_a_retry_during_a_submission_is_refused_and_can_never_strand_the_batch(
+    nipr, tmp_path, monkeypatch
+):
+    """Issue 13, item 7. Run 1 is inside its one Gateway call when `npnflow batches retry`
+    comes: refused, since run 1 holds the batch. A retry that got in anyway (the state change
+    without the lock, as the command was before) made version 2 while run 1 went on sending:
+    version 2's run is busy at first, then waits for run 1, and run 1, every line being final,
+    completes the batch whatever its version. Before the fix the batch stayed Approved for
+    ever, with nothing to send and every retry refused."""
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    database = make_database(url, nipr, "RETRY", 60, 20)  # 80 lines: one call
+    fault(nipr, kind="slow", delay_seconds=3.0)  # holds run 1 inside its call
+    outcome: dict = {}
+
+    def run_1() -> None:
+        outcome["report"] = submit_batch(
+            OperationalDatabase(url=url),
+            gateway_for(nipr, timeout_seconds=10.0),
+            "RETRY",
+            1,
+            **FAST,
+        )
+
+    thread = threading.Thread(target=run_1)
+    thread.start()
+    deadline = time.monotonic() + scaled(5)
+    while not attempts_of(database, "RETRY") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert attempts_of(database, "RETRY"), "run 1 never reached its call"
+
+    monkeypatch.setenv("NPNFLOW_DATABASE_URL", url)
+    refused = CliRunner().invoke(npnflow_cli, ["batches", "retry", "RETRY", "--by", "Sam"])
+    assert refused.exit_code == 1
+    assert (
+        "Not retried: batch RETRY is being submitted by a run right now (Dagster UI, Runs, "
+        "tag npnflow/batch_id=RETRY); retry when it finishes" in refused.stderr
+    )
+    assert current_version(database, "RETRY") == 1
+
+    with database.begin() as connection:
+        retry_batch(connection, "RETRY", requested_by="Sam", now=dt.datetime.now(dt.UTC))
+    assert current_version(database, "RETRY") == 2
+    with pytest.raises(BatchBusy):
+        submit_batch(database, gateway_for(nipr), "RETRY", 2, **FAST)
+
+    # Version 2's run as submit_batch_job runs it: busy, it waits for run 1 (tiny waits here).
+    monkeypatch.setattr(
+        "assets.submissions.assets.BATCH_BUSY_RETRY_POLICY", dg.RetryPolicy(20, delay=0.25)
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(BATCH_PARTITIONS.name, ["RETRY"])
+    result = dg.materialize(
+        [out_nipr__gateway_submissions],
+        partition_key="RETRY",
+        instance=instance,
+        tags={TAG_APPROVAL_VERSION: "2"},
+        resources={"database": OperationalDatabase(url=url), "nipr_gateway": gateway_for(nipr)},
+    )
+    thread.join(timeout=30)
+    assert result.success
+    waits = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert waits, "version 2's run never found the batch busy"
+    (materialization,) = result.asset_materializations_for_node(
+        out_nipr__gateway_submissions.op.name
+    )
+    assert materialization.metadata["action"].value == "skipped"
+
+    assert outcome["report"].batch_status == "Completed"
+    assert_exactly_once(nipr, database, "RETRY")
+    assert current_version(database, "RETRY") == 2
+    with database.engine.connect() as connection:
+        assert approved_batches(connection, 200) == []
+    again = CliRunner().invoke(npnflow_cli, ["batches", "retry", "RETRY", "--by", "Sam"])
+    assert again.exit_code == 1 and "is Completed" in again.stderr
+
+
+def current_version(database: OperationalDatabase, batch_id: str) -> int:
+    b = TABLES["transaction_batches"]
+    with database.engine.connect() as connection:
+        return connection.execute(
+            sa.select(b.c.approval_version).where(b.c.batch_id == batch_id)
+        ).scalar_one()
 
 
 # ====================================================================== faults

@@ -12,6 +12,7 @@ import csv
 import importlib.util
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 
 from assets.reference.loading import load_company_config, load_reference_data
-from assets.uploads.error_report import error_report_csv, error_report_xlsx
+from assets.uploads.error_report import error_report_csv, error_report_frame, error_report_xlsx
 from assets.uploads.reading import RawUpload, UploadRejected, detect_kind, read_upload
 from assets.uploads.validation import ValidatedUpload, validate_upload
 
@@ -49,10 +50,12 @@ def _names(raw: RawUpload, validated: ValidatedUpload) -> None:
 
 
 def _newlines(raw: RawUpload, validated: ValidatedUpload) -> None:
-    rows = validated.valid_rows.set_index("row_number")
-    assert rows.at[2, "first_name"] == "Ann\r\nMarie"
-    assert rows.at[3, "last_name"] == "Ray\nJr"
+    # Read intact (the quoted line breaks do not split rows), then refused: a line break in a
+    # name would break the invitation email's header later.
+    assert raw.frame.at[2, "First Name"] == "Ann\r\nMarie"
+    assert raw.frame.at[3, "Last Name"] == "Ray\nJr"
     assert raw.row_numbers == [2, 3, 4]
+    assert validated.valid_rows.empty
 
 
 def _trailing(raw: RawUpload, validated: ValidatedUpload) -> None:
@@ -106,6 +109,101 @@ def _terminate_lines(raw: RawUpload, validated: ValidatedUpload) -> None:
 def _ssn_masked(raw: RawUpload, validated: ValidatedUpload) -> None:
     shown = " ".join(validated.row_errors["value"]) + " ".join(validated.row_errors["message"])
     assert "123-45-678" not in shown and "***-**-5678" in shown
+
+
+# Issue 13: SSNs and characters
+
+
+def _shown_texts(raw: RawUpload, validated: ValidatedUpload) -> list[str]:
+    """Everything a person reads about the file: row errors (values and messages), warnings,
+    and every cell of both error reports."""
+    from openpyxl import load_workbook
+
+    texts = [*validated.row_errors["value"], *validated.row_errors["message"]]
+    texts += list(validated.warnings["message"])
+    if validated.rows_rejected:
+        texts.append(error_report_csv(raw, validated).decode("utf-8-sig"))
+        workbook = load_workbook(io.BytesIO(error_report_xlsx(raw, validated)), read_only=True)
+        for row in workbook.worksheets[0].iter_rows(values_only=True):
+            texts += [str(c) for c in row if c is not None]
+        workbook.close()
+    return texts
+
+
+def _digits_of(text: str) -> str:
+    """Digits as ASCII, with the separators an SSN is written with (and invisible characters)
+    taken out, so an SSN is found in any of its shapes."""
+    text = "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in text)
+    return re.sub(r"[\s.\-\u00ad\u200b-\u200d\u2060\ufeff]", "", text)
+
+
+def _no_ssn_digits(*ssns: str) -> Callable[[RawUpload, ValidatedUpload], None]:
+    """No SSN of `ssns` shows more than its last four digits anywhere a person reads, nor
+    anywhere in `valid_rows` but the SSN column."""
+
+    def check(raw: RawUpload, validated: ValidatedUpload) -> None:
+        valid = validated.valid_rows.drop(columns=["ssn", "ssn_last4"], errors="ignore")
+        texts = [*_shown_texts(raw, validated), valid.astype(str).to_csv()]
+        for text in map(_digits_of, texts):
+            for ssn in ssns:
+                assert ssn[:5] not in text, (ssn, text[:300])
+
+    return check
+
+
+def _ssns_elsewhere(raw: RawUpload, validated: ValidatedUpload) -> None:
+    _no_ssn_digits("372581946", "481627359", "593712468", "684027135", "715392846", "826135792")(
+        raw, validated
+    )
+    assert validated.valid_rows[["ssn", "ssn_last4"]].values.tolist() == [["826135792", "5792"]]
+
+
+def _ssn_column(raw: RawUpload, validated: ValidatedUpload) -> None:
+    _no_ssn_digits("937412586", "948523697", "95963480")(raw, validated)
+    report = list(csv.reader(io.StringIO(error_report_csv(raw, validated).decode("utf-8-sig"))))
+    assert report[0][-1] == "Social Security Number"
+    assert [row[-1] for row in report[1:]] == ["***-**-3697", "***-**-3480"]
+
+
+def _unicode_digits(raw: RawUpload, validated: ValidatedUpload) -> None:
+    _no_ssn_digits("372194658", "593712468")(raw, validated)
+    assert validated.valid_rows[["npn", "ssn", "ssn_last4"]].values.tolist() == [
+        ["10000736", "604823579", "3579"]
+    ]
+
+
+def _no_control_characters(raw: RawUpload, validated: ValidatedUpload) -> None:
+    control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+    for text in [*_shown_texts(raw, validated), validated.valid_rows.astype(str).to_csv()]:
+        assert not control.search(text), repr(text[:200])
+
+
+def _late_nul(raw: RawUpload, validated: ValidatedUpload) -> None:
+    assert len(raw.frame.to_csv().encode()) > 65_536  # the reader's own look covers 64 KB
+    _no_control_characters(raw, validated)
+    values = validated.row_errors.set_index("row_number")["value"]
+    assert values[1002] == "713\ufffd00132" and values[1003] == "An\ufffdn"
+    assert len(validated.valid_rows) == 1000
+
+
+def _zero_width(raw: RawUpload, validated: ValidatedUpload) -> None:
+    rows = validated.valid_rows.set_index("row_number")
+    assert rows.loc[3, ["first_name", "last_name", "state_codes"]].tolist() == [
+        "Bob", "D\u00edaz", "CA"
+    ]  # fmt: skip
+    invisible = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
+    assert not invisible.search(validated.valid_rows.astype(str).to_csv())
+
+
+def _appoint_ssns(raw: RawUpload, validated: ValidatedUpload) -> None:
+    _no_ssn_digits("372194658", "483205769")(raw, validated)
+    assert list(validated.exploded()["npn"]) == ["10000761"]
+
+
+def _xlsx_ssns(raw: RawUpload, validated: ValidatedUpload) -> None:
+    _no_ssn_digits("594817263", "605928374")(raw, validated)
+    report = error_report_frame(raw, validated)
+    assert report["Soc Sec #"].tolist() == ["", "***-**-8374"]
 
 
 CORPUS: dict[str, tuple[str | None, dict[str, int], Expect]] = {
@@ -190,7 +288,15 @@ CORPUS: dict[str, tuple[str | None, dict[str, int], Expect]] = {
     ),
     "agent_quoted_newlines.csv": (
         None, {},
-        Expect(kind="agent", total=3, valid=2, errors={4: {"Agent NPN"}}, check=_newlines),
+        Expect(
+            kind="agent", total=3, valid=0,
+            errors={2: {"First Name"}, 3: {"Last Name"}, 4: {"Agent NPN"}},
+            messages={
+                (2, "First Name"): "First Name holds a line break; type the name on one line",
+                (3, "Last Name"): "Last Name holds a line break; type the name on one line",
+            },
+            check=_newlines,
+        ),
     ),
     "agent_trailing_delimiters.csv": (
         None, {}, Expect(kind="agent", total=3, valid=3, warning_count=0, check=_trailing)
@@ -306,6 +412,138 @@ CORPUS: dict[str, tuple[str | None, dict[str, int], Expect]] = {
         Expect(
             kind="portal_invite", total=3, valid=1, errors={3: {"NPN"}, 4: {"Portal"}},
             messages={(3, "NPN"): "already invited to 'agency portal' on row 2"},
+        ),
+    ),
+    # Issue 13: SSNs and characters
+    "agent_ssn_in_other_columns.csv": (
+        None, {},
+        Expect(
+            kind="agent", total=6, valid=1,
+            errors={
+                2: {"First Name"}, 3: {"Last Name"}, 4: {"Agent Email"}, 5: {"CoCodes"},
+                6: {"First Name"},
+            },
+            messages={
+                (2, "First Name"): "First Name '***-**-1946' holds a number shaped like an SSN; "
+                "remove it (an SSN belongs only in Agent SSN)",
+                (3, "Last Name"): "'***-**-7359' holds a number shaped like an SSN",
+                (4, "Agent Email"): "'***-**-2468@example.com' holds a number shaped like an SSN",
+                (5, "CoCodes"): "'***-**-7135' holds a number shaped like an SSN",
+                (6, "First Name"): "'Fay ***-**-2846' holds a number shaped like an SSN",
+            },
+            check=_ssns_elsewhere,
+        ),
+    ),
+    "agent_ssn_column_unknown.csv": (
+        None, {},
+        Expect(
+            kind="agent", total=3, valid=1, errors={3: {"Agent NPN"}, 4: {"Agent Email"}},
+            messages={
+                (4, "Agent Email"): "is not a valid email address: the part after the @-sign "
+                "contains invalid characters: '@'",
+            },
+            warnings=(
+                "Column 'Social Security Number' looks like it holds SSNs and was ignored (its "
+                "values are never stored or shown); delete it and put SSNs only in the Agent "
+                "SSN column.",
+            ),
+            warning_count=1,
+            check=_ssn_column,
+        ),
+    ),
+    "agent_unicode_digits.csv": (
+        None, {},
+        Expect(
+            kind="agent", total=6, valid=1,
+            errors={
+                2: {"Agent SSN"}, 3: {"Agent NPN"}, 4: {"CoCodes"}, 5: {"Agency NPN"},
+                6: {"Agent SSN"},
+            },
+            messages={
+                (2, "Agent SSN"): "Agent SSN uses digits other than 0-9 (the value ending in",
+                (3, "Agent NPN"): "uses digits other than 0-9 (such as Arabic-Indic or "
+                "full-width digits); retype it with the digits 0-9",
+                (4, "CoCodes"): "uses digits other than 0-9",
+                (5, "Agency NPN"): "uses digits other than 0-9",
+                (6, "Agent SSN"): "uses digits other than 0-9",
+            },
+            check=_unicode_digits,
+        ),
+    ),
+    "agent_late_nul.csv": (
+        None, {},
+        Expect(
+            kind="agent", total=1002, valid=1000, errors={1002: {"Agent NPN"}, 1003: {"First Name"}},
+            messages={
+                (1002, "Agent NPN"): "Agent NPN holds a control character (NUL); retype the cell "
+                "without it",
+                (1003, "First Name"): "First Name holds a control character (NUL)",
+            },
+            check=_late_nul,
+        ),
+    ),
+    "agent_control_characters.csv": (
+        None, {},
+        Expect(
+            kind="agent", total=13, valid=6,
+            errors={
+                2: {"First Name"}, 3: {"Last Name"}, 4: {"CoCodes"}, 5: {"Agent Email"},
+                6: {"Agent NPN"}, 7: {"Notes"}, 8: {"Last Name"},
+            },
+            messages={
+                (2, "First Name"): "First Name holds a control character (ESC)",
+                (3, "Last Name"): "Last Name holds a control character (BEL)",
+                (4, "CoCodes"): "CoCodes holds a control character (DEL)",
+                (5, "Agent Email"): "Agent Email holds a control character (U+0085)",
+                (6, "Agent NPN"): "Agent NPN holds a control character (vertical tab)",
+                (7, "Notes"): "Notes holds a control character (form feed)",
+                (8, "Last Name"): "Last Name holds a line break; type the name on one line",
+            },
+            warnings=("Column 'Notes' is not in the agent template",),
+            check=_no_control_characters,
+        ),
+    ),
+    "agent_zero_width.csv": (
+        None, {},
+        Expect(
+            kind="agent", total=5, valid=2,
+            errors={2: {"Agent Email"}, 4: {"Agent NPN"}, 5: {"CoCodes"}},
+            messages={
+                (2, "Agent Email"): "Agent Email 'ann@example.com' holds an invisible character "
+                "(zero-width space)",
+                (4, "Agent NPN"): "holds an invisible character (zero-width joiner)",
+                (5, "CoCodes"): "holds an invisible character (word joiner)",
+            },
+            warnings=(
+                "First Name 'Bob' held an invisible character (zero-width space), which was "
+                "removed",
+                "Last Name 'D\u00edaz' held an invisible character (soft hyphen)",
+                "States 'CA' held an invisible character (zero-width no-break space)",
+            ),
+            warning_count=3,
+            check=_zero_width,
+        ),
+    ),
+    "appoint_ssn_column_and_county.csv": (
+        None, {},
+        Expect(
+            kind="appoint", total=3, valid=1, errors={3: {"County"}, 4: {"NPN"}},
+            messages={
+                (3, "County"): "County '***-**-5769' holds a number shaped like an SSN; remove "
+                "it (an appoint file has no SSNs)",
+                (4, "NPN"): "uses digits other than 0-9",
+            },
+            warnings=("Column 'SSN' looks like it holds SSNs", "an appoint file needs no SSNs"),
+            check=_appoint_ssns,
+        ),
+    ),
+    "agent_ssn_numbers.xlsx": (
+        None, {},
+        Expect(
+            kind="agent", total=3, valid=1, errors={2: {"First Name"}, 3: {"Agent NPN"}},
+            messages={(2, "First Name"): "'***-**-7263' holds a number shaped like an SSN"},
+            warnings=("Column 'Soc Sec #' looks like it holds SSNs",),
+            check=_xlsx_ssns,
         ),
     ),
     # Issue 13: bounded reading

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from assets.submissions.lock import batch_lock
 from npnflow.cli import main
 from schemas import statuses
 from schemas.migrate import upgrade
@@ -304,3 +305,20 @@ def test_retry_after_a_failed_run(database):
 
     completed = run("retry", "B-0000", "--by", "Sam")
     assert completed.exit_code == 1 and "is Completed" in completed.stderr
+
+
+def test_retry_is_refused_while_a_run_holds_the_batch(database):
+    # A run still sending (or polling) the batch holds its submission lock: a new approval
+    # version would stop that run half-way and leave the new run to find the batch busy.
+    assert run("approve", "B-0001", "--by", "Dana").exit_code == 0
+    with batch_lock(database, "B-0001"):
+        busy = run("retry", "B-0001", "--by", "Sam")
+    assert busy.exit_code == 1
+    assert busy.stderr == (
+        "Not retried: batch B-0001 is being submitted by a run right now (Dagster UI, Runs, "
+        "tag npnflow/batch_id=B-0001); retry when it finishes, if it leaves anything to send.\n"
+    )
+    assert batch_row(database, "B-0001")["approval_version"] == 1
+    # The run is over (its lock released): the retry goes through.
+    assert run("retry", "B-0001", "--by", "Sam").exit_code == 0
+    assert batch_row(database, "B-0001")["approval_version"] == 2

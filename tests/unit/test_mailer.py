@@ -18,6 +18,7 @@ from resources.mailer import (
     OutboxFolderMailer,
     SmtpMailer,
     parse_flag,
+    recipients,
     smtp_mailer_from_environment,
 )
 
@@ -64,6 +65,32 @@ def test_an_outbox_that_cannot_be_written_is_mail_not_sent(tmp_path: Path) -> No
     with pytest.raises(MailNotSent, match="could not write to the outbox folder") as caught:
         OutboxFolderMailer(folder=str(blocker / "outbox")).send(_message())
     assert not caught.value.recipient_refused
+
+
+def test_an_address_smtp_cannot_carry_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "outbox"
+
+    with pytest.raises(MailNotSent, match="non-ASCII characters") as caught:
+        OutboxFolderMailer(folder=str(outbox)).send(_message("Jö <jö@example.com>"))
+
+    assert caught.value.recipient_refused  # a verdict on the address: the next message may go
+    assert not outbox.exists()  # not even a partial file
+
+
+def test_the_envelope_takes_the_address_not_an_at_sign_in_a_quoted_name() -> None:
+    message = _message('"Ada eve@evil.example, Bob" <ada@example.com>')
+
+    assert recipients(message) == ["ada@example.com"]
+
+
+def test_a_sender_that_cannot_be_a_header_stops_sending_for_every_message(tmp_path: Path) -> None:
+    mailer = OutboxFolderMailer(folder=str(tmp_path), from_address="npnflow\r\nBcc: x@y.example")
+
+    with pytest.raises(MailNotSent, match="the sender address is not usable") as caught:
+        mailer.send(_message())
+    assert not (caught.value.recipient_refused or caught.value.message_refused)
 
 
 def test_a_message_needs_a_recipient(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from assets.nipr.parsing import NiprReportError, parse_pdb_report
+from assets.nipr.parsing.values import scrub
 from support.waiting import scaled
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nipr"
@@ -227,6 +228,25 @@ def test_ssn_shaped_values_are_scrubbed_from_messages() -> None:
     messages = " ".join(report.errors["message"])
     assert "DATE_ISSUE_LICENSE_ORIG" in messages  # the bad date is reported ...
     assert "123-45-6789" not in messages  # ... without the SSN-shaped value
+
+
+@pytest.mark.parametrize("typed", ["123 45 6789", "123.45.6789", "123-45 6789", "123456789"])
+def test_ssns_in_every_shape_are_cut_to_the_last_four_in_messages(typed: str) -> None:
+    doc = (FIXTURES / "entity_info_individual.xml").read_bytes()
+    doc = doc.replace(
+        b"<DATE_ISSUE_LICENSE_ORIG>01/15/2023</DATE_ISSUE_LICENSE_ORIG>",
+        f"<DATE_ISSUE_LICENSE_ORIG>{typed}</DATE_ISSUE_LICENSE_ORIG>".encode(),
+    )
+    messages = " ".join(parse_pdb_report(doc).errors["message"])
+    assert "DATE_ISSUE_LICENSE_ORIG" in messages and "***-**-6789" in messages
+    assert typed not in messages and "12345" not in messages.replace(" ", "").replace(".", "")
+
+
+def test_nipr_error_text_is_scrubbed_whatever_separates_the_digits() -> None:
+    text = "No match for SSN 123 45 6789 (also 987.65.4321, 111-22 3333); NPN 1234567890 kept"
+    assert scrub(text) == (
+        "No match for SSN ***-**-6789 (also ***-**-4321, ***-**-3333); NPN 1234567890 kept"
+    )
 
 
 def test_malformed_report_message_does_not_quote_the_ssn() -> None:

@@ -8,11 +8,13 @@ import datetime as dt
 import email.policy
 import hashlib
 from email import message_from_bytes
+from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from assets.portal import invitations as rules
+from assets.portal import outcomes
 from assets.portal.invitations import (
     InviteRequest,
     Portal,
@@ -337,7 +339,7 @@ def test_a_producer_listed_twice_is_invited_once() -> None:
 
 
 def test_losing_the_last_seat_to_another_run_reads_as_no_portal_seats_left() -> None:
-    decision = rules.lost_seat_race(_one("10000001"), AGENTS)
+    decision = outcomes.lost_seat_race(_one("10000001"), AGENTS)
 
     assert decision.outcome == rules.NO_PORTAL_SEATS_LEFT
     assert decision.email is None
@@ -346,9 +348,9 @@ def test_losing_the_last_seat_to_another_run_reads_as_no_portal_seats_left() -> 
 def test_mail_failures_say_what_happens_next() -> None:
     invited = _one("10000001")
 
-    not_sent = rules.email_not_sent(invited, "connection refused")
-    refused = rules.email_refused(invited, "550 no such user")
-    unconfirmed = rules.email_unconfirmed(invited, "connection lost")
+    not_sent = outcomes.email_not_sent(invited, "connection refused")
+    refused = outcomes.email_refused(invited, "550 no such user")
+    unconfirmed = outcomes.email_unconfirmed(invited, "connection lost")
 
     assert not_sent.outcome == rules.EMAIL_NOT_SENT
     assert "The next invitation run sends it" in not_sent.detail
@@ -433,10 +435,117 @@ def test_npns_typed_in_one_line_are_split_on_spaces_commas_and_semicolons() -> N
 
 
 def test_mail_server_replies_are_shown_without_email_addresses() -> None:
-    refused = rules.email_refused(_one("10000001"), "550 5.1.1 <ada.1@example.com>: rejected")
+    refused = outcomes.email_refused(_one("10000001"), "550 5.1.1 <ada.1@example.com>: rejected")
 
     assert "550 5.1.1 <address>: rejected" in refused.detail
     assert "@" not in refused.detail
-    assert rules.without_addresses("mail from a.b+c@d.example refused") == (
+    assert outcomes.without_addresses("mail from a.b+c@d.example refused") == (
         "mail from <address> refused"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Names and addresses that must not break a mail header
+# --------------------------------------------------------------------------------------------
+
+
+def _written(producer_name: str, to: str = "ada@example.com") -> tuple[bytes, EmailMessage]:
+    message = rules.invitation_email(
+        to=to,
+        producer_name=producer_name,
+        npn="10000001",
+        portal_label="Harborstone\r\nAgent Portal",
+        registration_url="https://agents.harborstone.example/register",
+        token=rules.new_token(),
+    )
+    message["From"] = "compliance@carrier.example"
+    raw = message.as_bytes(policy=email.policy.SMTP)
+    return raw, message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_line_breaks_and_control_characters_in_a_name_become_spaces_in_every_header() -> None:
+    raw, parsed = _written("Ada\r\nBcc: attacker@evil.example\nLove\x0blace\u2028\u200b")
+
+    header_block = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    names = [line.split(":", 1)[0] for line in header_block.split("\r\n") if line[:1] != " "]
+    assert "Bcc" not in names and names.count("To") == 1
+    (to,) = parsed["To"].addresses
+    assert to.addr_spec == "ada@example.com"
+    assert to.display_name == "Ada Bcc: attacker@evil.example Love lace"
+    assert parsed["Subject"] == "Your invitation to Harborstone Agent Portal"
+    assert "Hello Ada Bcc: attacker@evil.example Love lace," in parsed.get_content()
+
+
+def test_a_non_ascii_name_goes_as_an_encoded_word_and_comes_back_whole() -> None:
+    raw, parsed = _written("Zoë\nÑúñez")
+
+    assert b"=?utf-8?" in raw.split(b"\r\n\r\n", 1)[0]
+    assert parsed["To"].addresses[0].display_name == "Zoë Ñúñez"
+
+
+def test_header_text_keeps_letters_and_drops_what_a_header_cannot_show() -> None:
+    assert rules.header_text(" José\t\tNuñez \r\n") == "José Nuñez"
+    assert rules.header_text("A\u200bd\u202ea\x00B") == "Ada B"
+    assert rules.header_text(None) == ""
+
+
+def test_a_producer_name_with_line_breaks_is_one_line_in_what_an_analyst_reads() -> None:
+    producers = {"10000001": _producer("10000001", first_name="Ada\r\n", last_name="Love\nlace")}
+    (decision,) = decide_invitations(
+        [InviteRequest("10000001", "harborstone-agents")], PORTALS, producers, {}
+    )
+
+    assert decision.detail == "NPN 10000001 (Ada Love lace) is invited to Harborstone Agent Portal."
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("jösé@example.com", "non-ASCII characters before the @"),
+        ("<ada@example.com>", "not one plain email address"),
+        ("ada,eve@example.com", "not one plain email address"),
+        ("ada\x00@example.com", "not one plain email address"),
+    ],
+)
+def test_an_address_no_mail_server_can_be_given_is_no_email_on_record(
+    address: str, problem: str
+) -> None:
+    producers = {"10000001": _producer("10000001", email=address)}
+    (decision,) = decide_invitations(
+        [InviteRequest("10000001", "harborstone-agents")], PORTALS, producers, {}
+    )
+
+    assert decision.outcome == rules.NO_EMAIL_ON_RECORD
+    assert problem in decision.detail
+    assert "@example" not in decision.detail  # the address itself is never repeated
+    with pytest.raises(rules.EmailNotWritten):
+        rules.invitation_email(
+            to=address,
+            producer_name="Ada",
+            npn="10000001",
+            portal_label="P",
+            registration_url="https://p.example/r",
+            token="t",
+        )
+
+
+def test_an_address_with_a_non_ascii_domain_goes_in_its_idna_form() -> None:
+    _, parsed = _written("Ada", to="ada@exämple.com")
+
+    assert parsed["To"].addresses[0].addr_spec == "ada@xn--exmple-cua.com"
+
+
+def test_an_email_the_server_refuses_or_that_cannot_be_written_says_the_seat_was_freed() -> None:
+    invited = _one("10000001")
+
+    refused = outcomes.email_message_refused(invited, "554 5.7.1 rejected for <ada@example.com>")
+    withdrawn = outcomes.email_not_written(invited, "the address is odd", withdrawn=True)
+    kept = outcomes.email_not_written(invited, "the address is odd", withdrawn=False)
+
+    assert refused.outcome == rules.EMAIL_REFUSED
+    assert "554 5.7.1 rejected for <address>" in refused.detail
+    assert "withdrawn and its seat freed" in refused.detail
+    assert withdrawn.outcome == kept.outcome == rules.EMAIL_NOT_WRITTEN
+    assert "withdrawn and its seat freed: correct the Agent Email" in withdrawn.detail
+    assert "stays as it was" in kept.detail and "resend_unconfirmed" in kept.detail
+    assert all(d.is_error and not d.email_sent for d in (refused, withdrawn, kept))

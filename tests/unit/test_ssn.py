@@ -42,3 +42,29 @@ def test_the_key_comes_from_the_environment_only_when_set():
 
     assert ssn_vault_for({}).key is None
     assert ssn_vault_for({"NPNFLOW_SSN_KEY": "x"}).key == dg.EnvVar("NPNFLOW_SSN_KEY")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "١٢٣-٤٥-٦٧٨٩",  # Arabic-Indic digits
+        "１２３４５６７８９",  # full-width digits
+        "123-45-678٩",  # one non-ASCII digit is enough
+        "123\x0045\x006789",
+    ],
+)
+@pytest.mark.parametrize("with_key", [True, False])
+def test_digits_other_than_0_to_9_are_refused_never_encoded(typed: str, with_key: bool):
+    vault = SsnVault(key=generate_key() if with_key else None)
+    with pytest.raises(InvalidSsn) as refused:
+        vault.protect(typed)
+    assert typed not in str(refused.value)
+
+
+def test_spaces_and_dots_separate_digits_and_the_last_four_are_ascii():
+    key = generate_key()
+    for typed in ("123 45 6789", "123.45.6789", "123-45-6789"):
+        last4, token = SsnVault(key=key).protect(typed)
+        assert last4 == "6789" and last4.isascii()
+        assert token is not None
+        assert Fernet(key.encode()).decrypt(token.encode()) == b"123456789"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
@@ -48,6 +51,29 @@ def test_validate_json_is_machine_readable_with_ssns_masked():
     ssn = next(e for e in report["errors"] if e["column"] == "Agent SSN")
     assert ssn["row_number"] == 2 and ssn["value"] == "***-**-5678"
     assert "123-45-678" not in result.output
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_validate_never_prints_an_ssn_in_any_shape(as_json):
+    files = ("agent_ssn_in_other_columns.csv", "agent_ssn_column_unknown.csv",
+             "agent_unicode_digits.csv")  # fmt: skip
+    for name in files:
+        arguments = ["validate", "agent", str(FIXTURES / name)] + (["--json"] if as_json else [])
+        result = CliRunner().invoke(main, arguments)
+        assert result.exit_code == 1, result.output
+        text = result.output
+        if as_json:  # read back, so that escaped digits (\u0663) are digits again
+            report = json.loads(text)
+            assert report["rows_rejected"] >= 2
+            text = json.dumps(report, ensure_ascii=False)
+        digits = "".join(str(unicodedata.digit(c)) if c.isdigit() else c for c in text)
+        digits = re.sub(r"[\s.\-]", "", digits)
+        for ssn in ("37258", "48162", "59371", "68402", "71539", "93741", "94852", "37219"):
+            assert ssn not in digits, (name, ssn)
+    assert (
+        "First Name '***-**-1946' holds a number shaped like an SSN"
+        in CliRunner().invoke(main, ["validate", "agent", str(FIXTURES / files[0])]).output
+    )
 
 
 def test_drop_copies_into_the_local_inbox(tmp_path, monkeypatch):

@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from schemas.ssn_shapes import mask_ssn_shapes
+
 
 def clean(text: str | None) -> str | None:
     if text is None:
@@ -71,12 +73,10 @@ def appointment_status(text: str | None) -> str | None:
     return _STATUS_CANON.get(text.lower(), text)
 
 
-_SSN_SHAPED = re.compile(r"(?<!\d)(?:\d{3}-\d{2}-\d{4}|\d{9})(?!\d)")
-
-
 def scrub(message: str) -> str:
-    """Remove SSN-shaped digit runs from a message that may quote the input."""
-    return _SSN_SHAPED.sub("[redacted]", message)
+    """A message that may quote NIPR's input, with every SSN-shaped run (9 digits, or 3-2-4
+    with dashes, spaces or dots) cut to its last four digits, as uploads show them."""
+    return mask_ssn_shapes(message)
 
 
 UNDECIDED = object()  # a description that is no status word: the code decides
