@@ -181,7 +181,7 @@ def _swallowed_rows(cell: str, delimiter: str, header: Sequence[str]) -> bool:
     """Whether the text after the cell's first line break holds what looks like whole rows.
 
     A row of the file holds about as many delimiters as the header has columns; a line of a
-    name or an address typed with Alt+Enter holds a few at most. A line with at least half as
+    note or an address typed with Alt+Enter holds a few at most. A line with at least half as
     many delimiters as the header has columns is taken for a row: one such line is enough in
     a file of four or more columns, two are needed in a narrower one (where a single
     delimiter makes a "row").
