@@ -148,7 +148,9 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
     # repr=False: a URL can hold the password (`display_url` is the one to show).
     url: str = Field(
         repr=False,
-        description="SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://...",
+        description=(
+            "SQLAlchemy URL, e.g. sqlite:///.npnflow/npnflow.db or postgresql+psycopg2://..."
+        ),
     )
     sqlite_busy_timeout_seconds: float = Field(
         default=SQLITE_BUSY_TIMEOUT_SECONDS,

@@ -14,8 +14,9 @@ HTTP 5xx that is not a SOAP fault, connection errors, timeouts and replies cut o
 Fault 21 (RUN_NOT_FINISHED) raises `ReportNotReady`: the run is not over, the caller asks again
 later (a later run), not in a tight loop here. Every reply is read within a size limit counted
 after decompression (`max_reply_bytes`; a day's Alerts report, streamed to the bucket,
-`max_report_bytes`); a larger one is a call failure, not retried, never a MemoryError. Writes to the Gateway are `nipr_gateway.py`'s;
-the errors and the base resource both clients share are in `nipr_http.py`.
+`max_report_bytes`); a larger one is a call failure, not retried, never a MemoryError. Writes
+to the Gateway are `nipr_gateway.py`'s; the errors and the base resource both clients share
+are in `nipr_http.py`.
 """
 
 from __future__ import annotations

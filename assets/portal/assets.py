@@ -162,9 +162,10 @@ def _log_run(log: dg.DagsterLogManager, run: InvitationRun, what: str) -> None:
 
 def _stopped_failure(run: InvitationRun, metadata: dict[str, Any]) -> dg.Failure:
     waiting = metadata.get("invitations_waiting_for_email", 0)
+    why = outcomes.without_addresses(run.stopped or "")
     return dg.Failure(
         description=(
-            f"Sending the invitation emails stopped: {outcomes.without_addresses(run.stopped or '')}. "
+            f"Sending the invitation emails stopped: {why}. "
             f"{run.emails_sent} email(s) "
             f"were sent; {waiting} invitation(s) keep their seats and wait for their email, "
             "which the next invitation run sends (re-execute this run once the mail server "

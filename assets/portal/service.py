@@ -66,13 +66,13 @@ def utc_now() -> dt.datetime:
 class InvitationRun:
     """What one run did. `decisions`: one per request, final. `earlier_sent`: invitations of
     earlier runs (not requested now) whose email this run sent; `earlier_withdrawn`: those
-    withdrawn because their email was refused or could not be written; `earlier_not_sent`: those still waiting when
-    sending stopped. `stopped`: why sending stopped early (the mail server failed), else None.
-    `portals`: every portal's seats after the run."""
+    withdrawn because their email was refused or could not be written; `earlier_not_sent`:
+    those still waiting when sending stopped. `stopped`: why sending stopped early (the mail
+    server failed), else None. `portals`: every portal's seats after the run."""
 
     decisions: list[Decision]
     earlier_sent: list[tuple[str, str]] = field(default_factory=list)  # (npn, portal_id)
-    # (npn, portal_id, why it was withdrawn: `rules.withdrawal_reason`)
+    # (npn, portal_id, why it was withdrawn: `outcomes.withdrawal_reason`)
     earlier_withdrawn: list[tuple[str, str, str]] = field(default_factory=list)
     earlier_not_sent: int = 0
     stopped: str | None = None

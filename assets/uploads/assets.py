@@ -35,6 +35,7 @@ from assets.keys import ONBOARDING_KEY, RAW_FILE_KEY, UPLOADS_PARTITIONS, VALIDA
 from assets.retries import retry_transient_database_errors
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
+from assets.uploads.cells import mask_ssns
 from assets.uploads.error_report import error_report_csv, error_report_xlsx
 from assets.uploads.inbox import kind_from_key, partition_key_for
 from assets.uploads.reading import (
@@ -170,6 +171,7 @@ def raw_uploads__file(
         kind = detect_kind(raw.headers, folder_kind)
         require_columns(raw.labels, kind)
     except UploadRejected as rejection:
+        rejection.message = mask_ssns(rejection.message)
         report_key = _reject(
             database,
             object_store,
@@ -285,7 +287,10 @@ def _reject(
     message: str,
     row: dict[str, Any],
 ) -> str:
-    """Record a whole-file rejection: the one-line report beside the file, then the row."""
+    """Record a whole-file rejection: the one-line report beside the file, then the row.
+
+    The message is masked here too: a rejection may one day quote a cell, and the row, the log
+    and the metadata must never show an SSN (the report masks it as well)."""
     report_key = ledger.error_report_keys(object_key, None)[0]
     object_store.put_bytes(report_key, ledger.file_rejection_report_csv(message))
     with database.begin() as connection:
@@ -402,6 +407,7 @@ def core_uploads__processed(
     try:
         raw, validated = _read_and_validate(database, object_store, upload_id, row)
     except UploadRejected as rejection:
+        rejection.message = mask_ssns(rejection.message)
         report_key = _reject(database, object_store, upload_id, key, rejection.message, {})
         context.log.warning(f"Upload {upload_id} rejected: {rejection.message}")
         yield dg.MaterializeResult(
