@@ -13,8 +13,9 @@ schedules: they run by themselves in `prod`, and are switched on in the UI elsew
   sensor is off).
 - `unfinished_uploads_sensor`: every 2 minutes, reads the uploads whose steps did not all
   commit (`uploads.completed_at` empty: a crash or a failure between steps) and, once one has
-  been quiet for 10 minutes with no run of its partition queued or in progress, requests
-  `process_upload_job` for its partition again (run key "{upload_id}:continue:{n}", at most 3
+  been quiet for 10 minutes (at once when its file was dropped again under the same name) with
+  no run of its partition queued or in progress, requests `process_upload_job` for its
+  partition again (run key "{upload_id}:continue:{n}", at most 3
   times; `assets.uploads.continuation` decides). Every step continues where the last commit
   left it, so nothing is done twice.
 
@@ -137,12 +138,28 @@ def busy_upload_partitions(instance: dg.DagsterInstance, upload_ids: list[str]) 
     }
 
 
+def last_writes(object_store: ObjectStore, keys: list[str]) -> dict[str, dt.datetime]:
+    """When each of these objects was last written (a drop again under the same name)."""
+    found: dict[str, dt.datetime] = {}
+    for key in keys:
+        for stored in object_store.list_objects(prefix=key):
+            if stored.key == key:
+                found[key] = stored.last_modified
+                break
+    return found
+
+
 def continuation_requests(
-    context: dg.SensorEvaluationContext, unfinished: list[tuple[str, dt.datetime]]
+    context: dg.SensorEvaluationContext,
+    unfinished: list[tuple[str, dt.datetime, str]],
+    written: dict[str, dt.datetime],
 ) -> dg.SensorResult | dg.SkipReason:
     tick = plan_continuations(
-        [Unfinished(upload_id, received_at) for upload_id, received_at in unfinished],
-        busy_upload_partitions(context.instance, [upload_id for upload_id, _ in unfinished]),
+        [
+            Unfinished(upload_id, received_at, written.get(object_key))
+            for upload_id, received_at, object_key in unfinished
+        ],
+        busy_upload_partitions(context.instance, [upload_id for upload_id, *_ in unfinished]),
         context.cursor,
         dt.datetime.now(dt.UTC),
     )
@@ -266,15 +283,19 @@ def build_sensors(
         description=(
             "Uploads whose steps did not all commit (a crash or failure between steps): "
             "process_upload_job requested again for their partition once quiet for 10 minutes, "
-            "at most 3 times (run key '{upload_id}:continue:{n}')."
+            "or at once when the file is dropped again under the same name; at most 3 times "
+            "(run key '{upload_id}:continue:{n}')."
         ),
     )
     def unfinished_uploads_sensor(
-        context: dg.SensorEvaluationContext, database: OperationalDatabase
+        context: dg.SensorEvaluationContext,
+        database: OperationalDatabase,
+        object_store: ObjectStore,
     ) -> dg.SensorResult | dg.SkipReason:
         with database.engine.connect() as connection:
             unfinished = upload_store.unfinished_uploads(connection, MAX_UNFINISHED_PER_TICK)
-        return continuation_requests(context, unfinished)
+        written = last_writes(object_store, [key for *_, key in unfinished])
+        return continuation_requests(context, unfinished, written)
 
     @dg.sensor(
         name="approved_batch_sensor",

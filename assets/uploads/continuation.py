@@ -5,8 +5,11 @@ appointment step, a killed worker, a run that failed on a passing database error
 `uploads.completed_at`. Every step is idempotent and continues where the last one committed
 (docs/uploads.md), so running the partition's `process_upload_job` again finishes it. This
 module decides when: an unfinished upload is requested again once it has been quiet for
-`quiet_for` (its own run may simply be slow or queued) and no run of its partition is queued or
-in progress, at most `max_attempts` times, each attempt with its own run key. After that it is
+`quiet_for` (its own run may simply be slow or queued), or at once when its file was dropped
+again under the same name since (the same bytes under the same name are the same partition,
+so the inbox sensor, which requests a file version once, does not ask again), and only while
+no run of its partition is queued or in progress; at most `max_attempts` times, each attempt
+with its own run key. After that it is
 left for a person (the sensor's skip message names it): a file that fails the same way three
 times needs reading, not a fourth try.
 
@@ -29,6 +32,9 @@ DEFAULT_MAX_ATTEMPTS = 3
 class Unfinished:
     upload_id: str
     received_at: dt.datetime
+    # The file's last write in the bucket, when known: later than the upload's last attempt
+    # means someone dropped it again.
+    dropped_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,10 @@ def plan_continuations(
     for upload in unfinished:
         attempts, last = previous.get(upload.upload_id, (0, _aware(upload.received_at)))
         last = _aware(last)
+        dropped_again = upload.dropped_at is not None and _aware(upload.dropped_at) > last
         if attempts >= max_attempts:
             given_up.append(upload.upload_id)
-        elif upload.upload_id not in busy_partitions and now - last >= quiet_for:
+        elif upload.upload_id not in busy_partitions and (dropped_again or now - last >= quiet_for):
             attempts += 1
             last = now
             requests.append((upload.upload_id, f"{upload.upload_id}:continue:{attempts}"))

@@ -83,16 +83,17 @@ def lock_upload_row(connection: Connection, upload_id: str) -> None:
     )
 
 
-def unfinished_uploads(connection: Connection, limit: int) -> list[tuple[str, dt.datetime]]:
-    """Uploads holding their claim whose steps have not all committed, oldest first."""
+def unfinished_uploads(connection: Connection, limit: int) -> list[tuple[str, dt.datetime, str]]:
+    """(upload_id, received_at, object_key) of the uploads holding their claim whose steps have
+    not all committed, oldest first."""
     rows = connection.execute(
-        sa.select(uploads.c.upload_id, uploads.c.received_at)
+        sa.select(uploads.c.upload_id, uploads.c.received_at, uploads.c.object_key)
         .where(uploads.c.completed_at.is_(None))
         .where(uploads.c.status.in_(CLAIMING_STATUSES))
         .order_by(uploads.c.received_at, uploads.c.upload_id)
         .limit(limit)
     ).all()
-    return [(str(r.upload_id), r.received_at) for r in rows]
+    return [(str(r.upload_id), r.received_at, str(r.object_key)) for r in rows]
 
 
 def is_completed(connection: Connection, upload_id: str) -> bool:

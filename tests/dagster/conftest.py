@@ -97,7 +97,7 @@ class Pipeline:
         with dg.build_sensor_context(
             instance=self.instance,
             instance_ref=self.instance.get_ref(),
-            resources={"database": self.database},
+            resources={"database": self.database, "object_store": self.store},
             definitions=self.defs,
         ) as context:
             return sensor.evaluate_tick(context)

@@ -127,6 +127,31 @@ def test_the_sensor_requests_an_unfinished_upload_once_it_is_quiet(pipeline):
     ]
 
 
+def test_dropping_the_file_again_under_the_same_name_asks_for_the_missing_steps_at_once(
+    pipeline,
+):
+    """The same bytes under the same name are the same partition, which the inbox sensor
+    requests once: the unfinished-uploads sensor sees the new write and asks at once."""
+    first = _crash_after_validation(pipeline, "inbox/appoint/now.csv", NOW_FILE)
+    assert not pipeline.sensor_tick("unfinished_uploads_sensor").run_requests
+
+    pipeline.store.put_bytes("inbox/appoint/now.csv", NOW_FILE)  # `npnflow drop` again
+    result = pipeline.sensor_tick("unfinished_uploads_sensor")
+    [request] = result.run_requests
+    assert (request.partition_key, request.run_key) == (first, f"{first}:continue:1")
+
+    continued = dg.materialize(
+        pipeline.assets,
+        partition_key=request.partition_key,
+        instance=pipeline.instance,
+        resources=pipeline.resources,
+        tags=request.tags,
+    )
+    assert continued.success
+    assert _open_lines(pipeline) == [(first, "CA", "16"), (first, "TX", "825")]
+    assert _upload(pipeline, first)["completed_at"] is not None
+
+
 def test_continuations_wait_for_quiet_skip_busy_partitions_and_give_up_after_three():
     now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
     old = Unfinished("a", now - dt.timedelta(hours=1))
@@ -148,5 +173,10 @@ def test_continuations_wait_for_quiet_skip_busy_partitions_and_give_up_after_thr
     assert tick.requests == [] and tick.given_up == ["a"]
     # A finished upload leaves the cursor.
     assert json.loads(plan_continuations([], set(), tick.cursor, now).cursor) == {"uploads": {}}
+    # A drop of the file again since the last attempt is asked for at once, quiet or not.
+    redropped = Unfinished("d", now - dt.timedelta(minutes=1), now - dt.timedelta(seconds=5))
+    assert plan_continuations([redropped], set(), None, now).requests == [("d", "d:continue:1")]
+    stale = Unfinished("e", now - dt.timedelta(minutes=1), now - dt.timedelta(minutes=2))
+    assert plan_continuations([stale], set(), None, now).requests == []
     # An unreadable cursor starts afresh rather than failing the sensor.
     assert plan_continuations([old], set(), "not json", now).requests == [("a", "a:continue:1")]
