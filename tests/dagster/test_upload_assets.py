@@ -353,3 +353,25 @@ def test_ssns_in_every_shape_and_column_never_leave_the_ssn_column(tmp_path, tem
     text = re.sub(r"[\s.\-]", "", text)
     for ssn in ISSUE_13_SSNS:
         assert ssn not in text, ssn
+
+
+def test_a_clean_version_supersedes_the_error_report_an_earlier_version_left(bucket):
+    """Issue 13: an old `.errors.csv` beside a corrected file must not read as its report."""
+    bucket.process(bucket.drop(KEY, AGENT_FILE))
+    assert bucket.store.exists(REPORT_KEY)
+    old_report = bucket.store.get_bytes(REPORT_KEY).decode("utf-8-sig")
+    assert "Row" in old_report and "Superseded" not in old_report
+
+    clean = "\r\n".join(AGENT_FILE.decode().split("\r\n")[:3]).encode()  # header, Ann, Bob
+    corrected = bucket.drop(KEY, clean)
+    bucket.process(corrected)
+
+    report = bucket.store.get_bytes(REPORT_KEY).decode("utf-8-sig")
+    assert "Superseded" in report and corrected in report, report
+    assert "no rejected rows" in report
+    upload = bucket.table("uploads").set_index("upload_id").loc[corrected]
+    assert upload["status"] == "Processed" and upload["rows_rejected"] == 0
+    assert pd.isna(upload["error_report_key"])
+    # A file that never had a report gets none.
+    bucket.process(bucket.drop("inbox/agent/other.csv", clean.replace(b"Ann", b"Ana")))
+    assert not bucket.store.exists("inbox/agent/other.csv.errors.csv")
