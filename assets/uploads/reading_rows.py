@@ -138,11 +138,14 @@ def collect_rows(records: Iterable[Sequence[str]], limits: RowLimits) -> Rows:
                 "has: delete the rows under your data and drop the file again."
             )
         if header is None:
+            # The header's cells as written, trailing empty ones included: a header of a
+            # million delimiters is not a template an analyst filled (and the issue 13 attack
+            # file), so it is refused rather than trimmed down to its few named columns.
+            if len(record) > limits.columns:
+                raise too_many_columns(len(record), limits)
             width = _width(record)
             if width == 0:
                 continue
-            if width > limits.columns:
-                raise too_many_columns(width, limits)
             header = [cell.strip() for cell in record[:width]]
             header_row = number
             blank_row = [""] * width

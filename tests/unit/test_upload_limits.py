@@ -148,10 +148,12 @@ def test_a_header_wider_than_the_limit_is_refused_with_its_width() -> None:
     assert read_upload(_wide_csv(MAX_UPLOAD_COLUMNS), "a.csv").frame.shape == (1, 200)
 
 
-def test_empty_columns_after_the_header_are_trailing_delimiters_not_columns() -> None:
-    data = _csv("NPN,Portal" + "," * 1_000_000, "10000001,Agency Portal")
-    raw = read_upload(data, "portal.csv")
+def test_a_few_trailing_delimiters_are_dropped_but_a_million_are_refused() -> None:
+    raw = read_upload(_csv("NPN,Portal" + "," * 150, "10000001,Agency Portal"), "portal.csv")
     assert raw.labels == ["NPN", "Portal"]
+    # The attack of issue 13: a 1 MB header of delimiters is refused, not trimmed.
+    message = _rejection(_csv("NPN,Portal" + "," * 1_000_000, "10000001,Agency Portal"), "p.csv")
+    assert message.startswith("The file has 1,000,002 columns; an upload may have at most 200")
 
 
 def test_data_rows_over_the_limit_are_refused_and_trailing_blank_rows_are_free() -> None:
