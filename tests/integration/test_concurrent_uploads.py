@@ -231,15 +231,6 @@ def _race(url: str, tmp_path: Path, sandbox, files: dict[str, bytes]):
     return database, outcomes, _received(sandbox)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'npnflow.db'}"
-    else:
-        request.applymarker(pytest.mark.postgres)
-        yield request.getfixturevalue("fresh_postgres_url")
-
-
 def test_identical_files_dropped_together_send_each_line_once(database_url, tmp_path, sandbox):
     data = _rows(*[(npn, "TX", "Life") for npn in NPNS], (NPNS[0], "CA", "Life"))
     files = {f"inbox/appoint/same-{i}.csv": data for i in range(PROCESSES)}

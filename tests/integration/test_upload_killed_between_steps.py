@@ -53,7 +53,6 @@ KILLED_CHILD = textwrap.dedent(
     from resources.ssn import SsnVault
 
     args = json.loads(sys.argv[1])
-    real = upload_step._evaluate_and_write
 
     def killed(*a, **k):  # the validation committed; the evaluation's transaction never begins
         os.kill(os.getpid(), signal.SIGKILL)
@@ -77,15 +76,6 @@ KILLED_CHILD = textwrap.dedent(
     )
     """
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'npnflow.db'}"
-    else:
-        request.applymarker(pytest.mark.postgres)
-        yield request.getfixturevalue("fresh_postgres_url")
 
 
 def _process(database_url: str, store: LocalFolderObjectStore, key: str) -> str:
