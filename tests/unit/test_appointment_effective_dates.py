@@ -8,6 +8,7 @@ rule needs, or reads the shipped config/reference/state_appointment_rules.csv.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from assets.appointments.store import read_eligibility_inputs
 from assets.rules.effective_dates import appointment_date_reasons
 from schemas.statuses import NOT_ELIGIBLE, READY_TO_SUBMIT, REQUEST_REJECTED
 from schemas.tables import metadata
+from schemas.uploads import TEMPLATES
 from tests.unit.test_appointment_eligibility import (
     AS_OF,
     CONFIG,
@@ -227,3 +229,20 @@ def test_the_appointment_step_reads_the_state_rules_from_the_database():
     assert set(result["eligibility_reason"]) == {
         "Effective Date More Than 30 Days Back Not Accepted In VA"
     }
+
+
+def test_the_appoint_templates_effective_date_help_says_what_the_shipped_rules_say():
+    (column,) = [c for c in TEMPLATES["appoint"] if c.field == "effective_date"]
+    shipped = pd.read_csv(CONFIG / "reference" / "state_appointment_rules.csv", dtype=str)
+    help_text = str(column.help)
+    not_specifiable = shipped[shipped["effective_date_specifiable"].eq("false")]["state_code"]
+    no_future = shipped[shipped["allows_future_effective_date"].eq("false")]["state_code"]
+    assert "leave blank in " + ", ".join(sorted(not_specifiable)) in help_text
+    assert "no future date in " + " or ".join(sorted(no_future)) in help_text
+    for state, days in shipped.dropna(subset=["max_backdate_days"])[
+        ["state_code", "max_backdate_days"]
+    ].itertuples(index=False):
+        if days == "0":
+            assert f"not before today in {state}" in help_text
+        else:
+            assert re.search(rf"{days} (days back )?in [A-Z ,and]*{state}", help_text), state
