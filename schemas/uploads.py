@@ -185,7 +185,9 @@ TEMPLATES: dict[str, tuple[TemplateColumn, ...]] = {
                        aliases=("Submit JIT",),
                        help="TRUE to submit eligible JIT appointments (blank: FALSE)"),
         TemplateColumn("Effective Date", "effective_date", "date",
-                       help="YYYY-MM-DD or MM/DD/YYYY (blank: as soon as possible)"),
+                       help="YYYY-MM-DD or MM/DD/YYYY (blank: as soon as possible); leave "
+                            "blank in GA, NY, TX, WA; not before today in CA, at most 30 days "
+                            "back in PA and VA, 45 in FL, 60 in NJ; no future date in FL or VA"),
         TemplateColumn("County", "county", "text", help="county code, where the state asks"),
     ),
     "terminate": (

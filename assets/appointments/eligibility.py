@@ -33,6 +33,7 @@ from assets.appointments.eligibility_inputs import (
     OPTIONAL_INPUTS,
     REQUEST_COLUMNS,
     REQUEST_OPTIONAL_COLUMNS,
+    STATE_RULES_INPUT,
     input_frame,
     request_frame,
 )
@@ -74,6 +75,13 @@ from assets.appointments.eligibility_vocabulary import (
     TRANSACTION_KIND,
     batch_key,
     company_not_in_state_reason,
+)
+from assets.rules.effective_dates import (
+    appointment_date_reasons,
+    backdate_reason,
+    date_not_specifiable_reason,
+    future_date_reason,
+    unreadable_date_reason,
 )
 from schemas.statuses import (
     ACCEPTED,
@@ -132,9 +140,14 @@ __all__ = [
     "SUBMITTED",
     "SYNC_STATUS_NOT_FOUND",
     "TRANSACTION_KIND",
+    "STATE_RULES_INPUT",
+    "backdate_reason",
     "batch_key",
     "company_not_in_state_reason",
+    "date_not_specifiable_reason",
     "evaluate_appointment_requests",
+    "future_date_reason",
+    "unreadable_date_reason",
 ]
 
 DEFAULT_THREADS = 2  # SPEC 12 sizes the target for 2 cores; more threads buy little here
@@ -150,17 +163,25 @@ def evaluate_appointment_requests(
     """One row per appointment transaction and per rejected request (SPEC section 6).
 
     `requests`: request_row, npn, state_code, cocode, loa_category, agent_type, submit,
-    submit_just_in_time; optional effective_date (passed through), line_of_authority (used
-    when loa_category is blank). `inputs`: the SPEC section 3 frames named in
-    `INPUT_COLUMNS`; `lines_of_authority` and `transactions` (the open ones are not repeated)
-    may be left out. Extra columns are ignored.
+    submit_just_in_time; optional effective_date (checked against the state's limits, check
+    10, and passed through), line_of_authority (used when loa_category is blank). `inputs`:
+    the SPEC section 3 frames named in `INPUT_COLUMNS`; `lines_of_authority` and
+    `transactions` (the open ones are not repeated) may be left out; `state_appointment_rules`
+    (the columns of config/reference/state_appointment_rules.csv) gives the effective-date
+    limits, and without it no state limit applies. Extra columns are ignored.
 
     The result has `RESULT_COLUMNS`, sorted by request_row, state_code, loa_code,
     license_number. Eligible transactions left out as repeats are in
     `result.attrs["repeats"]` (`REPEAT_COLUMNS`).
     """
     as_of_date = dt.date.today() if as_of is None else pd.Timestamp(as_of).date()
-    requests_in = request_frame(requests)
+    date_reasons = appointment_date_reasons(
+        requests["effective_date"] if "effective_date" in requests.columns else _blank(requests),
+        requests["state_code"] if "state_code" in requests.columns else _blank(requests),
+        inputs.get(STATE_RULES_INPUT),
+        as_of_date,
+    )
+    requests_in = request_frame(requests, date_reasons)
     frames = {name: input_frame(inputs, name) for name in INPUT_COLUMNS}
 
     connection = duckdb.connect(":memory:", config={"threads": max(1, int(threads))})
@@ -175,3 +196,8 @@ def evaluate_appointment_requests(
         connection.close()
 
     return finish(result, repeats, requests)
+
+
+def _blank(requests: pd.DataFrame) -> pd.Series:
+    """A column of None per request row, for a column the requests leave out."""
+    return pd.Series(None, index=requests.index, dtype=object)

@@ -2,8 +2,8 @@
 
 `EVALUATE_SQL` continues the typed inputs of `eligibility_inputs` with the rules: the producer
 checks, the request's company checks (1 to 4), the lines of the category, the per-license
-checks (5 to 9), the status and batch mode, and the repeats of open transactions or earlier
-request rows; it leaves one `evaluated` temp table that `eligibility_result` prices and reads
+checks (5 to 9), the effective date (check 10, read per request row beforehand), the status
+and batch mode, and the repeats of open transactions or earlier request rows; it leaves one `evaluated` temp table that `eligibility_result` prices and reads
 out. "check N" is SPEC 6.3's numbered list. Values never go into the SQL text: reasons,
 statuses and the as-of date are bound parameters (`parameters`).
 
@@ -164,7 +164,8 @@ active_resident AS (
     WHERE is_resident AND is_active AND (expiration_date IS NULL OR expiration_date >= $as_of)
 ),
 -- Checks 6-9 per candidate license: `passed` is the number of the first failing check
--- (10 = all passed), so the license that got furthest has the highest number.
+-- (10 = all passed), so the license that got furthest has the highest number. Check 10, the
+-- request's effective date, is the same for every license: it is read on the lines that pass.
 license_checked AS (
     SELECT ll.*,
            CASE
@@ -198,7 +199,7 @@ license_outcome AS (
 -- Per line: every passing license (Producer) or the first passing one (Agency); when none
 -- passes, the license that got furthest (ties: lowest license number) and its reason.
 line_outcome AS (
-    SELECT o.*, r.agent_type,
+    SELECT o.*, r.agent_type, r.date_reason,
            max(o.passed) OVER line_window AS best_passed,
            row_number() OVER (line_window ORDER BY o.passed DESC, o.license_number) AS rank
     FROM license_outcome o JOIN request r USING (request_id)
@@ -234,13 +235,15 @@ outcome AS (
       AND NOT EXISTS (SELECT 1 FROM line_license ll
                       WHERE ll.request_id = l.request_id AND ll.loa_code = l.loa_code)
     UNION ALL
-    -- checks 6-9, and the eligible licenses (reason NULL until SPEC 6.4)
+    -- checks 6-10, and the eligible licenses (reason NULL until SPEC 6.4)
     SELECT request_id, loa_code, license_number, license_class_code, is_resident,
            CASE passed
                WHEN 6 THEN $license_not_active
                WHEN 7 THEN $no_active_resident
                WHEN 8 THEN $license_not_found
                WHEN 9 THEN $already_appointed
+               -- check 10: the state's effective-date limits (NULL: the date is accepted)
+               WHEN 10 THEN date_reason
            END,
            false
     FROM line_outcome

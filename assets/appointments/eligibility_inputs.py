@@ -60,6 +60,8 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "transactions": ("transaction_id", "npn", "state_code", "cocode", "loa_code", "status"),
 }
 OPTIONAL_INPUTS = ("lines_of_authority", "transactions")
+# Read in pandas, not by the SQL: the effective-date limits of check 10. Absent: no state rule.
+STATE_RULES_INPUT = "state_appointment_rules"
 
 
 # The first CTEs of the rules' WITH list (`eligibility_checks.EVALUATE_SQL` continues it): the
@@ -77,7 +79,9 @@ request_typed AS (
         CASE WHEN lower(TRIM(CAST(agent_type AS VARCHAR))) = lower($agency)
              THEN $agency ELSE $producer END AS agent_type,
         COALESCE(TRY_CAST(submit AS BOOLEAN), false) AS submit,
-        COALESCE(TRY_CAST(submit_just_in_time AS BOOLEAN), false) AS submit_just_in_time
+        COALESCE(TRY_CAST(submit_just_in_time AS BOOLEAN), false) AS submit_just_in_time,
+        -- check 10's reason, read in pandas (`assets.rules.effective_dates`): NULL = accepted
+        CAST(date_reason AS VARCHAR) AS date_reason
     FROM requests_in
 ),
 requested_npn AS (SELECT DISTINCT npn FROM request_typed),
@@ -162,8 +166,9 @@ open_transaction AS (
 """
 
 
-def request_frame(requests: pd.DataFrame) -> pd.DataFrame:
-    """The request columns the rules read (optional ones as NULL) and a `request_id`."""
+def request_frame(requests: pd.DataFrame, date_reasons: np.ndarray) -> pd.DataFrame:
+    """The request columns the rules read (optional ones as NULL), a `request_id`, and
+    `date_reason`, check 10's reason per request row (None: the date is accepted)."""
     missing = [column for column in REQUEST_COLUMNS if column not in requests.columns]
     if missing:
         raise ValueError(f"appointment requests lack column(s): {', '.join(missing)}")
@@ -176,6 +181,7 @@ def request_frame(requests: pd.DataFrame) -> pd.DataFrame:
     # Positions, so the pass-through columns come back by position and repeated request rows
     # stay distinct requests.
     frame["request_id"] = np.arange(len(frame), dtype=np.int64)
+    frame["date_reason"] = pd.Series(date_reasons, index=frame.index, dtype=object)
     return frame.reset_index(drop=True)
 
 

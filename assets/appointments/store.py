@@ -32,6 +32,9 @@ CONFIG_TABLES = (
     "loa_categories",
     "state_fees",
     "lines_of_authority",
+    # Check 10's effective-date limits, loaded by the reference job from
+    # config/reference/state_appointment_rules.csv.
+    "state_appointment_rules",
 )
 # Read for the requested NPNs only: these grow with the producer population.
 PRODUCER_TABLES = ("producers", "licenses", "license_loas", "appointments", "producer_assignments")

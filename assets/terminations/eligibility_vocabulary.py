@@ -9,6 +9,12 @@ import them rather than retyping them. Separate from the rules so that the wordi
 from __future__ import annotations
 
 from assets.rules import outcomes
+
+# The effective-date reasons are worded once for both engines.
+from assets.rules.effective_dates import backdate_reason as backdate_reason
+from assets.rules.effective_dates import date_not_specifiable_reason as date_not_specifiable_reason
+from assets.rules.effective_dates import future_date_reason as future_date_reason
+from assets.rules.effective_dates import unreadable_date_reason as unreadable_date_reason
 from schemas import statuses
 
 OPEN_STATUSES = statuses.OPEN_TRANSACTION_STATUSES
@@ -66,26 +72,6 @@ def not_accepted_reason(reason_code: str, state_code: str) -> str:
 def not_via_nipr_reason(state_code: str) -> str:
     """The state's terminations are not filed through NIPR (`terminations_via_nipr` false)."""
     return f"Terminations Not Filed Through NIPR In {state_code}"
-
-
-def date_not_specifiable_reason(state_code: str) -> str:
-    """A date was given where the state uses its own processing date."""
-    return f"Effective Date Not Specifiable In {state_code}"
-
-
-def future_date_reason(state_code: str) -> str:
-    """A date after the as-of date."""
-    return f"Future Effective Date Not Accepted In {state_code}"
-
-
-def backdate_reason(days: int, state_code: str) -> str:
-    """A date further back than the state's `termination_max_backdate_days`."""
-    return f"Effective Date More Than {days} Days Back Not Accepted In {state_code}"
-
-
-def unreadable_date_reason(value: object) -> str:
-    """A date that cannot be read, quoted as given (never guessed)."""
-    return f"Effective Date {value} Unreadable"
 
 
 def batch_key(cocode: str, auto_submit: bool) -> str:

@@ -257,3 +257,36 @@ def test_an_agent_file_creates_no_transaction(pipeline):
     assert pipeline.table("transaction_batches").empty
     tick = pipeline.sensor_tick("approved_batch_sensor")
     assert not tick.run_requests
+
+
+def test_the_states_effective_date_rules_are_read_from_the_database(pipeline):
+    """The reference job loaded config/reference/state_appointment_rules.csv: TX takes no
+    date, VA none more than 30 days back, CA none before today."""
+    dated = "\r\n".join(
+        [
+            "NPN,States,CoCode,LOA Category,Agent Type,Submit,Submit Just In Time,Effective Date",
+            f"{NPN},TX,91234,Life,Producer,TRUE,TRUE,{TODAY.isoformat()}",  # row 2
+            f"{NPN},VA,91234,Accident & Health,Producer,FALSE,FALSE,"
+            f"{(TODAY - dt.timedelta(days=60)).isoformat()}",  # row 3
+            f"{NPN},CA,91234,Life,Producer,FALSE,FALSE,{TODAY.isoformat()}",  # row 4
+        ]
+    ).encode()
+    pipeline.drop_and_process("inbox/appoint/dated.csv", dated, "appoint")
+    transactions = pipeline.table("transactions")
+    assert _outcomes(transactions) == {
+        (2, "TX", "91234", "825", "Effective Date Not Specifiable In TX", statuses.NOT_ELIGIBLE),
+        (2, "TX", "91234", "16", "Required License Not Found", statuses.NOT_ELIGIBLE),
+        (
+            3,
+            "VA",
+            "91234",
+            "42",
+            "Effective Date More Than 30 Days Back Not Accepted In VA",
+            statuses.NOT_ELIGIBLE,
+        ),
+        (3, "VA", "91234", "39", "Required License Not Found", statuses.NOT_ELIGIBLE),
+        (4, "CA", "91234", "16", "In Good Standing", statuses.HELD_JIT),
+        (4, "CA", "91234", "296", "Required License Not Found", statuses.NOT_ELIGIBLE),
+    }
+    refused = transactions[transactions["eligibility_reason"].str.startswith("Effective Date")]
+    assert refused["estimated_fee"].astype(float).eq(0.0).all()
