@@ -28,7 +28,9 @@ SAMPLE_HEADER = (
 )
 SAMPLE_AGENCY_NPNS = ("9000001", "9000002")
 
-APPOINT_HEADER = "NPN,States,CoCode,LOA Category,Agent Type,Submit,Submit Just In Time"
+APPOINT_HEADER = (
+    "NPN,States,CoCode,LOA Category,Agent Type,Submit,Submit Just In Time,Effective Date"
+)
 LIFE_HEALTH_COCODE, PC_COCODE = "91234", "92345"
 UNKNOWN_COCODE = "99999"
 
@@ -111,7 +113,8 @@ def sample_appoint_file(database: OperationalDatabase) -> bytes:
     could be appointed for, some with Submit TRUE (sent without review) and some with FALSE
     (left for review), and requests that cannot be eligible: a P&C company that requires
     producer assignments, a state the company does not appoint in, an unknown CoCode, an NPN
-    NIPR does not know."""
+    NIPR does not know, and a line dated further back than its state accepts (SPEC 6 check
+    10, `state_appointment_rules.max_backdate_days`)."""
     lines = eligible_lines(database)
     requests = [APPOINT_HEADER]
     chosen = lines[lines.cocode != PC_COCODE]
@@ -120,20 +123,39 @@ def sample_appoint_file(database: OperationalDatabase) -> bytes:
     review = chosen[~chosen.jit.astype(bool)].drop(auto.index, errors="ignore").head(4)
     for row in auto.itertuples():
         requests.append(
-            f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,TRUE,TRUE"
+            f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,TRUE,TRUE,"
         )
     for row in review.itertuples():
         requests.append(
-            f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,FALSE,FALSE"
+            f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,FALSE,FALSE,"
         )
+    backdated = _backdated_request(database, chosen.drop(auto.index).drop(review.index))
+    if backdated:
+        requests.append(backdated)
     producers = database.read_table("producers", ["npn", "sync_status"])
     synced = producers[producers.sync_status == "Success"].npn.sort_values()
     if len(synced):
         npn = synced.iloc[0]
         requests += [
-            f"{npn},TX,{PC_COCODE},Property,Producer,FALSE,FALSE",
-            f"{npn},AZ,{LIFE_HEALTH_COCODE},Life,Producer,FALSE,FALSE",
-            f"{npn},TX,{UNKNOWN_COCODE},Life,Producer,FALSE,FALSE",
+            f"{npn},TX,{PC_COCODE},Property,Producer,FALSE,FALSE,",
+            f"{npn},AZ,{LIFE_HEALTH_COCODE},Life,Producer,FALSE,FALSE,",
+            f"{npn},TX,{UNKNOWN_COCODE},Life,Producer,FALSE,FALSE,",
         ]
-    requests.append(f"{UNKNOWN_NPN},TX,{LIFE_HEALTH_COCODE},Life,Producer,TRUE,TRUE")
+    requests.append(f"{UNKNOWN_NPN},TX,{LIFE_HEALTH_COCODE},Life,Producer,TRUE,TRUE,")
     return ("\r\n".join(requests) + "\r\n").encode("utf-8")
+
+
+def _backdated_request(database: OperationalDatabase, lines: pd.DataFrame) -> str | None:
+    """A request for an eligible line, dated 30 days further back than its state accepts, so
+    the demo shows the effective-date check refusing it (no fee is paid for it)."""
+    import pandas as pd
+
+    rules = database.read_table("state_appointment_rules", ["state_code", "max_backdate_days"])
+    limits = pd.to_numeric(rules.set_index("state_code")["max_backdate_days"], errors="coerce")
+    limited = lines[lines.state_code.map(limits).notna()]
+    if limited.empty:
+        return None
+    row = limited.iloc[0]
+    days_back = int(limits[row.state_code]) + 30
+    date = (dt.date.today() - dt.timedelta(days=days_back)).isoformat()
+    return f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,FALSE,FALSE,{date}"
