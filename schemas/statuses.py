@@ -17,6 +17,9 @@ ACCEPTED = "Accepted"
 REJECTED = "Rejected"
 ERROR = "Error"
 CANCELLED = "Cancelled"
+#: An appointment in a state that does not take it through NIPR (a registry state such as IL:
+#: the carrier keeps its own register). Eligible, never sent, no fee; final.
+RECORDED = "Recorded"
 
 TRANSACTION_STATUSES: tuple[str, ...] = (
     READY_TO_SUBMIT,
@@ -28,10 +31,11 @@ TRANSACTION_STATUSES: tuple[str, ...] = (
     REJECTED,
     ERROR,
     CANCELLED,
+    RECORDED,
 )
 #: Nothing more will happen to these: never sent again, never block a new request.
 FINAL_TRANSACTION_STATUSES: frozenset[str] = frozenset(
-    {NOT_ELIGIBLE, ACCEPTED, REJECTED, ERROR, CANCELLED}
+    {NOT_ELIGIBLE, ACCEPTED, REJECTED, ERROR, CANCELLED, RECORDED}
 )
 #: Not final: a new request for the same line repeats one of these (SPEC 6 step 6).
 OPEN_TRANSACTION_STATUSES: frozenset[str] = frozenset(TRANSACTION_STATUSES) - (

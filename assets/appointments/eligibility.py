@@ -34,6 +34,7 @@ from assets.appointments.eligibility_inputs import (
     REQUEST_COLUMNS,
     REQUEST_OPTIONAL_COLUMNS,
     STATE_RULES_INPUT,
+    filing_reasons,
     input_frame,
     request_frame,
 )
@@ -66,6 +67,7 @@ from assets.appointments.eligibility_vocabulary import (
     REASON_PRODUCER_INACTIVE,
     REASON_PRODUCER_NOT_FOUND,
     REASON_PRODUCER_NOT_SYNCED,
+    REASON_REGISTRY_RECORDED,
     REJECTION_REASONS,
     REPEAT_COLUMNS,
     REPEAT_IN_REQUESTS,
@@ -115,6 +117,7 @@ __all__ = [
     "REASON_IN_GOOD_STANDING",
     "REASON_LICENSE_NOT_ACTIVE",
     "REASON_LICENSE_NOT_FOUND",
+    "REASON_REGISTRY_RECORDED",
     "REASON_NOT_IN_STATE_MIDDLE",
     "REASON_NO_ACTIVE_RESIDENT_LICENSE",
     "REASON_OUTSIDE_ASSIGNMENT",
@@ -181,7 +184,10 @@ def evaluate_appointment_requests(
         inputs.get(STATE_RULES_INPUT),
         as_of_date,
     )
-    requests_in = request_frame(requests, date_reasons)
+    states = requests["state_code"] if "state_code" in requests.columns else _blank(requests)
+    requests_in = request_frame(
+        requests, date_reasons, filing_reasons(states, inputs.get(STATE_RULES_INPUT))
+    )
     frames = {name: input_frame(inputs, name) for name in INPUT_COLUMNS}
 
     connection = duckdb.connect(":memory:", config={"threads": max(1, int(threads))})

@@ -38,7 +38,7 @@ from assets.appointments.eligibility_vocabulary import (
     TRANSACTION_KIND,
 )
 from assets.nipr.roster import SYNCED_STATUSES
-from schemas.statuses import HELD_JIT, NOT_ELIGIBLE, READY_TO_SUBMIT, REQUEST_REJECTED
+from schemas.statuses import HELD_JIT, NOT_ELIGIBLE, READY_TO_SUBMIT, RECORDED, REQUEST_REJECTED
 
 # The rules after the typed inputs, in the same WITH list.
 _CHECKS_SQL = """
@@ -158,6 +158,16 @@ appointed_line AS (
      AND CAST(ap.cocode AS VARCHAR) = ll.cocode
      AND CAST(ap.loa_code AS VARCHAR) = ll.loa_code
     WHERE CAST(ap.status AS VARCHAR) = $appointed
+    UNION
+    -- A line recorded in a registry state is appointed in the carrier's register, not NIPR's.
+    SELECT DISTINCT ll.npn, ll.state_code, ll.cocode, ll.loa_code
+    FROM line_license ll
+    JOIN transactions_in t
+      ON CAST(t.npn AS VARCHAR) = ll.npn
+     AND CAST(t.state_code AS VARCHAR) = ll.state_code
+     AND CAST(t.cocode AS VARCHAR) = ll.cocode
+     AND CAST(t.loa_code AS VARCHAR) = ll.loa_code
+    WHERE CAST(t.status AS VARCHAR) = $recorded
 ),
 active_resident AS (
     SELECT DISTINCT npn FROM license_typed
@@ -264,6 +274,8 @@ decided AS (
            END AS auto_submit,
            CASE
                WHEN o.reason IS NOT NULL THEN o.reason
+               -- an eligible line of a state that does not take appointments through NIPR
+               WHEN r.filing_reason IS NOT NULL THEN r.filing_reason
                WHEN (c.is_jit AND r.submit_just_in_time) OR (NOT c.is_jit AND r.submit)
                    THEN $in_good_order
                ELSE $in_good_standing
@@ -271,6 +283,7 @@ decided AS (
            CASE
                WHEN o.is_rejected THEN $request_rejected
                WHEN o.reason IS NOT NULL THEN $not_eligible
+               WHEN r.filing_reason IS NOT NULL THEN $recorded
                WHEN c.is_jit AND NOT r.submit_just_in_time THEN $held_jit
                ELSE $ready
            END AS status
@@ -343,4 +356,5 @@ def parameters(as_of: dt.date) -> dict[str, object]:
         "not_eligible": NOT_ELIGIBLE,
         "held_jit": HELD_JIT,
         "ready": READY_TO_SUBMIT,
+        "recorded": RECORDED,
     }

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from assets.appointments.eligibility_vocabulary import FILING_NIPR, not_filed_through_nipr_reason
+
 REQUEST_COLUMNS = ("request_row", "npn", "state_code", "cocode")
 # A request may leave these out; the defaults are the cautious ones (Producer, no auto-submit).
 REQUEST_OPTIONAL_COLUMNS = (
@@ -81,7 +83,9 @@ request_typed AS (
         COALESCE(TRY_CAST(submit AS BOOLEAN), false) AS submit,
         COALESCE(TRY_CAST(submit_just_in_time AS BOOLEAN), false) AS submit_just_in_time,
         -- check 10's reason, read in pandas (`assets.rules.effective_dates`): NULL = accepted
-        CAST(date_reason AS VARCHAR) AS date_reason
+        CAST(date_reason AS VARCHAR) AS date_reason,
+        -- not NULL in a state whose appointments are not filed through NIPR (read in pandas)
+        CAST(filing_reason AS VARCHAR) AS filing_reason
     FROM requests_in
 ),
 requested_npn AS (SELECT DISTINCT npn FROM request_typed),
@@ -166,9 +170,34 @@ open_transaction AS (
 """
 
 
-def request_frame(requests: pd.DataFrame, date_reasons: np.ndarray) -> pd.DataFrame:
-    """The request columns the rules read (optional ones as NULL), a `request_id`, and
-    `date_reason`, check 10's reason per request row (None: the date is accepted)."""
+def filing_reasons(state_codes: pd.Series, rules: pd.DataFrame | None) -> np.ndarray:
+    """Per request row, the reason of an eligible line recorded without NIPR filing, or None
+    when its state files appointments through NIPR (or is unknown, or no rules are given).
+
+    `rules` has `state_code` and `appointment_filing` (state_appointment_rules.csv); a state
+    whose filing is not `nipr` (IL: `registry`) gets `not_filed_through_nipr_reason`.
+    """
+    reasons = np.full(len(state_codes), None, dtype=object)
+    if rules is None or rules.empty or "appointment_filing" not in rules.columns:
+        return reasons
+    filing_of = {
+        str(state).strip().upper(): str(filing).strip().lower()
+        for state, filing in zip(rules["state_code"], rules["appointment_filing"], strict=True)
+        if isinstance(state, str) and isinstance(filing, str) and filing.strip()
+    }
+    for row, state in enumerate(state_codes):
+        filing = filing_of.get(str(state).strip().upper()) if isinstance(state, str) else None
+        if filing is not None and filing != FILING_NIPR:
+            reasons[row] = not_filed_through_nipr_reason(filing)
+    return reasons
+
+
+def request_frame(
+    requests: pd.DataFrame, date_reasons: np.ndarray, not_filed_reasons: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The request columns the rules read (optional ones as NULL), a `request_id`,
+    `date_reason`, check 10's reason per request row (None: the date is accepted), and
+    `filing_reason`, the reason of an eligible line its state records without NIPR filing."""
     missing = [column for column in REQUEST_COLUMNS if column not in requests.columns]
     if missing:
         raise ValueError(f"appointment requests lack column(s): {', '.join(missing)}")
@@ -182,6 +211,9 @@ def request_frame(requests: pd.DataFrame, date_reasons: np.ndarray) -> pd.DataFr
     # stay distinct requests.
     frame["request_id"] = np.arange(len(frame), dtype=np.int64)
     frame["date_reason"] = pd.Series(date_reasons, index=frame.index, dtype=object)
+    if not_filed_reasons is None:
+        not_filed_reasons = np.full(len(frame), None, dtype=object)
+    frame["filing_reason"] = pd.Series(not_filed_reasons, index=frame.index, dtype=object)
     return frame.reset_index(drop=True)
 
 

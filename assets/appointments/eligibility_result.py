@@ -22,6 +22,7 @@ from assets.appointments.eligibility_vocabulary import (
     RESULT_COLUMNS,
     TRANSACTION_KIND,
 )
+from schemas import statuses
 
 RESULT_SQL = """
 WITH kept AS (SELECT * FROM evaluated WHERE NOT is_repeat),
@@ -30,7 +31,7 @@ WITH kept AS (SELECT * FROM evaluated WHERE NOT is_repeat),
 priced AS (
     SELECT k.*,
            CASE
-               WHEN NOT k.is_eligible THEN 0.0
+               WHEN NOT k.is_eligible OR k.status = $recorded THEN 0.0
                WHEN k.per_loa OR row_number() OVER (
                         PARTITION BY k.is_eligible, k.npn, k.state_code, k.cocode,
                                      k.license_number
@@ -73,6 +74,7 @@ def result_parameters() -> dict[str, object]:
         "transaction_kind": TRANSACTION_KIND,
         "batch_auto": BATCH_AUTO,
         "batch_review": BATCH_REVIEW,
+        "recorded": statuses.RECORDED,
     }
 
 

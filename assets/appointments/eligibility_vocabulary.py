@@ -32,6 +32,20 @@ REASON_NO_ACTIVE_RESIDENT_LICENSE = "No Active Resident License"
 REASON_ALREADY_APPOINTED = "Already Appointed"
 REASON_IN_GOOD_ORDER = "In Good Order"
 REASON_IN_GOOD_STANDING = outcomes.REASON_IN_GOOD_STANDING
+# An eligible line of a state whose appointments are not filed through NIPR
+# (`state_appointment_rules.appointment_filing` other than `nipr`): recorded, never sent.
+FILING_NIPR = "nipr"
+REASON_REGISTRY_RECORDED = "Registry State: Recorded Without NIPR Filing"
+
+
+def not_filed_through_nipr_reason(filing: str) -> str:
+    """The reason of an eligible line whose state files appointments elsewhere than NIPR:
+    `registry` (IL) gives REASON_REGISTRY_RECORDED, another way its own words."""
+    if filing == "registry":
+        return REASON_REGISTRY_RECORDED
+    words = " ".join(part.capitalize() for part in filing.replace("_", " ").split())
+    return f"{words} Filing: Recorded Without NIPR Filing"
+
 
 REJECTION_REASONS = (
     REASON_PRODUCER_NOT_FOUND,

@@ -55,7 +55,10 @@ def read_eligibility_inputs(
     for name in PRODUCER_TABLES:
         inputs[name] = read_for_npns(connection, name, wanted)
     transactions = read_for_npns(connection, "transactions", wanted)
-    transactions = transactions[transactions["status"].isin(statuses.OPEN_TRANSACTION_STATUSES)]
+    # The open ones (SPEC 6 step 6) and the recorded ones (a registry state's appointments,
+    # which check 9 counts as appointed: they are in the carrier's register, not NIPR's).
+    kept = statuses.OPEN_TRANSACTION_STATUSES | {statuses.RECORDED}
+    transactions = transactions[transactions["status"].isin(kept)]
     if replacing_upload_id is not None:
         transactions = transactions[transactions["upload_id"].ne(replacing_upload_id).fillna(True)]
     inputs["transactions"] = transactions.reset_index(drop=True)

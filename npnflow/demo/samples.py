@@ -79,7 +79,8 @@ def eligible_lines(database: OperationalDatabase) -> pd.DataFrame:
     """(npn, state, company, category) a producer of ours could be appointed for. The demo asks
     for these so that NIPR has something to accept: every (licensed state, company appointing
     there, company category) of our producers is put to the eligibility engine, and the
-    requests with a line Ready to Submit are kept."""
+    requests with a line Ready to Submit (or Held) are kept; `recorded` marks those of a state
+    that records appointments without NIPR filing (IL, a registry state)."""
     import pandas as pd
 
     from assets.appointments.eligibility import evaluate_appointment_requests
@@ -100,9 +101,11 @@ def eligible_lines(database: OperationalDatabase) -> pd.DataFrame:
         inputs = read_eligibility_inputs(connection, requests["npn"])
     evaluated = evaluate_appointment_requests(requests, inputs)
     ready = evaluated[evaluated["status"].isin([statuses.READY_TO_SUBMIT, statuses.HELD_JIT])]
-    chosen = candidates[
-        pd.Series(range(2, len(candidates) + 2), index=candidates.index).isin(ready.request_row)
-    ]
+    recorded = evaluated[evaluated["status"].eq(statuses.RECORDED)]
+    rows = pd.Series(range(2, len(candidates) + 2), index=candidates.index)
+    chosen = candidates[rows.isin(ready.request_row) | rows.isin(recorded.request_row)].assign(
+        recorded=rows.isin(recorded.request_row)
+    )
     return chosen.sort_values(["cocode", "npn", "state_code", "loa_category"]).reset_index(
         drop=True
     )
@@ -113,11 +116,13 @@ def sample_appoint_file(database: OperationalDatabase) -> bytes:
     could be appointed for, some with Submit TRUE (sent without review) and some with FALSE
     (left for review), and requests that cannot be eligible: a P&C company that requires
     producer assignments, a state the company does not appoint in, an unknown CoCode, an NPN
-    NIPR does not know, and a line dated further back than its state accepts (SPEC 6 check
-    10, `state_appointment_rules.max_backdate_days`)."""
+    NIPR does not know, a line dated further back than its state accepts (SPEC 6 check 10,
+    `state_appointment_rules.max_backdate_days`), and a line of a registry state (IL), which
+    is recorded, never sent."""
     lines = eligible_lines(database)
     requests = [APPOINT_HEADER]
-    chosen = lines[lines.cocode != PC_COCODE]
+    registry = lines[lines.recorded & (lines.cocode != PC_COCODE)].head(1)
+    chosen = lines[(lines.cocode != PC_COCODE) & ~lines.recorded]
     auto = chosen.head(4)
     # Non-JIT states, so these wait for review as Ready to Submit rather than held.
     review = chosen[~chosen.jit.astype(bool)].drop(auto.index, errors="ignore").head(4)
@@ -132,6 +137,10 @@ def sample_appoint_file(database: OperationalDatabase) -> bytes:
     backdated = _backdated_request(database, chosen.drop(auto.index).drop(review.index))
     if backdated:
         requests.append(backdated)
+    for row in registry.itertuples():
+        requests.append(
+            f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,TRUE,TRUE,"
+        )
     producers = database.read_table("producers", ["npn", "sync_status"])
     synced = producers[producers.sync_status == "Success"].npn.sort_values()
     if len(synced):

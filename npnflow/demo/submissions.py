@@ -143,7 +143,16 @@ def _print_outcome(database: OperationalDatabase, upload_id: str) -> None:
         batches = approval.list_batches(connection, upload_id=upload_id)
     transactions = database.read_table(
         "transactions",
-        ["batch_id", "upload_id", "npn", "state_code", "loa_code", "status", "nipr_message"],
+        [
+            "batch_id",
+            "upload_id",
+            "npn",
+            "state_code",
+            "loa_code",
+            "status",
+            "eligibility_reason",
+            "nipr_message",
+        ],
     )
     transactions = transactions[transactions.upload_id == upload_id]
     click.echo("   after submission:")
@@ -152,6 +161,12 @@ def _print_outcome(database: OperationalDatabase, upload_id: str) -> None:
         click.echo(
             f"   {b.batch_id}  CoCode {b.cocode}  {b.status:<14} "
             + ", ".join(f"{count} {status}" for status, count in statuses.items())
+        )
+    # A registry state's lines (IL): recorded in the carrier's register, never sent, no fee.
+    for row in transactions[transactions.status == "Recorded"].head(3).itertuples():
+        click.echo(
+            f"     NPN {row.npn} {row.state_code} LOA {row.loa_code}: {row.status}, "
+            f"{row.eligibility_reason} (not sent to NIPR, no fee)"
         )
     answered = transactions[transactions.nipr_message.notna()]
     for row in answered.head(6).itertuples():
