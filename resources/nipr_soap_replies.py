@@ -162,24 +162,42 @@ class SoapFault:
     faultstring: str = ""
 
 
+def _first_text(element: etree._Element | None, *names: str) -> str:
+    """The first non-blank text of a descendant named one of `names` (any namespace)."""
+    if element is None:
+        return ""
+    for name in names:
+        found = next((t for t in _texts(element, name) if t), "")
+        if found:
+            return found
+    return ""
+
+
 def as_fault(element: etree._Element) -> SoapFault | None:
     """The fault a Body element carries, or None when it is not a soap:Fault.
 
-    NIPR documents fault numbers and names, not their XML. Read in this order: a `detail`
-    child naming `faultCode`/`faultName`/`faultMessage` (any namespace); else a faultstring
-    starting with a documented fault name ("RUN_NOT_FINISHED: ..."); else the faultstring alone,
-    with no code (as in NIPR's sample "Error adding NPNs to subscription").
+    NIPR's WSDL (pdb-alerts-industry-ws.wsdl) declares the fault detail as the element
+    `PdbAlertsFaultType` with children `message` and `errorCode`; it is read under any namespace
+    prefix, from a SOAP 1.1 `detail` or a SOAP 1.2 `Detail`. Read in this order: `errorCode`
+    (also the `faultCode`/`faultName`/`faultMessage` detail the sandbox used to send); else a
+    faultstring starting with a documented fault name ("RUN_NOT_FINISHED: ..."); else the
+    faultstring alone, with no code (as in NIPR's sample "Error adding NPNs to subscription").
     """
     if local(element.tag) != "Fault":
         return None
+    # SOAP 1.1 names the parts faultcode/faultstring/detail; SOAP 1.2 Code/Reason/Detail.
     faultcode = next((t for t in _texts(element, "faultcode") if t), "")
+    if not faultcode:
+        code_part = next((c for c in element if local(c.tag) == "Code"), None)
+        faultcode = _first_text(code_part, "Value")
     faultstring = next((t for t in _texts(element, "faultstring") if t), "")
-    detail = next((c for c in element if local(c.tag) == "detail"), None)
-    code_text = name = message = ""
-    if detail is not None:
-        code_text = next((t for t in _texts(detail, "faultCode") if t), "")
-        name = next((t for t in _texts(detail, "faultName") if t), "")
-        message = next((t for t in _texts(detail, "faultMessage") if t), "")
+    if not faultstring:
+        reason = next((c for c in element if local(c.tag) == "Reason"), None)
+        faultstring = _first_text(reason, "Text")
+    detail = next((c for c in element if local(c.tag) in ("detail", "Detail")), None)
+    code_text = _first_text(detail, "errorCode", "faultCode")
+    name = _first_text(detail, "faultName")
+    message = _first_text(detail, "message", "faultMessage")
     code = int(code_text) if code_text.isdigit() else None
     prefix, _, rest = faultstring.partition(":")
     if code is None and name in FAULT_CODES:

@@ -77,6 +77,7 @@ class NiprSandbox:
         polls_to_resolve: int = 2,
         publish_hour: int = 10,
         max_targets_per_subscription: int = 10_000,
+        mtom_faults: bool = True,
         world: World | None = None,
     ) -> None:
         self.host = host
@@ -94,6 +95,7 @@ class NiprSandbox:
             self.now,
             publish_hour=publish_hour,
             max_targets=max_targets_per_subscription,
+            mtom_faults=mtom_faults,
         )
         self.gateway = GatewayService(
             self.world,
