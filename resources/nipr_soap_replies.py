@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from lxml import etree
 
 from resources.nipr_mtom import (
-    BufferedPart,
     MultipartSplitter,
     PartSink,
     SoapReplyError,
@@ -27,6 +26,7 @@ from resources.nipr_mtom import (
     normalise_content_id,
     split_mtom,
 )
+from resources.nipr_soap_inline import InlineReportSplitter, UnsafeXmlError
 from resources.nipr_soap_requests import SOAP12_NS, SOAP_NS
 from resources.safe_xml import has_doctype, safe_parser
 
@@ -66,15 +66,6 @@ VALID_PRODUCER_FAULT = 9
 SUBSCRIPTION_NONEXISTENT = 14
 
 
-# The envelope of a reply is a few KB (a retrieveTargets of 10,000 NPNs is ~400 KB); a cap keeps
-# a broken reply from being buffered whole while we look for the end of the first part.
-MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
-
-
-class UnsafeXmlError(SoapReplyError):
-    """The reply declares a DOCTYPE; refused without parsing it."""
-
-
 # ====================================================================== XML
 def local(tag: object) -> str:
     """Local name of a tag ('' for comments and processing instructions)."""
@@ -93,7 +84,11 @@ def parse_xml(data: bytes, what: str = "the reply") -> etree._Element:
 
 def body_element(envelope: bytes) -> etree._Element:
     """The first element inside the SOAP Body of an envelope."""
-    root = parse_xml(envelope, "the SOAP envelope")
+    return body_of(parse_xml(envelope, "the SOAP envelope"))
+
+
+def body_of(root: etree._Element) -> etree._Element:
+    """The first element inside the SOAP Body of a parsed envelope."""
     if local(root.tag) != "Envelope" or etree.QName(root).namespace not in (SOAP_NS, SOAP12_NS):
         raise SoapReplyError(f"the reply is not a SOAP envelope (root element {local(root.tag)})")
     body = next((c for c in root if local(c.tag) == "Body"), None)
@@ -283,9 +278,12 @@ class ReportReplyChecker:
     """Checks a `receiveSpecificReport(ForSubscription)` reply while it is streamed elsewhere.
 
     Feed the raw HTTP body; `close()` returns the Body's first element (or the fault), after
-    checking that the envelope is the expected response, that it points at a report part with
-    `xop:Include`, and that the part is well-formed XML whose root is LicensingReportProcessResult.
-    Only the envelope part is kept in memory.
+    checking that the envelope is the expected response, that it carries a report, and that the
+    report is well-formed XML whose root is LicensingReportProcessResult. The report is an
+    attachment the envelope points at with `xop:Include` (what NIPR's samples show), or base64
+    text inline in `alertsReport` (the WSDL's base64Binary), decoded and checked as it streams;
+    `max_report_bytes` caps the decoded inline report as the client caps an attachment. Only
+    the envelope, without an inline report's text, is kept in memory.
     """
 
     RESPONSES = (
@@ -293,10 +291,11 @@ class ReportReplyChecker:
         "receiveSpecificReportForSubscriptionResponse",
     )
 
-    def __init__(self, content_type: str) -> None:
+    def __init__(self, content_type: str, max_report_bytes: int | None = None) -> None:
         params = multipart_params(content_type)
-        self._envelope = BufferedPart(MAX_ENVELOPE_BYTES)
-        self._checks: list[tuple[str, _XmlCheck | BufferedPart]] = []
+        self._inline = _XmlCheck()
+        self._envelope = InlineReportSplitter(self._inline, max_report_bytes)
+        self._checks: list[tuple[str, _XmlCheck | InlineReportSplitter]] = []
         self._splitter: MultipartSplitter | None = None
         self._start = ""
         if params is not None:
@@ -306,7 +305,7 @@ class ReportReplyChecker:
     def _on_part(self, headers: dict[str, str]) -> PartSink:
         content_id = normalise_content_id(headers.get("content-id", ""))
         is_root = (content_id == self._start) if self._start else not self._checks
-        sink: _XmlCheck | BufferedPart = self._envelope if is_root else _XmlCheck()
+        sink: _XmlCheck | InlineReportSplitter = self._envelope if is_root else _XmlCheck()
         self._checks.append((content_id, sink))
         return sink
 
@@ -321,26 +320,36 @@ class ReportReplyChecker:
             self._splitter.close()
             if not any(sink is self._envelope for _, sink in self._checks):
                 raise SoapReplyError("the multipart reply has no SOAP envelope part")
-        element = body_element(bytes(self._envelope.data))
+        element = body_of(self._envelope.close())
         fault = as_fault(element)
         if fault is not None:
             return CheckedReport(element, fault, 0)
         expect(element, *self.RESPONSES)
         hrefs = [e.get("href", "") for e in element.iter(f"{{{XOP_NS}}}Include")]
+        if not hrefs and self._envelope.report_bytes:
+            _check_report(self._inline, "the inline report")
+            return CheckedReport(element, None, self._envelope.report_bytes)
         if not hrefs:
-            raise SoapReplyError("the reply's envelope points at no report (no xop:Include)")
+            raise SoapReplyError(
+                "the reply's envelope carries no report (no xop:Include, no inline report)"
+            )
         parts = {cid: sink for cid, sink in self._checks if isinstance(sink, _XmlCheck)}
         size = 0
         for href in hrefs:
             part = parts.get(normalise_content_id(href))
             if part is None:
                 raise SoapReplyError(f"the report part {href} is missing from the reply")
-            part.finish()
-            if part.error is not None:
-                raise SoapReplyError(f"the report part is not well-formed XML ({part.error})")
-            if local(part.root) != REPORT_ROOT:
-                raise SoapReplyError(
-                    f"the report part's root is {local(part.root) or 'missing'}, not {REPORT_ROOT}"
-                )
+            _check_report(part, "the report part")
             size += part.size
         return CheckedReport(element, None, size)
+
+
+def _check_report(report: _XmlCheck, what: str) -> None:
+    """Raise unless `report` streamed by as well-formed XML rooted in LicensingReportProcessResult."""
+    report.finish()
+    if report.error is not None:
+        raise SoapReplyError(f"{what} is not well-formed XML ({report.error})")
+    if local(report.root) != REPORT_ROOT:
+        raise SoapReplyError(
+            f"{what}'s root is {local(report.root) or 'missing'}, not {REPORT_ROOT}"
+        )

@@ -36,8 +36,9 @@ fault) with this envelope, framed as MTOM like every reply:
 
 The faultstring carries the message only, as the WSDL gives nothing else, so a client must
 read `errorCode` to tell 21 (retry later) from 22 (no run today). With `mtom_faults=False`
-a fault is answered as plain text/xml instead. Malformed requests get faultcode
-soap:Client with GenericFault (4). Limits: at most `max_targets` (10,000) targets per
+a fault is answered as plain text/xml instead; with `inline_reports=True` a report is sent as
+base64 text inside `alertsReport` (the WSDL's base64Binary) rather than as an attachment.
+Malformed requests get faultcode soap:Client with GenericFault (4). Limits: at most `max_targets` (10,000) targets per
 subscription, else GenericFault 4 "Subscription target limit exceeded" and nothing is added.
 All inputs invalid -> ValidProducerFault 9 (otherwise invalid ones come back in
 invalidInputList, "Entity was not found" / "Invalid format").
@@ -51,6 +52,7 @@ retrieveTargets returns `targetList/npn`; void methods return `<empty/>` as in N
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -175,6 +177,7 @@ class AlertsService:
         publish_hour: int = 10,
         max_targets: int = 10_000,
         mtom_faults: bool = True,
+        inline_reports: bool = False,
     ) -> None:
         self.world = world
         self.now = now
@@ -183,6 +186,9 @@ class AlertsService:
         # NIPR's sample faults come MTOM-framed like every reply; False answers a fault as
         # plain text/xml instead, so a client is tested against both framings.
         self.mtom_faults = mtom_faults
+        # NIPR's samples attach the report (xop:Include); the WSDL also allows it inline as
+        # base64 text, which True serves (still inside an MTOM reply, as CXF frames every one).
+        self.inline_reports = inline_reports
         self.subscriptions: dict[str, Subscription] = {}
         self._lock = threading.RLock()
 
@@ -515,6 +521,9 @@ class AlertsService:
         response = self._response(name)
         outer = sub(response, f"{{{IND_NS}}}alertsReport")
         inner = sub(outer, f"{{{IND_NS}}}alertsReport")
+        if self.inline_reports:  # the WSDL's base64Binary without MTOM: the report as text
+            inner.text = base64.b64encode(report).decode("ascii")
+            return response, []
         include = etree.SubElement(inner, f"{{{mtom.XOP_NS}}}Include", nsmap={"xop": mtom.XOP_NS})
         include.set("href", f"cid:{cid}")
         return response, [(cid, report)]
