@@ -32,8 +32,6 @@ _BASE64_WHITESPACE = re.compile(r"\s+")
 _FIRST_TAG = re.compile(
     rb"\A(?:\s|<\?.*?\?>|<!--.*?-->)*<(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)", re.S
 )
-
-
 # An alertsReport start tag followed by base64 text, not by a child (alertsReport, xop:Include).
 _INLINE_START = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?alertsReport\b[^>]*>\s*[A-Za-z0-9+/]")
 

@@ -2,9 +2,10 @@
 
 NIPR answers in multipart MTOM/XOP (framing in `resources/nipr_mtom.py`); this module reads
 the SOAP envelope inside: the Body's first element (`reply_body`, `body_element`), the results
-of the target and subscription calls, and NIPR's faults (`as_fault`, the fault table). For the
-report call, `ReportReplyChecker` keeps only the envelope and checks every other part for
-well-formedness as it streams by, so a tens-of-MB report is verified without being held.
+of the target and subscription calls, and NIPR's faults (`as_fault`, the fault table; the XML
+as NIPR's WSDL declares it). For the report call, `ReportReplyChecker` keeps only the envelope
+and checks the report for well-formedness as it streams by, an attachment part or base64 text
+inline (`resources/nipr_soap_inline.py`), so a tens-of-MB report is verified without being held.
 
 Everything here raises `SoapReplyError` (a `ValueError`) on a reply it cannot read, and never
 lets an lxml error escape on its own. XML is parsed with `resources/safe_xml.py`'s options and
@@ -33,7 +34,8 @@ from resources.safe_xml import has_doctype, safe_parser
 XOP_NS = "http://www.w3.org/2004/08/xop/include"
 REPORT_ROOT = "LicensingReportProcessResult"
 
-# NIPR's fault table ("PDB Alerts Web Service", Faults). 21 and 22 drive the daily sync:
+# NIPR's fault table ("PDB Alerts Web Service", Faults); the WSDL carries the number as the
+# `errorCode` of `PdbAlertsFaultType`. 21 and 22 drive the daily sync:
 # 21 = the run is not finished, ask again later; 22 = no run that day, do not ask again.
 FAULT_NAMES: dict[int, str] = {
     1: "UserAuthenticationFault",
