@@ -485,7 +485,7 @@ class NiprClient(NiprHttpResource):
                 content_type = response.headers.get("Content-Type", "")
                 if response.status_code != 200:
                     return self._report_error_reply(call, response, url, on_fault)
-                checker = soap.ReportReplyChecker(content_type)
+                checker = soap.ReportReplyChecker(content_type, self.max_report_bytes)
                 written = 0
                 try:
                     for chunk in response.iter_content(_CHUNK_BYTES):

@@ -2,6 +2,7 @@
 
 The code lives by what it does: `resources/nipr_soap_requests.py` builds the request envelopes,
 `resources/nipr_soap_replies.py` reads replies and NIPR's faults and checks a streamed report,
+`resources/nipr_soap_inline.py` splits a report sent inline as base64 out of its envelope,
 `resources/nipr_mtom.py` is the MTOM/XOP framing, `resources/safe_xml.py` the parser options.
 This module re-exports their public names, so `from resources import nipr_soap as soap` and
 `soap.<name>` keep working for every caller. No Dagster, no HTTP: `resources/nipr.py` sends what
@@ -19,10 +20,17 @@ from resources.nipr_mtom import (
     normalise_content_id,
     split_mtom,
 )
+from resources.nipr_soap_inline import (
+    MAX_ENVELOPE_BYTES,
+    InlineReportSplitter,
+    UnsafeXmlError,
+    has_inline_report,
+    split_inline_report,
+    starts_with_soap_envelope,
+)
 from resources.nipr_soap_replies import (
     FAULT_CODES,
     FAULT_NAMES,
-    MAX_ENVELOPE_BYTES,
     NO_ALERTS_RUN_TODAY,
     REPORT_ROOT,
     RUN_NOT_FINISHED,
@@ -32,9 +40,9 @@ from resources.nipr_soap_replies import (
     CheckedReport,
     ReportReplyChecker,
     SoapFault,
-    UnsafeXmlError,
     as_fault,
     body_element,
+    body_of,
     expect,
     local,
     parse_subscription_names,
@@ -74,6 +82,7 @@ __all__ = [
     "VALID_PRODUCER_FAULT",
     "XOP_NS",
     "CheckedReport",
+    "InlineReportSplitter",
     "MtomMessage",
     "MultipartSplitter",
     "PartSink",
@@ -84,7 +93,9 @@ __all__ = [
     "add_subscription_envelope",
     "as_fault",
     "body_element",
+    "body_of",
     "expect",
+    "has_inline_report",
     "local",
     "multipart_params",
     "normalise_content_id",
@@ -98,6 +109,8 @@ __all__ = [
     "retrieve_targets_envelope",
     "soap_action",
     "specific_report_envelope",
+    "split_inline_report",
     "split_mtom",
+    "starts_with_soap_envelope",
     "targets_envelope",
 ]

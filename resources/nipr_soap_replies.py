@@ -2,9 +2,10 @@
 
 NIPR answers in multipart MTOM/XOP (framing in `resources/nipr_mtom.py`); this module reads
 the SOAP envelope inside: the Body's first element (`reply_body`, `body_element`), the results
-of the target and subscription calls, and NIPR's faults (`as_fault`, the fault table). For the
-report call, `ReportReplyChecker` keeps only the envelope and checks every other part for
-well-formedness as it streams by, so a tens-of-MB report is verified without being held.
+of the target and subscription calls, and NIPR's faults (`as_fault`, the fault table; the XML
+as NIPR's WSDL declares it). For the report call, `ReportReplyChecker` keeps only the envelope
+and checks the report for well-formedness as it streams by, an attachment part or base64 text
+inline (`resources/nipr_soap_inline.py`), so a tens-of-MB report is verified without being held.
 
 Everything here raises `SoapReplyError` (a `ValueError`) on a reply it cannot read, and never
 lets an lxml error escape on its own. XML is parsed with `resources/safe_xml.py`'s options and
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from lxml import etree
 
 from resources.nipr_mtom import (
-    BufferedPart,
     MultipartSplitter,
     PartSink,
     SoapReplyError,
@@ -27,13 +27,15 @@ from resources.nipr_mtom import (
     normalise_content_id,
     split_mtom,
 )
+from resources.nipr_soap_inline import InlineReportSplitter, UnsafeXmlError
 from resources.nipr_soap_requests import SOAP12_NS, SOAP_NS
 from resources.safe_xml import has_doctype, safe_parser
 
 XOP_NS = "http://www.w3.org/2004/08/xop/include"
 REPORT_ROOT = "LicensingReportProcessResult"
 
-# NIPR's fault table ("PDB Alerts Web Service", Faults). 21 and 22 drive the daily sync:
+# NIPR's fault table ("PDB Alerts Web Service", Faults); the WSDL carries the number as the
+# `errorCode` of `PdbAlertsFaultType`. 21 and 22 drive the daily sync:
 # 21 = the run is not finished, ask again later; 22 = no run that day, do not ask again.
 FAULT_NAMES: dict[int, str] = {
     1: "UserAuthenticationFault",
@@ -66,15 +68,6 @@ VALID_PRODUCER_FAULT = 9
 SUBSCRIPTION_NONEXISTENT = 14
 
 
-# The envelope of a reply is a few KB (a retrieveTargets of 10,000 NPNs is ~400 KB); a cap keeps
-# a broken reply from being buffered whole while we look for the end of the first part.
-MAX_ENVELOPE_BYTES = 8 * 1024 * 1024
-
-
-class UnsafeXmlError(SoapReplyError):
-    """The reply declares a DOCTYPE; refused without parsing it."""
-
-
 # ====================================================================== XML
 def local(tag: object) -> str:
     """Local name of a tag ('' for comments and processing instructions)."""
@@ -93,7 +86,11 @@ def parse_xml(data: bytes, what: str = "the reply") -> etree._Element:
 
 def body_element(envelope: bytes) -> etree._Element:
     """The first element inside the SOAP Body of an envelope."""
-    root = parse_xml(envelope, "the SOAP envelope")
+    return body_of(parse_xml(envelope, "the SOAP envelope"))
+
+
+def body_of(root: etree._Element) -> etree._Element:
+    """The first element inside the SOAP Body of a parsed envelope."""
     if local(root.tag) != "Envelope" or etree.QName(root).namespace not in (SOAP_NS, SOAP12_NS):
         raise SoapReplyError(f"the reply is not a SOAP envelope (root element {local(root.tag)})")
     body = next((c for c in root if local(c.tag) == "Body"), None)
@@ -162,24 +159,42 @@ class SoapFault:
     faultstring: str = ""
 
 
+def _first_text(element: etree._Element | None, *names: str) -> str:
+    """The first non-blank text of a descendant named one of `names` (any namespace)."""
+    if element is None:
+        return ""
+    for name in names:
+        found = next((t for t in _texts(element, name) if t), "")
+        if found:
+            return found
+    return ""
+
+
 def as_fault(element: etree._Element) -> SoapFault | None:
     """The fault a Body element carries, or None when it is not a soap:Fault.
 
-    NIPR documents fault numbers and names, not their XML. Read in this order: a `detail`
-    child naming `faultCode`/`faultName`/`faultMessage` (any namespace); else a faultstring
-    starting with a documented fault name ("RUN_NOT_FINISHED: ..."); else the faultstring alone,
-    with no code (as in NIPR's sample "Error adding NPNs to subscription").
+    NIPR's WSDL (pdb-alerts-industry-ws.wsdl) declares the fault detail as the element
+    `PdbAlertsFaultType` with children `message` and `errorCode`; it is read under any namespace
+    prefix, from a SOAP 1.1 `detail` or a SOAP 1.2 `Detail`. Read in this order: `errorCode`
+    (also the `faultCode`/`faultName`/`faultMessage` detail the sandbox used to send); else a
+    faultstring starting with a documented fault name ("RUN_NOT_FINISHED: ..."); else the
+    faultstring alone, with no code (as in NIPR's sample "Error adding NPNs to subscription").
     """
     if local(element.tag) != "Fault":
         return None
+    # SOAP 1.1 names the parts faultcode/faultstring/detail; SOAP 1.2 Code/Reason/Detail.
     faultcode = next((t for t in _texts(element, "faultcode") if t), "")
+    if not faultcode:
+        code_part = next((c for c in element if local(c.tag) == "Code"), None)
+        faultcode = _first_text(code_part, "Value")
     faultstring = next((t for t in _texts(element, "faultstring") if t), "")
-    detail = next((c for c in element if local(c.tag) == "detail"), None)
-    code_text = name = message = ""
-    if detail is not None:
-        code_text = next((t for t in _texts(detail, "faultCode") if t), "")
-        name = next((t for t in _texts(detail, "faultName") if t), "")
-        message = next((t for t in _texts(detail, "faultMessage") if t), "")
+    if not faultstring:
+        reason = next((c for c in element if local(c.tag) == "Reason"), None)
+        faultstring = _first_text(reason, "Text")
+    detail = next((c for c in element if local(c.tag) in ("detail", "Detail")), None)
+    code_text = _first_text(detail, "errorCode", "faultCode")
+    name = _first_text(detail, "faultName")
+    message = _first_text(detail, "message", "faultMessage")
     code = int(code_text) if code_text.isdigit() else None
     prefix, _, rest = faultstring.partition(":")
     if code is None and name in FAULT_CODES:
@@ -265,9 +280,12 @@ class ReportReplyChecker:
     """Checks a `receiveSpecificReport(ForSubscription)` reply while it is streamed elsewhere.
 
     Feed the raw HTTP body; `close()` returns the Body's first element (or the fault), after
-    checking that the envelope is the expected response, that it points at a report part with
-    `xop:Include`, and that the part is well-formed XML whose root is LicensingReportProcessResult.
-    Only the envelope part is kept in memory.
+    checking that the envelope is the expected response, that it carries a report, and that the
+    report is well-formed XML whose root is LicensingReportProcessResult. The report is an
+    attachment the envelope points at with `xop:Include` (what NIPR's samples show), or base64
+    text inline in `alertsReport` (the WSDL's base64Binary), decoded and checked as it streams;
+    `max_report_bytes` caps the decoded inline report as the client caps an attachment. Only
+    the envelope, without an inline report's text, is kept in memory.
     """
 
     RESPONSES = (
@@ -275,10 +293,11 @@ class ReportReplyChecker:
         "receiveSpecificReportForSubscriptionResponse",
     )
 
-    def __init__(self, content_type: str) -> None:
+    def __init__(self, content_type: str, max_report_bytes: int | None = None) -> None:
         params = multipart_params(content_type)
-        self._envelope = BufferedPart(MAX_ENVELOPE_BYTES)
-        self._checks: list[tuple[str, _XmlCheck | BufferedPart]] = []
+        self._inline = _XmlCheck()
+        self._envelope = InlineReportSplitter(self._inline, max_report_bytes)
+        self._checks: list[tuple[str, _XmlCheck | InlineReportSplitter]] = []
         self._splitter: MultipartSplitter | None = None
         self._start = ""
         if params is not None:
@@ -288,7 +307,7 @@ class ReportReplyChecker:
     def _on_part(self, headers: dict[str, str]) -> PartSink:
         content_id = normalise_content_id(headers.get("content-id", ""))
         is_root = (content_id == self._start) if self._start else not self._checks
-        sink: _XmlCheck | BufferedPart = self._envelope if is_root else _XmlCheck()
+        sink: _XmlCheck | InlineReportSplitter = self._envelope if is_root else _XmlCheck()
         self._checks.append((content_id, sink))
         return sink
 
@@ -303,26 +322,36 @@ class ReportReplyChecker:
             self._splitter.close()
             if not any(sink is self._envelope for _, sink in self._checks):
                 raise SoapReplyError("the multipart reply has no SOAP envelope part")
-        element = body_element(bytes(self._envelope.data))
+        element = body_of(self._envelope.close())
         fault = as_fault(element)
         if fault is not None:
             return CheckedReport(element, fault, 0)
         expect(element, *self.RESPONSES)
         hrefs = [e.get("href", "") for e in element.iter(f"{{{XOP_NS}}}Include")]
+        if not hrefs and self._envelope.report_bytes:
+            _check_report(self._inline, "the inline report")
+            return CheckedReport(element, None, self._envelope.report_bytes)
         if not hrefs:
-            raise SoapReplyError("the reply's envelope points at no report (no xop:Include)")
+            raise SoapReplyError(
+                "the reply's envelope carries no report (no xop:Include, no inline report)"
+            )
         parts = {cid: sink for cid, sink in self._checks if isinstance(sink, _XmlCheck)}
         size = 0
         for href in hrefs:
             part = parts.get(normalise_content_id(href))
             if part is None:
                 raise SoapReplyError(f"the report part {href} is missing from the reply")
-            part.finish()
-            if part.error is not None:
-                raise SoapReplyError(f"the report part is not well-formed XML ({part.error})")
-            if local(part.root) != REPORT_ROOT:
-                raise SoapReplyError(
-                    f"the report part's root is {local(part.root) or 'missing'}, not {REPORT_ROOT}"
-                )
+            _check_report(part, "the report part")
             size += part.size
         return CheckedReport(element, None, size)
+
+
+def _check_report(report: _XmlCheck, what: str) -> None:
+    """Raise unless `report` streamed by as well-formed XML rooted in LicensingReportProcessResult."""
+    report.finish()
+    if report.error is not None:
+        raise SoapReplyError(f"{what} is not well-formed XML ({report.error})")
+    if local(report.root) != REPORT_ROOT:
+        raise SoapReplyError(
+            f"{what}'s root is {local(report.root) or 'missing'}, not {REPORT_ROOT}"
+        )

@@ -14,32 +14,37 @@ Dates: D after today, or today before the publish hour -> fault 21 RUN_NOT_FINIS
 -> fault 22 NO_ALERTS_RUN_TODAY; more than 14 days back or not yyyy-mm-dd -> fault 20
 INVALID_DATE.
 
-Faults. NIPR documents fault codes and names but not the XML; the sandbox answers HTTP 500
-(as Apache CXF does for any SOAP fault) with this envelope, framed as MTOM like every reply:
+Faults. NIPR's WSDL (pdb-alerts-industry-ws.wsdl) declares the fault detail as the element
+`PdbAlertsFaultType` with children `message` (string) and `errorCode` (int); NIPR's document
+lists what each code means. The sandbox answers HTTP 500 (as Apache CXF does for any SOAP
+fault) with this envelope, framed as MTOM like every reply:
 
     <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
       <soap:Body>
         <soap:Fault>
           <faultcode>soap:Server</faultcode>
-          <faultstring>RUN_NOT_FINISHED: The requested report is not available or complete.</faultstring>
+          <faultstring>The requested report is not available or complete.</faultstring>
           <detail>
-            <pdbAlertsFault xmlns="https://pdb-services.nipr.com/pdb-alerts-industry-services/industry-ws">
-              <faultCode>21</faultCode>
-              <faultName>RUN_NOT_FINISHED</faultName>
-              <faultMessage>The requested report is not available or complete.</faultMessage>
-            </pdbAlertsFault>
+            <ns2:PdbAlertsFaultType xmlns:ns2="https://pdb-services.nipr.com/pdb-alerts-industry-services/industry-ws">
+              <ns2:message>The requested report is not available or complete.</ns2:message>
+              <ns2:errorCode>21</ns2:errorCode>
+            </ns2:PdbAlertsFaultType>
           </detail>
         </soap:Fault>
       </soap:Body>
     </soap:Envelope>
 
-`faultstring` always starts with the fault name, so a client that only reads faultstring can
-still tell 21 (retry later) from 22 (no run today). Malformed requests get faultcode
-soap:Client with GenericFault (4). Limits: at most `max_targets` (10,000) targets per
+The faultstring carries the message only, as the WSDL gives nothing else, so a client must
+read `errorCode` to tell 21 (retry later) from 22 (no run today). With `mtom_faults=False`
+a fault is answered as plain text/xml instead; with `inline_reports=True` a report is sent as
+base64 text inside `alertsReport` (the WSDL's base64Binary) rather than as an attachment.
+Malformed requests get faultcode soap:Client with GenericFault (4). Limits: at most `max_targets` (10,000) targets per
 subscription, else GenericFault 4 "Subscription target limit exceeded" and nothing is added.
 All inputs invalid -> ValidProducerFault 9 (otherwise invalid ones come back in
 invalidInputList, "Entity was not found" / "Invalid format").
 
+An account without subscriptions gets fault 14 SUBSCRIPTION_NONEXISTENT from
+retrieveAllSubscriptions (the WSDL's subscriptionList holds at least one subscriptionData).
 Reply shapes NIPR does not publish are the sandbox's own: retrieveAllSubscriptions returns one
 `subscriptionList` per subscription mirroring `subscriptionInputData` plus `targetCount`;
 retrieveTargets returns `targetList/npn`; void methods return `<empty/>` as in NIPR's sample.
@@ -47,6 +52,7 @@ retrieveTargets returns `targetList/npn`; void methods return `<empty/>` as in N
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,11 +176,19 @@ class AlertsService:
         now: Callable[[], datetime],
         publish_hour: int = 10,
         max_targets: int = 10_000,
+        mtom_faults: bool = True,
+        inline_reports: bool = False,
     ) -> None:
         self.world = world
         self.now = now
         self.publish_hour = publish_hour
         self.max_targets = max_targets
+        # NIPR's sample faults come MTOM-framed like every reply; False answers a fault as
+        # plain text/xml instead, so a client is tested against both framings.
+        self.mtom_faults = mtom_faults
+        # NIPR's samples attach the report (xop:Include); the WSDL also allows it inline as
+        # base64 text, which True serves (still inside an MTOM reply, as CXF frames every one).
+        self.inline_reports = inline_reports
         self.subscriptions: dict[str, Subscription] = {}
         self._lock = threading.RLock()
 
@@ -227,13 +241,16 @@ class AlertsService:
         envelope, body = self._envelope()
         element = sub(body, f"{{{SOAP_NS}}}Fault")
         sub(element, "faultcode", "soap:Client" if fault.client else "soap:Server")
-        sub(element, "faultstring", f"{fault.name}: {fault.message}")
+        sub(element, "faultstring", fault.message)
+        # The WSDL's fault element, under a prefix as CXF writes it: clients must not rely on
+        # a default namespace or on one prefix.
         detail = etree.SubElement(
-            sub(element, "detail"), f"{{{IND_NS}}}pdbAlertsFault", nsmap={None: IND_NS}
+            sub(element, "detail"), f"{{{IND_NS}}}PdbAlertsFaultType", nsmap={"ns2": IND_NS}
         )
-        sub(detail, f"{{{IND_NS}}}faultCode", fault.code)
-        sub(detail, f"{{{IND_NS}}}faultName", fault.name)
-        sub(detail, f"{{{IND_NS}}}faultMessage", fault.message)
+        sub(detail, f"{{{IND_NS}}}message", fault.message)
+        sub(detail, f"{{{IND_NS}}}errorCode", fault.code)
+        if not self.mtom_faults:
+            return SoapReply(500, "text/xml; charset=UTF-8", to_bytes(envelope))
         content_type, data = mtom.build_mtom(to_bytes(envelope, declaration=False))
         return SoapReply(500, content_type, data)
 
@@ -314,6 +331,10 @@ class AlertsService:
         return self._response("empty")
 
     def _retrieveAllSubscriptions(self, call: etree._Element) -> etree._Element:
+        if not self.subscriptions:
+            # NIPR's WSDL lists at least one subscriptionData (minOccurs 1): an account without
+            # subscriptions gets a fault, SUBSCRIPTION_NONEXISTENT, not an empty list.
+            raise AlertsFault(14)
         response = self._response("retrieveAllSubscriptionsResponse")
         for s in self.subscriptions.values():
             item = sub(response, f"{{{IND_NS}}}subscriptionList")
@@ -500,6 +521,9 @@ class AlertsService:
         response = self._response(name)
         outer = sub(response, f"{{{IND_NS}}}alertsReport")
         inner = sub(outer, f"{{{IND_NS}}}alertsReport")
+        if self.inline_reports:  # the WSDL's base64Binary without MTOM: the report as text
+            inner.text = base64.b64encode(report).decode("ascii")
+            return response, []
         include = etree.SubElement(inner, f"{{{mtom.XOP_NS}}}Include", nsmap={"xop": mtom.XOP_NS})
         include.set("href", f"cid:{cid}")
         return response, [(cid, report)]

@@ -77,6 +77,8 @@ class NiprSandbox:
         polls_to_resolve: int = 2,
         publish_hour: int = 10,
         max_targets_per_subscription: int = 10_000,
+        mtom_faults: bool = True,
+        inline_reports: bool = False,
         world: World | None = None,
     ) -> None:
         self.host = host
@@ -94,6 +96,8 @@ class NiprSandbox:
             self.now,
             publish_hour=publish_hour,
             max_targets=max_targets_per_subscription,
+            mtom_faults=mtom_faults,
+            inline_reports=inline_reports,
         )
         self.gateway = GatewayService(
             self.world,

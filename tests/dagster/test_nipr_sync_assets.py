@@ -400,6 +400,17 @@ def test_a_day_applies_nipr_changes_including_deletions(sync):
     assert day.loc[SATURDAY, "status"] == "applied"
 
 
+def test_a_report_sent_inline_as_base64_applies_like_an_attachment(sync, monkeypatch):
+    # NIPR's WSDL types alertsReport as base64Binary: the report may be text in the envelope.
+    monkeypatch.setattr(sync.sandbox.alerts, "inline_reports", True)
+    sync.at(SATURDAY)
+    result = sync.daily(SATURDAY)
+    assert result.success
+    stored = sync.store.get_bytes(raw_object_key(SATURDAY))
+    assert b"xop:Include" not in stored and b"alertsReport>" in stored  # kept as NIPR sent it
+    assert our_rows(sync.database) == world_rows(sync.sandbox.world, sync.tracked, SATURDAY)
+
+
 def test_deletions_in_a_report_remove_rows(sync):
     world = sync.sandbox.world
     deletions = [

@@ -79,7 +79,7 @@ def fault_code(response: requests.Response) -> int:
     assert response.status_code == 500
     body = soap_body(response)
     assert body.tag == f"{{{SOAP}}}Fault"
-    return int(body.findtext(f"detail/{{{IND}}}pdbAlertsFault/{{{IND}}}faultCode"))
+    return int(body.findtext(f"detail/{{{IND}}}PdbAlertsFaultType/{{{IND}}}errorCode"))
 
 
 def add_subscription(sandbox: NiprSandbox, name: str = "S1") -> None:
@@ -475,11 +475,8 @@ def test_report_dates_give_nipr_faults(sandbox):
     sandbox.set_clock(TODAY)
     assert report(sandbox, today).status_code == 200
     faulted = soap_body(report(sandbox, sunday))
-    assert faulted.findtext("faultstring").startswith("NO_ALERTS_RUN_TODAY")
-    assert (
-        faulted.findtext(f"detail/{{{IND}}}pdbAlertsFault/{{{IND}}}faultName")
-        == "NO_ALERTS_RUN_TODAY"
-    )
+    assert faulted.findtext("faultstring") == "There are no alerts scheduled for the day."
+    assert faulted.findtext(f"detail/{{{IND}}}PdbAlertsFaultType/{{{IND}}}errorCode") == "22"
 
 
 def test_alerts_refuses_a_doctype_without_expanding_it(sandbox):

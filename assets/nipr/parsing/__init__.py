@@ -107,7 +107,9 @@ of SSN-shaped digit runs.
 
 from __future__ import annotations
 
+import io
 import os
+import tempfile
 from typing import Any
 
 from assets.nipr.parsing.collector import Collector
@@ -131,9 +133,14 @@ from assets.nipr.parsing.streaming import Prefixed, gc_paused, open_source, read
 from resources.nipr_mtom import (
     MtomError,
     MultipartReader,
+    SoapReplyError,
     looks_like_multipart,
     normalize_content_id,
 )
+from resources.nipr_soap_inline import has_inline_report, split_inline_report
+
+# A report decoded from inline base64 stays in memory up to this size, then goes to disk.
+_INLINE_SPOOL_BYTES = 8 * 1024 * 1024
 
 __all__ = [
     "ALERTS",
@@ -170,6 +177,9 @@ def parse_pdb_report(source: Any, *, requested_npn: str | None = None) -> Parsed
                 raise NiprReportError("the NIPR report is empty: there is nothing to parse")
             if looks_like_multipart(prefix):
                 _parse_mtom(stream, prefix, collector)
+            elif has_inline_report(prefix):
+                _parse_inline(Prefixed(prefix, stream), collector)
+                collector.require_report()
             else:
                 if isinstance(source, str | os.PathLike) and isinstance(os.fspath(source), str):
                     collector.run(os.fspath(source), prefix)  # a plain file: libxml2 reads it
@@ -179,12 +189,33 @@ def parse_pdb_report(source: Any, *, requested_npn: str | None = None) -> Parsed
         return collector.result()
 
 
+def _parse_inline(envelope: Any, collector: Collector) -> None:
+    """A SOAP envelope carrying the report inline as base64 text: the envelope without that text
+    goes to the collector (a fault is found there as usual), then the decoded report."""
+    with tempfile.SpooledTemporaryFile(max_size=_INLINE_SPOOL_BYTES) as spool:
+        try:
+            slim, size = split_inline_report(envelope, spool)
+        except SoapReplyError as exc:
+            raise NiprReportError(f"the SOAP reply's inline report cannot be read: {exc}") from exc
+        collector.run(io.BytesIO(slim))
+        if size and collector.kind is None and collector.fault is None:
+            spool.seek(0)
+            collector.saw_envelope = False  # what the envelope said is used up
+            collector.run(spool)
+
+
 def _parse_mtom(stream: Any, prefix: bytes, collector: Collector) -> None:
     try:
         reader = MultipartReader(stream, prefix)
         if reader.next_part() is None:
             raise NiprReportError("the MTOM reply has no parts")
-        collector.run(reader.body())  # the root part: the SOAP envelope (or the report itself)
+        root = reader.body()
+        head = read_prefix(root)
+        if has_inline_report(head):
+            _parse_inline(Prefixed(head, root), collector)  # the WSDL's base64Binary, inline
+            collector.require_report()
+            return
+        collector.run(Prefixed(head, root), head)  # the SOAP envelope (or the report itself)
         if collector.kind is not None:
             return  # the report was inline in the SOAP body
         if collector.fault is not None or collector.include_href is None:
