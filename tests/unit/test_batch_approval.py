@@ -168,6 +168,7 @@ def test_final_and_open_statuses_partition_the_transaction_statuses():
         "Rejected",
         "Error",
         "Cancelled",
+        "Recorded",  # issue 14: a registry state's line, never sent
     }
     assert set(statuses.OPEN_TRANSACTION_STATUSES) == {
         "Ready to Submit",
