@@ -262,13 +262,16 @@ def test_an_agent_file_creates_no_transaction(pipeline):
 def test_the_states_effective_date_rules_are_read_from_the_database(pipeline):
     """The reference job loaded config/reference/state_appointment_rules.csv: TX takes no
     date, VA none more than 30 days back, CA none before today."""
+    # The step's as-of date is today in UTC when it runs (not when this module was imported:
+    # a run just after midnight would see yesterday's TODAY as a day back).
+    today = dt.datetime.now(dt.UTC).date()
     dated = "\r\n".join(
         [
             "NPN,States,CoCode,LOA Category,Agent Type,Submit,Submit Just In Time,Effective Date",
-            f"{NPN},TX,91234,Life,Producer,TRUE,TRUE,{TODAY.isoformat()}",  # row 2
+            f"{NPN},TX,91234,Life,Producer,TRUE,TRUE,{today.isoformat()}",  # row 2
             f"{NPN},VA,91234,Accident & Health,Producer,FALSE,FALSE,"
-            f"{(TODAY - dt.timedelta(days=60)).isoformat()}",  # row 3
-            f"{NPN},CA,91234,Life,Producer,FALSE,FALSE,{TODAY.isoformat()}",  # row 4
+            f"{(today - dt.timedelta(days=60)).isoformat()}",  # row 3
+            f"{NPN},CA,91234,Life,Producer,FALSE,FALSE,{today.isoformat()}",  # row 4
         ]
     ).encode()
     pipeline.drop_and_process("inbox/appoint/dated.csv", dated, "appoint")
