@@ -1,8 +1,9 @@
 """pandera contracts for the reference tables and the customer's company configuration.
 
 One model per table of SPEC section 3 "Reference and configuration" (plus the two helper tables
-`license_class_loas` and `producer_license_classes`, and the provenance columns `source` and
-`is_assumption` on the state rule tables). Column names are the database column names.
+`license_class_loas` and `producer_license_classes`, NIPR's own transaction fee
+`nipr_transaction_fees`, and the provenance columns `source` and `is_assumption` on the state
+rule and fee tables). Column names are the database column names.
 
 These models are the only description of the files' columns: the loaders
 (`assets/reference/config_files.py::type_columns`) read each CSV cell as its model's dtype says
@@ -165,6 +166,18 @@ class StateFeesModel(_Strict):
         unique = ["state_code", "transaction_kind"]
 
 
+class NiprTransactionFeesModel(_Strict):
+    """NIPR's own fee per Gateway transaction (DOMAIN 2.4), invoiced by NIPR apart from the
+    state fees. One row per transaction kind; the amount is not published, so the shipped rows
+    are a flagged estimate to replace with the customer's NIPR invoice."""
+
+    transaction_kind: Series[str] = pa.Field(isin=list(TRANSACTION_KINDS), unique=True)
+    # Required: a blank would make every batch estimate silently leave NIPR's fee out.
+    nipr_fee: Series[float] = pa.Field(ge=0)
+    source: Series[str] = pa.Field(nullable=True)
+    is_assumption: Series[bool]
+
+
 class StateAppointmentRulesModel(_Strict):
     state_code: Series[str] = pa.Field(isin=list(JURISDICTION_CODES), unique=True)
     appointment_filing: Series[str] = pa.Field(isin=list(APPOINTMENT_FILING_VALUES))
@@ -234,6 +247,7 @@ REFERENCE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "state_termination_reasons": StateTerminationReasonsModel,
     "state_fees": StateFeesModel,
     "state_appointment_rules": StateAppointmentRulesModel,
+    "nipr_transaction_fees": NiprTransactionFeesModel,
 }
 
 COMPANY_CONFIG_MODELS: dict[str, type[pa.DataFrameModel]] = {

@@ -206,6 +206,16 @@ state_fees = Table(
     *_provenance(),
 )
 
+# NIPR's own fee per Gateway transaction, one row per kind (appointment, termination): NIPR
+# invoices it apart from the state fees (DOMAIN 2.4). Added by migration 0008.
+nipr_transaction_fees = Table(
+    "nipr_transaction_fees",
+    metadata,
+    Column("transaction_kind", String, primary_key=True),
+    _money("nipr_fee"),
+    *_provenance(),
+)
+
 # How each state takes appointments and terminations (docs/state_appointment_rules.md).
 state_appointment_rules = Table(
     "state_appointment_rules",
@@ -485,6 +495,9 @@ transactions = Table(
     Column("auto_submit", Boolean, nullable=True),  # Submit / Submit Just In Time said so
     Column("nipr_trans", String, nullable=True),  # NIPR's own transaction id (NIPR_TRANS)
     Column("submission_chunk", Integer, nullable=True),  # the attempt that last sent it
+    # Added by migration 0008: NIPR's own fee for the line (`nipr_transaction_fees`), beside the
+    # state's `estimated_fee`; 0 for a line never sent (Not Eligible, Recorded, Held (JIT)).
+    _money("estimated_nipr_fee"),
     Index(None, "batch_id"),
     # "Is this line already requested or appointed?" checks across batches.
     Index(None, "npn", "state_code", "cocode", "loa_code"),

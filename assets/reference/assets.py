@@ -29,6 +29,10 @@ REFERENCE_TABLES = {
     "state_termination_reasons": "Termination reasons each state accepts, and its default.",
     "state_fees": "State appointment and termination fees (resident, non-resident, per LOA).",
     "state_appointment_rules": "Per-state JIT, effective-date and filing rules.",
+    "nipr_transaction_fees": (
+        "NIPR's own fee per Gateway transaction (appointment, termination), invoiced by NIPR "
+        "apart from the state fees; a flagged estimate until set from the customer's invoice."
+    ),
 }
 
 COMPANY_CONFIG_TABLES = {

@@ -1,9 +1,10 @@
 """The reference data: NIPR's workbook and the editable reference CSVs beside it. Pure.
 
 `load_reference_data(reference_dir)` reads `nipr_workbook/` (`workbook.py`) and the CSVs
-(`jurisdictions.csv`, `loa_categories.csv`, `state_fees.csv`, ...), types and validates every
-table with its pandera model (`schemas/reference.py`), then checks the tables against each
-other (an LOA category's line exists in the workbook, every jurisdiction has its fee rows, ...).
+(`jurisdictions.csv`, `loa_categories.csv`, `state_fees.csv`, `nipr_transaction_fees.csv`,
+...), types and validates every table with its pandera model (`schemas/reference.py`), then
+checks the tables against each other (an LOA category's line exists in the workbook, every
+jurisdiction has its fee rows, each transaction kind its NIPR fee, ...).
 It returns one DataFrame per table, with exactly the table's columns, or raises one
 `ConfigError` listing every problem. Separate from the company setup (`company_setup.py`):
 this is NIPR's and the states' data, the same for every customer.
@@ -28,7 +29,12 @@ from assets.reference.config_files import (
     type_columns,
 )
 from assets.reference.workbook import WORKBOOK_FILES, read_workbook
-from schemas.reference import JURISDICTION_CODES, REFERENCE_MODELS, columns_of
+from schemas.reference import (
+    JURISDICTION_CODES,
+    REFERENCE_MODELS,
+    TRANSACTION_KINDS,
+    columns_of,
+)
 
 WORKBOOK_DIR = "nipr_workbook"
 #: Every reference table, in the order they are loaded (and their models are declared).
@@ -44,7 +50,8 @@ def load_reference_data(reference_dir: Path) -> dict[str, pd.DataFrame]:
 
     Keys: jurisdictions, license_classes, lines_of_authority, license_class_loas,
     producer_license_classes, loa_categories, termination_reasons, state_termination_reasons,
-    state_fees, state_appointment_rules. Raises ConfigError listing every problem.
+    state_fees, state_appointment_rules, nipr_transaction_fees. Raises ConfigError listing
+    every problem.
     """
     reference_dir = Path(reference_dir)
     problems: list[ConfigProblem] = []
@@ -185,4 +192,21 @@ def _reference_cross_checks(frames: dict[str, pd.DataFrame]) -> list[ConfigProbl
                     f"{table}.csv", None, "state_code", state, f"state {state!r} {message}"
                 )
             )
+
+    # Both kinds are sent through NIPR: without a row a batch estimate would leave NIPR's fee
+    # out, and the customer would be billed more than the approver was shown.
+    if "nipr_transaction_fees" in frames:
+        listed_kinds = set(frames["nipr_transaction_fees"]["transaction_kind"])
+        for kind in TRANSACTION_KINDS:
+            if kind not in listed_kinds:
+                problems.append(
+                    ConfigProblem(
+                        "nipr_transaction_fees.csv",
+                        None,
+                        "transaction_kind",
+                        kind,
+                        f"transaction kind {kind!r} has no NIPR fee row: add one with the fee "
+                        "on the customer's NIPR invoice",
+                    )
+                )
     return problems

@@ -159,6 +159,7 @@ ADDED_TABLES: dict[str, tuple[str, ...]] = {
     "producer_license_classes": ("state_code", "license_class_code"),
     "state_appointment_rules": ("state_code",),
     "upload_request_rows": ("upload_id", "position"),
+    "nipr_transaction_fees": ("transaction_kind",),
 }
 
 
@@ -421,3 +422,30 @@ def test_the_claims_migration_stops_on_doubles_a_race_left_and_names_them(
     with pytest.raises(Exception, match="Migration 0006 stops.*abcdef012345.*2 uploads"):
         migrate.upgrade(database_url)
     assert migrate.current_revision(database_url) == "0005"
+
+
+def test_the_nipr_fee_table_is_seeded_and_transactions_carry_the_nipr_fee(
+    database_url: str,
+) -> None:
+    """Migration 0008: NIPR's fee per transaction kind exists before the reference job runs
+    again, and each transaction has a column for NIPR's fee beside the state fee."""
+    migrate.upgrade(database_url)
+
+    def read(connection: sa.Connection) -> tuple[list[tuple[str, float, bool]], set[str]]:
+        fees = connection.execute(
+            sa.text(
+                "SELECT transaction_kind, nipr_fee, is_assumption FROM nipr_transaction_fees "
+                "ORDER BY transaction_kind"
+            )
+        ).all()
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("transactions")}
+        return [(k, float(f), bool(a)) for k, f, a in fees], columns
+
+    fees, columns = _inspect(database_url, read)
+
+    assert [(kind, assumed) for kind, _, assumed in fees] == [
+        ("appointment", True),
+        ("termination", True),
+    ]
+    assert all(fee > 0 for _, fee, _ in fees)  # an estimate, never "free" by default
+    assert {"estimated_fee", "estimated_nipr_fee"} <= columns
