@@ -85,6 +85,7 @@ from assets.rules.effective_dates import (
     future_date_reason,
     unreadable_date_reason,
 )
+from assets.rules.nipr_fees import NIPR_FEES_INPUT, nipr_fee_table
 from schemas.statuses import (
     ACCEPTED,
     CANCELLED,
@@ -108,6 +109,7 @@ __all__ = [
     "ELIGIBLE_STATUSES",
     "FINAL_STATUSES",
     "INPUT_COLUMNS",
+    "NIPR_FEES_INPUT",
     "OPEN_STATUSES",
     "OPTIONAL_INPUTS",
     "REASON_ALREADY_APPOINTED",
@@ -171,7 +173,9 @@ def evaluate_appointment_requests(
     the SPEC section 3 frames named in `INPUT_COLUMNS`; `lines_of_authority` and
     `transactions` (the open ones are not repeated) may be left out; `state_appointment_rules`
     (the columns of config/reference/state_appointment_rules.csv) gives the effective-date
-    limits, and without it no state limit applies. Extra columns are ignored.
+    limits, and without it no state limit applies; `nipr_transaction_fees` (transaction_kind,
+    nipr_fee) gives NIPR's own fee of a line that will be sent (`estimated_nipr_fee`), and
+    without it that fee is 0. Extra columns are ignored.
 
     The result has `RESULT_COLUMNS`, sorted by request_row, state_code, loa_code,
     license_number. Eligible transactions left out as repeats are in
@@ -201,7 +205,7 @@ def evaluate_appointment_requests(
     finally:
         connection.close()
 
-    return finish(result, repeats, requests)
+    return finish(result, repeats, requests, nipr_fee_table(inputs.get(NIPR_FEES_INPUT)))
 
 
 def _blank(requests: pd.DataFrame) -> pd.Series:

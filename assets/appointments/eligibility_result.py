@@ -1,7 +1,8 @@
 """Appointment eligibility's result (SPEC 6.5 and 6.8): fees, batch keys and the frame returned.
 
 Reads the `evaluated` table that `eligibility_checks.EVALUATE_SQL` leaves: `RESULT_SQL` prices
-what is kept (SPEC 6.8's estimated fee) and names each transaction's batch (SPEC 6.5),
+what is kept (SPEC 6.8's estimated fee; `finish` adds NIPR's own fee, `estimated_nipr_fee`)
+and names each transaction's batch (SPEC 6.5),
 `REPEATS_SQL` lists the eligible transactions left out as repeats (SPEC 6.6), and `finish`
 gives the returned frames their columns and plain Python values. Separate from the checks
 because nothing here decides eligibility: it prices, groups and presents what was decided.
@@ -9,6 +10,8 @@ Pure, no Dagster.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,7 @@ from assets.appointments.eligibility_vocabulary import (
     RESULT_COLUMNS,
     TRANSACTION_KIND,
 )
+from assets.rules.nipr_fees import nipr_fees
 from schemas import statuses
 
 RESULT_SQL = """
@@ -83,9 +87,16 @@ def repeat_parameters() -> dict[str, object]:
     return {"repeat_in_requests": REPEAT_IN_REQUESTS, "repeat_of_open": REPEAT_OF_OPEN_TRANSACTION}
 
 
-def finish(result: pd.DataFrame, repeats: pd.DataFrame, requests: pd.DataFrame) -> pd.DataFrame:
+def finish(
+    result: pd.DataFrame,
+    repeats: pd.DataFrame,
+    requests: pd.DataFrame,
+    nipr_fees_by_kind: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
     """`RESULT_COLUMNS` in plain Python values, with `effective_date` passed through from the
-    requests and the repeats (`REPEAT_COLUMNS`) in `attrs["repeats"]`."""
+    requests, NIPR's fee of each line (`assets.rules.nipr_fees`: the appointment fee of
+    `nipr_fees_by_kind` on a line that will be sent, 0 otherwise) and the repeats
+    (`REPEAT_COLUMNS`) in `attrs["repeats"]`."""
     positions = result["request_id"].to_numpy(dtype=np.int64)
     if "effective_date" in requests.columns:
         effective = requests["effective_date"].iloc[positions]
@@ -95,9 +106,12 @@ def finish(result: pd.DataFrame, repeats: pd.DataFrame, requests: pd.DataFrame) 
 
     result["request_row"] = result["request_row"].astype(np.int64)
     result["estimated_fee"] = result["estimated_fee"].astype(np.float64)
+    result["estimated_nipr_fee"] = nipr_fees(
+        TRANSACTION_KIND, result["status"], nipr_fees_by_kind or {}
+    )
     # Flags (is_resident, is_jit, auto_submit) and text alike: plain objects, None for NULL.
     for column in RESULT_COLUMNS:
-        if column not in ("request_row", "estimated_fee", "effective_date"):
+        if column not in ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date"):
             result[column] = _as_objects(result[column])
     out = result.loc[:, list(RESULT_COLUMNS)].reset_index(drop=True)
 

@@ -82,6 +82,7 @@ RESULT_COLUMNS = (
     "is_jit",
     "auto_submit",
     "estimated_fee",
+    "estimated_nipr_fee",
     "batch_key",
     "effective_date",
 )

@@ -35,6 +35,9 @@ CONFIG_TABLES = (
     # Check 10's effective-date limits, loaded by the reference job from
     # config/reference/state_appointment_rules.csv.
     "state_appointment_rules",
+    # NIPR's own fee per transaction (`estimated_nipr_fee`), config/reference/
+    # nipr_transaction_fees.csv.
+    "nipr_transaction_fees",
 )
 # Read for the requested NPNs only: these grow with the producer population.
 PRODUCER_TABLES = ("producers", "licenses", "license_loas", "appointments", "producer_assignments")
@@ -113,6 +116,8 @@ def plan_appointment_batches(
             "status": created["status"],
             "effective_date": effective,
             "estimated_fee": created["estimated_fee"],
+            # NULL from a frame without it (rows planned by hand): not estimated, not 0.
+            "estimated_nipr_fee": created.get("estimated_nipr_fee"),
             "idempotency_key": transaction_ids,
             "created_at": now,
             "agent_type": created["agent_type"],

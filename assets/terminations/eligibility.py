@@ -42,7 +42,8 @@ Decisions where SPEC leaves room (always the side that charges no fee nobody ask
   producer in the state is resident, `nonresident_fee` when its licenses there are known and
   non-resident, the higher of the two when residency is unknown. No fee row: 0. `per_loa`
   false: the first Ready row of each (npn, state, CoCode) in the result carries the fee, the
-  others 0. Not Eligible rows: 0.
+  others 0. Not Eligible rows: 0. NIPR's own fee (`estimated_nipr_fee`): the `termination` row
+  of `nipr_transaction_fees` (an optional input; absent: 0) on every Ready row, 0 otherwise.
 - Repeats: a Ready row is left out of the result when an open termination transaction exists
   for the same npn, state, CoCode and loa_code, or when an earlier request row of the same call
   terminates the same line (one NIPR transaction each would be charged twice). Also when NIPR
@@ -78,6 +79,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from assets.rules.nipr_fees import NIPR_FEES_INPUT, nipr_fee_table
 from assets.terminations.eligibility_checks import (
     company_names,
     has_appointment,
@@ -188,7 +190,9 @@ def evaluate_termination_requests(
 
     req = req.sort_values(["request_row", "state_code", "loa_code", "_pos"], na_position="last")
     req, repeats = drop_repeats(req, frames["transactions"], frames["appointments"])
-    req = fees(req, frames["state_fees"], frames["licenses"])
+    req = fees(
+        req, frames["state_fees"], frames["licenses"], nipr_fee_table(inputs.get(NIPR_FEES_INPUT))
+    )
     return finish(req, repeats)
 
 

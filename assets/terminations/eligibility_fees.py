@@ -4,22 +4,34 @@ The state's `termination` row of `state_fees`: `resident_fee` when a license of 
 the state is resident, `nonresident_fee` when its licenses there are known and non-resident,
 the higher of the two when residency is unknown (never a charge below what may come). No fee
 row: 0. `per_loa` false: the first Ready row of each (npn, state, CoCode) carries the fee, the
-others 0. Not Eligible rows: 0. Separate from the checks because nothing here decides
+others 0. Not Eligible rows: 0. Beside it NIPR's own fee (`estimated_nipr_fee`,
+`assets.rules.nipr_fees`): the `termination` fee of `nipr_transaction_fees` on every Ready row,
+each being one Gateway transaction; 0 on a row never sent (Not Eligible, a state whose
+terminations are not filed through NIPR among them). Separate from the checks because nothing here decides
 eligibility; it prices what was decided. Pure, no Dagster.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
+from assets.rules.nipr_fees import nipr_fees
 from assets.terminations.eligibility_values import flag, lower, text, upper
 from assets.terminations.eligibility_vocabulary import TRANSACTION_KIND
 from schemas.statuses import READY_TO_SUBMIT
 
 
-def fees(req: pd.DataFrame, state_fees: pd.DataFrame, licenses: pd.DataFrame) -> pd.DataFrame:
-    """`req` (in result order) with `estimated_fee` and `is_resident` (True, False or None)."""
+def fees(
+    req: pd.DataFrame,
+    state_fees: pd.DataFrame,
+    licenses: pd.DataFrame,
+    nipr_fees_by_kind: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """`req` (in result order) with `estimated_fee`, `estimated_nipr_fee` (NIPR's fee of
+    `nipr_fees_by_kind`, none given: 0) and `is_resident` (True, False or None)."""
     fee_table = pd.DataFrame(
         {
             "state_code": upper(state_fees["state_code"]),
@@ -66,5 +78,6 @@ def fees(req: pd.DataFrame, state_fees: pd.DataFrame, licenses: pd.DataFrame) ->
     )
     charged = ready & (per_loa | ~repeat_of_appointment)
     out["estimated_fee"] = np.where(charged, fee, 0.0)
+    out["estimated_nipr_fee"] = nipr_fees(TRANSACTION_KIND, out["status"], nipr_fees_by_kind or {})
     out["is_resident"] = [None if pd.isna(v) else bool(v) for v in out["is_resident"]]
     return out

@@ -113,9 +113,11 @@ def finish(result: pd.DataFrame, repeats: pd.DataFrame) -> pd.DataFrame:
     out = result.loc[:, list(RESULT_COLUMNS)].reset_index(drop=True)
     out["request_row"] = out["request_row"].astype(np.int64)
     out["estimated_fee"] = out["estimated_fee"].astype(np.float64)
+    out["estimated_nipr_fee"] = out["estimated_nipr_fee"].astype(np.float64)
     out["auto_submit"] = out["auto_submit"].astype(bool)
     for column in RESULT_COLUMNS:
-        if column not in ("request_row", "estimated_fee", "auto_submit", "effective_date"):
+        money = ("estimated_fee", "estimated_nipr_fee")
+        if column not in ("request_row", *money, "auto_submit", "effective_date"):
             out[column] = out[column].astype(object).where(out[column].notna(), None)
     repeats = repeats.loc[:, list(REPEAT_COLUMNS)].reset_index(drop=True)
     repeats["request_row"] = repeats["request_row"].astype(np.int64)

@@ -48,6 +48,7 @@ RESULT_COLUMNS = (
     "eligibility_reason",
     "status",
     "estimated_fee",
+    "estimated_nipr_fee",
     "auto_submit",
     "batch_key",
     "effective_date",

@@ -33,6 +33,7 @@ CONFIG_TABLES = (
     "state_fees",
     "lines_of_authority",
     "state_appointment_rules",
+    "nipr_transaction_fees",  # NIPR's own fee per transaction (`estimated_nipr_fee`)
 )
 PRODUCER_TABLES = ("appointments", "licenses")
 # Open terminations repeat; Accepted ones repeat until the NIPR sync shows the appointment
@@ -95,6 +96,8 @@ def plan_termination_batches(
             "termination_reason_code": evaluated["termination_reason_code"],
             "effective_date": evaluated["effective_date"],
             "estimated_fee": evaluated["estimated_fee"],
+            # NULL from a frame without it (rows planned by hand): not estimated, not 0.
+            "estimated_nipr_fee": evaluated.get("estimated_nipr_fee"),
             "idempotency_key": transaction_ids,
             "created_at": now,
             "is_resident": evaluated["is_resident"],

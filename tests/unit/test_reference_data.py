@@ -46,6 +46,7 @@ EXPECTED_COLUMNS = {
         "terminations_via_nipr", "termination_date_specifiable",
         "termination_max_backdate_days", "source", "is_assumption",
     ],
+    "nipr_transaction_fees": ["transaction_kind", "nipr_fee", "source", "is_assumption"],
 }  # fmt: skip
 
 
