@@ -158,6 +158,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None) ->
             b.submitted,
             b.final,
             format_money(b.fees_to_send),
+            format_money(b.nipr_fees_to_send),
             format_money(b.fees_held),
             f"{b.approved_by} {format_timestamp(b.approved_at)}" if b.approved_by else "",
             format_timestamp(b.created_at),
@@ -180,6 +181,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None) ->
             "submitted",
             "final",
             "to send",
+            "nipr fees",
             "held fees",
             "approved",
             "created",
@@ -228,10 +230,11 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
                 c.eligibility_reason,
                 c.transactions,
                 _fee_cell(c.estimated_fees),
+                _fee_cell(c.estimated_nipr_fees),
             ]
             for c in detail.counts.itertuples(index=False)
         ],
-        ["status", "reason", "transactions", "estimated fees"],
+        ["status", "reason", "transactions", "estimated fees", "nipr fees"],
     )
 
     transactions = detail.transactions
@@ -260,6 +263,7 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
                 t.status,
                 t.eligibility_reason,
                 _fee_cell(t.estimated_fee),
+                _fee_cell(t.estimated_nipr_fee),
                 nipr,
             ]
         )
@@ -270,7 +274,18 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
     )
     _echo_table(
         rows,
-        ["row", "transaction", "npn", "state", *line_headers, "status", "reason", "fee", "nipr"],
+        [
+            "row",
+            "transaction",
+            "npn",
+            "state",
+            *line_headers,
+            "status",
+            "reason",
+            "fee",
+            "nipr fee",
+            "nipr",
+        ],
     )
 
     rejections = detail.request_rejections
@@ -306,6 +321,12 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
         f"({_plural(ready, 'transaction')} Ready to Submit). "
         f"Held (JIT): {format_money(detail.fees_held)} ({_plural(held, 'transaction')}), "
         "not sent by approval."
+    )
+    # NIPR bills its own fee apart from the state fees (DOMAIN 2.4): shown beside, not added in.
+    click.echo(
+        f"NIPR transaction fees: {format_money(detail.nipr_fees_to_send)} on the "
+        f"{_plural(ready, 'transaction')} Ready to Submit, invoiced by NIPR apart from the "
+        "state fees (none for Held (JIT), Recorded or Not Eligible lines)."
     )
     if b["status"] == statuses.BATCH_PENDING_REVIEW:
         click.echo(

@@ -129,8 +129,9 @@ def approve_pending_batch(
         raise dg.Failure(description=str(refusal), allow_retries=False) from None
     context.log.info(
         f"Approved {result.batch_id} (version {result.approval_version}) by {result.by}: "
-        f"{result.transactions_to_send} transaction(s), ${result.fees_to_send:,.2f} to send; "
-        "approved_batch_sensor requests its submission run."
+        f"{result.transactions_to_send} transaction(s), ${result.fees_to_send:,.2f} to send "
+        f"(NIPR's own transaction fees ${result.nipr_fees_to_send:,.2f} besides, invoiced by "
+        "NIPR); approved_batch_sensor requests its submission run."
     )
     context.add_output_metadata(
         {
@@ -139,6 +140,7 @@ def approve_pending_batch(
             "approved_by": result.by,
             "transactions_to_send": result.transactions_to_send,
             "fees_to_send": float(result.fees_to_send),
+            "nipr_fees_to_send": float(result.nipr_fees_to_send),
         }
     )
 

@@ -51,6 +51,7 @@ APPOINT_REQUESTS = RequestKind(
         "eligibility_reason",
         "status",
         "estimated_fee",
+        "estimated_nipr_fee",
         "batch_id",
     ),
     auto_submit_column="Submit",
@@ -70,7 +71,8 @@ APPOINT_REQUESTS = RequestKind(
             description=(
                 "Appoint uploads: each request row checked for eligibility (SPEC section 6) "
                 "against the current NIPR state and company setup; one transaction per line and "
-                "eligible license, with reason, status and estimated fee, in `transactions`. "
+                "eligible license, with reason, status, estimated state fee and NIPR's own "
+                "transaction fee, in `transactions`. "
                 "Only appoint files materialize it (partitions `appoint__...`); other files' "
                 "partitions stay Missing."
             ),

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from assets.batches.detail import (
     LIST_COLUMNS,
+    NIPR_FEES,
     REJECTION_COLUMNS,
     TRANSACTION_COLUMNS,
     BatchDetail,
@@ -108,6 +109,8 @@ class ApprovalResult:
     fees_held: Decimal
     approved_by: str | None  # the approval a retry carries on (a retry is not a new approval)
     approved_at: dt.datetime | None
+    # NIPR's own fee of the Ready to Submit lines, invoiced by NIPR apart from `fees_to_send`.
+    nipr_fees_to_send: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class RejectionResult:
     transactions_cancelled: int  # Ready to Submit and Held (JIT), now Cancelled
     fees_not_sent: Decimal  # what approval would have sent
     transactions_not_eligible: int  # kept as they are, for audit
+    nipr_fees_not_sent: Decimal = Decimal("0.00")  # NIPR's own fee of the same lines
 
 
 def _require_utc(now: dt.datetime) -> dt.datetime:
@@ -281,6 +285,7 @@ def approve_batch(
         fees_held=fees_in(counts, statuses.HELD_JIT),
         approved_by=approved_by,
         approved_at=now,
+        nipr_fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES),
     )
 
 
@@ -334,6 +339,7 @@ def retry_batch(
         fees_held=fees_in(counts, statuses.HELD_JIT),
         approved_by=batch["approved_by"],
         approved_at=batch["approved_at"],
+        nipr_fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES),
     )
 
 
@@ -374,6 +380,7 @@ def reject_batch(
         transactions_cancelled=int(cancelled),
         fees_not_sent=fees_in(counts, statuses.READY_TO_SUBMIT),
         transactions_not_eligible=count_in(counts, statuses.NOT_ELIGIBLE),
+        nipr_fees_not_sent=fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES),
     )
 
 

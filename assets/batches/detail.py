@@ -25,6 +25,8 @@ from schemas import statuses
 from schemas.tables import TABLES
 
 CENT = Decimal("0.01")
+#: The counts' column of NIPR's own fees (`fees_in(counts, status, NIPR_FEES)`).
+NIPR_FEES = "estimated_nipr_fees"
 
 # Chosen display orders, not a table's columns: what a reviewer reads, in reading order (a
 # subset of `transactions` / `request_rejections`, and for the list, computed counts and fees).
@@ -43,6 +45,7 @@ TRANSACTION_COLUMNS = (
     "eligibility_reason",
     "status",
     "estimated_fee",
+    "estimated_nipr_fee",
     "nipr_status",
     "nipr_message",
 )
@@ -73,6 +76,7 @@ LIST_COLUMNS = (
     "final",
     "estimated_fees",
     "fees_to_send",
+    "nipr_fees_to_send",
     "fees_held",
     "approved_by",
     "approved_at",
@@ -96,10 +100,13 @@ class BatchDetail:
 
     batch: dict[str, Any]  # the transaction_batches row, with company_name and upload_object_key
     transactions: pd.DataFrame  # TRANSACTION_COLUMNS, in request order
-    counts: pd.DataFrame  # eligibility_reason, status, transactions, estimated_fees
+    # eligibility_reason, status, transactions, estimated_fees, estimated_nipr_fees
+    counts: pd.DataFrame
     fees_to_send: Decimal  # over `Ready to Submit`: what approval would send and be billed
     fees_held: Decimal  # over `Held (JIT)`: not sent by approval
     request_rejections: pd.DataFrame  # the upload's rows (this CoCode) that made no transaction
+    # NIPR's own fee over `Ready to Submit`, invoiced by NIPR apart from the state fees above.
+    nipr_fees_to_send: Decimal = Decimal("0.00")
 
     @property
     def batch_id(self) -> str:
@@ -158,9 +165,11 @@ def _status_sum(
     return sa.func.coalesce(sa.func.sum(sa.case((column.in_(statuses_wanted), 1), else_=0)), 0)
 
 
-def _fee_sum(transactions: sa.Table, status: str) -> sa.ColumnElement[Any]:
+def _fee_sum(
+    transactions: sa.Table, status: str, column: str = "estimated_fee"
+) -> sa.ColumnElement[Any]:
     return sa.func.sum(
-        sa.case((transactions.c.status == status, transactions.c.estimated_fee), else_=None)
+        sa.case((transactions.c.status == status, transactions.c[column]), else_=None)
     )
 
 
@@ -176,6 +185,7 @@ def _batch_counts_subquery() -> sa.Subquery:
             _status_sum(t.c.status, statuses.IN_FLIGHT_TRANSACTION_STATUSES).label("submitted"),
             _status_sum(t.c.status, statuses.FINAL_TRANSACTION_STATUSES).label("final"),
             _fee_sum(t, statuses.READY_TO_SUBMIT).label("fees_to_send"),
+            _fee_sum(t, statuses.READY_TO_SUBMIT, "estimated_nipr_fee").label("nipr_fees_to_send"),
             _fee_sum(t, statuses.HELD_JIT).label("fees_held"),
         )
         .group_by(t.c.batch_id)
@@ -214,7 +224,8 @@ def list_batches(
     (any final status, Not Eligible and Cancelled included, so `transactions - final` is what
     is still open). Fees: `estimated_fees` as recorded when the batch was made (its Ready to
     Submit fees), `fees_to_send` over what is Ready to Submit now (what approval would send),
-    `fees_held` over Held (JIT).
+    `nipr_fees_to_send` NIPR's own fee over the same lines (invoiced by NIPR apart from the
+    state fees), `fees_held` over Held (JIT) (no NIPR fee: nothing held is sent).
     """
     if status is not None and status not in statuses.BATCH_STATUSES:
         raise ValueError(
@@ -239,6 +250,7 @@ def list_batches(
         .add_columns(
             *(sa.func.coalesce(counts.c[name], 0).label(name) for name in count_columns),
             counts.c.fees_to_send,
+            counts.c.nipr_fees_to_send,
             counts.c.fees_held,
         )
         .outerjoin(counts, counts.c.batch_id == batches.c.batch_id)
@@ -256,7 +268,7 @@ def list_batches(
     )
     for name in count_columns + ["approval_version"]:
         frame[name] = frame[name].astype("int64")
-    for name in ("estimated_fees", "fees_to_send", "fees_held"):
+    for name in ("estimated_fees", "fees_to_send", "nipr_fees_to_send", "fees_held"):
         frame[name] = [
             None if name == "estimated_fees" and v is None else money(v) for v in frame[name]
         ]
@@ -284,6 +296,7 @@ def transaction_counts(connection: Connection, batch_id: str) -> pd.DataFrame:
             t.c.status,
             sa.func.count().label("transactions"),
             sa.func.sum(t.c.estimated_fee).label("estimated_fees"),
+            sa.func.sum(t.c.estimated_nipr_fee).label("estimated_nipr_fees"),
         )
         .where(t.c.batch_id == batch_id)
         # In SQL, not pandas: pandas' groupby would silently drop a NULL reason.
@@ -297,10 +310,17 @@ def transaction_counts(connection: Connection, batch_id: str) -> pd.DataFrame:
                 int(r.transactions),
                 # None, not $0.00, when no fee was estimated (Not Eligible: never charged).
                 None if r.estimated_fees is None else money(r.estimated_fees),
+                None if r.estimated_nipr_fees is None else money(r.estimated_nipr_fees),
             )
             for r in rows
         ],
-        columns=["eligibility_reason", "status", "transactions", "estimated_fees"],
+        columns=[
+            "eligibility_reason",
+            "status",
+            "transactions",
+            "estimated_fees",
+            "estimated_nipr_fees",
+        ],
     )
     # Lifecycle order (what will be sent first), then the largest groups.
     order = {s: i for i, s in enumerate(statuses.TRANSACTION_STATUSES)}
@@ -318,8 +338,10 @@ def count_in(counts: pd.DataFrame, *wanted: str) -> int:
     return int(counts.loc[counts["status"].isin(wanted), "transactions"].sum())
 
 
-def fees_in(counts: pd.DataFrame, status: str) -> Decimal:
-    fees = counts.loc[counts["status"] == status, "estimated_fees"]
+def fees_in(counts: pd.DataFrame, status: str, column: str = "estimated_fees") -> Decimal:
+    """The fees of the transactions in this status: the state's (`estimated_fees`) or NIPR's
+    own (`estimated_nipr_fees`)."""
+    fees = counts.loc[counts["status"] == status, column]
     return money(sum((f for f in fees if f is not None), Decimal(0)))
 
 
@@ -343,6 +365,7 @@ def batch_detail(connection: Connection, batch_id: str) -> BatchDetail:
         fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT),
         fees_held=fees_in(counts, statuses.HELD_JIT),
         request_rejections=_request_rejections(connection, batch),
+        nipr_fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES),
     )
 
 

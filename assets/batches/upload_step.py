@@ -12,7 +12,7 @@ transactions) is a `RequestKind`; what is the same is here, once:
   the file is not fetched or validated again), evaluate as of today, write transactions and
   batches in ONE database transaction;
 - the metadata a reviewer reads: counts per reason and status, a preview, repeats, the batches
-  table with fees, and the next step.
+  table with the state fees and NIPR's own fees beside them, and the next step.
 
 No `from __future__ import annotations` here: Dagster reads the annotations of what it wraps.
 """
@@ -84,7 +84,16 @@ def batch_summary(plan: BatchPlan) -> pd.DataFrame:
     t = plan.transactions
     if plan.batches.empty:
         return pd.DataFrame(
-            columns=["batch_id", "cocode", "status", "to_send", "held", "not_eligible", "fees"]
+            columns=[
+                "batch_id",
+                "cocode",
+                "status",
+                "to_send",
+                "held",
+                "not_eligible",
+                "fees",
+                "nipr_fees",
+            ]
         )
     per_batch = t.groupby("batch_id").agg(
         to_send=("status", lambda s: int(s.eq(statuses.READY_TO_SUBMIT).sum())),
@@ -93,6 +102,8 @@ def batch_summary(plan: BatchPlan) -> pd.DataFrame:
     )
     out = plan.batches.set_index("batch_id").join(per_batch).reset_index()
     out["fees"] = out["estimated_fees"].map(_money)
+    nipr_fees = nipr_fees_to_send(t)
+    out["nipr_fees"] = out["batch_id"].map(lambda b: _money(nipr_fees.get(b, 0.0)))
     out["approval"] = out["approved_by"].fillna("")
     columns = [
         "batch_id",
@@ -103,8 +114,19 @@ def batch_summary(plan: BatchPlan) -> pd.DataFrame:
         "held",
         "not_eligible",
         "fees",
+        "nipr_fees",
     ]
     return out[columns]
+
+
+def nipr_fees_to_send(transactions: pd.DataFrame) -> pd.Series:
+    """NIPR's own fee of each batch's Ready to Submit lines (by batch_id), beside the state's
+    `estimated_fees`: Held (JIT), Recorded and Not Eligible lines add nothing."""
+    ready = transactions[transactions["status"].eq(statuses.READY_TO_SUBMIT)]
+    if ready.empty or "estimated_nipr_fee" not in ready.columns:
+        return pd.Series(dtype="float64")
+    fees = pd.to_numeric(ready["estimated_nipr_fee"], errors="coerce").fillna(0.0)
+    return fees.groupby(ready["batch_id"]).sum().round(2)
 
 
 def _skip_note(upload_kind: str, kind: str | None, status: str | None) -> str:
@@ -281,6 +303,10 @@ def _batches_metadata(rk: RequestKind, plan: BatchPlan) -> dict[str, Any]:
         "batches": len(plan.batches),
         "batch_ids": ", ".join(plan.batches["batch_id"]),
         "fees_to_send": dg.MetadataValue.float(float(plan.batches["estimated_fees"].sum())),
+        # NIPR bills its own fee apart from the state fees: beside, not added in.
+        "nipr_fees_to_send": dg.MetadataValue.float(
+            round(float(nipr_fees_to_send(plan.transactions).sum()), 2)
+        ),
         "batches_table": markdown_preview(ledger.markdown_safe(summary), max_rows=50),
         "next": " ".join(next_steps) or "Nothing to approve: every transaction is final.",
     }

@@ -53,6 +53,7 @@ TERMINATE_REQUESTS = RequestKind(
         "eligibility_reason",
         "status",
         "estimated_fee",
+        "estimated_nipr_fee",
         "batch_id",
     ),
     auto_submit_column="Submit Immediately",
@@ -72,8 +73,9 @@ TERMINATE_REQUESTS = RequestKind(
             description=(
                 "Terminate uploads: each request row (state and line) checked against the "
                 "producer's appointments and the state's termination rules (SPEC section 7); "
-                "one transaction each, with reason, status, termination reason and estimated "
-                "fee, in `transactions` (kind termination). Only terminate files materialize it "
+                "one transaction each, with reason, status, termination reason, estimated "
+                "state fee and NIPR's own transaction fee, in `transactions` (kind "
+                "termination). Only terminate files materialize it "
                 "(partitions `terminate__...`); other files' partitions stay Missing."
             ),
         ),

@@ -46,6 +46,12 @@ def at(text: str) -> dt.datetime:
 ANN, BOB, CY = "1000001", "1000002", "1000003"
 ACME, BUCKEYE, OTHER = "91234", "93456", "55555"
 
+# NIPR's own fee per transaction of the seed below (transactions.estimated_nipr_fee).
+NIPR_FEES = {
+    "T1": Decimal("5.00"), "T2": Decimal("5.00"), "T3": Decimal("0.00"), "T4": Decimal("5.00"),
+    "T5": Decimal("0.00"), "T6": Decimal("0.00"), "T7": Decimal("5.00"),
+}  # fmt: skip
+
 # Written as tables, a record per line or two: not reformatted.
 # fmt: off
 SEED: dict[str, list[dict[str, object]]] = {
@@ -154,6 +160,8 @@ SEED: dict[str, list[dict[str, object]]] = {
         dict(zip(("transaction_id", "batch_id", "kind", "npn", "state_code", "cocode",
                   "loa_code", "eligibility_reason", "status", "estimated_fee", "submitted_at",
                   "completed_at", "created_at"), row, strict=True))
+        # NIPR's own fee: on the lines sent or to be sent, 0 on Held and Not Eligible ones.
+        | {"estimated_nipr_fee": NIPR_FEES[row[0]]}
         for row in (
             ("T1", "B1", "appointment", ANN, "TX", ACME, "825", "In Good Order",
              statuses.ACCEPTED, Decimal("10.00"), at("2026-02-20 10:00"),
@@ -409,6 +417,10 @@ def test_batch_status_counts_each_batch_transactions_per_status(built):
     }  # fmt: skip
     assert report["estimated_fees"].astype(float).to_dict() == {
         "B1": 20.0, "B2": 7.0, "B3": 0.0, "B4": 0.0, "B5": 0.0
+    }  # fmt: skip
+    # Beside the state fees, NIPR's own: B2's Held line adds nothing, B5 has no line left.
+    assert report["estimated_nipr_fees"].astype(float).to_dict() == {
+        "B1": 10.0, "B2": 5.0, "B3": 0.0, "B4": 5.0, "B5": 0.0
     }  # fmt: skip
     assert report.loc["B4", "kind"] == "termination" and report.loc["B4", "approved_by"] == "Dana"
     assert bool(report.loc["B1", "submit_immediately"]) and not bool(

@@ -3,7 +3,9 @@
 --
 -- Grain: one row per batch of `transaction_batches` (appointment and termination). One count
 -- column per transaction status (the var `transaction_status_columns` in dbt_project.yml), and
--- `total`. A batch with no transaction has every count 0.
+-- `total`. A batch with no transaction has every count 0. Beside the state fee estimate
+-- (`estimated_fees`), NIPR's own transaction fees of its lines (`estimated_nipr_fees`): only
+-- lines that are or were to be sent carry one, and NIPR invoices it apart from the state fees.
 with transaction_counts as (
     select
         batch_id,
@@ -11,6 +13,8 @@ with transaction_counts as (
         sum(case when status = '{{ status }}' then 1 else 0 end) as {{ column }},
         {%- endfor %}
         count(*) as total,
+        -- Not Eligible, Recorded and Held (JIT) lines carry 0: they add nothing.
+        round(coalesce(sum(estimated_nipr_fee), 0), 2) as estimated_nipr_fees,
         max(submitted_at) as last_submitted_at,
         max(completed_at) as last_completed_at
     from {{ ref('stg_transactions') }}
@@ -32,6 +36,7 @@ select
     batches.rejected_at,
     batches.submit_immediately,
     batches.estimated_fees,
+    coalesce(transaction_counts.estimated_nipr_fees, 0) as estimated_nipr_fees,
     batches.created_at,
     {%- for column in var('transaction_status_columns') %}
     coalesce(transaction_counts.{{ column }}, 0) as {{ column }},

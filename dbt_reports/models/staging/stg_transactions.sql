@@ -14,6 +14,7 @@ select
     eligibility_reason,
     status,
     estimated_fee,
+    estimated_nipr_fee,
     {{ npnflow_timestamp('submitted_at') }} as submitted_at,
     {{ npnflow_timestamp('completed_at') }} as completed_at,
     {{ npnflow_timestamp('created_at') }} as created_at
