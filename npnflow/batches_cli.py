@@ -97,6 +97,14 @@ def _fee_cell(value: Decimal | float | int | None) -> str:
     return "" if _cell(value) == "" else format_money(value)  # blank: no fee estimated
 
 
+def _nipr_fee_cell(value: Decimal | float | int | None, status: str | None) -> str:
+    """NIPR's fee of a line (or of a status's lines): blank where nothing is sent (Not
+    Eligible, Recorded, Held (JIT), Cancelled), so no NIPR fee is ever shown for them."""
+    from assets.rules.nipr_fees import SENT_STATUSES
+
+    return _fee_cell(value) if status in SENT_STATUSES else ""
+
+
 def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
     # No types-tabulate installed; mypy flags only the first importer (so: unused-ignore too).
     from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
@@ -230,7 +238,7 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
                 c.eligibility_reason,
                 c.transactions,
                 _fee_cell(c.estimated_fees),
-                _fee_cell(c.estimated_nipr_fees),
+                _nipr_fee_cell(c.estimated_nipr_fees, c.status),
             ]
             for c in detail.counts.itertuples(index=False)
         ],
@@ -263,7 +271,7 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
                 t.status,
                 t.eligibility_reason,
                 _fee_cell(t.estimated_fee),
-                _fee_cell(t.estimated_nipr_fee),
+                _nipr_fee_cell(t.estimated_nipr_fee, t.status),
                 nipr,
             ]
         )
