@@ -63,7 +63,8 @@ def _print_batches(batches: pd.DataFrame) -> None:
         click.echo(
             f"   {b.batch_id}  {b.kind:<11} CoCode {b.cocode}  {b.status:<14} "
             f"{b.transactions} transaction(s): {b.ready_to_submit} ready "
-            f"({_money(b.fees_to_send)}), {b.held_jit} held JIT, {b.not_eligible} not eligible"
+            f"({_money(b.fees_to_send)} state fees, {_money(b.nipr_fees_to_send)} NIPR fees), "
+            f"{b.held_jit} held JIT, {b.not_eligible} not eligible"
             + (f"  (approved: {b.approved_by})" if isinstance(b.approved_by, str) else "")
         )
 
@@ -98,9 +99,18 @@ def _approve_and_submit(
                 f"     NPN {row.npn} {row.state_code} LOA "
                 f"{row.loa_code if isinstance(row.loa_code, str) else '-':<6} "
                 f"{row.status:<16} {row.eligibility_reason}{reason} "
-                f"({_money(row.estimated_fee)})"
+                f"({_money(row.estimated_fee)}"
+                # NIPR's own fee only on a line that is sent; never on Held, Recorded, refused.
+                + (
+                    f" + NIPR {_money(row.estimated_nipr_fee)})"
+                    if row.status == "Ready to Submit"
+                    else ")"
+                )
             )
-        click.echo(f"     total to send {_money(detail.fees_to_send)}")
+        click.echo(
+            f"     total to send {_money(detail.fees_to_send)} in state fees, "
+            f"{_money(detail.nipr_fees_to_send)} in NIPR transaction fees (invoiced by NIPR)"
+        )
         with database.begin() as connection:
             result = approval.approve_batch(
                 connection, batch_id, approved_by=APPROVER, now=dt.datetime.now(dt.UTC)
@@ -108,7 +118,8 @@ def _approve_and_submit(
         click.echo(
             f"   npnflow batches approve {batch_id} --by '{APPROVER}': version "
             f"{result.approval_version}, {result.transactions_to_send} transaction(s), "
-            f"{_money(result.fees_to_send)} to send"
+            f"{_money(result.fees_to_send)} in state fees and "
+            f"{_money(result.nipr_fees_to_send)} in NIPR fees to send"
         )
 
     sensor = defs.resolve_sensor_def("approved_batch_sensor")
