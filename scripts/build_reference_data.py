@@ -36,6 +36,7 @@ from reference_licensing import (
 from reference_state_rules import (
     RULE_COLUMNS,
     TERMINATION_REASONS,
+    build_nipr_transaction_fees,
     build_state_appointment_rules,
     build_state_fees,
     build_state_termination_reasons,
@@ -175,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
                 "is_assumption",
             ],
             lambda: [_fee_row(r) for r in build_state_fees()],
+        ),
+        "nipr_transaction_fees": (
+            REFERENCE / "nipr_transaction_fees.csv",
+            ["transaction_kind", "nipr_fee", "source", "is_assumption"],
+            build_nipr_transaction_fees,
         ),
         "state_appointment_rules": (
             REFERENCE / "state_appointment_rules.csv",

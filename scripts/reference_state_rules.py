@@ -153,6 +153,25 @@ def build_state_fees() -> list[list[object]]:
     return rows
 
 
+# NIPR's own fee per Gateway transaction (DOMAIN 2.4: the amount is [NOT FOUND], "a few
+# dollars per transaction"). High-side, like the unknown state fees: above both TRANS_FEE
+# values of NIPR's Postman samples (0.80, 1.53), so a batch estimate errs high.
+NIPR_TRANSACTION_FEE = 5.00
+NIPR_TRANSACTION_FEE_SOURCE = (
+    "[ASSUMPTION] DOMAIN 2.4: NIPR's per-transaction fee amount is [NOT FOUND] "
+    '("a few dollars per transaction"); NIPR\'s Postman samples show TRANS_FEE 0.80 and 1.53. '
+    "High-side estimate so a batch is not under-budgeted: replace with the amount on the "
+    "customer's NIPR invoice"
+)
+
+
+def build_nipr_transaction_fees() -> list[list[object]]:
+    return [
+        [kind, NIPR_TRANSACTION_FEE, NIPR_TRANSACTION_FEE_SOURCE, True]
+        for kind in ("appointment", "termination")
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # Appointment rules (DOMAIN 3.3, state_appointment_rules.md)
 # --------------------------------------------------------------------------------------------
