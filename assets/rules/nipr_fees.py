@@ -4,8 +4,9 @@ NIPR charges its fee per Gateway transaction it receives, and invoices it apart 
 fees (DOMAIN 2.4). npnflow sends one Gateway transaction per line, so each line that will be
 sent carries the fee of its kind (`nipr_transaction_fees`: appointment, termination). A line
 that is never sent costs NIPR nothing and carries 0: Not Eligible (a termination not filed
-through NIPR among them), Recorded (a registry state's appointment) and Held (JIT). 0 rather than NULL so that sums, and the state fee of the same lines,
-read alike; NULL is kept for lines evaluated before NIPR's fee was estimated (migration 0008).
+through NIPR among them), Recorded (a registry state's appointment) and Held (JIT). 0 rather
+than NULL so that sums, and the state fee of the same lines, read alike; NULL is kept for
+lines evaluated before NIPR's fee was estimated (migration 0008).
 
 Held (JIT) lines are sent only when released (a later issue); releasing one is where its NIPR
 fee is to be set, with `nipr_fee_for(kind, READY_TO_SUBMIT, ...)`.
