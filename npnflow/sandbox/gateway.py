@@ -161,6 +161,8 @@ class GatewayTransaction:
             "final_delivered": self.delivered,
             "comment_code": self.comment_code if not self.pending else "10003",
             "comments": self.comments if not self.pending else INTERMEDIATE_COMMENT,
+            # The TRANSACTION as received, so a test can check what a client sent.
+            "request": to_bytes(self.request, declaration=False).decode("utf-8"),
         }
 
 
