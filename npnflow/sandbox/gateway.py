@@ -31,8 +31,8 @@ NIPR's transaction layout is not public, so these are **sandbox conventions**:
   3999 + 20001 duplicate (as NIPR), 3000 more than 100 transactions (nothing recorded),
   3001 unreadable XML / DOCTYPE (HTTP 400), 3002 a required element is missing (the sandbox's
   own choice of code: "Transaction N (Cust Batch: X; Cust Trans Y): missing A, B."),
-  3003 unsupported TRANSACTION_TYPE, 3004 polled transaction not found. Only new, complete transactions are
-  recorded; a duplicate only bumps the original's `times_received`.
+  3003 unsupported TRANSACTION_TYPE, 3004 polled transaction not found. Only new, complete
+  transactions are recorded; a duplicate only bumps the original's `times_received`.
 
 Intermediate responses: a deterministic share (`intermediate_fraction`, by a hash of the
 transaction key) is first answered with INT_RESPONSE; it resolves after `polls_to_resolve`
