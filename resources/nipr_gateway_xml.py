@@ -2,9 +2,9 @@
 
 Pure (no I/O, no Dagster). Protocol code, so it lives in resources/ beside the Gateway client
 (`resources/nipr_gateway.py`) that sends what it builds. Layout as in NIPR's own sample request
-(the Postman collection's Gateway / Real Time items, kept as tests/fixtures/nipr/
-gateway_realtime_request.xml; docs/submission.md lists each element and where its value comes
-from) and DOMAIN.md section 2.2: `<NIPR>` holds up to 100 `<TRANSACTION>`s, each keyed by
+(the Postman collection's Gateway / Real Time items, kept as
+tests/fixtures/nipr/gateway/realtime_request.xml; docs/submission.md lists each element and
+where its value comes from) and DOMAIN.md section 2.2: `<NIPR>` holds up to 100 `<TRANSACTION>`s, each keyed by
 CUSTOMER + CUST_BATCH (our batch_id) + CUST_TRANS (the transaction's idempotency key). The key is
 what makes a resend recognisable, so it must be the same every time a transaction goes out.
 

@@ -28,7 +28,9 @@ pytestmark = pytest.mark.sandbox
 TODAY = dt.date(2026, 3, 6)
 COCODE = "99101"
 BATCH = "B-REQ"
-SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "nipr" / "gateway_realtime_request.xml"
+SAMPLE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "nipr" / "gateway" / "realtime_request.xml"
+)
 FAST = {
     "max_send_rounds": 2,
     "backoff_seconds": 0.02,

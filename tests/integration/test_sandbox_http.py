@@ -694,7 +694,7 @@ def test_gateway_refuses_a_doctype(sandbox):
 
 
 # NIPR's own sample request, as the Postman collection posts it (tests/fixtures/nipr/).
-GATEWAY_SAMPLE = FIXTURES / "gateway_realtime_request.xml"
+GATEWAY_SAMPLE = FIXTURES / "gateway" / "realtime_request.xml"
 # What every NIPR sample request carries, removed one at a time: (element to remove, what the
 # sandbox's ERROR says is missing). The sample names its (firm) applicant by LICENSE_KEY.
 REQUIRED = [

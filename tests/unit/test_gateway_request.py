@@ -1,6 +1,6 @@
-"""Our Gateway request against NIPR's own sample request (tests/fixtures/nipr/, from NIPR's
-Postman collection): every element the sample carries is there unless npnflow cannot hold its
-value (docs/submission.md, "The Gateway request"), and at every level in the sample's order.
+"""Our Gateway request against NIPR's own sample requests (tests/fixtures/nipr/gateway/, from
+NIPR's Postman collection): every element the sample carries is there unless npnflow cannot hold
+its value (docs/submission.md, "The Gateway request"), and at every level in the sample's order.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from resources.nipr_gateway_xml import (
     build_request,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nipr"
-SAMPLE = FIXTURES / "gateway_realtime_request.xml"  # a firm applicant, NIPR's request sample
-SAMPLE_INDIVIDUAL = FIXTURES / "gateway_realtime_request_individual.xml"  # its saved reply's
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nipr" / "gateway"
+SAMPLE = FIXTURES / "realtime_request.xml"  # a firm applicant, NIPR's request sample
+SAMPLE_INDIVIDUAL = FIXTURES / "realtime_request_individual.xml"  # its saved reply's
 NOW = dt.datetime(2026, 3, 6, 15, 4, 5, 678000, tzinfo=dt.UTC)
 SUBMITTER = Submitter(
     entity_id="83ENTITY",

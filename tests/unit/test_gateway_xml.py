@@ -26,7 +26,7 @@ from resources.nipr_gateway_xml import (
 
 NOW = dt.datetime(2026, 3, 6, 15, 4, 5, 678000, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 3, 6)
-# The submitter of NIPR's sample request (tests/fixtures/nipr/gateway_realtime_request.xml).
+# The submitter of NIPR's sample request (tests/fixtures/nipr/gateway/realtime_request.xml).
 SUBMITTER = Submitter(
     entity_id="83ENTITY",
     payment_account_id="001",
