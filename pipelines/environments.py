@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
@@ -37,6 +38,23 @@ NIPR_PRODUCTION_URLS = {
     "pdb_base_url": "https://pdb-xml-reports.api.nipr.com",
     "alerts_base_url": "https://pdb-alerts-industry-services.api.nipr.com",
     "gateway_base_url": "https://gateway-realtime.api.nipr.com",
+}
+
+
+# The Gateway resource's submitter settings and the variables production reads them from.
+# The sandbox environments keep the resource's defaults, the values of NIPR's sample request.
+GATEWAY_SUBMITTER_VARIABLES = {
+    "entity_id": "NIPR_GATEWAY_ENTITY_ID",
+    "payment_account_id": "NIPR_GATEWAY_PAYMENT_ACCOUNT_ID",
+    "payment_type": "NIPR_GATEWAY_PAYMENT_TYPE",
+    "authorizer_first_name": "NIPR_GATEWAY_AUTHORIZER_FIRST_NAME",
+    "authorizer_last_name": "NIPR_GATEWAY_AUTHORIZER_LAST_NAME",
+    "authorizer_title": "NIPR_GATEWAY_AUTHORIZER_TITLE",
+    "authorizer_phone": "NIPR_GATEWAY_AUTHORIZER_PHONE",
+    "authorizer_address_line_1": "NIPR_GATEWAY_AUTHORIZER_ADDRESS_LINE_1",
+    "authorizer_city": "NIPR_GATEWAY_AUTHORIZER_CITY",
+    "authorizer_state_code": "NIPR_GATEWAY_AUTHORIZER_STATE_CODE",
+    "authorizer_zip_code": "NIPR_GATEWAY_AUTHORIZER_ZIP_CODE",
 }
 
 
@@ -77,6 +95,11 @@ def _sandbox_gateway(environ: Mapping[str, str]) -> NiprGateway:
         # make a local retry after a timeout wait.
         settle_seconds=2.0,
     )
+
+
+def _gateway_submitter_variables() -> dict[str, Any]:
+    # Typed Any: each field is a str that Dagster fills from the EnvVar when a run starts.
+    return {field: dg.EnvVar(name) for field, name in GATEWAY_SUBMITTER_VARIABLES.items()}
 
 
 def _optional_secret(environ: Mapping[str, str], name: str) -> dg.EnvVar | None:
@@ -142,6 +165,9 @@ def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[s
                 password=dg.EnvVar("NIPR_PASSWORD"),
                 # The customer id NIPR gave the carrier for Gateway submissions.
                 customer_id=dg.EnvVar("NIPR_GATEWAY_CUSTOMER_ID"),
+                # ENTITY, PAYMENT and AUTHORIZATION of every transaction: what only the
+                # submitter knows (docs/submission.md, "The Gateway request").
+                **_gateway_submitter_variables(),
             ),
             # NPNFLOW_SMTP_HOST/_PORT/_USERNAME/_PASSWORD/_FROM/_STARTTLS (resources/mailer.py).
             "mailer": smtp_mailer_from_environment(environ),

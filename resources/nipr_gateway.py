@@ -17,6 +17,9 @@ look-up can tell; resending blindly is how a customer pays twice. The submission
   than `max_reply_bytes` once decompressed (refused unread);
   both mean "outcome unknown": NIPR may or may not have acted on the request.
 - `GatewayAuthFailed`: HTTP 401/403; NIPR refused the credentials and did nothing.
+- `GatewayNotConfigured`: ENTITY or PAYMENT is blank; checked before anything is sent.
+Every transaction carries the submitter's ENTITY, PAYMENT and AUTHORIZATION from this
+resource's configuration (`submitter()`), as NIPR's sample request does.
 Credentials are `EnvVar` fields in production and never reach a log line, an error or `repr()`;
 NIPR's own text in a reply (each transaction's message, the request's errors) is scrubbed of
 them too before anyone stores or shows it.
@@ -30,6 +33,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import dagster as dg
 import requests
 from pydantic import Field
 
@@ -38,6 +42,7 @@ from resources.nipr_gateway_xml import (
     GatewayReply,
     GatewayTransaction,
     ReplyUnreadable,
+    Submitter,
     TransactionKey,
     build_poll,
     build_request,
@@ -67,6 +72,12 @@ class GatewayAuthFailed(GatewayError):
     """HTTP 401/403: NIPR refused the credentials; nothing was processed."""
 
 
+class GatewayNotConfigured(ValueError):
+    """A setting NIPR needs on every transaction (ENTITY, PAYMENT) is blank; nothing was sent.
+    Not a GatewayError: it is no answer from NIPR but our configuration, checked when a run
+    starts (`setup_for_execution`), before the ledger records any attempt."""
+
+
 class NiprGateway(NiprHttpResource):
     """NIPR's real-time Gateway: submit transactions, poll them, look a batch up."""
 
@@ -78,6 +89,36 @@ class NiprGateway(NiprHttpResource):
     customer_id: str = Field(
         default="NPNFLOW", description="NIPR CUSTOMER id sent with every transaction."
     )
+    # What only the submitter knows (docs/submission.md, "The Gateway request"). The defaults
+    # are the values of NIPR's sample request, for the sandbox; production sets every one from
+    # NIPR_GATEWAY_* (pipelines/environments.py, docs/configuration.md).
+    entity_id: str = Field(
+        default="NPNFLOW", description="NIPR ENTITY id of the submitter, sent as ENTITY."
+    )
+    payment_account_id: str = Field(
+        default="001", description="PAYMENT/ACCOUNT_ID: the NIPR account the fees are billed to."
+    )
+    payment_type: str = Field(
+        default="2", description="PAYMENT/PAYMENT_TYPE: NIPR's code for how the account pays."
+    )
+    authorizer_first_name: str = Field(
+        default="Joe", description="AUTHORIZATION/FIRST_NAME: who authorises the filings."
+    )
+    authorizer_last_name: str = Field(default="Submitter", description="AUTHORIZATION/LAST_NAME.")
+    authorizer_title: str = Field(default="Coordinator", description="AUTHORIZATION/TITLE.")
+    authorizer_phone: str = Field(
+        default="1234567890", description="AUTHORIZATION/PHONE/PHONE_NUMBER."
+    )
+    authorizer_address_line_1: str = Field(
+        default="100 MAIN", description="AUTHORIZATION/ADDRESS/ADDR_LINE_1."
+    )
+    authorizer_city: str = Field(default="PORTLAND", description="AUTHORIZATION/ADDRESS/CITY.")
+    authorizer_state_code: str = Field(
+        default="OR", description="AUTHORIZATION/ADDRESS/STATE_CODE."
+    )
+    authorizer_zip_code: str = Field(
+        default="972041093", description="AUTHORIZATION/ADDRESS/ZIP_CODE."
+    )
     timeout_seconds: float = Field(default=60.0, description="Read timeout per socket read.")
     settle_seconds: float = Field(
         default=120.0,
@@ -87,6 +128,45 @@ class NiprGateway(NiprHttpResource):
             "unanswered call is this old, so a request still in flight cannot be sent twice."
         ),
     )
+
+    # ------------------------------------------------------------------ the submitter
+    def submitter(self) -> Submitter:
+        """ENTITY, PAYMENT and AUTHORIZATION as configured. Raises GatewayNotConfigured when
+        ENTITY or PAYMENT is blank: NIPR refuses a transaction without them, so nothing is sent
+        (and nothing paid for) until the setting is filled in."""
+        missing = [
+            name
+            for name, value in (
+                ("entity_id (NIPR_GATEWAY_ENTITY_ID)", self.entity_id),
+                ("payment_account_id (NIPR_GATEWAY_PAYMENT_ACCOUNT_ID)", self.payment_account_id),
+                ("payment_type (NIPR_GATEWAY_PAYMENT_TYPE)", self.payment_type),
+            )
+            if not (value or "").strip()
+        ]
+        if missing:
+            raise GatewayNotConfigured(
+                "the Gateway resource is missing "
+                + ", ".join(missing)
+                + ": NIPR refuses a transaction without ENTITY and PAYMENT; set them "
+                "(docs/configuration.md) and submit the batch again"
+            )
+        return Submitter(
+            entity_id=self.entity_id,
+            payment_account_id=self.payment_account_id,
+            payment_type=self.payment_type,
+            first_name=self.authorizer_first_name,
+            last_name=self.authorizer_last_name,
+            title=self.authorizer_title,
+            phone_number=self.authorizer_phone,
+            address_line_1=self.authorizer_address_line_1,
+            city=self.authorizer_city,
+            state_code=self.authorizer_state_code,
+            zip_code=self.authorizer_zip_code,
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Fail the run before the ledger records an attempt, with the setting to fill in.
+        self.submitter()
 
     # ------------------------------------------------------------------ plumbing
     def _url(self, path: str) -> str:
@@ -184,7 +264,13 @@ class NiprGateway(NiprHttpResource):
             raise ValueError(
                 f"send takes 1 to {MAX_PER_REQUEST} transactions, not {len(transactions)}"
             )
-        body = build_request(transactions, self.customer_id, cust_batch, now or datetime.now(UTC))
+        body = build_request(
+            transactions,
+            self.customer_id,
+            cust_batch,
+            now or datetime.now(UTC),
+            self.submitter(),
+        )
         keys = [(cust_batch, t.idempotency_key) for t in transactions]
         call = f"Gateway submission of {len(keys)} transaction(s) of batch {cust_batch}"
         return self._call(call, "POST", GATEWAY_PATH, keys, body=body)
@@ -193,7 +279,7 @@ class NiprGateway(NiprHttpResource):
         """NIPR-style poll of up to 100 (CUST_BATCH, CUST_TRANS) keys; submits nothing."""
         if not 1 <= len(keys) <= MAX_PER_REQUEST:
             raise ValueError(f"poll takes 1 to {MAX_PER_REQUEST} keys, not {len(keys)}")
-        body = build_poll(keys, self.customer_id)
+        body = build_poll(keys, self.customer_id, self.submitter())
         return self._call(
             f"Gateway poll of {len(keys)} transaction(s)", "POST", GATEWAY_PATH, keys, body=body
         )

@@ -1,8 +1,10 @@
 """NIPR Gateway XML: requests built from our transactions, replies read into per-key outcomes.
 
 Pure (no I/O, no Dagster). Protocol code, so it lives in resources/ beside the Gateway client
-(`resources/nipr_gateway.py`) that sends what it builds. Layout as in DOMAIN.md section 2.2 and the sandbox
-(npnflow/sandbox/gateway.py): `<NIPR>` holds up to 100 `<TRANSACTION>`s, each keyed by
+(`resources/nipr_gateway.py`) that sends what it builds. Layout as in NIPR's own sample request
+(the Postman collection's Gateway / Real Time items, kept as
+tests/fixtures/nipr/gateway/realtime_request.xml; docs/submission.md lists each element and
+where its value comes from) and DOMAIN.md section 2.2: `<NIPR>` holds up to 100 `<TRANSACTION>`s, each keyed by
 CUSTOMER + CUST_BATCH (our batch_id) + CUST_TRANS (the transaction's idempotency key). The key is
 what makes a resend recognisable, so it must be the same every time a transaction goes out.
 
@@ -63,9 +65,41 @@ class ReplyUnreadable(ValueError):
 
 
 # ====================================================================== requests
+# Codes NIPR's sample request carries (ADDRESS_CODE 2, COUNTRY_CODE 1, PHONE_CODE 2, NAME_CODE
+# 1), taken as they are: NIPR's code lists are not public, and every NIPR sample (the request
+# and the three saved replies) uses these values for a submitter's business address and phone.
+NAME_CODE = "1"
+ADDRESS_CODE = "2"
+COUNTRY_CODE = "1"
+PHONE_CODE = "2"
+INDIVIDUAL, FIRM = "I", "F"  # APPLICANT/TYPE and NAME/TYPE, as in NIPR's samples
+AGENT_TYPE_AGENCY = "Agency"  # transactions.agent_type of a firm applicant (schemas/uploads.py)
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who submits and pays: what only the customer knows, configured on the Gateway resource
+    (resources/nipr_gateway.py). ENTITY is the id NIPR gave the submitting entity, PAYMENT the
+    account NIPR bills (ACCOUNT_ID, PAYMENT_TYPE), AUTHORIZATION the person who authorises the
+    filing. An empty value is left out of the request."""
+
+    entity_id: str
+    payment_account_id: str
+    payment_type: str
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    phone_number: str = ""
+    address_line_1: str = ""
+    city: str = ""
+    state_code: str = ""
+    zip_code: str = ""
+
+
 @dataclass(frozen=True)
 class GatewayTransaction:
-    """One transaction as the Gateway needs it (a row of `transactions` plus company data)."""
+    """One transaction as the Gateway needs it (a row of `transactions` plus producer and
+    company data)."""
 
     idempotency_key: str  # CUST_TRANS
     kind: str  # appointment | termination
@@ -75,10 +109,16 @@ class GatewayTransaction:
     loa_code: str | None = None
     license_class_code: str | None = None
     effective_date: date | None = None
-    estimated_fee: Decimal | float | None = None
+    estimated_fee: Decimal | float | None = None  # STATE_FEE
     state_company_id: str | None = None
     fein: str | None = None
     termination_reason_code: str | None = None
+    license_number: str | None = None  # the applicant's license in the state (LICENSE_ID)
+    agent_type: str | None = None  # Producer (an individual) or Agency (a firm)
+    first_name: str | None = None  # the applicant's; a firm has none
+    last_name: str | None = None  # the applicant's, or the firm's name
+    company_name: str | None = None  # the appointing company's
+    nipr_fee: Decimal | float | None = None  # TRANS_FEE: NIPR's own transaction fee
 
 
 def transaction_type(kind: str) -> str:
@@ -101,48 +141,160 @@ def _stamps(now: datetime) -> tuple[str, str]:
     return now.strftime("%Y%m%d"), now.strftime("%H%M%S") + f"{now.microsecond // 1000:03d}"
 
 
-def _fee(value: Decimal | float | None) -> str | None:
+def _fee(value: Decimal | float | None) -> str:
+    """A fee as NIPR's sample writes it ("25.00"); "0.00" when we hold none, as NIPR's sample
+    sends TRANS_FEE (NIPR answers with the fee it charges)."""
     if value is None:
-        return None
+        return "0.00"
     return f"{Decimal(str(value)).quantize(Decimal('0.01'))}"
 
 
+def _filled(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def _name(parent: etree._Element, last: str, first: str, kind: str) -> None:
+    name = _sub(parent, "NAME")
+    _sub(name, "FIRM_OR_LAST_NAME", last)
+    if first:
+        _sub(name, "FIRST_NAME", first)
+    _sub(name, "NAME_CODE", NAME_CODE)
+    _sub(name, "TYPE", kind)
+
+
+def _applicant(parent: etree._Element, tx: GatewayTransaction) -> None:
+    """NPN identifies the applicant. TAX_NUM is left out: an individual's is the SSN, which
+    npnflow keeps only encrypted and deliberately cannot read back (resources/ssn.py); a
+    firm's FEIN is not held (the `agencies` table has none)."""
+    kind = FIRM if tx.agent_type == AGENT_TYPE_AGENCY else INDIVIDUAL
+    applicant = _sub(parent, "APPLICANT")
+    if _filled(tx.license_number):
+        key = _sub(applicant, "LICENSE_KEY")
+        if _filled(tx.license_class_code):
+            _sub(key, "LICENSE_CLASS", _filled(tx.license_class_code))
+        _sub(key, "LICENSE_ID", _filled(tx.license_number))
+    last = _filled(tx.last_name)
+    if last:
+        _name(applicant, last, _filled(tx.first_name) if kind == INDIVIDUAL else "", kind)
+    if _filled(tx.npn):
+        _sub(applicant, "NPN", _filled(tx.npn))
+    _sub(applicant, "TYPE", kind)
+
+
+def _appointer(parent: etree._Element, tx: GatewayTransaction) -> None:
+    """The company. Its LICENSE_KEY (the company's license id in the state, which NIPR's sample
+    carries beside STATE_COMPANY_ID) is left out: no table of ours holds it."""
+    appointer = _sub(parent, "APPOINTER")
+    _sub(appointer, "COCODE", tx.cocode)
+    if _filled(tx.company_name):
+        _name(appointer, _filled(tx.company_name), "", FIRM)
+    if _filled(tx.state_company_id):
+        _sub(appointer, "STATE_COMPANY_ID", _filled(tx.state_company_id))
+    if _filled(tx.fein):
+        _sub(appointer, "TAX_NUM", _filled(tx.fein).replace("-", ""))
+    _sub(appointer, "TYPE", FIRM)
+
+
+def _authorization(parent: etree._Element, submitter: Submitter) -> None:
+    who = submitter
+    if not any(
+        map(
+            _filled,
+            (
+                who.first_name,
+                who.last_name,
+                who.title,
+                who.phone_number,
+                who.address_line_1,
+                who.city,
+                who.state_code,
+                who.zip_code,
+            ),
+        )
+    ):
+        return
+    authorization = _sub(parent, "AUTHORIZATION")
+    if any(map(_filled, (who.address_line_1, who.city, who.state_code, who.zip_code))):
+        address = _sub(authorization, "ADDRESS")
+        _sub(address, "ADDRESS_CODE", ADDRESS_CODE)
+        for tag, value in (
+            ("ADDR_LINE_1", who.address_line_1),
+            ("CITY", who.city),
+            ("COUNTRY_CODE", COUNTRY_CODE),
+            ("STATE_CODE", _filled(who.state_code).upper()),
+            ("ZIP_CODE", who.zip_code),
+        ):
+            if _filled(value):
+                _sub(address, tag, _filled(value))
+    if _filled(who.first_name):
+        _sub(authorization, "FIRST_NAME", _filled(who.first_name))
+    if _filled(who.last_name):
+        _sub(authorization, "LAST_NAME", _filled(who.last_name))
+    if _filled(who.phone_number):
+        phone = _sub(authorization, "PHONE")
+        _sub(phone, "PHONE_CODE", PHONE_CODE)
+        _sub(phone, "PHONE_NUMBER", _filled(who.phone_number))
+    if _filled(who.title):
+        _sub(authorization, "TITLE", _filled(who.title))
+
+
 def transaction_element(
-    tx: GatewayTransaction, customer: str, cust_batch: str, now: datetime
+    tx: GatewayTransaction,
+    customer: str,
+    cust_batch: str,
+    now: datetime,
+    submitter: Submitter | None = None,
 ) -> etree._Element:
-    """One TRANSACTION. DATE_EFFECTIVE is the transaction's effective date, else today."""
+    """One TRANSACTION. DATE_EFFECTIVE is the transaction's effective date, else today.
+
+    Children at every level come in the order of NIPR's sample request, which is alphabetical
+    (APPLICANT, APPOINTER, AUTHORIZATION, CUSTOMER, CUST_BATCH, CUST_TRANS, ENTITY, LICENSE,
+    PAYMENT, STATE_FEE, TRANS_FEE, TRANS_HEAD). Elements the sample does not carry (APPLICANT/
+    NPN, LICENSE/LOA, TERMINATION_REASON) go where that alphabetical order puts them, so the
+    whole document keeps the sample's order. Without a submitter, ENTITY, PAYMENT and
+    AUTHORIZATION are left out (NIPR, and the sandbox, refuse such a transaction).
+    """
     element = etree.Element("TRANSACTION")
-    day, time = _stamps(now)
-    head = _sub(element, "TRANS_HEAD")
-    _sub(head, "DATE_STAMP", day)
-    _sub(head, "TIME_STAMP", time)
-    _sub(head, "STATE_CODE", (tx.state_code or "").upper())
-    _sub(head, "TRANSACTION_TYPE", transaction_type(tx.kind))
+    _applicant(element, tx)
+    _appointer(element, tx)
+    if submitter is not None:
+        _authorization(element, submitter)
     _sub(element, "CUSTOMER", customer)
     _sub(element, "CUST_BATCH", cust_batch)
     _sub(element, "CUST_TRANS", tx.idempotency_key)
-    applicant = _sub(element, "APPLICANT")
-    _sub(applicant, "NPN", tx.npn)
-    appointer = _sub(element, "APPOINTER")
-    _sub(appointer, "COCODE", tx.cocode)
-    if tx.state_company_id:
-        _sub(appointer, "STATE_COMPANY_ID", tx.state_company_id)
-    if tx.fein:
-        _sub(appointer, "TAX_NUM", tx.fein.replace("-", ""))
+    if submitter is not None and _filled(submitter.entity_id):
+        _sub(element, "ENTITY", _filled(submitter.entity_id))
     license_element = _sub(element, "LICENSE")
-    if tx.license_class_code:
-        _sub(license_element, "LICENSE_CLASS", tx.license_class_code)
-    if tx.loa_code:
-        loa = _sub(license_element, "LOA")
-        _sub(loa, "LOA_CODE", tx.loa_code)
     effective = tx.effective_date or now.date()
     _sub(license_element, "DATE_EFFECTIVE", effective.strftime("%Y%m%d"))
-    fee = _fee(tx.estimated_fee)
-    if fee is not None:
-        _sub(element, "STATE_FEE", fee)
+    if _filled(tx.license_class_code):
+        _sub(license_element, "LICENSE_CLASS", _filled(tx.license_class_code))
+    if _filled(tx.loa_code):
+        loa = _sub(license_element, "LOA")
+        _sub(loa, "LOA_CODE", _filled(tx.loa_code))
+    if submitter is not None:
+        _payment(element, submitter)
+    _sub(element, "STATE_FEE", _fee(tx.estimated_fee))
     if tx.kind == "termination" and tx.termination_reason_code:
         _sub(element, "TERMINATION_REASON", tx.termination_reason_code)
+    _sub(element, "TRANS_FEE", _fee(tx.nipr_fee))
+    day, time = _stamps(now)
+    head = _sub(element, "TRANS_HEAD")
+    _sub(head, "DATE_STAMP", day)
+    _sub(head, "STATE_CODE", (tx.state_code or "").upper())
+    _sub(head, "TIME_STAMP", time)
+    _sub(head, "TRANSACTION_TYPE", transaction_type(tx.kind))
     return element
+
+
+def _payment(parent: etree._Element, submitter: Submitter) -> None:
+    if not (_filled(submitter.payment_account_id) or _filled(submitter.payment_type)):
+        return
+    payment = _sub(parent, "PAYMENT")
+    if _filled(submitter.payment_account_id):
+        _sub(payment, "ACCOUNT_ID", _filled(submitter.payment_account_id))
+    if _filled(submitter.payment_type):
+        _sub(payment, "PAYMENT_TYPE", _filled(submitter.payment_type))
 
 
 def _document(root: etree._Element) -> bytes:
@@ -151,7 +303,11 @@ def _document(root: etree._Element) -> bytes:
 
 
 def build_request(
-    transactions: Sequence[GatewayTransaction], customer: str, cust_batch: str, now: datetime
+    transactions: Sequence[GatewayTransaction],
+    customer: str,
+    cust_batch: str,
+    now: datetime,
+    submitter: Submitter | None = None,
 ) -> bytes:
     """The request document for one Gateway call (at most 100 transactions, one batch)."""
     if not 1 <= len(transactions) <= 100:
@@ -161,22 +317,28 @@ def build_request(
         raise ValueError("every transaction needs its own, non-empty idempotency key")
     root = etree.Element("NIPR")
     for tx in transactions:
-        root.append(transaction_element(tx, customer, cust_batch, now))
+        root.append(transaction_element(tx, customer, cust_batch, now, submitter))
     return _document(root)
 
 
-def build_poll(keys: Sequence[TransactionKey], customer: str) -> bytes:
+def build_poll(
+    keys: Sequence[TransactionKey], customer: str, submitter: Submitter | None = None
+) -> bytes:
     """NIPR's polling request: TRANSACTIONs with only the key fields (no APPLICANT), which
-    return the current response of each key without submitting anything."""
+    return the current response of each key without submitting anything. NIPR's "minimum
+    required to poll" sample also carries PAYMENT and a full TRANS_HEAD; we send PAYMENT (when
+    configured) and TRANSACTION_TYPE, in the sample's order: a key alone names no state."""
     if not 1 <= len(keys) <= 100:
         raise ValueError(f"a poll holds 1 to 100 keys, not {len(keys)}")
     root = etree.Element("NIPR")
     for cust_batch, cust_trans in keys:
         element = _sub(root, "TRANSACTION")
-        _sub(_sub(element, "TRANS_HEAD"), "TRANSACTION_TYPE", "1")
         _sub(element, "CUSTOMER", customer)
         _sub(element, "CUST_BATCH", cust_batch)
         _sub(element, "CUST_TRANS", cust_trans)
+        if submitter is not None:
+            _payment(element, submitter)
+        _sub(_sub(element, "TRANS_HEAD"), "TRANSACTION_TYPE", "1")
     return _document(root)
 
 

@@ -104,7 +104,9 @@ BOOLEAN_VALUES: tuple[str, ...] = ("TRUE", "FALSE")
 # NIPR, the SSN vault and the databases' identifiers do not take.
 NPN = r"^[0-9]{1,10}$"
 COCODE = r"^[0-9]{5}$"
-SSN = r"^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$"
+# Agent SSN: the shapes people type (`123-45-6789`, `123 45 6789`, `123.45.6789`, `123456789`),
+# the separators the SSN vault removes before it keeps the last four (resources/ssn.py).
+SSN = r"^[0-9]{3}[-. ]?[0-9]{2}[-. ]?[0-9]{4}$"
 ISO_DATE = "%Y-%m-%d"
 
 
@@ -149,7 +151,7 @@ TEMPLATES: dict[str, tuple[TemplateColumn, ...]] = {
         TemplateColumn("Agent Email", "email", "email", aliases=("Email",)),
         TemplateColumn(
             "Agent SSN", "ssn", "ssn", aliases=("SSN",),
-            help="9 digits, with or without dashes; only the last 4 are ever shown",
+            help="9 digits, bare or 3-2-4 with dashes, spaces or dots; only the last 4 are ever shown",
         ),
         TemplateColumn(
             "LOA Category", "loa_categories", "categories", aliases=("LOA Categories",),

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from assets.batches import store as batch_store
 from assets.batches.planning import BatchPlan
 from assets.metadata import markdown_preview
+from assets.rules.business_day import nipr_business_date
 from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
 from resources.database import OperationalDatabase
@@ -218,7 +219,7 @@ def _evaluate_and_write(
     written and the evaluation date.
     """
     now = _now()
-    as_of = now.date()
+    as_of = nipr_business_date(now)
     with database.begin() as connection:
         upload_store.lock_upload_row(connection, upload_id)
         batch_store.serialise_line_claims(connection)

@@ -80,6 +80,8 @@ __all__ = [
 
 companies_t = TABLES["companies"]
 settings_t = TABLES["company_state_settings"]
+producers_t = TABLES["producers"]
+agencies_t = TABLES["agencies"]
 
 _module_log = logging.getLogger(__name__)
 
@@ -312,7 +314,12 @@ def _poll_keys(run: SubmissionRun, keys: Sequence[str]) -> list[Outcome]:
 
 
 def _ready_transactions(run: SubmissionRun) -> list[GatewayTransaction]:
-    t, c, s = transactions_t, companies_t, settings_t
+    """The batch's Ready to Submit transactions with what the Gateway request carries besides
+    the row: the applicant's name (producers; a firm's name is its last_name, else the agency's
+    name), the company's name, FEIN and state id (docs/submission.md, "The Gateway request")."""
+    t, c, s, p, a = transactions_t, companies_t, settings_t, producers_t, agencies_t
+    # NIPR's transaction fee per line (TRANS_FEE) is `transactions.estimated_nipr_fee`; a line
+    # evaluated before migration 0008 has none, and TRANS_FEE is then sent as 0.00.
     query = (
         sa.select(
             t.c.transaction_id,
@@ -323,16 +330,23 @@ def _ready_transactions(run: SubmissionRun) -> list[GatewayTransaction]:
             t.c.cocode,
             t.c.loa_code,
             t.c.license_class_code,
+            t.c.license_number,
             t.c.effective_date,
             t.c.estimated_fee,
             t.c.termination_reason_code,
+            sa.func.coalesce(t.c.agent_type, p.c.agent_type).label("agent_type"),
+            p.c.first_name,
+            sa.func.coalesce(p.c.last_name, a.c.agency_name).label("last_name"),
+            c.c.company_name,
             c.c.fein,
             s.c.state_company_id,
+            t.c.estimated_nipr_fee,
         )
         .select_from(
-            t.outerjoin(c, c.c.cocode == t.c.cocode).outerjoin(
-                s, sa.and_(s.c.cocode == t.c.cocode, s.c.state_code == t.c.state_code)
-            )
+            t.outerjoin(c, c.c.cocode == t.c.cocode)
+            .outerjoin(s, sa.and_(s.c.cocode == t.c.cocode, s.c.state_code == t.c.state_code))
+            .outerjoin(p, p.c.npn == t.c.npn)
+            .outerjoin(a, a.c.agency_npn == t.c.npn)
         )
         .where(t.c.batch_id == run.batch_id, t.c.status == READY_TO_SUBMIT)
         .order_by(t.c.transaction_id)
@@ -360,6 +374,12 @@ def _ready_transactions(run: SubmissionRun) -> list[GatewayTransaction]:
             state_company_id=r.state_company_id,
             fein=r.fein,
             termination_reason_code=r.termination_reason_code,
+            license_number=r.license_number,
+            agent_type=r.agent_type,
+            first_name=r.first_name,
+            last_name=r.last_name,
+            company_name=r.company_name,
+            nipr_fee=r.estimated_nipr_fee,
         )
         for r in rows
     ]

@@ -470,7 +470,8 @@ def _typed(text: pd.DataFrame, kind: str) -> pd.DataFrame:
     out = text.reset_index(drop=True).copy()
     out["row_number"] = out["row_number"].astype("int64")
     if kind == "agent":
-        ssn = out["ssn"].str.replace("-", "", regex=False)
+        # The separators schemas.uploads.SSN lets through: dashes, spaces, dots.
+        ssn = out["ssn"].str.replace(r"[-. ]", "", regex=True)
         out["ssn"] = ssn
         out["ssn_last4"] = ssn.str[-4:]
         out["has_assignment"] = out[list(ASSIGNMENT_FIELDS)].notna().any(axis=1)

@@ -159,6 +159,8 @@ def _backdated_request(database: OperationalDatabase, lines: pd.DataFrame) -> st
     the demo shows the effective-date check refusing it (no fee is paid for it)."""
     import pandas as pd
 
+    from assets.rules.business_day import nipr_business_date
+
     rules = database.read_table("state_appointment_rules", ["state_code", "max_backdate_days"])
     limits = pd.to_numeric(rules.set_index("state_code")["max_backdate_days"], errors="coerce")
     limited = lines[lines.state_code.map(limits).notna()]
@@ -166,5 +168,5 @@ def _backdated_request(database: OperationalDatabase, lines: pd.DataFrame) -> st
         return None
     row = limited.iloc[0]
     days_back = int(limits[row.state_code]) + 30
-    date = (dt.date.today() - dt.timedelta(days=days_back)).isoformat()
+    date = (nipr_business_date() - dt.timedelta(days=days_back)).isoformat()
     return f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,FALSE,FALSE,{date}"

@@ -2,8 +2,12 @@
 
 Request: `<NIPR>` with up to 100 `<TRANSACTION>` elements laid out as in NIPR's Postman sample
 (TRANS_HEAD/STATE_CODE and TRANSACTION_TYPE, CUSTOMER + CUST_BATCH + CUST_TRANS as the
-submitter's transaction key, APPLICANT/NPN, APPOINTER/COCODE, LICENSE/LOA/LOA_CODE,
-LICENSE/DATE_EFFECTIVE yyyymmdd).
+submitter's transaction key, APPLICANT named by NPN or by LICENSE_KEY, APPOINTER/COCODE,
+LICENSE/LOA/LOA_CODE, LICENSE/DATE_EFFECTIVE yyyymmdd, ENTITY, PAYMENT, STATE_FEE, TRANS_FEE).
+A submitted transaction missing any of what every NIPR sample request carries is refused with
+ERROR 3002 naming its key (`missing_elements`), as NIPR would refuse it; the order of elements
+is not checked (NIPR reads its XML by element name). An applicant without an NPN (NIPR's sample
+names a firm by LICENSE_KEY and TAX_NUM) is looked up by TAX_NUM among the world's firms.
 
 NIPR's transaction layout is not public, so these are **sandbox conventions**:
 
@@ -25,9 +29,10 @@ NIPR's transaction layout is not public, so these are **sandbox conventions**:
   active appointment.
 - ERROR replies (`<NIPR><ERROR><ERROR_CODE/><DESCRIPTION/><DATE_STAMP/><TIME_STAMP/>`):
   3999 + 20001 duplicate (as NIPR), 3000 more than 100 transactions (nothing recorded),
-  3001 unreadable XML / DOCTYPE (HTTP 400), 3002 a required field is missing, 3003 unsupported
-  TRANSACTION_TYPE, 3004 polled transaction not found. Only new, complete transactions are
-  recorded; a duplicate only bumps the original's `times_received`.
+  3001 unreadable XML / DOCTYPE (HTTP 400), 3002 a required element is missing (the sandbox's
+  own choice of code: "Transaction N (Cust Batch: X; Cust Trans Y): missing A, B."),
+  3003 unsupported TRANSACTION_TYPE, 3004 polled transaction not found. Only new, complete
+  transactions are recorded; a duplicate only bumps the original's `times_received`.
 
 Intermediate responses: a deterministic share (`intermediate_fraction`, by a hash of the
 transaction key) is first answered with INT_RESPONSE; it resolves after `polls_to_resolve`
@@ -35,10 +40,11 @@ further requests by the same user (any POST counts as one poll round). The one-t
 endpoint (`/realtime`) appends resolved-but-undelivered final responses for earlier
 transactions of the customers in the request (all of the user's customers for an empty
 `<NIPR/>` poll) and delivers each once; the one-to-one endpoint (`/niprgw`) never does. A
-TRANSACTION without APPLICANT is a poll for that key (NIPR's "Polling" sample) and returns its
-current response. `lookup()` (the sandbox's status endpoint) returns the current response of
-recorded transactions without counting as a poll, so a client that crashed can ask what NIPR
-already has.
+TRANSACTION without the filing (none of APPLICANT, APPOINTER, LICENSE, ENTITY, AUTHORIZATION:
+NIPR's "Polling" sample carries only the key, PAYMENT and TRANS_HEAD) is a poll for that key and
+returns its current response. `lookup()` (the sandbox's status endpoint) returns the current
+response of recorded transactions without counting as a poll, so a client that crashed can ask
+what NIPR already has.
 """
 
 from __future__ import annotations
@@ -65,6 +71,26 @@ from npnflow.sandbox.xmlutil import (
 )
 
 MAX_TRANSACTIONS = 100
+# The sandbox's own code for a transaction that lacks a required element (NIPR's layout
+# document is not public; NIPR's published samples show only 3999, 20001 and 10003/10007).
+MISSING_CODE = "3002"
+# Elements every NIPR sample request carries under TRANSACTION, besides TRANS_HEAD and
+# APPLICANT (checked apart: APPLICANT is named by NPN or by its LICENSE_KEY); each must be
+# present and not empty (docs/submission.md, "The Gateway request").
+REQUIRED_PATHS = (
+    "CUSTOMER",
+    "CUST_BATCH",
+    "CUST_TRANS",
+    "APPOINTER/COCODE",
+    "ENTITY",
+    "LICENSE/DATE_EFFECTIVE",
+    "PAYMENT/ACCOUNT_ID",
+    "PAYMENT/PAYMENT_TYPE",
+    "STATE_FEE",
+    "TRANS_FEE",
+)
+# Elements of a filing: a TRANSACTION with none of them is a poll for its key.
+FILING_ELEMENTS = frozenset({"APPLICANT", "APPOINTER", "LICENSE", "ENTITY", "AUTHORIZATION"})
 KINDS = {"1": "appointment", "2": "termination"}
 INTERMEDIATE_COMMENT = "Transaction has been sent to state for review"
 FIRST_NIPR_TRANS = 98_200_000
@@ -135,6 +161,8 @@ class GatewayTransaction:
             "final_delivered": self.delivered,
             "comment_code": self.comment_code if not self.pending else "10003",
             "comments": self.comments if not self.pending else INTERMEDIATE_COMMENT,
+            # The TRANSACTION as received, so a test can check what a client sent.
+            "request": to_bytes(self.request, declaration=False).decode("utf-8"),
         }
 
 
@@ -347,17 +375,30 @@ class GatewayService:
         batch = child_text(tx, "CUST_BATCH")
         trans = child_text(tx, "CUST_TRANS")
         if not (customer and batch and trans):
+            absent = [
+                name
+                for name, value in (
+                    ("CUSTOMER", customer),
+                    ("CUST_BATCH", batch),
+                    ("CUST_TRANS", trans),
+                )
+                if not value
+            ]
             self._error(
                 reply,
-                "3002",
+                MISSING_CODE,
                 f"Transaction {position}: CUSTOMER, CUST_BATCH and "
-                f"CUST_TRANS are required. Transaction not recorded.",
+                f"CUST_TRANS are required; missing {', '.join(absent)}. "
+                f"Transaction not recorded.",
             )
             return
         customers.add(customer)
         key = (customer, batch, trans)
         existing = self.by_key.get(key)
-        is_poll = next((c for c in tx if local(c.tag) == "APPLICANT"), None) is None
+        # A poll carries the key without the filing itself (NIPR's "minimum required to poll"
+        # sample: keys, PAYMENT, TRANS_HEAD); anything with an applicant, company or license is
+        # a submission and must be complete.
+        is_poll = not any(local(c.tag) in FILING_ELEMENTS for c in tx)
         if is_poll:
             if existing is None or existing.username != username:
                 self._error(
@@ -392,29 +433,20 @@ class GatewayService:
                 f"Transaction not received by NIPR : Cust Batch: {batch}; Cust Trans {trans}.",
             )
             return
-        npn = child_text(tx, "APPLICANT", "NPN")
         state = child_text(tx, "TRANS_HEAD", "STATE_CODE").upper()
         transaction_type = child_text(tx, "TRANS_HEAD", "TRANSACTION_TYPE")
         cocode = child_text(tx, "APPOINTER", "COCODE")
-        missing = [
-            name
-            for name, value in (
-                ("APPLICANT/NPN", npn),
-                ("TRANS_HEAD/STATE_CODE", state),
-                ("TRANS_HEAD/TRANSACTION_TYPE", transaction_type),
-                ("APPOINTER/COCODE", cocode),
-            )
-            if not value
-        ]
+        missing = missing_elements(tx)
         if missing:
             self._error(
                 reply,
-                "3002",
+                MISSING_CODE,
                 f"Transaction {position} (Cust Batch: {batch}; Cust Trans "
                 f"{trans}): missing {', '.join(missing)}. Transaction not "
                 f"recorded.",
             )
             return
+        npn = self._applicant_npn(tx)
         kind = KINDS.get(transaction_type)
         if kind is None:
             self._error(
@@ -469,6 +501,16 @@ class GatewayService:
         reply.append(self._response_element(record))
         in_reply.add(record.seq)
 
+    def _applicant_npn(self, tx: etree._Element) -> str:
+        """The applicant's NPN; a firm named only by its TAX_NUM (FEIN) is found by it, as in
+        NIPR's sample request. '' when neither names a producer of the world (answered 10101)."""
+        npn = child_text(tx, "APPLICANT", "NPN")
+        if npn:
+            return npn
+        tax_num = child_text(tx, "APPLICANT", "TAX_NUM")
+        index = self.world.fein_to_index(tax_num) if tax_num else None
+        return str(self.world.npn[index]) if index is not None else ""
+
     # ------------------------------------------------------------------ look-up
     def lookup(
         self, username: str, customer: str, cust_batch: str, cust_trans: str | None = None
@@ -493,6 +535,31 @@ class GatewayService:
             for t in found:
                 root.append(self._response_element(t))
             return 200, _document(root)
+
+
+def missing_elements(tx: etree._Element) -> list[str]:
+    """What a submitted TRANSACTION lacks of what every one of NIPR's sample requests carries
+    (the Postman collection's Gateway / Real Time items), as paths; [] when complete. Presence
+    only: NIPR's layout is XML read by element name, so the order of elements is not checked
+    (our client keeps the sample's order; tests/unit/test_gateway_request.py holds it to it)."""
+    missing = []
+    if next((c for c in tx if local(c.tag) == "TRANS_HEAD"), None) is None:
+        missing.append("TRANS_HEAD")
+    else:
+        missing += [
+            f"TRANS_HEAD/{name}"
+            for name in ("STATE_CODE", "TRANSACTION_TYPE")
+            if not child_text(tx, "TRANS_HEAD", name)
+        ]
+    applicant = next((c for c in tx if local(c.tag) == "APPLICANT"), None)
+    if applicant is None:
+        missing.append("APPLICANT")
+    elif not (child_text(applicant, "NPN") or child_text(applicant, "LICENSE_KEY", "LICENSE_ID")):
+        missing.append("APPLICANT/NPN or APPLICANT/LICENSE_KEY")
+    for path in REQUIRED_PATHS:
+        if not child_text(tx, *path.split("/")):
+            missing.append(path)
+    return missing
 
 
 def _sort_children(element: etree._Element) -> None:

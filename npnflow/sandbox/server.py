@@ -15,7 +15,8 @@ NIPR endpoints (HTTP basic auth, `username`/`password`):
 Control API (no auth, loopback clients only):
 - `GET /_sandbox/health`; `POST /_sandbox/reset` (subscriptions, Gateway log, faults);
 - `POST /_sandbox/faults`, `GET /_sandbox/faults`, `DELETE /_sandbox/faults` (see faults.py);
-- `GET /_sandbox/gateway/transactions`: every transaction received, in order;
+- `GET /_sandbox/gateway/transactions`: every transaction received, in order (with the
+  TRANSACTION as received, `request`);
 - `GET /_sandbox/npns?kind=individual|firm&limit=N`: NPNs of the world;
 - `GET /_sandbox/alerts/subscriptions`: subscriptions and their targets;
 - `POST /_sandbox/clock` `{"now": "2025-03-28T11:00:00"}` or `{"today": "2025-03-28"}` or

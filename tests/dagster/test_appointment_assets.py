@@ -23,6 +23,7 @@ import pytest
 
 from assets.appointments.assets import APPOINTMENT_ASSETS
 from assets.keys import BATCHES_KEY, TRANSACTIONS_KEY
+from assets.rules.business_day import nipr_business_date
 from schemas import statuses
 
 TODAY = dt.date.today()
@@ -262,9 +263,9 @@ def test_an_agent_file_creates_no_transaction(pipeline):
 def test_the_states_effective_date_rules_are_read_from_the_database(pipeline):
     """The reference job loaded config/reference/state_appointment_rules.csv: TX takes no
     date, VA none more than 30 days back, CA none before today."""
-    # The step's as-of date is today in UTC when it runs (not when this module was imported:
-    # a run just after midnight would see yesterday's TODAY as a day back).
-    today = dt.datetime.now(dt.UTC).date()
+    # The step's as-of date is today on NIPR's calendar when it runs (not when this module was
+    # imported: a run just after midnight would see yesterday's TODAY as a day back).
+    today = nipr_business_date()
     dated = "\r\n".join(
         [
             "NPN,States,CoCode,LOA Category,Agent Type,Submit,Submit Just In Time,Effective Date",

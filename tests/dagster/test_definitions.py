@@ -241,6 +241,19 @@ def test_the_gateway_credentials_are_environment_variables_in_prod():
     assert local.base_url.startswith("http://127.0.0.1")
 
 
+def test_the_gateway_submitter_comes_from_the_environment_in_prod_and_nipr_sample_locally():
+    gateway = build_definitions("prod").resources["nipr_gateway"]
+    assert gateway.entity_id == dg.EnvVar("NIPR_GATEWAY_ENTITY_ID")
+    assert gateway.payment_account_id == dg.EnvVar("NIPR_GATEWAY_PAYMENT_ACCOUNT_ID")
+    assert gateway.payment_type == dg.EnvVar("NIPR_GATEWAY_PAYMENT_TYPE")
+    assert gateway.authorizer_last_name == dg.EnvVar("NIPR_GATEWAY_AUTHORIZER_LAST_NAME")
+    assert gateway.authorizer_zip_code == dg.EnvVar("NIPR_GATEWAY_AUTHORIZER_ZIP_CODE")
+    # The sandbox gets the submitter of NIPR's sample request (its PAYMENT and AUTHORIZATION).
+    local = build_definitions("local").resources["nipr_gateway"].submitter()
+    assert (local.payment_account_id, local.payment_type) == ("001", "2")
+    assert (local.first_name, local.last_name, local.title) == ("Joe", "Submitter", "Coordinator")
+
+
 def test_the_ssn_key_is_an_environment_variable_when_set(monkeypatch):
     monkeypatch.delenv("NPNFLOW_SSN_KEY", raising=False)
     assert build_definitions("local").resources["ssn_vault"].key is None

@@ -693,6 +693,99 @@ def test_gateway_refuses_a_doctype(sandbox):
     assert xml(response.content).findtext("ERROR/ERROR_CODE") == "3001"
 
 
+# NIPR's own sample request, as the Postman collection posts it (tests/fixtures/nipr/).
+GATEWAY_SAMPLE = FIXTURES / "gateway" / "realtime_request.xml"
+# What every NIPR sample request carries, removed one at a time: (element to remove, what the
+# sandbox's ERROR says is missing). The sample names its (firm) applicant by LICENSE_KEY.
+REQUIRED = [
+    ("TRANS_HEAD", "TRANS_HEAD"),
+    ("TRANS_HEAD/STATE_CODE", "TRANS_HEAD/STATE_CODE"),
+    ("TRANS_HEAD/TRANSACTION_TYPE", "TRANS_HEAD/TRANSACTION_TYPE"),
+    ("APPLICANT", "APPLICANT"),
+    ("APPLICANT/LICENSE_KEY", "APPLICANT/NPN or APPLICANT/LICENSE_KEY"),
+    ("APPOINTER", "APPOINTER/COCODE"),
+    ("APPOINTER/COCODE", "APPOINTER/COCODE"),
+    ("LICENSE", "LICENSE/DATE_EFFECTIVE"),
+    ("LICENSE/DATE_EFFECTIVE", "LICENSE/DATE_EFFECTIVE"),
+    ("ENTITY", "ENTITY"),
+    ("PAYMENT", "PAYMENT/ACCOUNT_ID"),
+    ("STATE_FEE", "STATE_FEE"),
+    ("TRANS_FEE", "TRANS_FEE"),
+]
+
+
+def sample_without(path: str | None) -> bytes:
+    root = xml(GATEWAY_SAMPLE.read_bytes())
+    if path is not None:
+        element = root.find(f"TRANSACTION/{path}")
+        element.getparent().remove(element)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+@pytest.mark.parametrize("endpoint", [REALTIME, "/gateway-realtime/niprgw"])
+def test_nipr_own_sample_request_is_accepted_as_it_is(sandbox, endpoint):
+    response = requests.post(
+        sandbox.base_url + endpoint,
+        data=GATEWAY_SAMPLE.read_bytes(),
+        auth=sandbox.auth,
+        headers={"Content-Type": "text/xml"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200
+    root = xml(response.content)
+    assert root.findall("ERROR") == []
+    answered = transactions_by_key(root)["CT-1"]
+    assert answered.findtext("NIPR_TRANS")
+    assert answered.findtext("ENTITY") == "83ENTITY"
+    (recorded,) = sandbox.gateway_log()
+    assert (recorded["customer"], recorded["cust_batch"], recorded["cust_trans"]) == (
+        "83CUSTOMER",
+        "CB-1",
+        "CT-1",
+    )
+    assert (recorded["state"], recorded["cocode"], recorded["kind"]) == (
+        "NJ",
+        "12345",
+        "appointment",
+    )
+    # The sample's firm is no producer of the sandbox's world: answered as NIPR would.
+    assert recorded["status"] in {"rejected", "pending_state_review"}
+
+
+@pytest.mark.parametrize(("removed", "named"), REQUIRED, ids=[r for r, _ in REQUIRED])
+def test_nipr_sample_without_a_required_element_is_refused_naming_its_key(sandbox, removed, named):
+    root = xml(gateway(sandbox, sample_without(removed).decode()).content)
+    assert root.findall("TRANSACTION") == []
+    (error,) = root.findall("ERROR")
+    assert error.findtext("ERROR_CODE") == "3002"
+    description = error.findtext("DESCRIPTION")
+    assert "Cust Batch: CB-1; Cust Trans CT-1" in description
+    assert f"missing {named}" in description
+    assert sandbox.gateway_log() == []
+
+
+@pytest.mark.parametrize("removed", ["CUSTOMER", "CUST_BATCH", "CUST_TRANS"])
+def test_nipr_sample_without_its_key_is_refused(sandbox, removed):
+    root = xml(gateway(sandbox, sample_without(removed).decode()).content)
+    assert root.findall("TRANSACTION") == []
+    assert root.findtext("ERROR/ERROR_CODE") == "3002"
+    assert f"missing {removed}" in root.findtext("ERROR/DESCRIPTION")
+    assert sandbox.gateway_log() == []
+
+
+def test_the_sandbox_reads_elements_by_name_in_any_order(sandbox):
+    root = xml(GATEWAY_SAMPLE.read_bytes())
+    transaction = root.find("TRANSACTION")
+    children = list(transaction)
+    for child in children:
+        transaction.remove(child)
+    for child in reversed(children):
+        transaction.append(child)
+    body = etree.tostring(root, encoding="unicode")
+    assert transactions_by_key(xml(gateway(sandbox, body).content))["CT-1"] is not None
+    assert [t["cust_trans"] for t in sandbox.gateway_log()] == ["CT-1"]
+
+
 # ====================================================================== faults on request
 def entity_info(sandbox: NiprSandbox, timeout: float = TIMEOUT) -> requests.Response:
     return requests.get(

@@ -17,6 +17,7 @@ from npnflow.sandbox.generator import generate_world
 from resources.nipr_gateway_xml import (
     GatewayTransaction,
     ReplyUnreadable,
+    Submitter,
     build_poll,
     build_request,
     error_key,
@@ -25,6 +26,20 @@ from resources.nipr_gateway_xml import (
 
 NOW = dt.datetime(2026, 3, 6, 15, 4, 5, 678000, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 3, 6)
+# The submitter of NIPR's sample request (tests/fixtures/nipr/gateway/realtime_request.xml).
+SUBMITTER = Submitter(
+    entity_id="83ENTITY",
+    payment_account_id="001",
+    payment_type="2",
+    first_name="Joe",
+    last_name="Submitter",
+    title="Coordinator",
+    phone_number="1234567890",
+    address_line_1="100 MAIN",
+    city="PORTLAND",
+    state_code="OR",
+    zip_code="972041093",
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +164,7 @@ def test_request_refuses_what_nipr_would_refuse_or_could_not_deduplicate():
 def test_the_sandbox_records_our_request_as_we_meant_it(world):
     gateway = service(world)
     txs = appointable(world, 3)
-    status, body = gateway.handle(build_request(txs, "NPNFLOW", "B-1", NOW), "sandbox")
+    status, body = gateway.handle(build_request(txs, "NPNFLOW", "B-1", NOW, SUBMITTER), "sandbox")
     assert status == 200
     log = gateway.log()
     assert [(e["cust_trans"], e["npn"], e["state"], e["loa_code"]) for e in log] == [
@@ -172,7 +187,9 @@ def test_approved_refused_and_intermediate_outcomes(world):
     gateway = service(world)
     good = appointable(world, 1)[0]
     unknown = tx("K-unknown", npn="1", state_code=good.state_code)
-    _, body = gateway.handle(build_request([good, unknown], "NPNFLOW", "B", NOW), "sandbox")
+    _, body = gateway.handle(
+        build_request([good, unknown], "NPNFLOW", "B", NOW, SUBMITTER), "sandbox"
+    )
     reply = parse_reply(body)
     accepted = reply.outcomes[("B", good.idempotency_key)]
     assert accepted.status == "Accepted" and accepted.final
@@ -185,7 +202,9 @@ def test_approved_refused_and_intermediate_outcomes(world):
     assert refused.nipr_status == "PC/F"
 
     pending_gateway = service(world, intermediate=1.0)
-    _, body = pending_gateway.handle(build_request([good], "NPNFLOW", "B", NOW), "sandbox")
+    _, body = pending_gateway.handle(
+        build_request([good], "NPNFLOW", "B", NOW, SUBMITTER), "sandbox"
+    )
     pending = parse_reply(body).outcomes[("B", good.idempotency_key)]
     assert pending.status == "Pending State Review" and not pending.final
     assert pending.nipr_status == "SR/P"
@@ -195,7 +214,7 @@ def test_approved_refused_and_intermediate_outcomes(world):
 def test_a_duplicate_means_nipr_already_has_it(world):
     gateway = service(world)
     good = appointable(world, 1)[0]
-    request = build_request([good], "NPNFLOW", "B", NOW)
+    request = build_request([good], "NPNFLOW", "B", NOW, SUBMITTER)
     gateway.handle(request, "sandbox")
     _, body = gateway.handle(request, "sandbox")
     reply = parse_reply(body, [("B", good.idempotency_key)])
@@ -209,7 +228,7 @@ def test_a_duplicate_means_nipr_already_has_it(world):
 def test_polls_of_known_and_unknown_keys(world):
     gateway = service(world, intermediate=1.0)
     good = appointable(world, 1)[0]
-    gateway.handle(build_request([good], "NPNFLOW", "B", NOW), "sandbox")
+    gateway.handle(build_request([good], "NPNFLOW", "B", NOW, SUBMITTER), "sandbox")
     keys = [("B", good.idempotency_key), ("B", "never-sent")]
     _, body = gateway.handle(build_poll(keys, "NPNFLOW"), "sandbox")
     reply = parse_reply(body, keys)
@@ -223,7 +242,7 @@ def test_missing_fields_and_bad_types_are_errors_for_that_transaction(world):
     gateway = service(world)
     good = appointable(world, 1)[0]
     request = etree.fromstring(
-        build_request([good, tx("K-nonpn", npn=""), tx("K-type")], "NPNFLOW", "B", NOW)
+        build_request([good, tx("K-nonpn", npn=""), tx("K-type")], "NPNFLOW", "B", NOW, SUBMITTER)
     )
     request[2].find("TRANS_HEAD/TRANSACTION_TYPE").text = "9"
     keys = [("B", good.idempotency_key), ("B", "K-nonpn"), ("B", "K-type")]

@@ -222,12 +222,17 @@ def test_ssns_are_kept_for_onboarding_and_never_echoed(reference) -> None:
         "9000001,Cy,Diaz,10000003,,98765432,,,,,",
         "9000001,Di,Ho,123-45-6780,,,,,,,",
         "9000001,Ed,Fox,1000005X,,111-22-3333,,,,,",
+        "9000001,Fay,Gill,10000007,,135 79 2468,,,,,",
+        "9000001,Gus,Hale,10000008,,246.80.1357,,,,,",
     ])  # fmt: skip
     raw = read_upload(text.encode(), "a.csv")
     validated = validate_upload(raw, "agent", reference)
     rows = validated.valid_rows.set_index("row_number")
     assert rows.at[2, "ssn"] == "123456789" and rows.at[2, "ssn_last4"] == "6789"
     assert rows.at[3, "ssn"] == "987654321"
+    # Spaced and dotted, as people type them: the same nine digits (issue 13's SSN shapes).
+    assert (rows.at[7, "ssn"], rows.at[7, "ssn_last4"]) == ("135792468", "2468")
+    assert (rows.at[8, "ssn"], rows.at[8, "ssn_last4"]) == ("246801357", "1357")
     errors = _errors(validated)
     assert errors[(4, "Agent SSN")] == (
         "Agent SSN must be 9 digits, with or without dashes (the value ending in '5432' is not)"
