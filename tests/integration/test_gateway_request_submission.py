@@ -65,8 +65,11 @@ def first_license(sandbox: NiprSandbox, npn: str):
     return next(lic for lic in producer.licenses if lic.loas)
 
 
-def make_database(tmp_path: Path, sandbox: NiprSandbox) -> OperationalDatabase:
-    """A batch of two Ready to Submit appointments: an individual and a firm (an agency)."""
+def make_database(
+    tmp_path: Path, sandbox: NiprSandbox, nipr_fees: tuple[Decimal | None, ...] = (None, None)
+) -> OperationalDatabase:
+    """A batch of two Ready to Submit appointments: an individual and a firm (an agency), with
+    NIPR's fee of each line (`transactions.estimated_nipr_fee`) as given."""
     url = f"sqlite:///{tmp_path / 'npnflow.db'}"
     upgrade(url)
     database = OperationalDatabase(url=url)
@@ -92,6 +95,7 @@ def make_database(tmp_path: Path, sandbox: NiprSandbox) -> OperationalDatabase:
                 status="Ready to Submit",
                 effective_date=TODAY,
                 estimated_fee=Decimal("25"),
+                estimated_nipr_fee=nipr_fees[i],
                 idempotency_key=f"{BATCH}:{i}",
                 created_at=now,
             )
@@ -137,6 +141,18 @@ def recorded_requests(sandbox: NiprSandbox) -> dict[str, etree._Element]:
 
 def child_order(element: etree._Element) -> list[list[str]]:
     return [[c.tag for c in e] for e in [element, *element.iterdescendants()]]
+
+
+def test_trans_fee_carries_each_line_s_estimated_nipr_fee(sandbox, tmp_path):
+    """Issue 14, item 6: NIPR's fee estimated for the line goes out as TRANS_FEE; a line
+    evaluated before the fee was estimated (NULL) sends NIPR's sample value, 0.00."""
+    database = make_database(tmp_path, sandbox, nipr_fees=(Decimal("5.00"), None))
+    report = submit_batch(database, gateway_for(sandbox), BATCH, 1, **FAST)
+    assert report.transactions_sent == 2
+    requests_ = recorded_requests(sandbox)
+    assert requests_[f"{BATCH}:0"].findtext("TRANS_FEE") == "5.00"
+    assert requests_[f"{BATCH}:1"].findtext("TRANS_FEE") == "0.00"
+    assert requests_[f"{BATCH}:0"].findtext("STATE_FEE") == "25.00"
 
 
 def test_a_submission_sends_what_nipr_sample_carries_in_its_order(sandbox, tmp_path):
