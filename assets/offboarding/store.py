@@ -72,7 +72,7 @@ def mark_offboarded(connection: Connection, npn: str, *, by: str, now: dt.dateti
 def unsent_batches_in_submission(connection: Connection, npn: str) -> list[str]:
     """Batches a submission run may be sending (Approved, Submitting, Submitted) that hold a
     line of this producer never sent: their submission lock is taken before cancelling it."""
-    rows = (
+    rows: Sequence[object] = (
         connection.execute(
             sa.select(transactions.c.batch_id)
             .distinct()
