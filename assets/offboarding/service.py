@@ -11,8 +11,9 @@ The same steps whoever asks (`npnflow offboard`, an `offboard` upload's asset,
    CoCode (`rules.py`);
 3. its appointment lines never sent (Ready to Submit, Held (JIT)) are Cancelled; a batch left
    with no open line is Completed. A batch a submission run may be sending is locked first
-   (its submission lock, `assets/submissions/lock.py`): while a run holds it, the producer is
-   not offboarded and the outcome says to try again when the run ends;
+   (its submission lock, `assets/submissions/lock.py`, waited for a few seconds, as another
+   offboarding holds it for a moment): while a run holds it, the producer is not offboarded
+   and the outcome says to try again when the run ends;
 4. its portal seats are Revoked (free again, the invitation link void).
 
 A failure in any step rolls back every step of that producer; producers before it stay
@@ -22,8 +23,9 @@ offboarded, producers after it are still tried. A Dagster caller fails its run w
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -167,7 +169,7 @@ def _offboard_one(
     try:
         with ExitStack() as locks:
             for batch_id in to_lock:
-                locks.enter_context(batch_lock(database.engine, batch_id))
+                locks.enter_context(_wait_for_batch_lock(database, batch_id))
             with database.begin() as connection:
                 outcome = _steps(
                     connection, request, cocodes, by, submit_immediately, upload_id, now, to_lock
@@ -194,6 +196,27 @@ def _offboard_one(
             request.row_number,
         )
     return outcome
+
+
+#: How long to wait for a batch's submission lock: another offboarding holds it for a moment
+#: (the producer's transaction); a submission run holds it while it sends, far longer.
+LOCK_WAIT_SECONDS = 5.0
+_LOCK_RETRY_SECONDS = 0.2
+
+
+@contextmanager
+def _wait_for_batch_lock(database: OperationalDatabase, batch_id: str) -> Iterator[None]:
+    """The batch's submission lock, waiting up to `LOCK_WAIT_SECONDS` (BatchBusy after)."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            with batch_lock(database.engine, batch_id):
+                yield
+            return
+        except BatchBusy as busy:
+            if busy.batch_id != batch_id or time.monotonic() >= deadline:
+                raise
+            time.sleep(_LOCK_RETRY_SECONDS)
 
 
 class _AlreadyOffboarded(Exception):
