@@ -363,7 +363,8 @@ def decide_invitations(
             continue
         first_request[key] = request
         user = portal_users.get(key)
-        if user is not None:
+        # A Revoked seat (offboarded) was given back: inviting again is a new invitation.
+        if user is not None and user.status != STATUS_REVOKED:
             if user.status == STATUS_REGISTERED:
                 decided(
                     ALREADY_REGISTERED,

@@ -43,6 +43,7 @@ from assets.portal.invitations import (
     SEAT_HOLDING_STATUSES,
     STATUS_INVITED,
     STATUS_REGISTERED,
+    STATUS_REVOKED,
     Portal,
     PortalUser,
     Producer,
@@ -211,10 +212,45 @@ def reserve_seat(
         seats_taken < portals.c.seats_total,
         ~has_seat,
     )
+    revoked = read_portal_user(connection, npn, portal_id)
+    if revoked is not None and revoked.status == STATUS_REVOKED:
+        return _reinvite_revoked(connection, values, seats_taken)
     result = connection.execute(portal_users.insert().from_select(list(values), chosen))
     if result.rowcount == 1:
         return RESERVED
     return ALREADY_HAS_SEAT if read_portal_user(connection, npn, portal_id) else NO_SEAT
+
+
+def _reinvite_revoked(
+    connection: Connection, values: dict[str, Any], seats_taken: sa.ScalarSelect[Any]
+) -> str:
+    """A producer whose seat was revoked (offboarded, then taken back) invited again: its row
+    becomes a new invitation if a seat is free (one conditional UPDATE, as the INSERT is one
+    statement), its email ledger starts over."""
+    seats_total = (
+        sa.select(portals.c.seats_total)
+        .where(portals.c.portal_id == values["portal_id"])
+        .scalar_subquery()
+    )
+    result = connection.execute(
+        portal_users.update()
+        .where(
+            *_row(values["npn"], values["portal_id"]),
+            portal_users.c.status == STATUS_REVOKED,
+            seats_taken < seats_total,
+        )
+        .values(
+            **{k: v for k, v in values.items() if k not in ("npn", "portal_id")},
+            registered_at=None,
+            invitation_send_started_at=None,
+            invitation_sent_at=None,
+            invitation_message_id=None,
+        )
+    )
+    if result.rowcount == 1:
+        return RESERVED
+    user = read_portal_user(connection, values["npn"], values["portal_id"])
+    return NO_SEAT if user is None or user.status == STATUS_REVOKED else ALREADY_HAS_SEAT
 
 
 # ============================================================================ the email ledger

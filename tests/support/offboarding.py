@@ -143,8 +143,18 @@ def world_tables() -> dict[str, pd.DataFrame]:
         ),
         "portals": pd.DataFrame(
             [
-                {"portal_id": "harborstone", "portal_name": "Harborstone", "seats_total": 2},
-                {"portal_id": "summit", "portal_name": "Summit", "seats_total": 5},
+                {
+                    "portal_id": "harborstone",
+                    "portal_name": "Harborstone",
+                    "seats_total": 2,
+                    "registration_url": "https://portal.example.com/harborstone/register",
+                },
+                {
+                    "portal_id": "summit",
+                    "portal_name": "Summit",
+                    "seats_total": 5,
+                    "registration_url": "https://portal.example.com/summit/register",
+                },
             ]
         ),
         "portal_users": pd.DataFrame(

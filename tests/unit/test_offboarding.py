@@ -419,3 +419,69 @@ def test_what_is_printed_names_the_terminations_cancellations_seats_and_batches(
         assert batch_id in text
     assert "npnflow batches approve" in text
     assert THIRD_CO in text  # the companies looked at
+
+
+def test_a_producer_taken_back_can_be_invited_again_on_its_revoked_seat(database) -> None:
+    from assets.portal import invitations as rules
+
+    _offboard(database, ANN)
+    with database.begin() as connection:
+        portals = portal_store.read_portals(connection)
+        producers = portal_store.read_producers(connection, [ANN])
+        users = portal_store.read_portal_users(connection, [ANN])
+    [decision] = rules.decide_invitations(
+        [rules.InviteRequest(npn=ANN, portal="summit")], portals, producers, users
+    )
+    assert decision.outcome == rules.INVITED  # not "Already Invited": the seat was given back
+    with database.begin() as connection:
+        taken = portal_store.reserve_seat(
+            connection,
+            portal_id="summit",
+            npn=ANN,
+            email="ann@example.com",
+            invitation_token_hash=token_hash("ann-new-token"),
+            now=NOW,
+            source="test",
+        )
+    assert taken == portal_store.RESERVED
+    with database.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE portal_users SET invitation_send_started_at = :t "
+                "WHERE npn = :n AND portal_id = 'summit'"
+            ),
+            {"t": NOW, "n": ANN},
+        )
+        assert portal_store.accept_invitation(connection, ANN_TOKEN, NOW) is None
+        assert portal_store.accept_invitation(connection, "ann-new-token", NOW) == (
+            portal_store.Registration(ANN, "summit")
+        )
+        seats = {p.portal_id: p.seats_used for p in portal_store.read_portals(connection)}
+    assert seats["summit"] == 1
+
+
+def test_a_revoked_seat_is_not_given_back_when_the_portal_is_full(database) -> None:
+    _offboard(database, ANN)
+    with database.begin() as connection:
+        for npn in ("1000008", "1000009"):  # Bob holds one seat; these take the last one...
+            portal_store.reserve_seat(
+                connection,
+                portal_id="harborstone",
+                npn=npn,
+                email="x@example.com",
+                invitation_token_hash=token_hash(npn),
+                now=NOW,
+                source="test",
+            )
+        again = portal_store.reserve_seat(
+            connection,
+            portal_id="harborstone",
+            npn=ANN,
+            email="ann@example.com",
+            invitation_token_hash=token_hash("ann-again"),
+            now=NOW,
+            source="test",
+        )
+    assert again == portal_store.NO_SEAT
+    users = _table(database, "portal_users").set_index(["npn", "portal_id"])
+    assert users.at[(ANN, "harborstone"), "status"] == "Revoked"
