@@ -11,7 +11,10 @@ writes). What is decided here, without I/O:
   and processing date, as a terminate file's blank cells do). The termination engine
   (`assets/terminations/eligibility.py`) then checks each line as it checks a terminate file's:
   a state that takes no termination through NIPR says so on the line, a reason the state does
-  not take or a date it refuses is Not Eligible with its reason;
+  not take or a date it refuses is Not Eligible with its reason, and a line already being
+  terminated (an open termination, or one NIPR accepted that the sync does not show yet) is
+  Not Eligible with the repeat's reason instead of being filed twice
+  (`with_repeats_on_record`): every Appointed line has its termination line on record;
 - how its rows become batches (`plan_offboarding_batches`): one termination batch per CoCode
   of the producer (a batch never mixes producers, so one producer's offboarding commits or
   rolls back with its own batches), `Pending Review` unless submit immediately was asked, then
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from assets.batches.planning import BatchPlan
+from assets.terminations.eligibility import RESULT_COLUMNS, batch_key
 from assets.terminations.store import plan_termination_batches
 from schemas import statuses
 
@@ -180,10 +184,50 @@ def termination_requests(
     return lines[list(REQUEST_COLUMNS)]
 
 
-def source_id(npn: str, now: dt.datetime, upload_id: str | None) -> str:
+def with_repeats_on_record(evaluated: pd.DataFrame, requests: pd.DataFrame) -> pd.DataFrame:
+    """The engine's rows plus one `Not Eligible` row per line it left out as a repeat (an open
+    termination of the line, or one NIPR already accepted), with the repeat's reason: never
+    sent, no fee, but every Appointed line of the offboarding has its line on record."""
+    repeats = evaluated.attrs.get("repeats")
+    if not isinstance(repeats, pd.DataFrame) or repeats.empty:
+        return evaluated
+    asked = requests.set_index("request_row")
+    rows = []
+    for repeat in repeats.itertuples(index=False):
+        request = asked.loc[int(repeat.request_row)]
+        auto = bool(request["submit_immediately"])
+        rows.append(
+            {
+                "request_row": int(repeat.request_row),
+                "npn": repeat.npn,
+                "state_code": repeat.state_code,
+                "cocode": repeat.cocode,
+                "company_name": None,
+                "loa_code": repeat.loa_code,
+                "loa_name": None,
+                "termination_reason_code": request["termination_reason_code"],
+                "is_resident": None,
+                "eligibility_reason": repeat.reason,
+                "status": statuses.NOT_ELIGIBLE,
+                "estimated_fee": 0.0,
+                "auto_submit": auto,
+                "batch_key": batch_key(str(repeat.cocode), auto),
+                "effective_date": request["effective_date"],
+            }
+        )
+    plain = evaluated.copy()
+    plain.attrs = {}  # a DataFrame left in attrs breaks pandas' concat
+    out = pd.concat(
+        [plain, pd.DataFrame(rows, columns=list(RESULT_COLUMNS))], ignore_index=True
+    ).sort_values(["request_row"], kind="stable", ignore_index=True)
+    out.attrs["repeats"] = repeats
+    return out
+
+
+def source_id(npn: str, origin: str) -> str:
     """The id the offboarding's batch and transaction ids are made from (as an upload id is
-    for a file's): one per producer and offboarding, so ids never collide with another's."""
-    origin = upload_id or now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
+    for a file's): one per producer and offboarding (`origin`: the upload id, the same on every
+    run of that upload; else one of its own per offboarding), so ids never collide."""
     digest = hashlib.sha256(f"{origin}/{npn}".encode()).hexdigest()[:12].upper()
     return f"offboard-{digest}"
 
@@ -195,11 +239,12 @@ def plan_offboarding_batches(
     now: dt.datetime,
     offboarded_by: str,
     upload_id: str | None,
+    origin: str,
 ) -> BatchPlan:
     """The termination engine's rows as transactions and batches (`BatchPlan`), as a terminate
     file's are, but: ids from `source_id`, the upload id only when a file asked for it, and an
     approval (submit immediately) recorded as the offboarder's, not as an automatic one."""
-    plan = plan_termination_batches(evaluated, source_id(npn, now, upload_id), now)
+    plan = plan_termination_batches(evaluated, source_id(npn, origin), now)
     transactions = plan.transactions.assign(upload_id=upload_id)
     batches = plan.batches.assign(upload_id=upload_id)
     approved = batches["status"].eq(statuses.BATCH_APPROVED)
@@ -240,17 +285,18 @@ def describe(outcome: ProducerOutcome) -> list[str]:
             f"  Terminated: {len(t)} line(s), {ready} Ready to Submit, {len(t) - ready} Not "
             "Eligible (never sent):"
         )
+        repeated = {
+            (r.state_code, r.cocode, r.loa_code): r.repeats_transaction_id
+            for r in outcome.repeats.itertuples(index=False)
+        }
         for row in t.sort_values(["cocode", "state_code", "loa_code"]).itertuples(index=False):
+            earlier = repeated.get((row.state_code, row.cocode, row.loa_code))
+            also = f" (see {earlier}, not filed twice)" if earlier else ""
             lines.append(
                 f"    {row.state_code} CoCode {row.cocode} LOA {row.loa_code}: {row.status}, "
-                f"{row.eligibility_reason}, reason {row.termination_reason_code or '-'}, fee "
-                f"{_money(row.estimated_fee)} [{row.transaction_id} in {row.batch_id}]"
+                f"{row.eligibility_reason}{also}, reason {row.termination_reason_code or '-'}, "
+                f"fee {_money(row.estimated_fee)} [{row.transaction_id} in {row.batch_id}]"
             )
-    for row in outcome.repeats.itertuples(index=False):
-        lines.append(
-            f"    {row.state_code} CoCode {row.cocode} LOA {row.loa_code}: not requested "
-            f"again: {row.reason} ({row.repeats_transaction_id or 'earlier line'})"
-        )
     if outcome.cancelled:
         lines.append(f"  Cancelled: {len(outcome.cancelled)} line(s) never sent:")
         for c in outcome.cancelled:

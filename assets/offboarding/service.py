@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from assets.offboarding.rules import (
     plan_offboarding_batches,
     termination_requests,
     unknown_cocodes,
+    with_repeats_on_record,
 )
 from assets.rules.business_day import nipr_business_date
 from assets.submissions.lock import BatchBusy, batch_lock
@@ -262,9 +264,13 @@ def _steps(
     repeats = pd.DataFrame()
     new_batches: list[str] = []
     if len(requests):
-        evaluated = evaluate_termination_requests(requests, inputs, nipr_business_date(now))
+        evaluated = with_repeats_on_record(
+            evaluate_termination_requests(requests, inputs, nipr_business_date(now)), requests
+        )
+        # From a file: the upload's id (a continued run finds its own ids); else one of its own.
+        origin = upload_id or f"{now:%Y%m%dT%H%M%S.%f}/{uuid.uuid4().hex}"
         plan = plan_offboarding_batches(
-            evaluated, npn=npn, now=now, offboarded_by=by, upload_id=upload_id
+            evaluated, npn=npn, now=now, offboarded_by=by, upload_id=upload_id, origin=origin
         )
         store.write_batches(connection, plan)
         terminations = store.frame_of(plan.transactions, TERMINATION_COLUMNS)

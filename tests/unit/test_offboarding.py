@@ -242,10 +242,21 @@ def test_an_open_termination_of_a_line_is_not_filed_twice(database) -> None:
         )
     second = _offboard(database, request=OffboardRequest(ANN, cocodes=(SUMMIT_CO,)))
     assert first.outcomes[0].outcome == second.outcomes[0].outcome == OFFBOARDED
-    assert len(_terminations(database, ANN)) == len(fl) == 1
+    assert len(fl) == 1
+    # The line is on record for the second offboarding too, never sent: one Ready line only.
+    lines = _terminations(database, ANN)
+    assert len(lines) == 2
+    assert lines["status"].tolist().count(statuses.READY_TO_SUBMIT) == 1
+    again = lines[lines["transaction_id"] != fl["transaction_id"].iloc[0]].iloc[0]
+    assert again["status"] == statuses.NOT_ELIGIBLE
+    assert again["eligibility_reason"] == "Repeats an open transaction for the same line"
+    assert float(again["estimated_fee"]) == 0.0
     [repeat] = second.outcomes[0].repeats.itertuples()
     assert repeat.repeats_transaction_id == fl["transaction_id"].iloc[0]
-    assert any("not requested again" in line for line in describe(second.outcomes[0]))
+    text = "\n".join(describe(second.outcomes[0]))
+    assert f"see {repeat.repeats_transaction_id}, not filed twice" in text
+    # Its batch has nothing to send: final at once, nothing for a reviewer.
+    assert _batch_status(database, again["batch_id"]) == statuses.BATCH_COMPLETED
 
 
 # ============================================================================ unsent lines
