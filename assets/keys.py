@@ -58,6 +58,10 @@ SUBMISSIONS_KEY = dg.AssetKey("out_nipr__gateway_submissions")
 INVITATIONS_KEY = dg.AssetKey("core_portal__invitations")
 PORTAL_UPLOAD_ASSET_KEYS = (INVITATIONS_KEY,)
 
+# --- asset keys: offboarding -------------------------------------------------------------------------
+OFFBOARDING_KEY = dg.AssetKey("core_offboarding__producers")
+OFFBOARDING_UPLOAD_ASSET_KEYS = (OFFBOARDING_KEY,)
+
 # --- run tags ----------------------------------------------------------------------------------------
 # A dropped file's run: the sensor names the file version so the run reads exactly it.
 TAG_OBJECT_KEY = "npnflow/object_key"

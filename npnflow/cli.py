@@ -1,6 +1,6 @@
 """The `npnflow` command: set-up, the NIPR sandbox, the demo, the UI and the clean-up of dead
 runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`)
-live in their own `*_cli.py` modules, registered here.
+and `offboard` live in their own `*_cli.py` modules, registered here.
 
 Every command works on the embedded default with no set-up; production differs only by
 environment variables (see the README).
@@ -18,6 +18,7 @@ import click
 
 from npnflow.batches_cli import batches
 from npnflow.export_cli import export
+from npnflow.offboard_cli import offboard
 from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
 from resources import paths
@@ -110,7 +111,7 @@ def demo(producers: int) -> None:
     sys.exit(run_demo(producers=producers))
 
 
-UPLOAD_KINDS = ("agent", "appoint", "terminate", "portal_invite")
+UPLOAD_KINDS = ("agent", "appoint", "terminate", "portal_invite", "offboard")
 
 
 @main.command(help="Write an empty upload template (CSV header, or XLSX with its accepted values).")
@@ -426,6 +427,7 @@ main.add_command(batches)
 main.add_command(export)
 main.add_command(reports)
 main.add_command(portal)
+main.add_command(offboard)
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ import dagster as dg
 from assets.appointments.assets import APPOINTMENT_ASSETS
 from assets.nipr.assets import NIPR_ASSETS
 from assets.nipr.checks import current_state_checks
+from assets.offboarding.assets import OFFBOARDING_ASSETS
 from assets.portal.assets import PORTAL_ASSETS
 from assets.reference.assets import company_config_tables, reference_tables
 from assets.reports.assets import REPORT_ASSETS, with_report_lineage
@@ -37,6 +38,7 @@ def build_definitions(environment: str | None = None) -> dg.Definitions:
             *APPOINTMENT_ASSETS,
             *TERMINATION_ASSETS,
             *PORTAL_ASSETS,
+            *OFFBOARDING_ASSETS,
             *SUBMISSION_ASSETS,
             *REPORT_ASSETS,
         ),

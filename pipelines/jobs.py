@@ -13,6 +13,7 @@ from assets.keys import (
     APPOINTMENT_ASSET_KEYS,
     CORE_TABLE_KEYS,
     INITIAL_SYNC_KEY,
+    OFFBOARDING_UPLOAD_ASSET_KEYS,
     PORTAL_UPLOAD_ASSET_KEYS,
     RAW_PDB_ALERTS_KEY,
     SUBMISSIONS_KEY,
@@ -21,6 +22,7 @@ from assets.keys import (
     TERMINATION_ASSET_KEYS,
     UPLOAD_ASSET_KEYS,
 )
+from assets.offboarding.assets import offboard_named_producers
 from assets.portal.assets import invite_producers_to_portal
 from resources.database import OperationalDatabase
 
@@ -75,13 +77,16 @@ process_upload_job = dg.define_asset_job(
         *APPOINTMENT_ASSET_KEYS,
         *TERMINATION_ASSET_KEYS,
         *PORTAL_UPLOAD_ASSET_KEYS,
+        *OFFBOARDING_UPLOAD_ASSET_KEYS,
     ),
     description=(
         "Process one dropped file (a partition of `uploads`, requested by inbox_file_sensor): "
         "read it, validate every row, write the error report beside it; for an agent file, "
         "onboard the producers with their producer assignments; for an appoint or terminate "
         "file, check every request's eligibility and group the transactions into batches; for "
-        "a portal_invite file, invite the producers to their portals (one email each)."
+        "a portal_invite file, invite the producers to their portals (one email each); for an "
+        "offboard file, offboard the producers (terminations, unsent lines cancelled, portal "
+        "seats revoked)."
     ),
 )
 
@@ -168,6 +173,21 @@ def invite_to_portal_job() -> None:
     invite_producers_to_portal()
 
 
+@dg.job(
+    description=(
+        "Offboard producers from the Launchpad (config: npns, offboarded_by; reason, "
+        "effective_date, cocodes, submit_immediately). Same effect as `npnflow offboard NPN... "
+        "--by NAME`: every Appointed line with the customer's companies becomes a termination "
+        "(one batch per CoCode, Pending Review unless submit_immediately), lines never sent "
+        "are Cancelled, portal seats Revoked, the producer marked offboarded; one database "
+        "transaction per producer."
+    ),
+    tags={"npnflow/action": "offboard"},
+)
+def offboard_producers_job() -> None:
+    offboard_named_producers()
+
+
 build_reports_job = dg.define_asset_job(
     name="build_reports_job",
     # The dbt models of dbt_reports (assets/reports/assets.py), with their dbt tests as checks.
@@ -193,5 +213,6 @@ JOBS: "list[dg.JobDefinition | UnresolvedAssetJobDefinition]" = [
     submit_batch_job,
     approve_batch_job,
     invite_to_portal_job,
+    offboard_producers_job,
     build_reports_job,
 ]

@@ -263,6 +263,10 @@ producers = Table(
     Column("ssn_encrypted", Text, nullable=True),
     _timestamp("created_at"),
     _timestamp("updated_at"),
+    # Added by migration 0009: when and by whom the producer was offboarded (`npnflow
+    # offboard`, an offboard upload); both cleared when an agent file onboards it again.
+    _timestamp("offboarded_at"),
+    Column("offboarded_by", String, nullable=True),
     # The sync picks producers by status ("Not Started", "NIPR Error").
     Index(None, "sync_status"),
     Index(None, "agency_npn"),
@@ -559,7 +563,7 @@ portal_users = Table(
     Column("npn", String, primary_key=True),
     Column("portal_id", String, ForeignKey("portals.portal_id"), primary_key=True),
     Column("email", String, nullable=True),
-    Column("status", String, nullable=False),  # Invited, Registered
+    Column("status", String, nullable=False),  # Invited, Registered, Revoked
     _timestamp("invited_at"),
     Column("invitation_token_hash", String, nullable=True),
     _timestamp("registered_at"),

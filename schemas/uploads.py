@@ -1,4 +1,4 @@
-"""pandera contracts for the four upload templates (SPEC section 4): the one source of truth.
+"""pandera contracts for the five upload templates (SPEC section 4): the one source of truth.
 
 `TEMPLATES` lists each kind's columns: the header the template writes, the field name used in
 code, whether the column is required, whether the cell holds a `;`-separated list, and what an
@@ -48,6 +48,8 @@ __all__ = [
     "UPLOAD_MODELS",
     "AgentUpload",
     "AppointUpload",
+    "FOLDER_ONLY_KINDS",
+    "OffboardUpload",
     "PortalInviteUpload",
     "TemplateColumn",
     "TerminateUpload",
@@ -56,7 +58,12 @@ __all__ = [
     "upload_schema",
 ]
 
-KINDS: tuple[str, ...] = ("agent", "appoint", "terminate", "portal_invite")
+KINDS: tuple[str, ...] = ("agent", "appoint", "terminate", "portal_invite", "offboard")
+#: Kinds never guessed from a header: only their inbox folder (`inbox/offboard/`) or a kind
+#: named on the command line says a file is one. Offboarding terminates every appointment of
+#: the producers listed, and its one required column (`Agent NPN`) heads other templates too:
+#: a bare list of NPNs dropped at the inbox's root must not offboard anyone.
+FOLDER_ONLY_KINDS: frozenset[str] = frozenset({"offboard"})
 
 # Excel's own limit on the characters in one cell: a longer cell cannot have come from a
 # spreadsheet the analyst can open, and it is reported as a row error, not a crash.
@@ -215,6 +222,23 @@ TEMPLATES: dict[str, tuple[TemplateColumn, ...]] = {
         TemplateColumn("NPN", "npn", "npn", True, aliases=("Agent NPN",), help=_NPN_HELP),
         TemplateColumn("Portal", "portal_name", "text", True, aliases=("Portal Name",),
                        help="the portal's name"),
+    ),
+    "offboard": (
+        TemplateColumn("Agent NPN", "npn", "npn", True, aliases=("NPN",), help=_NPN_HELP),
+        TemplateColumn(
+            "Termination Reason Code", "termination_reason_code", "reason_code",
+            aliases=("Termination Reason",),
+            help="a code from the termination_reason_key sheet for every termination "
+                 "(blank: each state's default)",
+        ),
+        TemplateColumn("Effective Date", "effective_date", "date",
+                       help="YYYY-MM-DD or MM/DD/YYYY (blank: each state's processing date); "
+                            "no future date; leave blank in NY and TX"),
+        TemplateColumn(
+            "CoCodes", "cocodes", "cocodes", aliases=("CoCode",),
+            help="5-digit NAIC CoCodes of your companies separated by ';' (blank: every "
+                 "company in config/companies.yaml)",
+        ),
     ),
 }  # fmt: skip
 
@@ -481,11 +505,26 @@ class PortalInviteUpload(_Upload):
         return _mask(_once(key, ["npn", "portal"]))
 
 
+class OffboardUpload(_Upload):
+    """`offboard`: producers to offboard (terminate, cancel, revoke; docs/operations.md)."""
+
+    npn: Series[str] = pa.Field(is_digits=_npn())
+    termination_reason_code: Series[str] = pa.Field(nullable=True)
+    effective_date: Series[str] = pa.Field(nullable=True, is_calendar_date=())
+    cocodes: Series[str] = pa.Field(nullable=True, semicolon_items_match={"pattern": COCODE})
+
+    @pa.dataframe_check(ignore_na=False)
+    @classmethod
+    def npn_once_per_file(cls, frame: pd.DataFrame) -> Series[bool]:
+        return _mask(_once(frame, ["npn"]))
+
+
 UPLOAD_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "agent": AgentUpload,
     "appoint": AppointUpload,
     "terminate": TerminateUpload,
     "portal_invite": PortalInviteUpload,
+    "offboard": OffboardUpload,
 }
 
 
@@ -502,7 +541,8 @@ def upload_schema(
 
     - `states`: the jurisdictions table's codes (replaces the static list);
     - `reason_codes`: the termination reasons a `terminate` upload may name;
-    - `company_cocodes`: the customer's CoCodes, which `agent` producer assignments must use;
+    - `company_cocodes`: the customer's CoCodes, which `agent` producer assignments and
+      `offboard` CoCodes must use;
     - `max_cell_chars`: no text cell may be longer (`cell_too_long`; None: not checked,
       for a caller that knows no cell is);
     - `extra_checks`: dataframe-wide checks built from reference tables (lines of authority).

@@ -17,7 +17,8 @@ The rules (docs/uploads.md, "Onboarding"):
   hundreds of producers again, nor drop what the daily sync keeps current), with two
   exceptions that go back to `Not Started`:
   - a producer offboarded (`is_active` false) and now uploaded again: while off the target
-    list its NIPR data was not kept current, so it needs a fresh Entity Info;
+    list its NIPR data was not kept current, so it needs a fresh Entity Info; its
+    `offboarded_at` and `offboarded_by` are cleared (it is no longer offboarded);
   - a producer NIPR did not find (`Not Found`): uploading the NPN again is the analyst saying
     it is right (a new licensee's NPN may not have been in NIPR yet), which is the documented
     way to retry it.
@@ -143,6 +144,10 @@ def plan_onboarding(
             "ssn_encrypted": cipher,
             "created_at": created.where(known, now),
             "updated_at": now,
+            # Onboarding a producer again is the decision to take it back: active, tracked
+            # again (sync status Not Started above), no longer marked offboarded.
+            "offboarded_at": None,
+            "offboarded_by": None,
         },
         index=rows.index,
     )[list(PRODUCER_COLUMNS)]

@@ -60,7 +60,12 @@ from assets.portal.emails import (
 # portal_users.status
 STATUS_INVITED = "Invited"
 STATUS_REGISTERED = "Registered"
-PORTAL_USER_STATUSES = (STATUS_INVITED, STATUS_REGISTERED)
+#: Offboarded (`assets/offboarding/`): the seat is free again and the invitation's token is
+#: void. The row stays, as the record of who had access and until when.
+STATUS_REVOKED = "Revoked"
+PORTAL_USER_STATUSES = (STATUS_INVITED, STATUS_REGISTERED, STATUS_REVOKED)
+#: The statuses that hold a seat.
+SEAT_HOLDING_STATUSES = (STATUS_INVITED, STATUS_REGISTERED)
 
 # The outcome of one requested (producer, portal) pair.
 INVITED = "Invited"
@@ -132,7 +137,7 @@ class Portal:
     portal_id: str
     portal_name: str | None
     seats_total: int
-    seats_used: int  # portal_users rows of the portal: invited or registered
+    seats_used: int  # portal_users rows of the portal: invited or registered (not revoked)
     registration_url: str | None
 
     @property
@@ -358,7 +363,8 @@ def decide_invitations(
             continue
         first_request[key] = request
         user = portal_users.get(key)
-        if user is not None:
+        # A Revoked seat (offboarded) was given back: inviting again is a new invitation.
+        if user is not None and user.status != STATUS_REVOKED:
             if user.status == STATUS_REGISTERED:
                 decided(
                     ALREADY_REGISTERED,

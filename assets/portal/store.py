@@ -40,8 +40,10 @@ from sqlalchemy.engine import Connection
 
 from assets.portal.emails import token_hash
 from assets.portal.invitations import (
+    SEAT_HOLDING_STATUSES,
     STATUS_INVITED,
     STATUS_REGISTERED,
+    STATUS_REVOKED,
     Portal,
     PortalUser,
     Producer,
@@ -74,9 +76,15 @@ def _text(value: object) -> str | None:
 
 
 # ============================================================================ reads
+def _holds_seat() -> sa.ColumnElement[bool]:
+    """A portal user holding a seat: a Revoked one (offboarded) gave it back."""
+    return portal_users.c.status.in_(SEAT_HOLDING_STATUSES)
+
+
 def _seats_used() -> sa.Subquery:
     return (
         sa.select(portal_users.c.portal_id, sa.func.count().label("seats_used"))
+        .where(_holds_seat())
         .group_by(portal_users.c.portal_id)
         .subquery("used")
     )
@@ -180,7 +188,7 @@ def reserve_seat(
     seats_taken = (
         sa.select(sa.func.count())
         .select_from(portal_users)
-        .where(portal_users.c.portal_id == portal_id)
+        .where(portal_users.c.portal_id == portal_id, _holds_seat())
         .scalar_subquery()
     )
     has_seat = (
@@ -204,10 +212,45 @@ def reserve_seat(
         seats_taken < portals.c.seats_total,
         ~has_seat,
     )
+    revoked = read_portal_user(connection, npn, portal_id)
+    if revoked is not None and revoked.status == STATUS_REVOKED:
+        return _reinvite_revoked(connection, values, seats_taken)
     result = connection.execute(portal_users.insert().from_select(list(values), chosen))
     if result.rowcount == 1:
         return RESERVED
     return ALREADY_HAS_SEAT if read_portal_user(connection, npn, portal_id) else NO_SEAT
+
+
+def _reinvite_revoked(
+    connection: Connection, values: dict[str, Any], seats_taken: sa.ScalarSelect[Any]
+) -> str:
+    """A producer whose seat was revoked (offboarded, then taken back) invited again: its row
+    becomes a new invitation if a seat is free (one conditional UPDATE, as the INSERT is one
+    statement), its email ledger starts over."""
+    seats_total = (
+        sa.select(portals.c.seats_total)
+        .where(portals.c.portal_id == values["portal_id"])
+        .scalar_subquery()
+    )
+    result = connection.execute(
+        portal_users.update()
+        .where(
+            *_row(values["npn"], values["portal_id"]),
+            portal_users.c.status == STATUS_REVOKED,
+            seats_taken < seats_total,
+        )
+        .values(
+            **{k: v for k, v in values.items() if k not in ("npn", "portal_id")},
+            registered_at=None,
+            invitation_send_started_at=None,
+            invitation_sent_at=None,
+            invitation_message_id=None,
+        )
+    )
+    if result.rowcount == 1:
+        return RESERVED
+    user = read_portal_user(connection, values["npn"], values["portal_id"])
+    return NO_SEAT if user is None or user.status == STATUS_REVOKED else ALREADY_HAS_SEAT
 
 
 # ============================================================================ the email ledger
@@ -477,14 +520,21 @@ def apply_portal_setup(connection: Connection, configured: pd.DataFrame) -> Port
             updated.append(row.portal_id)
         else:
             unchanged.append(row.portal_id)
-    seats_used: Sequence[tuple[str, int]] = connection.execute(
-        sa.select(portal_users.c.portal_id, sa.func.count()).group_by(portal_users.c.portal_id)
+    # Every row counts for keeping a portal (a Revoked user's row still refers to it); only
+    # seat holders count against seats_total.
+    rows_per_portal: Sequence[tuple[str, int, int]] = connection.execute(
+        sa.select(
+            portal_users.c.portal_id,
+            sa.func.sum(sa.case((_holds_seat(), 1), else_=0)),
+            sa.func.count(),
+        ).group_by(portal_users.c.portal_id)
     ).all()
-    used = {portal: int(count) for portal, count in seats_used}
+    used = {portal: int(holding or 0) for portal, holding, _ in rows_per_portal}
+    referring = {portal: int(count) for portal, _, count in rows_per_portal}
     removed, kept = [], {}
     for portal_id in sorted(set(existing) - wanted):
-        if used.get(portal_id):
-            kept[portal_id] = used[portal_id]
+        if referring.get(portal_id):
+            kept[portal_id] = used.get(portal_id, 0)
         else:
             connection.execute(portals.delete().where(portals.c.portal_id == portal_id))
             removed.append(portal_id)

@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.portal.invitations import STATUS_INVITED, STATUS_REGISTERED
+from assets.portal.invitations import SEAT_HOLDING_STATUSES, STATUS_INVITED, STATUS_REGISTERED
 from schemas.tables import portal_users, portals, producers
 
 
@@ -19,7 +19,10 @@ def portal_seats(connection: Connection) -> pd.DataFrame:
     counts = (
         sa.select(
             u.portal_id,
-            sa.func.count().label("seats_used"),
+            # A Revoked user (offboarded) gave its seat back.
+            sa.func.sum(sa.case((u.status.in_(SEAT_HOLDING_STATUSES), 1), else_=0)).label(
+                "seats_used"
+            ),
             sa.func.sum(sa.case((u.status == STATUS_INVITED, 1), else_=0)).label("invited"),
             sa.func.sum(sa.case((u.status == STATUS_REGISTERED, 1), else_=0)).label("registered"),
             sa.func.sum(

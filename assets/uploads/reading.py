@@ -36,6 +36,7 @@ from assets.uploads.reading_rows import (
 )
 from assets.uploads.reading_xlsx import read_xlsx
 from schemas.uploads import (
+    FOLDER_ONLY_KINDS,
     KINDS,
     MAX_CELL_CHARS,
     MAX_UPLOAD_BYTES,
@@ -256,6 +257,10 @@ def match_columns(labels: Sequence[str], kind: str) -> ColumnMatch:
     return ColumnMatch(kind, found, missing, tuple(unknown))
 
 
+# The kinds a header may say a file is (`FOLDER_ONLY_KINDS` need their folder).
+_GUESSABLE_KINDS = tuple(kind for kind in KINDS if kind not in FOLDER_ONLY_KINDS)
+
+
 def _kind_list() -> str:
     return ", ".join(KINDS)
 
@@ -282,7 +287,7 @@ def detect_kind(headers: Sequence[str], folder_kind: str | None = None) -> str:
         # A header that has most of one template is that template with columns missing:
         # name them, rather than call the file unrecognisable.
         partial = []
-        for kind in KINDS:
+        for kind in _GUESSABLE_KINDS:
             try:
                 match = match_columns(labels, kind)
             except UploadRejected:
@@ -313,7 +318,7 @@ def _complete_kinds(labels: Sequence[str]) -> list[tuple[int, int, str]]:
     appoint: the header a template writes itself counts more than an alias."""
     found = []
     keys = {normalise_header(label) for label in labels}
-    for kind in KINDS:
+    for kind in _GUESSABLE_KINDS:
         try:
             match = match_columns(labels, kind)
         except UploadRejected:

@@ -31,8 +31,9 @@ from schemas.tables import upload_request_rows, uploads
 
 #: The upload kinds whose request rows are stored (agent rows never are: they hold SSNs).
 STORED_KINDS = frozenset(REQUEST_COLUMNS)
-# A frame column whose table column has another name: a portal_invite row's spreadsheet row.
-_TABLE_NAME = {"row_number": "request_row"}
+# A frame column whose table column has another name: a portal_invite or offboard row's
+# spreadsheet row, an offboard row's `;`-list of CoCodes (kept as typed, one row per producer).
+_TABLE_NAME = {"row_number": "request_row", "cocodes": "cocode"}
 
 
 class RequestRowsMissing(LookupError):

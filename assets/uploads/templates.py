@@ -1,11 +1,11 @@
-"""Downloadable templates for the four upload kinds (SPEC section 4). Pure: no Dagster, no I/O.
+"""Downloadable templates for the upload kinds (SPEC section 4). Pure: no Dagster, no I/O.
 
 - `template_csv(kind)`: the header row only.
 - `template_xlsx(kind, reference)`: the data sheet first (named for the kind; header bold,
   required headers shaded with a "Required" note; NPN, CoCode and SSN columns formatted as
   Text so Excel keeps leading zeros; drop-down lists for the single-value columns), then
   `accepted_values` (states, LOA categories, agent types, scorecard types, TRUE/FALSE, and a
-  guide to every column), and for `terminate` a `termination_reason_key` sheet (each reason
+  guide to every column), and for `terminate` and `offboard` a `termination_reason_key` sheet (each reason
   code, its description, the states accepting it and the states where it is the default).
 
 The lists come from the reference tables and `schemas/uploads.py`, the same sources the
@@ -152,7 +152,7 @@ def template_xlsx(kind: str, reference: Mapping[str, pd.DataFrame]) -> bytes:
     accepted.column_dimensions[get_column_letter(guide_at)].width = 24
     accepted.column_dimensions[get_column_letter(guide_at + 2)].width = 80
 
-    if kind == "terminate":
+    if kind in ("terminate", "offboard"):
         key = _reason_key(reference)
         sheet = workbook.create_sheet(REASON_KEY_SHEET)
         for position, title in enumerate(key.columns, start=1):

@@ -28,6 +28,8 @@ OTHER_KIND_NOTES = {
     "terminations capability's work, not onboarding's.",
     "portal_invite": "Portal invitations are validated here; sending them is the portal "
     "capability's work, not onboarding's.",
+    "offboard": "Producers to offboard are validated here; offboarding them is the "
+    "offboarding capability's work (core_offboarding__producers), not onboarding's.",
 }
 
 

@@ -88,9 +88,15 @@ REQUEST_COLUMNS: dict[str, tuple[str, ...]] = {
         "submit_immediately",
     ),
     "portal_invite": ("row_number", *(c.field for c in TEMPLATES["portal_invite"])),
+    # One row per producer, its CoCodes as the `;`-list typed (blank: every company).
+    "offboard": ("row_number", *(c.field for c in TEMPLATES["offboard"])),
 }
 # An agent upload's exploded rows: the producer assignments it asks for, with their file row.
 _ASSIGNMENT_COLUMNS = ("row_number", *(c.name for c in producer_assignments.columns))
+# The kinds whose reason codes must be termination reasons, and whose CoCodes must be the
+# customer's companies.
+_REASON_KINDS = frozenset({"terminate", "offboard"})
+_COMPANY_KINDS = frozenset({"agent", "offboard"})
 _TERMINATE_EMPTY_DTYPES = {
     "request_row": "int64",
     "effective_date": "datetime64[ns]",
@@ -140,7 +146,7 @@ class ValidatedUpload:
         - terminate: one per state and line: request_row, npn, state_code, cocode, loa_code,
           loa_name (NIPR's name in that state), termination_reason_code (missing: the
           state's default), effective_date, submit_immediately;
-        - portal_invite: the valid rows.
+        - portal_invite, offboard: the valid rows.
         """
         if self._exploded is not None:
             return self._exploded
@@ -160,12 +166,14 @@ def validate_upload(
     reference: Mapping[str, pd.DataFrame],
     companies: pd.DataFrame | None = None,
 ) -> ValidatedUpload:
-    """Validate `raw` as an upload of `kind` (agent, appoint, terminate, portal_invite).
+    """Validate `raw` as an upload of `kind` (agent, appoint, terminate, portal_invite,
+    offboard).
 
     `reference` is `load_reference_data()`'s result (or the same tables read from the
     database): `jurisdictions`, `loa_categories`, `lines_of_authority` and
     `termination_reasons` are used. `companies` (the `companies` table) makes an agent
-    upload's producer-assignment CoCodes checked against the customer's companies. Raises
+    upload's producer-assignment CoCodes, and an offboard upload's CoCodes, checked against
+    the customer's companies. Raises
     `UploadRejected` for a whole-file problem.
     """
     if kind not in TEMPLATES:
@@ -221,10 +229,10 @@ def validate_upload(
     schema = upload_schema(
         kind,
         states=states,
-        reason_codes=_reason_codes(reference) if kind == "terminate" else None,
+        reason_codes=_reason_codes(reference) if kind in _REASON_KINDS else None,
         company_cocodes=(
             frozenset(companies["cocode"].astype(str))
-            if companies is not None and kind == "agent"
+            if companies is not None and kind in _COMPANY_KINDS
             else None
         ),
         max_cell_chars=raw.max_cell_chars if any(s.any() for s in too_long.values()) else None,
@@ -311,7 +319,7 @@ def _reference_checks(
             index=rows,
             dtype="str",
         )
-    if companies is not None and kind == "agent":
+    if companies is not None and kind in _COMPANY_KINDS:
         known_cocodes = frozenset(companies["cocode"].astype(str))
         explain["known_company"] = lambda rows: text.loc[rows, "cocodes"].map(
             lambda v: messages.list_message(
@@ -482,6 +490,8 @@ def _typed(text: pd.DataFrame, kind: str) -> pd.DataFrame:
         out["effective_date"] = _date(out["effective_date"])
     elif kind == "terminate":
         out["submit_immediately"] = _bool(out["submit_immediately"])
+        out["effective_date"] = _date(out["effective_date"])
+    elif kind == "offboard":
         out["effective_date"] = _date(out["effective_date"])
     return out
 

@@ -191,7 +191,7 @@ def test_upload_assets_job_and_sensors_are_registered():
     assert dg.AssetKey("core_uploads__validated") in onboarding.parent_keys
     job = defs.resolve_job_def("process_upload_job")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == (
-        UPLOAD_KEYS | APPOINTMENT_KEYS | TERMINATION_KEYS | PORTAL_UPLOAD_KEYS
+        UPLOAD_KEYS | APPOINTMENT_KEYS | TERMINATION_KEYS | PORTAL_UPLOAD_KEYS | OFFBOARDING_KEYS
     )
     assert defs.resolve_sensor_def("inbox_file_sensor").job_name == "process_upload_job"
     assert defs.resolve_sensor_def("onboarded_producers_sensor").job_name == (
@@ -202,6 +202,33 @@ def test_upload_assets_job_and_sensors_are_registered():
 APPOINTMENT_KEYS = {"core_appointments__transactions", "core_appointments__batches"}
 TERMINATION_KEYS = {"core_terminations__transactions", "core_terminations__batches"}
 PORTAL_UPLOAD_KEYS = {"core_portal__invitations"}
+OFFBOARDING_KEYS = {"core_offboarding__producers"}
+
+
+def test_offboarding_asset_and_job_are_registered():
+    """An offboard file is followed in the UI like the others (partition per file), and
+    offboard_producers_job is on the Launchpad."""
+    defs = build_definitions("local")
+    graph = defs.get_repository_def().asset_graph
+    offboarding = graph.get(dg.AssetKey("core_offboarding__producers"))
+    assert offboarding.group_name == "offboarding"
+    assert dg.AssetKey("core_uploads__validated") in offboarding.parent_keys
+    assert offboarding.partitions_def.name == "uploads"
+    job = defs.resolve_job_def("offboard_producers_job")
+    assert [node.name for node in job.nodes] == ["offboard_named_producers"]
+    assert job.tags.get("npnflow/action") == "offboard"
+    config = job.run_config_schema.config_type.fields["ops"].config_type.fields
+    op_config = config["offboard_named_producers"].config_type.fields["config"].config_type
+    assert set(op_config.fields) == {
+        "npns",
+        "offboarded_by",
+        "reason",
+        "effective_date",
+        "cocodes",
+        "submit_immediately",
+    }
+    required = {name for name, f in op_config.fields.items() if f.is_required}
+    assert required == {"npns", "offboarded_by"}
 
 
 def test_appointment_and_submission_assets_jobs_and_sensors_are_registered():

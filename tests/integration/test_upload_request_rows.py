@@ -38,15 +38,23 @@ TERMINATE = (
     "125,OH,Life,1234,,,\r\n"  # rejected: a 4-digit CoCode
 )
 PORTAL = "NPN,Portal\r\n10000001,Agent Portal\r\n10000002,agents\r\nabc,Agent Portal\r\n"
+OFFBOARD = (
+    "Agent NPN,Termination Reason Code,Effective Date,CoCodes\r\n"
+    "0001234,,,\r\n"  # every company, default reasons
+    "124,voluntary termination,11/30/2026,91234; 92345\r\n"  # a `;`-list kept as typed
+    "x125,,,\r\n"  # rejected: not an NPN
+)
 ALL_REJECTED = {
     "appoint": "NPN,States,CoCode,LOA Category\r\nx,CA,91234,Life\r\n",
     "terminate": "Agent NPN,States,Line of Authority,CoCode\r\nx,CA,Life,91234\r\n",
     "portal_invite": "NPN,Portal\r\nx,Agent Portal\r\n",
+    "offboard": "Agent NPN\r\nx\r\n",
 }
 CASES = {
     "appoint": ("appoint", APPOINT),
     "terminate": ("terminate", TERMINATE),
     "portal_invite": ("portal_invite", PORTAL),
+    "offboard": ("offboard", OFFBOARD),
     **{f"{kind}, every row rejected": (kind, text) for kind, text in ALL_REJECTED.items()},
 }
 AGENT = (
@@ -200,3 +208,17 @@ def test_an_upload_validated_before_the_rows_were_stored_says_what_to_do(engine)
         "core_uploads__validated again for partition inbox__appoint__old.csv__abc (it reads "
         "the file once more and stores its rows), then this step."
     )
+
+
+def test_an_offboard_upload_keeps_one_row_per_producer_with_its_cocodes_as_typed(
+    engine, reference, companies
+) -> None:
+    validated = _validate(OFFBOARD, "offboard", reference, companies)
+    _apply(engine, "U1", validated)
+    with engine.connect() as connection:
+        stored = request_rows.read_request_rows(connection, "U1", "offboard")
+    assert stored["npn"].tolist() == ["0001234", "124"]
+    assert stored["cocodes"].tolist()[1] == "91234;92345"
+    assert pd.isna(stored["cocodes"].tolist()[0])
+    assert stored["termination_reason_code"].tolist()[1] == "VOLUNTARY_TERMINATION"
+    assert stored["effective_date"].tolist()[1] == pd.Timestamp("2026-11-30")

@@ -16,7 +16,7 @@ from assets.uploads.reading import (
     read_upload,
     require_columns,
 )
-from schemas.uploads import TEMPLATES
+from schemas.uploads import FOLDER_ONLY_KINDS, TEMPLATES
 
 AGENT = "Agency NPN,First Name,Last Name,Agent NPN"
 
@@ -244,12 +244,23 @@ def test_two_columns_meaning_the_same_template_column_reject_the_file() -> None:
         match_columns(["NPN", "State", "States", "CoCode"], "appoint")
 
 
-@pytest.mark.parametrize("kind", list(TEMPLATES))
+@pytest.mark.parametrize("kind", [k for k in TEMPLATES if k not in FOLDER_ONLY_KINDS])
 def test_each_template_header_is_recognised(kind: str) -> None:
     headers = [c.header for c in TEMPLATES[kind]]
     assert detect_kind(headers) == kind
     required = [c.header.upper() for c in TEMPLATES[kind] if c.required]
     assert detect_kind(required) == kind  # the required columns alone suffice
+
+
+@pytest.mark.parametrize("kind", sorted(FOLDER_ONLY_KINDS))
+def test_a_folder_only_kind_is_never_guessed_from_its_header(kind: str) -> None:
+    # Offboarding terminates every appointment: only inbox/offboard/ says a file is one.
+    headers = [c.header for c in TEMPLATES[kind]]
+    with pytest.raises(UploadRejected):
+        detect_kind(headers)
+    with pytest.raises(UploadRejected, match="not an npnflow template"):
+        detect_kind(["Agent NPN"])
+    assert detect_kind(headers, kind) == kind
 
 
 def test_the_folder_wins_over_the_header() -> None:

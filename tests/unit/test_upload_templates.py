@@ -14,7 +14,7 @@ from assets.uploads.reading import detect_kind, read_upload
 from assets.uploads.templates import template_csv, template_xlsx
 from assets.uploads.validation import validate_upload
 from schemas.reference import LOA_CATEGORIES
-from schemas.uploads import AGENT_TYPES, KINDS, SCORECARD_TYPES, TEMPLATES
+from schemas.uploads import AGENT_TYPES, FOLDER_ONLY_KINDS, KINDS, SCORECARD_TYPES, TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,14 +40,15 @@ def test_the_csv_template_is_the_header_the_validator_expects(kind: str) -> None
     assert data.decode("ascii") == ",".join(c.header for c in TEMPLATES[kind]) + "\r\n"
     with pytest.raises(Exception, match="no rows to process"):
         validate_upload(read_upload(data, "t.csv"), kind, {})
-    assert detect_kind(read_upload(data, "t.csv").headers) == kind
+    folder = kind if kind in FOLDER_ONLY_KINDS else None  # never guessed from a header
+    assert detect_kind(read_upload(data, "t.csv").headers, folder) == kind
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_xlsx_template_has_the_data_sheet_first(kind: str, reference) -> None:
     workbook = load_workbook(io.BytesIO(template_xlsx(kind, reference)))
     expected = [kind, "accepted_values"] + (
-        ["termination_reason_key"] if kind == "terminate" else []
+        ["termination_reason_key"] if kind in ("terminate", "offboard") else []
     )
     assert workbook.sheetnames == expected
     data = workbook[kind]
@@ -63,7 +64,8 @@ def test_the_xlsx_template_has_the_data_sheet_first(kind: str, reference) -> Non
         assert text_format is column.as_text, column.header
     assert any(c.as_text for c in columns)  # every kind has an NPN column kept as text
     raw = read_upload(template_xlsx(kind, reference), "t.xlsx")
-    assert detect_kind(raw.headers) == kind and raw.warnings == ()
+    folder = kind if kind in FOLDER_ONLY_KINDS else None
+    assert detect_kind(raw.headers, folder) == kind and raw.warnings == ()
 
 
 def test_accepted_values_come_from_the_reference_tables(reference) -> None:
