@@ -1,6 +1,6 @@
 """The `npnflow` command: set-up, the NIPR sandbox, the demo, the UI and the clean-up of dead
 runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`)
-and `offboard` live in their own `*_cli.py` modules, registered here.
+and `offboard`, `jit` live in their own `*_cli.py` modules, registered here.
 
 Every command works on the embedded default with no set-up; production differs only by
 environment variables (see the README).
@@ -18,6 +18,7 @@ import click
 
 from npnflow.batches_cli import batches
 from npnflow.export_cli import export
+from npnflow.jit_cli import jit
 from npnflow.offboard_cli import offboard
 from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
@@ -428,6 +429,7 @@ main.add_command(export)
 main.add_command(reports)
 main.add_command(portal)
 main.add_command(offboard)
+main.add_command(jit)
 
 if __name__ == "__main__":
     main()

@@ -502,6 +502,14 @@ transactions = Table(
     # Added by migration 0008: NIPR's own fee for the line (`nipr_transaction_fees`), beside the
     # state's `estimated_fee`; 0 for a line never sent (Not Eligible, Recorded, Held (JIT)).
     _money("estimated_nipr_fee"),
+    # Added by migration 0010: a released JIT line's move out of its held batch
+    # (docs/decisions/0026-jit-release.md) and the state's deadline for filing it.
+    Column("held_batch_id", String, nullable=True),
+    _timestamp("released_at"),
+    Column("released_by", String, nullable=True),
+    Column("jit_business_date", Date, nullable=True),
+    Column("jit_due_date", Date, nullable=True),
+    Column("cancelled_by", String, nullable=True),
     Index(None, "batch_id"),
     # "Is this line already requested or appointed?" checks across batches.
     Index(None, "npn", "state_code", "cocode", "loa_code"),

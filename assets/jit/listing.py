@@ -1,0 +1,99 @@
+"""Listing JIT lines (`npnflow jit list`): held and released ones, their state's deadline,
+due date and `Late JIT Filing` flag. Read only; the caller owns the connection."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assets.jit.rules import as_date, is_late
+from assets.rules.business_day import nipr_business_date
+from schemas import statuses
+from schemas.tables import TABLES
+
+__all__ = ["LIST_COLUMNS", "jit_lines", "late_jit_filing"]
+
+transactions = TABLES["transactions"]
+KIND = "appointment"
+
+
+#: The columns `jit_lines` returns (what `npnflow jit list` prints).
+LIST_COLUMNS = (
+    "transaction_id",
+    "batch_id",
+    "npn",
+    "state_code",
+    "cocode",
+    "loa_category",
+    "loa_code",
+    "status",
+    "jit_business_date",
+    "jit_deadline_days",
+    "jit_due_date",
+    "submitted_at",
+    "released_by",
+    "late",
+)
+
+
+def jit_lines(
+    connection: Connection,
+    *,
+    today: dt.date,
+    overdue: bool = False,
+    cocode: str | None = None,
+    state_code: str | None = None,
+) -> pd.DataFrame:
+    """Held lines and released ones, with their state's deadline, due date and late flag.
+
+    A held line has no due date yet (its deadline runs from the business date, given on the
+    release); `jit_deadline_days` says how long the state allows. `overdue` keeps the lines
+    flagged `Late JIT Filing`."""
+    rules_t = TABLES["state_appointment_rules"]
+    statement = (
+        sa.select(
+            *(transactions.c[c] for c in LIST_COLUMNS if c in transactions.c),
+            rules_t.c.jit_deadline_days,
+        )
+        .select_from(
+            transactions.outerjoin(rules_t, rules_t.c.state_code == transactions.c.state_code)
+        )
+        .where(
+            transactions.c.kind == KIND,
+            sa.or_(
+                transactions.c.status == statuses.HELD_JIT,
+                transactions.c.released_at.is_not(None),
+            ),
+        )
+        .order_by(transactions.c.jit_due_date, transactions.c.npn, transactions.c.transaction_id)
+    )
+    if cocode:
+        statement = statement.where(transactions.c.cocode == cocode.strip())
+    if state_code:
+        statement = statement.where(sa.func.upper(transactions.c.state_code) == state_code.upper())
+    result = connection.execute(statement)
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame["late"] = (
+        [late_jit_filing(row, today) for row in frame.to_dict("records")]
+        if len(frame)
+        else pd.Series(dtype=bool)
+    )
+    if overdue:
+        frame = frame[frame["late"]]
+    return frame.loc[:, list(LIST_COLUMNS)].reset_index(drop=True)
+
+
+def late_jit_filing(line: dict[str, object], today: dt.date) -> bool:
+    """`Late JIT Filing` for one transaction row (`rules.is_late` on its columns); a line's
+    filing day is NIPR's business date of its `submitted_at`."""
+    submitted = line.get("submitted_at")
+    sent = isinstance(submitted, dt.datetime) and not pd.isna(submitted)
+    return is_late(
+        as_date(line.get("jit_due_date")),
+        nipr_business_date(pd.Timestamp(submitted).to_pydatetime()) if sent else None,
+        today,
+        sent=sent,
+    )
