@@ -105,6 +105,19 @@ def _nipr_fee_cell(value: Decimal | float | int | None, status: str | None) -> s
     return _fee_cell(value) if status in SENT_STATUSES else ""
 
 
+def _jit_cell(line: dict[str, object], today: dt.date) -> object:
+    """A JIT line's hold, deadline and `Late JIT Filing` flag (submitted after its due date,
+    or still unsent past it); blank for a line that is not JIT."""
+    from assets.jit.listing import late_jit_filing
+    from assets.jit.rules import LATE_JIT_FILING
+
+    due = line.get("jit_due_date")
+    if _cell(due) == "":
+        return line.get("is_jit")
+    text = f"due {str(due)[:10]}"
+    return f"{text}, {LATE_JIT_FILING}" if late_jit_filing(line, today) else text
+
+
 def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
     # No types-tabulate installed; mypy flags only the first importer (so: unused-ignore too).
     from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
@@ -213,6 +226,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None) ->
 )
 def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
     from assets.batches.detail import batch_detail, format_money, format_timestamp
+    from assets.rules.business_day import nipr_business_date
 
     detail = _in_one_transaction(lambda connection: batch_detail(connection, batch_id))
     b = detail.batch
@@ -253,12 +267,13 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
     click.echo(heading + ":")
     # A termination has no category, license or JIT hold; it has a reason code and a date.
     termination = b["kind"] == "termination"
+    today = nipr_business_date()
     rows = []
     for t in shown.itertuples(index=False):
         line = (
             [t.loa_code, t.termination_reason_code, t.effective_date]
             if termination
-            else [t.loa_category, t.loa_code, t.license_number, t.is_jit]
+            else [t.loa_category, t.loa_code, t.license_number, _jit_cell(t._asdict(), today)]
         )
         nipr = ": ".join(str(v) for v in (t.nipr_status, t.nipr_message) if _cell(v) != "")
         rows.append(

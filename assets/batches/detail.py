@@ -48,6 +48,9 @@ TRANSACTION_COLUMNS = (
     "estimated_nipr_fee",
     "nipr_status",
     "nipr_message",
+    # A released JIT line's deadline, and when it went out (`Late JIT Filing`, assets/jit/).
+    "jit_due_date",
+    "submitted_at",
 )
 REJECTION_COLUMNS = (
     "request_row",

@@ -96,3 +96,18 @@ def test_cancel_by_transaction_id(database) -> None:
     assert status_by_state(database) == {"FL": statuses.HELD_JIT, "GA": statuses.CANCELLED}
     again = run("cancel", "--transaction", ga["transaction_id"], "--by", "Dana")
     assert again.exit_code == 1 and "nothing cancelled" in again.output
+
+
+def test_batches_show_flags_a_released_line_unsent_past_its_due_date(database) -> None:
+    # Business long ago, within nothing the state refuses: GA takes no effective date.
+    result = run(
+        "release", "--npn", ANN, "--state", "GA", "--business-date", "2026-01-05", "--by", "Dana"
+    )
+    assert result.exit_code == 0, result.output
+    frame = database.read_table("transactions")
+    batch_id = frame[frame["status"] == statuses.READY_TO_SUBMIT]["batch_id"].iloc[0]
+    shown = CliRunner().invoke(main, ["batches", "show", batch_id])
+    assert shown.exit_code == 0, shown.output
+    assert "due 2026-01-20, Late JIT Filing" in shown.output
+    overdue = run("list", "--overdue")
+    assert "Late JIT Filing" in overdue.output and "1 Late JIT Filing" in overdue.output
