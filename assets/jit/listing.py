@@ -87,10 +87,13 @@ def jit_lines(
 
 
 def late_jit_filing(line: dict[str, object], today: dt.date) -> bool:
-    """`Late JIT Filing` for one transaction row (`rules.is_late` on its columns); a line's
-    filing day is NIPR's business date of its `submitted_at`."""
+    """`Late JIT Filing` for one transaction row (`rules.is_late` on its columns): filed after
+    its due date (the filing day is NIPR's business date of `submitted_at`), or still waiting
+    to be sent (Held or Ready to Submit) past it. A line cancelled or refused is not late."""
     submitted = line.get("submitted_at")
     sent = isinstance(submitted, dt.datetime) and not pd.isna(submitted)
+    if not sent and line.get("status") not in statuses.AWAITING_REVIEW_TRANSACTION_STATUSES:
+        return False
     return is_late(
         as_date(line.get("jit_due_date")),
         nipr_business_date(pd.Timestamp(submitted).to_pydatetime()) if sent else None,

@@ -21,6 +21,7 @@ REPORT_MODELS = (
     "rpt_transactions_by_eligibility_reason",
     "rpt_batch_status",
     "rpt_expiring_licenses",
+    "rpt_jit_appointments",
 )
 
 

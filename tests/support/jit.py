@@ -32,6 +32,18 @@ T0 = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 
 def world_tables() -> dict[str, pd.DataFrame]:
     return {
+        "uploads": pd.DataFrame(
+            [
+                {
+                    "upload_id": HOLD_UPLOAD,
+                    "object_key": "appoint/first_requests.csv",
+                    "content_sha256": "0" * 64,
+                    "kind": "appoint",
+                    "received_at": T0,
+                    "status": "Processed",
+                }
+            ]
+        ),
         "producers": pd.DataFrame(
             [
                 {

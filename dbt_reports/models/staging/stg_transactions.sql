@@ -17,5 +17,11 @@ select
     estimated_nipr_fee,
     {{ npnflow_timestamp('submitted_at') }} as submitted_at,
     {{ npnflow_timestamp('completed_at') }} as completed_at,
-    {{ npnflow_timestamp('created_at') }} as created_at
+    {{ npnflow_timestamp('created_at') }} as created_at,
+    -- A released JIT line (migration 0010): where it was held, when released, its deadline.
+    held_batch_id,
+    {{ npnflow_timestamp('released_at') }} as released_at,
+    released_by,
+    {{ npnflow_date('jit_business_date') }} as jit_business_date,
+    {{ npnflow_date('jit_due_date') }} as jit_due_date
 from {{ source('npnflow', 'transactions') }}
