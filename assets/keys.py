@@ -62,6 +62,10 @@ PORTAL_UPLOAD_ASSET_KEYS = (INVITATIONS_KEY,)
 OFFBOARDING_KEY = dg.AssetKey("core_offboarding__producers")
 OFFBOARDING_UPLOAD_ASSET_KEYS = (OFFBOARDING_KEY,)
 
+# --- asset keys: just-in-time appointments -------------------------------------------------------------
+JIT_RELEASE_KEY = dg.AssetKey("core_jit__released")
+JIT_UPLOAD_ASSET_KEYS = (JIT_RELEASE_KEY,)
+
 # --- run tags ----------------------------------------------------------------------------------------
 # A dropped file's run: the sensor names the file version so the run reads exactly it.
 TAG_OBJECT_KEY = "npnflow/object_key"

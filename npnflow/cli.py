@@ -112,7 +112,7 @@ def demo(producers: int) -> None:
     sys.exit(run_demo(producers=producers))
 
 
-UPLOAD_KINDS = ("agent", "appoint", "terminate", "portal_invite", "offboard")
+UPLOAD_KINDS = ("agent", "appoint", "terminate", "portal_invite", "offboard", "jit_release")
 
 
 @main.command(help="Write an empty upload template (CSV header, or XLSX with its accepted values).")

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from assets.batches.approval import BatchActionRefused, BatchNotFound, approve_in_transaction
+from assets.jit.assets import release_named_jit_lines
 from assets.keys import (
     APPOINTMENT_ASSET_KEYS,
     CORE_TABLE_KEYS,
     INITIAL_SYNC_KEY,
+    JIT_UPLOAD_ASSET_KEYS,
     OFFBOARDING_UPLOAD_ASSET_KEYS,
     PORTAL_UPLOAD_ASSET_KEYS,
     RAW_PDB_ALERTS_KEY,
@@ -78,6 +80,7 @@ process_upload_job = dg.define_asset_job(
         *TERMINATION_ASSET_KEYS,
         *PORTAL_UPLOAD_ASSET_KEYS,
         *OFFBOARDING_UPLOAD_ASSET_KEYS,
+        *JIT_UPLOAD_ASSET_KEYS,
     ),
     description=(
         "Process one dropped file (a partition of `uploads`, requested by inbox_file_sensor): "
@@ -86,7 +89,7 @@ process_upload_job = dg.define_asset_job(
         "file, check every request's eligibility and group the transactions into batches; for "
         "a portal_invite file, invite the producers to their portals (one email each); for an "
         "offboard file, offboard the producers (terminations, unsent lines cancelled, portal "
-        "seats revoked)."
+        "seats revoked); for a jit_release file, release the held JIT lines it names."
     ),
 )
 
@@ -188,6 +191,20 @@ def offboard_producers_job() -> None:
     offboard_named_producers()
 
 
+@dg.job(
+    description=(
+        "Release held JIT appointment lines from the Launchpad (config: released_by; "
+        "transaction_ids, or npn with state, cocode, loa_category; business_date). Same effect "
+        "as `npnflow jit release`: re-checked as of today (a line no longer eligible becomes Not "
+        "Eligible, never sent), moved into a new Approved batch that approved_batch_sensor "
+        "submits once, with its JIT due date."
+    ),
+    tags={"npnflow/action": "jit_release"},
+)
+def release_jit_job() -> None:
+    release_named_jit_lines()
+
+
 build_reports_job = dg.define_asset_job(
     name="build_reports_job",
     # The dbt models of dbt_reports (assets/reports/assets.py), with their dbt tests as checks.
@@ -214,5 +231,6 @@ JOBS: "list[dg.JobDefinition | UnresolvedAssetJobDefinition]" = [
     approve_batch_job,
     invite_to_portal_job,
     offboard_producers_job,
+    release_jit_job,
     build_reports_job,
 ]

@@ -1,4 +1,4 @@
-"""pandera contracts for the five upload templates (SPEC section 4): the one source of truth.
+"""pandera contracts for the six upload templates (SPEC section 4): the one source of truth.
 
 `TEMPLATES` lists each kind's columns: the header the template writes, the field name used in
 code, whether the column is required, whether the cell holds a `;`-separated list, and what an
@@ -49,6 +49,7 @@ __all__ = [
     "AgentUpload",
     "AppointUpload",
     "FOLDER_ONLY_KINDS",
+    "JitReleaseUpload",
     "OffboardUpload",
     "PortalInviteUpload",
     "TemplateColumn",
@@ -58,12 +59,13 @@ __all__ = [
     "upload_schema",
 ]
 
-KINDS: tuple[str, ...] = ("agent", "appoint", "terminate", "portal_invite", "offboard")
+KINDS: tuple[str, ...] = ("agent", "appoint", "terminate", "portal_invite", "offboard", "jit_release")  # fmt: skip
 #: Kinds never guessed from a header: only their inbox folder (`inbox/offboard/`) or a kind
 #: named on the command line says a file is one. Offboarding terminates every appointment of
 #: the producers listed, and its one required column (`Agent NPN`) heads other templates too:
 #: a bare list of NPNs dropped at the inbox's root must not offboard anyone.
-FOLDER_ONLY_KINDS: frozenset[str] = frozenset({"offboard"})
+#: A `jit_release` file has an appoint file's header: never take an appoint file for one.
+FOLDER_ONLY_KINDS: frozenset[str] = frozenset({"offboard", "jit_release"})
 
 # Excel's own limit on the characters in one cell: a longer cell cannot have come from a
 # spreadsheet the analyst can open, and it is reported as a row error, not a crash.
@@ -239,6 +241,13 @@ TEMPLATES: dict[str, tuple[TemplateColumn, ...]] = {
             help="5-digit NAIC CoCodes of your companies separated by ';' (blank: every "
                  "company in config/companies.yaml)",
         ),
+    ),
+    "jit_release": (  # "first business" feed: held JIT lines to release
+        TemplateColumn("NPN", "npn", "npn", True, aliases=("Agent NPN",), help=_NPN_HELP),
+        TemplateColumn("State", "state_codes", "states", True, aliases=("States",), help=_STATES_HELP),
+        TemplateColumn("CoCode", "cocode", "cocode", True, help="the company's 5-digit NAIC CoCode"),
+        TemplateColumn("LOA Category", "loa_category", "category", help="blank: every category"),
+        TemplateColumn("Business Date", "business_date", "date", help="YYYY-MM-DD or MM/DD/YYYY: first business (blank: today); starts the JIT deadline"),
     ),
 }  # fmt: skip
 
@@ -519,12 +528,23 @@ class OffboardUpload(_Upload):
         return _mask(_once(frame, ["npn"]))
 
 
+class JitReleaseUpload(_Upload):
+    """`jit_release`: held JIT lines to release, one row per producer, company and category."""
+
+    npn: Series[str] = pa.Field(is_digits=_npn())
+    state_codes: Series[str] = pa.Field(semicolon_items_in=_states())
+    cocode: Series[str] = pa.Field(is_digits=_cocode())
+    loa_category: Series[str] = pa.Field(nullable=True, isin=list(LOA_CATEGORIES))
+    business_date: Series[str] = pa.Field(nullable=True, is_calendar_date=())
+
+
 UPLOAD_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "agent": AgentUpload,
     "appoint": AppointUpload,
     "terminate": TerminateUpload,
     "portal_invite": PortalInviteUpload,
     "offboard": OffboardUpload,
+    "jit_release": JitReleaseUpload,
 }
 
 

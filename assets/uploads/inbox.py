@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 INBOX_PREFIX = "inbox/"
-KINDS = ("agent", "appoint", "terminate", "portal_invite", "offboard")
+KINDS = ("agent", "appoint", "terminate", "portal_invite", "offboard", "jit_release")
 IGNORED_FOLDERS = frozenset({"processed", "archive"})
 ERROR_REPORT_SUFFIXES = (".errors.csv", ".errors.xlsx")
 

@@ -31,9 +31,15 @@ from schemas.tables import upload_request_rows, uploads
 
 #: The upload kinds whose request rows are stored (agent rows never are: they hold SSNs).
 STORED_KINDS = frozenset(REQUEST_COLUMNS)
-# A frame column whose table column has another name: a portal_invite or offboard row's
-# spreadsheet row, an offboard row's `;`-list of CoCodes (kept as typed, one row per producer).
-_TABLE_NAME = {"row_number": "request_row", "cocodes": "cocode"}
+# A frame column whose table column has another name: a portal_invite, offboard or jit_release
+# row's spreadsheet row, an offboard row's `;`-list of CoCodes and a jit_release row's `;`-list
+# of states (kept as typed, one row per file row), a jit_release row's business date.
+_TABLE_NAME = {
+    "row_number": "request_row",
+    "cocodes": "cocode",
+    "state_codes": "state_code",
+    "business_date": "effective_date",
+}
 
 
 class RequestRowsMissing(LookupError):

@@ -30,6 +30,8 @@ OTHER_KIND_NOTES = {
     "capability's work, not onboarding's.",
     "offboard": "Producers to offboard are validated here; offboarding them is the "
     "offboarding capability's work (core_offboarding__producers), not onboarding's.",
+    "jit_release": "Held JIT lines to release are validated here; releasing them is the JIT "
+    "capability's work (core_jit__released), not onboarding's.",
 }
 
 

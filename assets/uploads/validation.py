@@ -90,6 +90,8 @@ REQUEST_COLUMNS: dict[str, tuple[str, ...]] = {
     "portal_invite": ("row_number", *(c.field for c in TEMPLATES["portal_invite"])),
     # One row per producer, its CoCodes as the `;`-list typed (blank: every company).
     "offboard": ("row_number", *(c.field for c in TEMPLATES["offboard"])),
+    # One row per file row, its states as the `;`-list typed; released per state.
+    "jit_release": ("row_number", *(c.field for c in TEMPLATES["jit_release"])),
 }
 # An agent upload's exploded rows: the producer assignments it asks for, with their file row.
 _ASSIGNMENT_COLUMNS = ("row_number", *(c.name for c in producer_assignments.columns))
@@ -146,7 +148,7 @@ class ValidatedUpload:
         - terminate: one per state and line: request_row, npn, state_code, cocode, loa_code,
           loa_name (NIPR's name in that state), termination_reason_code (missing: the
           state's default), effective_date, submit_immediately;
-        - portal_invite, offboard: the valid rows.
+        - portal_invite, offboard, jit_release: the valid rows.
         """
         if self._exploded is not None:
             return self._exploded
@@ -493,6 +495,8 @@ def _typed(text: pd.DataFrame, kind: str) -> pd.DataFrame:
         out["effective_date"] = _date(out["effective_date"])
     elif kind == "offboard":
         out["effective_date"] = _date(out["effective_date"])
+    elif kind == "jit_release":
+        out["business_date"] = _date(out["business_date"])
     return out
 
 
