@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from npnflow.demo.dagster_runs import drop_file, heading, run_job, sync_onboarded
+from npnflow.demo.jit_offboarding import jit_and_offboarding
 from npnflow.demo.portal import portal_invitations
 from npnflow.demo.samples import roster, sample_agent_file
 from npnflow.demo.submissions import appointments, terminations
@@ -246,6 +247,13 @@ def run_demo(producers: int = 200) -> int:
 
         heading("8. A portal_invite file dropped: seats, one email per invitation, errors")
         if not portal_invitations(defs, instance, database):
+            return 1
+
+        heading(
+            "9. Just-in-time: a held line released with its business date and sent; "
+            "a producer offboarded"
+        )
+        if not jit_and_offboarding(defs, instance, database, today):
             return 1
 
     heading("Done")
