@@ -129,8 +129,13 @@ def held(database: OperationalDatabase) -> pd.DataFrame:
 
 def jit_world(path: Path) -> OperationalDatabase:
     """A seeded SQLite file at `path` holding the world, its lines held."""
+    return jit_database(f"sqlite:///{path}")
+
+
+def jit_database(url: str) -> OperationalDatabase:
+    """The world in the (empty) database at `url`, migrated and seeded, its lines held."""
     from support.seed import seeded_database
 
-    database = seeded_database(f"sqlite:///{path}", world_tables())
+    database = seeded_database(url, world_tables())
     hold_lines(database)
     return database
