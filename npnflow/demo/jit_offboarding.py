@@ -2,7 +2,8 @@
 sent; then one producer offboarded (docs/operations.md, "Just-in-time appointments" and
 "Offboarding").
 
-- an appoint file without Submit Just In Time holds two JIT lines (`Held (JIT)`);
+- an appoint file without Submit Just In Time holds JIT lines (`Held (JIT)`) of three
+  producers (the third stays held, for a person to list and release after the demo);
 - `npnflow jit list` shows them with their state's deadline;
 - `npnflow jit release --npn ... --business-date ... --by ...` releases the first producer's
   line into a new Approved batch, and `approved_batch_sensor`'s run sends it: Accepted;
@@ -69,9 +70,11 @@ def jit_and_offboarding(
         click.echo("   (no two producers with a JIT line left to hold: step skipped)")
         return True
     leaver, newcomer = by_producer.iloc[0], by_producer.iloc[1]
+    # A third producer's line stays held, for `npnflow jit list` / `jit release` afterwards.
+    waiting = by_producer.iloc[2:3]
     rows = [
         f"{r.npn},{r.state_code},{r.cocode},{r.loa_category},Producer,FALSE,FALSE,"
-        for r in (newcomer, leaver)
+        for r in (newcomer, leaver, *(w for _, w in waiting.iterrows()))
     ]
     key = f"inbox/appoint/demo-jit-{day.isoformat()}.csv"
     content = "\r\n".join([APPOINT_HEADER, *rows]) + "\r\n"
@@ -130,4 +133,9 @@ def jit_and_offboarding(
         f"   portal seats in use: {int(seats_before.sum())} before, {int(seats_after.sum())} "
         "after (a revoked seat is free again)"
     )
+    for _, line in waiting.iterrows():
+        click.echo(
+            f"   Still held for you to try: `npnflow jit list`, then `npnflow jit release --npn "
+            f"{line.npn} --business-date {today.isoformat()} --by NAME`"
+        )
     return not run.failed
