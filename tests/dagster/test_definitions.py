@@ -191,7 +191,12 @@ def test_upload_assets_job_and_sensors_are_registered():
     assert dg.AssetKey("core_uploads__validated") in onboarding.parent_keys
     job = defs.resolve_job_def("process_upload_job")
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == (
-        UPLOAD_KEYS | APPOINTMENT_KEYS | TERMINATION_KEYS | PORTAL_UPLOAD_KEYS | OFFBOARDING_KEYS
+        UPLOAD_KEYS
+        | APPOINTMENT_KEYS
+        | TERMINATION_KEYS
+        | PORTAL_UPLOAD_KEYS
+        | OFFBOARDING_KEYS
+        | JIT_KEYS
     )
     assert defs.resolve_sensor_def("inbox_file_sensor").job_name == "process_upload_job"
     assert defs.resolve_sensor_def("onboarded_producers_sensor").job_name == (
@@ -203,6 +208,34 @@ APPOINTMENT_KEYS = {"core_appointments__transactions", "core_appointments__batch
 TERMINATION_KEYS = {"core_terminations__transactions", "core_terminations__batches"}
 PORTAL_UPLOAD_KEYS = {"core_portal__invitations"}
 OFFBOARDING_KEYS = {"core_offboarding__producers"}
+JIT_KEYS = {"core_jit__released"}
+
+
+def test_jit_release_asset_and_job_are_registered():
+    """A jit_release file is followed in the UI like the others (partition per file), and
+    release_jit_job is on the Launchpad."""
+    defs = build_definitions("local")
+    graph = defs.get_repository_def().asset_graph
+    released = graph.get(dg.AssetKey("core_jit__released"))
+    assert released.group_name == "jit"
+    assert dg.AssetKey("core_uploads__validated") in released.parent_keys
+    assert released.partitions_def.name == "uploads"
+    job = defs.resolve_job_def("release_jit_job")
+    assert [node.name for node in job.nodes] == ["release_named_jit_lines"]
+    assert job.tags.get("npnflow/action") == "jit_release"
+    config = job.run_config_schema.config_type.fields["ops"].config_type.fields
+    op_config = config["release_named_jit_lines"].config_type.fields["config"].config_type
+    assert set(op_config.fields) == {
+        "released_by",
+        "transaction_ids",
+        "npn",
+        "state",
+        "cocode",
+        "loa_category",
+        "business_date",
+    }
+    required = {name for name, f in op_config.fields.items() if f.is_required}
+    assert required == {"released_by"}
 
 
 def test_offboarding_asset_and_job_are_registered():
