@@ -236,3 +236,18 @@ def test_due_date_and_effective_date_arithmetic() -> None:
     assert released_effective_date(None, held, True) == held
     assert released_effective_date(BUSINESS, held, None) == BUSINESS
     assert released_effective_date(BUSINESS, held, False) is None
+
+
+def test_offboarding_cancels_a_released_line_not_yet_sent(database) -> None:
+    from assets.offboarding.rules import OFFBOARDED, UNSENT_STATUSES, OffboardRequest
+    from assets.offboarding.service import offboard_producers
+
+    # A released line waits as Ready to Submit in its Approved batch: no status of its own.
+    assert statuses.READY_TO_SUBMIT in UNSENT_STATUSES
+    outcome = release(database, ReleaseRequest(npn=ANN, state_code="FL"))
+    run = offboard_producers(database, [OffboardRequest(ANN)], offboarded_by="Dana")
+    assert run.outcomes[0].outcome == OFFBOARDED
+    after = lines(database)
+    assert set(after["status"]) == {statuses.CANCELLED}  # the released FL and the held GA
+    (batch_id,) = outcome.batches
+    assert batches(database).loc[batch_id, "status"] == statuses.BATCH_COMPLETED
