@@ -419,9 +419,7 @@ def test_a_registry_states_recorded_line_is_an_appointment_not_filed_through_nip
     # The license line it rests on, and the date the request asked for.
     assert (recorded["license_number"], recorded["license_class_code"]) == ("IL-1", "3")
     assert recorded["license_class"] == "Producer" and bool(recorded["loa_is_active"])
-    assert _as_dates(pd.Series([recorded["appointment_effective_date"]])) == [
-        dt.date(2026, 2, 18)
-    ]
+    assert _as_dates(pd.Series([recorded["appointment_effective_date"]])) == [dt.date(2026, 2, 18)]
     # The IL line is appointed (recorded), so it is no Not Appointed row.
     assert f"{ANN}|IL|16|license=IL-1|class=3" not in rows.index
     # A line both recorded and in NIPR's appointments shows once: NIPR's row.

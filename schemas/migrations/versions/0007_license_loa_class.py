@@ -61,14 +61,6 @@ _SAME_NUMBER = (
 )
 
 
-def _mark_for_resync(npns: sa.TextClause) -> None:
-    op.execute(
-        sa.text(f"UPDATE producers SET sync_status = :status WHERE npn IN ({npns.text})").bindparams(
-            status=RESYNC_STATUS, unknown=UNKNOWN_CLASS_CODE
-        )
-    )
-
-
 def upgrade() -> None:
     with op.batch_alter_table("license_loas") as batch:
         batch.add_column(sa.Column("license_class_code", sa.String(), nullable=True))
@@ -80,14 +72,16 @@ def upgrade() -> None:
             "LIMIT 1), :unknown)"
         ).bindparams(unknown=UNKNOWN_CLASS_CODE)
     )
-    # Producers holding a guessed row: no license row, or a number with several classes.
-    _mark_for_resync(
+    # Producers holding a guessed row (no license row, or a number with several classes) are
+    # picked by the next initial sync, whose Entity Info replaces the guess.
+    op.execute(
         sa.text(
+            "UPDATE producers SET sync_status = :status WHERE npn IN ("
             "SELECT license_loas.npn FROM license_loas "
             "WHERE license_loas.license_class_code = :unknown "
-            f"OR (SELECT COUNT(DISTINCT licenses.license_class_code) FROM licenses "
-            f"WHERE {_SAME_NUMBER}) > 1"
-        )
+            "OR (SELECT COUNT(DISTINCT licenses.license_class_code) FROM licenses "
+            f"WHERE {_SAME_NUMBER}) > 1)"
+        ).bindparams(status=RESYNC_STATUS, unknown=UNKNOWN_CLASS_CODE)
     )
     with op.batch_alter_table("license_loas") as batch:
         batch.alter_column("license_class_code", existing_type=sa.String(), nullable=False)
