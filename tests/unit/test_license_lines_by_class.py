@@ -76,10 +76,13 @@ def alerts_report(class_one_loa: str, class_two_loa: str) -> bytes:
 
 
 def lines(frame: pd.DataFrame) -> list[tuple[object, ...]]:
-    columns = ["state_code", "license_number", "license_class_code", "loa_code", "is_active"]
+    """(state, number, class, LOA, active) of each line, active as a plain bool."""
+    columns = ["state_code", "license_number", "license_class_code", "loa_code"]
     return sorted(
-        tuple(bool(v) if isinstance(v, bool | pd.BooleanDtype) else v for v in row)
-        for row in frame[columns].itertuples(index=False, name=None)
+        (*row, bool(active))
+        for row, active in zip(
+            frame[columns].itertuples(index=False, name=None), frame["is_active"], strict=True
+        )
     )
 
 
