@@ -196,8 +196,14 @@ def world_rows(world, npns, day) -> dict[str, set[tuple]]:
             )
             for line in lic.loas:
                 rows["license_loas"].add(
-                    (npn, lic.state, lic.number, str(lic.class_code), str(line.code),
-                     line.is_active)
+                    (
+                        npn,
+                        lic.state,
+                        lic.number,
+                        str(lic.class_code),
+                        str(line.code),
+                        line.is_active,
+                    )
                 )
         for a in producer.appointments:
             rows["appointments"].add((npn, a.state, a.cocode, str(a.loa_code), a.status))
