@@ -71,7 +71,8 @@ COMPANY_LEVEL_LOA_CODE = ""
 TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "producers": ("npn",),
     "licenses": ("npn", "state_code", "license_number", "license_class_code"),
-    "license_loas": ("npn", "state_code", "license_number", "loa_code"),
+    # One license number can carry several classes, each with its own lines (ADR 0023).
+    "license_loas": ("npn", "state_code", "license_number", "license_class_code", "loa_code"),
     "appointments": ("npn", "state_code", "cocode", "loa_code"),
 }
 

@@ -14,8 +14,8 @@ dtype is a parser bug, not something to paper over.
 
 Checks: NPNs are 1-10 digits, state codes two upper-case letters, license class and LOA codes
 NIPR's numeric ids, CoCodes 5 digits; the SPEC primary keys are unique within each frame.
-Across frames: every LOA belongs to a license of the same report, and every row's NPN is a
-row of `producers`.
+Across frames: every LOA belongs to a license of the same report (same number and class), and
+every row's NPN is a row of `producers`.
 """
 
 from __future__ import annotations
@@ -111,13 +111,16 @@ class LicenseLoasFrame(_Parsed):
     npn: Series[str] = pa.Field(str_matches=NPN)
     state_code: Series[str] = pa.Field(str_matches=STATE_CODE)
     license_number: Series[str] = pa.Field(str_length={"min_value": 1})
+    # The class of the license the line hangs under: NIPR files one license number under
+    # several classes, each with its own lines (ADR 0023).
+    license_class_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
     loa_code: Series[str] = pa.Field(str_matches=NIPR_CODE)
     loa_name: Series[str] = pa.Field(nullable=True)
     is_active: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     issue_date: Series[pandas_engine.Date] = pa.Field(nullable=True)
 
     class Config:
-        unique = ["npn", "state_code", "license_number", "loa_code"]
+        unique = ["npn", "state_code", "license_number", "license_class_code", "loa_code"]
 
 
 class AppointmentsFrame(_Parsed):
@@ -191,7 +194,8 @@ def validate_parsed_report(report: _HasFrames) -> pd.DataFrame:
 
 def _cross_frame_failures(report: _HasFrames) -> list[pd.DataFrame]:
     out = []
-    key = ["npn", "state_code", "license_number"]
+    # A line belongs to the license of its number *and* class (one number, several classes).
+    key = ["npn", "state_code", "license_number", "license_class_code"]
     loas, licenses = report.license_loas, report.licenses
     if len(loas) and set(key) <= set(loas) and set(key) <= set(licenses):
         known = pd.MultiIndex.from_frame(licenses[key].astype(object))

@@ -289,12 +289,15 @@ licenses = Table(
     _timestamp("nipr_updated_at"),
 )
 
+# A line hangs under one class of a license number: NIPR files one number under several
+# classes, each with its own lines and statuses, so the class is part of the key (ADR 0023).
 license_loas = Table(
     "license_loas",
     metadata,
     Column("npn", String, primary_key=True),
     Column("state_code", String, primary_key=True),
     Column("license_number", String, primary_key=True),
+    Column("license_class_code", String, primary_key=True),
     Column("loa_code", String, primary_key=True),
     Column("loa_name", String, nullable=True),
     Column("is_active", Boolean, nullable=True),

@@ -138,14 +138,19 @@ line_license AS (
 ),
 -- Check 8's look-up: the candidate (line, license) pairs whose license holds the line, active.
 -- Joined from the candidates, so the 2.7M-row license_loas is only probed, never grouped.
+-- The line must hang under the candidate's own class: NIPR files one license number under
+-- several classes, and a line of another class says nothing of this one (ADR 0023). A frame
+-- without classes (NULL: a caller from before the class joined the key) matches by number.
 licensed_line AS (
-    SELECT DISTINCT ll.request_id, ll.loa_code, ll.license_number
+    SELECT DISTINCT ll.request_id, ll.loa_code, ll.license_number, ll.license_class_code
     FROM line_license ll
     JOIN license_loas_in lo
       ON CAST(lo.npn AS VARCHAR) = ll.npn
      AND CAST(lo.state_code AS VARCHAR) = ll.state_code
      AND CAST(lo.license_number AS VARCHAR) = ll.license_number
      AND CAST(lo.loa_code AS VARCHAR) = ll.loa_code
+     AND (lo.license_class_code IS NULL
+          OR CAST(lo.license_class_code AS VARCHAR) = ll.license_class_code)
     WHERE TRY_CAST(lo.is_active AS BOOLEAN)
 ),
 -- Check 9's look-up, likewise.
@@ -195,6 +200,7 @@ license_checked AS (
     LEFT JOIN licensed_line lo
       ON lo.request_id = ll.request_id AND lo.loa_code = ll.loa_code
      AND lo.license_number = ll.license_number
+     AND lo.license_class_code IS NOT DISTINCT FROM ll.license_class_code
     LEFT JOIN appointed_line ap
       ON ap.npn = ll.npn AND ap.state_code = ll.state_code
      AND ap.cocode = ll.cocode AND ap.loa_code = ll.loa_code

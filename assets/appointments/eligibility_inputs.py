@@ -42,7 +42,14 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
         "is_active",
         "expiration_date",
     ),
-    "license_loas": ("npn", "state_code", "license_number", "loa_code", "is_active"),
+    "license_loas": (
+        "npn",
+        "state_code",
+        "license_number",
+        "license_class_code",
+        "loa_code",
+        "is_active",
+    ),
     "appointments": ("npn", "state_code", "cocode", "loa_code", "status"),
     "companies": ("cocode", "company_name", "producer_assignment_required"),
     "company_loa_categories": ("cocode", "loa_category"),
@@ -62,6 +69,9 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "transactions": ("transaction_id", "npn", "state_code", "cocode", "loa_code", "status"),
 }
 OPTIONAL_INPUTS = ("lines_of_authority", "transactions")
+# Columns a frame may lack, read as NULL. license_loas without its class (a caller from before
+# the class joined the table's key, ADR 0023): its lines match every class of their number.
+OPTIONAL_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {"license_loas": ("license_class_code",)}
 # Read in pandas, not by the SQL: the effective-date limits of check 10. Absent: no state rule.
 STATE_RULES_INPUT = "state_appointment_rules"
 
@@ -226,7 +236,15 @@ def input_frame(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
             raise ValueError(f"eligibility needs the {name!r} frame")
         # Typed text columns: DuckDB would type an empty object column as NULL.
         return pd.DataFrame({column: pd.Series(dtype="str") for column in columns})
-    missing = [column for column in columns if column not in frame.columns]
+    optional = OPTIONAL_INPUT_COLUMNS.get(name, ())
+    missing = [c for c in columns if c not in frame.columns and c not in optional]
     if missing:
         raise ValueError(f"the {name!r} frame lacks column(s): {', '.join(missing)}")
-    return frame.loc[:, columns]
+    absent = [column for column in optional if column not in frame.columns]
+    if not absent:
+        return frame.loc[:, columns]
+    # A typed text column: DuckDB would type a column of only None as NULL.
+    present = [column for column in columns if column not in absent]
+    return frame.loc[:, present].assign(
+        **{column: pd.Series(None, index=frame.index, dtype="str") for column in absent}
+    )[columns]

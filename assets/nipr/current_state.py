@@ -72,7 +72,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "licenses": ("npn", "state_code", "license_number", "license_class_code"),
-    "license_loas": ("npn", "state_code", "license_number", "loa_code"),
+    "license_loas": ("npn", "state_code", "license_number", "license_class_code", "loa_code"),
     "appointments": ("npn", "state_code", "cocode", "loa_code"),
 }
 CATEGORY_OF_TABLE = {

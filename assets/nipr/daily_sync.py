@@ -48,7 +48,7 @@ from resources.object_store import STREAM_CHUNK_BYTES, ObjectStore
 CORE_TABLES = {
     "producers": "Tracked producers; names and email follow NIPR's demographics.",
     "licenses": "Current licenses of tracked producers, per state (NIPR PDB).",
-    "license_loas": "Current lines of authority of each license (NIPR PDB).",
+    "license_loas": "Current lines of authority of each license and class (NIPR PDB).",
     "appointments": "Current appointments and terminations, per state and company (NIPR PDB).",
 }
 

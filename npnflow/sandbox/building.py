@@ -162,7 +162,9 @@ def build_columns(world: WorldData, firm_fraction: float) -> None:
     world.lic_issue = issued
     world.lic_active = active
     world.lic_updated = np.maximum(issued, epoch - rng.integers(0, 400, n_lic))
-    world.lic_number = _license_numbers(rng, world, n_lic)
+    world.lic_number = _share_numbers_across_classes(
+        world, _license_numbers(rng, world, n_lic), lic_slot_start[lic_slot], lic_within
+    )
 
     # ---------------------------------------------------------------- lines of authority
     base_count = t_loa_count[lic_t]
@@ -250,6 +252,26 @@ def build_columns(world: WorldData, firm_fraction: float) -> None:
     world.app_reason = np.where(world.app_terminated, term_reason[app_pair], -1)
     world.app_renewal = np.where(world.app_terminated, -1, renewal[app_pair])
     world.app_start = np.searchsorted(world.app_producer, np.arange(n + 1))
+
+
+# NIPR files one license number under several classes (a VA number carries two; ADR 0023). One
+# producer in SHARED_NUMBER_EVERY (by NPN) holds the later classes of a state under the number
+# of its first license there, so the sandbox serves such reports too. Chosen from the NPN, not
+# drawn: the rest of the world (the order of draws) stays as it was.
+SHARED_NUMBER_EVERY = 4
+
+
+def _share_numbers_across_classes(
+    world: WorldData, numbers: Texts, first_of_state: Ints, within_state: Ints
+) -> Texts:
+    """`numbers` with the later licenses of a sharing producer's state renumbered to the
+    state's first license (`first_of_state`: the index of that license; `within_state`: the
+    license's position among the producer's licenses of the state)."""
+    sharing = world.npn.astype(np.int64) % SHARED_NUMBER_EVERY == 0
+    share = (within_state > 0) & sharing[world.lic_producer]
+    out = numbers.copy()
+    out[share] = numbers[first_of_state[share]]
+    return out
 
 
 def _license_numbers(rng: np.random.Generator, world: WorldData, count: int) -> Texts:

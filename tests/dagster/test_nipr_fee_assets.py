@@ -67,6 +67,7 @@ def _line(state: str, number: str, loa: str) -> dict[str, object]:
         "npn": NPN,
         "state_code": state,
         "license_number": number,
+        "license_class_code": "3",  # the class of the license it hangs under (`_license`)
         "loa_code": loa,
         "is_active": True,
     }

@@ -196,7 +196,14 @@ def world_rows(world, npns, day) -> dict[str, set[tuple]]:
             )
             for line in lic.loas:
                 rows["license_loas"].add(
-                    (npn, lic.state, lic.number, str(line.code), line.is_active)
+                    (
+                        npn,
+                        lic.state,
+                        lic.number,
+                        str(lic.class_code),
+                        str(line.code),
+                        line.is_active,
+                    )
                 )
         for a in producer.appointments:
             rows["appointments"].add((npn, a.state, a.cocode, str(a.loa_code), a.status))
@@ -224,6 +231,7 @@ def our_rows(database: OperationalDatabase) -> dict[str, set[tuple]]:
                 loas.npn,
                 loas.state_code,
                 loas.license_number,
+                loas.license_class_code,
                 loas.loa_code,
                 loas.is_active,
                 strict=True,

@@ -44,6 +44,7 @@ def at(text: str) -> dt.datetime:
 
 
 ANN, BOB, CY = "1000001", "1000002", "1000003"
+REGISTRY_RECORDED = "Registry State: Recorded Without NIPR Filing"  # issue 14's reason
 ACME, BUCKEYE, OTHER = "91234", "93456", "55555"
 
 # NIPR's own fee per transaction of the seed below (transactions.estimated_nipr_fee).
@@ -102,21 +103,30 @@ SEED: dict[str, list[dict[str, object]]] = {
             (CY, "TX", "TX-3", "465", "General Lines Agent", True, True, days(-1)),  # expired
             (CY, "CA", "CA-3", "3", "Producer", False, False, days(5)),  # inactive
             (CY, "OH", "OH-3", "3", "Producer", True, True, AS_OF),  # 30 days: expires today
+            # One VA license number under two classes, as NIPR files it (ADR 0023).
+            (ANN, "VA", "123", "1", "Class One", True, True, days(200)),
+            (ANN, "VA", "123", "2", "Class Two", True, True, days(200)),
+            (ANN, "IL", "IL-1", "3", "Producer", False, True, days(300)),  # registry state
         )
     ],
     "license_loas": [
-        dict(zip(("npn", "state_code", "license_number", "loa_code", "loa_name", "is_active"),
-                 row, strict=True))
+        dict(zip(("npn", "state_code", "license_number", "license_class_code", "loa_code",
+                  "loa_name", "is_active"), row, strict=True))
         for row in (
-            (ANN, "TX", "TX-1", "16", "Life", True),
-            (ANN, "TX", "TX-1", "825", "Life Agent", True),
+            (ANN, "TX", "TX-1", "465", "16", "Life", True),
+            (ANN, "TX", "TX-1", "465", "825", "Life Agent", True),
             # A second TX license with line 16: inactive, expiring later. The appointment on
             # line 16 must show TX-1, the active one.
-            (ANN, "TX", "TX-2", "16", "Life", True),
-            (ANN, "CA", "CA-1", "16", "Life", True),
-            (BOB, "OH", "OH-1", "39", None, True),  # no name on the license: NIPR's name
-            (BOB, "OH", "OH-1", "16", "Life", False),
-            (CY, "OH", "OH-3", "16", "Life", True),
+            (ANN, "TX", "TX-2", "882", "16", "Life", True),
+            (ANN, "CA", "CA-1", "3", "16", "Life", True),
+            (BOB, "OH", "OH-1", "3", "39", None, True),  # no name on the license: NIPR's name
+            (BOB, "OH", "OH-1", "3", "16", "Life", False),
+            (CY, "OH", "OH-3", "3", "16", "Life", True),
+            # VA 123: line 14 inactive under class 1, active under class 2. Two lines, each
+            # with its own class and status.
+            (ANN, "VA", "123", "1", "14", "Accident & Health", False),
+            (ANN, "VA", "123", "2", "14", "Accident & Health", True),
+            (ANN, "IL", "IL-1", "3", "16", "Life", True),
         )
     ],
     "appointments": [
@@ -154,6 +164,8 @@ SEED: dict[str, list[dict[str, object]]] = {
              Decimal("0.00"), at("2026-02-24 09:05")),
             ("B5", "appointment", ACME, "U1", statuses.BATCH_REJECTED, 0, None, False,
              Decimal("0.00"), at("2026-02-20 09:05")),  # no transaction left
+            ("B6", "appointment", ACME, "U1", statuses.BATCH_COMPLETED, 0, None, False,
+             Decimal("0.00"), at("2026-02-20 09:05")),  # registry-state lines, never sent
         )
     ],
     "transactions": [
@@ -180,6 +192,17 @@ SEED: dict[str, list[dict[str, object]]] = {
             ("T7", "B4", "termination", ANN, "TX", ACME, "16", "In Good Standing",
              statuses.PENDING_STATE_REVIEW, Decimal("0.00"), at("2026-02-25 11:00"), None,
              at("2026-02-24 09:05")),
+        )
+    ] + [
+        # Lines of a registry state (IL) recorded without NIPR filing: the carrier's register
+        # holds them. T9's line is also in NIPR's appointments: the report shows NIPR's row.
+        {"transaction_id": transaction_id, "batch_id": "B6", "kind": "appointment", "npn": ANN,
+         "state_code": state, "cocode": ACME, "loa_code": "16", "license_number": number,
+         "license_class_code": class_code, "eligibility_reason": REGISTRY_RECORDED,
+         "status": statuses.RECORDED, "estimated_fee": Decimal("0.00"),
+         "effective_date": dt.date(2026, 2, 18), "created_at": at("2026-02-20 09:12")}
+        for transaction_id, state, number, class_code in (
+            ("T8", "IL", "IL-1", "3"), ("T9", "TX", "TX-1", "465")
         )
     ],
     "request_rejections": [
@@ -339,18 +362,23 @@ def test_licensing_has_a_row_per_appointment_line_and_per_unappointed_license_li
     report = built[LICENSING]
     assert set(LICENSING_COLUMNS) <= set(report.columns)
     assert report["report_key"].is_unique
-    # 6 appointment rows; TX-1/825 and OH-1/16 are the license lines with no appointment.
+    # 6 appointment rows of NIPR, 1 recorded (IL); TX-1/825, OH-1/16 and VA 123/14 under each
+    # of its two classes are the license lines with no appointment.
     assert report["appointment_status"].value_counts().to_dict() == {
         "Appointed": 5,
         "Terminated": 1,
-        "Not Appointed": 2,
+        "Recorded": 1,
+        "Not Appointed": 4,
     }
     not_appointed = report[report["appointment_status"] == "Not Appointed"]
     assert set(zip(not_appointed["npn"], not_appointed["license_number"],
-                   not_appointed["loa_code"], strict=True)) == {
-        (ANN, "TX-1", "825"), (BOB, "OH-1", "16")
+                   not_appointed["license_class_code"], not_appointed["loa_code"],
+                   strict=True)) == {
+        (ANN, "TX-1", "465", "825"), (BOB, "OH-1", "3", "16"),
+        (ANN, "123", "1", "14"), (ANN, "123", "2", "14"),
     }  # fmt: skip
     assert not_appointed["cocode"].isna().all() and not_appointed["company_name"].isna().all()
+    assert not_appointed["filed_through_nipr"].isna().all()
 
     rows = report.set_index("report_key")
     ann_tx = rows.loc[f"{ANN}|TX|16|cocode={ACME}"]
@@ -367,13 +395,47 @@ def test_licensing_has_a_row_per_appointment_line_and_per_unappointed_license_li
     assert terminated["termination_reason"] == "Company Terminated"
     # No name on the license: NIPR's name of OH line 39.
     assert rows.loc[f"{BOB}|OH|39|cocode={BUCKEYE}", "loa_name"] == "Accident & Health"
-    assert rows.loc[f"{BOB}|OH|16|license=OH-1", "producer_name"] == "Bob"
-    assert not bool(rows.loc[f"{BOB}|OH|16|license=OH-1", "loa_is_active"])
+    assert rows.loc[f"{BOB}|OH|16|license=OH-1|class=3", "producer_name"] == "Bob"
+    assert not bool(rows.loc[f"{BOB}|OH|16|license=OH-1|class=3", "loa_is_active"])
     # Not one of our companies: the name NIPR reported.
     assert rows.loc[f"{CY}|OH|16|cocode={OTHER}", "company_name"] == "Other Carrier Co"
     # An appointment on a line no license carries keeps its row, without a license.
     orphan = rows.loc[f"{CY}|OH|99|cocode={ACME}"]
     assert pd.isna(orphan["license_number"]) and orphan["appointment_status"] == "Appointed"
+
+
+def test_one_license_number_keeps_a_line_per_class_with_its_own_status(built):
+    """NIPR files VA license 123 under two classes; line 14 is inactive under one, active
+    under the other. The report keeps both lines apart, each with its class's license."""
+    rows = built[LICENSING].set_index("report_key")
+
+    inactive = rows.loc[f"{ANN}|VA|14|license=123|class=1"]
+    active = rows.loc[f"{ANN}|VA|14|license=123|class=2"]
+
+    assert (inactive["license_class"], bool(inactive["loa_is_active"])) == ("Class One", False)
+    assert (active["license_class"], bool(active["loa_is_active"])) == ("Class Two", True)
+
+
+def test_a_registry_states_recorded_line_is_an_appointment_not_filed_through_nipr(built):
+    rows = built[LICENSING].set_index("report_key")
+
+    recorded = rows.loc[f"{ANN}|IL|16|cocode={ACME}"]
+
+    assert recorded["appointment_status"] == "Recorded"
+    assert not bool(recorded["filed_through_nipr"])
+    assert recorded["company_name"] == "Acme Life"
+    # The license line it rests on, and the date the request asked for.
+    assert (recorded["license_number"], recorded["license_class_code"]) == ("IL-1", "3")
+    assert recorded["license_class"] == "Producer" and bool(recorded["loa_is_active"])
+    assert _as_dates(pd.Series([recorded["appointment_effective_date"]])) == [dt.date(2026, 2, 18)]
+    # The IL line is appointed (recorded), so it is no Not Appointed row.
+    assert f"{ANN}|IL|16|license=IL-1|class=3" not in rows.index
+    # A line both recorded and in NIPR's appointments shows once: NIPR's row.
+    nipr = rows.loc[f"{ANN}|TX|16|cocode={ACME}"]
+    assert nipr["appointment_status"] == "Appointed" and bool(nipr["filed_through_nipr"])
+    assert (rows["npn"] + rows["state_code"] + rows["loa_code"] + rows["cocode"].fillna("")).eq(
+        f"{ANN}TX16{ACME}"
+    ).sum() == 1
 
 
 def test_expiring_licenses_fall_in_the_smallest_window_as_of_the_pinned_date(built):
@@ -401,7 +463,7 @@ def test_batch_status_counts_each_batch_transactions_per_status(built):
     # One count column per transaction status (a missing one is a KeyError here), and total.
     counts = report[[
         "ready_to_submit", "held_jit", "not_eligible", "submitted", "pending_state_review",
-        "accepted", "rejected", "error", "cancelled", "total",
+        "accepted", "rejected", "error", "cancelled", "recorded", "total",
     ]].astype(int)  # fmt: skip
     nonzero = {batch: {c: n for c, n in row.items() if n} for batch, row in counts.iterrows()}
     assert nonzero == {
@@ -410,17 +472,19 @@ def test_batch_status_counts_each_batch_transactions_per_status(built):
         "B3": {"not_eligible": 2, "total": 2},
         "B4": {"pending_state_review": 1, "total": 1},
         "B5": {},  # rejected batch with no transaction left: every count 0
+        "B6": {"recorded": 2, "total": 2},
     }
     assert report["status"].to_dict() == {
         "B1": "Approved", "B2": "Pending Review", "B3": "Completed", "B4": "Submitted",
-        "B5": "Rejected",
+        "B5": "Rejected", "B6": "Completed",
     }  # fmt: skip
     assert report["estimated_fees"].astype(float).to_dict() == {
-        "B1": 20.0, "B2": 7.0, "B3": 0.0, "B4": 0.0, "B5": 0.0
+        "B1": 20.0, "B2": 7.0, "B3": 0.0, "B4": 0.0, "B5": 0.0, "B6": 0.0
     }  # fmt: skip
-    # Beside the state fees, NIPR's own: B2's Held line adds nothing, B5 has no line left.
+    # Beside the state fees, NIPR's own: B2's Held line and B6's Recorded ones add nothing, B5
+    # has no line left.
     assert report["estimated_nipr_fees"].astype(float).to_dict() == {
-        "B1": 10.0, "B2": 5.0, "B3": 0.0, "B4": 5.0, "B5": 0.0
+        "B1": 10.0, "B2": 5.0, "B3": 0.0, "B4": 5.0, "B5": 0.0, "B6": 0.0
     }  # fmt: skip
     assert report.loc["B4", "kind"] == "termination" and report.loc["B4", "approved_by"] == "Dana"
     assert bool(report.loc["B1", "submit_immediately"]) and not bool(
@@ -451,6 +515,7 @@ def test_transactions_by_eligibility_reason_count_fees_and_rejected_requests(bui
         ("termination", ACME, "In Good Standing", "Pending State Review"): (1, 0.0),
         ("appointment", ACME, "Producer Not Found", "Request Rejected"): (2, 0.0),
         ("appointment", BUCKEYE, "Producer Inactive", "Request Rejected"): (1, 0.0),
+        ("appointment", ACME, REGISTRY_RECORDED, "Recorded"): (2, 0.0),
     }
     # Every transaction and every rejected request row is counted once; fees add up.
     assert report["transactions"].sum() == len(SEED["transactions"]) + len(
@@ -485,6 +550,7 @@ def test_definitions_list_the_reports_downstream_of_the_python_assets():
         "core_nipr__producers", "core_nipr__licenses", "core_nipr__license_loas",
         "core_nipr__appointments", "core_config__companies", "core_reference__lines_of_authority",
         "core_onboarding__producers",  # agencies
+        "core_appointments__transactions",  # the lines a registry state recorded
     }  # fmt: skip
     assert parents["rpt_expiring_licenses"] >= {"core_nipr__licenses", "core_nipr__appointments"}
     assert parents["rpt_batch_status"] >= {
@@ -522,7 +588,9 @@ def test_other_writers_are_linked_only_when_the_code_location_defines_them():
     assert "core_terminations__transactions" in deps["rpt_batch_status"]
     # Not defined here: not linked (it would show as an asset nothing materializes).
     assert "core_terminations__batches" not in deps["rpt_batch_status"]
-    assert "core_terminations__transactions" not in deps[LICENSING]
+    assert "core_terminations__transactions" not in deps["rpt_expiring_licenses"]
+    # The licensing report reads `transactions` (its Recorded lines), so it is linked too.
+    assert "core_terminations__transactions" in deps[LICENSING]
 
     alone = with_report_lineage(*REPORT_ASSETS)
     assert list(alone[0].specs) == list(REPORT_ASSETS[0].specs)
@@ -639,7 +707,7 @@ def test_reports_build_and_show_on_the_embedded_default(tmp_path, monkeypatch):
 
     shown = runner.invoke(reports_cli, ["show", "rpt_batch_status", "--limit", "2"])
     assert shown.exit_code == 0, shown.output
-    assert "rpt_batch_status: 5 rows" in shown.output and "(first 2)" in shown.output
+    assert "rpt_batch_status: 6 rows" in shown.output and "(first 2)" in shown.output
     assert "Pending Review" in shown.output or "Approved" in shown.output
 
 

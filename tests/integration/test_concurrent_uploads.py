@@ -88,6 +88,7 @@ def _world() -> dict[str, pd.DataFrame]:
                     "npn": npn,
                     "state_code": state,
                     "license_number": number,
+                    "license_class_code": license_class,
                     "loa_code": loa,
                     "is_active": True,
                 }

@@ -68,7 +68,8 @@ SPEC_TABLES: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
         ),
     ),
     "license_loas": (
-        ("npn", "state_code", "license_number", "loa_code"),
+        # The class joined the key (migration 0007): one license number, several classes.
+        ("npn", "state_code", "license_number", "license_class_code", "loa_code"),
         ("loa_name", "is_active", "issue_date"),
     ),
     "appointments": (
@@ -449,3 +450,127 @@ def test_the_nipr_fee_table_is_seeded_and_transactions_carry_the_nipr_fee(
     ]
     assert all(fee > 0 for _, fee, _ in fees)  # an estimate, never "free" by default
     assert {"estimated_fee", "estimated_nipr_fee"} <= columns
+
+
+def _seed_license_lines_before_0007(database_url: str) -> None:
+    """Producers and lines as the old key held them (migration 0006)."""
+    statements = [
+        # 100: one class per number, the rows are exact.
+        "INSERT INTO producers (npn, sync_status) VALUES ('100', 'Success')",
+        "INSERT INTO licenses (npn, state_code, license_number, license_class_code, is_active) "
+        "VALUES ('100', 'TX', 'TX-1', '3', true)",
+        "INSERT INTO license_loas (npn, state_code, license_number, loa_code, is_active) "
+        "VALUES ('100', 'TX', 'TX-1', '16', true), ('100', 'TX', 'TX-1', '14', false)",
+        # 200: VA number 123 under classes 66 and 3 (the old apply kept one class's LOA 42).
+        "INSERT INTO producers (npn, sync_status) VALUES ('200', 'Success')",
+        "INSERT INTO licenses (npn, state_code, license_number, license_class_code, is_active) "
+        "VALUES ('200', 'VA', '123', '66', true), ('200', 'VA', '123', '3', true)",
+        "INSERT INTO license_loas (npn, state_code, license_number, loa_code, is_active) "
+        "VALUES ('200', 'VA', '123', '42', false)",
+        # 300: a line whose number has no license row at all.
+        "INSERT INTO producers (npn, sync_status) VALUES ('300', 'Success')",
+        "INSERT INTO license_loas (npn, state_code, license_number, loa_code, is_active) "
+        "VALUES ('300', 'CA', 'CA-9', '16', true)",
+    ]
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def _read(database_url: str, query: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def test_license_lines_take_their_class_in_place_and_guessed_producers_sync_again(
+    database_url: str,
+) -> None:
+    """Migration 0007: every row is kept, with its license's class; where the class had to
+    be guessed (several classes, or no license row) the producer is picked by the next
+    initial sync, whose Entity Info restores each class's own lines."""
+    migrate.upgrade(database_url, "0006")
+    _seed_license_lines_before_0007(database_url)
+
+    migrate.upgrade(database_url)
+
+    lines = _read(
+        database_url,
+        "SELECT npn, state_code, license_number, license_class_code, loa_code, is_active "
+        "FROM license_loas ORDER BY npn, loa_code",
+    )
+    assert lines == [
+        ("100", "TX", "TX-1", "3", "14", False),
+        ("100", "TX", "TX-1", "3", "16", True),
+        ("200", "VA", "123", "3", "42", False),  # the lowest of classes 3 and 66
+        ("300", "CA", "CA-9", "", "16", True),  # no license row: the placeholder class
+    ]
+    statuses = _read(database_url, "SELECT npn, sync_status FROM producers ORDER BY npn")
+    assert statuses == [("100", "Success"), ("200", "Not Started"), ("300", "Not Started")]
+    # The new key holds the same line under the other class of the number.
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                metadata.tables["license_loas"].insert(),
+                {
+                    "npn": "200",
+                    "state_code": "VA",
+                    "license_number": "123",
+                    "license_class_code": "66",
+                    "loa_code": "42",
+                    "is_active": True,
+                },
+            )
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                metadata.tables["license_loas"].insert(),
+                {
+                    "npn": "200",
+                    "state_code": "VA",
+                    "license_number": "123",
+                    "license_class_code": "66",
+                    "loa_code": "42",
+                },
+            )
+    finally:
+        engine.dispose()
+    assert _schema_differences(database_url, metadata) == []
+
+
+def test_downgrading_0007_folds_the_classes_back_keeping_the_active_line(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url)
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    rows = [
+        {"license_class_code": "3", "is_active": False},
+        {"license_class_code": "66", "is_active": True},
+    ]
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                metadata.tables["producers"].insert(), {"npn": "200", "sync_status": "Success"}
+            )
+            for row in rows:
+                connection.execute(
+                    metadata.tables["license_loas"].insert(),
+                    {"npn": "200", "state_code": "VA", "license_number": "123", "loa_code": "42"}
+                    | row,
+                )
+    finally:
+        engine.dispose()
+
+    migrate.downgrade(database_url, "0006")
+
+    assert _read(database_url, "SELECT npn, loa_code, is_active FROM license_loas") == [
+        ("200", "42", True)
+    ]
+    assert _read(database_url, "SELECT sync_status FROM producers") == [("Not Started",)]

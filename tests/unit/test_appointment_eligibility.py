@@ -887,3 +887,68 @@ def test_shuffling_the_input_rows_does_not_change_the_result():
         result = evaluate(shuffled_rows, shuffled_inputs)
         pd.testing.assert_frame_equal(result, expected)
         pd.testing.assert_frame_equal(result.attrs["repeats"], expected.attrs["repeats"])
+
+
+# --------------------------------------------------------------------------------------------
+# One license number, several classes (issue 14, ADR 0023): check 8 reads the rule's class
+# --------------------------------------------------------------------------------------------
+
+
+def two_class_va_inputs(rule_class: str | None) -> dict[str, pd.DataFrame]:
+    """VA license 123 of producer 1001 under class 1 (line 42 inactive) and class 2 (line 42
+    active), as NIPR files it; the company's VA rule names `rule_class` (None: any class)."""
+    inputs = make_inputs()
+    far = dt.date(2028, 1, 31)
+    licenses = inputs["licenses"]
+    inputs["licenses"] = pd.concat(
+        [
+            licenses[licenses["state_code"] != "VA"],
+            pd.DataFrame(
+                [
+                    ("1001", "VA", "123", "1", False, True, far),
+                    ("1001", "VA", "123", "2", False, True, far),
+                ],
+                columns=licenses.columns,
+            ),
+        ],
+        ignore_index=True,
+    )
+    loas = inputs["license_loas"]
+    loas = loas[loas["state_code"] != "VA"].assign(license_class_code="3")
+    inputs["license_loas"] = pd.concat(
+        [
+            loas,
+            pd.DataFrame(
+                [("1001", "VA", "123", "42", False, "1"), ("1001", "VA", "123", "42", True, "2")],
+                columns=["npn", "state_code", "license_number", "loa_code", "is_active"]
+                + ["license_class_code"],
+            ),
+        ],
+        ignore_index=True,
+    )
+    rules = inputs["gateway_business_rules"]
+    rules.loc[rules["state_code"] == "VA", "license_class_code"] = rule_class
+    return inputs
+
+
+def test_the_active_line_of_the_rules_class_makes_the_two_class_va_license_eligible():
+    result = only(evaluate([request(state_code="VA")], two_class_va_inputs(rule_class="2")))
+
+    assert result["status"] == "Ready to Submit"
+    assert result["eligibility_reason"] == el.REASON_IN_GOOD_STANDING
+    assert (result["license_number"], result["license_class_code"]) == ("123", "2")
+
+
+def test_an_active_line_of_another_class_does_not_license_the_rules_class():
+    result = only(evaluate([request(state_code="VA")], two_class_va_inputs(rule_class="1")))
+
+    assert result["status"] == "Not Eligible"
+    assert result["eligibility_reason"] == el.REASON_LICENSE_NOT_FOUND
+    assert (result["license_number"], result["license_class_code"]) == ("123", "1")
+
+
+def test_a_rule_of_any_class_takes_the_class_whose_line_is_active():
+    result = only(evaluate([request(state_code="VA")], two_class_va_inputs(rule_class=None)))
+
+    assert result["status"] == "Ready to Submit"
+    assert result["license_class_code"] == "2"  # not class 1, whose line is inactive

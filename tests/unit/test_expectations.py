@@ -68,6 +68,7 @@ def license_loas() -> pd.DataFrame:
             "npn": ["1234567890", "1234567890", "17"],
             "state_code": ["CA", "CA", "TX"],
             "license_number": ["0A1", "0A1", "333"],
+            "license_class_code": ["3", "3", "3"],
             "loa_code": ["10", "11", "14"],
             "issue_date": [dt.date(2020, 1, 1)] * 3,
         }
@@ -314,6 +315,16 @@ def test_codes_can_be_checked_against_one_flat_set() -> None:
     assert outcome.success
     assert outcome.failed_warnings == ("loa_code_is_known",)
     assert row(outcome, "loa_code_is_known")["unexpected_sample"] == "9999"
+
+
+def test_one_line_under_two_classes_of_one_license_number_is_not_a_duplicate() -> None:
+    # NIPR files one license number under several classes, each with its own lines (ADR 0023).
+    frame = pd.concat([license_loas(), license_loas().iloc[[2]]], ignore_index=True)
+    frame.loc[3, "license_class_code"] = "66"
+
+    assert run("license_loas", frame).failed_checks == ()
+    frame.loc[3, "license_class_code"] = "3"  # the same class again: a real duplicate
+    assert "license_loa_key_is_unique" in run("license_loas", frame).failed_checks
 
 
 def test_an_unknown_license_class_is_a_warning() -> None:

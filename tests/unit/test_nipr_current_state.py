@@ -42,8 +42,8 @@ def lic(npn, state, number, cls="1", active=True, expires=EXP, resident=False):
     )
 
 
-def loa(npn, state, number, code, active=True):
-    return (npn, state, number, code, f"line {code}", active, dt.date(2020, 1, 1))
+def loa(npn, state, number, code, active=True, cls="1"):
+    return (npn, state, number, cls, code, f"line {code}", active, dt.date(2020, 1, 1))
 
 
 def appt(npn, state, cocode, code, status="Appointed"):
@@ -118,7 +118,7 @@ BASE = current(
     ],
     loas=[
         loa("111", "CA", "CA-1", "16"),
-        loa("111", "CA", "CA-2", "12"),
+        loa("111", "CA", "CA-2", "12", cls="2"),
         loa("111", "TX", "TX-1", "16"),
         loa("222", "CA", "CA-9", "16"),
     ],
@@ -143,7 +143,7 @@ def test_a_reported_category_replaces_that_state_whole():
             lic("111", "CA", "CA-1", resident=True, expires=dt.date(2029, 1, 31)),
             lic("111", "CA", "CA-3", cls="3"),
         ],
-        loas=[loa("111", "CA", "CA-1", "16"), loa("111", "CA", "CA-3", "14")],
+        loas=[loa("111", "CA", "CA-1", "16"), loa("111", "CA", "CA-3", "14", cls="3")],
         scopes=[("111", "CA", "LICENSING")],
     )
     result = apply(BASE, parsed)

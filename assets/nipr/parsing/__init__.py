@@ -33,7 +33,10 @@ Mapping decisions (the ones a reader would otherwise have to guess):
   active (False when none is); None for Alerts, whose partial picture cannot say.
   `agency_npn` and `agent_type` are not in either report (they come from our uploads): None.
 - An Alerts LOA belongs to the `License` in the same `InsuranceLicense` wrapper (NIPR's
-  "wrapper to associate one license with one or more LOAs"): it takes that license's number.
+  "wrapper to associate one license with one or more LOAs"): it takes that license's number
+  and class; an Entity Info `DETAIL` takes those of its `LICENSE`. NIPR files one license
+  number under several classes (a VA number can carry two), so `license_loas` rows are keyed
+  by the class too and a line of one class never replaces the same LOA of another (ADR 0023).
 - Appointments have one row per line of authority. An appointment without an LOA code (NIPR
   sends company-level appointments that way, e.g. the TN one in the samples) gets `loa_code`
   "" rather than a missing value, because `loa_code` is part of the table's primary key.

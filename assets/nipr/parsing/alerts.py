@@ -305,12 +305,13 @@ class AlertsReader(ReportState):
         active = by_description[description]
         if active is UNDECIDED:
             active = by_code[status]
+        class_code = codes[class_code]
         self.licenses.append(
             (
                 subject,
                 state,
                 number,
-                codes[class_code],
+                class_code,
                 codes[class_name],
                 resident,
                 active,
@@ -342,7 +343,8 @@ class AlertsReader(ReportState):
                 (
                     subject,
                     state,
-                    number,  # the LOA belongs to the License of its InsuranceLicense wrapper
+                    number,  # the LOA belongs to the License of its InsuranceLicense wrapper:
+                    class_code,  # that license's number and class
                     codes[loa_code],
                     codes[loa_name],
                     active,

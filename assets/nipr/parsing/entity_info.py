@@ -108,12 +108,13 @@ class EntityInfoReader(ReportState):
         f = {c.tag: c.text for c in elem}
         token, state = self._token, self._ei_state_of(elem)
         number = clean(f.get("LICENSE_NUM"))
+        class_code = self._code(f.get("LICENSE_CLASS_CODE"))
         self.licenses.append(
             (
                 token,
                 state,
                 number,
-                self._code(f.get("LICENSE_CLASS_CODE")),
+                class_code,
                 self._code(f.get("LICENSE_CLASS")),
                 flag(RESIDENCY, f.get("RESIDENCY_STATUS")),
                 flag(YES_NO, f.get("ACTIVE")),
@@ -131,6 +132,7 @@ class EntityInfoReader(ReportState):
                         token,
                         state,
                         number,
+                        class_code,  # a DETAIL belongs to its LICENSE: that number and class
                         self._code(g.get("LOA_CODE")),
                         self._code(g.get("LOA")),
                         status_active(g.get("STATUS")),

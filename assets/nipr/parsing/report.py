@@ -38,6 +38,7 @@ LICENSE_LOA_COLUMNS = (
     "npn",
     "state_code",
     "license_number",
+    "license_class_code",  # one license number can carry several classes (ADR 0023)
     "loa_code",
     "loa_name",
     "is_active",
