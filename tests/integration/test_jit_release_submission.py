@@ -134,6 +134,7 @@ def held_world(tmp_path: Path, sandbox: NiprSandbox) -> tuple[OperationalDatabas
                         "npn": producer.npn,
                         "state_code": lic.state,
                         "license_number": lic.number,
+                        "license_class_code": str(lic.class_code),
                         "loa_code": str(loa.code),
                         "is_active": True,
                     }

@@ -84,10 +84,11 @@ def world_tables() -> dict[str, pd.DataFrame]:
                     "npn": ANN,
                     "state_code": s,
                     "license_number": n,
+                    "license_class_code": c,
                     "loa_code": "16",
                     "is_active": True,
                 }
-                for s, n in (("FL", "FL-1"), ("GA", "GA-1"))
+                for s, n, c in (("FL", "FL-1", "1"), ("GA", "GA-1", "288"))
             ]
         ),
     }
