@@ -78,7 +78,6 @@ from assets.appointments.eligibility_vocabulary import (
     batch_key,
     company_not_in_state_reason,
 )
-from assets.rules.business_day import nipr_business_date
 from assets.rules.effective_dates import (
     appointment_date_reasons,
     backdate_reason,
@@ -182,7 +181,9 @@ def evaluate_appointment_requests(
     license_number. Eligible transactions left out as repeats are in
     `result.attrs["repeats"]` (`REPEAT_COLUMNS`).
     """
-    as_of_date = nipr_business_date() if as_of is None else pd.Timestamp(as_of).date()
+    # A caller of the pure engine gets the machine's date; every pipeline step passes NIPR's
+    # business day (assets/rules/business_day.py).
+    as_of_date = dt.date.today() if as_of is None else pd.Timestamp(as_of).date()
     date_reasons = appointment_date_reasons(
         requests["effective_date"] if "effective_date" in requests.columns else _blank(requests),
         requests["state_code"] if "state_code" in requests.columns else _blank(requests),

@@ -54,7 +54,7 @@ Decisions where SPEC leaves room (always the side that charges no fee nobody ask
   `result.attrs["repeats"]`; Not Eligible rows are never left out (the audit).
 - `state_appointment_rules` absent (unit worlds): no state rule applies. A state missing from a
   given table has no known rule either: NIPR, not a guess of ours, then decides.
-- `as_of` (default: today on NIPR's calendar, `assets/rules/business_day.py`) is the date the effective-date limits count from.
+- `as_of` (default: the machine's date; the pipeline's steps pass today on NIPR's calendar, `assets/rules/business_day.py`) is the date the effective-date limits count from.
 
 Frames may arrive as read from a database or files: keys as numbers or text, booleans as
 objects ('true', 1, None), dates as strings; keys are compared as trimmed text.
@@ -79,7 +79,6 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from assets.rules.business_day import nipr_business_date
 from assets.rules.nipr_fees import NIPR_FEES_INPUT, nipr_fee_table
 from assets.terminations.eligibility_checks import (
     company_names,
@@ -169,7 +168,9 @@ def evaluate_termination_requests(
     request_row, state_code, loa_code; `result.attrs["repeats"]` lists what was left out."""
     # A datetime (a date to the type checker) is read as its day: a date compared with a
     # datetime raises TypeError.
-    as_of_date = nipr_business_date() if as_of is None else pd.Timestamp(as_of).date()
+    # A caller of the pure engine gets the machine's date; every pipeline step passes NIPR's
+    # business day (assets/rules/business_day.py).
+    as_of_date = dt.date.today() if as_of is None else pd.Timestamp(as_of).date()
     frames = {name: input_frame(inputs, name) for name in INPUT_COLUMNS}
     req = request_frame(requests)
     if req.empty:

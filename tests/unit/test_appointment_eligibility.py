@@ -16,7 +16,6 @@ import pytest
 
 from assets.appointments import eligibility as el
 from assets.appointments.eligibility import evaluate_appointment_requests
-from assets.rules.business_day import nipr_business_date
 
 AS_OF = dt.date(2026, 6, 15)
 LIFE = "Life"
@@ -698,8 +697,8 @@ def test_not_eligible_and_missing_fee_rows_cost_nothing():
 # --------------------------------------------------------------------------------------------
 
 
-def test_as_of_defaults_to_today_on_nipr_calendar():
-    today = nipr_business_date()
+def test_as_of_defaults_to_today():
+    today = dt.date.today()
     expiring_today = evaluate(
         [request(state_code="CA")],
         make_inputs(licenses=licenses_with(expiration_date=today)),
