@@ -261,7 +261,10 @@ def jit_list(overdue: bool, cocode: str | None, state_code: str | None) -> None:
     rows = []
     for line in frame.to_dict("records"):
         due = cell(line["jit_due_date"])
-        if not due and line["status"] == "Held (JIT)" and cell(line["jit_deadline_days"]):
+        if due and line["status"] == "Held (JIT)":
+            # The state's clock started at contract execution, the day the line was held.
+            due = f"{due} (held + {int(line['jit_deadline_days'])} days)"
+        elif not due and line["status"] == "Held (JIT)" and cell(line["jit_deadline_days"]):
             due = f"business date + {int(line['jit_deadline_days'])} days"
         rows.append(
             [

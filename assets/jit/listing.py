@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.jit.rules import as_date, is_late
+from assets.jit.rules import as_date, held_due_date, held_on, is_late, jit_clock
 from assets.rules.business_day import nipr_business_date
 from schemas import statuses
 from schemas.tables import TABLES
@@ -49,14 +49,17 @@ def jit_lines(
 ) -> pd.DataFrame:
     """Held lines and released ones, with their state's deadline, due date and late flag.
 
-    A held line has no due date yet (its deadline runs from the business date, given on the
-    release); `jit_deadline_days` says how long the state allows. `overdue` keeps the lines
+    A held line has a due date only where the state's clock starts at contract execution
+    (the day it was held + the deadline days); elsewhere the deadline runs from the business
+    date, given on the release, and `jit_deadline_days` says how long the state allows. `overdue` keeps the lines
     flagged `Late JIT Filing`."""
     rules_t = TABLES["state_appointment_rules"]
     statement = (
         sa.select(
             *(transactions.c[c] for c in LIST_COLUMNS if c in transactions.c),
             rules_t.c.jit_deadline_days,
+            rules_t.c.jit_trigger,
+            transactions.c.created_at,
         )
         .select_from(
             transactions.outerjoin(rules_t, rules_t.c.state_code == transactions.c.state_code)
@@ -76,6 +79,23 @@ def jit_lines(
         statement = statement.where(sa.func.upper(transactions.c.state_code) == state_code.upper())
     result = connection.execute(statement)
     frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # A held line whose state starts the clock at contract execution is already running late
+    # or not: its due date is the day it was held + the deadline days (rules.held_due_date).
+    held = frame["status"].eq(statuses.HELD_JIT) & frame["jit_due_date"].isna()
+    if held.any():
+        frame["jit_due_date"] = frame["jit_due_date"].astype(object)
+        frame.loc[held, "jit_due_date"] = [
+            held_due_date(
+                held_on(row["created_at"]),
+                None if pd.isna(row["jit_deadline_days"]) else int(row["jit_deadline_days"]),
+                jit_clock(row["jit_trigger"]),
+            )
+            for _, row in frame[held].iterrows()
+        ]
+        frame["_due"] = pd.to_datetime(frame["jit_due_date"], errors="coerce")
+        frame = frame.sort_values(
+            ["_due", "npn", "transaction_id"], na_position="last", kind="stable"
+        ).drop(columns="_due")
     frame["late"] = (
         [late_jit_filing(row, today) for row in frame.to_dict("records")]
         if len(frame)

@@ -7,7 +7,14 @@ docs/decisions/0026-jit-release.md) is decided here without I/O, and run by `ser
 - which held lines a request names (`ReleaseRequest`: transaction ids, or an NPN with an
   optional state, CoCode and LOA category);
 - the business date and the deadline (`jit_due_date`: business date +
-  `state_appointment_rules.jit_deadline_days`, none when the state gives none);
+  `state_appointment_rules.jit_deadline_days`, none when the state gives none). What starts
+  the clock is the state's `jit_trigger` (`jit_clock`): in most states the first business
+  (the application received or written); where the clock runs from "contract execution or
+  first business", whichever comes first, the held line's own date stands for the contract
+  (the carrier asks to appoint when it contracts the producer), so such a line has a due
+  date while it is still held (`held_due_date`) and is `Late JIT Filing` when still held past
+  it. A released line's due date is the business date + the deadline days, as issue 15
+  defines it, in every state;
 - the effective date sent (`released_effective_date`: the business date, unless the state
   takes no effective date, then none: the state uses its processing date);
 - whether a line is `Late JIT Filing` (`is_late`): submitted after its due date, or still
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from assets.rules.business_day import nipr_business_date
 from assets.rules.values import flag
 
 #: The flag of a line filed after its state's JIT deadline (batch detail, `jit list`, report).
@@ -115,6 +123,49 @@ def effective_date_specifiable_by_state(rules: pd.DataFrame | None) -> dict[str,
         if specifiable is not None:
             out[str(state).upper()] = specifiable
     return out
+
+
+#: What starts a state's JIT clock, read from `state_appointment_rules.jit_trigger`.
+CLOCK_FIRST_BUSINESS = "first business"
+CLOCK_CONTRACT_OR_FIRST_BUSINESS = "contract or first business"
+
+
+def jit_clock(trigger: object) -> str:
+    """The clock a state's `jit_trigger` text describes (the states' own words, e.g. "within
+    15 days after the application is received", "within 15 days of contract execution or
+    first business submission").
+
+    Contract execution named without "later of" means the earlier of the two events starts
+    the clock: `CLOCK_CONTRACT_OR_FIRST_BUSINESS`. Everything else (the application received
+    or written, the first business, the appointment effective date, which a release sets to
+    the business date, "the later of contract signing or the first application") runs from
+    the first business. Reading "contract" as the earlier event can only make a due date
+    earlier, never later: a deadline is never missed for reading the rule leniently."""
+    text = str(trigger or "").lower() if not pd.isna(trigger) else ""
+    if "contract" in text and "later of" not in text:
+        return CLOCK_CONTRACT_OR_FIRST_BUSINESS
+    return CLOCK_FIRST_BUSINESS
+
+
+def clock_by_state(rules: pd.DataFrame | None) -> dict[str, str]:
+    """`jit_clock` of each state's `jit_trigger` (no rules: every state's clock is the first
+    business)."""
+    if rules is None or rules.empty or "jit_trigger" not in rules.columns:
+        return {}
+    return {
+        str(state).upper(): jit_clock(trigger)
+        for state, trigger in zip(rules["state_code"], rules["jit_trigger"], strict=True)
+    }
+
+
+def held_due_date(
+    held_on: dt.date | None, deadline_days: int | None, clock: str | None
+) -> dt.date | None:
+    """The due date of a line still held: only where the contract starts the clock (the
+    held line's date + the deadline days); a first-business clock has not started."""
+    if held_on is None or deadline_days is None or clock != CLOCK_CONTRACT_OR_FIRST_BUSINESS:
+        return None
+    return held_on + dt.timedelta(days=int(deadline_days))
 
 
 def jit_due_date(business_date: dt.date, deadline_days: int | None) -> dt.date | None:
@@ -214,6 +265,19 @@ def _line_text(line: JitLine) -> str:
         f"  {line.transaction_id}{batch} NPN {line.npn} {line.state_code or '-'} "
         f"CoCode {line.cocode or '-'} {line.loa or '-'} -> {line.status}{reason}{due}"
     )
+
+
+def held_on(created_at: object) -> dt.date | None:
+    """The day a line was held: NIPR's business date of its `created_at` (naive: UTC)."""
+    if created_at is None or created_at is pd.NaT:
+        return None
+    try:
+        stamp = pd.Timestamp(created_at)
+    except (TypeError, ValueError):
+        return None
+    if pd.isna(stamp):
+        return None
+    return nipr_business_date(stamp.to_pydatetime())
 
 
 def as_date(value: object) -> dt.date | None:

@@ -13,10 +13,16 @@ import sqlalchemy as sa
 
 from assets.jit.listing import jit_lines
 from assets.jit.rules import (
+    CLOCK_CONTRACT_OR_FIRST_BUSINESS,
+    CLOCK_FIRST_BUSINESS,
     LATE_JIT_FILING,
     JitRefused,
     ReleaseRequest,
+    clock_by_state,
+    held_due_date,
+    held_on,
     is_late,
+    jit_clock,
     jit_due_date,
     released_effective_date,
 )
@@ -251,3 +257,66 @@ def test_offboarding_cancels_a_released_line_not_yet_sent(database) -> None:
     assert set(after["status"]) == {statuses.CANCELLED}  # the released FL and the held GA
     (batch_id,) = outcome.batches
     assert batches(database).loc[batch_id, "status"] == statuses.BATCH_COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("trigger", "clock"),
+    [
+        ("within 15 days after the application is received", CLOCK_FIRST_BUSINESS),
+        ("within 30 days of accepting the first application", CLOCK_FIRST_BUSINESS),
+        ("within 45 days of the appointment effective date", CLOCK_FIRST_BUSINESS),
+        (
+            "within 30 days after the later of contract signing or the first application",
+            CLOCK_FIRST_BUSINESS,
+        ),
+        (
+            "within 15 days of contract execution or first business submission",
+            CLOCK_CONTRACT_OR_FIRST_BUSINESS,
+        ),
+        (
+            "within 15 days of contract execution or the first application, whichever is earlier",
+            CLOCK_CONTRACT_OR_FIRST_BUSINESS,
+        ),
+        (None, CLOCK_FIRST_BUSINESS),
+        (float("nan"), CLOCK_FIRST_BUSINESS),
+    ],
+)
+def test_the_states_jit_trigger_says_what_starts_the_clock(trigger, clock) -> None:
+    assert jit_clock(trigger) == clock
+
+
+def test_every_jit_state_of_the_reference_file_has_a_clock() -> None:
+    rules = pd.read_csv("config/reference/state_appointment_rules.csv", dtype=str)
+    clocks = clock_by_state(rules)
+    assert clocks["GA"] == clocks["NJ"] == clocks["NY"] == clocks["WA"]
+    assert clocks["GA"] == CLOCK_CONTRACT_OR_FIRST_BUSINESS
+    assert clocks["FL"] == clocks["CA"] == CLOCK_FIRST_BUSINESS
+
+
+def test_a_held_line_has_a_due_date_only_where_the_contract_starts_the_clock() -> None:
+    held = dt.date(2026, 11, 24)
+    assert held_due_date(held, 15, CLOCK_CONTRACT_OR_FIRST_BUSINESS) == dt.date(2026, 12, 9)
+    assert held_due_date(held, 45, CLOCK_FIRST_BUSINESS) is None
+    assert held_due_date(held, None, CLOCK_CONTRACT_OR_FIRST_BUSINESS) is None
+    # Held at 03:00 UTC on 25 November: still 24 November in NIPR's time zone.
+    assert held_on(dt.datetime(2026, 11, 25, 3, 0)) == held
+    assert held_on("2026-11-25 03:00:00") == held
+    assert held_on(None) is None
+
+
+def test_a_held_line_in_a_contract_clock_state_is_late_once_held_past_its_deadline(
+    database,
+) -> None:
+    with database.begin() as connection:
+        created = connection.execute(
+            sa.text("SELECT created_at FROM transactions WHERE state_code = 'GA' AND status = :s"),
+            {"s": statuses.HELD_JIT},
+        ).scalar_one()
+        due = held_due_date(held_on(created), 15, CLOCK_CONTRACT_OR_FIRST_BUSINESS)
+        assert due is not None
+        listed = jit_lines(connection, today=due).set_index("state_code")
+        overdue = jit_lines(connection, today=due + dt.timedelta(days=1), overdue=True)
+    assert listed.at["GA", "jit_due_date"] == due and not listed.at["GA", "late"]
+    assert pd.isna(listed.at["FL", "jit_due_date"])  # FL's clock waits for the business date
+    assert overdue["state_code"].tolist() == ["GA"]
+    assert overdue["late"].all()
