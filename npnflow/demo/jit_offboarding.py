@@ -87,10 +87,16 @@ def jit_and_offboarding(
     click.echo(f"   npnflow jit list: {len(held)} line(s) held for first business")
     for line in held.head(6).itertuples():
         days = line.jit_deadline_days
+        span = "-" if days != days or days is None else int(days)
+        # A date where the state's clock starts with the contract (the day it was held).
+        due = (
+            f"{str(line.jit_due_date)[:10]} (held + {span} days)"
+            if isinstance(line.jit_due_date, dt.date)
+            else f"business date + {span} days"
+        )
         click.echo(
             f"     {line.transaction_id} NPN {line.npn} {line.state_code} CoCode {line.cocode} "
-            f"{line.loa_category}: {line.status}, due business date + "
-            f"{'-' if days != days or days is None else int(days)} days"
+            f"{line.loa_category}: {line.status}, due {due}"
         )
 
     outcome = release_held_lines(
