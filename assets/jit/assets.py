@@ -26,8 +26,9 @@ from assets.jit.rules import JitRefused, ReleaseOutcome, ReleaseRequest, describ
 from assets.jit.service import release_held_lines
 from assets.keys import JIT_RELEASE_KEY, UPLOADS_PARTITIONS, VALIDATED_KEY
 from assets.metadata import markdown_preview
-from assets.uploads import ledger, request_rows
+from assets.uploads import ledger
 from assets.uploads import store as upload_store
+from assets.uploads.acting import upload_to_act_on
 from resources.database import OperationalDatabase
 
 UPLOAD_KIND = "jit_release"
@@ -127,24 +128,12 @@ def core_jit__released(
     context: dg.AssetExecutionContext,
     database: OperationalDatabase,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    upload_id = context.partition_key
-    with database.begin() as connection:
-        # Its own upload, or the unfinished one a drop of the same content continues.
-        row = upload_store.work_target(connection, upload_id)
-    upload_id = row["upload_id"] if row else upload_id
-    if row is None or row["kind"] != UPLOAD_KIND or not ledger.should_process(row["status"]):
-        why = (
-            f"upload is {row['status']}"
-            if row is not None and row["kind"] == UPLOAD_KIND
-            else f"not a {UPLOAD_KIND} upload ({row['kind'] if row else 'not recorded'})"
-        )
-        context.log.info(f"Upload {upload_id}: {why}: nothing to release.")
+    target = upload_to_act_on(
+        database, context.partition_key, UPLOAD_KIND, context.log, "nothing to release"
+    )
+    if target is None:
         return
-    try:
-        with database.begin() as connection:
-            rows = request_rows.read_request_rows(connection, upload_id, UPLOAD_KIND)
-    except request_rows.RequestRowsMissing as missing:
-        raise dg.Failure(description=str(missing), allow_retries=False) from None
+    upload_id, row, rows = target.upload_id, target.row, target.rows
     by = f"upload {row['object_key']}"
     requests = requests_from_rows(rows)
     outcome = ReleaseOutcome()

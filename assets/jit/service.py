@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 
 import pandas as pd
 import sqlalchemy as sa
@@ -53,7 +52,7 @@ from assets.jit.rules import (
     released_effective_date,
 )
 from assets.rules.business_day import nipr_business_date
-from assets.submissions.lock import BatchBusy, batch_lock
+from assets.submissions.lock import BatchBusy, wait_for_batch_lock
 from resources.database import OperationalDatabase
 from schemas import statuses
 from schemas.tables import TABLES
@@ -66,7 +65,6 @@ batches = TABLES["transaction_batches"]
 KIND = "appointment"
 #: How long to wait for a held batch's submission lock (a submission run holds it far longer).
 LOCK_WAIT_SECONDS = 5.0
-_LOCK_RETRY_SECONDS = 0.2
 
 
 def _now() -> dt.datetime:
@@ -109,24 +107,10 @@ def _npns(requests: Sequence[ReleaseRequest]) -> list[str] | None:
     return sorted({str(r.npn).strip() for r in requests})
 
 
-@contextmanager
-def _wait_for_batch_lock(database: OperationalDatabase, batch_id: str) -> Iterator[None]:
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            with batch_lock(database.engine, batch_id):
-                yield
-            return
-        except BatchBusy as busy:
-            if busy.batch_id != batch_id or time.monotonic() >= deadline:
-                raise
-            time.sleep(_LOCK_RETRY_SECONDS)
-
-
 def _locked(database: OperationalDatabase, batch_ids: Sequence[str], stack: ExitStack) -> None:
     for batch_id in sorted(set(batch_ids)):
         try:
-            stack.enter_context(_wait_for_batch_lock(database, batch_id))
+            stack.enter_context(wait_for_batch_lock(database.engine, batch_id, LOCK_WAIT_SECONDS))
         except BatchBusy:
             raise JitRefused(
                 f"Batch {batch_id} holds a line named and a submission run is sending it right "

@@ -23,10 +23,9 @@ offboarded, producers after it are still tried. A Dagster caller fails its run w
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -49,7 +48,7 @@ from assets.offboarding.rules import (
     with_repeats_on_record,
 )
 from assets.rules.business_day import nipr_business_date
-from assets.submissions.lock import BatchBusy, batch_lock
+from assets.submissions.lock import BatchBusy, wait_for_batch_lock
 from assets.terminations.eligibility import evaluate_termination_requests
 from assets.terminations.store import read_termination_inputs
 from resources.database import OperationalDatabase
@@ -172,7 +171,9 @@ def _offboard_one(
     try:
         with ExitStack() as locks:
             for batch_id in to_lock:
-                locks.enter_context(_wait_for_batch_lock(database, batch_id))
+                locks.enter_context(
+                    wait_for_batch_lock(database.engine, batch_id, LOCK_WAIT_SECONDS)
+                )
             with database.begin() as connection:
                 outcome = _steps(
                     connection, request, cocodes, by, submit_immediately, upload_id, now, to_lock
@@ -204,22 +205,6 @@ def _offboard_one(
 #: How long to wait for a batch's submission lock: another offboarding holds it for a moment
 #: (the producer's transaction); a submission run holds it while it sends, far longer.
 LOCK_WAIT_SECONDS = 5.0
-_LOCK_RETRY_SECONDS = 0.2
-
-
-@contextmanager
-def _wait_for_batch_lock(database: OperationalDatabase, batch_id: str) -> Iterator[None]:
-    """The batch's submission lock, waiting up to `LOCK_WAIT_SECONDS` (BatchBusy after)."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            with batch_lock(database.engine, batch_id):
-                yield
-            return
-        except BatchBusy as busy:
-            if busy.batch_id != batch_id or time.monotonic() >= deadline:
-                raise
-            time.sleep(_LOCK_RETRY_SECONDS)
 
 
 class _AlreadyOffboarded(Exception):

@@ -33,8 +33,9 @@ from assets.portal.portal_config import PORTALS_FILE, load_portal_config
 from assets.portal.service import InvitationRun, invite_to_portals
 from assets.reference.config_files import ConfigError
 from assets.retries import retry_transient_database_errors
-from assets.uploads import ledger, request_rows
+from assets.uploads import ledger
 from assets.uploads import store as upload_store
+from assets.uploads.acting import upload_to_act_on
 from resources import paths
 from resources.database import OperationalDatabase
 from resources.mailer import Mailer
@@ -201,24 +202,12 @@ def core_portal__invited(
     database: OperationalDatabase,
     mailer: Mailer,
 ) -> Iterator[dg.MaterializeResult[Any]]:
-    upload_id = context.partition_key
-    with database.begin() as connection:
-        # Its own upload, or the unfinished one a drop of the same content continues.
-        row = upload_store.work_target(connection, upload_id)
-    upload_id = row["upload_id"] if row else upload_id
-    if row is None or row["kind"] != UPLOAD_KIND or not ledger.should_process(row["status"]):
-        why = (
-            f"upload is {row['status']}"
-            if row is not None and row["kind"] == UPLOAD_KIND
-            else f"not a {UPLOAD_KIND} upload ({row['kind'] if row else 'not recorded'})"
-        )
-        context.log.info(f"Upload {upload_id}: {why}: nobody to invite.")
+    target = upload_to_act_on(
+        database, context.partition_key, UPLOAD_KIND, context.log, "nobody to invite"
+    )
+    if target is None:
         return
-    try:
-        with database.begin() as connection:
-            rows = request_rows.read_request_rows(connection, upload_id, UPLOAD_KIND)
-    except request_rows.RequestRowsMissing as missing:
-        raise dg.Failure(description=str(missing), allow_retries=False) from None
+    upload_id, rows = target.upload_id, target.rows
     requests = [
         rules.InviteRequest(npn=str(r.npn), portal=str(r.portal_name), row_number=int(r.row_number))
         for r in rows.itertuples(index=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,3 +123,22 @@ def _memory_lock(name: str, batch_id: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def wait_for_batch_lock(
+    engine: Engine, batch_id: str, wait_seconds: float, retry_seconds: float = 0.2
+) -> Iterator[None]:
+    """The batch's lock, tried again every `retry_seconds` for up to `wait_seconds`: another
+    short writer (an offboarding, a JIT release) holds it for a moment, a submission run far
+    longer, and then `BatchBusy` is raised."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with batch_lock(engine, batch_id):
+                yield
+            return
+        except BatchBusy as busy:
+            if busy.batch_id != batch_id or time.monotonic() >= deadline:
+                raise
+            time.sleep(retry_seconds)
