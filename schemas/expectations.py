@@ -61,7 +61,10 @@ SEVERITIES: tuple[str, ...] = ("error", "warn")
 # Codes accepted for a column: one flat collection, or the codes of each state.
 CodeReference = Collection[str] | Mapping[str, Collection[str]]
 
-NPN_REGEX = r"^\d{1,10}$"
+# NIPR's NPNs: 1 to 10 ASCII digits, no leading zero (schemas/npns.py). A padded `048905991`
+# in a table is a second producer NIPR does not know: every door canonicalises, so this fails
+# only if one does not.
+NPN_REGEX = r"^[1-9][0-9]{0,9}$"
 COCODE_REGEX = r"^\d{5}$"
 APPOINTMENT_STATUSES: tuple[str, ...] = ("Appointed", "Terminated")
 # An appointment NIPR sends without an LOA is stored with loa_code "" (assets/nipr/parsing.py).

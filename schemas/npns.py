@@ -9,7 +9,10 @@ know. Every place an NPN comes in (uploads, NIPR replies, CLI arguments) reads i
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: the command line imports this module, and must start fast
+    import pandas as pd
 
 
 def canonical_npn(text: object) -> str:
@@ -31,3 +34,46 @@ def canonical_npns(values: pd.Series) -> pd.Series:
     result = values.copy()
     result[present] = [canonical_npn(v) for v in values[present]]
     return result
+
+
+#: NIPR's NPNs have at most 10 digits (the PDB's NPN field; `schemas/uploads.py` NPN).
+MAX_NPN_DIGITS = 10
+
+
+def npn_read_note(typed: object, canonical: str, label: str = "NPN") -> str | None:
+    """What a person is told when `typed` was read as `canonical` ("NPN 048905991 read as
+    48905991"), or None when nothing but surrounding spaces changed."""
+    shown = str(typed).strip()
+    if shown == canonical:
+        return None
+    return f"{label} {shown} read as {canonical}"
+
+
+def npn_problem(text: object, label: str = "NPN") -> str | None:
+    """Why `text` is not an NPN NIPR could know, in words an analyst can act on; None if it is.
+
+    Read after `canonical_npn`: only ASCII digits, not all zeros (NIPR numbers producers from
+    1), at most 10 digits once the leading zeros are gone.
+    """
+    value = canonical_npn(text)
+    if not value:
+        return f"{label} is blank: type the producer's National Producer Number"
+    if not (value.isascii() and value.isdigit()):
+        return (
+            f"{label} '{value}' is not an NPN: an NPN is digits only (0-9), up to {MAX_NPN_DIGITS}"
+        )
+    if set(value) == {"0"}:
+        return f"{label} '{value}' is all zeros: NIPR numbers producers from 1; type the real NPN"
+    if len(value) > MAX_NPN_DIGITS:
+        padded = " without its leading zeros" if value != str(text).strip() else ""
+        return (
+            f"{label} '{value}' has {len(value)} digits{padded}; NIPR's NPNs have at most "
+            f"{MAX_NPN_DIGITS}"
+        )
+    return None
+
+
+def is_canonical_npn(text: object) -> bool:
+    """An NPN exactly as NIPR writes it: digits, no leading zero, 1 to 10 of them."""
+    value = str(text)
+    return canonical_npn(value) == value and npn_problem(value) is None

@@ -16,24 +16,24 @@ What depends on the loaded reference data and the company setup (the 54 jurisdic
 `jurisdictions` table lists them, the termination reason codes, the customer's CoCodes, the
 lines of authority) is added to the model's schema at validation time by `upload_schema()`.
 The static fallbacks in the models (`JURISDICTION_CODES`, `LOA_CATEGORIES`) are the same
-constants the reference tables are validated against.
+constants the reference tables are validated against. The vectorised checks the models name
+(`is_npn`, `semicolon_items_in`, ...) are registered by `schemas/upload_checks.py`.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera import extensions
 from pandera.typing import Series
 
-from schemas import email_addresses
 from schemas.reference import JURISDICTION_CODES, LOA_CATEGORIES
+from schemas.upload_checks import ISO_DATE as ISO_DATE
+from schemas.upload_checks import semicolon_items_in, split_items
 
 __all__ = [
     "AGENT_TYPES",
@@ -116,7 +116,6 @@ COCODE = r"^[0-9]{5}$"
 # Agent SSN: the shapes people type (`123-45-6789`, `123 45 6789`, `123.45.6789`, `123456789`),
 # the separators the SSN vault removes before it keeps the last four (resources/ssn.py).
 SSN = r"^[0-9]{3}[-. ]?[0-9]{2}[-. ]?[0-9]{4}$"
-ISO_DATE = "%Y-%m-%d"
 
 
 @dataclass(frozen=True)
@@ -257,101 +256,9 @@ def columns_for(kind: str) -> tuple[TemplateColumn, ...]:
     return TEMPLATES[kind]
 
 
-# --------------------------------------------------------------------------------------------
-# Checks on `;`-lists and dates (vectorised: one pass over all cells, no loop per row)
-# --------------------------------------------------------------------------------------------
-
-
-def split_items(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The items of a column of `;`-lists: (position of the row, item), missing cells skipped.
-
-    Vectorised through the distinct cell values: a 100,000-row file has a few hundred
-    distinct `States` cells, so only those are split in Python; the rest is numpy.
-    """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    pieces = [str(u).split(";") for u in uniques]
-    counts = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
-    flat = np.array([item for p in pieces for item in p] or [""], dtype=object)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
-    present = np.flatnonzero(codes >= 0)
-    taken = codes[present]
-    repeats = counts[taken] if len(counts) else np.zeros(0, dtype=np.int64)
-    positions = np.repeat(present, repeats)
-    first = np.repeat(starts[taken] if len(counts) else repeats, repeats)
-    within = np.arange(repeats.sum()) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-    return positions, flat[first + within]
-
-
-def _register(function: Callable[..., Any], **options: Any) -> Callable[..., Any]:
-    """Register a custom pandera check once: re-importing the module must not fail on it."""
-    try:
-        registered: Callable[..., Any] = extensions.register_check_method(function, **options)
-        return registered
-    except (ValueError, AttributeError):  # pragma: no cover - already registered
-        return function
-
-
 def _mask(rows: Any) -> Series[bool]:
     """A dataframe check's row mask, as pandera's typing declares it (pandas is untyped here)."""
     return cast("Series[bool]", rows)
-
-
-def semicolon_items_in(series: pd.Series, *, allowed: Sequence[str]) -> pd.Series:
-    """Every item of the `;`-list is one of `allowed`."""
-    positions, items = split_items(series)
-    bad = ~pd.Series(items, dtype=object).isin(list(allowed)).to_numpy(dtype=bool)
-    ok = np.ones(len(series), dtype=bool)
-    ok[positions[bad]] = False
-    return pd.Series(ok, index=series.index)
-
-
-def semicolon_items_match(series: pd.Series, *, pattern: str) -> pd.Series:
-    """Every item of the `;`-list matches the regular expression `pattern`."""
-    positions, items = split_items(series)
-    matched = pd.Series(items, dtype=object).str.contains(pattern, regex=True)
-    bad = ~matched.fillna(False).to_numpy(dtype=bool)
-    ok = np.ones(len(series), dtype=bool)
-    ok[positions[bad]] = False
-    return pd.Series(ok, index=series.index)
-
-
-def is_digits(series: pd.Series, *, min_length: int, max_length: int) -> pd.Series:
-    """ASCII digits only, `min_length` to `max_length` of them (an NPN, a CoCode).
-
-    numpy on the code points instead of a regex per cell: a 100,000-row column in
-    milliseconds. Unicode digits (`²`, `١`) are not digits here.
-    """
-    width = max_length + 1  # longer text is cut to max_length + 1: still too long
-    text = np.asarray(series.to_numpy(dtype=object), dtype=f"<U{width}")
-    points = text.view(np.uint32).reshape(len(text), width)
-    padding = points == 0
-    digits = (points >= 48) & (points <= 57)
-    length = (~padding).sum(axis=1)
-    ok = (digits | padding).all(axis=1) & (length >= min_length) & (length <= max_length)
-    return pd.Series(ok, index=series.index)
-
-
-def is_calendar_date(series: pd.Series) -> pd.Series:
-    """The text is a real date written YYYY-MM-DD (the validator rewrites US dates so)."""
-    parsed = pd.to_datetime(series, format=ISO_DATE, errors="coerce")
-    return parsed.notna() & series.astype("str").str.fullmatch(r"\d{4}-\d{2}-\d{2}")
-
-
-def is_email_address(series: pd.Series) -> pd.Series:
-    """Each address is one the email-validator library accepts (syntax only, no network)."""
-    verdicts = {v: email_addresses.is_email_address(str(v)) for v in series.dropna().unique()}
-    return series.map(verdicts).fillna(True).astype(bool)
-
-
-_register(semicolon_items_in, statistics=["allowed"], supported_types=pd.Series)
-_register(semicolon_items_match, statistics=["pattern"], supported_types=pd.Series)
-_register(is_digits, statistics=["min_length", "max_length"], supported_types=pd.Series)
-_register(is_calendar_date, statistics=[], supported_types=pd.Series)
-_register(is_email_address, statistics=[], supported_types=pd.Series)
-
-
-def _npn() -> object:
-    return {"min_length": 1, "max_length": 10}
 
 
 def _cocode() -> object:
@@ -400,10 +307,10 @@ ASSIGNMENT_FIELDS = ("loa_categories", "state_codes", "scorecard_type", "agent_t
 class AgentUpload(_Upload):
     """`agent`: onboard producers, optionally with producer assignments."""
 
-    agency_npn: Series[str] = pa.Field(is_digits=_npn())
+    agency_npn: Series[str] = pa.Field(is_npn=())
     first_name: Series[str]
     last_name: Series[str]
-    npn: Series[str] = pa.Field(is_digits=_npn())
+    npn: Series[str] = pa.Field(is_npn=())
     # What the email-validator library accepts (schemas/email_addresses.py), not a regex.
     email: Series[str] = pa.Field(nullable=True, is_email_address=())
     ssn: Series[str] = pa.Field(nullable=True, str_matches=SSN)
@@ -459,7 +366,7 @@ class AppointUpload(_Upload):
     filled, the category the validator mapped it to (missing when it could not).
     """
 
-    npn: Series[str] = pa.Field(is_digits=_npn())
+    npn: Series[str] = pa.Field(is_npn=())
     state_codes: Series[str] = pa.Field(semicolon_items_in=_states())
     cocode: Series[str] = pa.Field(is_digits=_cocode())
     loa_category: Series[str] = pa.Field(nullable=True, isin=list(LOA_CATEGORIES))
@@ -484,7 +391,7 @@ class AppointUpload(_Upload):
 class TerminateUpload(_Upload):
     """`terminate`: termination requests; a blank reason means the state's default."""
 
-    npn: Series[str] = pa.Field(is_digits=_npn())
+    npn: Series[str] = pa.Field(is_npn=())
     state_codes: Series[str] = pa.Field(semicolon_items_in=_states())
     line_of_authority: Series[str]
     cocode: Series[str] = pa.Field(is_digits=_cocode())
@@ -504,7 +411,7 @@ class TerminateUpload(_Upload):
 class PortalInviteUpload(_Upload):
     """`portal_invite`: invite producers to a named portal."""
 
-    npn: Series[str] = pa.Field(is_digits=_npn())
+    npn: Series[str] = pa.Field(is_npn=())
     portal_name: Series[str]
 
     @pa.dataframe_check(ignore_na=False)
@@ -517,7 +424,7 @@ class PortalInviteUpload(_Upload):
 class OffboardUpload(_Upload):
     """`offboard`: producers to offboard (terminate, cancel, revoke; docs/operations.md)."""
 
-    npn: Series[str] = pa.Field(is_digits=_npn())
+    npn: Series[str] = pa.Field(is_npn=())
     termination_reason_code: Series[str] = pa.Field(nullable=True)
     effective_date: Series[str] = pa.Field(nullable=True, is_calendar_date=())
     cocodes: Series[str] = pa.Field(nullable=True, semicolon_items_match={"pattern": COCODE})
@@ -531,7 +438,7 @@ class OffboardUpload(_Upload):
 class JitReleaseUpload(_Upload):
     """`jit_release`: held JIT lines to release, one row per producer, company and category."""
 
-    npn: Series[str] = pa.Field(is_digits=_npn())
+    npn: Series[str] = pa.Field(is_npn=())
     state_codes: Series[str] = pa.Field(semicolon_items_in=_states())
     cocode: Series[str] = pa.Field(is_digits=_cocode())
     loa_category: Series[str] = pa.Field(nullable=True, isin=list(LOA_CATEGORIES))

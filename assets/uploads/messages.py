@@ -23,6 +23,7 @@ import pandera.pandas as pa
 
 from assets.uploads import cells
 from schemas.email_addresses import checked_email
+from schemas.npns import npn_problem
 from schemas.reference import JURISDICTION_CODES, LOA_CATEGORIES
 from schemas.ssn_shapes import is_ssn_shape
 from schemas.uploads import (
@@ -376,6 +377,8 @@ def _format_message(column: TemplateColumn, header: str, values: pd.Series) -> p
                     f"{header} '{shown}' was turned into scientific notation by a "
                     "spreadsheet; format the column as Text and type the full NPN"
                 )
+            if value.isascii() and value.isdigit():  # all zeros, or over 10 digits
+                return cells.mask_ssns(npn_problem(value, header) or "")
             if is_ssn_shape(value):
                 return f"{header} '{shown}' looks like an SSN, not an NPN"
             if cells.has_non_ascii_digit(value):

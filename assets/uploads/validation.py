@@ -6,7 +6,8 @@
    column rejects the whole file (`UploadRejected`); unknown columns are ignored, with a
    warning (one whose header names SSNs says so, and its cells are masked wherever shown);
 2. skips blank rows (every cell empty or spaces) and counts them;
-3. normalises the cells (`normalising.py`), each change noted as a warning; a Line of
+3. normalises the cells (`normalising.py`), each change noted as a warning; an NPN loses its
+   leading zeros (`schemas/npns.py`: "Agent NPN 048905991 read as 48905991"); a Line of
    Authority (name or NIPR code) is mapped to its LOA category in the row's states;
 4. validates the normalised frame with the kind's pandera model and the checks every cell
    gets (`cell_checks.py`: control characters, line breaks in names, invisible characters in
@@ -39,6 +40,7 @@ from assets.uploads.cells import mask_ssn_value, mask_ssns, neutralise
 from assets.uploads.messages import ERROR_COLUMNS
 from assets.uploads.normalising import WARNING_COLUMNS
 from assets.uploads.reading import RawUpload, UploadRejected, require_columns
+from schemas.npns import canonical_npn, npn_read_note
 from schemas.reference import JURISDICTION_CODES
 from schemas.ssn_shapes import looks_like_ssn_header
 from schemas.tables import producer_assignments
@@ -224,6 +226,9 @@ def validate_upload(
         keep = too_long[column.field]
         normalised = normalising.normalise(text[column.field].mask(keep), column, notes)
         text[column.field] = normalised.where(~keep, text[column.field])
+    for column in columns:
+        if column.kind == "npn":
+            text[column.field] = _canonical_npn_cells(text[column.field], column.header, notes)
 
     states = _states(reference)
     loa_lookup = _LoaLookup(reference) if kind in ("appoint", "terminate") else None
@@ -273,6 +278,26 @@ def validate_upload(
         ssn_labels=tuple(ssn_labels),
         _exploded=exploded,
     )
+
+
+def _canonical_npn_cells(series: pd.Series, header: str, notes: normalising.Notes) -> pd.Series:
+    """NPNs as NIPR writes them (no leading zeros), a warning on each row that changed.
+
+    Before the checks, so that `048905991` and `48905991` in one file are one producer to the
+    once-per-file checks, and the stored rows match the producer NIPR knows. An all-zero or
+    over-long NPN is left for the `is_npn` check to refuse.
+    """
+    canonical = cells.map_distinct(series, canonical_npn)
+    changed = (series.notna() & series.ne(canonical)).fillna(False).astype(bool)
+    if changed.any():
+        typed, now = series[changed], canonical[changed]
+        shown = {
+            (t, n): npn_read_note(cells.shown(t), cells.shown(n), header) or ""
+            for t, n in set(zip(typed, now, strict=True))
+        }
+        said = [shown[(t, n)] for t, n in zip(typed, now, strict=True)]
+        notes.per_cell(typed.index, header, pd.Series(said, index=typed.index, dtype="str"))
+    return canonical
 
 
 def _ssn_column_warning(label: str, kind: str, ssn_header: str | None) -> str:

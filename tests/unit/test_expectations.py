@@ -180,6 +180,9 @@ BREAKAGES = [
     ("licenses", lambda f: _set(f, 0, npn="12345678901"), {"npn_is_digits_up_to_10"}),
     ("license_loas", lambda f: _set(f, 2, npn="17a"), {"npn_is_digits_up_to_10"}),
     ("appointments", lambda f: _set(f, 2, npn="12345678901"), {"npn_is_digits_up_to_10"}),
+    # A padded NPN is a producer NIPR does not know (schemas/npns.py): every door strips them.
+    ("producers", lambda f: _set(f, 1, npn="048905991"), {"npn_is_digits_up_to_10"}),
+    ("licenses", lambda f: _set(f, 0, npn="0"), {"npn_is_digits_up_to_10"}),
     # An unknown state also makes its (state, code) pair unknown: that second one is a warning.
     (
         "licenses",
