@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from npnflow.arguments import NPN
 from resources import paths
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ def _selection(fn: Callable[..., None]) -> Callable[..., None]:
                 multiple=True,
                 help="A held line's transaction id (repeat for several).",
             ),
-            click.option("--npn", default=None, help="Every held line of this producer ..."),
+            click.option(
+                "--npn", type=NPN, default=None, help="Every held line of this producer ..."
+            ),
             click.option("--state", "state_code", default=None, help="... in this state"),
             click.option("--cocode", default=None, help="... with this company"),
             click.option("--loa-category", default=None, help="... of this LOA category"),
@@ -97,12 +100,10 @@ def _requests(
     if transaction_ids:
         ids = tuple(i.strip() for value in transaction_ids for i in value.split(",") if i.strip())
         return [ReleaseRequest(transaction_ids=ids, business_date=business_date)]
-    if npn:
-        if not (npn.strip().isascii() and npn.strip().isdigit()):
-            raise click.BadParameter(f"{npn!r}: an NPN is digits only.", param_hint="--npn")
+    if npn:  # read as NIPR writes it by the NPN type (npnflow/arguments.py)
         return [
             ReleaseRequest(
-                npn=npn.strip(),
+                npn=npn,
                 state_code=state_code,
                 cocode=cocode,
                 loa_category=loa_category,

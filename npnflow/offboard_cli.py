@@ -19,6 +19,7 @@ import sys
 
 import click
 
+from npnflow.arguments import NPNS, flat_npns
 from resources import paths
 
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
@@ -44,7 +45,7 @@ def _effective_date(value: str | None) -> dt.date | None:
         "CoCode, for review), cancel lines never sent, revoke portal seats, stop NIPR tracking."
     ),
 )
-@click.argument("npns", nargs=-1, required=True)
+@click.argument("npns", nargs=-1, required=True, type=NPNS)
 @click.option("--by", "by", required=True, help="Who offboards (recorded).")
 @click.option(
     "--reason",
@@ -69,7 +70,7 @@ def _effective_date(value: str | None) -> dt.date | None:
     help="Approve the termination batches now (approved by --by); the sensor submits them.",
 )
 def offboard(
-    npns: tuple[str, ...],
+    npns: tuple[tuple[str, ...], ...],
     by: str,
     reason: str | None,
     effective_date: str | None,
@@ -87,12 +88,7 @@ def offboard(
     from resources.database import DatabaseNotMigrated, OperationalDatabase
 
     effective = _effective_date(effective_date)
-    wanted = [n.strip() for value in npns for n in value.replace(";", ",").split(",")]
-    bad = [n for n in wanted if n and not (n.isascii() and n.isdigit() and len(n) <= 10)]
-    if bad:
-        raise click.BadParameter(
-            f"{', '.join(bad)}: an NPN is digits only, up to 10.", param_hint="NPN"
-        )
+    wanted = flat_npns(npns)  # read as NIPR writes them (npnflow/arguments.py)
     requests = [
         OffboardRequest(
             npn=npn,

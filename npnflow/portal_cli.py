@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from npnflow.arguments import NPNS, flat_npns
 from resources import paths
 
 if TYPE_CHECKING:
@@ -103,12 +104,12 @@ def _stamp(value: object) -> str:
     help="Send again, with a new link, the invitations of these producers whose earlier email "
     "may not have arrived (its sending was interrupted). Nothing else is ever resent.",
 )
-@click.argument("npns", nargs=-1, required=True)
-def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[str, ...]) -> None:
+@click.argument("npns", nargs=-1, required=True, type=NPNS)
+def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[tuple[str, ...], ...]) -> None:
     from assets.portal import invitations as rules
     from assets.portal.service import invite_to_portals
 
-    requested = rules.split_npns(npns)
+    requested = flat_npns(npns)  # read as NIPR writes them (npnflow/arguments.py)
     if not requested:
         raise click.BadParameter("give at least one NPN", param_hint="NPN")
     database = _database()
