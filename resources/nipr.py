@@ -45,6 +45,7 @@ from resources.nipr_http import (
     read_within,
     safe_url,
 )
+from schemas.npns import canonical_npn
 
 # Re-exported: callers import the errors and the base resource from here.
 __all__ = [
@@ -371,7 +372,8 @@ class NiprClient(NiprHttpResource):
         return self._targets("removeTargets", subscription, npns)
 
     def _targets(self, method: str, subscription: str, npns: Iterable[str]) -> TargetResult:
-        wanted = list(dict.fromkeys(str(n).strip() for n in npns))
+        # As NIPR writes them (schemas/npns.py): NIPR's target list never holds a padded NPN.
+        wanted = list(dict.fromkeys(canonical_npn(n) for n in npns))
         invalid = [InvalidTarget("", "Empty NPN")] if "" in wanted else []
         wanted = [n for n in wanted if n]
         size = max(1, self.target_batch_size)

@@ -30,6 +30,7 @@ from resources.nipr_mtom import (
 from resources.nipr_soap_inline import InlineReportSplitter, UnsafeXmlError
 from resources.nipr_soap_requests import SOAP12_NS, SOAP_NS
 from resources.safe_xml import has_doctype, safe_parser
+from schemas.npns import canonical_npn
 
 XOP_NS = "http://www.w3.org/2004/08/xop/include"
 REPORT_ROOT = "LicensingReportProcessResult"
@@ -129,11 +130,12 @@ def parse_target_results(
     for element in response.iter():
         name = local(element.tag)
         if name == "validTargetList":
-            valid.extend(_texts(element, "npn"))
+            valid.extend(canonical_npn(n) for n in _texts(element, "npn"))
         elif name == "invalidInputList":
             inputs = _texts(element, "input")
             reasons = _texts(element, "invalidReason")
-            invalid.append((inputs[0] if inputs else "", reasons[0] if reasons else ""))
+            typed = canonical_npn(inputs[0]) if inputs else ""
+            invalid.append((typed, reasons[0] if reasons else ""))
     return _unique(valid), invalid
 
 
@@ -143,8 +145,9 @@ def parse_subscription_names(response: etree._Element) -> list[str]:
 
 
 def parse_target_npns(response: etree._Element) -> list[str]:
-    """retrieveTargets: the NPNs of `targetList/npn`, in NIPR's order, each once."""
-    return _unique(_texts(response, "npn"))
+    """retrieveTargets: the NPNs of `targetList/npn`, in NIPR's order, each once (leading
+    zeros stripped, as everywhere: schemas/npns.py)."""
+    return _unique([canonical_npn(n) for n in _texts(response, "npn")])
 
 
 # ====================================================================== faults

@@ -53,7 +53,8 @@ Mapping decisions (the ones a reader would otherwise have to guess):
 - `is_resident`: `RESIDENCY_STATUS` R/NR, `ResidentLicenseIndicator` true/false.
 - `licenses.nipr_updated_at` is the date NIPR last loaded the license (`DATE_UPDATED`,
   `License/AsOfDate`) as a UTC midnight timestamp (the column is a timestamp).
-- Codes, NPNs and license numbers are kept as the text NIPR sent (stripped), never numbers.
+- Codes and license numbers are kept as the text NIPR sent (stripped), never numbers;
+  NPNs are text too, read through `schemas/npns.py::canonical_npn` (no leading zeros).
   Dates are `datetime.date` (None when empty); a date we cannot read is None plus an `errors`
   row.
 

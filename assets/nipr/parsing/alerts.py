@@ -138,7 +138,7 @@ class AlertsReader(ReportState):
                 f = _first_texts(child)
                 type_code = clean(f.get(_A_TYPE_CODE))
                 if type_code in _NPN_TYPE_CODES:
-                    npn = self._codes[f.get(_A_ID)]  # one str per producer, not per record
+                    npn = self._npns[f.get(_A_ID)]  # one str per producer, not per record
                 elif type_code == _COCODE_TYPE_CODE:
                     cocode = clean(f.get(_A_ID))
             elif tag == _A_ORG_NAME:

@@ -69,7 +69,7 @@ class EntityInfoReader(ReportState):
     def _ei_biographic(self, elem: Any) -> None:
         bio = elem.find("BIOGRAPHIC")
         fields = {c.tag: c.text for c in bio} if bio is not None else {}
-        npn = clean(fields.get("NPN"))
+        npn = self._npns[fields.get("NPN")]  # canonical: a padded NPN is the same producer
         parent = elem.getparent()
         company = clean(fields.get("NAME_COMPANY"))
         is_firm = (parent is not None and parent.tag == "FIRM") or company is not None

@@ -29,11 +29,14 @@ from assets.nipr.parsing.values import (
     status_of_code,
     status_of_description,
 )
+from schemas.npns import canonical_npn
 
 
 class ReportState:
     def __init__(self, requested_npn: str | None) -> None:
-        self.requested_npn = requested_npn
+        # NPNs as NIPR writes them (schemas/npns.py): a padded NPN in a reply, or asked for,
+        # is the producer we hold under its canonical NPN.
+        self.requested_npn = None if requested_npn is None else canonical_npn(requested_npn)
         self.kind: str | None = None
         # Rows (see RowBuffer); the first field is a "subject" resolved to an NPN at the end
         # (Entity Info: the producer's ordinal in the document; Alerts: the producer's record
@@ -54,6 +57,7 @@ class ReportState:
         # The Alerts hot path converts values through memo dicts, raw text -> value: a value
         # seen before costs a dict lookup, not a Python call (see Memo).
         self._codes = Memo(self._code)
+        self._npns = Memo(self._npn)
         # status_active(description, code) is by_description[description], or else (when
         # that is UNDECIDED) by_code[code].
         self._active_by_description = Memo(status_of_description)
@@ -82,6 +86,11 @@ class ReportState:
             return None
         text = text.strip()
         return self._pool(text, text) if text else None
+
+    def _npn(self, text: str | None) -> str | None:
+        """`_code` for an NPN: leading zeros stripped, so it matches the producer we hold."""
+        value = self._code(text)
+        return None if value is None else self._pool(canonical_npn(value), canonical_npn(value))
 
     def _drop(self, elem: Any) -> None:
         release(elem)
