@@ -132,6 +132,9 @@ class WorldData:
         with self.lock:
             if self._npn_index is None:
                 self._npn_index = {n: i for i, n in enumerate(self.npn.tolist())}
+        # Exact text: a padded NPN (`0` + an NPN) is nobody. NIPR's NPNs carry no leading
+        # zeros and NIPR does not publish whether it would resolve one, so the sandbox is the
+        # strict side (docs/decisions/0029-canonical-npns.md).
         return self._npn_index.get(str(npn).strip())
 
     def fein_to_index(self, fein: str) -> int | None:

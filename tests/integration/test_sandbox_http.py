@@ -295,6 +295,40 @@ def test_entity_info_for_an_unknown_or_invalid_npn_is_the_error_reply(sandbox, n
     )
 
 
+def test_a_padded_npn_is_not_a_producer_anywhere_in_the_sandbox(sandbox):
+    """NIPR's NPNs carry no leading zeros. Whether NIPR would resolve `0<NPN>` is not
+    published, so the sandbox is the strict side: a padded NPN is nobody, at every door, and a
+    client that forgets to canonicalise one fails against it (schemas/npns.py)."""
+    npn = sandbox.world.individual_npns()[0]
+    padded = "00" + npn
+    entity = requests.get(
+        sandbox.base_url + ENTITY_INFO,
+        params={"id_entity": padded},
+        auth=sandbox.auth,
+        timeout=TIMEOUT,
+    )
+    assert xml(entity.content).findtext("TRANSACTION_TYPE/TYPE") == "ERROR"
+
+    add_subscription(sandbox)
+    added = soap(sandbox, targets_call("addTargets", [padded, npn]))
+    results = soap_body(added).find(f"{{{IND}}}targetResultsData")
+    assert [e.text for e in results.iter(f"{{{IND}}}npn")] == [npn]
+    assert [
+        (e.findtext(f"{{{IND}}}input"), e.findtext(f"{{{IND}}}invalidReason"))
+        for e in results.iter(f"{{{IND}}}invalidInputList")
+    ] == [(padded, "Entity was not found")]
+
+    (npn, state, loa) = appointable(sandbox, 1)[0]
+    reply = xml(
+        gateway(
+            sandbox, "<NIPR>" + transaction("0" + npn, state, "99101", loa, "CT-0") + "</NIPR>"
+        ).content
+    )
+    answer = transactions_by_key(reply)["CT-0"].find("LICENSE/RESPONSE")
+    assert answer.findtext("APPROVED") == "N"
+    assert answer.findtext("RESP_MESSAGE/COMMENT_CODE") == "10101"
+
+
 @pytest.mark.parametrize("auth", [None, ("sandbox", "wrong"), ("someone", "sandbox")])
 def test_every_nipr_endpoint_refuses_bad_credentials(sandbox, auth):
     calls = [
