@@ -574,3 +574,78 @@ def test_downgrading_0007_folds_the_classes_back_keeping_the_active_line(
         ("200", "42", True)
     ]
     assert _read(database_url, "SELECT sync_status FROM producers") == [("Not Started",)]
+
+
+def _seed_padded_npns_before_0011(database_url: str) -> None:
+    """A padded producer with a canonical twin, one without, and an all-zero NPN (0010)."""
+    statements = [
+        "INSERT INTO producers (npn, first_name, sync_status) VALUES "
+        "('48905991', 'Canonical', 'Success'), ('048905991', 'Padded', 'Not Found'), "
+        "('0077', 'Alone', 'Not Found'), ('000', 'Zeros', 'Not Found')",
+        "UPDATE producers SET agency_npn = '09000001' WHERE npn = '0077'",
+        "INSERT INTO agencies (agency_npn, agency_name) VALUES ('09000001', 'Agency')",
+        "INSERT INTO producer_assignments (npn, loa_category, state_code, cocode) VALUES "
+        "('48905991', 'Life', 'CA', '91234'), ('048905991', 'Life', 'CA', '91234'), "
+        "('048905991', 'Life', 'TX', '91234')",
+        "INSERT INTO portals (portal_id, portal_name, seats_total) VALUES ('P1', 'Agents', 2)",
+        "INSERT INTO portal_users (npn, portal_id, status) VALUES "
+        "('48905991', 'P1', 'Registered'), ('048905991', 'P1', 'Invited'), ('0077', 'P1', 'Invited')",
+        "INSERT INTO nipr_subscriptions (npn, subscription_name, invalid_reason) VALUES "
+        "('48905991', 'S', NULL), ('048905991', 'S', 'Entity was not found')",
+        "INSERT INTO request_rejections (kind, npn, eligibility_reason, status) VALUES "
+        "('appointment', '048905991', 'Producer Not Found', 'Request Rejected')",
+    ]
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_padded_npns_become_canonical_and_the_canonical_twin_wins(database_url: str) -> None:
+    """Migration 0011 (docs/decisions/0029-canonical-npns.md)."""
+    migrate.upgrade(database_url, "0010")
+    _seed_padded_npns_before_0011(database_url)
+
+    migrate.upgrade(database_url)
+
+    def state() -> dict[str, list[tuple[object, ...]]]:
+        return {
+            "producers": _read(
+                database_url,
+                "SELECT npn, first_name, sync_status, agency_npn FROM producers ORDER BY npn",
+            ),
+            "agencies": _read(database_url, "SELECT agency_npn FROM agencies"),
+            "assignments": _read(
+                database_url,
+                "SELECT npn, state_code FROM producer_assignments ORDER BY npn, state_code",
+            ),
+            "seats": _read(
+                database_url, "SELECT npn, status FROM portal_users ORDER BY npn, status"
+            ),
+            "targets": _read(database_url, "SELECT npn FROM nipr_subscriptions"),
+            "rejections": _read(database_url, "SELECT npn FROM request_rejections"),
+        }
+
+    migrated = state()
+    assert migrated == {
+        "producers": [
+            ("000", "Zeros", "Not Found", None),  # no NIPR number to move it to
+            ("48905991", "Canonical", "Success", None),  # the twin wins, as it was
+            ("77", "Alone", "Not Started", "9000001"),  # synced again under its real NPN
+        ],
+        "agencies": [("9000001",)],
+        # The twin's CA line kept, the padded producer's TX line moved to it.
+        "assignments": [("48905991", "CA"), ("48905991", "TX")],
+        # The padded producer's seat is freed; the lone one's seat is now the real producer's.
+        "seats": [("48905991", "Registered"), ("77", "Invited")],
+        "targets": [("48905991",)],
+        "rejections": [("48905991",)],
+    }
+    # The downgrade keeps the canonical rows; upgrading again changes nothing.
+    migrate.downgrade(database_url, "0010")
+    migrate.upgrade(database_url)
+    assert state() == migrated
+    assert _schema_differences(database_url, metadata) == []
