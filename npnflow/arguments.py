@@ -15,19 +15,26 @@ import click
 from schemas.npns import canonical_npn, npn_problem, npn_read_note
 from schemas.ssn_shapes import mask_ssn_shapes
 
-__all__ = ["NPN", "NPNS", "NpnList", "NpnType", "flat_npns"]
+__all__ = ["NPN", "NPNS", "NpnList", "NpnType", "flat_npns", "read_npn"]
 
 
-def _read_npn(value: str, param: click.Parameter | None) -> str:
-    """The canonical NPN for `value`; a note on stderr when it changed; BadParameter if no NPN."""
+def read_npn(
+    value: str, param: click.Parameter | None = None, where: str = "", hint: str | None = None
+) -> str:
+    """The canonical NPN for `value`; a note on stderr when it changed; BadParameter if no NPN.
+
+    `where` prefixes the note and the refusal ("row 3: "), for NPNs read from a file.
+    """
     problem = npn_problem(value)
     if problem is not None:
         # An SSN typed where an NPN goes is never printed whole (SPEC 13).
-        raise click.BadParameter(mask_ssn_shapes(problem) + ".", param=param)
+        raise click.BadParameter(
+            where + mask_ssn_shapes(problem) + ".", param=param, param_hint=hint
+        )
     canonical = canonical_npn(value)
     note = npn_read_note(value, canonical)
     if note is not None:
-        click.echo(note, err=True)
+        click.echo(where + note, err=True)
     return canonical
 
 
@@ -39,7 +46,7 @@ class NpnType(click.ParamType):
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> str:
-        return _read_npn(str(value), param)
+        return read_npn(str(value), param)
 
 
 class NpnList(click.ParamType):
@@ -53,7 +60,7 @@ class NpnList(click.ParamType):
         if isinstance(value, tuple):  # already converted (a default, or a second pass)
             return value
         parts = [p for p in re.split(r"[,;\s]+", str(value)) if p]
-        return tuple(_read_npn(p, param) for p in parts)
+        return tuple(read_npn(p, param) for p in parts)
 
 
 NPN = NpnType()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from npnflow.arguments import NPN
+from npnflow.arguments import NPN, read_npn
 from resources import paths
 
 if TYPE_CHECKING:
@@ -124,11 +124,8 @@ def _file_requests(file: Path, business_date: dt.date | None) -> list[ReleaseReq
         cells = {
             (k or "").strip().rstrip("*").strip().lower(): (v or "").strip() for k, v in row.items()
         }
-        npn = cells.get("npn") or cells.get("agent npn") or ""
-        if not npn.isdigit():
-            raise click.BadParameter(
-                f"row {number}: NPN {npn!r} is not digits.", param_hint="--file"
-            )
+        typed = cells.get("npn") or cells.get("agent npn") or ""
+        npn = read_npn(typed, where=f"row {number}: ", hint="--file")  # as NIPR writes it
         requests.append(
             ReleaseRequest(
                 npn=npn,

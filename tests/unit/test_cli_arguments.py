@@ -71,3 +71,16 @@ def test_every_command_that_takes_npns_reads_them_through_the_shared_types() -> 
     assert isinstance(_types(portal, "invite")["npns"], NpnList)
     for action in ("release", "cancel"):
         assert isinstance(_types(jit, action)["npn"], NpnType)
+
+
+def test_a_jit_release_file_reads_its_npns_the_same_way(tmp_path, capsys) -> None:
+    from npnflow.jit_cli import _file_requests
+
+    released = tmp_path / "release.csv"
+    released.write_text("NPN,State,CoCode\n0010000001,CA,91234\n10000002,TX,91234\n")
+    requests = _file_requests(released, None)
+    assert [r.npn for r in requests] == ["10000001", "10000002"]
+    assert capsys.readouterr().err == "row 2: NPN 0010000001 read as 10000001\n"
+    released.write_text("NPN,State,CoCode\n10000001,CA,91234\n000,TX,91234\n")
+    with pytest.raises(click.BadParameter, match=r"row 3: NPN '000' is all zeros"):
+        _file_requests(released, None)
