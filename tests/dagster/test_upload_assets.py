@@ -375,3 +375,20 @@ def test_a_clean_version_supersedes_the_error_report_an_earlier_version_left(buc
     # A file that never had a report gets none.
     bucket.process(bucket.drop("inbox/agent/other.csv", clean.replace(b"Ann", b"Ana")))
     assert not bucket.store.exists("inbox/agent/other.csv.errors.csv")
+
+
+def test_a_padded_npn_onboards_the_producer_nipr_knows_with_a_warning(bucket):
+    data = "\r\n".join(
+        [HEADER, "09000001,Ann,Lee,0010000001,,,,,,,", "9000001,Bob,Ray,10000001,,,,,,,"]
+    ).encode("utf-8")
+    partition = bucket.drop(KEY, data)
+    result = bucket.process(partition)
+
+    assert bucket.table("producers")["npn"].tolist() == ["10000001"]
+    assert bucket.table("agencies")["agency_npn"].tolist() == ["9000001"]
+    errors = bucket.table("upload_row_errors")
+    assert errors[["row_number", "column"]].values.tolist() == [[3, "Agent NPN"]]
+    assert "already on row 2" in errors.at[0, "message"]
+    warnings = _materialized(result)[VALIDATED_KEY.to_user_string()]["warnings"].value
+    assert "Agent NPN 0010000001 read as 10000001" in warnings
+    assert "Agency NPN 09000001 read as 9000001" in warnings
