@@ -132,7 +132,7 @@ def test_the_stored_request_rows_read_back_exactly_as_exploded(
     pd.testing.assert_frame_equal(stored, expected, check_exact=True)
 
 
-def test_the_round_trip_keeps_dates_booleans_leading_zeros_and_order(
+def test_the_round_trip_keeps_dates_booleans_canonical_npns_and_order(
     engine, reference, companies
 ) -> None:
     validated = _validate(APPOINT, "appoint", reference, companies)
@@ -142,8 +142,8 @@ def test_the_round_trip_keeps_dates_booleans_leading_zeros_and_order(
         stored = request_rows.read_request_rows(connection, "U1", "appoint")
 
     assert stored[["request_row", "npn", "state_code"]].values.tolist() == [
-        [2, "0001234", "CA"],
-        [2, "0001234", "TX"],
+        [2, "1234", "CA"],  # typed 0001234: stored as NIPR writes it (schemas/npns.py)
+        [2, "1234", "TX"],
         [3, "124", "OH"],
         [5, "126", "VA"],
     ]
@@ -217,7 +217,7 @@ def test_an_offboard_upload_keeps_one_row_per_producer_with_its_cocodes_as_typed
     _apply(engine, "U1", validated)
     with engine.connect() as connection:
         stored = request_rows.read_request_rows(connection, "U1", "offboard")
-    assert stored["npn"].tolist() == ["0001234", "124"]
+    assert stored["npn"].tolist() == ["1234", "124"]  # typed 0001234: canonical
     assert stored["cocodes"].tolist()[1] == "91234;92345"
     assert pd.isna(stored["cocodes"].tolist()[0])
     assert stored["termination_reason_code"].tolist()[1] == "VOLUNTARY_TERMINATION"
