@@ -154,17 +154,28 @@ def _sensor_hint(batch_id: str) -> str:
     "--upload",
     "upload_id",
     default=None,
-    help="Only the batches of this upload: its id, bucket key or file name (the newest upload "
-    "of that name).",
+    help="Only the batches of this upload: its id, its bucket key or its file name (every "
+    "upload of that name).",
 )
 def batches_list(status: str | None, kind: str | None, upload_id: str | None) -> None:
     from assets.batches.detail import format_money, format_timestamp, list_batches
     from assets.uploads.lookup import UploadNotFound, find_upload
 
     def listed(connection: Connection) -> pd.DataFrame:
-        # The upload as `npnflow uploads show` names it: id, key or file name.
-        upload = find_upload(connection, upload_id).upload["upload_id"] if upload_id else None
-        return list_batches(connection, status=status, kind=kind, upload_id=upload)
+        if not upload_id:
+            return list_batches(connection, status=status, kind=kind)
+        # The upload as `npnflow uploads show` names it (id, key or file name); a name dropped
+        # several times means the batches of each of its uploads (the newest may be a
+        # Duplicate, which made none).
+        import pandas as pd
+
+        match = find_upload(connection, upload_id)
+        frames = [
+            list_batches(connection, status=status, kind=kind, upload_id=upload["upload_id"])
+            for upload in (match.upload, *match.others)
+        ]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return frame.sort_values("created_at", ascending=False, ignore_index=True)
 
     try:
         frame = _in_one_transaction(listed)

@@ -87,8 +87,7 @@ def producers_show(npn: str) -> None:
     name = " ".join(text(v) for v in (p["first_name"], p["last_name"]) if text(v)) or "(no name)"
     click.echo(f"Producer {view.npn}: {name}" + (f" <{p['email']}>" if text(p["email"]) else ""))
     click.echo(
-        f"Sync status: {p['sync_status']}"
-        + (f" ({view.sync_meaning})" if view.sync_meaning else "")
+        f"Sync status: {p['sync_status']}" + (f": {view.sync_meaning}" if view.sync_meaning else "")
     )
     click.echo(
         f"NIPR data as of {when(view.data_as_of)}; last synced {when(p['last_synced_at'])}; "

@@ -159,9 +159,9 @@ def sync_now(npns: tuple[str, ...], day: dt.datetime | None) -> None:
             sys.exit(1)
         defs = build_definitions(environment)
         if wanted:
-            ok = _sync_producers(defs, database, wanted)
+            ok, all_known = _sync_producers(defs, database, wanted)
         else:
-            ok = _sync_alerts_day(defs, database, day.date() if day else None)
+            ok, all_known = _sync_alerts_day(defs, database, day.date() if day else None), True
     except DatabaseNotMigrated as error:
         click.echo(str(error), err=True)
         sys.exit(1)
@@ -171,7 +171,8 @@ def sync_now(npns: tuple[str, ...], day: dt.datetime | None) -> None:
         f"{'Done' if ok else 'Failed'} in {time.monotonic() - started:.1f} s "
         f"(`npnflow ui` shows the run, DAGSTER_HOME={home})."
     )
-    sys.exit(0 if ok else 1)
+    # An NPN no producer has is the caller's mistake: said above, and the exit status says so.
+    sys.exit(0 if ok and all_known else 1)
 
 
 def _run(defs: Any, job_name: str, **kwargs: Any) -> ExecuteInProcessResult:
@@ -187,7 +188,8 @@ def _run(defs: Any, job_name: str, **kwargs: Any) -> ExecuteInProcessResult:
     return result
 
 
-def _sync_producers(defs: Any, database: OperationalDatabase, npns: list[str]) -> bool:
+def _sync_producers(defs: Any, database: OperationalDatabase, npns: list[str]) -> tuple[bool, bool]:
+    """Sync `npns`; returns whether the run succeeded and whether every NPN was a producer."""
     from assets.keys import INITIAL_SYNC_KEY
     from assets.onboarding.producer_view import SYNC_STATUS_MEANINGS
 
@@ -200,7 +202,7 @@ def _sync_producers(defs: Any, database: OperationalDatabase, npns: list[str]) -
         )
     known = [n for n in npns if n in before]
     if not known:
-        return False
+        return True, False
     click.echo(f"{INITIAL_SYNC_JOB}: Entity Info for {', '.join(known)} ...")
     op = INITIAL_SYNC_KEY.to_python_identifier()
     result = _run(defs, INITIAL_SYNC_JOB, run_config={"ops": {op: {"config": {"npns": known}}}})
@@ -217,7 +219,7 @@ def _sync_producers(defs: Any, database: OperationalDatabase, npns: list[str]) -
         meaning = SYNC_STATUS_MEANINGS.get(status)
         if meaning and status != "Success":
             click.echo(f"    {status}: {meaning}")
-    return bool(result.success) and not unknown
+    return bool(result.success), not unknown
 
 
 def _sync_alerts_day(defs: Any, database: OperationalDatabase, day: dt.date | None) -> bool:
