@@ -166,9 +166,11 @@ def remove_unknown_producer(
     if not by:
         raise RemovalRefused("Say who removes the producer: --by NAME (it is recorded).")
     npn = canonical_npn(typed_npn)
-    row = connection.execute(
-        sa.select(producers).where(producers.c.npn == npn).with_for_update()
-    ).first()
+    # A write first: it takes the producer's row lock on PostgreSQL and the database's write
+    # lock on SQLite (where FOR UPDATE does nothing), so a second removal, an onboarding or
+    # an approval of the same producer's lines waits for this transaction and sees its result.
+    connection.execute(producers.update().where(producers.c.npn == npn).values(updated_at=now))
+    row = connection.execute(sa.select(producers).where(producers.c.npn == npn)).first()
     if row is None:
         changed = f" (read as {npn})" if npn != typed_npn.strip() else ""
         raise RemovalRefused(
@@ -205,6 +207,17 @@ def remove_unknown_producer(
             f"NPN {npn} is on a PDB Alerts target list at NIPR, so NIPR knows it. It is not "
             f"removed; `npnflow sync now {npn}` refreshes what NIPR has for it."
         )
+    # The batches holding its lines, locked (PostgreSQL) before their status is read: an
+    # approval of one of them waits for this transaction, or this reads it as approved.
+    connection.execute(
+        sa.select(transaction_batches.c.batch_id)
+        .where(
+            transaction_batches.c.batch_id.in_(
+                sa.select(transactions.c.batch_id).where(transactions.c.npn == npn)
+            )
+        )
+        .with_for_update()
+    ).all()
     sent = _sent_lines(connection, npn)
     if sent:
         raise RemovalRefused(
@@ -228,11 +241,21 @@ def remove_unknown_producer(
         .all()
     )
     if open_lines:
-        connection.execute(
+        awaiting = sorted(statuses.AWAITING_REVIEW_TRANSACTION_STATUSES)
+        # Conditional on the status read: a line that moved meanwhile is not cancelled blindly.
+        cancelled = connection.execute(
             transactions.update()
-            .where(transactions.c.transaction_id.in_(open_lines))
+            .where(
+                transactions.c.transaction_id.in_(open_lines), transactions.c.status.in_(awaiting)
+            )
             .values(status=statuses.CANCELLED, cancelled_by=by, completed_at=now)
-        )
+        ).rowcount
+        if cancelled != len(open_lines):
+            raise RemovalRefused(
+                f"NPN {npn}: {len(open_lines) - cancelled} of its unsent line(s) changed while "
+                "being cancelled; nothing was removed. Look at `npnflow producers show "
+                f"{npn}` and try again."
+            )
     seats: list[str] = list(
         connection.execute(
             sa.select(portal_users.c.portal_id)
