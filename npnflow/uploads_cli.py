@@ -252,10 +252,30 @@ def uploads_show(file_or_id: str, error_limit: int) -> None:
         click.echo("\nBatches: none (no request row made a transaction).")
 
     if not detail.producers_added.empty:
+        # No types-tabulate installed; mypy flags only the first importer (so: unused-ignore).
+        from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
+
         click.echo(f"\nProducers this file onboarded ({len(detail.producers_added)}):")
-        for p in detail.producers_added.itertuples(index=False):
-            name = " ".join(text(v) for v in (p.first_name, p.last_name) if text(v))
-            synced = f", synced {when(p.last_synced_at)}" if text(p.last_synced_at) else ""
-            click.echo(f"  {p.npn}  {name}  {p.sync_status}{synced}")
+        table = tabulate(
+            [
+                [
+                    p.npn,
+                    " ".join(text(v) for v in (p.first_name, p.last_name) if text(v)),
+                    text(p.sync_status),
+                    when(p.last_synced_at) if text(p.last_synced_at) else "",
+                ]
+                for p in detail.producers_added.itertuples(index=False)
+            ],
+            headers=["npn", "name", "sync status", "last synced"],
+            tablefmt="simple",
+            disable_numparse=True,
+        )
+        click.echo("\n".join("  " + line for line in table.splitlines()))
+        not_found = int((detail.producers_added["sync_status"] == "Not Found").sum())
+        if not_found:
+            click.echo(
+                f"{not_found} of them Not Found at NIPR: check the NPN in the file; "
+                "`npnflow producers remove NPN --by NAME` removes one nothing was sent for."
+            )
         click.echo("`npnflow producers show NPN` tells one producer's whole story.")
     _echo_match_others(others)

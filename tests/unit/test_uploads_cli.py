@@ -4,6 +4,7 @@ folder (NPNFLOW_DATA_DIR) whose bucket holds the roster's error report."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -105,7 +106,9 @@ def test_show_an_agent_file_masks_ssns_and_names_the_report_and_its_producers(da
     assert "row 4 Agent NPN: Agent NPN 'x' must be digits only; SSN ***-**-6789" in out
     assert "123-45-6789" not in out
     assert "Producers this file onboarded (3):" in out
-    assert f"{NORA}  Nora Typo  Not Found" in out and f"{NED}  Ned Typo  Not Found" in out
+    assert re.search(rf"{NORA}\s+Nora Typo\s+Not Found\s+2026-11-24 09:01 UTC", out)
+    assert re.search(rf"{NED}\s+Ned Typo\s+Not Found", out)
+    assert "2 of them Not Found at NIPR: check the NPN in the file" in out
 
 
 def test_a_rejected_file_says_why(data_dir) -> None:
