@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 INITIAL_SYNC_JOB = "sync_new_producers_job"
 DAILY_SYNC_JOB = "daily_nipr_sync_job"
 CURRENT_STATE = ("licenses", "license_loas", "appointments")
+SHOWN_CHANGES = 8  # changed state categories printed for an Alerts day; the UI has them all
 # What a person reads is the summary below; the run's full event log is in the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -138,6 +139,7 @@ def _read_npns(typed: tuple[str, ...]) -> list[str]:
 def sync_now(npns: tuple[str, ...], day: dt.datetime | None) -> None:
     from npnflow.instance import ensure_dagster_home
     from resources.database import DatabaseNotMigrated, OperationalDatabase
+    from resources.dbt_reports import ReportsNotPrepared
 
     wanted = _read_npns(npns)
     if npns and not wanted:
@@ -157,7 +159,11 @@ def sync_now(npns: tuple[str, ...], day: dt.datetime | None) -> None:
         if problem:
             click.echo(problem, err=True)
             sys.exit(1)
-        defs = build_definitions(environment)
+        try:
+            defs = build_definitions(environment)
+        except ReportsNotPrepared as error:  # the code location needs the dbt manifest
+            click.echo(str(error), err=True)
+            sys.exit(1)
         if wanted:
             ok, all_known = _sync_producers(defs, database, wanted)
         else:
@@ -226,7 +232,7 @@ def _sync_alerts_day(defs: Any, database: OperationalDatabase, day: dt.date | No
     import sqlalchemy as sa
 
     from assets.rules.alerts_day import latest_alerts_day
-    from schemas.tables import nipr_report_days
+    from schemas.tables import nipr_report_days, nipr_scope_reports
 
     report_day = day or latest_alerts_day()
     before = database.count_rows(("producers", *CURRENT_STATE))
@@ -247,4 +253,21 @@ def _sync_alerts_day(defs: Any, database: OperationalDatabase, day: dt.date | No
         "  rows now: "
         + ", ".join(f"{t} {after[t]:,} ({after[t] - before[t]:+,})" for t in CURRENT_STATE)
     )
+    with database.engine.connect() as connection:
+        changed = connection.execute(
+            sa.select(
+                nipr_scope_reports.c.npn,
+                nipr_scope_reports.c.state_code,
+                nipr_scope_reports.c.category,
+            )
+            .where(
+                nipr_scope_reports.c.report_date == report_day,
+                nipr_scope_reports.c.source == "alerts",
+            )
+            .order_by(nipr_scope_reports.c.npn, nipr_scope_reports.c.state_code)
+        ).all()
+    for scope in changed[:SHOWN_CHANGES]:
+        click.echo(f"  changed: NPN {scope.npn} {scope.state_code} {scope.category.lower()}")
+    if len(changed) > SHOWN_CHANGES:
+        click.echo(f"  ... and {len(changed) - SHOWN_CHANGES} more")
     return bool(result.success)
