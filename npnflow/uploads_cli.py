@@ -224,6 +224,8 @@ def uploads_show(file_or_id: str, error_limit: int) -> None:
         click.echo(f"Error report: {bucket_location(u['error_report_key'])}")
     elif u["status"] == "Processed":
         click.echo("Error report: none (no row was rejected).")
+    elif u["status"] == "Duplicate":
+        click.echo("Error report: none (a Duplicate is not read again; see the upload it repeats).")
 
     if detail.row_errors_total:
         shown = len(detail.row_errors)

@@ -77,6 +77,7 @@ def test_show_by_file_name_is_the_newest_upload_and_lists_the_others(data_dir) -
     assert f"Upload {APPOINT_AGAIN_ID}" in result.output
     assert "Status: Duplicate" in result.output
     assert f"Duplicate of {APPOINT_ID} (inbox/appoint/appoint.csv, Processed)" in result.output
+    assert "Error report: none (a Duplicate is not read again" in result.output
     assert f"Older uploads of this name (1): show one by its upload id.\n  {APPOINT_ID}" in (
         result.output
     )
