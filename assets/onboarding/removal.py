@@ -3,7 +3,7 @@
 An NPN typed wrong in an agent file (`048905991` for `48905991`, a transposed digit) becomes a
 producer NIPR answers `Not Found` for; it may already hold a portal seat and producer
 assignments. Offboarding is for producers NIPR knows (it terminates appointments); this is
-the correction for one it never knew. The rules (docs/decisions/0028-...):
+the correction for one it never knew. The rules (docs/decisions/0028-answers-from-the-cli.md):
 
 - removable only when NIPR never knew it: its sync status is not `Success` / `Success - No
   Licenses`, no NIPR data was ever applied for it (licenses, lines, appointments, scope
