@@ -29,6 +29,7 @@ from resources import paths
 from schemas import statuses
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy.engine import Connection
 
     from resources.database import OperationalDatabase
@@ -149,13 +150,38 @@ def _sensor_hint(batch_id: str) -> str:
     help="Only batches with this status.",
 )
 @click.option("--kind", type=click.Choice(statuses.TRANSACTION_KINDS), default=None)
-@click.option("--upload", "upload_id", default=None, help="Only the batches of this upload id.")
+@click.option(
+    "--upload",
+    "upload_id",
+    default=None,
+    help="Only the batches of this upload: its id, its bucket key or its file name (every "
+    "upload of that name).",
+)
 def batches_list(status: str | None, kind: str | None, upload_id: str | None) -> None:
     from assets.batches.detail import format_money, format_timestamp, list_batches
+    from assets.uploads.lookup import UploadNotFound, find_upload
 
-    frame = _in_one_transaction(
-        lambda connection: list_batches(connection, status=status, kind=kind, upload_id=upload_id)
-    )
+    def listed(connection: Connection) -> pd.DataFrame:
+        if not upload_id:
+            return list_batches(connection, status=status, kind=kind)
+        # The upload as `npnflow uploads show` names it (id, key or file name); a name dropped
+        # several times means the batches of each of its uploads (the newest may be a
+        # Duplicate, which made none).
+        import pandas as pd
+
+        match = find_upload(connection, upload_id)
+        frames = [
+            list_batches(connection, status=status, kind=kind, upload_id=upload["upload_id"])
+            for upload in (match.upload, *match.others)
+        ]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return frame.sort_values("created_at", ascending=False, ignore_index=True)
+
+    try:
+        frame = _in_one_transaction(listed)
+    except UploadNotFound as missing:
+        click.echo(str(missing), err=True)
+        sys.exit(1)
     if frame.empty:
         filters = [
             f"{name} {value}"

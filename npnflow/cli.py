@@ -21,7 +21,10 @@ from npnflow.export_cli import export
 from npnflow.jit_cli import jit
 from npnflow.offboard_cli import offboard
 from npnflow.portal_cli import portal
+from npnflow.producers_cli import producers
 from npnflow.reports_cli import reports
+from npnflow.sync_cli import sync
+from npnflow.uploads_cli import uploads
 from resources import paths
 
 if TYPE_CHECKING:
@@ -430,6 +433,9 @@ main.add_command(reports)
 main.add_command(portal)
 main.add_command(offboard)
 main.add_command(jit)
+main.add_command(uploads)
+main.add_command(producers)
+main.add_command(sync)
 
 if __name__ == "__main__":
     main()

@@ -29,6 +29,7 @@ from assets.nipr.roster import (
 from assets.nipr.sync_common import CURRENT_STATE_POOL, GROUP, md
 from resources.database import OperationalDatabase
 from resources.nipr import NiprCallFailed, NiprClient
+from schemas.npns import canonical_npn
 
 
 class InitialSyncConfig(dg.Config):
@@ -37,6 +38,14 @@ class InitialSyncConfig(dg.Config):
     )
     max_producers: int | None = Field(
         default=None, description="At most this many producers per run (None: all waiting)."
+    )
+    npns: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Sync exactly these producers, whatever their status (a synced one's picture is "
+            "refreshed), instead of the waiting ones; `npnflow sync now NPN...` sets it. NPNs "
+            "are read as NIPR writes them (no leading zeros); one no producer has is skipped."
+        ),
     )
 
 
@@ -63,8 +72,8 @@ class SyncRun:
     kinds={"xml", "sql"},
     pool=CURRENT_STATE_POOL,
     description=(
-        "Entity Info for producers not yet synced (sync_status Not Started or NIPR Error): "
-        "their licenses, lines and appointments replaced by NIPR's full picture, and "
+        "Entity Info for producers not yet synced (sync_status Not Started or NIPR Error), or "
+        "for the producers its config `npns` names (`npnflow sync now NPN...`): their licenses, lines and appointments replaced by NIPR's full picture, and "
         "sync_status / last_synced_at set."
     ),
 )
@@ -77,7 +86,14 @@ def core_nipr__initial_sync(
     """Fetch concurrently (bounded), apply one producer per transaction, so one failure
     never loses the others. `NIPR Error` producers are picked again by the next run."""
     with database.begin() as connection:
-        npns = store.producers_to_sync(connection, SYNC_RETRY_STATUSES)
+        if config.npns:
+            wanted = sorted({canonical_npn(n) for n in config.npns if str(n).strip()})
+            npns = sorted(store.read_tracked_npns(connection, wanted))
+            unknown = sorted(set(wanted) - set(npns))
+            if unknown:
+                context.log.warning(f"No producer has NPN {', '.join(unknown)}: not synced.")
+        else:
+            npns = store.producers_to_sync(connection, SYNC_RETRY_STATUSES)
     if config.max_producers is not None:
         npns = npns[: max(0, config.max_producers)]
     run = sync_producers(database, nipr, npns, config.max_workers, context.log)

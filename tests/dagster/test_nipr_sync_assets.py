@@ -324,6 +324,28 @@ def test_initial_sync_retries_nipr_errors_on_the_next_run(fresh):
     assert fresh.database.count_rows(["licenses"])["licenses"] > 0
 
 
+def test_initial_sync_of_named_npns_syncs_them_whatever_their_status(fresh):
+    """Config `npns` (`npnflow sync now NPN...`): only those producers, a synced one again."""
+    first, second = fresh.tracked[:2]
+    config = {"ops": {"core_nipr__initial_sync": {"config": {"npns": ["00" + first, "404"]}}}}
+    result = fresh.materialize([core_nipr__initial_sync], run_config=config)
+    assert result.success
+    found = statuses(fresh.database)
+    assert found[first] == "Success"  # read as NIPR writes it: leading zeros stripped
+    assert {found[n] for n in fresh.tracked[1:]} == {"Not Started"}  # the others wait
+    assert metadata_value(result, "core_nipr__initial_sync", "producers_attempted") == 1
+    before = fresh.database.read_table("producers").set_index("npn").at[first, "last_synced_at"]
+    fresh.sandbox.set_clock(SATURDAY)
+    config["ops"]["core_nipr__initial_sync"]["config"]["npns"] = [first, second]
+    again = fresh.materialize([core_nipr__initial_sync], run_config=config)
+    assert metadata_value(again, "core_nipr__initial_sync", "producers_attempted") == 2
+    synced = fresh.database.read_table("producers").set_index("npn")
+    assert synced.at[first, "last_synced_at"] > before  # refreshed, though already Success
+    assert synced.at[second, "sync_status"] == "Success"
+    expected = world_rows(fresh.sandbox.world, [first, second], SATURDAY)
+    assert our_rows(fresh.database) == expected
+
+
 # ------------------------------------------------------------------------------ subscriptions
 
 
