@@ -8,7 +8,7 @@
   removed per table, and keeps an audit record in the bucket
   (`audit/producer_removals/<npn>-<time>.json`).
 
-An NPN is read as NIPR writes it (schemas/npns.py canonical_npn); the output says when the
+An NPN is read as NIPR writes it (npnflow/arguments.py NPN); a note on stderr says when the
 typed one was changed. Registered on `npnflow` by `npnflow/cli.py`; product imports happen
 inside the commands, so `npnflow --help` stays instant.
 """
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from npnflow.arguments import NPN
 from npnflow.uploads_cli import read_database, text, when
 from resources import paths
 
@@ -63,17 +64,12 @@ def _table(frame: pd.DataFrame, columns: dict[str, str]) -> None:
     click.echo("\n".join("  " + line for line in table.splitlines()))
 
 
-def _read_as(typed: str, npn: str) -> None:
-    if typed != npn:
-        click.echo(f"NPN {typed} read as {npn} (NIPR writes NPNs without leading zeros).")
-
-
 @producers.command(
     "show",
     help="A producer's sync status, licenses and lines, appointments, open transactions and "
     "portal seats.",
 )
-@click.argument("npn")
+@click.argument("npn", type=NPN)
 def producers_show(npn: str) -> None:
     from assets.onboarding.producer_view import ProducerNotFound, producer_view
 
@@ -83,7 +79,6 @@ def producers_show(npn: str) -> None:
         click.echo(str(missing), err=True)
         sys.exit(1)
     p = view.producer
-    _read_as(view.typed, view.npn)
     name = " ".join(text(v) for v in (p["first_name"], p["last_name"]) if text(v)) or "(no name)"
     click.echo(f"Producer {view.npn}: {name}" + (f" <{p['email']}>" if text(p["email"]) else ""))
     click.echo(
@@ -214,7 +209,7 @@ def _write_audit_record(removal: Removal) -> str:
     "ever sent to NIPR: its portal seats are freed, its assignments removed, its unsent lines "
     "cancelled, in one transaction.",
 )
-@click.argument("npn")
+@click.argument("npn", type=NPN)
 @click.option("--by", "by", required=True, help="Who removes it (recorded).")
 def producers_remove(npn: str, by: str) -> None:
     from assets.onboarding.removal import RemovalRefused, remove_unknown_producer
@@ -233,7 +228,6 @@ def producers_remove(npn: str, by: str) -> None:
     finally:
         database.engine.dispose()
 
-    _read_as(removal.typed, removal.npn)
     p = removal.producer
     name = " ".join(text(v) for v in (p["first_name"], p["last_name"]) if text(v))
     click.echo(

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from npnflow.arguments import NPNS, flat_npns
 from resources import paths
 
 if TYPE_CHECKING:
@@ -103,45 +104,25 @@ def _producer_rows(database: OperationalDatabase, npns: list[str]) -> dict[str, 
     return found
 
 
-def _read_npns(typed: tuple[str, ...]) -> list[str]:
-    from schemas.npns import canonical_npn
-
-    wanted: list[str] = []
-    for value in typed:
-        for part in value.replace(";", ",").split(","):
-            if not part.strip():
-                continue
-            npn = canonical_npn(part)
-            if not (npn.isascii() and npn.isdigit() and len(npn) <= 10):
-                raise click.BadParameter(
-                    f"{part.strip()}: an NPN is digits only, up to 10.", param_hint="NPN"
-                )
-            if npn != part.strip():
-                click.echo(f"NPN {part.strip()} read as {npn} (NIPR writes no leading zeros).")
-            if npn not in wanted:
-                wanted.append(npn)
-    return wanted
-
-
 @sync.command(
     "now",
     help="With NPNs: NIPR's Entity Info for those producers now (new ones synced, synced ones "
     "refreshed). Without: the latest PDB Alerts day (daily_nipr_sync_job). Runs the Dagster job "
     "on the local instance; the run shows in `npnflow ui`.",
 )
-@click.argument("npns", nargs=-1)
+@click.argument("npns", nargs=-1, type=NPNS)
 @click.option(
     "--day",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
     help="Without NPNs: this PDB Alerts report day instead of the latest published one.",
 )
-def sync_now(npns: tuple[str, ...], day: dt.datetime | None) -> None:
+def sync_now(npns: tuple[tuple[str, ...], ...], day: dt.datetime | None) -> None:
     from npnflow.instance import ensure_dagster_home
     from resources.database import DatabaseNotMigrated, OperationalDatabase
     from resources.dbt_reports import ReportsNotPrepared
 
-    wanted = _read_npns(npns)
+    wanted = flat_npns(npns)
     if npns and not wanted:
         raise click.BadParameter("no NPN given.", param_hint="NPN")
     if wanted and day is not None:

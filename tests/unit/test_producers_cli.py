@@ -77,7 +77,8 @@ def test_show_reads_the_npn_as_nipr_writes_it_and_says_so(data_dir) -> None:
 def test_show_an_unknown_npn_says_so(data_dir) -> None:
     result = run("show", "00123")
     assert result.exit_code == 1
-    assert "No producer has NPN 00123 (read as 123)." in result.output
+    assert "NPN 00123 read as 123" in result.output
+    assert "No producer has NPN 123." in result.output
 
 
 def test_remove_an_unknown_producer_frees_its_seat_and_says_what_it_removed(
@@ -102,7 +103,7 @@ def test_remove_an_unknown_producer_frees_its_seat_and_says_what_it_removed(
     records = list((data_dir / "bucket" / "audit" / "producer_removals").glob(f"{NORA}-*.json"))
     assert len(records) == 1 and f"Audit record: {records[0]}" in out
     record = json.loads(records[0].read_text())
-    assert record["removed_by"] == "Dana" and record["npn_as_typed"] == "0" + NORA
+    assert record["removed_by"] == "Dana" and record["npn"] == NORA
     assert record["rows_removed"]["portal_users"] == 1
     assert "ssn_last4" not in record["producer"]
 
