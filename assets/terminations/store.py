@@ -2,7 +2,9 @@
 its rows into the rows to write.
 
 Reading: what `evaluate_termination_requests` needs (SPEC section 7), the producer-scoped
-tables only for the requested NPNs. Planning (pure): the engine's rows become `transactions`
+tables only for the requested NPNs. `appointments` there includes the lines NIPR Accepted
+since the last sync (`accepted_appointments.py`): a line appointed an hour ago is terminable
+before the next sync brings it in. Planning (pure): the engine's rows become `transactions`
 (kind `termination`) and `transaction_batches` rows with the deterministic ids, batches and
 automatic approval of `assets/batches/planning.py`, as the appointments do, so a terminate
 batch is approved, submitted, polled and reported exactly as an appointment batch is. Writing
@@ -18,6 +20,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
+from assets.terminations.accepted_appointments import with_accepted_appointments
 from assets.terminations.eligibility import TRANSACTION_KIND
 from resources.database import read_for_npns, read_table
 from schemas import statuses
@@ -49,6 +52,9 @@ def read_termination_inputs(
 ) -> dict[str, pd.DataFrame]:
     """The frames `evaluate_termination_requests` needs, for these NPNs.
 
+    `appointments` holds the synced appointments and the lines NIPR Accepted since the last
+    sync of their producer's appointments in that state (as Appointed from that day).
+
     `transactions` holds these producers' termination transactions that may be repeated, without
     those of `replacing_upload_id` (an upload being re-evaluated must not repeat itself).
     """
@@ -57,6 +63,11 @@ def read_termination_inputs(
     for name in PRODUCER_TABLES:
         inputs[name] = read_for_npns(connection, name, wanted)
     transactions = read_for_npns(connection, "transactions", wanted)
+    inputs["appointments"] = with_accepted_appointments(
+        inputs["appointments"],
+        transactions,
+        read_for_npns(connection, "nipr_scope_reports", wanted),
+    )
     keep = transactions["kind"].eq(KIND) & transactions["status"].isin(REPEATABLE_STATUSES)
     if replacing_upload_id is not None:
         keep &= transactions["upload_id"].ne(replacing_upload_id).fillna(True)
