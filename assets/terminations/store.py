@@ -17,10 +17,15 @@ import datetime as dt
 from collections.abc import Iterable
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
-from assets.terminations.accepted_appointments import with_accepted_appointments
+from assets.terminations.accepted_appointments import (
+    APPOINTMENT_KIND,
+    accepted_unsynced_lines,
+    with_accepted_appointments,
+)
 from assets.terminations.eligibility import TRANSACTION_KIND
 from resources.database import read_for_npns, read_table
 from schemas import statuses
@@ -73,6 +78,53 @@ def read_termination_inputs(
         keep &= transactions["upload_id"].ne(replacing_upload_id).fillna(True)
     inputs["transactions"] = transactions[keep].reset_index(drop=True)
     return inputs
+
+
+def accepted_appointment_lines(connection: Connection) -> pd.DataFrame:
+    """Every appointment line NIPR Accepted since the last sync of its producer's appointments
+    in that state (`accepted_appointments.accepted_unsynced_lines`): what the terminate export
+    adds to the licensing report, which shows only synced appointments."""
+    t = TABLES["transactions"]
+    columns = (
+        "transaction_id",
+        "npn",
+        "state_code",
+        "cocode",
+        "loa_code",
+        "kind",
+        "status",
+        "completed_at",
+        "submitted_at",
+        "created_at",
+    )
+    accepted = pd.DataFrame(
+        connection.execute(
+            sa.select(*(t.c[name] for name in columns)).where(
+                t.c.kind == APPOINTMENT_KIND, t.c.status == statuses.ACCEPTED
+            )
+        ).all(),
+        columns=list(columns),
+    )
+    npns = sorted({str(n) for n in accepted["npn"].dropna()})
+    return accepted_unsynced_lines(accepted, read_for_npns(connection, "nipr_scope_reports", npns))
+
+
+def nipr_data_as_of(connection: Connection, applied_by: dt.datetime | None) -> dt.datetime | None:
+    """The newest NIPR data (`nipr_scope_reports.data_as_of`) among the scopes applied by
+    `applied_by` (None: any): how current a report built then could be."""
+    scopes = TABLES["nipr_scope_reports"]
+    statement = sa.select(sa.func.max(scopes.c.data_as_of))
+    if applied_by is not None:
+        # Stored in UTC without an offset on SQLite: compare like with like.
+        moment = applied_by.astimezone(dt.UTC)
+        if connection.dialect.name == "sqlite":
+            moment = moment.replace(tzinfo=None)
+        statement = statement.where(scopes.c.applied_at <= moment)
+    value = connection.execute(statement).scalar_one_or_none()
+    if value is None:
+        return None
+    moment = pd.Timestamp(value).to_pydatetime()
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 def plan_termination_batches(
