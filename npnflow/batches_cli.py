@@ -251,6 +251,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
             headers,
             LIST_WIDTH,
             shrinkable=[(2, len("12345 Acme")), (3, 12)],
+            keep_end=[3],
         )
     _echo_table(rows, headers)
     click.echo(

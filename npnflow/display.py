@@ -48,12 +48,15 @@ def shown(value: object, missing: str = MISSING) -> str:
     return text if text.strip() else missing
 
 
-def shorten(text: str, width: int) -> str:
-    """`text` in at most `width` characters, its start and end kept (`appoint_j…_now.csv`)."""
+def shorten(text: str, width: int, *, keep_end: bool = True) -> str:
+    """`text` in at most `width` characters: its start and end kept (`appoint_j…_now.csv`),
+    or with `keep_end=False` its start only (`91234 Harborstone L…`)."""
     if len(text) <= width:
         return text
     if width <= 1:
         return text[:width]
+    if not keep_end:
+        return text[: width - 1] + ELLIPSIS
     tail = (width - 1) // 2
     head = width - 1 - tail
     return text[:head] + ELLIPSIS + (text[-tail:] if tail else "")
@@ -73,11 +76,13 @@ def fit_rows(
     headers: Sequence[str],
     max_width: int,
     shrinkable: Sequence[tuple[int, int]],
+    keep_end: Sequence[int] = (),
 ) -> list[list[str]]:
     """The rows, with the columns in `shrinkable` ((index, narrowest width)) shortened until the
     table fits `max_width`, or until they are at their narrowest: one character at a time from
-    whichever of them is widest, so two long names share the cut. The other columns (ids,
-    statuses, counts) are never cut."""
+    whichever of them is widest, so two long names share the cut. Columns in `keep_end` (file
+    names: the end tells them apart) keep their end; the others their start. The other columns
+    (ids, statuses, counts) are never cut."""
     fitted = [list(row) for row in rows]
     widths = {index: max((len(row[index]) for row in fitted), default=0) for index, _ in shrinkable}
     narrowest = {index: max(width, len(headers[index])) for index, width in shrinkable}
@@ -91,5 +96,5 @@ def fit_rows(
         excess -= 1
     for index in widths:
         for row in fitted:
-            row[index] = shorten(row[index], widths[index])
+            row[index] = shorten(row[index], widths[index], keep_end=index in keep_end)
     return fitted

@@ -56,6 +56,7 @@ def test_fit_rows_cuts_the_long_names_not_the_ids() -> None:
     assert table_width(fitted, headers) <= 60
     assert fitted[0][0] == "B-0123456789AB" and fitted[0][1].startswith("91234 ")
     assert shorten("appoint_jit_now.csv", 9) == "appo….csv"
+    assert shorten("91234 Harborstone", 9, keep_end=False) == "91234 Ha…"
 
 
 def test_jit_list_with_missing_cells(tmp_path, monkeypatch) -> None:
