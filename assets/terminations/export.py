@@ -100,14 +100,14 @@ class ReportAge:
 
     @property
     def nipr_text(self) -> str:
-        return self._stamp(self.nipr_data_as_of) or "no NIPR sync applied"
+        return self._stamp(self.nipr_data_as_of) or "unknown (no NIPR sync applied)"
 
     def describe(self, now: dt.datetime) -> str:
-        """`Report built 2026-11-24 09:00 UTC (3 hours ago); NIPR data as of ...`."""
+        """`Report built: 2026-11-24 09:00 UTC (3 hours ago); NIPR data as of: ...`."""
         built = self.built_text
         if self.built_at is not None:
             built += f" ({_ago(self.built_at, now)})"
-        return f"Report built {built}; NIPR data as of {self.nipr_text}."
+        return f"Report built: {built}; NIPR data as of: {self.nipr_text}."
 
 
 def _ago(moment: dt.datetime, now: dt.datetime) -> str:

@@ -347,10 +347,14 @@ def appointable_line(world: World, sandbox: NiprSandbox) -> dict[str, str]:
     raise AssertionError("the sandbox world holds no appointable line of our companies")
 
 
-def test_a_line_nipr_accepted_an_hour_ago_is_terminated_before_any_sync(world, sandbox):
+def test_a_line_nipr_accepted_an_hour_ago_is_terminated_before_any_sync(any_backend_world, sandbox):
     """Appoint (NIPR accepts), then terminate before any NIPR sync: the line is not
-    `Appointment Not Found` but In Good Standing, and NIPR accepts the termination."""
+    `Appointment Not Found` but In Good Standing, and NIPR accepts the termination; then the
+    terminate export offers the line from the report built before the appointment."""
     import datetime as dt
+
+    world = any_backend_world
+    world.build_reports()  # before the appointment: the report cannot show the line
 
     line = appointable_line(world, sandbox)
     license_class_code = line.pop("license_class_code")
@@ -399,9 +403,31 @@ def test_a_line_nipr_accepted_an_hour_ago_is_terminated_before_any_sync(world, s
         & (synced["loa_code"] == line["loa_code"])
     ].empty  # no sync has run: only the transaction knows
 
-    upload_id = world.drop_and_process(
-        "inbox/terminate/after-appoint.csv", terminate_file(pd.DataFrame([line]))
+    # The export, from the report built before the appointment, offers the line all the same.
+    target = Path(world.store.root).parent / "after-appoint.csv"
+    exported = CliRunner().invoke(
+        npnflow_cli,
+        [
+            "export",
+            "terminate",
+            "--cocode",
+            line["cocode"],
+            "--states",
+            line["state_code"],
+            "--loas",
+            line["loa_code"],
+            "--submit-immediately",
+            "-o",
+            str(target),
+            "--database-url",
+            world.url,
+        ],
     )
+    assert exported.exit_code == 0, exported.output
+    assert "Includes 1 line NIPR accepted since the last sync" in exported.output
+    assert f"{line['npn']},{line['state_code']},{line['loa_code']}," in target.read_text()
+
+    upload_id = world.drop_and_process("inbox/terminate/after-appoint.csv", target.read_bytes())
     (termination,) = world.transactions(upload_id).to_dict("records")
     assert termination["eligibility_reason"] == "In Good Standing", termination
     assert termination["status"] == statuses.READY_TO_SUBMIT

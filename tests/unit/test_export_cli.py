@@ -289,7 +289,7 @@ def test_the_file_names_each_line_and_the_report_age_and_drops_back_unchanged(
     result = _export("--cocode", "91234", "--database-url", database_url, "-o", str(target))
     assert result.exit_code == 0, result.output
     # No Dagster instance records this database's builds: said, not guessed.
-    assert "Report built not recorded; NIPR data as of 2026-11-20 06:00 UTC." in result.output
+    assert "Report built: not recorded; NIPR data as of: 2026-11-20 06:00 UTC." in result.output
 
     raw = read_upload(target.read_bytes(), target.name)
     assert list(raw.frame.columns) == [
@@ -323,7 +323,9 @@ def test_the_report_build_time_comes_from_the_dagster_instance(database_url, tmp
     target = tmp_path / "out.csv"
     result = _export("--cocode", "91234", "-o", str(target))
     assert result.exit_code == 0, result.output
-    assert re.search(r"Report built \d{4}-\d\d-\d\d \d\d:\d\d UTC \(0 minutes ago\)", result.output)
+    assert re.search(
+        r"Report built: \d{4}-\d\d-\d\d \d\d:\d\d UTC \(0 minutes ago\)", result.output
+    )
     built = read_upload(target.read_bytes(), target.name).frame["Report Built At"]
     assert built.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").all()
 
@@ -362,3 +364,29 @@ def test_a_line_nipr_accepted_since_the_last_sync_is_exported(database_url, tmp_
     loas = reference["lines_of_authority"]
     (name,) = loas.loc[(loas["state_code"] == "TX") & (loas["loa_code"] == "823"), "loa_name"]
     assert raw.loc[raw["Line of Authority"] == "823", "Line of Authority Name"].tolist() == [name]
+
+
+def test_missing_values_never_print_as_nan_or_none(database_url, tmp_path):
+    """A report line with no name and no company, no sync, no recorded build: every message
+    and the file say so in words."""
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                f"INSERT INTO {REPORT} (npn, state_code, loa_code, loa_name, cocode, "
+                "company_name, appointment_status) VALUES ('10000009', 'CA', '1052', NULL, "
+                "'91234', NULL, 'Appointed')"
+            )
+        )
+    engine.dispose()
+    target = tmp_path / "out.csv"
+    results = [
+        _export("--cocode", "91234", "--database-url", database_url, "-o", str(target)),
+        _export("--cocode", "91234", "--states", "CA", "--loas", "nope", "--database-url",
+                database_url, "-o", str(tmp_path / "x.csv")),
+    ]  # fmt: skip
+    assert results[0].exit_code == 0 and results[1].exit_code == 1
+    for result in results:
+        assert not re.search(r"\b(nan|None|NaT)\b", result.output), result.output
+    assert "NIPR data as of: unknown (no NIPR sync applied)" in results[0].output
+    assert not re.search(r"\b(nan|None|NaT)\b", target.read_text())
