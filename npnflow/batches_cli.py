@@ -171,7 +171,8 @@ def _company(name: object, cocode: object) -> str:
     "--wide",
     is_flag=True,
     default=False,
-    help="Every column: upload id, approval, each count, fees, created (wider than 120).",
+    help="Every column: upload id, approval version, lines, NIPR and held fees, approval and "
+    "creation times (wider than 120 columns).",
 )
 def batches_list(status: str | None, kind: str | None, upload_id: str | None, wide: bool) -> None:
     from assets.batches.detail import format_money, format_timestamp, list_batches

@@ -510,20 +510,16 @@ class GatewayService:
         in_reply.add(record.seq)
 
     def _appointed_here(self, npn: str, state: str, cocode: str, loa_codes: list[str]) -> bool:
-        """Whether this sandbox's own latest approved answer for the line appointed it (an
-        appointment it approved, not terminated since)."""
-        latest = None
-        for t in self.transactions:
-            same_line = t.npn == npn and t.state == state and t.cocode == cocode
-            lines = set(t.loa_codes)
-            if (
-                same_line
-                and t.approved
-                and not t.pending
-                and (not loa_codes or lines & set(loa_codes))
-            ):
-                latest = t
-        return latest is not None and latest.kind == "appointment"
+        """Whether this sandbox's latest approved answer for the line was an appointment."""
+        answers = [
+            t.kind
+            for t in self.transactions
+            if (t.npn, t.state, t.cocode) == (npn, state, cocode)
+            and t.approved
+            and not t.pending
+            and (not loa_codes or set(t.loa_codes) & set(loa_codes))
+        ]
+        return bool(answers) and answers[-1] == "appointment"
 
     def _applicant_npn(self, tx: etree._Element) -> str:
         """The applicant's NPN; a firm named only by its TAX_NUM (FEIN) is found by it, as in
