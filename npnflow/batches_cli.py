@@ -80,22 +80,18 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 
 def _cell(value: object) -> object:
-    """Table cells: blanks for missing values, yes/no for flags."""
-    import pandas as pd
+    """Table cells: `-` for missing values (never `nan`), yes/no for flags; a deliberate blank
+    (`""`, e.g. no fee for a line never sent) stays blank."""
+    from npnflow.display import shown
 
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # request rows come back as floats when some are missing
-    return value
+    return value if isinstance(value, str) else shown(value)
 
 
 def _fee_cell(value: Decimal | float | int | None) -> str:
     from assets.batches.detail import format_money
+    from npnflow.display import is_missing
 
-    return "" if _cell(value) == "" else format_money(value)  # blank: no fee estimated
+    return "" if is_missing(value) else format_money(value)  # blank: no fee estimated
 
 
 def _nipr_fee_cell(value: Decimal | float | int | None, status: str | None) -> str:
@@ -113,7 +109,7 @@ def _jit_cell(line: dict[str, object], today: dt.date) -> object:
     from assets.jit.rules import LATE_JIT_FILING
 
     due = line.get("jit_due_date")
-    if _cell(due) == "":
+    if _cell(due) in ("", "-"):
         return line.get("is_jit")
     text = f"due {str(due)[:10]}"
     return f"{text}, {LATE_JIT_FILING}" if late_jit_filing(line, today) else text
@@ -142,6 +138,26 @@ def _sensor_hint(batch_id: str) -> str:
     )
 
 
+#: `batches list` fits a terminal this wide unless `--wide` asks for every column.
+LIST_WIDTH = 120
+
+
+def _upload_name(object_key: object, upload_id: object) -> str:
+    """The dropped file's name (without the bucket's `inbox/<kind>/`), else the upload id."""
+    from npnflow.display import is_missing, shown
+
+    if not is_missing(object_key) and str(object_key).strip():
+        return str(object_key).rsplit("/", 1)[-1]
+    return shown(upload_id, "no upload")
+
+
+def _company(name: object, cocode: object) -> str:
+    from npnflow.display import is_missing, shown
+
+    # The CoCode first: it is what the other commands take, and it survives shortening.
+    return shown(cocode) if is_missing(name) else f"{shown(cocode)} {shown(name)}"
+
+
 @batches.command("list", help="The batches, newest first, with their counts and fees.")
 @click.option(
     "--status",
@@ -157,9 +173,18 @@ def _sensor_hint(batch_id: str) -> str:
     help="Only the batches of this upload: its id, its bucket key or its file name (every "
     "upload of that name).",
 )
-def batches_list(status: str | None, kind: str | None, upload_id: str | None) -> None:
+@click.option(
+    "--wide",
+    is_flag=True,
+    default=False,
+    help="Every column: upload id, approval version, lines, NIPR and held fees, approval and "
+    "creation times (wider than 120 columns).",
+)
+def batches_list(status: str | None, kind: str | None, upload_id: str | None, wide: bool) -> None:
     from assets.batches.detail import format_money, format_timestamp, list_batches
+    from assets.batches.outcomes import describe_counts, status_counts
     from assets.uploads.lookup import UploadNotFound, find_upload
+    from npnflow.display import fit_rows, shown
 
     def listed(connection: Connection) -> pd.DataFrame:
         if not upload_id:
@@ -177,8 +202,12 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None) ->
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return frame.sort_values("created_at", ascending=False, ignore_index=True)
 
+    def read(connection: Connection) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+        frame = listed(connection)
+        return frame, status_counts(connection, frame["batch_id"])
+
     try:
-        frame = _in_one_transaction(listed)
+        frame, counts = _in_one_transaction(read)
     except UploadNotFound as missing:
         click.echo(str(missing), err=True)
         sys.exit(1)
@@ -190,53 +219,72 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None) ->
         ]
         click.echo("No batches" + (f" with {', '.join(filters)}." if filters else " yet."))
         return
-    rows = [
-        [
-            b.batch_id,
-            b.kind,
-            f"{b.company_name or '?'} ({b.cocode})",
-            b.upload_object_key or b.upload_id,
-            b.status,
-            b.approval_version,
-            b.transactions,
-            b.ready_to_submit,
-            b.held_jit,
-            b.not_eligible,
-            b.submitted,
-            b.final,
-            format_money(b.fees_to_send),
-            format_money(b.nipr_fees_to_send),
-            format_money(b.fees_held),
-            f"{b.approved_by} {format_timestamp(b.approved_at)}" if b.approved_by else "",
-            format_timestamp(b.created_at),
+    if wide:
+        rows = [
+            [
+                b.batch_id,
+                b.kind,
+                _company(b.company_name, b.cocode),
+                _upload_name(b.upload_object_key, b.upload_id),
+                shown(b.upload_id),
+                b.status,
+                shown(b.approval_version),
+                shown(b.transactions),
+                describe_counts(counts.get(b.batch_id, {})),
+                format_money(b.fees_to_send),
+                format_money(b.nipr_fees_to_send),
+                format_money(b.fees_held),
+                (
+                    f"{shown(b.approved_by)} {format_timestamp(b.approved_at)}"
+                    if shown(b.approved_by, "") != ""
+                    else "-"
+                ),
+                format_timestamp(b.created_at),
+            ]
+            for b in frame.itertuples(index=False)
         ]
-        for b in frame.itertuples(index=False)
-    ]
-    _echo_table(
-        rows,
-        [
+        headers = [
             "batch",
             "kind",
             "company",
+            "file",
             "upload",
             "status",
             "version",
             "total",
-            "ready",
-            "held",
-            "not eligible",
-            "submitted",
-            "final",
+            "lines",
             "to send",
             "nipr fees",
             "held fees",
             "approved",
             "created",
-        ],
-    )
+        ]
+    else:
+        # Ids whole (they are copied into `batches show`); the company's name and the file's
+        # name give way first when the table would be wider than a terminal.
+        headers = ["batch", "kind", "company", "file", "status", "lines", "to send"]
+        rows = fit_rows(
+            [
+                [
+                    b.batch_id,
+                    b.kind,
+                    _company(b.company_name, b.cocode),
+                    _upload_name(b.upload_object_key, b.upload_id),
+                    b.status,
+                    describe_counts(counts.get(b.batch_id, {})),
+                    format_money(b.fees_to_send),
+                ]
+                for b in frame.itertuples(index=False)
+            ],
+            headers,
+            LIST_WIDTH,
+            shrinkable=[(2, len("12345 Acme")), (3, 12)],
+            keep_end=[3],
+        )
+    _echo_table(rows, headers)
     click.echo(
         f"{_plural(len(frame), 'batch', 'batches')}. `npnflow batches show ID` lists a batch's "
-        "transactions before you approve it."
+        "lines" + ("" if wide else "; --wide shows every column") + "."
     )
 
 
@@ -252,56 +300,70 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None) ->
 )
 def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
     from assets.batches.detail import batch_detail, format_money, format_timestamp
+    from assets.batches.outcomes import NIPR_REASON_STATUSES, line_reason, reason_counts
     from assets.rules.business_day import nipr_business_date
+    from npnflow.display import is_missing, shown
 
     detail = _in_one_transaction(lambda connection: batch_detail(connection, batch_id))
     b = detail.batch
-    upload = b["upload_object_key"] or b["upload_id"] or "no upload"
+    upload = shown(b["upload_object_key"], "") or shown(b["upload_id"], "no upload")
     click.echo(
-        f"Batch {b['batch_id']} ({b['kind']}): {b['company_name'] or 'unknown company'} "
-        f"({b['cocode']}), from {upload} (upload {b['upload_id'] or '-'})"
+        f"Batch {b['batch_id']} ({b['kind']}): {shown(b['company_name'], 'unknown company')} "
+        f"({shown(b['cocode'])}), from {upload} (upload {shown(b['upload_id'])})"
     )
     click.echo(
         f"Status: {b['status']}, approval version {b['approval_version']}, submit immediately "
         f"{'yes' if b['submit_immediately'] else 'no'}, created {format_timestamp(b['created_at'])}"
     )
-    if b["approved_by"]:
+    if not is_missing(b["approved_by"]):
         click.echo(f"Approved by {b['approved_by']} at {format_timestamp(b['approved_at'])}")
-    if b["rejected_by"]:
+    if not is_missing(b["rejected_by"]):
         click.echo(f"Rejected by {b['rejected_by']} at {format_timestamp(b['rejected_at'])}")
 
+    # A line NIPR Rejected (or answered with an Error) reads with NIPR's message as its reason:
+    # its eligibility reason (In Good Standing) is why it was sent, not why it failed.
     click.echo("\nTransactions by status and reason:")
     _echo_table(
         [
             [
                 c.status,
-                c.eligibility_reason,
+                c.reason,
                 c.transactions,
                 _fee_cell(c.estimated_fees),
                 _nipr_fee_cell(c.estimated_nipr_fees, c.status),
             ]
-            for c in detail.counts.itertuples(index=False)
+            for c in reason_counts(detail.transactions).itertuples(index=False)
         ],
         ["status", "reason", "transactions", "estimated fees", "nipr fees"],
     )
 
     transactions = detail.transactions
-    shown = transactions if show_all else transactions.head(limit)
+    listed = transactions if show_all else transactions.head(limit)
     heading = f"\nTransactions ({len(transactions)})"
-    if len(shown) < len(transactions):
-        heading += f", the first {len(shown)}; --all prints every one"
+    if len(listed) < len(transactions):
+        heading += f", the first {len(listed)}; --all prints every one"
     click.echo(heading + ":")
     # A termination has no category, license or JIT hold; it has a reason code and a date.
     termination = b["kind"] == "termination"
     today = nipr_business_date()
     rows = []
-    for t in shown.itertuples(index=False):
+    for t in listed.itertuples(index=False):
         line = (
             [t.loa_code, t.termination_reason_code, t.effective_date]
             if termination
             else [t.loa_category, t.loa_code, t.license_number, _jit_cell(t._asdict(), today)]
         )
-        nipr = ": ".join(str(v) for v in (t.nipr_status, t.nipr_message) if _cell(v) != "")
+        reason = line_reason(t.status, t.eligibility_reason, t.nipr_message)
+        # NIPR's message is already the reason of a Rejected or Error line: said once.
+        answer = (
+            (t.nipr_status,)
+            if t.status in NIPR_REASON_STATUSES
+            else (
+                t.nipr_status,
+                t.nipr_message,
+            )
+        )
+        nipr = ": ".join(str(v) for v in answer if not is_missing(v) and str(v).strip())
         rows.append(
             [
                 t.request_row,
@@ -310,7 +372,8 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
                 t.state_code,
                 *line,
                 t.status,
-                t.eligibility_reason,
+                shown(reason),
+                shown(t.eligibility_reason),
                 _fee_cell(t.estimated_fee),
                 _nipr_fee_cell(t.estimated_nipr_fee, t.status),
                 nipr,
@@ -331,6 +394,7 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
             *line_headers,
             "status",
             "reason",
+            "eligibility",
             "fee",
             "nipr fee",
             "nipr",

@@ -23,6 +23,8 @@ from resources import paths
 if TYPE_CHECKING:
     import pandas as pd
 
+    from assets.terminations.export import ReportAge
+
 REPORT = "rpt_producer_licensing_with_carrier_appointments"
 FORMATS = ("csv", "xlsx")
 
@@ -43,11 +45,15 @@ def _file_format(file_format: str | None, output: str | None) -> str:
     return file_format or (suffix if suffix in FORMATS else "csv")
 
 
-def _read_report(url: str) -> pd.DataFrame:
-    """The report from the operational database at `url` (ReportNotBuilt when it is not there)."""
+def _read_report(url: str) -> tuple[pd.DataFrame, pd.DataFrame, ReportAge]:
+    """From the operational database at `url` (ReportNotBuilt when the report is not there):
+    the report, the lines NIPR Accepted since the last sync (not in the report yet), and how
+    old the report is."""
     import sqlalchemy as sa
 
     from assets.reports.relations import ReportNotBuilt, read_report
+    from assets.terminations.export import ReportAge
+    from assets.terminations.store import accepted_appointment_lines, nipr_data_as_of
     from resources.database import create_database_engine
 
     parsed = sa.make_url(url)
@@ -58,12 +64,30 @@ def _read_report(url: str) -> pd.DataFrame:
             f"There is no database at {database_file}: run `npnflow db upgrade`, sync "
             "and build the reports, or pass --database-url."
         )
+    # Dagster records the builds of the environment's own database only.
+    built_at = _report_built_at() if url == paths.database_url() else None
     engine = create_database_engine(url)
     try:
         with engine.connect() as connection:
-            return read_report(connection, REPORT)
+            report = read_report(connection, REPORT)
+            accepted = accepted_appointment_lines(connection)
+            age = ReportAge(built_at, nipr_data_as_of(connection, built_at))
+            return report, accepted, age
     finally:
         engine.dispose()
+
+
+def _report_built_at() -> dt.datetime | None:
+    """When the report was last materialized, as the local Dagster instance recorded it (None:
+    no instance here, or no build recorded). Never creates an instance just to ask."""
+    home = paths.dagster_home()
+    if not (home / "dagster.yaml").is_file():
+        return None
+    from dagster import AssetKey, DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(AssetKey(REPORT))
+    return None if event is None else dt.datetime.fromtimestamp(event.timestamp, dt.UTC)
 
 
 def _plural(count: int, word: str) -> str:
@@ -151,13 +175,14 @@ def export_terminate(
         terminate_rows_from_report,
         terminate_xlsx,
     )
+    from assets.terminations.export_accepted import with_accepted_lines
     from assets.uploads.inbox import INBOX_PREFIX
 
     file_format = _file_format(file_format, output)
     url = database_url or paths.database_url()
     reference = load_reference_data(paths.reference_dir())
     try:
-        report = _read_report(url)
+        report, accepted, age = _read_report(url)
     except ReportNotBuilt as missing:
         click.echo(str(missing), err=True)
         sys.exit(2)
@@ -166,6 +191,8 @@ def export_terminate(
         click.echo(f"Could not read the database {shown}: {error.orig}", err=True)
         sys.exit(1)
 
+    # Lines NIPR Accepted since the last sync are Appointed at NIPR, not yet in the report.
+    report = with_accepted_lines(report, accepted, reference["lines_of_authority"])
     try:
         rows = terminate_rows_from_report(
             report,
@@ -183,7 +210,9 @@ def export_terminate(
         sys.exit(1)
 
     cocode = rows[TERMINATE_HEADERS["cocode"]].iloc[0]
-    data = terminate_xlsx(rows, reference) if file_format == "xlsx" else terminate_csv(rows)
+    data = (
+        terminate_xlsx(rows, reference, age) if file_format == "xlsx" else terminate_csv(rows, age)
+    )
     target = Path(output or f"terminate_{cocode}_{dt.date.today():%Y%m%d}.{file_format}")
     try:
         target.write_bytes(data)
@@ -198,6 +227,25 @@ def export_terminate(
         f"{_plural(producers, 'producer')} in {_plural(len(state_codes), 'state')} "
         f"({', '.join(state_codes)}); the CoCode has "
         f"{_plural(rows.attrs['appointed_lines_of_cocode'], 'Appointed line')} in the report."
+    )
+    accepted_keys = report.attrs.get("accepted_lines", set())
+    added = sum(
+        (r.npn, r.state, r.line, r.cocode) in accepted_keys
+        for r in rows[
+            [TERMINATE_HEADERS[f] for f in ("npn", "state_codes", "line_of_authority", "cocode")]
+        ]
+        .set_axis(["npn", "state", "line", "cocode"], axis=1)
+        .itertuples(index=False)
+    )
+    if added:
+        click.echo(
+            f"Includes {_plural(added, 'line')} NIPR accepted since the last sync, not in the "
+            "report yet."
+        )
+    click.echo(
+        age.describe(dt.datetime.now(dt.UTC))
+        + " The file says so too (informational columns after the template's, ignored when "
+        "it is dropped); rebuild the reports (npnflow reports build) for newer data."
     )
     incomplete = rows.attrs["incomplete_lines"]
     if incomplete:

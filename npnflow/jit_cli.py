@@ -229,6 +229,7 @@ def jit_list(overdue: bool, cocode: str | None, state_code: str | None) -> None:
     from assets.jit.listing import jit_lines
     from assets.jit.rules import LATE_JIT_FILING
     from assets.rules.business_day import nipr_business_date
+    from npnflow.display import is_missing, shown
     from resources.database import DatabaseNotMigrated, OperationalDatabase
 
     database = OperationalDatabase(url=paths.database_url())
@@ -252,26 +253,28 @@ def jit_list(overdue: bool, cocode: str | None, state_code: str | None) -> None:
         return
 
     def cell(value: object) -> str:
-        if value is None or (not isinstance(value, str) and value != value):
-            return ""
-        return str(value)[:10] if isinstance(value, dt.date) else str(value)
+        # `-` for a missing value (never nan/NaT); a date or timestamp as its day.
+        return shown(value)[:10] if isinstance(value, dt.date) else shown(value)
 
     rows = []
     for line in frame.to_dict("records"):
+        days = line["jit_deadline_days"]
         due = cell(line["jit_due_date"])
-        if due and line["status"] == "Held (JIT)":
+        if not is_missing(line["jit_due_date"]) and line["status"] == "Held (JIT)":
             # The state's clock started at contract execution, the day the line was held.
-            due = f"{due} (held + {int(line['jit_deadline_days'])} days)"
-        elif not due and line["status"] == "Held (JIT)" and cell(line["jit_deadline_days"]):
-            due = f"business date + {int(line['jit_deadline_days'])} days"
+            due = f"{due} (held + {shown(days)} days)" if not is_missing(days) else due
+        elif line["status"] == "Held (JIT)" and not is_missing(days):
+            due = f"business date + {shown(days)} days"
         rows.append(
             [
-                line["transaction_id"],
-                line["npn"],
+                cell(line["transaction_id"]),
+                cell(line["npn"]),
                 cell(line["state_code"]),
                 cell(line["cocode"]),
-                cell(line["loa_category"]) or cell(line["loa_code"]),
-                line["status"],
+                cell(
+                    line["loa_code"] if is_missing(line["loa_category"]) else line["loa_category"]
+                ),
+                cell(line["status"]),
                 cell(line["jit_business_date"]),
                 due,
                 LATE_JIT_FILING if line["late"] else "",

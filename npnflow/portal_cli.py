@@ -160,6 +160,7 @@ def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[tuple[str, ..
 @portal.command("seats", help="Each portal's seats: total, invited, registered, left.")
 def seats() -> None:
     from assets.portal.views import portal_seats
+    from npnflow.display import shown
 
     database = _database()
     try:
@@ -176,14 +177,17 @@ def seats() -> None:
     _echo_table(
         [
             [
-                r.portal_id,
-                r.portal_name or "",
-                r.seats_total,
-                r.invited,
-                r.registered,
-                r.seats_left,
-                r.emails_not_sent,
-                r.emails_unconfirmed,
+                shown(value)  # `-` for a missing value, never nan
+                for value in (
+                    r.portal_id,
+                    r.portal_name,
+                    r.seats_total,
+                    r.invited,
+                    r.registered,
+                    r.seats_left,
+                    r.emails_not_sent,
+                    r.emails_unconfirmed,
+                )
             ]
             for r in frame.itertuples(index=False)
         ],
@@ -206,6 +210,7 @@ def list_users(portal_name: str | None) -> None:
     from assets.portal.invitations import find_portal
     from assets.portal.store import read_portals
     from assets.portal.views import portal_user_list
+    from npnflow.display import shown
 
     database = _database()
     try:
@@ -236,15 +241,17 @@ def list_users(portal_name: str | None) -> None:
     _echo_table(
         [
             [
-                r.portal_id,
-                r.npn,
-                " ".join(p for p in (r.first_name, r.last_name) if p),
-                r.email or "",
-                r.status,
-                _stamp(r.invited_at),
+                shown(r.portal_id),
+                shown(r.npn),
+                # A name read from a frame may be NaN (truthy): only real names are joined.
+                " ".join(shown(p) for p in (r.first_name, r.last_name) if shown(p, "") != "")
+                or "-",
+                shown(r.email, "no email"),
+                shown(r.status),
+                _stamp(r.invited_at) or "-",
                 email_state(r),
-                _stamp(r.registered_at),
-                r.invitation_source or "",
+                _stamp(r.registered_at) or "-",
+                shown(r.invitation_source),
             ]
             for r in frame.itertuples(index=False)
         ],

@@ -204,6 +204,7 @@ def show(name: str, limit: int) -> None:
     from tabulate import tabulate  # type: ignore[import-untyped, unused-ignore]
 
     from assets.reports.relations import ReportNotBuilt, report_table
+    from npnflow.display import shown
     from resources.database import OperationalDatabase
 
     database = OperationalDatabase(url=paths.database_url())
@@ -221,7 +222,8 @@ def show(name: str, limit: int) -> None:
     click.echo(f"{name}: {total:,} rows in {database.display_url} (first {min(limit, total)})")
     click.echo(
         tabulate(
-            [["" if v is None else v for v in row] for row in rows],
+            # `-` for a missing value: a person reads `-`, not None or nan.
+            [[shown(v) for v in row] for row in rows],
             headers=columns,
             tablefmt="simple",
             disable_numparse=True,

@@ -7,8 +7,16 @@ terminate template. Here one call does it:
   lines of one company (CoCode), optionally only in some states and for some lines of
   authority, and returns them as the terminate template's columns: one row per producer, state
   and line, sorted by NPN, state and line;
-- `terminate_csv(rows)` and `terminate_xlsx(rows, reference)` turn those rows into the bytes of
-  a file ready to drop into `inbox/terminate/`.
+- `terminate_csv(rows, age)` and `terminate_xlsx(rows, reference, age)` turn those rows into
+  the bytes of a file ready to drop into `inbox/terminate/`;
+- `export_accepted.py::with_accepted_lines` adds to the report the lines NIPR Accepted since
+  the last sync, which the report, built from the synced appointments, cannot show yet.
+
+For the analyst who checks the file before dropping it, the writers add informational columns
+after the template's (`assets/uploads/informational.py`, which the upload reader skips without
+a warning, so the file drops back unchanged): each line's name beside its code (`Line of
+Authority Name`), and how old the report was (`Report Built At`, `NIPR Data As Of`: the
+newest NIPR data the report could include).
 
 `report` is `rpt_producer_licensing_with_carrier_appointments` as
 `assets/reports/relations.py::read_report` returns it. Keys are compared as text: a database may
@@ -34,9 +42,11 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
+from assets.uploads.informational import INFORMATIONAL_HEADERS
 from assets.uploads.templates import template_xlsx
 from assets.uploads.validation import neutralise
 from schemas.reference import JURISDICTION_CODES
@@ -44,8 +54,10 @@ from schemas.uploads import COCODE, TEMPLATES
 
 __all__ = [
     "APPOINTED",
+    "INFORMATIONAL",
     "REPORT_COLUMNS",
     "TERMINATE_HEADERS",
+    "ReportAge",
     "TerminateExportError",
     "terminate_csv",
     "terminate_rows_from_report",
@@ -57,10 +69,57 @@ KIND = "terminate"
 TERMINATE_HEADERS: dict[str, str] = {c.field: c.header for c in TEMPLATES[KIND]}
 APPOINTED = "Appointed"
 REPORT_COLUMNS = ("npn", "state_code", "loa_code", "loa_name", "cocode", "appointment_status")
+#: The informational columns written after the template's: line name, report built, NIPR as of.
+INFORMATIONAL = INFORMATIONAL_HEADERS[KIND]
 _SEPARATORS = re.compile(r"[;,]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LISTED = 8  # lines named in a message before "..."
 _COCODE_DIGITS = 5
+
+
+@dataclass(frozen=True)
+class ReportAge:
+    """How old the report an export read is: when it was built (None: not recorded), and the
+    newest NIPR data it could include (`nipr_scope_reports.data_as_of` of the scopes applied
+    before the build; None: no sync had been applied)."""
+
+    built_at: dt.datetime | None
+    nipr_data_as_of: dt.datetime | None
+
+    @staticmethod
+    def _stamp(moment: dt.datetime | None) -> str:
+        if moment is None:
+            return ""
+        if moment.tzinfo is None:  # stored in UTC without an offset (SQLite)
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    @property
+    def built_text(self) -> str:
+        return self._stamp(self.built_at) or "not recorded"
+
+    @property
+    def nipr_text(self) -> str:
+        return self._stamp(self.nipr_data_as_of) or "unknown (no NIPR sync applied)"
+
+    def describe(self, now: dt.datetime) -> str:
+        """`Report built: 2026-11-24 09:00 UTC (3 hours ago); NIPR data as of: ...`."""
+        built = self.built_text
+        if self.built_at is not None:
+            built += f" ({_ago(self.built_at, now)})"
+        return f"Report built: {built}; NIPR data as of: {self.nipr_text}."
+
+
+def _ago(moment: dt.datetime, now: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''} ago"
+    return f"{hours // 24} days ago"
 
 
 class TerminateExportError(ValueError):
@@ -153,6 +212,8 @@ def terminate_rows_from_report(
     ).astype("str")
     rows.attrs["appointed_lines_of_cocode"] = total
     rows.attrs["incomplete_lines"] = incomplete
+    # Each row's line name, written beside the code for the reader (None: the report has none).
+    rows.attrs["loa_names"] = [None if _missing(n) else str(n) for n in chosen["loa_name"]]
     return rows
 
 
@@ -442,18 +503,32 @@ def _cell(value: object) -> str:
     return "" if _missing(value) else neutralise(str(value))
 
 
-def terminate_csv(rows: pd.DataFrame) -> bytes:
-    """The rows as the terminate template in CSV: the template's header, UTF-8, Excel line ends."""
+def _informational(rows: pd.DataFrame, age: ReportAge) -> list[list[str]]:
+    """Per row, the informational cells: the line's name, the report's build and NIPR age."""
+    names = rows.attrs.get("loa_names") or [None] * len(rows)
+    return [[name or "", age.built_text, age.nipr_text] for name in names]
+
+
+def terminate_csv(rows: pd.DataFrame, age: ReportAge | None = None) -> bytes:
+    """The rows as the terminate template in CSV: the template's header, UTF-8, Excel line
+    ends; with `age`, the informational columns after the template's."""
     _check_columns(rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(rows.columns)
-    writer.writerows([_cell(v) for v in row] for row in rows.itertuples(index=False, name=None))
+    extra = _informational(rows, age) if age is not None else [[] for _ in range(len(rows))]
+    writer.writerow([*rows.columns, *(INFORMATIONAL if age is not None else ())])
+    writer.writerows(
+        [_cell(v) for v in (*row, *more)]
+        for row, more in zip(rows.itertuples(index=False, name=None), extra, strict=True)
+    )
     return buffer.getvalue().encode("utf-8")
 
 
-def terminate_xlsx(rows: pd.DataFrame, reference: Mapping[str, pd.DataFrame]) -> bytes:
-    """The rows on the data sheet of the XLSX terminate template.
+def terminate_xlsx(
+    rows: pd.DataFrame, reference: Mapping[str, pd.DataFrame], age: ReportAge | None = None
+) -> bytes:
+    """The rows on the data sheet of the XLSX terminate template; with `age`, the
+    informational columns after the template's, in italics under a grey header.
 
     The template's other sheets (accepted_values, termination_reason_key), its header styles,
     drop-down lists and Text-formatted columns stay: the analyst can still edit the file in
@@ -461,13 +536,22 @@ def terminate_xlsx(rows: pd.DataFrame, reference: Mapping[str, pd.DataFrame]) ->
     """
     from openpyxl import load_workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
 
     _check_columns(rows)
     workbook = load_workbook(io.BytesIO(template_xlsx(KIND, reference)))
     sheet = workbook.worksheets[0]
     as_text = [c.as_text for c in TEMPLATES[KIND]]
-    for row_number, values in enumerate(rows.itertuples(index=False, name=None), start=2):
-        for position, value in enumerate(values, start=1):
+    width = len(as_text)
+    extra = _informational(rows, age) if age is not None else [[] for _ in range(len(rows))]
+    if age is not None:
+        for offset, header in enumerate(INFORMATIONAL, start=width + 1):
+            cell = sheet.cell(row=1, column=offset, value=header)
+            cell.font = Font(italic=True, color="808080")
+    for row_number, (values, more) in enumerate(
+        zip(rows.itertuples(index=False, name=None), extra, strict=True), start=2
+    ):
+        for position, value in enumerate((*values, *more), start=1):
             text = _cell(value)
             if not text:
                 continue  # a blank cell reads as blank: the column's default applies
@@ -476,7 +560,7 @@ def terminate_xlsx(rows: pd.DataFrame, reference: Mapping[str, pd.DataFrame]) ->
             # so it cannot start with '=' and openpyxl stores it as a string, not a formula.
             cell.value = ILLEGAL_CHARACTERS_RE.sub("", text)
             cell.data_type = "s"
-            if as_text[position - 1]:
+            if position > width or as_text[position - 1]:
                 cell.number_format = "@"
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -2,7 +2,9 @@
 its rows into the rows to write.
 
 Reading: what `evaluate_termination_requests` needs (SPEC section 7), the producer-scoped
-tables only for the requested NPNs. Planning (pure): the engine's rows become `transactions`
+tables only for the requested NPNs. `appointments` there includes the lines NIPR Accepted
+since the last sync (`accepted_appointments.py`): a line appointed an hour ago is terminable
+before the next sync brings it in. Planning (pure): the engine's rows become `transactions`
 (kind `termination`) and `transaction_batches` rows with the deterministic ids, batches and
 automatic approval of `assets/batches/planning.py`, as the appointments do, so a terminate
 batch is approved, submitted, polled and reported exactly as an appointment batch is. Writing
@@ -15,9 +17,15 @@ import datetime as dt
 from collections.abc import Iterable
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
+from assets.terminations.accepted_appointments import (
+    APPOINTMENT_KIND,
+    accepted_unsynced_lines,
+    with_accepted_appointments,
+)
 from assets.terminations.eligibility import TRANSACTION_KIND
 from resources.database import read_for_npns, read_table
 from schemas import statuses
@@ -49,6 +57,9 @@ def read_termination_inputs(
 ) -> dict[str, pd.DataFrame]:
     """The frames `evaluate_termination_requests` needs, for these NPNs.
 
+    `appointments` holds the synced appointments and the lines NIPR Accepted since the last
+    sync of their producer's appointments in that state (as Appointed from that day).
+
     `transactions` holds these producers' termination transactions that may be repeated, without
     those of `replacing_upload_id` (an upload being re-evaluated must not repeat itself).
     """
@@ -57,11 +68,63 @@ def read_termination_inputs(
     for name in PRODUCER_TABLES:
         inputs[name] = read_for_npns(connection, name, wanted)
     transactions = read_for_npns(connection, "transactions", wanted)
+    inputs["appointments"] = with_accepted_appointments(
+        inputs["appointments"],
+        transactions,
+        read_for_npns(connection, "nipr_scope_reports", wanted),
+    )
     keep = transactions["kind"].eq(KIND) & transactions["status"].isin(REPEATABLE_STATUSES)
     if replacing_upload_id is not None:
         keep &= transactions["upload_id"].ne(replacing_upload_id).fillna(True)
     inputs["transactions"] = transactions[keep].reset_index(drop=True)
     return inputs
+
+
+def accepted_appointment_lines(connection: Connection) -> pd.DataFrame:
+    """Every appointment line NIPR Accepted since the last sync of its producer's appointments
+    in that state (`accepted_appointments.accepted_unsynced_lines`): what the terminate export
+    adds to the licensing report, which shows only synced appointments."""
+    t = TABLES["transactions"]
+    columns = (
+        "transaction_id",
+        "npn",
+        "state_code",
+        "cocode",
+        "loa_code",
+        "kind",
+        "status",
+        "completed_at",
+        "submitted_at",
+        "created_at",
+    )
+    accepted = pd.DataFrame(
+        connection.execute(
+            sa.select(*(t.c[name] for name in columns)).where(
+                t.c.kind == APPOINTMENT_KIND, t.c.status == statuses.ACCEPTED
+            )
+        ).all(),
+        columns=list(columns),
+    )
+    npns = sorted({str(n) for n in accepted["npn"].dropna()})
+    return accepted_unsynced_lines(accepted, read_for_npns(connection, "nipr_scope_reports", npns))
+
+
+def nipr_data_as_of(connection: Connection, applied_by: dt.datetime | None) -> dt.datetime | None:
+    """The newest NIPR data (`nipr_scope_reports.data_as_of`) among the scopes applied by
+    `applied_by` (None: any): how current a report built then could be."""
+    scopes = TABLES["nipr_scope_reports"]
+    statement = sa.select(sa.func.max(scopes.c.data_as_of))
+    if applied_by is not None:
+        # Stored in UTC without an offset on SQLite: compare like with like.
+        moment = applied_by.astimezone(dt.UTC)
+        if connection.dialect.name == "sqlite":
+            moment = moment.replace(tzinfo=None)
+        statement = statement.where(scopes.c.applied_at <= moment)
+    value = connection.execute(statement).scalar_one_or_none()
+    if value is None:
+        return None
+    moment = pd.Timestamp(value).to_pydatetime()
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 def plan_termination_batches(

@@ -37,6 +37,7 @@ import pandera.pandas as pa
 
 from assets.uploads import cell_checks, cells, messages, normalising
 from assets.uploads.cells import mask_ssn_value, mask_ssns, neutralise
+from assets.uploads.informational import is_informational
 from assets.uploads.messages import ERROR_COLUMNS
 from assets.uploads.normalising import WARNING_COLUMNS
 from assets.uploads.reading import RawUpload, UploadRejected, require_columns
@@ -202,6 +203,8 @@ def validate_upload(
             ssn_labels.append(label)
             notes.file(_ssn_column_warning(label, kind, headers.get("ssn")), label)
             continue
+        if is_informational(kind, label):
+            continue  # written by an export for the reader (a line's name): read, not used
         notes.file(f"Column '{label}' is not in the {kind} template and was ignored.", label)
     data = frame.loc[~blank]
     if data.empty:

@@ -315,3 +315,129 @@ def test_export_from_the_report_then_drop_gives_the_expected_batch(any_backend_w
     status = world.report("rpt_batch_status").set_index("batch_id").loc[batch["batch_id"]]
     assert status["status"] == statuses.BATCH_COMPLETED
     assert int(status["accepted"]) == int(status["total"]) == len(expected)
+
+
+def appointable_line(world: World, sandbox: NiprSandbox) -> dict[str, str]:
+    """A line of one of our companies, in a state it appoints in, that the sandbox will approve
+    as an appointment and that no appointment holds yet (so only the submission appoints it)."""
+    from npnflow.sandbox.gateway import decide
+
+    today = sandbox.now().date()
+    settings = world.database.read_table("company_state_settings")
+    ours = set(zip(settings["cocode"].astype(str), settings["state_code"], strict=True))
+    for npn in sandbox.world.individual_npns():
+        producer = sandbox.world.producer(npn, as_of=today)
+        held = {(a.state, a.cocode, str(a.loa_code)) for a in producer.appointments}
+        for lic in producer.licenses:
+            for cocode, state in sorted(ours):
+                if state != lic.state or state in NOT_VIA_NIPR:
+                    continue
+                for loa in lic.loas:
+                    code = str(loa.code)
+                    if (state, cocode, code) in held:
+                        continue
+                    if decide(producer, "appointment", state, cocode, [code], today)[0]:
+                        return {
+                            "npn": npn,
+                            "state_code": state,
+                            "cocode": cocode,
+                            "loa_code": code,
+                            "license_class_code": str(lic.class_code),
+                        }
+    raise AssertionError("the sandbox world holds no appointable line of our companies")
+
+
+def test_a_line_nipr_accepted_an_hour_ago_is_terminated_before_any_sync(any_backend_world, sandbox):
+    """Appoint (NIPR accepts), then terminate before any NIPR sync: the line is not
+    `Appointment Not Found` but In Good Standing, and NIPR accepts the termination; then the
+    terminate export offers the line from the report built before the appointment."""
+    import datetime as dt
+
+    world = any_backend_world
+    world.build_reports()  # before the appointment: the report cannot show the line
+
+    line = appointable_line(world, sandbox)
+    license_class_code = line.pop("license_class_code")
+    now = dt.datetime.now(dt.UTC)
+    with world.database.begin() as connection:
+        connection.execute(
+            TABLES["transaction_batches"].insert(),
+            [
+                {
+                    "batch_id": "B-APPOINT",
+                    "kind": "appointment",
+                    "cocode": line["cocode"],
+                    "status": statuses.BATCH_APPROVED,
+                    "approval_version": 1,
+                    "approved_by": "tester",
+                    "approved_at": now,
+                    "created_at": now,
+                }
+            ],
+        )
+        connection.execute(
+            TABLES["transactions"].insert(),
+            [
+                {
+                    **line,
+                    "transaction_id": "T-APPOINT",
+                    "batch_id": "B-APPOINT",
+                    "kind": "appointment",
+                    "request_row": 2,
+                    "license_class_code": license_class_code,
+                    "status": statuses.READY_TO_SUBMIT,
+                    "idempotency_key": "B-APPOINT:1",
+                    "created_at": now,
+                }
+            ],
+        )
+    gateway = gateway_for(sandbox)
+    assert submit_batch(world.database, gateway, "B-APPOINT", 1, **FAST).action == "submitted"
+    appointed = world.database.read_table("transactions").set_index("transaction_id")
+    assert appointed.loc["T-APPOINT", "status"] == statuses.ACCEPTED
+    synced = world.database.read_table("appointments")
+    assert synced[
+        (synced["npn"] == line["npn"])
+        & (synced["state_code"] == line["state_code"])
+        & (synced["cocode"] == line["cocode"])
+        & (synced["loa_code"] == line["loa_code"])
+    ].empty  # no sync has run: only the transaction knows
+
+    # The export, from the report built before the appointment, offers the line all the same.
+    target = Path(world.store.root).parent / "after-appoint.csv"
+    exported = CliRunner().invoke(
+        npnflow_cli,
+        [
+            "export",
+            "terminate",
+            "--cocode",
+            line["cocode"],
+            "--states",
+            line["state_code"],
+            "--loas",
+            line["loa_code"],
+            "--submit-immediately",
+            "-o",
+            str(target),
+            "--database-url",
+            world.url,
+        ],
+    )
+    assert exported.exit_code == 0, exported.output
+    assert "Includes 1 line NIPR accepted since the last sync" in exported.output
+    assert f"{line['npn']},{line['state_code']},{line['loa_code']}," in target.read_text()
+
+    upload_id = world.drop_and_process("inbox/terminate/after-appoint.csv", target.read_bytes())
+    (termination,) = world.transactions(upload_id).to_dict("records")
+    assert termination["eligibility_reason"] == "In Good Standing", termination
+    assert termination["status"] == statuses.READY_TO_SUBMIT
+    (batch_id,) = world.batches(upload_id)["batch_id"]
+    assert submit_batch(world.database, gateway, batch_id, 1, **FAST).action == "submitted"
+    (after,) = world.transactions(upload_id).to_dict("records")
+    assert after["status"] == statuses.ACCEPTED, after
+
+    # Accepted now: the same line dropped again is never sent twice.
+    again = world.drop_and_process(
+        "inbox/terminate/after-appoint-again.csv", terminate_file(pd.DataFrame([line]))
+    )
+    assert world.transactions(again).empty

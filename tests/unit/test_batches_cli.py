@@ -165,14 +165,108 @@ def test_list_shows_batches_newest_first_with_counts_and_money(database):
     first = next(i for i, line in enumerate(lines) if line.startswith("B-0001"))
     second = next(i for i, line in enumerate(lines) if line.startswith("B-0000"))
     assert first < second
-    pending = lines[first].split()
-    assert "Acme" in pending and "inbox/appoint/acme_november.csv" in pending
-    assert "$1,264.50" in pending and "$20.00" in pending
-    # total, ready, held, not eligible, submitted, final
-    version = pending.index("Review") + 1
-    assert pending[version : version + 7] == ["0", "4", "2", "1", "1", "0", "1"]
-    assert "Dana" in lines[second]
-    assert "2 batches." in result.output
+    assert "12345 Acme Life" in lines[first] and "acme_november.csv" in lines[first]
+    assert "2 ready, 1 held, 1 not eligible" in lines[first] and "$1,264.50" in lines[first]
+    # A Completed batch says what NIPR answered.
+    assert "Completed" in lines[second] and "1 accepted" in lines[second]
+    assert "2 batches." in result.output and "--wide" in result.output
+
+
+def test_list_wide_shows_every_count_fee_and_approval(database):
+    result = run("list", "--wide")
+    assert result.exit_code == 0, result.output
+    pending = next(line for line in result.output.splitlines() if line.startswith("B-0001"))
+    cells = pending.split()
+    assert "U-0001" in cells and "$1,264.50" in cells and "$20.00" in cells
+    version = cells.index("Review") + 1
+    assert cells[version : version + 2] == ["0", "4"]  # approval version, lines
+    completed = next(line for line in result.output.splitlines() if line.startswith("B-0000"))
+    assert re.search(rf"Dana {STAMP}", completed)
+
+
+def test_list_fits_120_columns_with_a_long_company_and_file_name(database):
+    long_name = "Transamerica Financial Life Insurance Company of New York Holdings"
+    long_file = "inbox/appoint/2026-11-24 quarterly appointments for the northeast region.xlsx"
+    with database.begin() as connection:
+        connection.execute(
+            TABLES["companies"].update().where(TABLES["companies"].c.cocode == "12345"),
+            {"company_name": long_name},
+        )
+        connection.execute(
+            TABLES["uploads"].update().where(TABLES["uploads"].c.upload_id == "U-0001"),
+            {"object_key": long_file},
+        )
+    result = run("list")
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 120, result.output
+    table = result.output.splitlines()
+    pending = next(line for line in table if line.startswith("B-0001"))
+    # The ids stay whole (copied into the next command); the names give way.
+    assert "B-0001 " in pending and "12345 " in pending and "…" in pending
+    assert "2 ready, 1 held, 1 not eligible" in pending
+    assert long_name in run("list", "--wide").output
+
+
+def test_list_and_show_print_no_nan_for_missing_values(database):
+    """A batch of a company not in `companies`, with no upload, never approved, and lines
+    whose optional cells are empty: every missing value reads as `-` or a word."""
+    with database.begin() as connection:
+        connection.execute(
+            TABLES["transaction_batches"].insert(),
+            [
+                {
+                    "batch_id": "B-0002",
+                    "kind": "termination",
+                    "cocode": "55555",
+                    "upload_id": None,
+                    "status": statuses.BATCH_APPROVED,
+                    "approval_version": 1,
+                    "created_at": None,
+                }
+            ],
+        )
+        connection.execute(
+            TABLES["transactions"].insert(),
+            [
+                {
+                    "transaction_id": "T-0002-1",
+                    "batch_id": "B-0002",
+                    "kind": "termination",
+                    "npn": "100009",
+                    "status": statuses.READY_TO_SUBMIT,
+                }
+            ],
+        )
+    outputs = [run(*args) for args in (["list"], ["list", "--wide"], ["show", "B-0002"])]
+    for result in outputs:
+        assert result.exit_code == 0, result.output
+        for word in ("nan", "None", "NaT"):
+            assert not re.search(rf"\b{word}\b", result.output), result.output
+    assert "55555" in outputs[0].output
+
+
+def test_show_gives_nipr_message_as_the_reason_of_a_rejected_line(database):
+    with database.begin() as connection:
+        connection.execute(
+            TABLES["transactions"].insert(),
+            [
+                _transaction(
+                    "B-0000",
+                    2,
+                    statuses.REJECTED,
+                    "30.00",
+                    nipr_status="Rejected",
+                    nipr_message="Producer was not found in the PDB (NIPR 10101)",
+                )
+            ],
+        )
+    out = run("show", "B-0000").output
+    line = next(line for line in out.splitlines() if line.startswith("3 ") and "T-0000-2" in line)
+    # The reason is NIPR's; the eligibility reason stays beside it for the audit.
+    assert re.search(r"Rejected\s+Producer was not found in the PDB \(NIPR 10101\)", line)
+    assert "In Good Standing" in line
+    assert re.search(r"Rejected\s+Producer was not found in the PDB \(NIPR 10101\)\s+1", out)
+    assert not re.search(r"Rejected\s+In Good Standing", out)
 
 
 def test_list_filters(database):

@@ -8,6 +8,7 @@ terminate upload's own validation with no row error, and request exactly the App
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from assets.uploads.validation import validate_upload
 from npnflow.cli import main
 from npnflow.export_cli import export
 from resources import paths
+from schemas.migrate import upgrade
 
 REPORT = "rpt_producer_licensing_with_carrier_appointments"
 COLUMNS = (
@@ -59,10 +61,11 @@ def reference() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def database_url(tmp_path, monkeypatch) -> str:
-    """A SQLite file holding the report, as the embedded default's database would."""
+    """A migrated SQLite file holding the report, as the embedded default's database would."""
     monkeypatch.setenv("NPNFLOW_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("NPNFLOW_BUCKET_DIR", raising=False)
     url = f"sqlite:///{tmp_path / 'npnflow.db'}"
+    upgrade(url)  # the export also reads transactions and NIPR's sync ledger
     table = sa.Table(REPORT, sa.MetaData(), *(sa.Column(c, sa.String) for c in COLUMNS))
     engine = sa.create_engine(url)
     with engine.begin() as connection:
@@ -255,3 +258,137 @@ def test_a_missing_database_file_exits_2_and_is_not_created(tmp_path):
     assert result.exit_code == 2
     assert f"There is no database at {database}" in result.output
     assert not database.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Line names, the report's age, and lines NIPR accepted since the last sync
+# --------------------------------------------------------------------------------------------
+
+SYNCED_AT = dt.datetime(2026, 11, 20, 6, 30)
+NIPR_AS_OF = dt.datetime(2026, 11, 20, 6, 0)
+
+
+def _record_sync(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO nipr_scope_reports (npn, state_code, category, data_as_of, "
+                "report_date, source, applied_at) VALUES ('0012345', 'CA', 'APPOINTMENTS', "
+                ":as_of, NULL, 'alerts', :applied)"
+            ),
+            {"as_of": NIPR_AS_OF, "applied": SYNCED_AT},
+        )
+    engine.dispose()
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_the_file_names_each_line_and_the_report_age_and_drops_back_unchanged(
+    database_url, tmp_path, reference, suffix
+):
+    _record_sync(database_url)
+    target = tmp_path / f"out.{suffix}"
+    result = _export("--cocode", "91234", "--database-url", database_url, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    # No Dagster instance records this database's builds: said, not guessed.
+    assert "Report built: not recorded; NIPR data as of: 2026-11-20 06:00 UTC." in result.output
+
+    raw = read_upload(target.read_bytes(), target.name)
+    assert list(raw.frame.columns) == [
+        "Agent NPN", "States", "Line of Authority", "CoCode", "Termination Reason Code",
+        "Effective Date", "Submit Immediately",
+        "Line of Authority Name", "Report Built At", "NIPR Data As Of",
+    ]  # fmt: skip
+    names = dict(
+        zip(raw.frame["Line of Authority"], raw.frame["Line of Authority Name"], strict=True)
+    )
+    assert names["16"] == "Life" and names["11"] == "Casualty"
+    assert set(raw.frame["NIPR Data As Of"]) == {"2026-11-20 06:00 UTC"}
+    assert set(raw.frame["Report Built At"]) == {"not recorded"}
+
+    # The same file, dropped unchanged: the template's rows, no warning about the extra columns.
+    validated = validate_upload(raw, "terminate", reference)
+    assert validated.row_errors.empty and validated.warnings.empty, validated.warnings
+    assert _lines(validated.exploded()) == APPOINTED_91234
+
+
+def test_the_report_build_time_comes_from_the_dagster_instance(database_url, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from npnflow.instance import ensure_dagster_home
+
+    monkeypatch.setenv("NPNFLOW_DATABASE_URL", database_url)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(REPORT))
+    target = tmp_path / "out.csv"
+    result = _export("--cocode", "91234", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"Report built: \d{4}-\d\d-\d\d \d\d:\d\d UTC \(0 minutes ago\)", result.output
+    )
+    built = read_upload(target.read_bytes(), target.name).frame["Report Built At"]
+    assert built.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").all()
+
+
+def test_a_line_nipr_accepted_since_the_last_sync_is_exported(database_url, tmp_path, reference):
+    """TX 823 reads Terminated in the report; NIPR accepted a new appointment of it after the
+    last sync: the export offers it, like any Appointed line."""
+    _record_sync(database_url)
+    engine = sa.create_engine(database_url)
+    accepted_at = SYNCED_AT + dt.timedelta(hours=2)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO transaction_batches (batch_id, kind, cocode, status, "
+                "approval_version) VALUES ('B-1', 'appointment', '91234', 'Completed', 1)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO transactions (transaction_id, batch_id, kind, npn, state_code, "
+                "cocode, loa_code, status, completed_at) VALUES ('T-1', 'B-1', 'appointment', "
+                "'10000003', 'TX', '91234', '823', 'Accepted', :at)"
+            ),
+            {"at": accepted_at},
+        )
+    engine.dispose()
+    target = tmp_path / "out.csv"
+    result = _export("--cocode", "91234", "--database-url", database_url, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert "Includes 1 line NIPR accepted since the last sync, not in the report yet." in (
+        result.output
+    )
+    requests = _requests(target, reference)
+    assert _lines(requests) == APPOINTED_91234 | {("10000003", "TX", "91234", "823")}
+    raw = read_upload(target.read_bytes(), target.name).frame
+    loas = reference["lines_of_authority"]
+    (name,) = loas.loc[(loas["state_code"] == "TX") & (loas["loa_code"] == "823"), "loa_name"]
+    assert raw.loc[raw["Line of Authority"] == "823", "Line of Authority Name"].tolist() == [name]
+
+
+def test_missing_values_never_print_as_nan_or_none(database_url, tmp_path):
+    """A report line with no name and no company, no sync, no recorded build: every message
+    and the file say so in words."""
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                f"INSERT INTO {REPORT} (npn, state_code, loa_code, loa_name, cocode, "
+                "company_name, appointment_status) VALUES ('10000009', 'CA', '1052', NULL, "
+                "'91234', NULL, 'Appointed')"
+            )
+        )
+    engine.dispose()
+    target = tmp_path / "out.csv"
+    results = [
+        _export("--cocode", "91234", "--database-url", database_url, "-o", str(target)),
+        _export("--cocode", "91234", "--states", "CA", "--loas", "nope", "--database-url",
+                database_url, "-o", str(tmp_path / "x.csv")),
+    ]  # fmt: skip
+    assert results[0].exit_code == 0 and results[1].exit_code == 1
+    for result in results:
+        assert not re.search(r"\b(nan|None|NaT)\b", result.output), result.output
+    assert "NIPR data as of: unknown (no NIPR sync applied)" in results[0].output
+    assert not re.search(r"\b(nan|None|NaT)\b", target.read_text())
