@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: install demo test test-fast lint typecheck ui clean
+.PHONY: install demo test test-fast lint typecheck ui reset clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,18 @@ typecheck: $(STAMP)
 ui: install
 	$(BIN)/npnflow ui
 
+## Delete the data folder (NPNFLOW_DATA_DIR, else .npnflow/): database, bucket, Dagster runs,
+## outbox and its NIPR world; the next `make demo` starts a new world. .venv stays.
+## A folder with none of the data folder's files in it is refused (a mistyped NPNFLOW_DATA_DIR).
+DATA_DIR := $(or $(NPNFLOW_DATA_DIR),.npnflow)
+reset:
+	@if [ ! -e "$(DATA_DIR)" ]; then echo "No data folder $(DATA_DIR): nothing to delete."; \
+	elif [ -e "$(DATA_DIR)/npnflow.db" ] || [ -e "$(DATA_DIR)/nipr_world.yaml" ] || \
+	     [ -e "$(DATA_DIR)/dagster_home" ] || [ -e "$(DATA_DIR)/bucket" ]; then \
+	  rm -rf -- "$(DATA_DIR)" && \
+	  echo "Deleted the data folder $(DATA_DIR); the next make demo starts a new world."; \
+	else echo "$(DATA_DIR) holds no npnflow data (no npnflow.db, nipr_world.yaml, dagster_home or bucket): not deleted." >&2; exit 1; fi
+
+## Delete .venv and .npnflow/ (the environment is rebuilt on next use).
 clean:
 	rm -rf $(VENV) .npnflow

@@ -24,10 +24,15 @@ from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
 from resources import paths
 
+# The sandbox's port when `npnflow ui` or `npnflow sandbox-nipr` start it: where the local
+# environment's NIPR resources look (pipelines/environments.py, SANDBOX_DEFAULT_URL).
+SANDBOX_DEFAULT_PORT = 8790
+
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
     from npnflow.instance import CleanedRun
+    from npnflow.sandbox.world_settings import DataFolderWorld
 
 
 def _clean_dead_runs_at_start_up() -> None:
@@ -85,31 +90,143 @@ def db_current(url: str | None) -> None:
     click.echo(f"current: {current_revision(url) or 'empty'}  head: {head_revision()}")
 
 
-@main.command(
-    "sandbox-nipr", help="Run the NIPR sandbox (Entity Info, PDB Alerts, Gateway) on loopback."
+def _world_for_command(seed: int | None, producers: int | None) -> DataFolderWorld:
+    """The data folder's NIPR world, saying so, and saying any option that overrides it."""
+    from npnflow.sandbox.world_settings import WorldFileError, data_folder_world
+
+    try:
+        world = data_folder_world(seed=seed, producers=producers)
+    except WorldFileError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    if world.created:
+        click.echo(
+            f"New NIPR world for {paths.data_dir()}: {world.settings.describe()} ({world.path})"
+        )
+    for override in world.overrides:
+        click.echo(
+            f"Note: this command's sandbox uses {override}, given on the command line; the "
+            f"data folder's producers were onboarded from the world in {world.path}, which "
+            "this option does not change."
+        )
+    return world
+
+
+@main.group(
+    "sandbox-nipr",
+    invoke_without_command=True,
+    help="Run the NIPR sandbox (Entity Info, PDB Alerts, Gateway) on loopback, with the data "
+    "folder's NIPR world (<data folder>/nipr_world.yaml, written on first use), the one "
+    "`npnflow demo` and `npnflow ui` use. `npnflow sandbox-nipr npns` lists its producers.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8790, show_default=True, type=int)
+@click.option("--port", default=SANDBOX_DEFAULT_PORT, show_default=True, type=int)
 @click.option(
-    "--seed", default=7, show_default=True, type=int, help="Seed of the generated producers."
+    "--seed",
+    default=None,
+    type=int,
+    help="Seed of the generated producers, instead of the data folder's world's.",
 )
 @click.option(
-    "--producers", default=500, show_default=True, type=int, help="How many producers NIPR knows."
+    "--producers",
+    default=None,
+    type=int,
+    help="How many producers NIPR knows, instead of the data folder's world's.",
 )
-def sandbox_nipr(host: str, port: int, seed: int, producers: int) -> None:
+@click.pass_context
+def sandbox_nipr(
+    context: click.Context, host: str, port: int, seed: int | None, producers: int | None
+) -> None:
+    context.obj = {"seed": seed, "producers": producers}
+    if context.invoked_subcommand is not None:
+        return
     from npnflow.sandbox.server import run_sandbox_from_cli
+    from npnflow.sandbox.world_settings import sandbox_for
 
-    run_sandbox_from_cli(host=host, port=port, seed=seed, producers=producers)
+    world = _world_for_command(seed, producers)
+    sandbox = sandbox_for(world.settings, host=host, port=port)
+    try:
+        run_sandbox_from_cli(host=host, port=port, sandbox=sandbox)
+    except OSError as error:
+        click.echo(
+            f"The sandbox cannot listen on {host}:{port} ({error}); choose --port.", err=True
+        )
+        sys.exit(1)
 
 
-@main.command(help="Run the product end to end on the embedded default and print what happened.")
-@click.option(
-    "--producers", default=200, show_default=True, type=int, help="Producers in the sandbox's NIPR."
+@sandbox_nipr.command(
+    "npns",
+    help="The producers the data folder's NIPR world knows: NPN, name, resident state and the "
+    "states where the producer holds an active license. Use these NPNs in the files you drop.",
 )
-def demo(producers: int) -> None:
+@click.option("--limit", default=20, show_default=True, type=int, help="How many to list (0: all).")
+@click.pass_context
+def sandbox_nipr_npns(context: click.Context, limit: int) -> None:
+    from npnflow.sandbox.world_settings import generate, world_npns
+
+    options = context.obj or {}
+    world = _world_for_command(options.get("seed"), options.get("producers"))
+    generated = generate(world.settings)
+    listed = world_npns(generated, limit or None)
+    total = len(generated.individual_npns())
+    click.echo(
+        f"The NIPR world of {paths.data_dir()} ({world.settings.describe()}) knows {total} "
+        f"individual producers and {len(generated.firm_npns())} firms"
+        + (f"; the first {len(listed)}:" if len(listed) < total else ":")
+    )
+    ours = _onboarded_npns()
+    click.echo(f"{'NPN':<10} {'name':<30} {'resident':<8} {'ours':<4} licensed in")
+    for producer in listed:
+        shown = ", ".join(producer.licensed_states[:6])
+        more = len(producer.licensed_states) - 6
+        click.echo(
+            f"{producer.npn:<10} {producer.name[:30]:<30} {producer.resident_state:<8} "
+            f"{'yes' if producer.npn in ours else '':<4} "
+            + shown
+            + (f" (+{more})" if more > 0 else "")
+        )
+    if ours:
+        click.echo(
+            f"ours: yes = onboarded in {paths.database_url().rsplit('/', 1)[-1]} "
+            f"({len(ours)} producers; `npnflow batches list` shows their work)."
+        )
+
+
+def _onboarded_npns() -> set[str]:
+    """The NPNs of the producers in the operational database; none when it does not exist yet
+    (the embedded default's file is never created just to be read)."""
+    import sqlalchemy as sa
+
+    from resources.database import OperationalDatabase
+
+    url = paths.database_url()
+    if url == paths.default_database_url() and not (paths.data_dir() / "npnflow.db").exists():
+        return set()
+    try:
+        producers = OperationalDatabase(url=url).read_table("producers", ["npn"])
+    except sa.exc.SQLAlchemyError:
+        return set()  # not migrated yet: nothing onboarded
+    return set(producers.npn.astype(str))
+
+
+@main.command(
+    help="Run the product end to end on the embedded default and print what happened. Run it "
+    "again on the same data folder and it continues there (`make reset` starts afresh)."
+)
+@click.option(
+    "--producers",
+    default=None,
+    type=int,
+    help="Producers in the sandbox's NIPR, instead of the data folder's world's (200 by default).",
+)
+@click.option(
+    "--seed", default=None, type=int, help="Seed of NIPR's producers, instead of the world's."
+)
+def demo(producers: int | None, seed: int | None) -> None:
     from npnflow.demo import run_demo
 
-    sys.exit(run_demo(producers=producers))
+    world = _world_for_command(seed, producers)
+    sys.exit(run_demo(world))
 
 
 UPLOAD_KINDS = ("agent", "appoint", "terminate", "portal_invite", "offboard", "jit_release")
@@ -372,14 +489,49 @@ def _clean_dead_runs(instance: DagsterInstance, cleaned_by: str) -> list[Cleaned
     return cleaned
 
 
+# The sensors the README's walkthrough relies on, started by themselves on the UI's local
+# instance (docs/decisions/0027): files dropped are processed, onboarded producers synced,
+# approved batches sent; unfinished uploads are continued after a crash, and batches waiting
+# for a state's review are polled. A sensor switched off in the UI stays off.
+UI_SENSORS_RUNNING = (
+    "inbox_file_sensor",
+    "onboarded_producers_sensor",
+    "approved_batch_sensor",
+    "unfinished_uploads_sensor",
+    "submitted_batches_poll_sensor",
+)
+# The UI's daemon evaluates each sensor this often (production: 30 s, 2 and 15 minutes): a file
+# dropped locally starts its run in seconds (docs/operations.md, "The data folder").
+UI_SENSOR_INTERVAL_SECONDS = 5
+
+
+def ui_environment(environ: dict[str, str], sandbox_url: str | None) -> dict[str, str]:
+    """The environment `dagster dev` runs with: the sandbox's address, the walkthrough's sensors
+    running and quick sensor ticks, unless the caller set them."""
+    child = dict(environ)
+    if sandbox_url:
+        child["NPNFLOW_NIPR_SANDBOX_URL"] = sandbox_url
+    child.setdefault("NPNFLOW_SENSORS_RUNNING", ",".join(UI_SENSORS_RUNNING))
+    child.setdefault("NPNFLOW_SENSOR_INTERVAL_SECONDS", str(UI_SENSOR_INTERVAL_SECONDS))
+    return child
+
+
 @main.command(
-    help="Open the Dagster UI on this code location (dagster dev, persistent local instance)."
+    help="Open the Dagster UI on this code location (dagster dev, persistent local instance), "
+    "with the NIPR sandbox of the data folder's world and the walkthrough's sensors running."
 )
 @click.option("--port", default=3000, show_default=True, type=int)
 @click.option("--no-sandbox", is_flag=True, help="Do not start the NIPR sandbox alongside the UI.")
-def ui(port: int, no_sandbox: bool) -> None:
+@click.option(
+    "--sandbox-port",
+    default=SANDBOX_DEFAULT_PORT,
+    show_default=True,
+    type=int,
+    help="Where the NIPR sandbox listens.",
+)
+def ui(port: int, no_sandbox: bool, sandbox_port: int) -> None:
     from npnflow.instance import ensure_dagster_home
-    from pipelines.environments import SANDBOX_DEFAULT_URL, current_environment
+    from pipelines.environments import current_environment
     from schemas.migrate import upgrade
 
     home = ensure_dagster_home()
@@ -391,11 +543,29 @@ def ui(port: int, no_sandbox: bool) -> None:
         and current_environment() == "local"
         and not os.environ.get("NPNFLOW_NIPR_SANDBOX_URL")
     ):
-        from npnflow.sandbox.server import NiprSandbox
+        from npnflow.sandbox.world_settings import sandbox_for
 
-        sandbox = NiprSandbox(port=int(SANDBOX_DEFAULT_URL.rsplit(":", 1)[1]))
-        sandbox.start()
-        click.echo(f"NIPR sandbox on {sandbox.base_url}")
+        world = _world_for_command(None, None)
+        sandbox = sandbox_for(world.settings, port=sandbox_port)
+        try:
+            sandbox.start()
+        except OSError as error:
+            click.echo(
+                f"The NIPR sandbox cannot listen on 127.0.0.1:{sandbox_port} ({error}): is "
+                "another `npnflow ui` or `npnflow sandbox-nipr` running? Stop it, or choose "
+                "--sandbox-port.",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo(
+            f"NIPR sandbox on {sandbox.base_url}, the data folder's world: "
+            f"{world.settings.describe()} (`npnflow sandbox-nipr npns` lists its producers)"
+        )
+    environment = ui_environment(dict(os.environ), sandbox.base_url if sandbox else None)
+    click.echo(
+        f"Sensors running unless switched off in the UI: {environment['NPNFLOW_SENSORS_RUNNING']}"
+        f" (every {environment['NPNFLOW_SENSOR_INTERVAL_SECONDS']} s)"
+    )
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C stops it.")
     command = [
         sys.executable,
@@ -408,7 +578,9 @@ def ui(port: int, no_sandbox: bool) -> None:
         str(port),
     ]
     # Own process group: `dagster dev` may ignore SIGTERM, so it is stopped with SIGINT.
-    process = subprocess.Popen(command, cwd=paths.PROJECT_ROOT, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=paths.PROJECT_ROOT, env=environment, start_new_session=True
+    )
     # SIGTERM (a service manager, a test) stops it the same way as Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
