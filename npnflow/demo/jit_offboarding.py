@@ -37,6 +37,9 @@ def _held_candidates(database: OperationalDatabase) -> pd.DataFrame:
 
     lines = eligible_lines(database)
     lines = lines[lines.jit.astype(bool) & ~lines.recorded & (lines.cocode != PC_COCODE)]
+    # A producer an earlier demo run offboarded is not active: not one to appoint again.
+    producers = database.read_table("producers", ["npn", "offboarded_at"])
+    lines = lines[~lines.npn.isin(producers[producers.offboarded_at.notna()].npn)]
     asked = database.read_table("transactions", ["npn", "state_code", "cocode"])
     asked_keys = set(zip(asked.npn, asked.state_code, asked.cocode, strict=True))
     keys = zip(lines.npn, lines.state_code, lines.cocode, strict=True)
