@@ -1,6 +1,6 @@
 """The `npnflow` command: set-up, the NIPR sandbox, the demo, the UI and the clean-up of dead
-runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`)
-and `offboard`, `jit` live in their own `*_cli.py` modules, registered here.
+runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`,
+`sandbox-nipr`) and `offboard`, `jit` live in their own `*_cli.py` modules, registered here.
 
 Every command works on the embedded default with no set-up; production differs only by
 environment variables (see the README).
@@ -22,17 +22,13 @@ from npnflow.jit_cli import jit
 from npnflow.offboard_cli import offboard
 from npnflow.portal_cli import portal
 from npnflow.reports_cli import reports
+from npnflow.sandbox_cli import SANDBOX_DEFAULT_PORT, sandbox_nipr, world_for_command
 from resources import paths
-
-# The sandbox's port when `npnflow ui` or `npnflow sandbox-nipr` start it: where the local
-# environment's NIPR resources look (pipelines/environments.py, SANDBOX_DEFAULT_URL).
-SANDBOX_DEFAULT_PORT = 8790
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
     from npnflow.instance import CleanedRun
-    from npnflow.sandbox.world_settings import DataFolderWorld
 
 
 def _clean_dead_runs_at_start_up() -> None:
@@ -90,125 +86,6 @@ def db_current(url: str | None) -> None:
     click.echo(f"current: {current_revision(url) or 'empty'}  head: {head_revision()}")
 
 
-def _world_for_command(seed: int | None, producers: int | None) -> DataFolderWorld:
-    """The data folder's NIPR world, saying so, and saying any option that overrides it."""
-    from npnflow.sandbox.world_settings import WorldFileError, data_folder_world
-
-    try:
-        world = data_folder_world(seed=seed, producers=producers)
-    except WorldFileError as error:
-        click.echo(str(error), err=True)
-        sys.exit(2)
-    if world.created:
-        click.echo(
-            f"New NIPR world for {paths.data_dir()}: {world.settings.describe()} ({world.path})"
-        )
-    for override in world.overrides:
-        click.echo(
-            f"Note: this command's sandbox uses {override}, given on the command line; the "
-            f"data folder's producers were onboarded from the world in {world.path}, which "
-            "this option does not change."
-        )
-    return world
-
-
-@main.group(
-    "sandbox-nipr",
-    invoke_without_command=True,
-    help="Run the NIPR sandbox (Entity Info, PDB Alerts, Gateway) on loopback, with the data "
-    "folder's NIPR world (<data folder>/nipr_world.yaml, written on first use), the one "
-    "`npnflow demo` and `npnflow ui` use. `npnflow sandbox-nipr npns` lists its producers.",
-)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=SANDBOX_DEFAULT_PORT, show_default=True, type=int)
-@click.option(
-    "--seed",
-    default=None,
-    type=int,
-    help="Seed of the generated producers, instead of the data folder's world's.",
-)
-@click.option(
-    "--producers",
-    default=None,
-    type=int,
-    help="How many producers NIPR knows, instead of the data folder's world's.",
-)
-@click.pass_context
-def sandbox_nipr(
-    context: click.Context, host: str, port: int, seed: int | None, producers: int | None
-) -> None:
-    context.obj = {"seed": seed, "producers": producers}
-    if context.invoked_subcommand is not None:
-        return
-    from npnflow.sandbox.server import run_sandbox_from_cli
-    from npnflow.sandbox.world_settings import sandbox_for
-
-    world = _world_for_command(seed, producers)
-    sandbox = sandbox_for(world.settings, host=host, port=port)
-    try:
-        run_sandbox_from_cli(host=host, port=port, sandbox=sandbox)
-    except OSError as error:
-        click.echo(
-            f"The sandbox cannot listen on {host}:{port} ({error}); choose --port.", err=True
-        )
-        sys.exit(1)
-
-
-@sandbox_nipr.command(
-    "npns",
-    help="The producers the data folder's NIPR world knows: NPN, name, resident state and the "
-    "states where the producer holds an active license. Use these NPNs in the files you drop.",
-)
-@click.option("--limit", default=20, show_default=True, type=int, help="How many to list (0: all).")
-@click.pass_context
-def sandbox_nipr_npns(context: click.Context, limit: int) -> None:
-    from npnflow.sandbox.world_settings import generate, world_npns
-
-    options = context.obj or {}
-    world = _world_for_command(options.get("seed"), options.get("producers"))
-    generated = generate(world.settings)
-    listed = world_npns(generated, limit or None)
-    total = len(generated.individual_npns())
-    click.echo(
-        f"The NIPR world of {paths.data_dir()} ({world.settings.describe()}) knows {total} "
-        f"individual producers and {len(generated.firm_npns())} firms"
-        + (f"; the first {len(listed)}:" if len(listed) < total else ":")
-    )
-    ours = _onboarded_npns()
-    click.echo(f"{'NPN':<10} {'name':<30} {'resident':<8} {'ours':<4} licensed in")
-    for producer in listed:
-        shown = ", ".join(producer.licensed_states[:6])
-        more = len(producer.licensed_states) - 6
-        click.echo(
-            f"{producer.npn:<10} {producer.name[:30]:<30} {producer.resident_state:<8} "
-            f"{'yes' if producer.npn in ours else '':<4} "
-            + shown
-            + (f" (+{more})" if more > 0 else "")
-        )
-    if ours:
-        click.echo(
-            f"ours: yes = onboarded in {paths.database_url().rsplit('/', 1)[-1]} "
-            f"({len(ours)} producers; `npnflow batches list` shows their work)."
-        )
-
-
-def _onboarded_npns() -> set[str]:
-    """The NPNs of the producers in the operational database; none when it does not exist yet
-    (the embedded default's file is never created just to be read)."""
-    import sqlalchemy as sa
-
-    from resources.database import OperationalDatabase
-
-    url = paths.database_url()
-    if url == paths.default_database_url() and not (paths.data_dir() / "npnflow.db").exists():
-        return set()
-    try:
-        producers = OperationalDatabase(url=url).read_table("producers", ["npn"])
-    except sa.exc.SQLAlchemyError:
-        return set()  # not migrated yet: nothing onboarded
-    return set(producers.npn.astype(str))
-
-
 @main.command(
     help="Run the product end to end on the embedded default and print what happened. Run it "
     "again on the same data folder and it continues there (`make reset` starts afresh)."
@@ -225,7 +102,7 @@ def _onboarded_npns() -> set[str]:
 def demo(producers: int | None, seed: int | None) -> None:
     from npnflow.demo import run_demo
 
-    world = _world_for_command(seed, producers)
+    world = world_for_command(seed, producers)
     sys.exit(run_demo(world))
 
 
@@ -545,7 +422,7 @@ def ui(port: int, no_sandbox: bool, sandbox_port: int) -> None:
     ):
         from npnflow.sandbox.world_settings import sandbox_for
 
-        world = _world_for_command(None, None)
+        world = world_for_command(None, None)
         sandbox = sandbox_for(world.settings, port=sandbox_port)
         try:
             sandbox.start()
@@ -596,6 +473,7 @@ def ui(port: int, no_sandbox: bool, sandbox_port: int) -> None:
             sandbox.stop()
 
 
+main.add_command(sandbox_nipr)
 main.add_command(batches)
 main.add_command(export)
 main.add_command(reports)
