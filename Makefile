@@ -27,7 +27,8 @@ $(DBT_MANIFEST): $(STAMP) $(DBT_PROJECT_FILES)
 
 install: $(STAMP) $(DBT_MANIFEST)
 
-## Run the main job end to end on the embedded default (SQLite, local bucket, NIPR sandbox).
+## Run the main job end to end on the embedded default (SQLite, local bucket, NIPR sandbox of the
+## data folder's world). Again on the same data folder, it continues there and says so.
 demo: install
 	$(BIN)/npnflow demo
 
@@ -47,8 +48,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## The Dagster UI on the persistent local instance. `npnflow ui` first fails the runs a killed UI
-## or demo left Started (`npnflow runs clean-dead`), so they do not fill the run queue.
+## The Dagster UI on the persistent local instance, with the NIPR sandbox of the data folder's
+## world and the README's sensors running. `npnflow ui` first fails the runs a killed UI or demo
+## left Started (`npnflow runs clean-dead`), so they do not fill the run queue.
 ui: install
 	$(BIN)/npnflow ui
 
