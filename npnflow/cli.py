@@ -102,7 +102,7 @@ def db_current(url: str | None) -> None:
 def demo(producers: int | None, seed: int | None) -> None:
     from npnflow.demo import run_demo
 
-    world = world_for_command(seed, producers)
+    world = world_for_command(seed, producers, say_new=False)
     sys.exit(run_demo(world))
 
 

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 SANDBOX_DEFAULT_PORT = 8790
 
 
-def world_for_command(seed: int | None, producers: int | None) -> DataFolderWorld:
-    """The data folder's NIPR world, saying so, and saying any option that overrides it."""
+def world_for_command(
+    seed: int | None, producers: int | None, *, say_new: bool = True
+) -> DataFolderWorld:
+    """The data folder's NIPR world, saying any option that overrides it, and (`say_new`) that
+    it was just written (the demo says so in its own first line)."""
     from npnflow.sandbox.world_settings import WorldFileError, data_folder_world
 
     try:
@@ -29,7 +32,7 @@ def world_for_command(seed: int | None, producers: int | None) -> DataFolderWorl
     except WorldFileError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
-    if world.created:
+    if world.created and say_new:
         click.echo(
             f"New NIPR world for {paths.data_dir()}: {world.settings.describe()} ({world.path})"
         )
