@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: install demo test test-fast lint typecheck ui clean
+.PHONY: install demo test test-fast lint typecheck ui reset clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,8 @@ $(DBT_MANIFEST): $(STAMP) $(DBT_PROJECT_FILES)
 
 install: $(STAMP) $(DBT_MANIFEST)
 
-## Run the main job end to end on the embedded default (SQLite, local bucket, NIPR sandbox).
+## Run the main job end to end on the embedded default (SQLite, local bucket, NIPR sandbox of the
+## data folder's world). Again on the same data folder, it continues there and says so.
 demo: install
 	$(BIN)/npnflow demo
 
@@ -47,10 +48,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## The Dagster UI on the persistent local instance. `npnflow ui` first fails the runs a killed UI
-## or demo left Started (`npnflow runs clean-dead`), so they do not fill the run queue.
+## The Dagster UI on the persistent local instance, with the NIPR sandbox of the data folder's
+## world and the README's sensors running. `npnflow ui` first fails the runs a killed UI or demo
+## left Started (`npnflow runs clean-dead`), so they do not fill the run queue.
 ui: install
 	$(BIN)/npnflow ui
 
+## Delete the data folder (NPNFLOW_DATA_DIR, else .npnflow/): database, bucket, Dagster runs,
+## outbox and its NIPR world; the next `make demo` starts a new world. .venv stays.
+## A folder with none of the data folder's files in it is refused (a mistyped NPNFLOW_DATA_DIR).
+DATA_DIR := $(or $(NPNFLOW_DATA_DIR),.npnflow)
+reset:
+	@if [ ! -e "$(DATA_DIR)" ]; then echo "No data folder $(DATA_DIR): nothing to delete."; \
+	elif [ -e "$(DATA_DIR)/npnflow.db" ] || [ -e "$(DATA_DIR)/nipr_world.yaml" ] || \
+	     [ -e "$(DATA_DIR)/dagster_home" ] || [ -e "$(DATA_DIR)/bucket" ]; then \
+	  rm -rf -- "$(DATA_DIR)" && \
+	  echo "Deleted the data folder $(DATA_DIR); the next make demo starts a new world."; \
+	else echo "$(DATA_DIR) holds no npnflow data (no npnflow.db, nipr_world.yaml, dagster_home or bucket): not deleted." >&2; exit 1; fi
+
+## Delete .venv and .npnflow/ (the environment is rebuilt on next use).
 clean:
 	rm -rf $(VENV) .npnflow

@@ -1,6 +1,6 @@
 """The `npnflow` command: set-up, the NIPR sandbox, the demo, the UI and the clean-up of dead
-runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`)
-and `offboard`, `jit` live in their own `*_cli.py` modules, registered here.
+runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`,
+`sandbox-nipr`) and `offboard`, `jit` live in their own `*_cli.py` modules, registered here.
 
 Every command works on the embedded default with no set-up; production differs only by
 environment variables (see the README).
@@ -23,6 +23,7 @@ from npnflow.offboard_cli import offboard
 from npnflow.portal_cli import portal
 from npnflow.producers_cli import producers
 from npnflow.reports_cli import reports
+from npnflow.sandbox_cli import SANDBOX_DEFAULT_PORT, sandbox_nipr, world_for_command
 from npnflow.sync_cli import sync
 from npnflow.uploads_cli import uploads
 from resources import paths
@@ -89,30 +90,23 @@ def db_current(url: str | None) -> None:
 
 
 @main.command(
-    "sandbox-nipr", help="Run the NIPR sandbox (Entity Info, PDB Alerts, Gateway) on loopback."
-)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8790, show_default=True, type=int)
-@click.option(
-    "--seed", default=7, show_default=True, type=int, help="Seed of the generated producers."
+    help="Run the product end to end on the embedded default and print what happened. Run it "
+    "again on the same data folder and it continues there (`make reset` starts afresh)."
 )
 @click.option(
-    "--producers", default=500, show_default=True, type=int, help="How many producers NIPR knows."
+    "--producers",
+    default=None,
+    type=int,
+    help="Producers in the sandbox's NIPR, instead of the data folder's world's (200 by default).",
 )
-def sandbox_nipr(host: str, port: int, seed: int, producers: int) -> None:
-    from npnflow.sandbox.server import run_sandbox_from_cli
-
-    run_sandbox_from_cli(host=host, port=port, seed=seed, producers=producers)
-
-
-@main.command(help="Run the product end to end on the embedded default and print what happened.")
 @click.option(
-    "--producers", default=200, show_default=True, type=int, help="Producers in the sandbox's NIPR."
+    "--seed", default=None, type=int, help="Seed of NIPR's producers, instead of the world's."
 )
-def demo(producers: int) -> None:
+def demo(producers: int | None, seed: int | None) -> None:
     from npnflow.demo import run_demo
 
-    sys.exit(run_demo(producers=producers))
+    world = world_for_command(seed, producers, say_new=False)
+    sys.exit(run_demo(world))
 
 
 UPLOAD_KINDS = ("agent", "appoint", "terminate", "portal_invite", "offboard", "jit_release")
@@ -271,8 +265,10 @@ def drop(file: str, kind: str | None) -> None:
         sys.exit(1)
     click.echo(f"Dropped {path.name} as {key} in {store.root} (ETag {stored.etag}).")
     click.echo(
-        "inbox_file_sensor picks it up within 30 s when it is on (npnflow ui, Automation); "
-        f"the error report, if any, appears beside it as {key}.errors.csv."
+        "inbox_file_sensor picks it up when it ticks: `npnflow ui` runs it every few seconds "
+        "(in production every 30 s). `npnflow uploads show "
+        f"{path.name}` says what became of it; the error report, if any, appears beside it as "
+        f"{key}.errors.csv."
     )
 
 
@@ -375,14 +371,49 @@ def _clean_dead_runs(instance: DagsterInstance, cleaned_by: str) -> list[Cleaned
     return cleaned
 
 
+# The sensors the README's walkthrough relies on, started by themselves on the UI's local
+# instance (docs/decisions/0027): files dropped are processed, onboarded producers synced,
+# approved batches sent; unfinished uploads are continued after a crash, and batches waiting
+# for a state's review are polled. A sensor switched off in the UI stays off.
+UI_SENSORS_RUNNING = (
+    "inbox_file_sensor",
+    "onboarded_producers_sensor",
+    "approved_batch_sensor",
+    "unfinished_uploads_sensor",
+    "submitted_batches_poll_sensor",
+)
+# The UI's daemon evaluates each sensor this often (production: 30 s, 2 and 15 minutes): a file
+# dropped locally starts its run in seconds (docs/operations.md, "The data folder").
+UI_SENSOR_INTERVAL_SECONDS = 5
+
+
+def ui_environment(environ: dict[str, str], sandbox_url: str | None) -> dict[str, str]:
+    """The environment `dagster dev` runs with: the sandbox's address, the walkthrough's sensors
+    running and quick sensor ticks, unless the caller set them."""
+    child = dict(environ)
+    if sandbox_url:
+        child["NPNFLOW_NIPR_SANDBOX_URL"] = sandbox_url
+    child.setdefault("NPNFLOW_SENSORS_RUNNING", ",".join(UI_SENSORS_RUNNING))
+    child.setdefault("NPNFLOW_SENSOR_INTERVAL_SECONDS", str(UI_SENSOR_INTERVAL_SECONDS))
+    return child
+
+
 @main.command(
-    help="Open the Dagster UI on this code location (dagster dev, persistent local instance)."
+    help="Open the Dagster UI on this code location (dagster dev, persistent local instance), "
+    "with the NIPR sandbox of the data folder's world and the walkthrough's sensors running."
 )
 @click.option("--port", default=3000, show_default=True, type=int)
 @click.option("--no-sandbox", is_flag=True, help="Do not start the NIPR sandbox alongside the UI.")
-def ui(port: int, no_sandbox: bool) -> None:
+@click.option(
+    "--sandbox-port",
+    default=SANDBOX_DEFAULT_PORT,
+    show_default=True,
+    type=int,
+    help="Where the NIPR sandbox listens.",
+)
+def ui(port: int, no_sandbox: bool, sandbox_port: int) -> None:
     from npnflow.instance import ensure_dagster_home
-    from pipelines.environments import SANDBOX_DEFAULT_URL, current_environment
+    from pipelines.environments import current_environment
     from schemas.migrate import upgrade
 
     home = ensure_dagster_home()
@@ -394,11 +425,29 @@ def ui(port: int, no_sandbox: bool) -> None:
         and current_environment() == "local"
         and not os.environ.get("NPNFLOW_NIPR_SANDBOX_URL")
     ):
-        from npnflow.sandbox.server import NiprSandbox
+        from npnflow.sandbox.world_settings import sandbox_for
 
-        sandbox = NiprSandbox(port=int(SANDBOX_DEFAULT_URL.rsplit(":", 1)[1]))
-        sandbox.start()
-        click.echo(f"NIPR sandbox on {sandbox.base_url}")
+        world = world_for_command(None, None)
+        sandbox = sandbox_for(world.settings, port=sandbox_port)
+        try:
+            sandbox.start()
+        except OSError as error:
+            click.echo(
+                f"The NIPR sandbox cannot listen on 127.0.0.1:{sandbox_port} ({error}): is "
+                "another `npnflow ui` or `npnflow sandbox-nipr` running? Stop it, or choose "
+                "--sandbox-port.",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo(
+            f"NIPR sandbox on {sandbox.base_url}, the data folder's world: "
+            f"{world.settings.describe()} (`npnflow sandbox-nipr npns` lists its producers)"
+        )
+    environment = ui_environment(dict(os.environ), sandbox.base_url if sandbox else None)
+    click.echo(
+        f"Sensors running unless switched off in the UI: {environment['NPNFLOW_SENSORS_RUNNING']}"
+        f" (every {environment['NPNFLOW_SENSOR_INTERVAL_SECONDS']} s)"
+    )
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C stops it.")
     command = [
         sys.executable,
@@ -411,7 +460,9 @@ def ui(port: int, no_sandbox: bool) -> None:
         str(port),
     ]
     # Own process group: `dagster dev` may ignore SIGTERM, so it is stopped with SIGINT.
-    process = subprocess.Popen(command, cwd=paths.PROJECT_ROOT, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=paths.PROJECT_ROOT, env=environment, start_new_session=True
+    )
     # SIGTERM (a service manager, a test) stops it the same way as Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
@@ -427,6 +478,7 @@ def ui(port: int, no_sandbox: bool) -> None:
             sandbox.stop()
 
 
+main.add_command(sandbox_nipr)
 main.add_command(batches)
 main.add_command(export)
 main.add_command(reports)

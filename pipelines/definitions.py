@@ -19,7 +19,7 @@ from assets.reports.assets import REPORT_ASSETS, with_report_lineage
 from assets.submissions.assets import SUBMISSION_ASSETS
 from assets.terminations.assets import TERMINATION_ASSETS
 from assets.uploads.assets import UPLOAD_ASSETS
-from pipelines.environments import current_environment, resources_for
+from pipelines.environments import current_environment, executor_for, resources_for
 from pipelines.jobs import JOBS
 from pipelines.schedules import build_schedules
 from pipelines.sensors import build_sensors
@@ -46,6 +46,7 @@ def build_definitions(environment: str | None = None) -> dg.Definitions:
         ),
         asset_checks=current_state_checks,
         jobs=JOBS,
+        executor=executor_for(environment),
         schedules=build_schedules(environment),
         sensors=build_sensors(environment),
         resources={

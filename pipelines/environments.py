@@ -127,6 +127,19 @@ def _local_database(environ: Mapping[str, str]) -> OperationalDatabase:
     return OperationalDatabase(url=paths.default_database_url())
 
 
+def executor_for(name: str) -> dg.ExecutorDefinition | None:
+    """How a run executes its steps; None: Dagster's default (a process per step).
+
+    local: every step in the run's own process. The embedded default is one machine and one
+    SQLite file, where a process per step buys nothing but its start: measured under `npnflow
+    ui` on a loaded machine, each step's process took about 20 s to start for a step that ran
+    in under a second, so a dropped file's `process_upload_job` (7 steps) took over 2 minutes
+    where the demo's in-process runs take seconds (docs/decisions/0027). ci and prod keep a
+    process per step: a crashed step does not take the run's other steps with it.
+    """
+    return dg.in_process_executor if name == "local" else None
+
+
 def resources_for(name: str, environ: Mapping[str, str] | None = None) -> dict[str, object]:
     """The resources of one environment. Keys are the resource names assets ask for."""
     environ = os.environ if environ is None else environ

@@ -1,5 +1,6 @@
 """Sensors: what starts a run when something happens. Built from the environment, like the
-schedules: they run by themselves in `prod`, and are switched on in the UI elsewhere.
+schedules: they run by themselves in `prod`, and are switched on in the UI elsewhere (or by
+`NPNFLOW_SENSORS_RUNNING`, below, which `npnflow ui` sets).
 
 - `inbox_file_sensor`: every 30 s, lists the bucket's `inbox/` from where its cursor stopped,
   asks `assets.uploads.inbox.plan_inbox_tick` which files are new or changed (work per tick is
@@ -31,6 +32,12 @@ schedules: they run by themselves in `prod`, and are switched on in the UI elsew
 `NPNFLOW_SENSOR_INTERVAL_SECONDS` (optional, a whole number of seconds) replaces every sensor's
 minimum interval, so a test or a demo driving a real `dagster-daemon` does not wait 30 s (or
 15 minutes) per step. Unset, each sensor keeps its own interval; production leaves it unset.
+
+`NPNFLOW_SENSORS_RUNNING` (optional, sensor names separated by commas) starts those sensors by
+themselves outside `prod`, as production starts all of them: `npnflow ui` sets it for the local
+instance so the README's walkthrough works without switching anything on. It is only a default:
+a sensor switched off in the UI stays off (Dagster keeps that choice in the instance). Unset,
+the sensors of `local` and `ci` wait to be switched on (the tests that drive a daemon choose).
 
 Sensors decide, runs act: none writes the database or calls NIPR.
 """
@@ -74,6 +81,14 @@ _BUSY_RUN_STATUSES = [
 ]
 MAX_BATCHES_PER_TICK = 200
 SENSOR_INTERVAL_ENV = "NPNFLOW_SENSOR_INTERVAL_SECONDS"
+SENSORS_RUNNING_ENV = "NPNFLOW_SENSORS_RUNNING"
+SENSOR_NAMES = (
+    "inbox_file_sensor",
+    "onboarded_producers_sensor",
+    "unfinished_uploads_sensor",
+    "approved_batch_sensor",
+    "submitted_batches_poll_sensor",
+)
 
 
 class SensorConfigError(ValueError):
@@ -92,14 +107,34 @@ def interval_override(environ: Mapping[str, str]) -> int | None:
     return int(value)
 
 
+def sensors_running_by_default(environ: Mapping[str, str]) -> frozenset[str]:
+    """The sensors `NPNFLOW_SENSORS_RUNNING` names; an unknown name fails the code location's
+    load, saying the names there are."""
+    value = environ.get(SENSORS_RUNNING_ENV) or ""
+    names = frozenset(name.strip() for name in value.split(",") if name.strip())
+    unknown = sorted(names - set(SENSOR_NAMES))
+    if unknown:
+        raise SensorConfigError(
+            f"{SENSORS_RUNNING_ENV} names no sensor {', '.join(unknown)}; the sensors are "
+            f"{', '.join(SENSOR_NAMES)}"
+        )
+    return names
+
+
 def evaluate_inbox(
     context: dg.SensorEvaluationContext, object_store: ObjectStore
 ) -> dg.SensorResult:
-    """One tick of `inbox_file_sensor` (the listing is lazy: the planner takes what it needs)."""
+    """One tick of `inbox_file_sensor` (the listing is lazy: the planner takes what it needs).
+
+    A file version whose `uploads` partition exists was requested before, by this sensor or by
+    the demo, which runs the same request in process (so Dagster's run-key check cannot see
+    it): it is not requested again, whatever the cursor says. Reading the instance's partitions
+    is a read: the sensor still writes nothing."""
     objects = object_store.list_objects(
         prefix=INBOX_PREFIX, start_after=listing_start_after(context.cursor)
     )
-    tick = plan_inbox_tick(objects, context.cursor)
+    known = context.instance.get_dynamic_partitions(str(UPLOADS_PARTITIONS.name))
+    tick = plan_inbox_tick(objects, context.cursor, known_partitions=frozenset(known))
     run_requests = [
         dg.RunRequest(
             run_key=f.run_key,
@@ -118,7 +153,9 @@ def evaluate_inbox(
         skip_reason=(
             None
             if run_requests
-            else f"No new file in {INBOX_PREFIX} ({tick.listed} object(s) looked at this tick)"
+            else f"No new file in {INBOX_PREFIX} ({tick.listed} object(s) looked at this tick"
+            + (f", {tick.already_processed} already processed" if tick.already_processed else "")
+            + ")"
         ),
     )
 
@@ -232,16 +269,20 @@ def poll_requests(
 def build_sensors(
     environment: str, environ: Mapping[str, str] | None = None
 ) -> list[dg.SensorDefinition]:
-    status = (
-        dg.DefaultSensorStatus.RUNNING if environment == "prod" else dg.DefaultSensorStatus.STOPPED
-    )
-    override = interval_override(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    running = sensors_running_by_default(environ)
+    override = interval_override(environ)
+
+    def status_of(name: str) -> dg.DefaultSensorStatus:
+        if environment == "prod" or name in running:
+            return dg.DefaultSensorStatus.RUNNING
+        return dg.DefaultSensorStatus.STOPPED
 
     @dg.sensor(
         name="inbox_file_sensor",
         job=process_upload_job,
         minimum_interval_seconds=override or INBOX_SENSOR_INTERVAL_SECONDS,
-        default_status=status,
+        default_status=status_of("inbox_file_sensor"),
         description=(
             "New or changed files under inbox/ in the bucket: one `uploads` partition and one "
             "process_upload_job run per file version (run key '{key}:{etag}')."
@@ -257,7 +298,7 @@ def build_sensors(
         name="onboarded_producers_sensor",
         job=sync_new_producers_job,
         minimum_interval_seconds=override or ONBOARDED_SENSOR_INTERVAL_SECONDS,
-        default_status=status,
+        default_status=status_of("onboarded_producers_sensor"),
         description=(
             "After an agent upload onboarded producers Not Started, sync them with NIPR "
             "(sync_new_producers_job) without waiting for the schedule."
@@ -279,7 +320,7 @@ def build_sensors(
         name="unfinished_uploads_sensor",
         job=process_upload_job,
         minimum_interval_seconds=override or UNFINISHED_SENSOR_INTERVAL_SECONDS,
-        default_status=status,
+        default_status=status_of("unfinished_uploads_sensor"),
         description=(
             "Uploads whose steps did not all commit (a crash or failure between steps): "
             "process_upload_job requested again for their partition once quiet for 10 minutes, "
@@ -301,7 +342,7 @@ def build_sensors(
         name="approved_batch_sensor",
         job=submit_batch_job,
         minimum_interval_seconds=override or APPROVED_SENSOR_INTERVAL_SECONDS,
-        default_status=status,
+        default_status=status_of("approved_batch_sensor"),
         description=(
             "Approved batches (by a person, or automatically for Submit = TRUE): one "
             "submit_batch_job run per batch and approval (run key '{batch_id}:{approval_version}')."
@@ -319,7 +360,7 @@ def build_sensors(
         name="submitted_batches_poll_sensor",
         job=submit_batch_job,
         minimum_interval_seconds=override or POLL_SENSOR_INTERVAL_SECONDS,
-        default_status=status,
+        default_status=status_of("submitted_batches_poll_sensor"),
         description=(
             "Batches sent but waiting for NIPR's answers (state review): a polling run per "
             "batch, at most once an hour. Polling never sends a transaction."

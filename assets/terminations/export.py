@@ -49,6 +49,7 @@ import pandas as pd
 from assets.uploads.informational import INFORMATIONAL_HEADERS
 from assets.uploads.templates import template_xlsx
 from assets.uploads.validation import neutralise
+from schemas.npns import canonical_npns
 from schemas.reference import JURISDICTION_CODES
 from schemas.uploads import COCODE, TEMPLATES
 
@@ -226,7 +227,9 @@ def _report_lines(report: pd.DataFrame) -> pd.DataFrame:
             f"{', '.join(absent)}: it was built by an older version of the reports; rebuild "
             "them, then export again."
         )
-    npn = _text_column(report["npn"])
+    # As NIPR writes it: a report built before migration 0011 may still hold a padded NPN,
+    # and the file must drop back with no "read as" warning.
+    npn = canonical_npns(_text_column(report["npn"]))
     code = _text_column(report["loa_code"])
     name = _text_column(report["loa_name"])
     status = _text_column(report["appointment_status"])

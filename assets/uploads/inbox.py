@@ -40,6 +40,11 @@ The cursor (JSON, at most `MAX_CURSOR_BYTES`; never the list of every key seen):
   (S3 refuses requests skewed by more than 15 minutes) and uploads that take a while.
 - `seen`: short hashes of the (key, ETag) pairs requested most recently (newest last, trimmed
   to the byte budget), so files inside the margin are not requested again pass after pass.
+- A version whose partition already exists (`known_partitions`, the instance's `uploads`
+  partitions) is never requested again: it was requested before, by this sensor under an
+  earlier cursor or by `npnflow demo`, which evaluates this sensor and runs its requests in
+  process (runs Dagster's run-key check does not see). So switching the sensor on after the
+  demo, or losing the cursor, reprocesses nothing.
 - The cursor is an efficiency bound, not the exactly-once guard: the run key
   `"{key}:{etag}"` is. If the window overflows, or the cursor is lost or unreadable (it then
   starts afresh at pass 1), files are requested again and Dagster skips every run key it has
@@ -52,7 +57,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -100,6 +105,7 @@ class InboxTick:
     cursor: str
     listed: int
     done_listing: bool
+    already_processed: int = 0  # versions passed over because their partition exists
 
 
 # ====================================================================== which keys
@@ -226,13 +232,15 @@ def plan_inbox_tick(
     max_listed_per_tick: int = DEFAULT_MAX_LISTED_PER_TICK,
     now: dt.datetime | None = None,
     change_margin: dt.timedelta = DEFAULT_CHANGE_MARGIN,
+    known_partitions: Collection[str] = frozenset(),
 ) -> InboxTick:
     """The new files of this tick and the next cursor.
 
     `objects` is the store's listing in key order, ideally started after
     `listing_start_after(cursor)`; it is consumed lazily and at most `max_listed_per_tick` items
     are taken, so a lazy S3 listing fetches no page beyond them. Objects at or before the
-    cursor's position, or outside `inbox/`, are passed over (and counted as listed).
+    cursor's position, or outside `inbox/`, are passed over (and counted as listed), and so
+    are versions whose partition key is in `known_partitions` (requested before).
     """
     if max_new_per_tick < 1 or max_listed_per_tick < 1:
         raise ValueError("max_new_per_tick and max_listed_per_tick must be at least 1")
@@ -245,6 +253,7 @@ def plan_inbox_tick(
 
     new_files: list[InboxFile] = []
     listed = 0
+    already_processed = 0
     previous_key = state.after
     exhausted = False
     iterator = iter(objects)
@@ -269,13 +278,17 @@ def plan_inbox_tick(
         fingerprint = _seen_hash(obj.key, obj.etag)
         if fingerprint in seen_set:
             continue
+        partition_key = partition_key_for(obj.key, obj.etag)
+        if partition_key in known_partitions:
+            already_processed += 1
+            continue
         seen.append(fingerprint)
         seen_set.add(fingerprint)
         new_files.append(
             InboxFile(
                 key=obj.key,
                 etag=obj.etag,
-                partition_key=partition_key_for(obj.key, obj.etag),
+                partition_key=partition_key,
                 run_key=run_key_for(obj.key, obj.etag),
                 kind=kind_from_key(obj.key),
             )
@@ -300,5 +313,9 @@ def plan_inbox_tick(
             seen=seen,
         )
     return InboxTick(
-        new_files=new_files, cursor=next_state.dump(), listed=listed, done_listing=exhausted
+        new_files=new_files,
+        cursor=next_state.dump(),
+        listed=listed,
+        done_listing=exhausted,
+        already_processed=already_processed,
     )

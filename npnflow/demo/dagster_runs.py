@@ -116,6 +116,13 @@ def drop_file(defs: Definitions, instance: DagsterInstance, key: str, content: b
     ).success:
         return None
     upload = database.read_table("uploads").set_index("upload_id").loc[request.partition_key]
+    if isinstance(upload.duplicate_of, str) and upload.duplicate_of:
+        # A later demo run drops the same content again: processed once, never twice.
+        click.echo(
+            f"   process_upload_job: {upload.status} of {upload.duplicate_of}: the same "
+            "content was processed then; nothing is done twice"
+        )
+        return str(request.partition_key)
     click.echo(
         f"   process_upload_job: {upload.status}; {int(upload.rows_total or 0)} rows: "
         f"{int(upload.rows_valid or 0)} valid, {int(upload.rows_rejected or 0)} rejected, "
@@ -127,6 +134,17 @@ def drop_file(defs: Definitions, instance: DagsterInstance, key: str, content: b
         for line in report[:4]:
             click.echo(f"     {line}")
     return str(request.partition_key)
+
+
+def duplicate_of(upload_id: str) -> str | None:
+    """The upload whose content this one repeats (processed then, not again), or None."""
+    from resources.database import OperationalDatabase
+
+    uploads = OperationalDatabase(url=paths.database_url()).read_table(
+        "uploads", ["upload_id", "duplicate_of"]
+    )
+    found = uploads[uploads.upload_id == upload_id].duplicate_of
+    return str(found.iloc[0]) if len(found) and isinstance(found.iloc[0], str) else None
 
 
 def sync_onboarded(defs: Definitions, instance: DagsterInstance) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from npnflow.demo.dagster_runs import drop_file
+from npnflow.demo.data_folder import DemoRun
 from npnflow.demo.samples import APPOINT_HEADER, PC_COCODE, eligible_lines
 from npnflow.demo.submissions import APPROVER, _approve_and_submit
 
@@ -36,6 +37,9 @@ def _held_candidates(database: OperationalDatabase) -> pd.DataFrame:
 
     lines = eligible_lines(database)
     lines = lines[lines.jit.astype(bool) & ~lines.recorded & (lines.cocode != PC_COCODE)]
+    # A producer an earlier demo run offboarded is not active: not one to appoint again.
+    producers = database.read_table("producers", ["npn", "offboarded_at"])
+    lines = lines[~lines.npn.isin(producers[producers.offboarded_at.notna()].npn)]
     asked = database.read_table("transactions", ["npn", "state_code", "cocode"])
     asked_keys = set(zip(asked.npn, asked.state_code, asked.cocode, strict=True))
     keys = zip(lines.npn, lines.state_code, lines.cocode, strict=True)
@@ -54,7 +58,11 @@ def _held_candidates(database: OperationalDatabase) -> pd.DataFrame:
 
 
 def jit_and_offboarding(
-    defs: Definitions, instance: DagsterInstance, database: OperationalDatabase, day: dt.date
+    defs: Definitions,
+    instance: DagsterInstance,
+    database: OperationalDatabase,
+    day: dt.date,
+    demo_run: DemoRun,
 ) -> bool:
     from assets.jit.listing import jit_lines
     from assets.jit.rules import ReleaseRequest, describe_release
@@ -76,7 +84,7 @@ def jit_and_offboarding(
         f"{r.npn},{r.state_code},{r.cocode},{r.loa_category},Producer,FALSE,FALSE,"
         for r in (newcomer, leaver, *(w for _, w in waiting.iterrows()))
     ]
-    key = f"inbox/appoint/demo-jit-{day.isoformat()}.csv"
+    key = demo_run.key("inbox/appoint", f"demo-jit-{day.isoformat()}.csv")
     content = "\r\n".join([APPOINT_HEADER, *rows]) + "\r\n"
     if drop_file(defs, instance, key, content.encode()) is None:
         return False

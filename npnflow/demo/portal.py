@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from npnflow.demo.dagster_runs import drop_file
+from npnflow.demo.dagster_runs import drop_file, duplicate_of
+from npnflow.demo.data_folder import DemoRun
 from resources import paths
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def _invitation_outcome(instance: DagsterInstance) -> dict[str, object]:
 
 
 def portal_invitations(
-    defs: Definitions, instance: DagsterInstance, database: OperationalDatabase
+    defs: Definitions, instance: DagsterInstance, database: OperationalDatabase, run: DemoRun
 ) -> bool:
     """Step 8: a portal_invite file dropped: seats taken, one email each into the outbox, the
     errors an analyst acts on; the same requests again send nothing."""
@@ -44,9 +45,16 @@ def portal_invitations(
     rows = [f"{npn},{HARBORSTONE_PORTAL}" for npn in ready.head(3)]
     rows += [f"{npn},{GRANITE_PORTAL}" for npn in ready.iloc[3:7]]
     rows.append(f"{NEVER_ONBOARDED_NPN},{HARBORSTONE_PORTAL}")
-    key = "inbox/portal_invite/demo-new-hires.csv"
-    if drop_file(defs, instance, key, ("NPN,Portal\r\n" + "\r\n".join(rows)).encode()) is None:
+    # A later run on the same data folder asks again, in another order (other bytes, so not
+    # skipped as a duplicate file): the product answers "already invited", no email.
+    turn = (run.number - 1) % len(rows)
+    rows = rows[turn:] + rows[:turn]
+    key = run.key("inbox/portal_invite", "demo-new-hires.csv")
+    upload_id = drop_file(defs, instance, key, ("NPN,Portal\r\n" + "\r\n".join(rows)).encode())
+    if upload_id is None:
         return False
+    if duplicate_of(upload_id):
+        return True
     outcome = _invitation_outcome(instance)
     counted = ", ".join(
         f"{name.replace('_', ' ')} {value}"
@@ -71,11 +79,13 @@ def portal_invitations(
         )
     # The same requests in another order (other bytes, so not skipped as a duplicate file).
     again = "NPN,Portal\r\n" + "\r\n".join(reversed(rows))
-    if (
-        drop_file(defs, instance, "inbox/portal_invite/demo-new-hires-again.csv", again.encode())
-        is None
-    ):
+    again_id = drop_file(
+        defs, instance, run.key("inbox/portal_invite", "demo-new-hires-again.csv"), again.encode()
+    )
+    if again_id is None:
         return False
+    if duplicate_of(again_id):
+        return True
     repeat = _invitation_outcome(instance)
     click.echo(
         f"   invited again: {repeat.get('emails_sent', 0)} email(s) sent, "

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from npnflow.demo.dagster_runs import drop_file, heading, run_job, sync_onboarded
+from npnflow.demo.data_folder import ROSTER_FOLDER, ROSTER_PREFIX, DemoRun, demo_run_for
 from npnflow.demo.jit_offboarding import jit_and_offboarding
 from npnflow.demo.portal import portal_invitations
 from npnflow.demo.samples import roster, sample_agent_file
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance, Definitions
 
     from npnflow.sandbox.generator import World
+    from npnflow.sandbox.world_settings import DataFolderWorld
     from resources.database import OperationalDatabase
 
 REPORT_DAYS = 3
@@ -77,9 +79,10 @@ def _drop_and_process(
     world: World,
     npns: list[str],
     day: dt.date,
+    run: DemoRun,
 ) -> bool:
     """Drop the sample agent file into the local bucket and process it."""
-    key = f"inbox/agent/demo-roster-{day.isoformat()}.csv"
+    key = run.key(ROSTER_FOLDER, f"{ROSTER_PREFIX}{day.isoformat()}.csv")
     upload_id = drop_file(defs, instance, key, sample_agent_file(world, npns))
     if upload_id is None:
         return False
@@ -105,10 +108,11 @@ def _onboarding(
     world: World,
     npns: list[str],
     day: dt.date,
+    run: DemoRun,
 ) -> bool:
     """Step 4: the agent file processed, the new producers synced from Entity Info and put on
     the PDB Alerts target list."""
-    if not _drop_and_process(defs, instance, database, world, npns, day):
+    if not _drop_and_process(defs, instance, database, world, npns, day, run):
         return False
     if not sync_onboarded(defs, instance):
         return False
@@ -174,8 +178,32 @@ def _daily_sync(
     return True
 
 
-def run_demo(producers: int = 200) -> int:
+def _say_where(world: DataFolderWorld, run: DemoRun) -> None:
+    """Whether this run starts a new world or continues on the data folder's, before anything."""
+    folder = paths.data_dir()
+    if not run.continuing:
+        click.echo(
+            f"Starting a new world in the data folder {folder} (demo run 1): NIPR world "
+            f"{world.settings.describe()}, in {world.path}."
+        )
+        return
+    click.echo(
+        f"Continuing on the data folder {folder} (demo run {run.number}; NIPR world "
+        f"{world.settings.describe()}). What the earlier runs did stays: this run drops its "
+        "files under new names, and the product says what is already done (a Duplicate "
+        "roster, lines Already Appointed, producers already invited or offboarded). "
+        "`make reset` deletes the data folder to start afresh."
+    )
+
+
+def run_demo(world: DataFolderWorld | None = None) -> int:
+    """The demo on the data folder's NIPR world (`world`: the command's, overrides included)."""
+    from npnflow.sandbox.world_settings import data_folder_world, sandbox_for
+
     started = time.monotonic()
+    world = world or data_folder_world()
+    run = demo_run_for(paths.bucket_dir())
+    _say_where(world, run)
     # The demo always runs the embedded default: never the production NIPR, whatever is set.
     os.environ["NPNFLOW_ENV"] = "local"
     home = ensure_dagster_home()
@@ -193,13 +221,12 @@ def run_demo(producers: int = 200) -> int:
     click.echo(f"   {database.display_url} at migration {current_revision(url)}")
 
     from assets.reference.loading import load_company_config, load_reference_data
-    from npnflow.sandbox.server import NiprSandbox
 
     # NIPR's world holds appointments with the customer's own companies, as it would.
     reference = load_reference_data(paths.reference_dir())
     companies = load_company_config(paths.config_dir(), reference)["companies"]
     with (
-        NiprSandbox(port=0, producers=producers, companies=companies) as sandbox,
+        sandbox_for(world.settings, port=0, companies=companies) as sandbox,
         DagsterInstance.get() as instance,
     ):
         os.environ["NPNFLOW_NIPR_SANDBOX_URL"] = sandbox.base_url
@@ -212,7 +239,10 @@ def run_demo(producers: int = 200) -> int:
             )
         defs = build_definitions("local")
         heading("2. NIPR sandbox")
-        click.echo(f"   {sandbox.base_url} knows {producers} generated producers")
+        click.echo(
+            f"   {sandbox.base_url} knows the {sandbox.world.size} generated producers of the "
+            f"data folder's world ({world.path.name}; `npnflow sandbox-nipr npns` lists them)"
+        )
 
         heading("3. load_reference_data_job: reference tables and company setup")
         if not _reference_data(defs, instance, database, companies):
@@ -225,7 +255,7 @@ def run_demo(producers: int = 200) -> int:
             f"4. An agent file dropped in the bucket: inbox_file_sensor, process_upload_job, "
             f"then sync_new_producers_job for the {len(npns) + 1} producers"
         )
-        if not _onboarding(defs, instance, database, sandbox.world, npns, today):
+        if not _onboarding(defs, instance, database, sandbox.world, npns, today, run):
             return 1
 
         heading(f"5. daily_nipr_sync_job: PDB Alerts for {', '.join(d.isoformat() for d in days)}")
@@ -235,25 +265,25 @@ def run_demo(producers: int = 200) -> int:
         heading(
             "6. An appoint file dropped: eligibility, batches, approval, submission to the Gateway"
         )
-        if not appointments(defs, instance, database, today):
+        if not appointments(defs, instance, database, today, run):
             return 1
 
         heading(
             "7. Reports (dbt) and a termination round trip: export from the report, drop, "
             "approve, submit"
         )
-        if not terminations(defs, instance, database, today):
+        if not terminations(defs, instance, database, today, run):
             return 1
 
         heading("8. A portal_invite file dropped: seats, one email per invitation, errors")
-        if not portal_invitations(defs, instance, database):
+        if not portal_invitations(defs, instance, database, run):
             return 1
 
         heading(
             "9. Just-in-time: a held line released with its business date and sent; "
             "a producer offboarded"
         )
-        if not jit_and_offboarding(defs, instance, database, today):
+        if not jit_and_offboarding(defs, instance, database, today, run):
             return 1
 
     heading("Done")

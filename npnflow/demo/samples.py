@@ -75,50 +75,85 @@ def sample_agent_file(world: World, npns: list[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
-def eligible_lines(database: OperationalDatabase) -> pd.DataFrame:
-    """(npn, state, company, category) a producer of ours could be appointed for. The demo asks
-    for these so that NIPR has something to accept: every (licensed state, company appointing
-    there, company category) of our producers is put to the eligibility engine, and the
-    requests with a line Ready to Submit (or Held) are kept; `recorded` marks those of a state
-    that records appointments without NIPR filing (IL, a registry state)."""
-    import pandas as pd
-
+def _evaluated_candidates(database: OperationalDatabase) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every (licensed state, company appointing there, company category) of our producers as
+    a request, and the eligibility engine's lines for them (joined on `request_row`)."""
     from assets.appointments.eligibility import evaluate_appointment_requests
     from assets.appointments.store import read_eligibility_inputs
-    from schemas import statuses
 
     licensed = database.read_table("licenses", ["npn", "state_code"]).drop_duplicates()
     settings = database.read_table("company_state_settings", ["cocode", "state_code", "jit"])
     categories = database.read_table("company_loa_categories", ["cocode", "loa_category"])
     candidates = licensed.merge(settings, on="state_code").merge(categories, on="cocode")
-    requests = candidates.assign(
-        request_row=range(2, len(candidates) + 2),
-        agent_type="Producer",
-        submit=False,
-        submit_just_in_time=False,
+    candidates = candidates.reset_index(drop=True).assign(
+        request_row=lambda frame: range(2, len(frame) + 2)
     )
+    requests = candidates.assign(agent_type="Producer", submit=False, submit_just_in_time=False)
     with database.begin() as connection:
         inputs = read_eligibility_inputs(connection, requests["npn"])
-    evaluated = evaluate_appointment_requests(requests, inputs)
+    return candidates, evaluate_appointment_requests(requests, inputs)
+
+
+def eligible_lines(database: OperationalDatabase) -> pd.DataFrame:
+    """(npn, state, company, category) a producer of ours could be appointed for. The demo asks
+    for these so that NIPR has something to accept: every (licensed state, company appointing
+    there, company category) of our producers is put to the eligibility engine, and the
+    requests with a line Ready to Submit (or Held) are kept; `recorded` marks those of a state
+    that records appointments without NIPR filing (IL, a registry state).
+
+    A request NIPR already accepted (an earlier demo run's, on the same data folder) is left
+    out: an analyst does not ask again for what NIPR appointed yesterday, and the sandbox's
+    NIPR only shows it Appointed once the producers are synced again."""
+    from schemas import statuses
+
+    candidates, evaluated = _evaluated_candidates(database)
     ready = evaluated[evaluated["status"].isin([statuses.READY_TO_SUBMIT, statuses.HELD_JIT])]
     recorded = evaluated[evaluated["status"].eq(statuses.RECORDED)]
-    rows = pd.Series(range(2, len(candidates) + 2), index=candidates.index)
+    rows = candidates.request_row
     chosen = candidates[rows.isin(ready.request_row) | rows.isin(recorded.request_row)].assign(
         recorded=rows.isin(recorded.request_row)
     )
-    return chosen.sort_values(["cocode", "npn", "state_code", "loa_category"]).reset_index(
-        drop=True
+    sent = database.read_table(
+        "transactions", ["kind", "npn", "state_code", "cocode", "loa_category", "status"]
+    )
+    accepted = sent[(sent.kind == "appointment") & (sent.status == statuses.ACCEPTED)]
+    done = set(
+        zip(accepted.npn, accepted.state_code, accepted.cocode, accepted.loa_category, strict=True)
+    )
+    keys = zip(chosen.npn, chosen.state_code, chosen.cocode, chosen.loa_category, strict=True)
+    chosen = chosen[[key not in done for key in keys]]
+    return (
+        chosen.drop(columns="request_row")
+        .sort_values(["cocode", "npn", "state_code", "loa_category"])
+        .reset_index(drop=True)
     )
 
 
-def sample_appoint_file(database: OperationalDatabase) -> bytes:
+def already_appointed_requests(database: OperationalDatabase, count: int) -> list[str]:
+    """Appoint requests whose lines NIPR already shows Appointed with the company: the engine
+    answers `Already Appointed` for those lines, and nothing is sent or charged for them."""
+    from assets.appointments.eligibility import REASON_ALREADY_APPOINTED
+
+    candidates, evaluated = _evaluated_candidates(database)
+    appointed = evaluated[evaluated["eligibility_reason"].eq(REASON_ALREADY_APPOINTED)]
+    rows = candidates[
+        candidates.request_row.isin(appointed.request_row) & (candidates.cocode != PC_COCODE)
+    ]
+    return [
+        f"{row.npn},{row.state_code},{row.cocode},{row.loa_category},Producer,FALSE,FALSE,"
+        for row in rows.drop_duplicates("npn").head(count).itertuples()
+    ]
+
+
+def sample_appoint_file(database: OperationalDatabase, *, already_appointed: int = 0) -> bytes:
     """Appointment requests as an analyst fills the appoint template: lines our producers
     could be appointed for, some with Submit TRUE (sent without review) and some with FALSE
     (left for review), and requests that cannot be eligible: a P&C company that requires
     producer assignments, a state the company does not appoint in, an unknown CoCode, an NPN
     NIPR does not know, a line dated further back than its state accepts (SPEC 6 check 10,
     `state_appointment_rules.max_backdate_days`), and a line of a registry state (IL), which
-    is recorded, never sent."""
+    is recorded, never sent. `already_appointed` more requests ask for lines NIPR already
+    shows Appointed (a later demo run shows them refused as `Already Appointed`)."""
     lines = eligible_lines(database)
     requests = [APPOINT_HEADER]
     registry = lines[lines.recorded & (lines.cocode != PC_COCODE)].head(1)
@@ -150,6 +185,8 @@ def sample_appoint_file(database: OperationalDatabase) -> bytes:
             f"{npn},AZ,{LIFE_HEALTH_COCODE},Life,Producer,FALSE,FALSE,",
             f"{npn},TX,{UNKNOWN_COCODE},Life,Producer,FALSE,FALSE,",
         ]
+    if already_appointed:
+        requests += already_appointed_requests(database, already_appointed)
     requests.append(f"{UNKNOWN_NPN},TX,{LIFE_HEALTH_COCODE},Life,Producer,TRUE,TRUE,")
     return ("\r\n".join(requests) + "\r\n").encode("utf-8")
 

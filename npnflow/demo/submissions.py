@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, SupportsFloat
 
 import click
 
-from npnflow.demo.dagster_runs import add_partitions, drop_file, run_job
+from npnflow.demo.dagster_runs import add_partitions, drop_file, duplicate_of, run_job
+from npnflow.demo.data_folder import DemoRun
 from npnflow.demo.samples import sample_appoint_file
 from resources import paths
 
@@ -33,15 +34,23 @@ def _money(value: SupportsFloat | str | None) -> str:
 
 
 def appointments(
-    defs: Definitions, instance: DagsterInstance, database: OperationalDatabase, day: dt.date
+    defs: Definitions,
+    instance: DagsterInstance,
+    database: OperationalDatabase,
+    day: dt.date,
+    run: DemoRun,
 ) -> bool:
     """Step 6: an appoint file from drop to NIPR's answers."""
     from assets.batches import approval
 
-    key = f"inbox/appoint/demo-appointments-{day.isoformat()}.csv"
-    upload_id = drop_file(defs, instance, key, sample_appoint_file(database))
+    key = run.key("inbox/appoint", f"demo-appointments-{day.isoformat()}.csv")
+    # A later run on the same data folder also asks for lines NIPR already shows Appointed.
+    content = sample_appoint_file(database, already_appointed=2 if run.continuing else 0)
+    upload_id = drop_file(defs, instance, key, content)
     if upload_id is None:
         return False
+    if duplicate_of(upload_id):
+        return True
     with database.begin() as connection:
         batches = approval.list_batches(connection, upload_id=upload_id)
         rejected = database.read_table("request_rejections")
@@ -209,10 +218,17 @@ def _build_reports(
     return passed == len(checks)
 
 
-def _terminate_export(database: OperationalDatabase, day: dt.date) -> tuple[str, bytes] | None:
+def _terminate_export(
+    database: OperationalDatabase, day: dt.date, run: DemoRun
+) -> tuple[str, bytes] | None:
     """What `npnflow export terminate --cocode C --states ...` writes: the company with the
     most Appointed lines, in two states that take terminations through NIPR, and NY when it
-    has lines there (NY ends appointments on its own portal: the batch says so)."""
+    has lines there (NY ends appointments on its own portal: the batch says so).
+
+    Run N of the demo on the same data folder takes one more state through NIPR than run N-1:
+    the report still lists the lines NIPR accepted terminations for (until the next sync), so
+    the batch shows those refused as repeats, never filed twice, and the new state's lines
+    sent."""
     from assets.reports.relations import read_report
     from assets.terminations.export import terminate_csv, terminate_rows_from_report
 
@@ -226,7 +242,7 @@ def _terminate_export(database: OperationalDatabase, day: dt.date) -> tuple[str,
     via_nipr = set(rules[rules.terminations_via_nipr.astype(bool)].state_code)
     cocode = appointed.cocode.value_counts().index[0]
     theirs = appointed[appointed.cocode == cocode].state_code.value_counts()
-    states = [state for state in theirs.index if state in via_nipr][:2]
+    states = [state for state in theirs.index if state in via_nipr][: 1 + run.number]
     states += [state for state in theirs.index if state not in via_nipr][:1]
     rows = terminate_rows_from_report(report, cocode, states)
     target = paths.data_dir() / "exports" / f"terminate_{cocode}_{day:%Y%m%d}.csv"
@@ -244,7 +260,11 @@ def _terminate_export(database: OperationalDatabase, day: dt.date) -> tuple[str,
 
 
 def terminations(
-    defs: Definitions, instance: DagsterInstance, database: OperationalDatabase, day: dt.date
+    defs: Definitions,
+    instance: DagsterInstance,
+    database: OperationalDatabase,
+    day: dt.date,
+    run: DemoRun,
 ) -> bool:
     """Step 7: reports built, a terminate file exported from the report, dropped, reviewed,
     approved and sent; the reports rebuilt with the outcome."""
@@ -253,13 +273,15 @@ def terminations(
 
     if not _build_reports(defs, instance, database):
         return False
-    exported = _terminate_export(database, day)
+    exported = _terminate_export(database, day, run)
     if exported is None:
         return False
     name, data = exported
-    upload_id = drop_file(defs, instance, f"inbox/terminate/{name}", data)
+    upload_id = drop_file(defs, instance, run.key("inbox/terminate", name), data)
     if upload_id is None:
         return False
+    if duplicate_of(upload_id):
+        return True  # no state left to add: the same export again, processed once
     with database.begin() as connection:
         batches = approval.list_batches(connection, upload_id=upload_id)
     transactions = database.read_table("transactions", ["upload_id", "eligibility_reason"])
@@ -268,6 +290,17 @@ def terminations(
         f"   {len(batches)} batch(es): "
         + ", ".join(f"{count} {reason}" for reason, count in reasons.items())
     )
+    uploads = database.read_table("uploads", ["upload_id", "rows_valid"])
+    rows = int(uploads[uploads.upload_id == upload_id].rows_valid.fillna(0).sum())
+    if rows > int(reasons.sum()):
+        # A later demo run exports lines whose termination NIPR already accepted (the report
+        # shows them Appointed until the next sync): the engine leaves them out.
+        click.echo(
+            f"   {rows - int(reasons.sum())} row(s) repeat a termination already filed (NIPR "
+            "accepted it, or it is still open): left out, never filed twice"
+        )
+    if batches.empty:
+        return True
     _print_batches(batches)
     if not _approve_and_submit(defs, instance, database, batches):
         return False

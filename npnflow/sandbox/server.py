@@ -489,19 +489,27 @@ def _canned(route: str) -> tuple[int, str, bytes]:
 
 # ====================================================================== running it
 def run_sandbox_from_cli(
-    host: str = "127.0.0.1", port: int = 8765, seed: int = 7, producers: int = 500
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    seed: int = 7,
+    producers: int = 500,
+    sandbox: NiprSandbox | None = None,
 ) -> None:
-    """`npnflow sandbox-nipr`: start, print where and how to connect, block until Ctrl-C."""
+    """`npnflow sandbox-nipr`: start, print where and how to connect, block until Ctrl-C.
+
+    `sandbox`, when given (the data folder's world, `world_settings.sandbox_for`), is served
+    instead of a world of `seed` and `producers`."""
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
-    sandbox = NiprSandbox(host=host, port=port, seed=seed, producers=producers)
+    if sandbox is None:
+        sandbox = NiprSandbox(host=host, port=port, seed=seed, producers=producers)
     sandbox.start()
     print(f"NIPR sandbox listening on {sandbox.base_url}")
     print(f"  credentials (basic auth): {sandbox.username} / {sandbox.password}")
     print(
-        f"  world: {sandbox.world.size} producers, seed {seed}, today "
+        f"  world: {sandbox.world.size} producers, seed {sandbox.world.seed}, today "
         f"{sandbox.now().date().isoformat()}"
     )
     print(f"  Entity Info: {sandbox.base_url}{ENTITY_INFO_PATH}?id_entity={sandbox.world.npns[0]}")

@@ -19,7 +19,7 @@ from assets.keys import TAG_ETAG, TAG_KIND, TAG_OBJECT_KEY, UPLOADS_PARTITIONS
 from assets.uploads.assets import UPLOAD_ASSETS
 from assets.uploads.inbox import MAX_CURSOR_BYTES, partition_key_for
 from pipelines.definitions import build_definitions
-from pipelines.sensors import build_sensors
+from pipelines.sensors import SensorConfigError, build_sensors
 from resources.database import OperationalDatabase
 from resources.object_store import LocalFolderObjectStore
 from resources.ssn import SsnVault
@@ -99,6 +99,29 @@ def test_an_unchanged_file_is_not_requested_again_and_a_changed_one_is(instance,
     assert third.run_requests[0].partition_key != first.run_requests[0].partition_key
 
 
+def test_a_file_already_processed_is_not_requested_again_without_the_cursor(instance, store):
+    """The demo runs the sensor's requests in process, and a sensor switched on afterwards in
+    the UI starts with no cursor: files whose partition exists are not processed again."""
+    store.put_bytes("inbox/agent/a.csv", b"one")
+    first = _tick(instance, store)
+    assert len(first.run_requests) == 1
+    # Evaluating the tick wrote nothing: the partition is added by whoever acts on the tick.
+    assert instance.get_dynamic_partitions(UPLOADS_PARTITIONS.name) == []
+    instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [first.run_requests[0].partition_key])
+    new = store.put_bytes("inbox/appoint/b.csv", b"two")
+
+    fresh = _tick(instance, store, cursor=None)
+
+    assert [r.run_key for r in fresh.run_requests] == [f"inbox/appoint/b.csv:{new.etag}"]
+    only_old = _tick(instance, store, cursor=None)
+    instance.add_dynamic_partitions(
+        UPLOADS_PARTITIONS.name, [only_old.run_requests[0].partition_key]
+    )
+    none_left = _tick(instance, store, cursor=None)
+    assert none_left.run_requests == []
+    assert "2 already processed" in (none_left.skip_message or "")
+
+
 def test_work_per_tick_is_capped_and_the_cursor_stays_small(instance, store):
     for i in range(250):
         store.put_bytes(f"inbox/agent/file-{i:04d}.csv", f"{i}".encode())
@@ -121,6 +144,15 @@ def test_the_sensor_is_on_by_itself_only_in_production():
     assert prod["inbox_file_sensor"].minimum_interval_seconds == 30
     assert prod["inbox_file_sensor"].job_name == "process_upload_job"
     assert prod["onboarded_producers_sensor"].job_name == "sync_new_producers_job"
+
+
+def test_npnflow_sensors_running_starts_the_named_sensors_outside_production():
+    named = "inbox_file_sensor, approved_batch_sensor"
+    local = {s.name: s for s in build_sensors("local", {"NPNFLOW_SENSORS_RUNNING": named})}
+    running = {n for n, s in local.items() if s.default_status == dg.DefaultSensorStatus.RUNNING}
+    assert running == {"inbox_file_sensor", "approved_batch_sensor"}
+    with pytest.raises(SensorConfigError, match="names no sensor inbox_sensor; the sensors are"):
+        build_sensors("local", {"NPNFLOW_SENSORS_RUNNING": "inbox_sensor"})
 
 
 @pytest.fixture

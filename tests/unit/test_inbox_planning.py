@@ -323,3 +323,22 @@ def test_partition_keys_are_valid_deterministic_and_distinct():
         partition_key_for("inbox/x/" + "long " * 40 + ".xlsx", "e").split("__")[1].endswith(".xlsx")
     )
     assert partition_key_for("inbox/日本.csv", "e").startswith("inbox__csv__")
+
+
+def test_versions_whose_partition_exists_are_passed_over_and_counted():
+    bucket = FakeBucket()
+    done = bucket.put("inbox/agent/a.csv", "one")
+    bucket.put("inbox/agent/b.csv", "two")
+    known = {partition_key_for(done.key, done.etag)}
+
+    tick = plan_inbox_tick(bucket.list_objects("inbox/"), None, now=T0, known_partitions=known)
+
+    assert [f.key for f in tick.new_files] == ["inbox/agent/b.csv"]
+    assert tick.already_processed == 1
+    # The same key with new content is a new version: requested.
+    changed = bucket.put("inbox/agent/a.csv", "one, corrected")
+    again = plan_inbox_tick(bucket.list_objects("inbox/"), None, now=T0, known_partitions=known)
+    assert [(f.key, f.etag) for f in again.new_files] == [
+        ("inbox/agent/a.csv", changed.etag),
+        ("inbox/agent/b.csv", etag_of("two")),
+    ]
