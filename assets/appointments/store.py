@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
+from assets.rules.accepted_appointments import with_accepted_appointments
 from resources.database import read_for_npns, read_table
 from schemas import statuses
 
@@ -48,6 +49,9 @@ def read_eligibility_inputs(
 ) -> dict[str, pd.DataFrame]:
     """The frames `evaluate_appointment_requests` needs, for these NPNs.
 
+    `appointments` holds the synced appointments and the lines NIPR Accepted since the last
+    sync of their producer's appointments in that state (`assets/rules/accepted_appointments.py`).
+
     `transactions` holds the open transactions of these producers (SPEC 6 step 6), without
     those of `replacing_upload_id`: an upload being re-evaluated must not repeat itself.
     """
@@ -58,6 +62,14 @@ def read_eligibility_inputs(
     for name in PRODUCER_TABLES:
         inputs[name] = read_for_npns(connection, name, wanted)
     transactions = read_for_npns(connection, "transactions", wanted)
+    # A line NIPR Accepted since the last sync of its producer's appointments in that state is
+    # appointed at NIPR already: check 9 reads it as Already Appointed, so asking again before
+    # the next sync never pays NIPR and the state a second time.
+    inputs["appointments"] = with_accepted_appointments(
+        inputs["appointments"],
+        transactions,
+        read_for_npns(connection, "nipr_scope_reports", wanted),
+    )
     # The open ones (SPEC 6 step 6) and the recorded ones (a registry state's appointments,
     # which check 9 counts as appointed: they are in the carrier's register, not NIPR's).
     kept = statuses.OPEN_TRANSACTION_STATUSES | {statuses.RECORDED}

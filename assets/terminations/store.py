@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
-from assets.terminations.accepted_appointments import (
+from assets.rules.accepted_appointments import (
     APPOINTMENT_KIND,
     accepted_unsynced_lines,
     with_accepted_appointments,

@@ -18,6 +18,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from assets.appointments.store import read_eligibility_inputs
 from assets.keys import UPLOADS_PARTITIONS
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.reports.relations import read_report
@@ -402,6 +403,17 @@ def test_a_line_nipr_accepted_an_hour_ago_is_terminated_before_any_sync(any_back
         & (synced["cocode"] == line["cocode"])
         & (synced["loa_code"] == line["loa_code"])
     ].empty  # no sync has run: only the transaction knows
+
+    # Appointing the same line again before the sync reads it as appointed (check 9: Already
+    # Appointed), so NIPR and the state are never paid twice for it.
+    with world.database.begin() as connection:
+        appointment_inputs = read_eligibility_inputs(connection, [line["npn"]])["appointments"]
+    (seen,) = appointment_inputs[
+        (appointment_inputs["state_code"] == line["state_code"])
+        & (appointment_inputs["cocode"] == line["cocode"])
+        & (appointment_inputs["loa_code"] == line["loa_code"])
+    ].to_dict("records")
+    assert seen["status"] == "Appointed" and seen["accepted_transaction_id"] == "T-APPOINT"
 
     # The export, from the report built before the appointment, offers the line all the same.
     target = Path(world.store.root).parent / "after-appoint.csv"

@@ -1,5 +1,5 @@
 """A line NIPR Accepted counts as appointed for termination before the next sync
-(assets/terminations/accepted_appointments.py), and a termination NIPR already accepted is
+(assets.rules.accepted_appointments.py), and a termination NIPR already accepted is
 still never sent again. Hand-written worlds, no database."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 
 from assets.terminations import eligibility as el
-from assets.terminations.accepted_appointments import (
+from assets.rules.accepted_appointments import (
     SOURCE_COLUMN,
     accepted_unsynced_lines,
     with_accepted_appointments,

@@ -2,8 +2,10 @@
 
 `appointments` is NIPR's current state as of the last sync. An appointment line our Gateway
 submission sent and NIPR Accepted an hour ago is appointed at NIPR, but `appointments` shows it
-only after the next sync has applied the producer's APPOINTMENTS in that state. Terminating it
-in between must not read `Appointment Not Found`: NIPR would accept the termination.
+only after the next sync has applied the producer's APPOINTMENTS in that state. In between,
+terminating it must not read `Appointment Not Found` (NIPR would accept the termination), and
+appointing it again must read `Already Appointed` (NIPR and the state would charge twice): both
+engines' inputs read `appointments` through this module.
 
 `with_accepted_appointments(appointments, transactions, scope_reports)` returns `appointments`
 with each such line Appointed:
