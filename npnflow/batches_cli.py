@@ -15,9 +15,10 @@ stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
@@ -29,6 +30,7 @@ from resources import paths
 from schemas import statuses
 
 if TYPE_CHECKING:
+    from dagster import AssetObservation
     from sqlalchemy.engine import Connection
 
     from resources.database import OperationalDatabase
@@ -362,15 +364,48 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@contextlib.contextmanager
+def _batch_page_recorder() -> Iterator[Callable[[AssetObservation], None]]:
+    """What records the batch's page in the Dagster UI after an approve, reject or retry: the
+    local Dagster instance (DAGSTER_HOME, as `npnflow ui` uses), as a runless observation.
+
+    The change is committed before the page is recorded, so a page that cannot be recorded
+    (the instance unreadable) never undoes it: the command says so and carries on.
+    """
+    from dagster import DagsterInstance
+
+    from assets.batches.observation import record_outside_a_run
+    from npnflow.instance import ensure_dagster_home
+
+    ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        report = record_outside_a_run(instance)
+
+        def record(observation: AssetObservation) -> None:
+            try:
+                report(observation)
+            except Exception as error:  # the batch changed; only its page is behind
+                click.echo(
+                    f"Warning: the batch's page in the Dagster UI was not updated ({error}); "
+                    "the change itself is saved. `npnflow batches show` reads the database.",
+                    err=True,
+                )
+
+        yield record
+
+
 @batches.command("approve", help="Approve a Pending Review batch; the sensor then submits it.")
 @click.argument("batch_id")
 @click.option("--by", "by", required=True, help="Who approves (recorded).")
 def batches_approve(batch_id: str, by: str) -> None:
-    from assets.batches.approval import approve_batch, format_money, format_timestamp
+    from assets.batches.approval import approve_in_transaction, format_money, format_timestamp
 
-    result = _in_one_transaction(
-        lambda connection: approve_batch(connection, batch_id, approved_by=by, now=_now())
-    )
+    with _batch_page_recorder() as record:
+        result = _on_the_database(
+            lambda database: approve_in_transaction(
+                database, batch_id, approved_by=by, now=_now(), record=record
+            )
+        )
     held = (
         f" {_plural(result.transactions_held, 'transaction')} Held (JIT) "
         f"({format_money(result.fees_held)}) "
@@ -389,11 +424,14 @@ def batches_approve(batch_id: str, by: str) -> None:
 @click.argument("batch_id")
 @click.option("--by", "by", required=True, help="Who rejects (recorded).")
 def batches_reject(batch_id: str, by: str) -> None:
-    from assets.batches.approval import format_money, format_timestamp, reject_batch
+    from assets.batches.approval import format_money, format_timestamp, reject_in_transaction
 
-    result = _in_one_transaction(
-        lambda connection: reject_batch(connection, batch_id, rejected_by=by, now=_now())
-    )
+    with _batch_page_recorder() as record:
+        result = _on_the_database(
+            lambda database: reject_in_transaction(
+                database, batch_id, rejected_by=by, now=_now(), record=record
+            )
+        )
     click.echo(
         f"Rejected {result.batch_id} by {result.rejected_by} at "
         f"{format_timestamp(result.rejected_at)}: "
@@ -414,9 +452,12 @@ def batches_retry(batch_id: str, by: str) -> None:
     from assets.batches.approval import format_money, format_timestamp, retry_in_transaction
 
     # Under the batch's submission lock: refused while a run is still sending the batch.
-    result = _on_the_database(
-        lambda database: retry_in_transaction(database, batch_id, requested_by=by, now=_now())
-    )
+    with _batch_page_recorder() as record:
+        result = _on_the_database(
+            lambda database: retry_in_transaction(
+                database, batch_id, requested_by=by, now=_now(), record=record
+            )
+        )
     click.echo(
         f"Retry of {result.batch_id} (version {result.approval_version}) requested by "
         f"{result.by} at {format_timestamp(result.at)}: "
