@@ -30,7 +30,7 @@ from resources import paths
 from schemas import statuses
 
 if TYPE_CHECKING:
-    from dagster import AssetObservation
+    from dagster import AssetObservation, DagsterInstance
     from sqlalchemy.engine import Connection
 
     from resources.database import OperationalDatabase
@@ -364,34 +364,53 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@contextlib.contextmanager
-def _batch_page_recorder() -> Iterator[Callable[[AssetObservation], None]]:
-    """What records the batch's page in the Dagster UI after an approve, reject or retry: the
-    local Dagster instance (DAGSTER_HOME, as `npnflow ui` uses), as a runless observation.
+#: The Dagster UI as `npnflow ui` (`make ui`) serves it by default.
+LOCAL_UI_URL = "http://127.0.0.1:3000"
+
+
+class _PageRecorder:
+    """Records the batch's page after an approve, reject or retry on the local Dagster
+    instance (DAGSTER_HOME, the one `npnflow ui` uses), as a runless observation, and says
+    where the UI shows it.
 
     The change is committed before the page is recorded, so a page that cannot be recorded
     (the instance unreadable) never undoes it: the command says so and carries on.
     """
+
+    def __init__(self, instance: DagsterInstance) -> None:
+        from assets.batches.observation import record_outside_a_run
+
+        self._report = record_outside_a_run(instance)
+        self.recorded: list[AssetObservation] = []
+
+    def __call__(self, observation: AssetObservation) -> None:
+        try:
+            self._report(observation)
+        except Exception as error:  # the batch changed; only its page is behind
+            click.echo(
+                f"Warning: the batch's page in the Dagster UI was not updated ({error}); "
+                "the change itself is saved. `npnflow batches show` reads the database.",
+                err=True,
+            )
+        else:
+            self.recorded.append(observation)
+
+    def echo_links(self) -> None:
+        from assets.batches.observation import batch_page_path
+
+        for observation in self.recorded:
+            click.echo(f"Its upload's batches page: {LOCAL_UI_URL}{batch_page_path(observation)}")
+
+
+@contextlib.contextmanager
+def _batch_page_recorder() -> Iterator[_PageRecorder]:
     from dagster import DagsterInstance
 
-    from assets.batches.observation import record_outside_a_run
     from npnflow.instance import ensure_dagster_home
 
     ensure_dagster_home()
     with DagsterInstance.get() as instance:
-        report = record_outside_a_run(instance)
-
-        def record(observation: AssetObservation) -> None:
-            try:
-                report(observation)
-            except Exception as error:  # the batch changed; only its page is behind
-                click.echo(
-                    f"Warning: the batch's page in the Dagster UI was not updated ({error}); "
-                    "the change itself is saved. `npnflow batches show` reads the database.",
-                    err=True,
-                )
-
-        yield record
+        yield _PageRecorder(instance)
 
 
 @batches.command("approve", help="Approve a Pending Review batch; the sensor then submits it.")
@@ -418,6 +437,7 @@ def batches_approve(batch_id: str, by: str) -> None:
         f"{format_timestamp(result.at)}: {_plural(result.transactions_to_send, 'transaction')}, "
         f"{format_money(result.fees_to_send)} to send.{held} {_sensor_hint(result.batch_id)}"
     )
+    record.echo_links()
 
 
 @batches.command("reject", help="Reject a Pending Review batch and cancel its open transactions.")
@@ -440,6 +460,7 @@ def batches_reject(batch_id: str, by: str) -> None:
         f"{result.transactions_not_eligible} Not Eligible kept for audit. Nothing of this batch "
         "will be submitted; the cancelled lines can be requested again with a new upload."
     )
+    record.echo_links()
 
 
 @batches.command(
@@ -467,3 +488,4 @@ def batches_retry(batch_id: str, by: str) -> None:
         f"twice; the approval stays {result.approved_by}'s of "
         f"{format_timestamp(result.approved_at)}. {_sensor_hint(result.batch_id)}"
     )
+    record.echo_links()

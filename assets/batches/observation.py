@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import dagster as dg
 from sqlalchemy.engine import Connection
@@ -97,6 +98,15 @@ def record_batch_pages(
     for observation in observations:
         record(observation)
     return observations
+
+
+def batch_page_path(observation: dg.AssetObservation) -> str:
+    """Where the UI shows the page an observation was recorded on: the asset's Partitions tab
+    with the upload's partition selected (the Overview tab ignores `?partition=` and shows the
+    asset's latest materialization, whichever partition that was)."""
+    key = "/".join(quote(part, safe="") for part in observation.asset_key.path)
+    partition = quote(observation.partition or "", safe="")
+    return f"/assets/{key}?view=partitions&partition={partition}"
 
 
 def record_outside_a_run(instance: dg.DagsterInstance) -> RecordObservation:

@@ -239,7 +239,10 @@ def test_approve_prints_the_outcome_and_records_it(database):
         rf"Approved B-0001 \(version 1\) by Dana at {STAMP}: 2 transactions, \$1,264\.50 to "
         r"send\. 1 transaction Held \(JIT\) \(\$20\.00\) stays held, not sent\. The "
         r"approved_batch_sensor will submit it; follow it in the Dagster UI \(Runs, tag "
-        r"npnflow/batch_id=B-0001\)\.\n",
+        r"npnflow/batch_id=B-0001\)\.\n"
+        # Where the UI shows the batch now: its upload's partition, on the Partitions tab.
+        r"Its upload's batches page: http://127\.0\.0\.1:3000/assets/core_appointments__batches"
+        r"\?view=partitions&partition=U-0001\n",
         result.output,
     )
     row = batch_row(database, "B-0001")
