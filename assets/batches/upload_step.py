@@ -149,6 +149,11 @@ def evaluate_upload(
     # (assets/batches/observation.py): one description of the batches, whoever records it.
     with database.begin() as connection:
         page = batches_page_metadata(connection, upload_id, rk.transaction_kind)
+    # The asset's Overview tab shows this materialization as it was; say where the news is.
+    page["later_changes"] = (
+        "Each approval, rejection, retry and submission run records this upload's page again "
+        "(an observation): the Partitions tab, this upload's partition, shows the latest."
+    )
     yield dg.MaterializeResult(asset_key=rk.batches_key, metadata=page)
 
 
