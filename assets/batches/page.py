@@ -58,6 +58,7 @@ _COUNTED: Mapping[str, frozenset[str]] = {
     "cancelled": frozenset({statuses.CANCELLED}),
 }
 _DONE = frozenset({statuses.BATCH_COMPLETED, statuses.BATCH_REJECTED})
+_SHOWN_WHEN_ANY = frozenset({"held", "error", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,14 @@ class BatchesPage:
         return next_step(self.batches, AUTO_SUBMIT_COLUMN.get(self.kind, "Submit"))
 
     def table(self) -> pd.DataFrame:
-        return self.batches[list(PAGE_COLUMNS)]
+        """The batches table; counts that are 0 for every batch and rarely anything else
+        (held, error, cancelled) are left out, so the table fits the asset page."""
+        shown = [
+            column
+            for column in PAGE_COLUMNS
+            if column not in _SHOWN_WHEN_ANY or self.batches[column].gt(0).any()
+        ]
+        return self.batches[shown]
 
 
 def status_summary(batch_statuses: list[str]) -> str:

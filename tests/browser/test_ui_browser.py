@@ -390,7 +390,9 @@ def test_batches_page_of_the_file_shows_its_batches_completed(ui, demo):
     partition = urllib.parse.quote(demo.terminate_upload_id, safe="")
     ui.open(f"/assets/{key}?view=partitions&partition={partition}")
     expect(page.get_by_role("tab", name="Partitions")).to_have_attribute("aria-selected", "true")
-    expect(page.get_by_text(demo.terminate_upload_id, exact=True).first).to_be_visible()
+    expect(
+        page.get_by_text(demo.terminate_upload_id, exact=True).filter(visible=True).first
+    ).to_be_visible()
     metadata = page.locator("table").filter(has_text="batches_table").first
     expect(metadata).to_be_visible()
 
@@ -404,7 +406,29 @@ def test_batches_page_of_the_file_shows_its_batches_completed(ui, demo):
     expect(value_of("next")).not_to_contain_text("npnflow batches approve")
     for batch_id in demo.termination_batch_ids:
         expect(value_of("batches_table")).to_contain_text(batch_id)
+    # Each value observed in a run carries the run beside it, which makes the rows tall: a
+    # tall, wide page shows the whole metadata, batches table included.
+    page.set_viewport_size({"width": 1800, "height": 2100})
+    page.mouse.move(0, 999)
+    page.wait_for_timeout(1000)
     ui.screenshot("ui-batches-asset", readme=True)
+
+
+def test_reports_are_up_to_date_after_the_demo(ui, demo):
+    """The demo builds the reports after its last step: none is Unsynced, by Dagster's own
+    staleness (what the UI's tag is computed from) or on the report's page."""
+    import dagster as dg
+    from playwright.sync_api import expect
+
+    from assets.reports.relations import REPORT_MODELS
+    from support.staleness import stale_status
+
+    with dg.DagsterInstance.from_config(str(demo.dagster_home)) as instance:
+        for name in REPORT_MODELS:
+            assert stale_status(instance, name) == ("FRESH", []), name
+    ui.open("/assets/rpt_batch_status")
+    expect(ui.page.get_by_text("Latest materialization")).to_be_visible()
+    expect(ui.page.get_by_text(re.compile(r"^Unsynced"))).to_have_count(0)
 
 
 def test_report_page_shows_its_dbt_tests_passing(ui, definitions):
@@ -465,5 +489,8 @@ def test_submission_run_is_tagged_with_its_batch(ui, demo):
         ).first
     ).to_be_attached()
     expect(page.get_by_text("RUN_SUCCESS").first).to_be_visible()
+    # The log filtered to the step's own lines about the batch, as the README suggests.
+    page.get_by_placeholder(re.compile(r"^Filter")).fill(f"batch {batch_id}:")
+    expect(page.get_by_text("RUN_SUCCESS")).to_have_count(0)
     page.wait_for_timeout(1000)  # the timeline settles after the logs
     ui.screenshot("ui-submission-run", readme=True)

@@ -47,6 +47,7 @@ from schemas import statuses
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
 from support.sandbox import running_sandbox
+from support.staleness import stale_status
 
 pytestmark = pytest.mark.sandbox
 
@@ -351,28 +352,6 @@ def _latest_page(instance: dg.DagsterInstance, upload_id: str) -> dict[str, obje
     return {key: getattr(value, "value", value) for key, value in event.metadata.items()}
 
 
-def _report_status(instance: dg.DagsterInstance, key: str) -> tuple[str, list[str]]:
-    """What the UI's "Unsynced" tag is computed from: the asset's stale status and causes."""
-    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver
-    from dagster._core.definitions.temporal_context import TemporalContext
-    from dagster._time import get_current_datetime
-
-    graph = build_definitions("local").resolve_asset_graph()
-    view = AssetGraphView(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-        instance=instance,
-        asset_graph=graph,
-    )
-    resolver = CachingStaleStatusResolver(instance, graph, view)
-    asset_key = dg.AssetKey(key)
-    causes = [
-        f"{c.key.asset_key.to_user_string()}: {c.reason}"
-        for c in resolver.get_stale_causes(asset_key)
-    ]
-    return resolver.get_status(asset_key).value, causes
-
-
 def test_the_batch_page_follows_approval_and_completion_and_the_report_stays_fresh(world, sandbox):
     """One Dagster instance, as the UI's: the terminate file's batches page is Pending Review
     with "approve" as next step, then (approve_batch_job) Approved, then (the submission run,
@@ -426,7 +405,7 @@ def test_the_batch_page_follows_approval_and_completion_and_the_report_stays_fre
         assert "approve" not in str(page["next"])
 
         world.build_reports(instance)
-        assert _report_status(instance, "rpt_batch_status") == ("FRESH", [])
+        assert stale_status(instance, "rpt_batch_status") == ("FRESH", [])
         # An observation newer than the report's build (what the CLI records after approve,
         # reject or retry) leaves the report up to date: only materializations make it stale.
         instance.report_runless_asset_event(
@@ -434,4 +413,4 @@ def test_the_batch_page_follows_approval_and_completion_and_the_report_stays_fre
                 asset_key=TERMINATION_BATCHES_KEY, partition=upload_id, metadata={"status": "x"}
             )
         )
-        assert _report_status(instance, "rpt_batch_status") == ("FRESH", [])
+        assert stale_status(instance, "rpt_batch_status") == ("FRESH", [])

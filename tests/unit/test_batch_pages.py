@@ -146,3 +146,12 @@ def test_a_gateway_call_is_told_with_its_chunk_count_and_answers():
     assert "1 not in the reply" in line
     fault = describe_gateway_fault("B-1", 1, 100, "GatewayUnavailable: 503")
     assert "Gateway call 1: 100 transaction(s) sent; no answer (GatewayUnavailable: 503)" in fault
+
+
+def test_the_table_shows_rare_counts_only_when_some_batch_has_them(connection):
+    add_batch(connection, "B-1", statuses.BATCH_COMPLETED, [statuses.ACCEPTED])
+    columns = set(read_batches_page(connection, UPLOAD, "termination").table().columns)
+    assert {"accepted", "rejected", "not_eligible"} <= columns
+    assert not columns & {"held", "error", "cancelled"}
+    add_batch(connection, "B-2", statuses.BATCH_REJECTED, [statuses.CANCELLED])
+    assert "cancelled" in read_batches_page(connection, UPLOAD, "termination").table().columns
