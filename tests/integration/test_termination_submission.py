@@ -352,11 +352,14 @@ def _latest_page(instance: dg.DagsterInstance, upload_id: str) -> dict[str, obje
     return {key: getattr(value, "value", value) for key, value in event.metadata.items()}
 
 
-def test_the_batch_page_follows_approval_and_completion_and_the_report_stays_fresh(world, sandbox):
+def test_the_batch_page_follows_approval_and_completion_and_the_report_stays_fresh(
+    any_backend_world, sandbox
+):
     """One Dagster instance, as the UI's: the terminate file's batches page is Pending Review
     with "approve" as next step, then (approve_batch_job) Approved, then (the submission run,
     which logs each Gateway call) Completed with NIPR's Accepted count; the reports rebuilt
     after all that are up to date, and stay so when the page records another change."""
+    world = any_backend_world
     lines = world.appointed_lines(30)
     lines = lines[lines["cocode"] == lines["cocode"].iloc[0]].head(3)  # one company: one batch
     with dg.instance_for_test() as instance:
