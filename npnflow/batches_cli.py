@@ -15,9 +15,10 @@ stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
@@ -30,6 +31,7 @@ from schemas import statuses
 
 if TYPE_CHECKING:
     import pandas as pd
+    from dagster import AssetObservation, DagsterInstance
     from sqlalchemy.engine import Connection
 
     from resources.database import OperationalDatabase
@@ -452,15 +454,67 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: The Dagster UI as `npnflow ui` (`make ui`) serves it by default.
+LOCAL_UI_URL = "http://127.0.0.1:3000"
+
+
+class _PageRecorder:
+    """Records the batch's page after an approve, reject or retry on the local Dagster
+    instance (DAGSTER_HOME, the one `npnflow ui` uses), as a runless observation, and says
+    where the UI shows it.
+
+    The change is committed before the page is recorded, so a page that cannot be recorded
+    (the instance unreadable) never undoes it: the command says so and carries on.
+    """
+
+    def __init__(self, instance: DagsterInstance) -> None:
+        from assets.batches.observation import record_outside_a_run
+
+        self._report = record_outside_a_run(instance)
+        self.recorded: list[AssetObservation] = []
+
+    def __call__(self, observation: AssetObservation) -> None:
+        try:
+            self._report(observation)
+        except Exception as error:  # the batch changed; only its page is behind
+            click.echo(
+                f"Warning: the batch's page in the Dagster UI was not updated ({error}); "
+                "the change itself is saved. `npnflow batches show` reads the database.",
+                err=True,
+            )
+        else:
+            self.recorded.append(observation)
+
+    def echo_links(self) -> None:
+        from assets.batches.observation import batch_page_path
+
+        for observation in self.recorded:
+            click.echo(f"Its upload's batches page: {LOCAL_UI_URL}{batch_page_path(observation)}")
+
+
+@contextlib.contextmanager
+def _batch_page_recorder() -> Iterator[_PageRecorder]:
+    from dagster import DagsterInstance
+
+    from npnflow.instance import ensure_dagster_home
+
+    ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        yield _PageRecorder(instance)
+
+
 @batches.command("approve", help="Approve a Pending Review batch; the sensor then submits it.")
 @click.argument("batch_id")
 @click.option("--by", "by", required=True, help="Who approves (recorded).")
 def batches_approve(batch_id: str, by: str) -> None:
-    from assets.batches.approval import approve_batch, format_money, format_timestamp
+    from assets.batches.approval import approve_in_transaction, format_money, format_timestamp
 
-    result = _in_one_transaction(
-        lambda connection: approve_batch(connection, batch_id, approved_by=by, now=_now())
-    )
+    with _batch_page_recorder() as record:
+        result = _on_the_database(
+            lambda database: approve_in_transaction(
+                database, batch_id, approved_by=by, now=_now(), record=record
+            )
+        )
     held = (
         f" {_plural(result.transactions_held, 'transaction')} Held (JIT) "
         f"({format_money(result.fees_held)}) "
@@ -473,17 +527,21 @@ def batches_approve(batch_id: str, by: str) -> None:
         f"{format_timestamp(result.at)}: {_plural(result.transactions_to_send, 'transaction')}, "
         f"{format_money(result.fees_to_send)} to send.{held} {_sensor_hint(result.batch_id)}"
     )
+    record.echo_links()
 
 
 @batches.command("reject", help="Reject a Pending Review batch and cancel its open transactions.")
 @click.argument("batch_id")
 @click.option("--by", "by", required=True, help="Who rejects (recorded).")
 def batches_reject(batch_id: str, by: str) -> None:
-    from assets.batches.approval import format_money, format_timestamp, reject_batch
+    from assets.batches.approval import format_money, format_timestamp, reject_in_transaction
 
-    result = _in_one_transaction(
-        lambda connection: reject_batch(connection, batch_id, rejected_by=by, now=_now())
-    )
+    with _batch_page_recorder() as record:
+        result = _on_the_database(
+            lambda database: reject_in_transaction(
+                database, batch_id, rejected_by=by, now=_now(), record=record
+            )
+        )
     click.echo(
         f"Rejected {result.batch_id} by {result.rejected_by} at "
         f"{format_timestamp(result.rejected_at)}: "
@@ -492,6 +550,7 @@ def batches_reject(batch_id: str, by: str) -> None:
         f"{result.transactions_not_eligible} Not Eligible kept for audit. Nothing of this batch "
         "will be submitted; the cancelled lines can be requested again with a new upload."
     )
+    record.echo_links()
 
 
 @batches.command(
@@ -504,9 +563,12 @@ def batches_retry(batch_id: str, by: str) -> None:
     from assets.batches.approval import format_money, format_timestamp, retry_in_transaction
 
     # Under the batch's submission lock: refused while a run is still sending the batch.
-    result = _on_the_database(
-        lambda database: retry_in_transaction(database, batch_id, requested_by=by, now=_now())
-    )
+    with _batch_page_recorder() as record:
+        result = _on_the_database(
+            lambda database: retry_in_transaction(
+                database, batch_id, requested_by=by, now=_now(), record=record
+            )
+        )
     click.echo(
         f"Retry of {result.batch_id} (version {result.approval_version}) requested by "
         f"{result.by} at {format_timestamp(result.at)}: "
@@ -516,3 +578,4 @@ def batches_retry(batch_id: str, by: str) -> None:
         f"twice; the approval stays {result.approved_by}'s of "
         f"{format_timestamp(result.approved_at)}. {_sensor_hint(result.batch_id)}"
     )
+    record.echo_links()

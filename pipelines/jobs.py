@@ -132,6 +132,8 @@ def approve_pending_batch(
             config.batch_id.strip(),
             approved_by=config.approved_by,
             now=dt.datetime.now(dt.UTC),
+            # The batch's page in the UI records the approval, in this run's event log.
+            record=context.log_event,
         )
     except (BatchActionRefused, BatchNotFound) as refusal:
         raise dg.Failure(description=str(refusal), allow_retries=False) from None

@@ -1,8 +1,10 @@
 """Approving, rejecting and retrying transaction batches (SPEC section 8): the actions.
 
 Every action takes a SQLAlchemy `Connection` and leaves the database transaction to its
-caller (the CLI opens one per command; `approve_in_transaction` opens its own for a Dagster
-op, `retry_in_transaction` one under the batch's submission lock), so one command is atomic: a refusal raised half-way rolls everything back. Reading a batch
+caller (`approve_in_transaction` and `reject_in_transaction` open one for the CLI and the
+Dagster op, `retry_in_transaction` one under the batch's submission lock), so one command is
+atomic: a refusal raised half-way rolls everything back. After the commit, each of the three
+records the batch's page in the UI (`observation.py`) with what changed. Reading a batch
 and showing it is `detail.py`; its public names are re-exported here, so a caller that reviews
 then approves imports one module.
 
@@ -51,6 +53,7 @@ from assets.batches.detail import (
     read_batch,
     transaction_counts,
 )
+from assets.batches.observation import RecordObservation, record_batch_pages
 from assets.keys import APPROVED_BATCH_SENSOR_NAME, TAG_BATCH_ID
 from assets.submissions.lock import BatchBusy, batch_lock
 from schemas import statuses
@@ -74,6 +77,7 @@ __all__ = [
     "list_batches",
     "money",
     "reject_batch",
+    "reject_in_transaction",
     "retry_batch",
     "retry_in_transaction",
 ]
@@ -390,13 +394,51 @@ class _Transactional(Protocol):
     def begin(self) -> AbstractContextManager[Connection]: ...
 
 
+def _record_page(
+    database: _Transactional, batch_id: str, record: RecordObservation | None, because: str
+) -> None:
+    """After the change committed: the batch's page in the UI (its upload's partition of the
+    batches asset) records the batch as it is now (`observation.py`)."""
+    if record is not None:
+        record_batch_pages(database, [batch_id], record, because=because)
+
+
 def approve_in_transaction(
-    database: _Transactional, batch_id: str, *, approved_by: str, now: dt.datetime
+    database: _Transactional,
+    batch_id: str,
+    *,
+    approved_by: str,
+    now: dt.datetime,
+    record: RecordObservation | None = None,
 ) -> ApprovalResult:
     """`approve_batch` in one database transaction of its own: the entry point for a Dagster
-    op, which then opens no transaction itself. A refusal rolls everything back."""
+    op and the CLI, which then open no transaction themselves. A refusal rolls everything
+    back. Once committed, `record` (`context.log_event` in a run, the instance outside one)
+    records the batch's page as it is now."""
     with database.begin() as connection:
-        return approve_batch(connection, batch_id, approved_by=approved_by, now=now)
+        result = approve_batch(connection, batch_id, approved_by=approved_by, now=now)
+    _record_page(
+        database,
+        batch_id,
+        record,
+        f"approved by {result.by} (version {result.approval_version})",
+    )
+    return result
+
+
+def reject_in_transaction(
+    database: _Transactional,
+    batch_id: str,
+    *,
+    rejected_by: str,
+    now: dt.datetime,
+    record: RecordObservation | None = None,
+) -> RejectionResult:
+    """`reject_batch` in one database transaction of its own; then `record` records the page."""
+    with database.begin() as connection:
+        result = reject_batch(connection, batch_id, rejected_by=rejected_by, now=now)
+    _record_page(database, batch_id, record, f"rejected by {result.rejected_by}")
+    return result
 
 
 class _LockableDatabase(_Transactional, Protocol):
@@ -407,19 +449,24 @@ class _LockableDatabase(_Transactional, Protocol):
 
 
 def retry_in_transaction(
-    database: _LockableDatabase, batch_id: str, *, requested_by: str, now: dt.datetime
+    database: _LockableDatabase,
+    batch_id: str,
+    *,
+    requested_by: str,
+    now: dt.datetime,
+    record: RecordObservation | None = None,
 ) -> ApprovalResult:
     """`retry_batch` in one database transaction of its own, under the batch's submission lock.
 
     Refused while a run holds the lock (a submission still sending, or a poll): the run may
     yet finish the batch, and a new approval version would only make it stop half-way. The lock
     is kept until the transaction has committed, so no run can start on the old version in
-    between; a run that starts afterwards sees the new version.
+    between; a run that starts afterwards sees the new version. Then `record` records the page.
     """
     requested_by = _require_name(requested_by, "asks for the retry")
     try:
         with batch_lock(database.engine, batch_id), database.begin() as connection:
-            return retry_batch(connection, batch_id, requested_by=requested_by, now=now)
+            result = retry_batch(connection, batch_id, requested_by=requested_by, now=now)
     except BatchBusy:
         raise BatchActionRefused(
             f"Not retried: batch {batch_id} is being submitted by a run right now (Dagster UI, "
@@ -427,3 +474,10 @@ def retry_in_transaction(
             "anything to send.",
             batch_id=batch_id,
         ) from None
+    _record_page(
+        database,
+        batch_id,
+        record,
+        f"retry requested by {result.by} (version {result.approval_version})",
+    )
+    return result

@@ -11,8 +11,10 @@ transactions) is a `RequestKind`; what is the same is here, once:
 - read the request rows `core_uploads__validated` stored (`assets/uploads/request_rows.py`:
   the file is not fetched or validated again), evaluate as of today, write transactions and
   batches in ONE database transaction;
-- the metadata a reviewer reads: counts per reason and status, a preview, repeats, the batches
-  table with the state fees and NIPR's own fees beside them, and the next step.
+- the metadata a reviewer reads: counts per reason and status, a preview, repeats; and the
+  batches page (the batches table with the state fees and NIPR's own fees beside them, the
+  status and the next step), read back from the database by `observation.py`, as every later
+  observation of the page is.
 
 No `from __future__ import annotations` here: Dagster reads the annotations of what it wraps.
 """
@@ -27,13 +29,13 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from assets.batches import store as batch_store
+from assets.batches.observation import batches_page_metadata
 from assets.batches.planning import BatchPlan
 from assets.metadata import markdown_preview
 from assets.rules.business_day import nipr_business_date
 from assets.uploads import ledger, request_rows
 from assets.uploads import store as upload_store
 from resources.database import OperationalDatabase
-from schemas import statuses
 
 SHOWN_ROWS = 25
 
@@ -57,10 +59,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
 def reason_counts(transactions: pd.DataFrame, rejections: pd.DataFrame) -> pd.DataFrame:
     """Rows per (eligibility reason, status), request rejections included: the audit view."""
     frame = pd.concat(
@@ -79,55 +77,6 @@ def reason_counts(transactions: pd.DataFrame, rejections: pd.DataFrame) -> pd.Da
         .reset_index()
         .sort_values(["rows", "eligibility_reason"], ascending=[False, True])
     )
-
-
-def batch_summary(plan: BatchPlan) -> pd.DataFrame:
-    t = plan.transactions
-    if plan.batches.empty:
-        return pd.DataFrame(
-            columns=[
-                "batch_id",
-                "cocode",
-                "status",
-                "to_send",
-                "held",
-                "not_eligible",
-                "fees",
-                "nipr_fees",
-            ]
-        )
-    per_batch = t.groupby("batch_id").agg(
-        to_send=("status", lambda s: int(s.eq(statuses.READY_TO_SUBMIT).sum())),
-        held=("status", lambda s: int(s.eq(statuses.HELD_JIT).sum())),
-        not_eligible=("status", lambda s: int(s.eq(statuses.NOT_ELIGIBLE).sum())),
-    )
-    out = plan.batches.set_index("batch_id").join(per_batch).reset_index()
-    out["fees"] = out["estimated_fees"].map(_money)
-    nipr_fees = nipr_fees_to_send(t)
-    out["nipr_fees"] = out["batch_id"].map(lambda b: _money(nipr_fees.get(b, 0.0)))
-    out["approval"] = out["approved_by"].fillna("")
-    columns = [
-        "batch_id",
-        "cocode",
-        "status",
-        "approval",
-        "to_send",
-        "held",
-        "not_eligible",
-        "fees",
-        "nipr_fees",
-    ]
-    return out[columns]
-
-
-def nipr_fees_to_send(transactions: pd.DataFrame) -> pd.Series:
-    """NIPR's own fee of each batch's Ready to Submit lines (by batch_id), beside the state's
-    `estimated_fees`: Held (JIT), Recorded and Not Eligible lines add nothing."""
-    ready = transactions[transactions["status"].eq(statuses.READY_TO_SUBMIT)]
-    if ready.empty or "estimated_nipr_fee" not in ready.columns:
-        return pd.Series(dtype="float64")
-    fees = pd.to_numeric(ready["estimated_nipr_fee"], errors="coerce").fillna(0.0)
-    return fees.groupby(ready["batch_id"]).sum().round(2)
 
 
 def _skip_note(upload_kind: str, kind: str | None, status: str | None) -> str:
@@ -196,7 +145,16 @@ def evaluate_upload(
     yield dg.MaterializeResult(
         asset_key=rk.transactions_key, metadata=_transactions_metadata(rk, plan, requests, as_of)
     )
-    yield dg.MaterializeResult(asset_key=rk.batches_key, metadata=_batches_metadata(rk, plan))
+    # The page is read back from the database, as every later observation of it is
+    # (assets/batches/observation.py): one description of the batches, whoever records it.
+    with database.begin() as connection:
+        page = batches_page_metadata(connection, upload_id, rk.transaction_kind)
+    # The asset's Overview tab shows this materialization as it was; say where the news is.
+    page["later_changes"] = (
+        "Each approval, rejection, retry and submission run records this upload's page again "
+        "(an observation): the Partitions tab, this upload's partition, shows the latest."
+    )
+    yield dg.MaterializeResult(asset_key=rk.batches_key, metadata=page)
 
 
 def _evaluate_and_write(
@@ -281,33 +239,3 @@ def _transactions_metadata(
             ledger.markdown_safe(plan.repeats), SHOWN_ROWS
         )
     return metadata
-
-
-def _batches_metadata(rk: RequestKind, plan: BatchPlan) -> dict[str, Any]:
-    summary = batch_summary(plan)
-    pending = plan.batches.loc[
-        plan.batches["status"].eq(statuses.BATCH_PENDING_REVIEW), "batch_id"
-    ].tolist()
-    auto = plan.batches.loc[plan.batches["status"].eq(statuses.BATCH_APPROVED), "batch_id"]
-    next_steps = []
-    if pending:
-        next_steps.append(
-            f"Review then approve: `npnflow batches show {pending[0]}`, `npnflow batches approve "
-            f"{pending[0]} --by <name>` (or launch approve_batch_job)."
-        )
-    if len(auto):
-        next_steps.append(
-            f"{len(auto)} batch(es) approved automatically ({rk.auto_submit_column} = TRUE): "
-            "approved_batch_sensor requests their submission runs."
-        )
-    return {
-        "batches": len(plan.batches),
-        "batch_ids": ", ".join(plan.batches["batch_id"]),
-        "fees_to_send": dg.MetadataValue.float(float(plan.batches["estimated_fees"].sum())),
-        # NIPR bills its own fee apart from the state fees: beside, not added in.
-        "nipr_fees_to_send": dg.MetadataValue.float(
-            round(float(nipr_fees_to_send(plan.transactions).sum()), 2)
-        ),
-        "batches_table": markdown_preview(ledger.markdown_safe(summary), max_rows=50),
-        "next": " ".join(next_steps) or "Nothing to approve: every transaction is final.",
-    }

@@ -4,7 +4,9 @@
 "{batch_id}:{approval_version}" and the version as a run tag, so a batch is submitted by one run
 per approval. The run does the work in `assets/submissions/submission.py` (exactly once: its
 own attempt ledger, idempotency keys, a look-up at NIPR before any resend, a lock per batch);
-this asset only reads the tags, calls it and shows the outcome.
+this asset only reads the tags, calls it and shows the outcome. After a run that sent or
+polled, the batch's own page (its upload's partition of the batches asset) records where the
+batch now stands (`assets/batches/observation.py`), so that page never shows a stale status.
 
 The batches partitions depend on every upload partition's batches (`AllPartitionMapping`):
 lineage in the UI runs from a dropped file through its batches to their submissions.
@@ -16,6 +18,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.batches.detail import batch_detail
+from assets.batches.observation import record_batch_pages
 from assets.batches.store import current_approval_version
 from assets.keys import (
     BATCH_PARTITIONS,
@@ -30,6 +33,7 @@ from assets.retries import retry_transient_database_errors
 from assets.submissions.submission import (
     BatchBusy,
     SubmissionIncomplete,
+    SubmissionReport,
     poll_batch,
     submit_batch,
 )
@@ -80,31 +84,24 @@ def out_nipr__gateway_submissions(
     nipr_gateway: NiprGateway,
 ) -> dg.MaterializeResult[Any]:
     batch_id = context.partition_key
-    tags = context.run.tags
-    purpose = tags.get(TAG_PURPOSE, "submit")
-    if purpose == "poll":
-        report = poll_batch(database, nipr_gateway, batch_id, log=context.log)
-    else:
-        version_tag = tags.get(TAG_APPROVAL_VERSION)
-        # Launched by hand from the UI: the batch's current approval. The ledger and the lock
-        # still make a second run for the same approval harmless.
-        version = int(version_tag) if version_tag else _current_version(database, batch_id)
-        if version is None:
-            raise dg.Failure(
-                description=f"Batch {batch_id} does not exist (see `npnflow batches list`).",
-                allow_retries=False,
-            )
-        try:
-            report = submit_batch(database, nipr_gateway, batch_id, version, log=context.log)
-        except BatchBusy as busy:
-            raise dg.RetryRequested(
-                max_retries=BATCH_BUSY_RETRY_POLICY.max_retries,
-                seconds_to_wait=BATCH_BUSY_RETRY_POLICY.calculate_delay(context.retry_number + 1),
-            ) from busy
-        except SubmissionIncomplete as incomplete:
-            raise dg.Failure(
-                description=str(incomplete), metadata=incomplete.report.as_metadata()
-            ) from None
+    purpose = context.run.tags.get(TAG_PURPOSE, "submit")
+    try:
+        report = _submit_or_poll(context, database, nipr_gateway, batch_id, purpose)
+    except SubmissionIncomplete as incomplete:
+        # The batch stays Submitting with lines unsent: its page says so, and what to do.
+        _record_batch_page(
+            context,
+            database,
+            batch_id,
+            f"{purpose} run stopped: no usable answer from the NIPR Gateway",
+        )
+        raise dg.Failure(
+            description=str(incomplete), metadata=incomplete.report.as_metadata()
+        ) from None
+    if report.action != "skipped":
+        _record_batch_page(
+            context, database, batch_id, f"{report.action}: batch {report.batch_status}"
+        )
     with database.begin() as connection:
         transactions = batch_detail(connection, batch_id).transactions
     # A chosen display order, not the table's columns: what a reviewer of the outcome reads.
@@ -123,6 +120,42 @@ def out_nipr__gateway_submissions(
             "transactions": markdown_preview(markdown_safe(shown), max_rows=30),
         }
     )
+
+
+def _submit_or_poll(
+    context: dg.AssetExecutionContext,
+    database: OperationalDatabase,
+    nipr_gateway: NiprGateway,
+    batch_id: str,
+    purpose: str,
+) -> SubmissionReport:
+    if purpose == "poll":
+        return poll_batch(database, nipr_gateway, batch_id, log=context.log)
+    version_tag = context.run.tags.get(TAG_APPROVAL_VERSION)
+    # Launched by hand from the UI: the batch's current approval. The ledger and the lock
+    # still make a second run for the same approval harmless.
+    version = int(version_tag) if version_tag else _current_version(database, batch_id)
+    if version is None:
+        raise dg.Failure(
+            description=f"Batch {batch_id} does not exist (see `npnflow batches list`).",
+            allow_retries=False,
+        )
+    try:
+        return submit_batch(database, nipr_gateway, batch_id, version, log=context.log)
+    except BatchBusy as busy:
+        raise dg.RetryRequested(
+            max_retries=BATCH_BUSY_RETRY_POLICY.max_retries,
+            seconds_to_wait=BATCH_BUSY_RETRY_POLICY.calculate_delay(context.retry_number + 1),
+        ) from busy
+
+
+def _record_batch_page(
+    context: dg.AssetExecutionContext, database: OperationalDatabase, batch_id: str, because: str
+) -> None:
+    """The batch's page (its upload's partition of the batches asset) records where the batch
+    stands after this run, in the run's event log: Completed with NIPR's answers, or still
+    waiting, whichever door approved it (a person, the upload, a JIT release, offboarding)."""
+    record_batch_pages(database, [batch_id], context.log_event, because=because)
 
 
 SUBMISSION_ASSETS = [out_nipr__gateway_submissions]

@@ -14,19 +14,24 @@ from typing import TypeVar
 
 from resources.nipr_gateway_xml import MAX_PER_REQUEST  # NIPR: at most 100 per request
 from schemas.statuses import (
+    ACCEPTED,
     BATCH_COMPLETED,
     BATCH_SUBMITTED,
+    ERROR,
     FINAL_TRANSACTION_STATUSES,
     HELD_JIT,
     IN_FLIGHT_TRANSACTION_STATUSES,
     PENDING_STATE_REVIEW,
     READY_TO_SUBMIT,
+    REJECTED,
     SUBMITTED,
 )
 
 __all__ = [
     "MAX_PER_REQUEST",
     "batch_status_after",
+    "describe_gateway_answer",
+    "describe_gateway_fault",
     "may_overwrite",
     "next_chunk_number",
     "plan_chunks",
@@ -75,6 +80,38 @@ def status_counts(statuses: Iterable[str | None]) -> dict[str, int]:
     """Transactions per status, for reports and Dagster metadata (sorted, None as '')."""
     counts = Counter(s or "" for s in statuses)
     return dict(sorted(counts.items()))
+
+
+# NIPR's answers in the order a reader wants them: the final ones first.
+_ANSWER_ORDER = (ACCEPTED, REJECTED, ERROR, PENDING_STATE_REVIEW, SUBMITTED)
+
+
+def describe_gateway_answer(
+    batch_id: str, chunk_number: int, sent: int, answers: Iterable[str | None], missing: int
+) -> str:
+    """One Gateway call as the run's log tells it: which chunk, how many transactions, and
+    NIPR's answer per status ("2 Accepted, 1 Rejected, 0 Pending State Review"), with how many
+    the reply did not mention (their outcome is unknown: looked up before any resend)."""
+    counts = Counter(a for a in answers if a is not None)
+    told = [f"{counts.get(status, 0)} {status}" for status in _ANSWER_ORDER[:4]]
+    told += [
+        f"{n} {status}" for status, n in sorted(counts.items()) if status not in _ANSWER_ORDER[:4]
+    ]
+    line = (
+        f"batch {batch_id}: Gateway call {chunk_number}: {sent} transaction(s) sent; "
+        f"NIPR answered {', '.join(told)}"
+    )
+    if missing:
+        line += f"; {missing} not in the reply (outcome unknown, looked up before any resend)"
+    return line
+
+
+def describe_gateway_fault(batch_id: str, chunk_number: int, sent: int, fault: str) -> str:
+    """A Gateway call that got no usable reply, as the run's log tells it."""
+    return (
+        f"batch {batch_id}: Gateway call {chunk_number}: {sent} transaction(s) sent; no answer "
+        f"({fault}): outcome unknown, NIPR is asked what it has before any resend"
+    )
 
 
 def may_overwrite(current: str | None, new: str) -> bool:

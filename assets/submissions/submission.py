@@ -54,6 +54,8 @@ from assets.submissions.lock import BatchBusy, batch_lock
 from assets.submissions.planning import (
     MAX_PER_REQUEST,
     batch_status_after,
+    describe_gateway_answer,
+    describe_gateway_fault,
     plan_chunks,
     status_counts,
 )
@@ -403,10 +405,18 @@ def _send_chunks(
             reply = run.gateway.send(chunk, cust_batch=run.batch_id, now=sent_at)
         except GatewayAuthFailed as error:
             close_attempt(run, attempt_id, f"refused: {error}", str(error))
+            run.log.warning(
+                describe_gateway_fault(run.batch_id, chunk_number, len(chunk), f"refused: {error}")
+            )
             raise
         except GatewayError as error:
             run.report.unknown_outcomes += len(chunk)
             close_attempt(run, attempt_id, f"{UNKNOWN}: {type(error).__name__}", str(error))
+            run.log.warning(
+                describe_gateway_fault(
+                    run.batch_id, chunk_number, len(chunk), f"{type(error).__name__}: {error}"
+                )
+            )
             return f"chunk {chunk_number}: outcome unknown ({error})"
         run.log.debug(f"phase:replied batch={run.batch_id} chunk={chunk_number}")
         run.report.chunks_sent += 1
@@ -426,6 +436,16 @@ def _send_chunks(
                 status, message = ANSWERED, None
             close_attempt(run, attempt_id, status, message, connection=connection)
         run.log.debug(f"phase:reply-recorded batch={run.batch_id} chunk={chunk_number}")
+        # Each call in the run's log, as docs/submission.md promises: what NIPR said, per chunk.
+        answers = [reply.outcomes[k].status for k in keys if k in reply.outcomes]
+        run.log.info(
+            describe_gateway_answer(run.batch_id, chunk_number, len(chunk), answers, len(missing))
+        )
+        if reply.request_errors:
+            run.log.warning(
+                f"batch {run.batch_id}: Gateway call {chunk_number}: NIPR reported "
+                f"{reply.describe_request_errors()}"
+            )
         if missing:
             run.report.unknown_outcomes += len(missing)
             return f"chunk {chunk_number}: {message}"

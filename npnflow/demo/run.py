@@ -19,7 +19,7 @@ from npnflow.demo.data_folder import ROSTER_FOLDER, ROSTER_PREFIX, DemoRun, demo
 from npnflow.demo.jit_offboarding import jit_and_offboarding
 from npnflow.demo.portal import portal_invitations
 from npnflow.demo.samples import roster, sample_agent_file
-from npnflow.demo.submissions import appointments, terminations
+from npnflow.demo.submissions import appointments, build_reports, terminations
 from npnflow.instance import clean_dead_runs, ensure_dagster_home
 from resources import paths
 
@@ -284,6 +284,12 @@ def run_demo(world: DataFolderWorld | None = None) -> int:
             "a producer offboarded"
         )
         if not jit_and_offboarding(defs, instance, database, today, run):
+            return 1
+
+        # Steps 8 and 9 change what the reports read (uploads, a released JIT batch sent):
+        # built last, the reports include them and the UI shows them up to date, not Unsynced.
+        heading("10. The reports rebuilt, with every step above")
+        if not build_reports(defs, instance, database):
             return 1
 
     heading("Done")

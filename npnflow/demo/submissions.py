@@ -196,7 +196,7 @@ def _print_outcome(database: OperationalDatabase, upload_id: str) -> None:
         )
 
 
-def _build_reports(
+def build_reports(
     defs: Definitions, instance: DagsterInstance, database: OperationalDatabase
 ) -> bool:
     """`build_reports_job`: dbt build of dbt_reports (models and their tests as asset checks)."""
@@ -271,7 +271,7 @@ def terminations(
     from assets.batches import approval
     from assets.reports.relations import read_report
 
-    if not _build_reports(defs, instance, database):
+    if not build_reports(defs, instance, database):
         return False
     exported = _terminate_export(database, day, run)
     if exported is None:
@@ -307,7 +307,7 @@ def terminations(
     _print_outcome(database, upload_id)
 
     click.echo("   the reports again, with the terminations:")
-    if not _build_reports(defs, instance, database):
+    if not build_reports(defs, instance, database):
         return False
     with database.begin() as connection:
         status = read_report(connection, "rpt_batch_status")

@@ -48,6 +48,7 @@ TERMINATION_PATH = (
     "rpt_batch_status",
 )
 APPOINTMENT_PATH = ("core_appointments__transactions", "core_appointments__batches")
+JIT_PATH = ("core_jit__released",)
 REQUIRED_GROUPS = {
     "uploads",
     "appointments",
@@ -70,6 +71,8 @@ class Demo:
     termination_batch_ids: list[str]
     termination_cocodes: list[str]
     submission_run_id: str
+    termination_batch_statuses: list[str]
+    termination_accepted: int  # the terminate file's lines NIPR accepted
 
 
 def _is_ci() -> bool:
@@ -131,9 +134,15 @@ def demo(chromium, tmp_path_factory) -> Demo:
     uploads = database.read_table("uploads", ["upload_id", "kind"])
     terminate_ids = uploads[uploads.kind == "terminate"].upload_id.tolist()
     assert len(terminate_ids) == 1, f"the demo drops one terminate file, found {terminate_ids}"
-    batches = database.read_table("transaction_batches", ["batch_id", "upload_id", "cocode"])
+    batches = database.read_table(
+        "transaction_batches", ["batch_id", "upload_id", "cocode", "status"]
+    )
     batches = batches[batches.upload_id == terminate_ids[0]].sort_values("batch_id")
     assert len(batches), "the demo's terminate file made no batch"
+    transactions = database.read_table("transactions", ["batch_id", "status"])
+    accepted = transactions[
+        transactions.batch_id.isin(batches.batch_id) & transactions.status.eq("Accepted")
+    ]
 
     home = data_dir / "dagster_home"
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -150,6 +159,8 @@ def demo(chromium, tmp_path_factory) -> Demo:
         termination_batch_ids=batches.batch_id.tolist(),
         termination_cocodes=batches.cocode.astype(str).tolist(),
         submission_run_id=runs[0].run_id,
+        termination_batch_statuses=batches.status.tolist(),
+        termination_accepted=len(accepted),
     )
 
 
@@ -268,8 +279,9 @@ def test_asset_graph_shows_the_groups_and_a_file_s_path_to_its_reports(
 ):
     from playwright.sync_api import expect
 
-    # A wide page drawn smaller, so the whole path fits with every node showing its details.
-    ui = UI(browser, webserver, tmp_path, width=1800, height=1000, scale=0.8)
+    # A wide, tall page drawn smaller, so the whole path (six groups) fits with every node
+    # showing its details.
+    ui = UI(browser, webserver, tmp_path, width=1800, height=1300, scale=0.8)
     try:
         page = ui.page
         ui.open("/asset-groups")
@@ -282,11 +294,22 @@ def test_asset_graph_shows_the_groups_and_a_file_s_path_to_its_reports(
         expect(graph.get_by_text("fetching statuses")).to_have_count(0)
         ui.screenshot("ui-groups")
 
-        # What a person types in the graph's search bar: from the dropped file to a report.
+        # What the README tells a person to do: Lineage in the left bar, the selection typed in
+        # the graph's search bar, then "Expand all groups" in the graph's settings (the gear),
+        # so the picture shows every asset on the path rather than collapsed groups.
         query = 'key:"raw_uploads__file"+ and +key:"rpt_batch_status"'
-        groups = ("uploads", "appointments", "terminations", "submissions", "reports")
-        expanded = ",".join(f"global@global:{group}" for group in groups)
-        ui.open(f"/asset-groups~{urllib.parse.quote(query, safe='')}/?expanded={expanded}")
+        ui.open("/")
+        page.locator('a[href="/asset-groups"]').filter(has_text="Lineage").first.click()
+        expect(page.get_by_text("Global asset lineage")).to_be_visible()
+        page.get_by_label("Search and filter assets").focus()
+        page.keyboard.type(query)
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(re.escape(urllib.parse.quote(query, safe=""))))
+        page.get_by_role("button", name="settings", exact=True).click()
+        page.get_by_role("menuitem", name=re.compile("Expand all groups")).click()
+        expect(page).to_have_url(re.compile(r"[?&]expanded="))
+        # Drawn anew, the graph fits the expanded groups (the expansion is in the URL).
+        page.reload()
         expect(page.get_by_text(query)).to_be_visible()
         page.get_by_text("Hide navigation").click()
         page.locator("button:has([aria-label='panel_show_right'])").click()
@@ -294,7 +317,7 @@ def test_asset_graph_shows_the_groups_and_a_file_s_path_to_its_reports(
         # fits the graph to the room the panels left.
         page.mouse.dblclick(120, 140)
         page.mouse.move(0, 999)
-        for key in (*TERMINATION_PATH, *APPOINTMENT_PATH):
+        for key in (*TERMINATION_PATH, *APPOINTMENT_PATH, *JIT_PATH):
             expect(_graph_node(page, key)).to_be_visible()
         for other in ("core_nipr__producers", "core_reference__jurisdictions"):
             expect(_graph_node(page, other)).to_have_count(0)
@@ -345,7 +368,7 @@ def test_batches_asset_page_shows_the_file_s_batches(ui, definitions, demo):
     ):
         expect(page.locator(f'a[href="/assets/{neighbour}"]').first).to_be_visible()
     expect(page.get_by_text("terminations", exact=True).first).to_be_visible()  # its group
-    ui.screenshot("ui-batches-asset", readme=True)
+    ui.screenshot("ui-batches-overview")
 
     # The Partitions tab: one partition per dropped file, the terminate file's materialized.
     page.get_by_role("tab", name="Partitions").click()
@@ -353,6 +376,59 @@ def test_batches_asset_page_shows_the_file_s_batches(ui, definitions, demo):
     expect(page.get_by_text("Materialized (1)")).to_be_visible()
     expect(page.get_by_text(demo.terminate_upload_id, exact=True).first).to_be_attached()
     ui.screenshot("ui-batches-partitions")
+
+
+def test_batches_page_of_the_file_shows_its_batches_completed(ui, demo):
+    """The demo approves and sends its terminate file's batch: the page the CLI links to (the
+    file's partition on the Partitions tab) shows it Completed with NIPR's Accepted count and
+    nothing left to approve, from the observation the submission run recorded."""
+    from playwright.sync_api import expect
+
+    assert set(demo.termination_batch_statuses) == {"Completed"}, "the demo completes its batch"
+    page = ui.page
+    key = "core_terminations__batches"
+    partition = urllib.parse.quote(demo.terminate_upload_id, safe="")
+    ui.open(f"/assets/{key}?view=partitions&partition={partition}")
+    expect(page.get_by_role("tab", name="Partitions")).to_have_attribute("aria-selected", "true")
+    expect(
+        page.get_by_text(demo.terminate_upload_id, exact=True).filter(visible=True).first
+    ).to_be_visible()
+    metadata = page.locator("table").filter(has_text="batches_table").first
+    expect(metadata).to_be_visible()
+
+    def value_of(label: str):
+        return metadata.locator("tr").filter(has=page.get_by_text(label, exact=True)).first
+
+    expect(value_of("status")).to_contain_text("Completed")
+    expect(value_of("accepted")).to_contain_text(str(demo.termination_accepted))
+    expect(value_of("recorded_because")).to_contain_text("Completed")
+    expect(value_of("next")).to_contain_text("Nothing to do")
+    expect(value_of("next")).not_to_contain_text("npnflow batches approve")
+    for batch_id in demo.termination_batch_ids:
+        expect(value_of("batches_table")).to_contain_text(batch_id)
+    # Each value observed in a run carries the run beside it, which makes the rows tall: a
+    # tall, wide page shows the whole metadata, batches table included.
+    page.set_viewport_size({"width": 1800, "height": 2100})
+    page.mouse.move(0, 999)
+    page.wait_for_timeout(1000)
+    ui.screenshot("ui-batches-asset", readme=True)
+
+
+def test_reports_are_up_to_date_after_the_demo(ui, demo):
+    """The demo builds the reports after its last step: none is Unsynced, by Dagster's own
+    staleness (what the UI's tag is computed from) or on the report's page."""
+    import dagster as dg
+    from playwright.sync_api import expect
+
+    from assets.reports.relations import REPORT_MODELS
+    from support.staleness import stale_status
+
+    with dg.DagsterInstance.from_config(str(demo.dagster_home)) as instance:
+        for name in REPORT_MODELS:
+            assert stale_status(instance, name) == ("FRESH", []), name
+    ui.open("/assets/rpt_batch_status")
+    expect(ui.page.get_by_text("Latest materialization")).to_be_visible()
+    expect(ui.page.get_by_text(re.compile(r"^Unsynced"))).to_have_count(0)
 
 
 def test_report_page_shows_its_dbt_tests_passing(ui, definitions):
@@ -404,6 +480,17 @@ def test_submission_run_is_tagged_with_its_batch(ui, demo):
     expect(page.get_by_text("submit_batch_job").first).to_be_visible()
     # The step's own account of what it sent.
     expect(page.get_by_text(re.compile(rf"batch {batch_id}: submitted")).first).to_be_attached()
+    # Each call to the Gateway, as the README's step 5 says: chunk, count and NIPR's answer.
+    expect(
+        page.get_by_text(
+            re.compile(
+                rf"batch {batch_id}: Gateway call 1: \d+ transaction\(s\) sent; NIPR answered"
+            )
+        ).first
+    ).to_be_attached()
     expect(page.get_by_text("RUN_SUCCESS").first).to_be_visible()
+    # The log filtered to the step's own lines about the batch, as the README suggests.
+    page.get_by_placeholder(re.compile(r"^Filter")).fill(f"batch {batch_id}:")
+    expect(page.get_by_text("RUN_SUCCESS")).to_have_count(0)
     page.wait_for_timeout(1000)  # the timeline settles after the logs
     ui.screenshot("ui-submission-run", readme=True)

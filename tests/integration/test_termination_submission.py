@@ -10,6 +10,7 @@ its reason; nothing Not Eligible sent.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import dagster as dg
@@ -19,9 +20,16 @@ import requests
 from click.testing import CliRunner
 
 from assets.appointments.store import read_eligibility_inputs
-from assets.keys import UPLOADS_PARTITIONS
+from assets.keys import (
+    BATCH_PARTITIONS,
+    TAG_APPROVAL_VERSION,
+    TAG_BATCH_ID,
+    TERMINATION_BATCHES_KEY,
+    UPLOADS_PARTITIONS,
+)
 from assets.reference.loading import load_company_config, load_reference_data
 from assets.reports.relations import read_report
+from assets.submissions.assets import SUBMISSION_ASSETS
 from assets.submissions.submission import submit_batch
 from assets.terminations.assets import TERMINATION_ASSETS
 from assets.uploads.assets import UPLOAD_ASSETS
@@ -40,6 +48,7 @@ from schemas import statuses
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
 from support.sandbox import running_sandbox
+from support.staleness import stale_status
 
 pytestmark = pytest.mark.sandbox
 
@@ -118,10 +127,14 @@ class World:
         assert len(lines) >= count, "the sandbox world holds too few appointments"
         return lines.head(count).reset_index(drop=True)
 
-    def drop_and_process(self, key: str, data: bytes) -> str:
+    def drop_and_process(
+        self, key: str, data: bytes, instance: dg.DagsterInstance | None = None
+    ) -> str:
         stored = self.store.put_bytes(key, data)
         partition = partition_key_for(key, stored.etag)
-        with dg.instance_for_test() as instance:
+        with contextlib.ExitStack() as stack:
+            if instance is None:
+                instance = stack.enter_context(dg.instance_for_test())
             instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [partition])
             result = dg.materialize(
                 [*UPLOAD_ASSETS, *TERMINATION_ASSETS],
@@ -137,10 +150,14 @@ class World:
         assert result.success
         return partition
 
-    def build_reports(self) -> dg.ExecuteInProcessResult:
+    def build_reports(
+        self, instance: dg.DagsterInstance | None = None
+    ) -> dg.ExecuteInProcessResult:
         """build_reports_job, as `npnflow reports build` runs it."""
         job = build_definitions("local").resolve_job_def("build_reports_job")
-        with dg.instance_for_test() as instance:
+        with contextlib.ExitStack() as stack:
+            if instance is None:
+                instance = stack.enter_context(dg.instance_for_test())
             result = job.execute_in_process(
                 instance=instance,
                 resources={"database": self.database, "reports_dbt": ReportsDbt()},
@@ -453,3 +470,88 @@ def test_a_line_nipr_accepted_an_hour_ago_is_terminated_before_any_sync(any_back
         "inbox/terminate/after-appoint-again.csv", terminate_file(pd.DataFrame([line]))
     )
     assert world.transactions(again).empty
+
+
+def _latest_page(instance: dg.DagsterInstance, upload_id: str) -> dict[str, object]:
+    """The batches page as the UI's partition view shows it: the latest event's metadata."""
+    records = [
+        *instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=TERMINATION_BATCHES_KEY, asset_partitions=[upload_id]),
+            limit=1,
+        ).records,
+        *instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=TERMINATION_BATCHES_KEY, asset_partitions=[upload_id]),
+            limit=1,
+        ).records,
+    ]
+    latest = max(records, key=lambda record: record.storage_id)
+    event = latest.asset_materialization or latest.asset_observation
+    assert event is not None
+    return {key: getattr(value, "value", value) for key, value in event.metadata.items()}
+
+
+def test_the_batch_page_follows_approval_and_completion_and_the_report_stays_fresh(
+    any_backend_world, sandbox
+):
+    """One Dagster instance, as the UI's: the terminate file's batches page is Pending Review
+    with "approve" as next step, then (approve_batch_job) Approved, then (the submission run,
+    which logs each Gateway call) Completed with NIPR's Accepted count; the reports rebuilt
+    after all that are up to date, and stay so when the page records another change."""
+    world = any_backend_world
+    lines = world.appointed_lines(30)
+    lines = lines[lines["cocode"] == lines["cocode"].iloc[0]].head(3)  # one company: one batch
+    with dg.instance_for_test() as instance:
+        upload_id = world.drop_and_process(
+            "inbox/terminate/review.csv", terminate_file(lines, submit_immediately=False), instance
+        )
+        batch_id = world.batches(upload_id)["batch_id"].iloc[0]
+        page = _latest_page(instance, upload_id)
+        assert page["status"] == statuses.BATCH_PENDING_REVIEW
+        assert f"npnflow batches approve {batch_id}" in str(page["next"])
+
+        definitions = build_definitions("local")
+        approved = definitions.resolve_job_def("approve_batch_job").execute_in_process(
+            instance=instance,
+            resources={"database": world.database},
+            run_config={
+                "ops": {
+                    "approve_pending_batch": {
+                        "config": {"batch_id": batch_id, "approved_by": "Ana"}
+                    }
+                }
+            },
+        )
+        assert approved.success
+        page = _latest_page(instance, upload_id)
+        assert page["status"] == statuses.BATCH_APPROVED
+        assert "npnflow batches approve" not in str(page["next"])
+        assert page["recorded_because"] == "approved by Ana (version 1)"
+
+        instance.add_dynamic_partitions(BATCH_PARTITIONS.name, [batch_id])
+        sent = dg.materialize(
+            SUBMISSION_ASSETS,
+            partition_key=batch_id,
+            instance=instance,
+            resources={"database": world.database, "nipr_gateway": gateway_for(sandbox)},
+            tags={TAG_APPROVAL_VERSION: "1", TAG_BATCH_ID: batch_id},
+        )
+        assert sent.success
+        # The run's log tells each Gateway call: chunk, count and NIPR's answer.
+        logged = [entry.user_message for entry in instance.all_logs(sent.run_id)]
+        call = f"batch {batch_id}: Gateway call 1: {len(lines)} transaction(s) sent; NIPR answered "
+        assert any(message.startswith(call) for message in logged), logged
+        page = _latest_page(instance, upload_id)
+        assert page["status"] == statuses.BATCH_COMPLETED
+        assert (page["accepted"], page["rejected"], page["to_send"]) == (len(lines), 0, 0)
+        assert "approve" not in str(page["next"])
+
+        world.build_reports(instance)
+        assert stale_status(instance, "rpt_batch_status") == ("FRESH", [])
+        # An observation newer than the report's build (what the CLI records after approve,
+        # reject or retry) leaves the report up to date: only materializations make it stale.
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=TERMINATION_BATCHES_KEY, partition=upload_id, metadata={"status": "x"}
+            )
+        )
+        assert stale_status(instance, "rpt_batch_status") == ("FRESH", [])

@@ -8,12 +8,12 @@ import datetime as dt
 
 import pandas as pd
 
-from assets.terminations import eligibility as el
 from assets.rules.accepted_appointments import (
     SOURCE_COLUMN,
     accepted_unsynced_lines,
     with_accepted_appointments,
 )
+from assets.terminations import eligibility as el
 from unit.test_termination_eligibility import AS_OF, HARBORSTONE, evaluate, frame, make_inputs
 from unit.test_termination_eligibility import request as termination_request
 

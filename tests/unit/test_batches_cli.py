@@ -48,6 +48,8 @@ def database(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'npnflow.db'}"
     upgrade(url)
     monkeypatch.setenv("NPNFLOW_DATABASE_URL", url)
+    # approve, reject and retry record the batch's page on the local Dagster instance.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(
@@ -331,7 +333,10 @@ def test_approve_prints_the_outcome_and_records_it(database):
         rf"Approved B-0001 \(version 1\) by Dana at {STAMP}: 2 transactions, \$1,264\.50 to "
         r"send\. 1 transaction Held \(JIT\) \(\$20\.00\) stays held, not sent\. The "
         r"approved_batch_sensor will submit it; follow it in the Dagster UI \(Runs, tag "
-        r"npnflow/batch_id=B-0001\)\.\n",
+        r"npnflow/batch_id=B-0001\)\.\n"
+        # Where the UI shows the batch now: its upload's partition, on the Partitions tab.
+        r"Its upload's batches page: http://127\.0\.0\.1:3000/assets/core_appointments__batches"
+        r"\?view=partitions&partition=U-0001\n",
         result.output,
     )
     row = batch_row(database, "B-0001")
@@ -416,3 +421,50 @@ def test_retry_is_refused_while_a_run_holds_the_batch(database):
     # The run is over (its lock released): the retry goes through.
     assert run("retry", "B-0001", "--by", "Sam").exit_code == 0
     assert batch_row(database, "B-0001")["approval_version"] == 2
+
+
+def _page_observations(tmp_path) -> list[dict[str, str]]:
+    """The observations the commands recorded on the batch's page (upload U-0001's partition
+    of core_appointments__batches), on the local Dagster instance, oldest first."""
+    import dagster as dg
+
+    from assets.keys import BATCHES_KEY
+
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        records = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=BATCHES_KEY, asset_partitions=["U-0001"]), limit=10
+        ).records
+    return [
+        {key: str(value.value) for key, value in record.asset_observation.metadata.items()}
+        for record in reversed(records)
+    ]
+
+
+def test_approve_reject_and_retry_record_the_batch_page(database, tmp_path):
+    """The page in the UI follows each change: Approved without "approve" as next step, then
+    back to Approved by a retry; a refused command records nothing."""
+    assert run("approve", "B-0001", "--by", "Dana").exit_code == 0
+    with database.begin() as connection:
+        batches = TABLES["transaction_batches"]
+        connection.execute(
+            batches.update()
+            .where(batches.c.batch_id == "B-0001")
+            .values(status=statuses.BATCH_SUBMITTING)
+        )
+    assert run("retry", "B-0001", "--by", "Sam").exit_code == 0
+    assert run("reject", "B-0001", "--by", "Lee").exit_code == 1  # refused: not recorded
+
+    approved, retried = _page_observations(tmp_path)
+    assert approved["recorded_because"] == "approved by Dana (version 1)"
+    assert approved["status"] == statuses.BATCH_APPROVED
+    assert "Dana (v1)" in approved["batches_table"]
+    assert "npnflow batches approve" not in approved["next"]
+    assert retried["recorded_because"] == "retry requested by Sam (version 2)"
+    assert retried["status"] == statuses.BATCH_APPROVED
+
+
+def test_reject_records_the_batch_page(database, tmp_path):
+    assert run("reject", "B-0001", "--by", "Lee").exit_code == 0
+    (rejected,) = _page_observations(tmp_path)
+    assert rejected["status"] == statuses.BATCH_REJECTED
+    assert "rejected by Lee" in rejected["batches_table"]
