@@ -1,9 +1,9 @@
 """`npnflow portal`: invite producers to a portal, and see its seats and users.
 
-`npnflow portal invite --portal NAME NPN...` does what `invite_to_portal_job` does from the
-Launchpad and a `portal_invite` upload does from the inbox (`assets/portal/service.py`): a seat
-and one email per producer, or the reason not; already invited producers get nothing. The
-emails go through the environment's mailer (`NPNFLOW_ENV`): the outbox folder in the embedded
+`npnflow portal invite --portal NAME --by NAME NPN...` does what `invite_to_portal_job` does
+from the Launchpad and a `portal_invite` upload does from the inbox (`assets/portal/service.py`):
+a seat and one email per producer, or the reason not; already invited producers get nothing.
+Each invitation records who invited (`--by`); `portal list` shows it. The emails go through the environment's mailer (`NPNFLOW_ENV`): the outbox folder in the embedded
 default, the SMTP server of `NPNFLOW_SMTP_*` in production.
 
 Exit status of `invite`: 0 every producer is invited (or already was); 1 some requests have an
@@ -80,6 +80,15 @@ def _echo_table(rows: list[list[object]], headers: list[str]) -> None:
     click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
 
 
+def _text(value: object) -> str:
+    """A cell as a person reads it: empty for a missing value (pandas reads NULL as NaN)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
 def _stamp(value: object) -> str:
     import pandas as pd
 
@@ -98,19 +107,26 @@ def _stamp(value: object) -> str:
 )
 @click.option("--portal", "portal_name", required=True, help="The portal's name or id.")
 @click.option(
+    "--by", "by", required=True, help="Who invites (recorded on each invitation; portal list)."
+)
+@click.option(
     "--resend-unconfirmed",
     is_flag=True,
     help="Send again, with a new link, the invitations of these producers whose earlier email "
     "may not have arrived (its sending was interrupted). Nothing else is ever resent.",
 )
 @click.argument("npns", nargs=-1, required=True)
-def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[str, ...]) -> None:
+def invite(portal_name: str, by: str, resend_unconfirmed: bool, npns: tuple[str, ...]) -> None:
     from assets.portal import invitations as rules
     from assets.portal.service import invite_to_portals
 
     requested = rules.split_npns(npns)
     if not requested:
         raise click.BadParameter("give at least one NPN", param_hint="NPN")
+    try:
+        invited_by = rules.inviter_name(by)
+    except rules.InviterMissing as missing:
+        raise click.BadParameter(str(missing), param_hint="--by") from None
     database = _database()
     try:
         with _environment_mailer() as mailer:
@@ -119,6 +135,7 @@ def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[str, ...]) ->
                 mailer,
                 [rules.InviteRequest(npn=npn, portal=portal_name) for npn in requested],
                 source="npnflow portal invite",
+                invited_by=invited_by,
                 resend_unconfirmed=resend_unconfirmed,
             )
             destination = mailer.destination
@@ -199,6 +216,16 @@ def seats() -> None:
     )
 
 
+def _invited_by(row: Any) -> str:  # a row of portal_user_list(...).itertuples()
+    """Who invited, and who revoked the seat. An invitation older than migration 0012 recorded
+    no person: its door (`upload <id>`, `run <id>`, the CLI) is shown instead, in brackets."""
+    source = _text(row.invitation_source)
+    by = _text(row.invited_by) or (f"({source})" if source else "")
+    if row.status == "Revoked" and _text(row.revoked_by):
+        by += f"; revoked by {_text(row.revoked_by)} {_stamp(row.revoked_at)}".rstrip()
+    return by
+
+
 @portal.command("list", help="The producers invited to (or registered on) the portals.")
 @click.option("--portal", "portal_name", default=None, help="Only this portal (name or id).")
 def list_users(portal_name: str | None) -> None:
@@ -238,12 +265,12 @@ def list_users(portal_name: str | None) -> None:
                 r.portal_id,
                 r.npn,
                 " ".join(p for p in (r.first_name, r.last_name) if p),
-                r.email or "",
+                _text(r.email),
                 r.status,
                 _stamp(r.invited_at),
                 email_state(r),
                 _stamp(r.registered_at),
-                r.invitation_source or "",
+                _invited_by(r),
             ]
             for r in frame.itertuples(index=False)
         ],

@@ -180,6 +180,7 @@ class PortalUser:
     send_started_at: dt.datetime | None = None
     sent_at: dt.datetime | None = None
     registered_at: dt.datetime | None = None
+    invited_by: str | None = None  # NULL on invitations older than migration 0012
 
     @property
     def email_state(self) -> str:
@@ -206,6 +207,23 @@ class Decision:
     @property
     def is_error(self) -> bool:
         return self.outcome not in NOT_ERRORS
+
+
+class InviterMissing(ValueError):
+    """An invitation asked for without saying who invites."""
+
+
+def inviter_name(name: str | None) -> str:
+    """Who invites, as recorded on each invitation (`portal_users.invited_by`): the name given,
+    spaces trimmed. Never blank: an invitation takes a paid seat and emails a producer, so the
+    record says which person asked for it, as an approval does."""
+    by = " ".join(str(name or "").split())
+    if not by:
+        raise InviterMissing(
+            "Say who invites (npnflow portal invite --by NAME, or invited_by in the "
+            "invite_to_portal_job config): the name is recorded on each invitation."
+        )
+    return by
 
 
 # ============================================================================ look-ups
@@ -277,20 +295,26 @@ def _day(value: dt.datetime | None) -> str:
     return f" on {value.date().isoformat()}" if value else ""
 
 
+def _invited(portal: Portal, user: PortalUser) -> str:
+    """The words "invited to P on D by N"; "by N" only when it was recorded (migration 0012)."""
+    by = f" by {user.invited_by}" if user.invited_by else ""
+    return f"invited to {portal.label}{_day(user.invited_at)}{by}"
+
+
 def _already_invited_detail(who: str, portal: Portal, user: PortalUser) -> str:
     state = user.email_state
     if state == EMAIL_SENT:
         return (
-            f"{who} was invited to {portal.label}{_day(user.invited_at)} and the email was sent"
+            f"{who} was {_invited(portal, user)} and the email was sent"
             f"{_day(user.sent_at)}: no second email is sent."
         )
     if state == EMAIL_PENDING:
         return (
-            f"{who} was invited to {portal.label}{_day(user.invited_at)}, but its email was not "
+            f"{who} was {_invited(portal, user)}, but its email was not "
             "sent yet (an earlier run stopped): an invitation run sends it, once."
         )
     return (
-        f"{who} was invited to {portal.label}{_day(user.invited_at)}; sending its email was "
+        f"{who} was {_invited(portal, user)}; sending its email was "
         f"interrupted{_day(user.send_started_at)} and it is unknown whether it arrived, so it "
         "is not sent again by itself. Ask the producer; if it never came, invite again with "
         "resend_unconfirmed (npnflow portal invite --resend-unconfirmed)."
