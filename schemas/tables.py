@@ -586,12 +586,9 @@ portal_users = Table(
     _timestamp("invitation_sent_at"),
     Column("invitation_message_id", String, nullable=True),  # the email's Message-ID header
     Column("invitation_source", String, nullable=True),  # upload <id>, run <id>, or the CLI
-    # Added by migration 0012: the person. `invited_by`: the `--by` name, the job's
-    # `invited_by`, or `upload <object key>` (the bucket records no person); `revoked_*`: who
-    # revoked the seat (offboarding) and when. NULL on rows older than the migration.
-    Column("invited_by", String, nullable=True),
-    _timestamp("revoked_at"),
-    Column("revoked_by", String, nullable=True),
+    Column("invited_by", String, nullable=True),  # 0012: --by NAME, or upload <object key>
+    _timestamp("revoked_at"),  # 0012: when offboarding revoked the seat
+    Column("revoked_by", String, nullable=True),  # 0012: the offboarding's --by, or its upload
     # Seats are counted per portal.
     Index(None, "portal_id"),
     # The registration page finds an invitation by its token's hash; two invitations never
