@@ -451,6 +451,10 @@ def ui(port: int, no_sandbox: bool, sandbox_port: int) -> None:
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C stops it.")
     command = [
         sys.executable,
+        # `dagster dev` warns on every start that `dg dev` supersedes it; `dg dev` needs a dg
+        # project layout this repository does not have, so that one warning is silenced.
+        "-W",
+        "ignore:Function `dev_command` is superseded",
         "-m",
         "dagster",
         "dev",

@@ -1,9 +1,9 @@
 """`npnflow portal`: invite producers to a portal, and see its seats and users.
 
-`npnflow portal invite --portal NAME NPN...` does what `invite_to_portal_job` does from the
-Launchpad and a `portal_invite` upload does from the inbox (`assets/portal/service.py`): a seat
-and one email per producer, or the reason not; already invited producers get nothing. The
-emails go through the environment's mailer (`NPNFLOW_ENV`): the outbox folder in the embedded
+`npnflow portal invite --portal NAME --by NAME NPN...` does what `invite_to_portal_job` does
+from the Launchpad and a `portal_invite` upload does from the inbox (`assets/portal/service.py`):
+a seat and one email per producer, or the reason not; already invited producers get nothing.
+Each invitation records who invited (`--by`); `portal list` shows it. The emails go through the environment's mailer (`NPNFLOW_ENV`): the outbox folder in the embedded
 default, the SMTP server of `NPNFLOW_SMTP_*` in production.
 
 Exit status of `invite`: 0 every producer is invited (or already was); 1 some requests have an
@@ -99,19 +99,28 @@ def _stamp(value: object) -> str:
 )
 @click.option("--portal", "portal_name", required=True, help="The portal's name or id.")
 @click.option(
+    "--by", "by", required=True, help="Who invites (recorded on each invitation; portal list)."
+)
+@click.option(
     "--resend-unconfirmed",
     is_flag=True,
     help="Send again, with a new link, the invitations of these producers whose earlier email "
     "may not have arrived (its sending was interrupted). Nothing else is ever resent.",
 )
 @click.argument("npns", nargs=-1, required=True, type=NPNS)
-def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[tuple[str, ...], ...]) -> None:
+def invite(
+    portal_name: str, by: str, resend_unconfirmed: bool, npns: tuple[tuple[str, ...], ...]
+) -> None:
     from assets.portal import invitations as rules
     from assets.portal.service import invite_to_portals
 
     requested = flat_npns(npns)  # read as NIPR writes them (npnflow/arguments.py)
     if not requested:
         raise click.BadParameter("give at least one NPN", param_hint="NPN")
+    try:
+        invited_by = rules.inviter_name(by)
+    except rules.InviterMissing as missing:
+        raise click.BadParameter(str(missing), param_hint="--by") from None
     database = _database()
     try:
         with _environment_mailer() as mailer:
@@ -120,6 +129,7 @@ def invite(portal_name: str, resend_unconfirmed: bool, npns: tuple[tuple[str, ..
                 mailer,
                 [rules.InviteRequest(npn=npn, portal=portal_name) for npn in requested],
                 source="npnflow portal invite",
+                invited_by=invited_by,
                 resend_unconfirmed=resend_unconfirmed,
             )
             destination = mailer.destination
@@ -204,6 +214,19 @@ def seats() -> None:
     )
 
 
+def _invited_by(row: Any) -> str:  # a row of portal_user_list(...).itertuples()
+    """Who invited, and who revoked the seat. An invitation older than migration 0012 recorded
+    no person: its door (`upload <id>`, `run <id>`, the CLI) is shown instead, in brackets."""
+    from npnflow.display import shown
+
+    source = shown(row.invitation_source, "")
+    by = shown(row.invited_by, "") or (f"({source})" if source else "")
+    if row.status == "Revoked" and shown(row.revoked_by, ""):
+        revoked_by = shown(row.revoked_by, "")
+        by += f"; revoked by {revoked_by} {_stamp(row.revoked_at)}".rstrip()
+    return by
+
+
 @portal.command("list", help="The producers invited to (or registered on) the portals.")
 @click.option("--portal", "portal_name", default=None, help="Only this portal (name or id).")
 def list_users(portal_name: str | None) -> None:
@@ -251,7 +274,7 @@ def list_users(portal_name: str | None) -> None:
                 _stamp(r.invited_at) or "-",
                 email_state(r),
                 _stamp(r.registered_at) or "-",
-                shown(r.invitation_source),
+                _invited_by(r) or "-",
             ]
             for r in frame.itertuples(index=False)
         ],

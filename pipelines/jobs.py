@@ -168,9 +168,10 @@ def approve_batch_job() -> None:
 
 @dg.job(
     description=(
-        "Invite producers to a portal from the Launchpad (config: npns, portal; "
-        "resend_unconfirmed). Same effect as `npnflow portal invite --portal NAME NPN...`: a "
-        "seat and one email each, or the reason not; already invited producers get nothing."
+        "Invite producers to a portal from the Launchpad (config: npns, portal, invited_by; "
+        "resend_unconfirmed). Same effect as `npnflow portal invite --portal P --by NAME "
+        "NPN...`: a seat and one email each, or the reason not; already invited producers get "
+        "nothing."
     ),
     tags={"npnflow/action": "portal_invite"},
 )

@@ -586,6 +586,9 @@ portal_users = Table(
     _timestamp("invitation_sent_at"),
     Column("invitation_message_id", String, nullable=True),  # the email's Message-ID header
     Column("invitation_source", String, nullable=True),  # upload <id>, run <id>, or the CLI
+    Column("invited_by", String, nullable=True),  # 0012: --by NAME, or upload <object key>
+    _timestamp("revoked_at"),  # 0012: when offboarding revoked the seat
+    Column("revoked_by", String, nullable=True),  # 0012: the offboarding's --by, or its upload
     # Seats are counted per portal.
     Index(None, "portal_id"),
     # The registration page finds an invitation by its token's hash; two invitations never

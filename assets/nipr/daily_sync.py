@@ -98,16 +98,23 @@ class DayFetch:
     size: int
 
 
-@dg.asset(
-    key=RAW_PDB_ALERTS_KEY,
-    group_name=GROUP,
-    kinds={"xml", "soap"},
+# A multi_asset of one spec, not @dg.asset: `backfill_policy` is a beta parameter of @dg.asset
+# (a BetaWarning on every load of the code location) and a stable one of @dg.multi_asset.
+@dg.multi_asset(
+    name="raw_nipr__pdb_alerts",
+    specs=[
+        dg.AssetSpec(
+            RAW_PDB_ALERTS_KEY,
+            group_name=GROUP,
+            kinds={"xml", "soap"},
+            description=(
+                "The day's PDB Alerts report (receiveSpecificReport: every subscription), as NIPR "
+                "sent it (MTOM), kept in the object store under nipr/pdb_alerts/<day>.mtom."
+            ),
+        )
+    ],
     partitions_def=NIPR_DAILY_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    description=(
-        "The day's PDB Alerts report (receiveSpecificReport: every subscription), as NIPR sent "
-        "it (MTOM), kept in the object store under nipr/pdb_alerts/<day>.mtom."
-    ),
 )
 def raw_nipr__pdb_alerts(
     context: dg.AssetExecutionContext,

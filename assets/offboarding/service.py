@@ -267,7 +267,7 @@ def _steps(
     closed = store.complete_batches_without_open_lines(
         connection, [c.batch_id for c in cancelled] + list(locked)
     )
-    revoked = store.revoke_portal_access(connection, npn)
+    revoked = store.revoke_portal_access(connection, npn, by=by, now=now)
     companies = ", ".join(cocodes) if cocodes else "none loaded"
     return ProducerOutcome(
         npn,

@@ -193,9 +193,12 @@ def write_batches(connection: Connection, plan: BatchPlan) -> None:
             connection.execute(table.insert(), rows)
 
 
-def revoke_portal_access(connection: Connection, npn: str) -> list[RevokedSeat]:
-    """Every seat the producer holds becomes `Revoked`: the seat counts as free again and the
-    invitation's token hash is cleared, so its link is refused by the registration page."""
+def revoke_portal_access(
+    connection: Connection, npn: str, *, by: str, now: dt.datetime
+) -> list[RevokedSeat]:
+    """Every seat the producer holds becomes `Revoked` (by whom and when recorded): the seat
+    counts as free again and the invitation's token hash is cleared, so its link is refused by
+    the registration page."""
     rows = connection.execute(
         sa.select(portal_users.c.portal_id, portal_users.c.status)
         .where(portal_users.c.npn == npn, portal_users.c.status.in_(SEAT_HOLDING_STATUSES))
@@ -205,7 +208,9 @@ def revoke_portal_access(connection: Connection, npn: str) -> list[RevokedSeat]:
         connection.execute(
             portal_users.update()
             .where(portal_users.c.npn == npn, portal_users.c.status.in_(SEAT_HOLDING_STATUSES))
-            .values(status=STATUS_REVOKED, invitation_token_hash=None)
+            .values(
+                status=STATUS_REVOKED, invitation_token_hash=None, revoked_at=now, revoked_by=by
+            )
         )
     return [RevokedSeat(r.portal_id, r.status) for r in rows]
 

@@ -223,7 +223,14 @@ def core_portal__invited(
             },
         )
         return
-    run = invite_to_portals(database.engine, mailer, requests, source=f"upload {upload_id}")
+    # The bucket records no person: the file is who asked, as for offboarding and JIT uploads.
+    run = invite_to_portals(
+        database.engine,
+        mailer,
+        requests,
+        source=f"upload {upload_id}",
+        invited_by=f"upload {target.row['object_key']}",
+    )
     _log_run(context.log, run, f"Upload {upload_id}")
     metadata = invitation_metadata(run, mailer)
     if run.stopped:
@@ -238,6 +245,9 @@ def core_portal__invited(
 class InviteToPortalConfig(dg.Config):
     npns: list[str] = Field(description="The producers' NPNs (digits, up to 10 each).")
     portal: str = Field(description="The portal's name or id, as in config/portals.yaml.")
+    invited_by: str = Field(
+        description="Who invites (recorded on each invitation; `npnflow portal list` shows it)."
+    )
     resend_unconfirmed: bool = Field(
         default=False,
         description=(
@@ -249,8 +259,9 @@ class InviteToPortalConfig(dg.Config):
 
 @dg.op(
     description=(
-        "Invite producers (config: npns, portal) to a portal, as `npnflow portal invite` does: "
-        "a seat and one email each, or the reason not. Already invited producers get nothing."
+        "Invite producers (config: npns, portal, invited_by) to a portal, as `npnflow portal "
+        "invite --by` does: a seat and one email each, or the reason not. Already invited "
+        "producers get nothing."
     ),
 )
 def invite_producers_to_portal(
@@ -264,12 +275,17 @@ def invite_producers_to_portal(
         raise dg.Failure(
             description="No NPNs given: list them in the config's npns.", allow_retries=False
         )
+    try:
+        invited_by = rules.inviter_name(config.invited_by)
+    except rules.InviterMissing as missing:
+        raise dg.Failure(description=str(missing), allow_retries=False) from None
     requests = [rules.InviteRequest(npn=npn, portal=config.portal) for npn in npns]
     run = invite_to_portals(
         database.engine,
         mailer,
         requests,
         source=f"run {context.run_id}",
+        invited_by=invited_by,
         resend_unconfirmed=config.resend_unconfirmed,
     )
     not_found = [d for d in run.decisions if d.outcome == rules.PORTAL_NOT_FOUND]

@@ -56,6 +56,7 @@ from assets.portal.emails import (
 from assets.portal.emails import (
     token_hash as token_hash,
 )
+from schemas.npns import canonical_npn, npn_problem
 
 # portal_users.status
 STATUS_INVITED = "Invited"
@@ -113,7 +114,6 @@ EMAIL_SENT = "sent"
 EMAIL_PENDING = "not sent yet"  # recorded; the next invitation run sends it
 EMAIL_SENDING_UNCONFIRMED = "unconfirmed"  # handed to the mailer; no confirmation came
 
-_NPN = re.compile(r"\d{1,10}")
 # Deliberately loose: the address was validated when it was uploaded; this only catches a
 # value that cannot be an address at all (no @, spaces, no dot in the domain).
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -180,6 +180,7 @@ class PortalUser:
     send_started_at: dt.datetime | None = None
     sent_at: dt.datetime | None = None
     registered_at: dt.datetime | None = None
+    invited_by: str | None = None  # NULL on invitations older than migration 0012
 
     @property
     def email_state(self) -> str:
@@ -208,11 +209,29 @@ class Decision:
         return self.outcome not in NOT_ERRORS
 
 
+class InviterMissing(ValueError):
+    """An invitation asked for without saying who invites."""
+
+
+def inviter_name(name: str | None) -> str:
+    """Who invites, as recorded on each invitation (`portal_users.invited_by`): the name given,
+    spaces trimmed. Never blank: an invitation takes a paid seat and emails a producer, so the
+    record says which person asked for it, as an approval does."""
+    by = " ".join(str(name or "").split())
+    if not by:
+        raise InviterMissing(
+            "Say who invites (npnflow portal invite --by NAME, or invited_by in the "
+            "invite_to_portal_job config): the name is recorded on each invitation."
+        )
+    return by
+
+
 # ============================================================================ look-ups
 def normalize_npn(text: object) -> str | None:
-    """An NPN as text (leading zeros kept), or None when `text` is not one."""
+    """An NPN as NIPR writes it (leading zeros stripped: schemas/npns.py), or None when `text`
+    is not one. Every door (CLI, Launchpad, dropped file) reaches the same producer."""
     value = str(text).strip() if text is not None else ""
-    return value if _NPN.fullmatch(value) else None
+    return canonical_npn(value) if npn_problem(value) is None else None
 
 
 def split_npns(values: Iterable[str]) -> list[str]:
@@ -277,20 +296,26 @@ def _day(value: dt.datetime | None) -> str:
     return f" on {value.date().isoformat()}" if value else ""
 
 
+def _invited(portal: Portal, user: PortalUser) -> str:
+    """The words "invited to P on D by N"; "by N" only when it was recorded (migration 0012)."""
+    by = f" by {user.invited_by}" if user.invited_by else ""
+    return f"invited to {portal.label}{_day(user.invited_at)}{by}"
+
+
 def _already_invited_detail(who: str, portal: Portal, user: PortalUser) -> str:
     state = user.email_state
     if state == EMAIL_SENT:
         return (
-            f"{who} was invited to {portal.label}{_day(user.invited_at)} and the email was sent"
+            f"{who} was {_invited(portal, user)} and the email was sent"
             f"{_day(user.sent_at)}: no second email is sent."
         )
     if state == EMAIL_PENDING:
         return (
-            f"{who} was invited to {portal.label}{_day(user.invited_at)}, but its email was not "
+            f"{who} was {_invited(portal, user)}, but its email was not "
             "sent yet (an earlier run stopped): an invitation run sends it, once."
         )
     return (
-        f"{who} was invited to {portal.label}{_day(user.invited_at)}; sending its email was "
+        f"{who} was {_invited(portal, user)}; sending its email was "
         f"interrupted{_day(user.send_started_at)} and it is unknown whether it arrived, so it "
         "is not sent again by itself. Ask the producer; if it never came, invite again with "
         "resend_unconfirmed (npnflow portal invite --resend-unconfirmed)."

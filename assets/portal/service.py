@@ -230,12 +230,16 @@ def invite_to_portals(
     requests: Iterable[InviteRequest],
     *,
     source: str,
+    invited_by: str,
     resend_unconfirmed: bool = False,
     clock: Callable[[], dt.datetime] = utc_now,
     unconfirmed_after: dt.timedelta = UNCONFIRMED_AFTER,
 ) -> InvitationRun:
-    """Invite the requested producers (module docstring). `source` is recorded with each new
-    invitation (`upload <id>`, `run <id>`, `npnflow portal invite`)."""
+    """Invite the requested producers (module docstring). `source` (the door: `upload <id>`,
+    `run <id>`, `npnflow portal invite`) and `invited_by` (the person, or `upload <object
+    key>`) are recorded with each new invitation; a blank `invited_by` raises
+    `invitations.InviterMissing` before anything is read or written."""
+    invited_by = rules.inviter_name(invited_by)
     requests = list(requests)
     npns = {n for n in (rules.normalize_npn(r.npn) for r in requests) if n is not None}
     with engine.connect() as connection:
@@ -263,6 +267,7 @@ def invite_to_portals(
                     invitation_token_hash=hashed,
                     now=clock(),
                     source=source,
+                    invited_by=invited_by,
                 )
             if taken == store.RESERVED:
                 outgoing[index] = _Outgoing(

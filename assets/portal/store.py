@@ -140,6 +140,7 @@ def _portal_user(row: sa.Row[Any]) -> PortalUser:
         send_started_at=row.invitation_send_started_at,
         sent_at=row.invitation_sent_at,
         registered_at=row.registered_at,
+        invited_by=row.invited_by,
     )
 
 
@@ -176,9 +177,11 @@ def reserve_seat(
     invitation_token_hash: str,
     now: dt.datetime,
     source: str,
+    invited_by: str,
 ) -> str:
     """Take a seat of `portal_id` for `npn` and record the invitation (status Invited, the
-    token's hash, email not sent yet), if a seat is free and the producer has none: RESERVED,
+    token's hash, email not sent yet, who invited and by which door), if a seat is free and
+    the producer has none: RESERVED,
     NO_SEAT or ALREADY_HAS_SEAT. Call it first in its own transaction (module docstring)."""
     if connection.dialect.name != "sqlite":
         # Serialises reservations per portal (see the module docstring); SQLite has one writer.
@@ -204,6 +207,7 @@ def reserve_seat(
         "invited_at": now,
         "invitation_token_hash": invitation_token_hash,
         "invitation_source": source,
+        "invited_by": invited_by,
     }
     chosen = sa.select(
         *(sa.literal(value, type_=portal_users.c[name].type) for name, value in values.items())
@@ -226,7 +230,7 @@ def _reinvite_revoked(
 ) -> str:
     """A producer whose seat was revoked (offboarded, then taken back) invited again: its row
     becomes a new invitation if a seat is free (one conditional UPDATE, as the INSERT is one
-    statement), its email ledger starts over."""
+    statement), its email ledger and its revocation start over."""
     seats_total = (
         sa.select(portals.c.seats_total)
         .where(portals.c.portal_id == values["portal_id"])
@@ -245,6 +249,8 @@ def _reinvite_revoked(
             invitation_send_started_at=None,
             invitation_sent_at=None,
             invitation_message_id=None,
+            revoked_at=None,
+            revoked_by=None,
         )
     )
     if result.rowcount == 1:

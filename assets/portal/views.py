@@ -105,6 +105,9 @@ PORTAL_USER_COLUMNS = (
     "invitation_sent_at",
     "registered_at",
     "invitation_source",
+    "invited_by",
+    "revoked_at",
+    "revoked_by",
 )
 
 

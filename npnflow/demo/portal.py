@@ -70,12 +70,18 @@ def portal_invitations(
         click.echo(
             f"   {len(outbox)} email(s) in {paths.outbox_dir()}; the newest: {to}; {subject}"
         )
-    users = database.read_table("portal_users", ["npn", "portal_id", "invitation_token_hash"])
+    users = database.read_table(
+        "portal_users", ["npn", "portal_id", "invitation_token_hash", "invited_by"]
+    )
     if len(users):
         first = users.iloc[0]
         click.echo(
             f"   portal_users keeps only the token's SHA-256 (NPN {first.npn}: "
             f"{str(first.invitation_token_hash)[:12]}...); the link itself is only in the email"
+        )
+        # A dropped file names no person: the file is recorded as who invited.
+        click.echo(
+            f"   invited by: {first.invited_by} (npnflow portal invite --by NAME records a person)"
         )
     # The same requests in another order (other bytes, so not skipped as a duplicate file).
     again = "NPN,Portal\r\n" + "\r\n".join(reversed(rows))

@@ -350,12 +350,13 @@ def test_portal_invitations_follow_the_upload_and_the_portal_setup():
     assert portals.group_name == "company_config"
     loaded = defs.resolve_job_def("load_reference_data_job").asset_layer.executable_asset_keys
     assert dg.AssetKey("core_config__portals") in loaded
-    # Launchpad: NPNs and a portal.
+    # Launchpad: NPNs, a portal and who invites.
     job = defs.resolve_job_def("invite_to_portal_job")
     config = job.run_config_schema.config_type.fields["ops"].config_type.fields
     op_config = config["invite_producers_to_portal"].config_type.fields["config"].config_type
-    assert set(op_config.fields) == {"npns", "portal", "resend_unconfirmed"}
+    assert set(op_config.fields) == {"npns", "portal", "invited_by", "resend_unconfirmed"}
     assert not op_config.fields["resend_unconfirmed"].is_required
+    assert op_config.fields["invited_by"].is_required  # who invites is never left out
 
 
 def test_the_mailer_writes_an_outbox_locally_and_uses_smtp_from_environment_variables_in_prod(

@@ -19,6 +19,7 @@ from assets.portal import store
 from assets.portal.assets import core_config__portals, core_portal__invited
 from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
+from pipelines.jobs import invite_to_portal_job
 from resources.database import OperationalDatabase
 from resources.mailer import OutboxFolderMailer
 from schemas.tables import upload_request_rows
@@ -101,6 +102,7 @@ def test_the_portal_setup_is_loaded_and_reloaded_without_losing_a_seat(
                 invitation_token_hash=f"h-{portal}",
                 now=pd.Timestamp.now(tz="UTC").to_pydatetime(),
                 source="test",
+                invited_by="Dana",
             )
     # Fewer seats for agents, spare dropped from the file, a new portal.
     (config / "portals.yaml").write_text(yaml.safe_dump({"portals": [
@@ -199,6 +201,10 @@ def test_a_portal_invite_upload_writes_one_email_per_invitation_into_the_outbox(
     message = message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["To"] == "Ann Lee <ann@example.com>"
     assert "https://agents.example/register?token=" in message.get_content()
+    # The bucket records no person: the file is who invited.
+    users = pipeline.database.read_table("portal_users").set_index("npn")
+    assert users.at["10000001", "invited_by"] == "upload inbox/portal_invite/ann_and_bob.csv"
+    assert users.at["10000001", "invitation_source"].startswith("upload portal_invite__")
 
     # The same invitations in another file: nothing new in the outbox.
     again = drop("inbox/portal_invite/again.csv", invite + b"\r\n", "portal_invite")
@@ -252,4 +258,42 @@ def test_an_upload_validated_before_its_rows_were_stored_fails_with_what_to_do(
         resources={**pipeline.resources, "mailer": OutboxFolderMailer(folder=str(outbox))},
     )
     assert again.success
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+
+def _invite_job(database: OperationalDatabase, outbox: Path, **config) -> dg.ExecuteInProcessResult:
+    defs = dg.Definitions(
+        jobs=[invite_to_portal_job],
+        resources={"database": database, "mailer": OutboxFolderMailer(folder=str(outbox))},
+    )
+    return defs.resolve_job_def("invite_to_portal_job").execute_in_process(
+        run_config={"ops": {"invite_producers_to_portal": {"config": config}}},
+        raise_on_error=False,
+    )
+
+
+def test_invite_to_portal_job_records_who_invited_and_refuses_a_blank_name(
+    make_pipeline, template_db, config, tmp_path
+) -> None:
+    pipeline = make_pipeline(template_db, [])
+    _load(pipeline.database)
+    outbox = tmp_path / "outbox"
+
+    blank = _invite_job(
+        pipeline.database, outbox, npns=["10000001"], portal="agents", invited_by="  "
+    )
+    assert not blank.success
+    (failure,) = [e for e in blank.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "Say who invites (npnflow portal invite --by NAME, or invited_by in the " in (
+        failure.event_specific_data.error.message
+    )
+    assert pipeline.database.read_table("portal_users").empty
+
+    done = _invite_job(
+        pipeline.database, outbox, npns=["10000001"], portal="agents", invited_by=" Dana  Lee "
+    )
+    assert done.success
+    users = pipeline.database.read_table("portal_users").set_index("npn")
+    assert users.at["10000001", "invited_by"] == "Dana Lee"
+    assert users.at["10000001", "invitation_source"] == f"run {done.run_id}"
     assert len(list(outbox.glob("*.eml"))) == 1

@@ -66,7 +66,9 @@ class Bucket:
         self.database = OperationalDatabase(url=f"sqlite:///{db_path}")
         self.store = LocalFolderObjectStore(root=str(tmp_path / "bucket"))
         self.vault = SsnVault(key=ssn_key)
-        self.instance = dg.DagsterInstance.ephemeral()
+        # Its artifacts in the test's folder: without a tempdir the instance makes a temporary
+        # directory that nobody cleans up (a ResourceWarning when it is garbage collected).
+        self.instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
 
     @property
     def resources(self) -> dict[str, object]:

@@ -33,14 +33,14 @@ def _terminations(database, npn: str) -> pd.DataFrame:
 
 
 def test_a_failing_step_rolls_back_every_step_of_that_producer_only(database, monkeypatch) -> None:
-    def revoke_failing_for_ann(connection, npn):
+    def revoke_failing_for_ann(connection, npn, **recorded):
         if npn == ANN:
             # A constraint the database itself enforces: the last step fails, after the
             # terminations were written and the unsent lines cancelled in the same transaction.
             connection.execute(
                 sa.text("UPDATE portal_users SET status = NULL WHERE npn = :npn"), {"npn": npn}
             )
-        return real_revoke(connection, npn)
+        return real_revoke(connection, npn, **recorded)
 
     real_revoke = offboarding_store.revoke_portal_access
     monkeypatch.setattr(offboarding_store, "revoke_portal_access", revoke_failing_for_ann)

@@ -168,7 +168,11 @@ def _run_job(url: str, mailer, npns: list[str], portal: str, **config) -> dg.Exe
         resources={"database": OperationalDatabase(url=url), "mailer": mailer},
     )
     return defs.resolve_job_def("invite_to_portal_job").execute_in_process(
-        run_config={"ops": {OP: {"config": {"npns": npns, "portal": portal, **config}}}},
+        run_config={
+            "ops": {
+                OP: {"config": {"npns": npns, "portal": portal, "invited_by": "Dana", **config}}
+            }
+        },
         raise_on_error=False,
     )
 
@@ -388,6 +392,7 @@ def test_an_invitation_recorded_by_a_run_that_died_is_emailed_once_by_the_next_r
                 invitation_token_hash=rules.token_hash(lost_token),
                 now=dt.datetime.now(dt.UTC),
                 source="a run that died",
+                invited_by="Dana",
             )
             == store.RESERVED
         )
@@ -490,6 +495,7 @@ def test_an_unconfirmed_email_is_never_resent_by_itself_only_on_request_with_a_n
             mailer,
             [InviteRequest("10000001", AGENTS)],
             source="test",
+            invited_by="Dana",
             resend_unconfirmed=resend,
             clock=lambda: at,
         )
@@ -610,10 +616,15 @@ def test_an_earlier_invitation_whose_email_cannot_be_written_is_withdrawn_not_le
             invitation_token_hash=rules.token_hash(rules.new_token()),
             now=dt.datetime.now(dt.UTC),
             source="a run that stopped",
+            invited_by="Dana",
         )
 
     run = invite_to_portals(
-        engine, smtp.mailer(), [InviteRequest("10000005", AGENTS)], source="the next run"
+        engine,
+        smtp.mailer(),
+        [InviteRequest("10000005", AGENTS)],
+        source="the next run",
+        invited_by="Dana",
     )
     engine.dispose()
 
@@ -731,6 +742,7 @@ def test_a_second_reservation_waits_for_the_first_to_commit_and_finds_no_seat(
             invitation_token_hash=rules.token_hash(rules.new_token()),
             now=now,
             source="race",
+            invited_by="Dana",
         )
 
     second: dict[str, str] = {}
@@ -777,7 +789,11 @@ def test_two_runs_racing_for_the_seats_never_oversell_and_never_email_anyone_twi
         try:
             start.wait()
             runs[name] = invite_to_portals(
-                own_engine, smtp.mailer(), [InviteRequest(n, AGENTS) for n in order], source=name
+                own_engine,
+                smtp.mailer(),
+                [InviteRequest(n, AGENTS) for n in order],
+                source=name,
+                invited_by=name,
             )
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             crashed.append(error)

@@ -381,7 +381,9 @@ def test_a_retry_during_a_submission_is_refused_and_can_never_strand_the_batch(
     monkeypatch.setattr(
         "assets.submissions.assets.BATCH_BUSY_RETRY_POLICY", dg.RetryPolicy(20, delay=0.25)
     )
-    instance = dg.DagsterInstance.ephemeral()
+    # Artifacts in the test's folder: a default ephemeral instance's temporary directory is
+    # never cleaned up (a ResourceWarning when it is garbage collected).
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
     instance.add_dynamic_partitions(BATCH_PARTITIONS.name, ["RETRY"])
     result = dg.materialize(
         [out_nipr__gateway_submissions],

@@ -364,10 +364,17 @@ def test_revoked_seats_count_as_free_again(database) -> None:
             invitation_token_hash=token_hash("new-token"),
             now=NOW,
             source="test",
+            invited_by="Dana",
         )
     assert taken == portal_store.RESERVED
     users = _table(database, "portal_users")
     assert set(users.loc[users["npn"] == ANN, "status"]) == {"Revoked"}
+    # Who revoked and when is the offboarding's `--by` and time, on each revoked seat.
+    ann = users[users["npn"] == ANN]
+    assert set(ann["revoked_by"]) == {"Dana"}
+    assert {pd.Timestamp(t).tz_localize(None) for t in ann["revoked_at"]} == {
+        pd.Timestamp(NOW).tz_localize(None)
+    }
 
 
 def test_a_revoked_invitation_s_token_is_refused_by_the_registration_page(database) -> None:
@@ -453,8 +460,13 @@ def test_a_producer_taken_back_can_be_invited_again_on_its_revoked_seat(database
             invitation_token_hash=token_hash("ann-new-token"),
             now=NOW,
             source="test",
+            invited_by="Lee",
         )
     assert taken == portal_store.RESERVED
+    # Invited again: a new invitation, by its new inviter, no longer revoked.
+    again = _table(database, "portal_users").set_index(["npn", "portal_id"]).loc[(ANN, "summit")]
+    assert (again["status"], again["invited_by"]) == ("Invited", "Lee")
+    assert pd.isna(again["revoked_by"]) and pd.isna(again["revoked_at"])
     with database.begin() as connection:
         connection.execute(
             sa.text(
@@ -483,6 +495,7 @@ def test_a_revoked_seat_is_not_given_back_when_the_portal_is_full(database) -> N
                 invitation_token_hash=token_hash(npn),
                 now=NOW,
                 source="test",
+                invited_by="Dana",
             )
         again = portal_store.reserve_seat(
             connection,
@@ -492,6 +505,7 @@ def test_a_revoked_seat_is_not_given_back_when_the_portal_is_full(database) -> N
             invitation_token_hash=token_hash("ann-again"),
             now=NOW,
             source="test",
+            invited_by="Dana",
         )
     assert again == portal_store.NO_SEAT
     users = _table(database, "portal_users").set_index(["npn", "portal_id"])

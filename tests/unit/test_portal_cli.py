@@ -4,6 +4,7 @@ mailer, as in production)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email.policy
 from email import message_from_bytes
 from pathlib import Path
@@ -51,7 +52,9 @@ def _run(*args: str):
 
 
 def test_invite_prints_each_outcome_and_exits_1_when_some_need_attention(setup) -> None:
-    result = _run("invite", "--portal", "Agent Portal", "10000001,10000002", "30000001")
+    result = _run(
+        "invite", "--by", "Dana", "--portal", "Agent Portal", "10000001,10000002", "30000001"
+    )
 
     assert result.exit_code == 1, result.output
     rows = {line.split()[0]: line for line in result.output.splitlines()[2:5]}
@@ -71,9 +74,9 @@ def test_invite_prints_each_outcome_and_exits_1_when_some_need_attention(setup) 
 
 
 def test_inviting_again_sends_nothing_and_exits_0(setup) -> None:
-    assert _run("invite", "--portal", "agents", "10000001").exit_code == 0
+    assert _run("invite", "--by", "Dana", "--portal", "agents", "10000001").exit_code == 0
 
-    again = _run("invite", "--portal", "AGENT PORTAL", "10000001")
+    again = _run("invite", "--by", "Dana", "--portal", "AGENT PORTAL", "10000001")
 
     assert again.exit_code == 0, again.output
     assert "Already Invited" in again.output and "no second email is sent" in again.output
@@ -82,7 +85,7 @@ def test_inviting_again_sends_nothing_and_exits_0(setup) -> None:
 
 
 def test_an_unknown_portal_is_an_error_naming_the_portals(setup) -> None:
-    result = _run("invite", "--portal", "Agency Portal", "10000001")
+    result = _run("invite", "--by", "Dana", "--portal", "Agency Portal", "10000001")
 
     assert result.exit_code == 1
     assert "There is no portal named 'Agency Portal'. The portals are: 'Agent Portal'." in (
@@ -91,7 +94,7 @@ def test_an_unknown_portal_is_an_error_naming_the_portals(setup) -> None:
 
 
 def test_seats_and_list(setup) -> None:
-    _run("invite", "--portal", "agents", "10000001")
+    _run("invite", "--by", "Dana", "--portal", "agents", "10000001")
 
     seats = _run("seats")
     users = _run("list", "--portal", "Agent Portal")
@@ -103,8 +106,50 @@ def test_seats_and_list(setup) -> None:
     assert users.exit_code == 0
     row = users.output.splitlines()[2]
     assert row.startswith("agents    10000001  Ann Lee  ann@example.com  Invited")
-    assert "sent " in row and row.rstrip().endswith("npnflow portal invite")
+    assert "sent " in row and row.rstrip().endswith("Dana")
     assert users.output.splitlines()[-1] == "1 portal user(s)."
+
+
+def test_invite_without_a_name_is_refused_before_anything_is_recorded(setup) -> None:
+    missing = _run("invite", "--portal", "agents", "10000001")
+    blank = _run("invite", "--by", "  ", "--portal", "agents", "10000001")
+
+    assert missing.exit_code == 2 and "Missing option '--by'" in missing.output
+    assert blank.exit_code == 2
+    assert "Say who invites (npnflow portal invite --by NAME" in " ".join(blank.output.split())
+    with OperationalDatabase(url=f"sqlite:///{setup['db']}").engine.connect() as connection:
+        assert store.read_portal_users(connection, ["10000001"]) == {}
+    assert not list(setup["outbox"].glob("*.eml"))
+
+
+def test_list_says_who_invited_and_who_revoked_the_seat(setup) -> None:
+    _run("invite", "--by", "Dana Whitfield", "--portal", "agents", "10000001")
+    database = OperationalDatabase(url=f"sqlite:///{setup['db']}")
+    with database.begin() as connection:
+        # An invitation older than migration 0012 recorded its door but no person.
+        connection.execute(
+            store.portal_users.insert().values(
+                npn="10000002", portal_id="agents", status="Invited",
+                invitation_source="upload agents-2026.csv",
+            )
+        )  # fmt: skip
+        connection.execute(
+            store.portal_users.update()
+            .where(store.portal_users.c.npn == "10000001")
+            .values(
+                status="Revoked",
+                revoked_by="Sam Ortiz",
+                revoked_at=dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC),
+            )
+        )
+    database.engine.dispose()
+
+    rows = {line.split()[1]: line for line in _run("list").output.splitlines()[2:4]}
+
+    assert (
+        rows["10000001"].rstrip().endswith("Dana Whitfield; revoked by Sam Ortiz 2026-12-07 09:30")
+    )
+    assert rows["10000002"].rstrip().endswith("(upload agents-2026.csv)")
 
 
 def test_production_without_smtp_settings_says_which_to_set(setup, monkeypatch) -> None:
@@ -112,7 +157,7 @@ def test_production_without_smtp_settings_says_which_to_set(setup, monkeypatch) 
     for name in ("NPNFLOW_SMTP_HOST", "NPNFLOW_SMTP_FROM"):
         monkeypatch.delenv(name, raising=False)
 
-    result = _run("invite", "--portal", "agents", "10000001")
+    result = _run("invite", "--by", "Dana", "--portal", "agents", "10000001")
 
     assert result.exit_code == 2
     assert (

@@ -264,7 +264,8 @@ def test_broken_reference_files_are_reported_together(reference_copy: Path):
 
 def test_a_missing_state_row_and_a_missing_file_are_reported(reference_copy: Path):
     fees = reference_copy / "state_fees.csv"
-    fees.write_text("".join(line for line in fees.open() if not line.startswith("WY,")))
+    lines = fees.read_text().splitlines(keepends=True)
+    fees.write_text("".join(line for line in lines if not line.startswith("WY,")))
     (reference_copy / "termination_reasons.csv").unlink()
     with pytest.raises(ConfigError) as caught:
         load_reference_data(reference_copy)
