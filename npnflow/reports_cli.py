@@ -57,7 +57,7 @@ def prepare() -> None:
     click.echo(f"dbt_reports prepared: {manifest}")
 
 
-def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
+def failure_messages(result: ExecuteInProcessResult) -> list[str]:
     """Why each failed step failed: the innermost error, the one that names the problem
     (e.g. "Run `npnflow db upgrade`"), not Dagster's "error occurred while executing op"."""
     messages: list[str] = []
@@ -183,7 +183,7 @@ def build(as_of: dt.datetime | None) -> None:
             f"{evaluation.asset_key.to_user_string()}{detail}",
             fg="red",
         )
-    for message in _failure_messages(result):
+    for message in failure_messages(result):
         click.secho(f"The build failed: {message}", fg="red", err=True)
 
     click.echo(

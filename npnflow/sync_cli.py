@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import click
 
 from npnflow.arguments import NPNS, flat_npns
+from npnflow.reports_cli import failure_messages
 from resources import paths
 
 if TYPE_CHECKING:
@@ -42,18 +43,6 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 @click.group(help="Sync with NIPR now, through the same Dagster jobs the schedules run.")
 def sync() -> None:
     pass
-
-
-def _failure_messages(result: ExecuteInProcessResult) -> list[str]:
-    """Why each failed step failed: the innermost error, the one that names the problem."""
-    messages: list[str] = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = getattr(event.event_specific_data, "error", None)
-            while error is not None and error.cause is not None:
-                error = error.cause
-            messages.append(error.message.strip() if error else str(event.message))
-    return messages
 
 
 def _sandbox_answers(environment: str) -> str | None:
@@ -170,7 +159,7 @@ def _run(defs: Any, job_name: str, **kwargs: Any) -> ExecuteInProcessResult:
         result: ExecuteInProcessResult = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, run_config=run_config, raise_on_error=False, **kwargs
         )
-    for message in _failure_messages(result):
+    for message in failure_messages(result):
         click.secho(f"{job_name} failed: {message}", fg="red", err=True)
     return result
 
