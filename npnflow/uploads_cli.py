@@ -138,10 +138,10 @@ def uploads_list(kind: str | None, status: str | None, limit: int) -> None:
     ]
     headers = ["file", "kind", "status", "valid/rej", "received (UTC)", "upload id"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    # Two spaces between columns; the file name gives way first (its id keeps the name too),
-    # then the id: `uploads show` takes the file name, or the start of an id, as well.
+    # Two spaces between columns; the id gives way first (it repeats the file name, and
+    # `uploads show` takes the start of an id), then the file name a person looks for.
     overflow = sum(widths) + 2 * (len(widths) - 1) - WIDTH
-    for column, floor in ((0, 16), (5, 24)):
+    for column, floor in ((5, 20), (0, 16)):
         if overflow > 0:
             cut = min(overflow, widths[column] - floor)
             if cut > 0:
