@@ -1,6 +1,6 @@
 """The NIPR sandbox server: NIPR's protocols over a generated world, on loopback.
 
-    with NiprSandbox(seed=7, producers=500) as sandbox:
+    with NiprSandbox(seed=7, producers=200) as sandbox:
         requests.get(f"{sandbox.base_url}/pdb-xml-reports/entityinfo_xml.cgi",
                      params={"id_entity": sandbox.world.npns[0]}, auth=sandbox.auth)
 
@@ -51,6 +51,7 @@ from npnflow.sandbox.entity_info import render_entity_info, render_error
 from npnflow.sandbox.faults import FaultInjector, FaultRule
 from npnflow.sandbox.gateway import GatewayService
 from npnflow.sandbox.generator import World, generate_world
+from npnflow.sandbox.world_settings import DEFAULT_PRODUCERS, DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,8 @@ class NiprSandbox:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        seed: int = 7,
-        producers: int = 500,
+        seed: int = DEFAULT_SEED,
+        producers: int = DEFAULT_PRODUCERS,
         companies: Any = None,
         today: date | datetime | None = None,
         username: str = "sandbox",
@@ -491,8 +492,8 @@ def _canned(route: str) -> tuple[int, str, bytes]:
 def run_sandbox_from_cli(
     host: str = "127.0.0.1",
     port: int = 8765,
-    seed: int = 7,
-    producers: int = 500,
+    seed: int = DEFAULT_SEED,
+    producers: int = DEFAULT_PRODUCERS,
     sandbox: NiprSandbox | None = None,
 ) -> None:
     """`npnflow sandbox-nipr`: start, print where and how to connect, block until Ctrl-C.
@@ -545,8 +546,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--producers", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--producers", type=int, default=DEFAULT_PRODUCERS)
     args = parser.parse_args(argv)
     run_sandbox_from_cli(args.host, args.port, args.seed, args.producers)
 
