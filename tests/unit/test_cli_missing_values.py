@@ -112,7 +112,12 @@ def test_portal_seats_and_list_with_missing_cells(tmp_path, monkeypatch) -> None
     monkeypatch.setenv("NPNFLOW_OUTBOX_DIR", str(tmp_path / "outbox"))
     monkeypatch.delenv("NPNFLOW_ENV", raising=False)
     monkeypatch.delenv("DAGSTER_DEPLOYMENT", raising=False)
-    assert run("portal", "invite", "--portal", "agents", "10000001", "10000002").exit_code == 0
+    assert (
+        run(
+            "portal", "invite", "--portal", "agents", "--by", "Dana", "10000001", "10000002"
+        ).exit_code
+        == 0
+    )
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE producers SET email = NULL WHERE npn = '10000002'"))
