@@ -57,7 +57,7 @@ PRODUCERS = {
     "10000002": _producer("10000002"),
     "10000003": _producer("10000003"),
     "10000004": _producer("10000004"),
-    "00012345": _producer("00012345"),
+    "12345": _producer("12345"),
     "20000001": _producer("20000001", agency_npn=None),
     "20000002": _producer("20000002", agency_npn="9999999", agency_on_record=False),
     "20000003": _producer("20000003", email=None),
@@ -99,9 +99,9 @@ def test_the_portal_is_found_by_name_or_id_whatever_the_case_and_spaces(typed: s
     assert _one("10000001", typed).portal_id == "harborstone-agents"
 
 
-def test_npns_keep_their_leading_zeros() -> None:
+def test_a_padded_npn_is_read_as_nipr_writes_it() -> None:
     decision = _one(" 00012345 ")
-    assert (decision.npn, decision.outcome) == ("00012345", rules.INVITED)
+    assert (decision.npn, decision.outcome) == ("12345", rules.INVITED)
 
 
 # --------------------------------------------------------------------------------------------

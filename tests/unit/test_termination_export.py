@@ -85,12 +85,13 @@ def _keys(rows: pd.DataFrame) -> list[tuple[str, str, str]]:
 def test_every_appointed_line_of_the_cocode_once_sorted_by_npn_state_and_line(report):
     rows = terminate_rows_from_report(report, "01234")
     assert list(rows.columns) == HEADERS
-    # NPNs and loa codes in numeric order (900 before 0012345, 16 before 935).
+    # NPNs and loa codes in numeric order (900 before 12345, 16 before 935); the report's
+    # padded 0012345 is written as NIPR writes it.
     assert _keys(rows) == [
         ("900", "NY", "11"),
-        ("0012345", "AL", "4353"),
-        ("0012345", "CA", "823"),
-        ("0012345", "TX", "823"),
+        ("12345", "AL", "4353"),
+        ("12345", "CA", "823"),
+        ("12345", "TX", "823"),
         ("10000002", "CA", "16"),
         ("10000002", "CA", "935"),
         ("10000002", "TX", "16"),
@@ -123,14 +124,14 @@ def test_loas_by_code_match_that_code_in_every_chosen_state(report):
 def test_loas_by_name_any_case_and_spacing_match_per_state_and_write_the_code(report):
     # CA and TX call 823 "Accident and Health"; CA's 935 has another name and is not taken.
     rows = terminate_rows_from_report(report, "01234", loas=["  accident   AND health "])
-    assert _keys(rows) == [("0012345", "CA", "823"), ("0012345", "TX", "823")]
+    assert _keys(rows) == [("12345", "CA", "823"), ("12345", "TX", "823")]
     both = terminate_rows_from_report(report, "01234", states=["CA"], loas=["life;935"])
     assert _keys(both) == [("10000002", "CA", "16"), ("10000002", "CA", "935")]
 
 
 def test_a_line_name_with_a_comma_is_kept_whole(report):
     rows = terminate_rows_from_report(report, "01234", loas=["life, disability and annuities"])
-    assert _keys(rows) == [("0012345", "AL", "4353")]
+    assert _keys(rows) == [("12345", "AL", "4353")]
 
 
 def test_a_line_known_only_by_name_is_written_by_name(report):
@@ -279,11 +280,11 @@ def test_the_csv_is_the_template_with_codes_as_typed_and_formulas_neutralised():
     cells = _csv_cells(terminate_csv(rows))
     assert cells[0] == HEADERS
     assert cells[1] == [
-        "0012345", "CA", "'=HYPERLINK(\"http://x\",\"Life\")", "01234", "'+1", "", "FALSE",
+        "12345", "CA", "'=HYPERLINK(\"http://x\",\"Life\")", "01234", "'+1", "", "FALSE",
     ]  # fmt: skip
-    assert cells[2] == ["0012345", "TX", "'@SUM(A1)", "01234", "'+1", "", "FALSE"]
+    assert cells[2] == ["12345", "TX", "'@SUM(A1)", "01234", "'+1", "", "FALSE"]
     assert "calc" not in terminate_csv(rows).decode()
-    assert read_upload(terminate_csv(rows), "t.csv").frame[NPN].tolist() == ["0012345"] * 2
+    assert read_upload(terminate_csv(rows), "t.csv").frame[NPN].tolist() == ["12345"] * 2
 
 
 def test_the_xlsx_is_the_template_filled_with_text_cells(reference):
@@ -297,16 +298,16 @@ def test_the_xlsx_is_the_template_filled_with_text_cells(reference):
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert values[0] == HEADERS
     assert values[1:] == [
-        ["0012345", "CA", '\'=HYPERLINK("http://x","Life")', "01234", "'@X", None, "TRUE"],
-        ["0012345", "TX", "'@SUM(A1)", "01234", "'@X", None, "TRUE"],
+        ["12345", "CA", '\'=HYPERLINK("http://x","Life")', "01234", "'@X", None, "TRUE"],
+        ["12345", "TX", "'@SUM(A1)", "01234", "'@X", None, "TRUE"],
     ]
-    # Text cells, and Text-formatted NPN/CoCode cells: Excel keeps 0012345 if it is edited.
+    # Text cells, and Text-formatted NPN/CoCode cells: Excel keeps CoCode 01234 if it is edited.
     assert all(c.data_type == "s" for row in sheet.iter_rows(min_row=2) for c in row if c.value)
     assert sheet["A2"].number_format == "@" and sheet["D3"].number_format == "@"
     assert sheet["A1"].font.b and sheet["A1"].comment.text == "Required"
     assert len(sheet.data_validations.dataValidation) > 0  # the template's drop-down lists
     assert not any("calc" in str(c.value) for row in sheet.iter_rows() for c in row)
-    assert read_upload(data, "t.xlsx").frame[NPN].tolist() == ["0012345"] * 2
+    assert read_upload(data, "t.xlsx").frame[NPN].tolist() == ["12345"] * 2
 
 
 def test_writers_refuse_frames_that_are_not_the_template():
