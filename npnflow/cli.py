@@ -428,7 +428,7 @@ def ui(port: int, no_sandbox: bool, sandbox_port: int) -> None:
         from npnflow.sandbox.world_settings import sandbox_for
 
         world = world_for_command(None, None)
-        sandbox = sandbox_for(world.settings, port=sandbox_port)
+        sandbox = sandbox_for(world.settings, port=sandbox_port, answers_file=world.answers_file)
         try:
             sandbox.start()
         except OSError as error:

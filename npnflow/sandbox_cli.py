@@ -77,7 +77,7 @@ def sandbox_nipr(
     from npnflow.sandbox.world_settings import sandbox_for
 
     world = world_for_command(seed, producers)
-    sandbox = sandbox_for(world.settings, host=host, port=port)
+    sandbox = sandbox_for(world.settings, host=host, port=port, answers_file=world.answers_file)
     try:
         run_sandbox_from_cli(host=host, port=port, sandbox=sandbox)
     except OSError as error:

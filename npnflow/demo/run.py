@@ -226,7 +226,9 @@ def run_demo(world: DataFolderWorld | None = None) -> int:
     reference = load_reference_data(paths.reference_dir())
     companies = load_company_config(paths.config_dir(), reference)["companies"]
     with (
-        sandbox_for(world.settings, port=0, companies=companies) as sandbox,
+        sandbox_for(
+            world.settings, port=0, companies=companies, answers_file=world.answers_file
+        ) as sandbox,
         DagsterInstance.get() as instance,
     ):
         os.environ["NPNFLOW_NIPR_SANDBOX_URL"] = sandbox.base_url

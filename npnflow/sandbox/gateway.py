@@ -55,10 +55,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from npnflow.sandbox import gateway_answers
 from npnflow.sandbox.generator import World
 from npnflow.sandbox.records import Producer
 from npnflow.sandbox.xmlutil import (
@@ -235,12 +237,16 @@ class GatewayService:
         now: Callable[[], datetime],
         intermediate_fraction: float = 0.2,
         polls_to_resolve: int = 2,
+        answers_file: Path | None = None,
     ) -> None:
         self.world = world
         self.now = now
         self.intermediate_fraction = intermediate_fraction
         self.polls_to_resolve = polls_to_resolve
         self._lock = threading.RLock()
+        # What an earlier sandbox of the data folder's world accepted (gateway_answers.py).
+        self.answers_file = answers_file
+        self._earlier_answers = gateway_answers.read_answers(answers_file)
         self.reset()
 
     def reset(self) -> None:
@@ -471,13 +477,9 @@ class GatewayService:
         now = self.now()
         producer = self.world.producer(npn, as_of=now.date())
         approved, code, comments = decide(producer, kind, state, cocode, loa_codes, now.date())
-        if (
-            kind == "termination"
-            and not approved
-            and self._appointed_here(npn, state, cocode, loa_codes)
-        ):
-            # NIPR knows the appointments it accepted at once; the generated world only learns
-            # of them never (it is a pure function of the day), so this log stands in for it.
+        line = (npn, state, cocode)
+        # NIPR knows what it accepted; the generated world never learns it (gateway_answers).
+        if kind == "termination" and not approved and self._appointed(line, loa_codes):
             approved, code, comments = True, "0", "Sandbox auto response. Termination approved."
         digest = hashlib.sha256("\x1f".join(key).encode()).digest()
         intermediate = int.from_bytes(digest[:8], "big") / 2**64 < self.intermediate_fraction
@@ -506,20 +508,19 @@ class GatewayService:
         )
         self.transactions.append(record)
         self.by_key[key] = record
+        if self.answers_file is not None and approved:
+            gateway_answers.remember_answer(self.answers_file, kind, line, loa_codes, now)
         reply.append(self._response_element(record))
         in_reply.add(record.seq)
 
-    def _appointed_here(self, npn: str, state: str, cocode: str, loa_codes: list[str]) -> bool:
-        """Whether this sandbox's latest approved answer for the line was an appointment."""
-        answers = [
-            t.kind
+    def _appointed(self, line: tuple[str, str, str], loa_codes: list[str]) -> bool:
+        """Whether the line's latest approved answer (here, or an earlier sandbox's) appoints."""
+        answers = [*self._earlier_answers] + [
+            (t.kind, (t.npn, t.state, t.cocode), set(t.loa_codes))
             for t in self.transactions
-            if (t.npn, t.state, t.cocode) == (npn, state, cocode)
-            and t.approved
-            and not t.pending
-            and (not loa_codes or set(t.loa_codes) & set(loa_codes))
+            if t.approved and not t.pending
         ]
-        return bool(answers) and answers[-1] == "appointment"
+        return gateway_answers.last_answer_is_appointment(answers, line, loa_codes)
 
     def _applicant_npn(self, tx: etree._Element) -> str:
         """The applicant's NPN; a firm named only by its TAX_NUM (FEIN) is found by it, as in

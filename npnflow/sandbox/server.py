@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from datetime import time as dtime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -82,6 +83,7 @@ class NiprSandbox:
         mtom_faults: bool = True,
         inline_reports: bool = False,
         world: World | None = None,
+        gateway_answers_file: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -106,6 +108,7 @@ class NiprSandbox:
             self.now,
             intermediate_fraction=intermediate_fraction,
             polls_to_resolve=polls_to_resolve,
+            answers_file=gateway_answers_file,
         )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

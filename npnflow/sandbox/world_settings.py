@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
+from npnflow.sandbox.gateway_answers import ANSWERS_FILE_NAME
 from resources import paths
 
 if TYPE_CHECKING:
@@ -81,6 +82,12 @@ class DataFolderWorld:
     path: Path
     created: bool  # written just now: a new data folder (or a new world file)
     overrides: tuple[str, ...]  # what differs from the file, as "producers 150 (file: 200)"
+
+    @property
+    def answers_file(self) -> Path | None:
+        """Where the sandbox keeps what its Gateway accepted, for the next sandbox of this
+        world; None for a world overridden for one command (the answers are another world's)."""
+        return None if self.overrides else self.path.parent / ANSWERS_FILE_NAME
 
 
 def world_file() -> Path:
@@ -198,9 +205,16 @@ def generate(settings: WorldSettings, companies: Any = None) -> World:
 
 
 def sandbox_for(
-    settings: WorldSettings, *, host: str = "127.0.0.1", port: int = 0, companies: Any = None
+    settings: WorldSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    companies: Any = None,
+    answers_file: Path | None = None,
 ) -> NiprSandbox:
-    """A sandbox (not started) serving this world, its clock as the settings say."""
+    """A sandbox (not started) serving this world, its clock as the settings say; with
+    `answers_file` (`DataFolderWorld.answers_file`), it remembers what an earlier sandbox of
+    the world accepted at its Gateway and records what it accepts (gateway_answers.py)."""
     from npnflow.sandbox.server import NiprSandbox
 
     return NiprSandbox(
@@ -208,6 +222,7 @@ def sandbox_for(
         port=port,
         today=settings.frozen_today,
         world=generate(settings, companies),
+        gateway_answers_file=answers_file,
     )
 
 

@@ -30,7 +30,7 @@ from assets.uploads import ledger
 from resources import paths
 from resources.database import OperationalDatabase
 from schemas import statuses
-from support.ports import free_port
+from support.ports import free_ports
 from support.processes import start_in_own_group, stop_groups, tail
 from support.waiting import scaled, wait_until
 
@@ -185,7 +185,7 @@ def test_the_readme_walkthrough_demo_twice_then_step_7_in_the_ui(tmp_path):
 
     database = OperationalDatabase(url=f"sqlite:///{walk.data / 'npnflow.db'}")
     uploads_before = set(database.read_table("uploads", ["upload_id"]).upload_id)
-    port, sandbox_port = free_port(), free_port()
+    port, sandbox_port = free_ports(2)
     base_url = f"http://127.0.0.1:{port}"
     walk.start_ui(port, sandbox_port)
     try:

@@ -15,7 +15,7 @@ from lxml import etree
 from npnflow.sandbox.changes import is_run_day
 from npnflow.sandbox.mtom import split_mtom
 from npnflow.sandbox.server import NiprSandbox
-from support.sandbox import sandbox_fixture
+from support.sandbox import running_sandbox, sandbox_fixture
 
 pytestmark = pytest.mark.sandbox
 
@@ -1021,3 +1021,44 @@ def test_nipr_sample_mtom_replies_split_with_the_same_multipart_code(name):
         assert element_paths(part) == element_paths(extracted)
     else:
         assert hrefs == []
+
+
+def test_a_later_sandbox_of_the_world_terminates_what_an_earlier_one_appointed(tmp_path):
+    """The data folder's sandboxes (`npnflow demo`'s, then `npnflow ui`'s) share what NIPR
+    accepted through `nipr_gateway_answers.jsonl`: a line appointed by the first is terminated
+    by the second, as at NIPR; a sandbox without the file does not know it (10106)."""
+    answers = tmp_path / "nipr_gateway_answers.jsonl"
+    world = {"seed": 21, "producers": 150, "today": TODAY, "intermediate_fraction": 0.0}
+
+    def answer(sandbox: NiprSandbox, kind: str, trans: str) -> tuple[str | None, str | None]:
+        body = "<NIPR>" + transaction(npn, state, "99101", loa, trans, kind=kind) + "</NIPR>"
+        (reply,) = xml(gateway(sandbox, body).content).findall("TRANSACTION")
+        response = "LICENSE/RESPONSE"
+        return reply.findtext(f"{response}/APPROVED"), reply.findtext(
+            f"{response}/RESP_MESSAGE/COMMENT_CODE"
+        )
+
+    with running_sandbox(**world, gateway_answers_file=answers) as first:
+        ((npn, state, loa),) = appointable(first, 1)
+        assert answer(first, "1", "CT-appoint") == ("Y", "0")
+    assert answers.read_text().count("\n") == 1
+
+    with running_sandbox(**world) as forgetful:
+        assert answer(forgetful, "2", "CT-terminate") == ("N", "10106")
+    with running_sandbox(**world, gateway_answers_file=answers) as later:
+        assert answer(later, "2", "CT-terminate") == ("Y", "0")
+    with running_sandbox(**world, gateway_answers_file=answers) as after_that:
+        # The termination is remembered too: the line is no longer appointed.
+        assert answer(after_that, "2", "CT-terminate-again") == ("N", "10106")
+
+
+def test_a_damaged_answers_line_is_passed_over_with_a_warning(tmp_path, caplog):
+    from npnflow.sandbox.gateway_answers import read_answers
+
+    answers = tmp_path / "nipr_gateway_answers.jsonl"
+    answers.write_text(
+        '{"kind": "appointment", "npn": "1", "state": "GA", "cocode": "99101", "loa_codes": '
+        '["16"]}\n{"kind": "appointment", "npn": \n'
+    )
+    assert read_answers(answers) == [("appointment", ("1", "GA", "99101"), {"16"})]
+    assert "line 2 is not a Gateway answer" in caplog.text
