@@ -177,15 +177,19 @@ def read_batches_page(connection: Connection, upload_id: str, kind: str) -> Batc
         for name, wanted in _COUNTED.items()
     ]
     ready = t.c.status == statuses.READY_TO_SUBMIT
+    # Each batch's own columns: selected, and grouped by.
+    batch_columns = (
+        batches.c.batch_id,
+        batches.c.cocode,
+        batches.c.status,
+        batches.c.approved_by,
+        batches.c.approval_version,
+        batches.c.rejected_by,
+        batches.c.submit_immediately,
+    )
     statement = (
         sa.select(
-            batches.c.batch_id,
-            batches.c.cocode,
-            batches.c.status,
-            batches.c.approved_by,
-            batches.c.approval_version,
-            batches.c.rejected_by,
-            batches.c.submit_immediately,
+            *batch_columns,
             *counted,
             sa.func.sum(sa.case((ready, t.c.estimated_fee), else_=None)).label("fees_to_send"),
             sa.func.sum(sa.case((ready, t.c.estimated_nipr_fee), else_=None)).label(
@@ -194,15 +198,7 @@ def read_batches_page(connection: Connection, upload_id: str, kind: str) -> Batc
         )
         .select_from(batches.outerjoin(t, t.c.batch_id == batches.c.batch_id))
         .where(batches.c.upload_id == upload_id, batches.c.kind == kind)
-        .group_by(
-            batches.c.batch_id,
-            batches.c.cocode,
-            batches.c.status,
-            batches.c.approved_by,
-            batches.c.approval_version,
-            batches.c.rejected_by,
-            batches.c.submit_immediately,
-        )
+        .group_by(*batch_columns)
         .order_by(batches.c.batch_id)
     )
     rows = [dict(row._mapping) for row in connection.execute(statement)]
