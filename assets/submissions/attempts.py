@@ -288,6 +288,8 @@ def record_answers(
 
     Only keys of this batch (a one-to-many reply can carry finals of other batches: their own
     runs poll for them) and only moves `may_overwrite` allows (a final status is never undone).
+    The answers of a reply are written by one statement (`_write_answers`), in the caller's
+    transaction: all of them or none.
     """
     mine = {o.key[1]: o for o in outcomes if o.key[0] == run.batch_id and o.found}
     if not mine:
@@ -296,29 +298,69 @@ def record_answers(
     current = {
         row.idempotency_key: row
         for row in connection.execute(
-            sa.select(t.c.transaction_id, t.c.idempotency_key, t.c.status, t.c.submitted_at).where(
-                t.c.batch_id == run.batch_id, t.c.idempotency_key.in_(list(mine))
-            )
+            sa.select(
+                t.c.transaction_id,
+                t.c.idempotency_key,
+                t.c.status,
+                t.c.submitted_at,
+                t.c.completed_at,
+                t.c.nipr_trans,
+            ).where(t.c.batch_id == run.batch_id, t.c.idempotency_key.in_(list(mine)))
         )
     }
     now = run.now()
     recorded: dict[str, str] = {}
+    changes: list[dict[str, Any]] = []
     for key, outcome in mine.items():
         row = current.get(key)
         if row is None or outcome.status is None or not may_overwrite(row.status, outcome.status):
             continue
-        values: dict[str, Any] = {
-            "status": outcome.status,
-            "nipr_status": outcome.nipr_status,
-            "nipr_message": outcome.nipr_message,
-            "submitted_at": row.submitted_at or now,
-        }
-        if outcome.nipr_trans:
-            values["nipr_trans"] = outcome.nipr_trans
-        if outcome.status in FINAL_TRANSACTION_STATUSES:
-            values["completed_at"] = now
-        connection.execute(
-            sa.update(t).where(t.c.transaction_id == row.transaction_id).values(**values)
+        # Every column of the one statement is written; a column the answer leaves alone keeps
+        # the row's value (NIPR's id when the answer names none, completed_at until final).
+        changes.append(
+            {
+                "transaction_id": row.transaction_id,
+                "status": outcome.status,
+                "nipr_status": outcome.nipr_status,
+                "nipr_message": outcome.nipr_message,
+                "submitted_at": row.submitted_at or now,
+                "nipr_trans": outcome.nipr_trans or row.nipr_trans,
+                "completed_at": (
+                    now if outcome.status in FINAL_TRANSACTION_STATUSES else row.completed_at
+                ),
+            }
         )
         recorded[key] = outcome.status
+    _write_answers(connection, changes)
     return recorded
+
+
+_ANSWER_COLUMNS = ("status", "nipr_status", "nipr_message", "submitted_at", "nipr_trans")
+
+
+def _write_answers(connection: Connection, changes: list[dict[str, Any]]) -> None:
+    """One statement for a reply's answers: on PostgreSQL an UPDATE ... FROM (VALUES ...), one
+    round trip; elsewhere (SQLite) one prepared UPDATE run for every row by executemany."""
+    if not changes:
+        return
+    t = transactions_t
+    columns = (*_ANSWER_COLUMNS, "completed_at")
+    if connection.dialect.name == "postgresql":
+        answers = sa.values(
+            sa.column("transaction_id", sa.String),
+            *(sa.column(name, t.c[name].type) for name in columns),
+            name="answers",
+        ).data([tuple(change[c] for c in ("transaction_id", *columns)) for change in changes])
+        connection.execute(
+            sa.update(t)
+            .where(t.c.transaction_id == answers.c.transaction_id)
+            # A column of NULLs in VALUES is text to PostgreSQL: cast back to the column's type.
+            .values({name: sa.cast(answers.c[name], t.c[name].type) for name in columns})
+        )
+        return
+    connection.execute(
+        sa.update(t)
+        .where(t.c.transaction_id == sa.bindparam("b_transaction_id"))
+        .values({name: sa.bindparam(f"b_{name}") for name in columns}),
+        [{f"b_{name}": value for name, value in change.items()} for change in changes],
+    )
