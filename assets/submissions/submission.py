@@ -87,6 +87,11 @@ agencies_t = TABLES["agencies"]
 
 _module_log = logging.getLogger(__name__)
 
+# The first wait before polling again what NIPR said is still pending; each later wait doubles,
+# up to the run's poll interval. A state's review may end in a moment or in days: a short first
+# wait catches the quick ones, the bounded rounds leave the rest to poll_batch.
+FIRST_POLL_WAIT_SECONDS = 0.25
+
 
 class SubmissionIncomplete(RuntimeError):
     """The Gateway stayed unavailable: some transactions' fate is unknown or unsent. Nothing
@@ -454,7 +459,13 @@ def _send_chunks(
 
 def _poll(run: SubmissionRun, max_rounds: int, interval: float) -> None:
     """Step 5: bounded polling of Submitted / Pending State Review transactions. A failed poll
-    is not an error: those transactions simply wait for poll_batch."""
+    is not an error: those transactions simply wait for poll_batch.
+
+    The first round asks at once: the Gateway has just answered the sends, nothing is waited
+    for. A later round comes only when NIPR said a transaction is still pending, after a wait
+    that doubles from FIRST_POLL_WAIT_SECONDS up to `interval` (no wait when `interval` is 0).
+    """
+    wait = min(FIRST_POLL_WAIT_SECONDS, interval)
     for round_number in range(max_rounds):
         with run.engine.connect() as connection:
             keys: list[str] = list(
@@ -469,8 +480,9 @@ def _poll(run: SubmissionRun, max_rounds: int, interval: float) -> None:
             )
         if not keys:
             return
-        if round_number and interval > 0:
-            run.sleep(interval)
+        if round_number and wait > 0:
+            run.sleep(wait)
+            wait = min(wait * 2, interval)
         run.log.debug(f"phase:polling batch={run.batch_id}")
         run.report.poll_rounds += 1
         for chunk in plan_chunks(keys):
