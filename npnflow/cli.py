@@ -1,6 +1,8 @@
 """The `npnflow` command: set-up, the NIPR sandbox, the demo, the UI and the clean-up of dead
 runs (`npnflow runs clean-dead`). The command groups (`batches`, `export`, `reports`, `portal`,
-`sandbox-nipr`) and `offboard`, `jit` live in their own `*_cli.py` modules, registered here.
+`sandbox-nipr`, ...) and `offboard`, `jit` live in their own `*_cli.py` modules, registered
+here by name and imported only when invoked (`LazyGroup`): `npnflow --help` and the quick
+commands never pay for the imports of the others (Dagster, dbt, Great Expectations).
 
 Every command works on the embedded default with no set-up; production differs only by
 environment variables (see the README).
@@ -8,24 +10,18 @@ environment variables (see the README).
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
 
-from npnflow.batches_cli import batches
-from npnflow.export_cli import export
-from npnflow.jit_cli import jit
-from npnflow.offboard_cli import offboard
-from npnflow.portal_cli import portal
-from npnflow.producers_cli import producers
-from npnflow.reports_cli import reports
-from npnflow.sandbox_cli import SANDBOX_DEFAULT_PORT, sandbox_nipr, world_for_command
-from npnflow.sync_cli import sync
-from npnflow.uploads_cli import uploads
+# Plain click and constants: cheap to import, and `ui`'s options need the port.
+from npnflow.sandbox_cli import SANDBOX_DEFAULT_PORT, world_for_command
 from resources import paths
 
 if TYPE_CHECKING:
@@ -49,7 +45,110 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-@click.group(help="npnflow: producer licensing, appointments and terminations on Dagster.")
+@dataclass(frozen=True)
+class LazyCommand:
+    """A command of its own module: where it is, and its first sentence for `npnflow --help`
+    (tests/unit/test_cli_lazy_imports.py checks it is the command's own)."""
+
+    module: str
+    attribute: str
+    summary: str
+
+
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "batches": LazyCommand(
+        "npnflow.batches_cli",
+        "batches",
+        "Review transaction batches and approve, reject or retry them.",
+    ),
+    "export": LazyCommand(
+        "npnflow.export_cli",
+        "export",
+        "Write files from the reports, ready to drop into the inbox.",
+    ),
+    "jit": LazyCommand(
+        "npnflow.jit_cli",
+        "jit",
+        "Just-in-time appointments: list, release and cancel held lines.",
+    ),
+    "offboard": LazyCommand(
+        "npnflow.offboard_cli",
+        "offboard",
+        "Offboard producers: terminate every appointment with your companies (one batch per "
+        "CoCode, for review), cancel lines never sent, revoke portal seats, stop NIPR tracking.",
+    ),
+    "portal": LazyCommand(
+        "npnflow.portal_cli",
+        "portal",
+        "Portal invitations: invite producers, see each portal's seats and users.",
+    ),
+    "producers": LazyCommand(
+        "npnflow.producers_cli",
+        "producers",
+        "One producer's sync status, licenses, appointments and open work; removal.",
+    ),
+    "reports": LazyCommand(
+        "npnflow.reports_cli",
+        "reports",
+        "The dbt reports: prepare the dbt project, build the reports, read them.",
+    ),
+    "sandbox-nipr": LazyCommand(
+        "npnflow.sandbox_cli",
+        "sandbox_nipr",
+        "Run the NIPR sandbox (Entity Info, PDB Alerts, Gateway) on loopback, with the data "
+        "folder's NIPR world (<data folder>/nipr_world.yaml, written on first use), the one "
+        "`npnflow demo` and `npnflow ui` use.",
+    ),
+    "sync": LazyCommand(
+        "npnflow.sync_cli",
+        "sync",
+        "Sync with NIPR now, through the same Dagster jobs the schedules run.",
+    ),
+    "uploads": LazyCommand(
+        "npnflow.uploads_cli",
+        "uploads",
+        "What happened to a dropped file: its status, errors, batches and producers.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands of LAZY_COMMANDS are imported when one is invoked (click's
+    "lazy loading of subcommands"). Its help lists them from their summaries, importing none."""
+
+    def __init__(self, *args: object, lazy: dict[str, LazyCommand], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = lazy
+        self._listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = self.lazy.get(cmd_name)
+        if lazy is None or cmd_name in self.commands:
+            return super().get_command(ctx, cmd_name)
+        if self._listing:
+            return click.Command(cmd_name, help=lazy.summary)
+        command = getattr(importlib.import_module(lazy.module), lazy.attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{lazy.module}.{lazy.attribute} is not a click command")
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=LAZY_COMMANDS,
+    help="npnflow: producer licensing, appointments and terminations on Dagster.",
+)
 def main() -> None:
     pass
 
@@ -481,17 +580,6 @@ def ui(port: int, no_sandbox: bool, sandbox_port: int) -> None:
         if sandbox is not None:
             sandbox.stop()
 
-
-main.add_command(sandbox_nipr)
-main.add_command(batches)
-main.add_command(export)
-main.add_command(reports)
-main.add_command(portal)
-main.add_command(offboard)
-main.add_command(jit)
-main.add_command(uploads)
-main.add_command(producers)
-main.add_command(sync)
 
 if __name__ == "__main__":
     main()
