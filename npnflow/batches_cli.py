@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from dagster import AssetObservation, DagsterInstance
     from sqlalchemy.engine import Connection
 
+    from assets.batches.detail import BatchDetail
     from resources.database import OperationalDatabase
 
 T = TypeVar("T")
@@ -44,14 +45,49 @@ def batches() -> None:
     pass
 
 
-def _in_one_transaction(work: Callable[[Connection], T]) -> T:
-    """Run `work(connection)` in one database transaction; a refusal rolls it back and exits 1."""
+# How long a read waits for a writer's lock on the SQLite file: resources/database.py's
+# SQLITE_BUSY_TIMEOUT_SECONDS (that module is a Dagster resource: importing it imports Dagster).
+_SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
-    def in_transaction(database: OperationalDatabase) -> T:
-        with database.begin() as connection:
+
+def _reading(work: Callable[[Connection], T]) -> T:
+    """Run the read-only `work(connection)` in one database transaction; an unknown batch
+    exits 1.
+
+    A plain SQLAlchemy engine, not the OperationalDatabase resource: `batches list` and
+    `batches show` import neither Dagster nor the resource (half a second of a command that
+    prints in a tenth). The same migration check as `_on_the_database`, the same message.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    from assets.batches.detail import BatchNotFound
+    from schemas.migrate import current_revision, head_revision
+
+    url = paths.database_url()
+    current, head = current_revision(url), head_revision()
+    if current != head:
+        shown_url = sa.make_url(url).render_as_string(hide_password=True)
+        click.echo(
+            f"The operational database is at migration {current or 'none'}, the code needs "
+            f"{head}. Run `npnflow db upgrade` (database: {shown_url}).",
+            err=True,
+        )
+        sys.exit(1)
+    sqlite = url.startswith("sqlite")
+    engine = sa.create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS} if sqlite else {},
+    )
+    try:
+        with engine.begin() as connection:
             return work(connection)
-
-    return _on_the_database(in_transaction)
+    except BatchNotFound as missing:
+        click.echo(str(missing), err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
 
 
 def _on_the_database(work: Callable[[OperationalDatabase], T]) -> T:
@@ -185,8 +221,14 @@ def _company(name: object, cocode: object) -> str:
 def batches_list(status: str | None, kind: str | None, upload_id: str | None, wide: bool) -> None:
     from assets.batches.detail import format_money, format_timestamp, list_batches
     from assets.batches.outcomes import describe_counts, status_counts
-    from assets.uploads.lookup import UploadNotFound, find_upload
     from npnflow.display import fit_rows, shown
+
+    # The upload look-up reads with pandera's schemas: imported only when --upload asks for it.
+    not_found: tuple[type[Exception], ...] = ()
+    if upload_id:
+        from assets.uploads.lookup import UploadNotFound, find_upload
+
+        not_found = (UploadNotFound,)
 
     def listed(connection: Connection) -> pd.DataFrame:
         if not upload_id:
@@ -209,8 +251,8 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
         return frame, status_counts(connection, frame["batch_id"])
 
     try:
-        frame, counts = _in_one_transaction(read)
-    except UploadNotFound as missing:
+        frame, counts = _reading(read)
+    except not_found as missing:
         click.echo(str(missing), err=True)
         sys.exit(1)
     if frame.empty:
@@ -300,13 +342,30 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
     type=click.IntRange(min=1),
     help="How many transactions to print.",
 )
-def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
-    from assets.batches.detail import batch_detail, format_money, format_timestamp
-    from assets.batches.outcomes import NIPR_REASON_STATUSES, line_reason, reason_counts
+@click.option(
+    "--offset",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many transactions to skip before printing (with --limit: the next page).",
+)
+def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None:
+    from assets.batches.detail import (
+        batch_detail,
+        format_money,
+        format_timestamp,
+        reason_counts_of_batch,
+    )
+    from assets.batches.outcomes import NIPR_REASON_STATUSES, line_reason
     from assets.rules.business_day import nipr_business_date
     from npnflow.display import is_missing, shown
 
-    detail = _in_one_transaction(lambda connection: batch_detail(connection, batch_id))
+    # Only the lines printed are read (LIMIT/OFFSET); the counts and fees are the database's.
+    def read(connection: Connection) -> tuple[BatchDetail, pd.DataFrame]:
+        page = batch_detail(connection, batch_id, limit=None if show_all else limit, offset=offset)
+        return page, reason_counts_of_batch(connection, batch_id)
+
+    detail, reasons = _reading(read)
     b = detail.batch
     upload = shown(b["upload_object_key"], "") or shown(b["upload_id"], "no upload")
     click.echo(
@@ -334,16 +393,21 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
                 _fee_cell(c.estimated_fees),
                 _nipr_fee_cell(c.estimated_nipr_fees, c.status),
             ]
-            for c in reason_counts(detail.transactions).itertuples(index=False)
+            for c in reasons.itertuples(index=False)
         ],
         ["status", "reason", "transactions", "estimated fees", "nipr fees"],
     )
 
-    transactions = detail.transactions
-    listed = transactions if show_all else transactions.head(limit)
-    heading = f"\nTransactions ({len(transactions)})"
-    if len(listed) < len(transactions):
-        heading += f", the first {len(listed)}; --all prints every one"
+    listed, total = detail.transactions, detail.transactions_total
+    heading = f"\nTransactions ({total})"
+    if offset and len(listed):
+        heading += f", {offset + 1} to {offset + len(listed)}"
+    elif offset:
+        heading += f", none after the first {offset}"
+    elif len(listed) < total:
+        heading += f", the first {len(listed)}"
+    if offset + len(listed) < total or offset:
+        heading += "; --all prints every one"
     click.echo(heading + ":")
     # A termination has no category, license or JIT hold; it has a reason code and a date.
     termination = b["kind"] == "termination"
@@ -403,16 +467,19 @@ def batches_show(batch_id: str, show_all: bool, limit: int) -> None:
         ],
     )
 
-    rejections = detail.request_rejections
-    if len(rejections):
-        shown_rejections = rejections if show_all else rejections.head(limit)
+    shown_rejections, rejected = detail.request_rejections, detail.request_rejections_total
+    if len(shown_rejections):
         click.echo(
             f"\nRequest rows of this upload for CoCode {b['cocode']} that created no "
-            f"transaction ({len(rejections)}"
+            f"transaction ({rejected}"
             + (
-                f", the first {len(shown_rejections)}"
-                if len(shown_rejections) < len(rejections)
-                else ""
+                f", {offset + 1} to {offset + len(shown_rejections)}"
+                if offset
+                else (
+                    f", the first {len(shown_rejections)}"
+                    if len(shown_rejections) < rejected
+                    else ""
+                )
             )
             + "):"
         )

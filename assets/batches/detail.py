@@ -110,6 +110,10 @@ class BatchDetail:
     request_rejections: pd.DataFrame  # the upload's rows (this CoCode) that made no transaction
     # NIPR's own fee over `Ready to Submit`, invoiced by NIPR apart from the state fees above.
     nipr_fees_to_send: Decimal = Decimal("0.00")
+    # Every line and rejected row of the batch, also when `transactions` and
+    # `request_rejections` hold only a page of them (`batch_detail(..., limit=...)`).
+    transactions_total: int = 0
+    request_rejections_total: int = 0
 
     @property
     def batch_id(self) -> str:
@@ -348,43 +352,123 @@ def fees_in(counts: pd.DataFrame, status: str, column: str = "estimated_fees") -
     return money(sum((f for f in fees if f is not None), Decimal(0)))
 
 
-def batch_detail(connection: Connection, batch_id: str) -> BatchDetail:
-    """The batch, its transactions, its counts and fees, and its upload's rejected rows."""
+def batch_detail(
+    connection: Connection, batch_id: str, *, limit: int | None = None, offset: int = 0
+) -> BatchDetail:
+    """The batch, its transactions, its counts and fees, and its upload's rejected rows.
+
+    With `limit`, `transactions` and `request_rejections` hold only that page (from `offset`,
+    in the same order), read by LIMIT/OFFSET: a 50-line look at a 50,000-line batch reads 50
+    lines. The counts, fees and totals always cover the whole batch (GROUP BY in SQL).
+    """
     batch = read_batch(connection, batch_id)
     t = TABLES["transactions"]
+    statement = (
+        sa.select(*(t.c[name] for name in TRANSACTION_COLUMNS))
+        .where(t.c.batch_id == batch_id)
+        .order_by(t.c.request_row, t.c.state_code, t.c.loa_code, t.c.transaction_id)
+    )
     transactions = pd.DataFrame(
-        connection.execute(
-            sa.select(*(t.c[name] for name in TRANSACTION_COLUMNS))
-            .where(t.c.batch_id == batch_id)
-            .order_by(t.c.request_row, t.c.state_code, t.c.loa_code, t.c.transaction_id)
-        ).all(),
+        connection.execute(_page(statement, limit, offset)).all(),
         columns=list(TRANSACTION_COLUMNS),
     )
     counts = transaction_counts(connection, batch_id)
+    rejections, rejections_total = _request_rejections(connection, batch, limit, offset)
     return BatchDetail(
         batch=batch,
         transactions=transactions,
         counts=counts,
         fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT),
         fees_held=fees_in(counts, statuses.HELD_JIT),
-        request_rejections=_request_rejections(connection, batch),
+        request_rejections=rejections,
         nipr_fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES),
+        transactions_total=int(counts["transactions"].sum()),
+        request_rejections_total=rejections_total,
     )
 
 
-def _request_rejections(connection: Connection, batch: Mapping[str, Any]) -> pd.DataFrame:
+def _page(statement: sa.Select[Any], limit: int | None, offset: int) -> sa.Select[Any]:
+    if offset < 0 or (limit is not None and limit < 0):
+        raise ValueError(f"a page starts at 0 or later and holds 0 or more rows, not {offset}")
+    if limit is not None:
+        statement = statement.limit(limit)
+    return statement.offset(offset) if offset else statement
+
+
+def _request_rejections(
+    connection: Connection, batch: Mapping[str, Any], limit: int | None, offset: int
+) -> tuple[pd.DataFrame, int]:
     r = TABLES["request_rejections"]
     if batch["upload_id"] is None:
-        return pd.DataFrame(columns=list(REJECTION_COLUMNS))
-    return pd.DataFrame(
+        return pd.DataFrame(columns=list(REJECTION_COLUMNS)), 0
+    mine = (
+        r.c.upload_id == batch["upload_id"],
+        r.c.cocode == batch["cocode"],
+        r.c.kind == batch["kind"],
+    )
+    frame = pd.DataFrame(
         connection.execute(
-            sa.select(*(r.c[name] for name in REJECTION_COLUMNS))
-            .where(
-                r.c.upload_id == batch["upload_id"],
-                r.c.cocode == batch["cocode"],
-                r.c.kind == batch["kind"],
+            _page(
+                sa.select(*(r.c[name] for name in REJECTION_COLUMNS))
+                .where(*mine)
+                .order_by(r.c.request_row, r.c.state_code, r.c.id),
+                limit,
+                offset,
             )
-            .order_by(r.c.request_row, r.c.state_code, r.c.id)
         ).all(),
         columns=list(REJECTION_COLUMNS),
+    )
+    if limit is None:
+        return frame, len(frame)
+    total = connection.execute(sa.select(sa.func.count()).select_from(r).where(*mine)).scalar()
+    return frame, int(total or 0)
+
+
+def reason_counts_of_batch(connection: Connection, batch_id: str) -> pd.DataFrame:
+    """`outcomes.reason_counts` of the whole batch, counted by the database: lines per
+    (status, shown reason) with their fees, without reading the lines.
+
+    Grouped in SQL by status, eligibility reason and, for the statuses whose reason is NIPR's
+    message (Rejected, Error), that message; the groups that read alike (a blank message reads
+    as the eligibility reason) are merged here, in the order `reason_counts` gives.
+    """
+    from assets.batches.outcomes import NIPR_REASON_STATUSES, line_reason
+
+    t = TABLES["transactions"]
+    message = sa.case(
+        (t.c.status.in_(sorted(NIPR_REASON_STATUSES)), t.c.nipr_message), else_=None
+    ).label("nipr_message")
+    rows = connection.execute(
+        sa.select(
+            t.c.status,
+            t.c.eligibility_reason,
+            message,
+            sa.func.count().label("transactions"),
+            sa.func.sum(t.c.estimated_fee).label("estimated_fees"),
+            sa.func.sum(t.c.estimated_nipr_fee).label("estimated_nipr_fees"),
+        )
+        .where(t.c.batch_id == batch_id)
+        .group_by(t.c.status, t.c.eligibility_reason, message)
+    ).all()
+    columns = ["status", "reason", "transactions", "estimated_fees", "estimated_nipr_fees"]
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        reason = line_reason(row.status, row.eligibility_reason, row.nipr_message)
+        group = groups.setdefault(
+            (str(row.status), reason or ""),
+            {"transactions": 0, "estimated_fees": None, "estimated_nipr_fees": None},
+        )
+        group["transactions"] += int(row.transactions)
+        for total in ("estimated_fees", "estimated_nipr_fees"):
+            value = getattr(row, total)
+            if value is not None:
+                group[total] = money((group[total] or Decimal(0)) + money(value))
+    order = {s: i for i, s in enumerate(statuses.TRANSACTION_STATUSES)}
+    ordered = sorted(
+        groups.items(),
+        key=lambda item: (order.get(item[0][0], len(order)), -item[1]["transactions"], item[0]),
+    )
+    return pd.DataFrame(
+        [{"status": status, "reason": reason, **group} for (status, reason), group in ordered],
+        columns=columns,
     )
