@@ -45,51 +45,6 @@ def batches() -> None:
     pass
 
 
-# How long a read waits for a writer's lock on the SQLite file: resources/database.py's
-# SQLITE_BUSY_TIMEOUT_SECONDS (that module is a Dagster resource: importing it imports Dagster).
-_SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
-
-
-def _reading(work: Callable[[Connection], T]) -> T:
-    """Run the read-only `work(connection)` in one database transaction; an unknown batch
-    exits 1.
-
-    A plain SQLAlchemy engine, not the OperationalDatabase resource: `batches list` and
-    `batches show` import neither Dagster nor the resource (half a second of a command that
-    prints in a tenth). The same migration check as `_on_the_database`, the same message.
-    """
-    import sqlalchemy as sa
-    from sqlalchemy.pool import NullPool
-
-    from assets.batches.detail import BatchNotFound
-    from schemas.migrate import current_revision, head_revision
-
-    url = paths.database_url()
-    current, head = current_revision(url), head_revision()
-    if current != head:
-        shown_url = sa.make_url(url).render_as_string(hide_password=True)
-        click.echo(
-            f"The operational database is at migration {current or 'none'}, the code needs "
-            f"{head}. Run `npnflow db upgrade` (database: {shown_url}).",
-            err=True,
-        )
-        sys.exit(1)
-    sqlite = url.startswith("sqlite")
-    engine = sa.create_engine(
-        url,
-        poolclass=NullPool,
-        connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_SECONDS} if sqlite else {},
-    )
-    try:
-        with engine.begin() as connection:
-            return work(connection)
-    except BatchNotFound as missing:
-        click.echo(str(missing), err=True)
-        sys.exit(1)
-    finally:
-        engine.dispose()
-
-
 def _on_the_database(work: Callable[[OperationalDatabase], T]) -> T:
     """Run `work(database)`, which opens its own transaction; a refusal exits 1.
 
@@ -222,6 +177,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
     from assets.batches.detail import format_money, format_timestamp, list_batches
     from assets.batches.outcomes import describe_counts, status_counts
     from npnflow.display import fit_rows, shown
+    from npnflow.read_only import reading
 
     # The upload look-up reads with pandera's schemas: imported only when --upload asks for it.
     not_found: tuple[type[Exception], ...] = ()
@@ -251,7 +207,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
         return frame, status_counts(connection, frame["batch_id"])
 
     try:
-        frame, counts = _reading(read)
+        frame, counts = reading(read)
     except not_found as missing:
         click.echo(str(missing), err=True)
         sys.exit(1)
@@ -358,14 +314,15 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
     )
     from assets.batches.outcomes import NIPR_REASON_STATUSES, line_reason
     from assets.rules.business_day import nipr_business_date
-    from npnflow.display import is_missing, shown
+    from npnflow.display import is_missing, page_note, shown
+    from npnflow.read_only import reading
 
     # Only the lines printed are read (LIMIT/OFFSET); the counts and fees are the database's.
     def read(connection: Connection) -> tuple[BatchDetail, pd.DataFrame]:
         page = batch_detail(connection, batch_id, limit=None if show_all else limit, offset=offset)
         return page, reason_counts_of_batch(connection, batch_id)
 
-    detail, reasons = _reading(read)
+    detail, reasons = reading(read)
     b = detail.batch
     upload = shown(b["upload_object_key"], "") or shown(b["upload_id"], "no upload")
     click.echo(
@@ -399,16 +356,7 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
     )
 
     listed, total = detail.transactions, detail.transactions_total
-    heading = f"\nTransactions ({total})"
-    if offset and len(listed):
-        heading += f", {offset + 1} to {offset + len(listed)}"
-    elif offset:
-        heading += f", none after the first {offset}"
-    elif len(listed) < total:
-        heading += f", the first {len(listed)}"
-    if offset + len(listed) < total or offset:
-        heading += "; --all prints every one"
-    click.echo(heading + ":")
+    click.echo(f"\nTransactions ({total}){page_note(total, len(listed), offset)}:")
     # A termination has no category, license or JIT hold; it has a reason code and a date.
     termination = b["kind"] == "termination"
     today = nipr_business_date()

@@ -98,3 +98,17 @@ def fit_rows(
         for row in fitted:
             row[index] = shorten(row[index], widths[index], keep_end=index in keep_end)
     return fitted
+
+
+def page_note(total: int, shown: int, offset: int) -> str:
+    """What a heading says of a page of `shown` of `total` lines from `offset`: "" when it is
+    every line, ", the first 50; --all prints every one", ", 51 to 100; --all ..."."""
+    if offset and shown:
+        note = f", {offset + 1} to {offset + shown}"
+    elif offset:
+        note = f", none after the first {offset}"
+    elif shown < total:
+        note = f", the first {shown}"
+    else:
+        return ""
+    return note + "; --all prints every one"

@@ -90,3 +90,30 @@ def test_a_lazy_group_runs_its_subcommands_and_their_help():
     for subcommand in ("list", "show", "approve", "reject", "retry"):
         assert f"  {subcommand} " in result.output
     assert CliRunner().invoke(main, ["no-such-command"]).exit_code == 2
+
+
+def test_the_quick_migration_check_reads_the_head_alembic_reads(tmp_path):
+    from npnflow.read_only import head_of_migration_files
+    from schemas.migrate import head_revision
+
+    assert head_of_migration_files() == head_revision()
+    # A file that does not read plainly leaves the decision to Alembic.
+    (tmp_path / "0001_a.py").write_text('revision = "0001"\ndown_revision = None\n')
+    (tmp_path / "0002_b.py").write_text('revision = "0002"\ndown_revision = "0001"\n')
+    assert head_of_migration_files(tmp_path) == "0002"
+    (tmp_path / "0003_c.py").write_text("revision = make_revision()\n")
+    assert head_of_migration_files(tmp_path) is None
+
+
+def test_batches_list_refuses_a_database_one_migration_behind(tmp_path, monkeypatch):
+    from schemas.migrate import head_revision
+
+    url = f"sqlite:///{tmp_path / 'npnflow.db'}"
+    upgrade(url, revision="0011")
+    monkeypatch.setenv("NPNFLOW_DATABASE_URL", url)
+    result = CliRunner().invoke(main, ["batches", "list"])
+    assert result.exit_code == 1
+    assert (
+        f"The operational database is at migration 0011, the code needs {head_revision()}. "
+        "Run `npnflow db upgrade`" in result.stderr
+    )
