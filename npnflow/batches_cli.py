@@ -20,6 +20,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from dagster import AssetObservation, DagsterInstance
     from sqlalchemy.engine import Connection
 
-    from assets.batches.detail import BatchDetail
     from resources.database import OperationalDatabase
 
 T = TypeVar("T")
@@ -90,20 +90,21 @@ def _fee_cell(value: Decimal | float | int | None) -> str:
 def _nipr_fee_cell(value: Decimal | float | int | None, status: str | None) -> str:
     """NIPR's fee of a line (or of a status's lines): blank where nothing is sent (Not
     Eligible, Recorded, Held (JIT), Cancelled), so no NIPR fee is ever shown for them."""
-    from assets.rules.nipr_fees import SENT_STATUSES
+    from assets.batches.detail import NIPR_FEE_STATUSES
 
-    return _fee_cell(value) if status in SENT_STATUSES else ""
+    return _fee_cell(value) if status in NIPR_FEE_STATUSES else ""
 
 
 def _jit_cell(line: dict[str, object], today: dt.date) -> object:
     """A JIT line's hold, deadline and `Late JIT Filing` flag (submitted after its due date,
     or still unsent past it); blank for a line that is not JIT."""
-    from assets.jit.listing import late_jit_filing
-    from assets.jit.rules import LATE_JIT_FILING
-
     due = line.get("jit_due_date")
     if _cell(due) in ("", "-"):
         return line.get("is_jit")
+    # Only for a line with a deadline: the JIT rules import pandas.
+    from assets.jit.listing import late_jit_filing
+    from assets.jit.rules import LATE_JIT_FILING
+
     text = f"due {str(due)[:10]}"
     return f"{text}, {LATE_JIT_FILING}" if late_jit_filing(line, today) else text
 
@@ -306,23 +307,18 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
     help="How many transactions to skip before printing (with --limit: the next page).",
 )
 def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None:
-    from assets.batches.detail import (
-        batch_detail,
-        format_money,
-        format_timestamp,
-        reason_counts_of_batch,
-    )
+    from assets.batches.detail import NIPR_FEES, batch_page, format_money, format_timestamp
     from assets.batches.outcomes import NIPR_REASON_STATUSES, line_reason
     from assets.rules.business_day import nipr_business_date
     from npnflow.display import is_missing, page_note, shown
     from npnflow.read_only import reading
 
     # Only the lines printed are read (LIMIT/OFFSET); the counts and fees are the database's.
-    def read(connection: Connection) -> tuple[BatchDetail, pd.DataFrame]:
-        page = batch_detail(connection, batch_id, limit=None if show_all else limit, offset=offset)
-        return page, reason_counts_of_batch(connection, batch_id)
-
-    detail, reasons = reading(read)
+    detail = reading(
+        lambda connection: batch_page(
+            connection, batch_id, limit=None if show_all else limit, offset=offset
+        )
+    )
     b = detail.batch
     upload = shown(b["upload_object_key"], "") or shown(b["upload_id"], "no upload")
     click.echo(
@@ -350,18 +346,18 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
                 _fee_cell(c.estimated_fees),
                 _nipr_fee_cell(c.estimated_nipr_fees, c.status),
             ]
-            for c in reasons.itertuples(index=False)
+            for c in (SimpleNamespace(**r) for r in detail.reasons)
         ],
         ["status", "reason", "transactions", "estimated fees", "nipr fees"],
     )
 
-    listed, total = detail.transactions, detail.transactions_total
+    listed, total = detail.lines, detail.lines_total
     click.echo(f"\nTransactions ({total}){page_note(total, len(listed), offset)}:")
     # A termination has no category, license or JIT hold; it has a reason code and a date.
     termination = b["kind"] == "termination"
     today = nipr_business_date()
     rows = []
-    for t in listed.itertuples(index=False):
+    for t in listed:
         line = (
             [t.loa_code, t.termination_reason_code, t.effective_date]
             if termination
@@ -415,7 +411,7 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
         ],
     )
 
-    shown_rejections, rejected = detail.request_rejections, detail.request_rejections_total
+    shown_rejections, rejected = detail.rejections, detail.rejections_total
     if len(shown_rejections):
         click.echo(
             f"\nRequest rows of this upload for CoCode {b['cocode']} that created no "
@@ -434,12 +430,13 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
         _echo_table(
             [
                 [r.request_row, r.npn, r.state_code, r.loa_category, r.eligibility_reason, r.status]
-                for r in shown_rejections.itertuples(index=False)
+                for r in shown_rejections
             ],
             ["row", "npn", "state", "category", "reason", "status"],
         )
 
     ready, held = detail.count(statuses.READY_TO_SUBMIT), detail.count(statuses.HELD_JIT)
+    nipr_fees = detail.fees(statuses.READY_TO_SUBMIT, NIPR_FEES)
     # Before approval this is the bill to approve; afterwards, what the run has yet to send.
     to_send = (
         "To send on approval"
@@ -447,14 +444,14 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
         else "Ready to Submit, not sent yet"
     )
     click.echo(
-        f"\n{to_send}: {format_money(detail.fees_to_send)} "
+        f"\n{to_send}: {format_money(detail.fees(statuses.READY_TO_SUBMIT))} "
         f"({_plural(ready, 'transaction')} Ready to Submit). "
-        f"Held (JIT): {format_money(detail.fees_held)} ({_plural(held, 'transaction')}), "
-        "not sent by approval."
+        f"Held (JIT): {format_money(detail.fees(statuses.HELD_JIT))} "
+        f"({_plural(held, 'transaction')}), not sent by approval."
     )
     # NIPR bills its own fee apart from the state fees (DOMAIN 2.4): shown beside, not added in.
     click.echo(
-        f"NIPR transaction fees: {format_money(detail.nipr_fees_to_send)} on the "
+        f"NIPR transaction fees: {format_money(nipr_fees)} on the "
         f"{_plural(ready, 'transaction')} Ready to Submit, invoiced by NIPR apart from the "
         "state fees (none for Held (JIT), Recorded or Not Eligible lines)."
     )

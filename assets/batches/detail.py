@@ -12,17 +12,23 @@ unambiguously); naive datetimes read back are therefore UTC.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from schemas import statuses
 from schemas.tables import TABLES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported by the functions that build frames, not here: `npnflow batches show`
+# reads a page of lines as rows (`batch_page`) and starts without it.
 
 CENT = Decimal("0.01")
 #: The counts' column of NIPR's own fees (`fees_in(counts, status, NIPR_FEES)`).
@@ -110,10 +116,6 @@ class BatchDetail:
     request_rejections: pd.DataFrame  # the upload's rows (this CoCode) that made no transaction
     # NIPR's own fee over `Ready to Submit`, invoiced by NIPR apart from the state fees above.
     nipr_fees_to_send: Decimal = Decimal("0.00")
-    # Every line and rejected row of the batch, also when `transactions` and
-    # `request_rejections` hold only a page of them (`batch_detail(..., limit=...)`).
-    transactions_total: int = 0
-    request_rejections_total: int = 0
 
     @property
     def batch_id(self) -> str:
@@ -133,9 +135,20 @@ class BatchDetail:
 # ============================================================================================
 
 
+def is_missing_value(value: object) -> bool:
+    """pandas' isna of one value (None, NaN, NaT, NA), without importing pandas: a value can
+    be one of pandas' own missing values only when pandas is loaded."""
+    if value is None:
+        return True
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        return bool(pandas.isna(value))
+    return isinstance(value, float | Decimal) and value != value  # NaN: unequal to itself
+
+
 def money(value: Decimal | float | int | None) -> Decimal:
     """A fee as exact cents: SQLite hands back sums as floats, PostgreSQL as Decimal."""
-    if value is None or pd.isna(value):
+    if is_missing_value(value):
         return Decimal("0.00")
     return Decimal(str(value)).quantize(CENT)
 
@@ -147,7 +160,7 @@ def format_money(value: Decimal | float | int | None) -> str:
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     # NaT too: a frame column of timestamps and blanks comes back as datetime64 with NaT.
-    if value is None or pd.isna(value):
+    if is_missing_value(value):
         return None
     if value.tzinfo is None:  # stored in UTC, read back from SQLite without an offset
         return value.replace(tzinfo=dt.UTC)
@@ -234,6 +247,8 @@ def list_batches(
     `nipr_fees_to_send` NIPR's own fee over the same lines (invoiced by NIPR apart from the
     state fees), `fees_held` over Held (JIT) (no NIPR fee: nothing held is sent).
     """
+    import pandas as pd
+
     if status is not None and status not in statuses.BATCH_STATUSES:
         raise ValueError(
             f"unknown batch status {status!r}; one of: {', '.join(statuses.BATCH_STATUSES)}"
@@ -296,6 +311,8 @@ def read_batch(connection: Connection, batch_id: str) -> dict[str, Any]:
 
 
 def transaction_counts(connection: Connection, batch_id: str) -> pd.DataFrame:
+    import pandas as pd
+
     t = TABLES["transactions"]
     rows = connection.execute(
         sa.select(
@@ -352,38 +369,49 @@ def fees_in(counts: pd.DataFrame, status: str, column: str = "estimated_fees") -
     return money(sum((f for f in fees if f is not None), Decimal(0)))
 
 
-def batch_detail(
-    connection: Connection, batch_id: str, *, limit: int | None = None, offset: int = 0
-) -> BatchDetail:
-    """The batch, its transactions, its counts and fees, and its upload's rejected rows.
+def batch_detail(connection: Connection, batch_id: str) -> BatchDetail:
+    """The batch, its transactions, its counts and fees, and its upload's rejected rows."""
+    import pandas as pd
 
-    With `limit`, `transactions` and `request_rejections` hold only that page (from `offset`,
-    in the same order), read by LIMIT/OFFSET: a 50-line look at a 50,000-line batch reads 50
-    lines. The counts, fees and totals always cover the whole batch (GROUP BY in SQL).
-    """
     batch = read_batch(connection, batch_id)
     t = TABLES["transactions"]
-    statement = (
-        sa.select(*(t.c[name] for name in TRANSACTION_COLUMNS))
-        .where(t.c.batch_id == batch_id)
-        .order_by(t.c.request_row, t.c.state_code, t.c.loa_code, t.c.transaction_id)
-    )
     transactions = pd.DataFrame(
-        connection.execute(_page(statement, limit, offset)).all(),
+        connection.execute(
+            sa.select(*(t.c[name] for name in TRANSACTION_COLUMNS))
+            .where(t.c.batch_id == batch_id)
+            .order_by(t.c.request_row, t.c.state_code, t.c.loa_code, t.c.transaction_id)
+        ).all(),
         columns=list(TRANSACTION_COLUMNS),
     )
     counts = transaction_counts(connection, batch_id)
-    rejections, rejections_total = _request_rejections(connection, batch, limit, offset)
     return BatchDetail(
         batch=batch,
         transactions=transactions,
         counts=counts,
         fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT),
         fees_held=fees_in(counts, statuses.HELD_JIT),
-        request_rejections=rejections,
+        request_rejections=_request_rejections(connection, batch),
         nipr_fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES),
-        transactions_total=int(counts["transactions"].sum()),
-        request_rejections_total=rejections_total,
+    )
+
+
+def _request_rejections(connection: Connection, batch: Mapping[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    r = TABLES["request_rejections"]
+    if batch["upload_id"] is None:
+        return pd.DataFrame(columns=list(REJECTION_COLUMNS))
+    return pd.DataFrame(
+        connection.execute(
+            sa.select(*(r.c[name] for name in REJECTION_COLUMNS))
+            .where(
+                r.c.upload_id == batch["upload_id"],
+                r.c.cocode == batch["cocode"],
+                r.c.kind == batch["kind"],
+            )
+            .order_by(r.c.request_row, r.c.state_code, r.c.id)
+        ).all(),
+        columns=list(REJECTION_COLUMNS),
     )
 
 
@@ -395,38 +423,20 @@ def _page(statement: sa.Select[Any], limit: int | None, offset: int) -> sa.Selec
     return statement.offset(offset) if offset else statement
 
 
-def _request_rejections(
-    connection: Connection, batch: Mapping[str, Any], limit: int | None, offset: int
-) -> tuple[pd.DataFrame, int]:
-    r = TABLES["request_rejections"]
-    if batch["upload_id"] is None:
-        return pd.DataFrame(columns=list(REJECTION_COLUMNS)), 0
-    mine = (
-        r.c.upload_id == batch["upload_id"],
-        r.c.cocode == batch["cocode"],
-        r.c.kind == batch["kind"],
-    )
-    frame = pd.DataFrame(
-        connection.execute(
-            _page(
-                sa.select(*(r.c[name] for name in REJECTION_COLUMNS))
-                .where(*mine)
-                .order_by(r.c.request_row, r.c.state_code, r.c.id),
-                limit,
-                offset,
-            )
-        ).all(),
-        columns=list(REJECTION_COLUMNS),
-    )
-    if limit is None:
-        return frame, len(frame)
-    total = connection.execute(sa.select(sa.func.count()).select_from(r).where(*mine)).scalar()
-    return frame, int(total or 0)
+REASON_COUNT_COLUMNS = ("status", "reason", "transactions", "estimated_fees", "estimated_nipr_fees")
+#: The statuses of a line NIPR receives, whose NIPR fee is shown: assets/rules/nipr_fees.py's
+#: SENT_STATUSES (that module imports pandas; tests/unit/test_batches_show_pages.py checks
+#: that the two agree).
+NIPR_FEE_STATUSES: frozenset[str] = frozenset(
+    {statuses.READY_TO_SUBMIT}
+    | statuses.IN_FLIGHT_TRANSACTION_STATUSES
+    | {statuses.ACCEPTED, statuses.REJECTED, statuses.ERROR}
+)
 
 
-def reason_counts_of_batch(connection: Connection, batch_id: str) -> pd.DataFrame:
-    """`outcomes.reason_counts` of the whole batch, counted by the database: lines per
-    (status, shown reason) with their fees, without reading the lines.
+def reason_counts_of_batch(connection: Connection, batch_id: str) -> list[dict[str, Any]]:
+    """`outcomes.reason_counts` of the whole batch as rows (REASON_COUNT_COLUMNS), counted by
+    the database: lines per (status, shown reason) with their fees, without reading the lines.
 
     Grouped in SQL by status, eligibility reason and, for the statuses whose reason is NIPR's
     message (Rejected, Error), that message; the groups that read alike (a blank message reads
@@ -450,7 +460,6 @@ def reason_counts_of_batch(connection: Connection, batch_id: str) -> pd.DataFram
         .where(t.c.batch_id == batch_id)
         .group_by(t.c.status, t.c.eligibility_reason, message)
     ).all()
-    columns = ["status", "reason", "transactions", "estimated_fees", "estimated_nipr_fees"]
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         reason = line_reason(row.status, row.eligibility_reason, row.nipr_message)
@@ -468,7 +477,73 @@ def reason_counts_of_batch(connection: Connection, batch_id: str) -> pd.DataFram
         groups.items(),
         key=lambda item: (order.get(item[0][0], len(order)), -item[1]["transactions"], item[0]),
     )
-    return pd.DataFrame(
-        [{"status": status, "reason": reason, **group} for (status, reason), group in ordered],
-        columns=columns,
+    return [{"status": status, "reason": reason, **group} for (status, reason), group in ordered]
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    """One batch as `npnflow batches show` prints it: the whole batch's counts and fees, and
+    one page of its lines and of its upload's rejected rows, as rows (no pandas)."""
+
+    batch: dict[str, Any]
+    reasons: list[dict[str, Any]]  # reason_counts_of_batch
+    lines: Sequence[Row[Any]]  # TRANSACTION_COLUMNS, in the order of batch_detail
+    lines_total: int
+    rejections: Sequence[Row[Any]]  # REJECTION_COLUMNS
+    rejections_total: int
+
+    def count(self, status: str) -> int:
+        return sum(r["transactions"] for r in self.reasons if r["status"] == status)
+
+    def fees(self, status: str, column: str = "estimated_fees") -> Decimal:
+        """As `fees_in` of batch_detail's counts: the state's fees, or NIPR's (NIPR_FEES)."""
+        found = (r[column] for r in self.reasons if r["status"] == status)
+        return money(sum((f for f in found if f is not None), Decimal(0)))
+
+
+def batch_page(
+    connection: Connection, batch_id: str, *, limit: int | None, offset: int = 0
+) -> BatchPage:
+    """The batch with `limit` of its lines from `offset` (all with None), read by
+    LIMIT/OFFSET: a 50-line look at a 50,000-line batch reads 50 lines, and counts the rest
+    in SQL. Raises BatchNotFound."""
+    batch = read_batch(connection, batch_id)
+    t, r = TABLES["transactions"], TABLES["request_rejections"]
+    lines = connection.execute(
+        _page(
+            sa.select(*(t.c[name] for name in TRANSACTION_COLUMNS))
+            .where(t.c.batch_id == batch_id)
+            .order_by(t.c.request_row, t.c.state_code, t.c.loa_code, t.c.transaction_id),
+            limit,
+            offset,
+        )
+    ).all()
+    reasons = reason_counts_of_batch(connection, batch_id)
+    rejections: Sequence[Row[Any]] = []
+    rejections_total = 0
+    if batch["upload_id"] is not None:
+        mine = (
+            r.c.upload_id == batch["upload_id"],
+            r.c.cocode == batch["cocode"],
+            r.c.kind == batch["kind"],
+        )
+        rejections = connection.execute(
+            _page(
+                sa.select(*(r.c[name] for name in REJECTION_COLUMNS))
+                .where(*mine)
+                .order_by(r.c.request_row, r.c.state_code, r.c.id),
+                limit,
+                offset,
+            )
+        ).all()
+        rejections_total = int(
+            connection.execute(sa.select(sa.func.count()).select_from(r).where(*mine)).scalar() or 0
+        )
+    return BatchPage(
+        batch=batch,
+        reasons=reasons,
+        lines=lines,
+        lines_total=sum(g["transactions"] for g in reasons),
+        rejections=rejections,
+        rejections_total=rejections_total,
     )

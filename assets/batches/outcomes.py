@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.batches.detail import money
+from assets.batches.detail import is_missing_value, money
+
+if TYPE_CHECKING:  # imported where a frame is built: `batches show` reads without pandas
+    import pandas as pd
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -48,7 +50,7 @@ _COUNT_WORDS: dict[str, str] = {
 
 
 def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    return value is None or (not isinstance(value, str) and is_missing_value(value))
 
 
 def line_reason(status: object, eligibility_reason: object, nipr_message: object) -> str | None:
@@ -62,6 +64,8 @@ def reason_counts(transactions: pd.DataFrame) -> pd.DataFrame:
     """Lines per (status, shown reason): columns status, reason, transactions,
     estimated_fees, estimated_nipr_fees (None where no line has a fee), in lifecycle order,
     then the largest groups."""
+    import pandas as pd
+
     columns = ["status", "reason", "transactions", "estimated_fees", "estimated_nipr_fees"]
     if transactions.empty:
         return pd.DataFrame(columns=columns)
