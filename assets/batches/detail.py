@@ -160,7 +160,7 @@ def format_money(value: Decimal | float | int | None) -> str:
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     # NaT too: a frame column of timestamps and blanks comes back as datetime64 with NaT.
-    if is_missing_value(value):
+    if value is None or is_missing_value(value):
         return None
     if value.tzinfo is None:  # stored in UTC, read back from SQLite without an offset
         return value.replace(tzinfo=dt.UTC)
