@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -31,7 +31,6 @@ from resources import paths
 from schemas import statuses
 
 if TYPE_CHECKING:
-    import pandas as pd
     from dagster import AssetObservation, DagsterInstance
     from sqlalchemy.engine import Connection
 
@@ -175,7 +174,7 @@ def _company(name: object, cocode: object) -> str:
     "creation times (wider than 120 columns).",
 )
 def batches_list(status: str | None, kind: str | None, upload_id: str | None, wide: bool) -> None:
-    from assets.batches.detail import format_money, format_timestamp, list_batches
+    from assets.batches.detail import format_money, format_timestamp, list_batch_rows
     from assets.batches.outcomes import describe_counts, status_counts
     from npnflow.display import fit_rows, shown
     from npnflow.read_only import reading
@@ -187,32 +186,34 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
 
         not_found = (UploadNotFound,)
 
-    def listed(connection: Connection) -> pd.DataFrame:
+    def listed(connection: Connection) -> list[dict[str, Any]]:
         if not upload_id:
-            return list_batches(connection, status=status, kind=kind)
+            return list_batch_rows(connection, status=status, kind=kind)
         # The upload as `npnflow uploads show` names it (id, key or file name); a name dropped
         # several times means the batches of each of its uploads (the newest may be a
-        # Duplicate, which made none).
-        import pandas as pd
-
+        # Duplicate, which made none), newest first, those without a time last.
         match = find_upload(connection, upload_id)
-        frames = [
-            list_batches(connection, status=status, kind=kind, upload_id=upload["upload_id"])
+        found = [
+            row
             for upload in (match.upload, *match.others)
+            for row in list_batch_rows(
+                connection, status=status, kind=kind, upload_id=upload["upload_id"]
+            )
         ]
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        return frame.sort_values("created_at", ascending=False, ignore_index=True)
+        dated = [row for row in found if row["created_at"] is not None]
+        undated = [row for row in found if row["created_at"] is None]
+        return sorted(dated, key=lambda row: row["created_at"], reverse=True) + undated
 
-    def read(connection: Connection) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
-        frame = listed(connection)
-        return frame, status_counts(connection, frame["batch_id"])
+    def read(connection: Connection) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+        found = listed(connection)
+        return found, status_counts(connection, [row["batch_id"] for row in found])
 
     try:
-        frame, counts = reading(read)
+        found, counts = reading(read)
     except not_found as missing:
         click.echo(str(missing), err=True)
         sys.exit(1)
-    if frame.empty:
+    if not found:
         filters = [
             f"{name} {value}"
             for name, value in (("status", status), ("kind", kind), ("upload", upload_id))
@@ -220,6 +221,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
         ]
         click.echo("No batches" + (f" with {', '.join(filters)}." if filters else " yet."))
         return
+    batches_found = [SimpleNamespace(**row) for row in found]
     if wide:
         rows = [
             [
@@ -242,7 +244,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
                 ),
                 format_timestamp(b.created_at),
             ]
-            for b in frame.itertuples(index=False)
+            for b in batches_found
         ]
         headers = [
             "batch",
@@ -275,7 +277,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
                     describe_counts(counts.get(b.batch_id, {})),
                     format_money(b.fees_to_send),
                 ]
-                for b in frame.itertuples(index=False)
+                for b in batches_found
             ],
             headers,
             LIST_WIDTH,
@@ -284,7 +286,7 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
         )
     _echo_table(rows, headers)
     click.echo(
-        f"{_plural(len(frame), 'batch', 'batches')}. `npnflow batches show ID` lists a batch's "
+        f"{_plural(len(found), 'batch', 'batches')}. `npnflow batches show ID` lists a batch's "
         "lines" + ("" if wide else "; --wide shows every column") + "."
     )
 

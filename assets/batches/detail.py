@@ -249,6 +249,59 @@ def list_batches(
     """
     import pandas as pd
 
+    rows = _listed_rows(connection, status, kind, upload_id)
+    frame = pd.DataFrame(
+        [{name: row[name] for name in LIST_COLUMNS} for row in rows], columns=list(LIST_COLUMNS)
+    )
+    for name in [*_COUNT_COLUMNS, "approval_version"]:
+        frame[name] = frame[name].astype("int64")
+    for name in _FEE_COLUMNS:
+        frame[name] = [
+            None if name == "estimated_fees" and v is None else money(v) for v in frame[name]
+        ]
+    for name in _LISTED_TIMES:
+        frame[name] = [as_utc(v) for v in frame[name]]
+    return frame
+
+
+_COUNT_COLUMNS = (
+    "transactions",
+    "ready_to_submit",
+    "held_jit",
+    "not_eligible",
+    "submitted",
+    "final",
+)
+_FEE_COLUMNS = ("estimated_fees", "fees_to_send", "nipr_fees_to_send", "fees_held")
+_LISTED_TIMES = ("approved_at", "created_at")
+
+
+def list_batch_rows(
+    connection: Connection,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    upload_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """`list_batches` as plain rows (LIST_COLUMNS), the values converted alike (counts as
+    int, fees as cents, times in UTC), without pandas: what `npnflow batches list` prints."""
+
+    def value(name: str, raw: Any) -> Any:
+        if name in _COUNT_COLUMNS or name == "approval_version":
+            return int(raw)
+        if name in _FEE_COLUMNS:
+            return None if name == "estimated_fees" and raw is None else money(raw)
+        return as_utc(raw) if name in _LISTED_TIMES else raw
+
+    return [
+        {name: value(name, row[name]) for name in LIST_COLUMNS}
+        for row in _listed_rows(connection, status, kind, upload_id)
+    ]
+
+
+def _listed_rows(
+    connection: Connection, status: str | None, kind: str | None, upload_id: str | None
+) -> list[Any]:
     if status is not None and status not in statuses.BATCH_STATUSES:
         raise ValueError(
             f"unknown batch status {status!r}; one of: {', '.join(statuses.BATCH_STATUSES)}"
@@ -259,18 +312,10 @@ def list_batches(
         )
     batches = TABLES["transaction_batches"]
     counts = _batch_counts_subquery()
-    count_columns = [
-        "transactions",
-        "ready_to_submit",
-        "held_jit",
-        "not_eligible",
-        "submitted",
-        "final",
-    ]
     statement = (
         _batch_select()
         .add_columns(
-            *(sa.func.coalesce(counts.c[name], 0).label(name) for name in count_columns),
+            *(sa.func.coalesce(counts.c[name], 0).label(name) for name in _COUNT_COLUMNS),
             counts.c.fees_to_send,
             counts.c.nipr_fees_to_send,
             counts.c.fees_held,
@@ -284,19 +329,7 @@ def list_batches(
         statement = statement.where(batches.c.kind == kind)
     if upload_id is not None:
         statement = statement.where(batches.c.upload_id == upload_id)
-    rows = [row._mapping for row in connection.execute(statement)]
-    frame = pd.DataFrame(
-        [{name: row[name] for name in LIST_COLUMNS} for row in rows], columns=list(LIST_COLUMNS)
-    )
-    for name in count_columns + ["approval_version"]:
-        frame[name] = frame[name].astype("int64")
-    for name in ("estimated_fees", "fees_to_send", "nipr_fees_to_send", "fees_held"):
-        frame[name] = [
-            None if name == "estimated_fees" and v is None else money(v) for v in frame[name]
-        ]
-    for name in ("approved_at", "created_at"):
-        frame[name] = [as_utc(v) for v in frame[name]]
-    return frame
+    return [row._mapping for row in connection.execute(statement)]
 
 
 def read_batch(connection: Connection, batch_id: str) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from assets.batches.detail import (
     batch_detail,
     batch_page,
     is_missing_value,
+    list_batch_rows,
+    list_batches,
     reason_counts_of_batch,
 )
 from assets.batches.outcomes import reason_counts
@@ -232,3 +234,17 @@ def test_show_offset_prints_the_next_page(url):
     last = _show("--offset", "120")
     assert f"Transactions ({LINES}), 121 to 130; --all prints every one:" in last
     assert _table(last, f"Transactions ({LINES})") == everything[120:]
+
+
+def test_the_listed_rows_are_the_listed_frames_values(url):
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.connect() as connection:
+        for filters in ({}, {"status": statuses.BATCH_SUBMITTED}, {"upload_id": "U-PAGES"}):
+            rows = list_batch_rows(connection, **filters)
+            frame = list_batches(connection, **filters)
+            assert len(rows) == len(frame) == 1
+            for row, expected in zip(rows, frame.to_dict("records"), strict=True):
+                assert list(row) == list(expected)
+                assert all(_same(row[c], expected[c]) for c in row), (row, expected)
+        assert list_batch_rows(connection, status=statuses.BATCH_COMPLETED) == []
+    engine.dispose()

@@ -18,7 +18,8 @@ from npnflow.cli import LAZY_COMMANDS, main
 from schemas.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("dagster", "dagster_dbt", "great_expectations")
+# pandas too: `batches list` and `show` read rows, not frames.
+HEAVY = ("dagster", "dagster_dbt", "great_expectations", "pandas")
 
 # Runs the command as `npnflow` does, then says which heavy packages it imported.
 PROBE = """
