@@ -1,0 +1,270 @@
+"""The initial sync's steps: fetch Entity Info replies as a bounded stream, and apply them
+many producers per transaction.
+
+Why a stream: a large carrier's first sync is 100k producers or more. Keeping a `Future` (and
+its parsed report) per producer until the end grew memory by 0.1 MB a producer; here at most
+`max_in_flight` replies are fetched or waiting at any time, and each is dropped once applied.
+
+Why batches: applying one producer costs a fixed ~70 ms of reads, frame work and writes
+whatever its size, while the fetch threads sit idle. A batch of a few hundred producers is
+one `read_current_rows`, one vectorised `apply_report` (each producer's scopes carry its own
+as-of: the time its reply was fetched) and one `write_application`, in one transaction.
+
+Failure isolation is kept: when a batch's transaction fails for a reason other than a
+transient database error (which fails the run, to be retried, as before), its producers are
+applied one by one (`sync_one`, one transaction each), so one bad producer never loses the
+others. Operator documentation: docs/nipr-sync.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from assets.nipr import store, sync_common
+from assets.nipr.current_state import DATA_TABLES, apply_report
+from assets.nipr.parsing import (
+    ENTITY_INFO,
+    ERROR_COLUMNS,
+    NiprReportError,
+    ParsedReport,
+    parse_pdb_report,
+)
+from assets.nipr.roster import NIPR_ERROR, SyncOutcome, classify_entity_info
+from resources.database import OperationalDatabase, is_transient_database_error
+from resources.nipr import NiprCallFailed, NiprClient
+
+__all__ = [
+    "FetchedEntityInfo",
+    "apply_batch",
+    "combine_entity_info",
+    "fetch_and_classify",
+    "fetch_entity_info",
+    "fetch_stream",
+    "sync_one",
+]
+
+T = TypeVar("T")
+
+_REPORT_FRAMES = ("producers", "licenses", "license_loas", "appointments", "reported_scopes")
+
+
+@dataclass
+class FetchedEntityInfo:
+    npn: str
+    report: ParsedReport | None
+    fetched_at: dt.datetime
+    error: str | None
+    outcome: SyncOutcome | None = None  # classify_entity_info's verdict, when already made
+
+
+# --------------------------------------------------------------------------------------------
+# Fetching
+# --------------------------------------------------------------------------------------------
+
+
+def fetch_entity_info(nipr: NiprClient, npn: str) -> FetchedEntityInfo:
+    """Fetch and parse one producer's Entity Info (in a worker thread)."""
+    try:
+        content = nipr.fetch_entity_info(npn)
+    except NiprCallFailed as error:
+        return FetchedEntityInfo(npn, None, sync_common.now(), str(error))
+    fetched_at = sync_common.now()
+    try:
+        report = parse_pdb_report(content, requested_npn=npn)
+    except NiprReportError as error:
+        return FetchedEntityInfo(npn, None, fetched_at, f"Entity Info for NPN {npn}: {error}")
+    return FetchedEntityInfo(npn, report, fetched_at, None)
+
+
+def fetch_and_classify(nipr: NiprClient, npn: str) -> FetchedEntityInfo:
+    """`fetch_entity_info`, plus the status the reply gives (decided in the worker thread); a
+    reply that is not applied is dropped at once."""
+    fetched = fetch_entity_info(nipr, npn)
+    fetched.outcome = outcome_of(fetched)
+    if not fetched.outcome.apply:
+        fetched.report = None
+    return fetched
+
+
+def outcome_of(fetched: FetchedEntityInfo) -> SyncOutcome:
+    if fetched.outcome is not None:
+        return fetched.outcome
+    if fetched.report is None:
+        return SyncOutcome(NIPR_ERROR, fetched.error or "no reply")
+    return classify_entity_info(fetched.report, fetched.npn)
+
+
+def fetch_stream(
+    fetch: Callable[[str], T], npns: Iterable[str], max_workers: int, max_in_flight: int
+) -> Iterator[T]:
+    """`fetch(npn)` for every NPN on `max_workers` threads, yielded as each completes.
+
+    At most `max_in_flight` calls are submitted and not yet handed to the caller at any time;
+    the pool is refilled (in the NPNs' order) before each hand-over, so the workers keep
+    fetching while the caller applies. Nothing is kept once handed over. When the caller
+    stops early, the calls not yet started are cancelled.
+    """
+    workers = max(1, max_workers)
+    bound = max(workers, max_in_flight)
+    waiting = iter(npns)
+    pending: set[Future[T]] = set()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+
+            def refill() -> None:
+                while len(pending) < bound:
+                    npn = next(waiting, None)
+                    if npn is None:
+                        return
+                    pending.add(pool.submit(fetch, npn))
+
+            refill()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                pending.difference_update(done)
+                refill()
+                for future in done:
+                    yield future.result()
+                del done
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+# --------------------------------------------------------------------------------------------
+# Applying
+# --------------------------------------------------------------------------------------------
+
+
+def apply_batch(
+    database: OperationalDatabase, batch: Sequence[FetchedEntityInfo], log: Any
+) -> tuple[list[tuple[str, SyncOutcome]], dict[str, int]]:
+    """Apply a batch of fetched replies and record every producer's status, in one
+    transaction. Returns each producer's outcome and the rows written per table.
+
+    A transient database error is raised (the run fails and is retried, as before). Any other
+    failure of the batch's transaction applies its producers one by one instead; the first
+    producer that fails on its own too is raised once the rest of the batch is stored.
+    """
+    outcomes = [(fetched.npn, outcome_of(fetched)) for fetched in batch]
+    try:
+        with database.begin() as connection:
+            written = _apply_together(connection, batch, outcomes)
+        return outcomes, written
+    except Exception as error:
+        if is_transient_database_error(error) or len(batch) == 1:
+            raise
+        log.warning(
+            f"Applying {len(batch)} producers together failed ({type(error).__name__}: "
+            f"{error}); applying them one by one."
+        )
+    return _apply_one_by_one(database, batch, log)
+
+
+def _apply_together(
+    connection: Any, batch: Sequence[FetchedEntityInfo], outcomes: list[tuple[str, SyncOutcome]]
+) -> dict[str, int]:
+    applying = [
+        fetched
+        for fetched, (_, outcome) in zip(batch, outcomes, strict=True)
+        if outcome.apply and fetched.report is not None
+    ]
+    written = dict.fromkeys(DATA_TABLES, 0)
+    if applying:
+        npns = [fetched.npn for fetched in applying]
+        current = store.read_current_rows(connection, npns)
+        application = apply_report(
+            current,
+            combine_entity_info([(f.npn, f.report) for f in applying if f.report is not None]),
+            data_as_of={fetched.npn: fetched.fetched_at for fetched in applying},
+            tracked_npns=npns,
+            applied_at=sync_common.now(),
+        )
+        store.write_application(connection, application)
+        written = {table: len(application.inserted[table]) for table in DATA_TABLES}
+    # last_synced_at: when NIPR last answered about the producer (not for NIPR Error).
+    store.set_sync_statuses(
+        connection,
+        [
+            (npn, outcome.status, None if outcome.status == NIPR_ERROR else fetched.fetched_at)
+            for fetched, (npn, outcome) in zip(batch, outcomes, strict=True)
+        ],
+    )
+    return written
+
+
+def _apply_one_by_one(
+    database: OperationalDatabase, batch: Sequence[FetchedEntityInfo], log: Any
+) -> tuple[list[tuple[str, SyncOutcome]], dict[str, int]]:
+    outcomes: list[tuple[str, SyncOutcome]] = []
+    written = dict.fromkeys(DATA_TABLES, 0)
+    failures: list[Exception] = []
+    for fetched in batch:
+        try:
+            outcome, counts = sync_one(database, fetched)
+        except Exception as error:
+            if is_transient_database_error(error):
+                raise
+            log.error(f"NPN {fetched.npn}: could not be stored ({type(error).__name__}: {error})")
+            failures.append(error)
+            continue
+        outcomes.append((fetched.npn, outcome))
+        for table, count in counts.items():
+            written[table] += count
+    if failures:
+        raise failures[0]
+    return outcomes, written
+
+
+def sync_one(
+    database: OperationalDatabase, fetched: FetchedEntityInfo
+) -> tuple[SyncOutcome, dict[str, int]]:
+    """Record one producer's outcome, and apply its Entity Info, in its own transaction."""
+    npn = fetched.npn
+    outcome = outcome_of(fetched)
+    written: dict[str, int] = {}
+    with database.begin() as connection:
+        if outcome.apply and fetched.report is not None:
+            current = store.read_current_rows(connection, [npn])
+            application = apply_report(
+                current,
+                fetched.report,
+                data_as_of=fetched.fetched_at,
+                tracked_npns=[npn],
+                applied_at=sync_common.now(),
+            )
+            store.write_application(connection, application)
+            written = {t: len(application.inserted[t]) for t in DATA_TABLES}
+        # last_synced_at: when NIPR last answered about the producer (not for NIPR Error).
+        synced_at = None if outcome.status == NIPR_ERROR else fetched.fetched_at
+        store.set_sync_status(connection, npn, outcome.status, synced_at=synced_at)
+    return outcome, written
+
+
+def combine_entity_info(reports: Sequence[tuple[str, ParsedReport]]) -> ParsedReport:
+    """Many producers' Entity Info replies as one report, each reply's rows limited to its
+    own producer (the rows of other NPNs are exactly what applying the reply alone, tracking
+    only its producer, ignores). `errors` is left empty: it was read when classifying."""
+    frames: dict[str, pd.DataFrame] = {}
+    for name in _REPORT_FRAMES:
+        parts = [getattr(report, name) for _, report in reports]
+        frame = pd.concat(parts, ignore_index=True)
+        owner = np.repeat(
+            np.array([npn for npn, _ in reports], dtype=object), [len(p) for p in parts]
+        )
+        own = (frame["npn"].astype(object).to_numpy() == owner).astype(bool)
+        frames[name] = frame if own.all() else frame[own].reset_index(drop=True)
+    firms = frozenset(npn for npn, report in reports if npn in report.firm_npns)
+    return ParsedReport(
+        report_kind=ENTITY_INFO,
+        errors=pd.DataFrame({c: pd.Series([], dtype=object) for c in ERROR_COLUMNS}),
+        firm_npns=firms,
+        **frames,
+    )
