@@ -5,10 +5,12 @@ Why a stream: a large carrier's first sync is 100k producers or more. Keeping a 
 its parsed report) per producer until the end grew memory by 0.1 MB a producer; here at most
 `max_in_flight` replies are fetched or waiting at any time, and each is dropped once applied.
 
-Why batches: applying one producer costs a fixed ~70 ms of reads, frame work and writes
-whatever its size, while the fetch threads sit idle. A batch of a few hundred producers is
-one `read_current_rows`, one vectorised `apply_report` (each producer's scopes carry its own
-as-of: the time its reply was fetched) and one `write_application`, in one transaction.
+Why batches: applying one producer cost a fixed ~70 ms of reads, frame work and statements
+whatever its size, while the fetch threads sat idle. A worker thread reads each reply into
+plain lists and decides its status (`initial_sync_parse.py`); a batch of up to a few hundred
+producers is then one `read_current_rows`, one report made of all their rows, one vectorised
+`apply_report` (each producer's scopes carry its own as-of: the time its reply was fetched),
+one `write_application` and one statement or so of statuses, in one transaction.
 
 Failure isolation is kept: when a batch's transaction fails for a reason other than a
 transient database error (which fails the run, to be retried, as before), its producers are
@@ -24,18 +26,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
-import pandas as pd
-
 from assets.nipr import store, sync_common
 from assets.nipr.current_state import DATA_TABLES, apply_report
-from assets.nipr.parsing import (
-    ENTITY_INFO,
-    ERROR_COLUMNS,
-    NiprReportError,
-    ParsedReport,
-    parse_pdb_report,
+from assets.nipr.initial_sync_parse import (
+    EntityInfoRows,
+    batch_report,
+    classify_reply,
+    read_entity_info,
+    rows_of_report,
 )
+from assets.nipr.parsing import NiprReportError, ParsedReport, parse_pdb_report
 from assets.nipr.roster import NIPR_ERROR, SyncOutcome, classify_entity_info
 from resources.database import OperationalDatabase, is_transient_database_error
 from resources.nipr import NiprCallFailed, NiprClient
@@ -43,7 +43,6 @@ from resources.nipr import NiprCallFailed, NiprClient
 __all__ = [
     "FetchedEntityInfo",
     "apply_batch",
-    "combine_entity_info",
     "fetch_and_classify",
     "fetch_entity_info",
     "fetch_stream",
@@ -52,8 +51,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-_REPORT_FRAMES = ("producers", "licenses", "license_loas", "appointments", "reported_scopes")
-
 
 @dataclass
 class FetchedEntityInfo:
@@ -61,7 +58,8 @@ class FetchedEntityInfo:
     report: ParsedReport | None
     fetched_at: dt.datetime
     error: str | None
-    outcome: SyncOutcome | None = None  # classify_entity_info's verdict, when already made
+    outcome: SyncOutcome | None = None  # the reply's sync status, when already decided
+    rows: EntityInfoRows | None = None  # the reply as lists (`fetch_and_classify`)
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,13 +82,28 @@ def fetch_entity_info(nipr: NiprClient, npn: str) -> FetchedEntityInfo:
 
 
 def fetch_and_classify(nipr: NiprClient, npn: str) -> FetchedEntityInfo:
-    """`fetch_entity_info`, plus the status the reply gives (decided in the worker thread); a
-    reply that is not applied is dropped at once."""
-    fetched = fetch_entity_info(nipr, npn)
-    fetched.outcome = outcome_of(fetched)
-    if not fetched.outcome.apply:
-        fetched.report = None
-    return fetched
+    """Fetch one producer's Entity Info, read it into lists and decide its status (in a
+    worker thread); a reply that is not applied is dropped at once. No frames are made:
+    a batch's are made together (`initial_sync_parse.py`)."""
+    try:
+        content = nipr.fetch_entity_info(npn)
+    except NiprCallFailed as error:
+        return _failed(npn, sync_common.now(), str(error))
+    fetched_at = sync_common.now()
+    try:
+        rows = read_entity_info(content, npn)
+    except NiprReportError as error:
+        return _failed(npn, fetched_at, f"Entity Info for NPN {npn}: {error}")
+    outcome = classify_reply(rows)
+    return FetchedEntityInfo(
+        npn, None, fetched_at, None, outcome=outcome, rows=rows if outcome.apply else None
+    )
+
+
+def _failed(npn: str, fetched_at: dt.datetime, error: str) -> FetchedEntityInfo:
+    return FetchedEntityInfo(
+        npn, None, fetched_at, error, outcome=SyncOutcome(NIPR_ERROR, error or "no reply")
+    )
 
 
 def outcome_of(fetched: FetchedEntityInfo) -> SyncOutcome:
@@ -99,6 +112,18 @@ def outcome_of(fetched: FetchedEntityInfo) -> SyncOutcome:
     if fetched.report is None:
         return SyncOutcome(NIPR_ERROR, fetched.error or "no reply")
     return classify_entity_info(fetched.report, fetched.npn)
+
+
+def _report_of(fetched: FetchedEntityInfo) -> ParsedReport | None:
+    if fetched.report is None and fetched.rows is not None:
+        return batch_report([fetched.rows])
+    return fetched.report
+
+
+def _rows_of(fetched: FetchedEntityInfo) -> EntityInfoRows | None:
+    if fetched.rows is None and fetched.report is not None:
+        return rows_of_report(fetched.report, fetched.npn)
+    return fetched.rows
 
 
 def fetch_stream(
@@ -171,19 +196,19 @@ def apply_batch(
 def _apply_together(
     connection: Any, batch: Sequence[FetchedEntityInfo], outcomes: list[tuple[str, SyncOutcome]]
 ) -> dict[str, int]:
-    applying = [
-        fetched
-        for fetched, (_, outcome) in zip(batch, outcomes, strict=True)
-        if outcome.apply and fetched.report is not None
-    ]
+    applying: list[tuple[FetchedEntityInfo, EntityInfoRows]] = []
+    for fetched, (_, outcome) in zip(batch, outcomes, strict=True):
+        rows = _rows_of(fetched) if outcome.apply else None
+        if rows is not None:
+            applying.append((fetched, rows))
     written = dict.fromkeys(DATA_TABLES, 0)
     if applying:
-        npns = [fetched.npn for fetched in applying]
+        npns = [fetched.npn for fetched, _ in applying]
         current = store.read_current_rows(connection, npns)
         application = apply_report(
             current,
-            combine_entity_info([(f.npn, f.report) for f in applying if f.report is not None]),
-            data_as_of={fetched.npn: fetched.fetched_at for fetched in applying},
+            batch_report([rows for _, rows in applying]),
+            data_as_of={fetched.npn: fetched.fetched_at for fetched, _ in applying},
             tracked_npns=npns,
             applied_at=sync_common.now(),
         )
@@ -229,13 +254,14 @@ def sync_one(
     """Record one producer's outcome, and apply its Entity Info, in its own transaction."""
     npn = fetched.npn
     outcome = outcome_of(fetched)
+    report = _report_of(fetched) if outcome.apply else None
     written: dict[str, int] = {}
     with database.begin() as connection:
-        if outcome.apply and fetched.report is not None:
+        if report is not None:
             current = store.read_current_rows(connection, [npn])
             application = apply_report(
                 current,
-                fetched.report,
+                report,
                 data_as_of=fetched.fetched_at,
                 tracked_npns=[npn],
                 applied_at=sync_common.now(),
@@ -246,25 +272,3 @@ def sync_one(
         synced_at = None if outcome.status == NIPR_ERROR else fetched.fetched_at
         store.set_sync_status(connection, npn, outcome.status, synced_at=synced_at)
     return outcome, written
-
-
-def combine_entity_info(reports: Sequence[tuple[str, ParsedReport]]) -> ParsedReport:
-    """Many producers' Entity Info replies as one report, each reply's rows limited to its
-    own producer (the rows of other NPNs are exactly what applying the reply alone, tracking
-    only its producer, ignores). `errors` is left empty: it was read when classifying."""
-    frames: dict[str, pd.DataFrame] = {}
-    for name in _REPORT_FRAMES:
-        parts = [getattr(report, name) for _, report in reports]
-        frame = pd.concat(parts, ignore_index=True)
-        owner = np.repeat(
-            np.array([npn for npn, _ in reports], dtype=object), [len(p) for p in parts]
-        )
-        own = (frame["npn"].astype(object).to_numpy() == owner).astype(bool)
-        frames[name] = frame if own.all() else frame[own].reset_index(drop=True)
-    firms = frozenset(npn for npn, report in reports if npn in report.firm_npns)
-    return ParsedReport(
-        report_kind=ENTITY_INFO,
-        errors=pd.DataFrame({c: pd.Series([], dtype=object) for c in ERROR_COLUMNS}),
-        firm_npns=firms,
-        **frames,
-    )
