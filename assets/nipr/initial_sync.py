@@ -52,9 +52,13 @@ __all__ = [
 # small enough that a batch's replies and frames stay a few MB.
 BATCH_PRODUCERS = 200
 BATCH_SECONDS = 1.0
-# Replies submitted and not yet applied, per worker: enough that the workers keep fetching
-# while a batch is applied, few enough that memory stays flat however many producers wait.
-IN_FLIGHT_PER_WORKER = 4
+# Replies submitted and not yet handed over, per worker: enough that the workers keep
+# fetching while a batch is applied (~1 s at 100 replies/s), few enough that memory stays
+# flat (a reply's rows are a few kB) however many producers wait.
+IN_FLIGHT_PER_WORKER = 32
+# This many producers in a row that could not be stored (each in its own transaction) is not
+# one bad producer but a database that refuses them all: the run stops there.
+UNSTORED_IN_A_ROW = 25
 
 
 class InitialSyncConfig(dg.Config):
@@ -84,6 +88,8 @@ class SyncRun:
     problems: list[dict[str, str]] = field(default_factory=list)
     rows_written: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DATA_TABLES, 0))
     seconds: float = 0.0
+    unstored: list[tuple[str, Exception]] = field(default_factory=list)
+    failing_in_a_row: int = 0  # producers that could not be stored since the last stored one
 
     @property
     def attempted(self) -> int:
@@ -171,12 +177,17 @@ def sync_producers(
     batch_started = 0.0
 
     def apply() -> None:
-        outcomes, written = apply_batch(database, batch, log)
-        for npn, outcome in outcomes:
-            run.record(npn, outcome, log)
-        for table, count in written.items():
-            run.rows_written[table] += count
+        result = apply_batch(database, batch, log)
         batch.clear()
+        for npn, outcome in result.outcomes:
+            run.record(npn, outcome, log)
+        for table, count in result.written.items():
+            run.rows_written[table] += count
+        run.unstored.extend(result.unstored)
+        run.failing_in_a_row = 0 if result.outcomes else run.failing_in_a_row + len(result.unstored)
+        if run.failing_in_a_row >= UNSTORED_IN_A_ROW:
+            # Not one bad producer: nothing can be stored (a schema, a permission...). Stop.
+            raise _unstored_error(run)
 
     for fetched in fetch_stream(fetch, npns, workers, in_flight):
         if not batch:
@@ -187,7 +198,20 @@ def sync_producers(
     if batch:
         apply()
     run.seconds = round(time.monotonic() - started, 2)
+    if run.unstored:
+        # The others are stored; these keep their status and are attempted again next run.
+        raise _unstored_error(run)
     return run
+
+
+def _unstored_error(run: SyncRun) -> Exception:
+    npn, first = run.unstored[0]
+    error = RuntimeError(
+        f"{len(run.unstored)} producer(s) could not be stored and keep their sync status "
+        f"(the others were synced); the first, NPN {npn}: {type(first).__name__}: {first}"
+    )
+    error.__cause__ = first
+    return error
 
 
 def initial_sync_metadata(run: SyncRun) -> dict[str, Any]:

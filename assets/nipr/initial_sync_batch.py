@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from assets.nipr import store, sync_common
@@ -41,6 +41,7 @@ from resources.database import OperationalDatabase, is_transient_database_error
 from resources.nipr import NiprCallFailed, NiprClient
 
 __all__ = [
+    "BatchResult",
     "FetchedEntityInfo",
     "apply_batch",
     "fetch_and_classify",
@@ -141,23 +142,28 @@ def fetch_stream(
     waiting = iter(npns)
     pending: set[Future[T]] = set()
     with ThreadPoolExecutor(max_workers=workers) as pool:
+
+        def refill(limit: int) -> None:
+            while len(pending) < limit:
+                npn = next(waiting, None)
+                if npn is None:
+                    return
+                pending.add(pool.submit(fetch, npn))
+
         try:
-
-            def refill() -> None:
-                while len(pending) < bound:
-                    npn = next(waiting, None)
-                    if npn is None:
-                        return
-                    pending.add(pool.submit(fetch, npn))
-
-            refill()
+            refill(bound)
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 pending.difference_update(done)
-                refill()
-                for future in done:
-                    yield future.result()
+                ready = list(done)
                 del done
+                while ready:
+                    future = ready.pop()
+                    # The replies not yet handed over (this one too) count against the bound.
+                    refill(bound - len(ready) - 1)
+                    yield future.result()
+                    del future
+                refill(bound)
         finally:
             for future in pending:
                 future.cancel()
@@ -168,28 +174,39 @@ def fetch_stream(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class BatchResult:
+    """What applying a batch did: each stored producer's outcome, rows written per table,
+    and the producers that could not be stored (left as they were, with the error)."""
+
+    outcomes: list[tuple[str, SyncOutcome]]
+    written: dict[str, int]
+    unstored: list[tuple[str, Exception]] = field(default_factory=list)
+
+
 def apply_batch(
     database: OperationalDatabase, batch: Sequence[FetchedEntityInfo], log: Any
-) -> tuple[list[tuple[str, SyncOutcome]], dict[str, int]]:
+) -> BatchResult:
     """Apply a batch of fetched replies and record every producer's status, in one
-    transaction. Returns each producer's outcome and the rows written per table.
+    transaction.
 
     A transient database error is raised (the run fails and is retried, as before). Any other
-    failure of the batch's transaction applies its producers one by one instead; the first
-    producer that fails on its own too is raised once the rest of the batch is stored.
+    failure of the batch's transaction applies its producers one by one instead, so one
+    producer that cannot be stored never loses the others; it is returned in `unstored`.
     """
     outcomes = [(fetched.npn, outcome_of(fetched)) for fetched in batch]
     try:
         with database.begin() as connection:
             written = _apply_together(connection, batch, outcomes)
-        return outcomes, written
+        return BatchResult(outcomes, written)
     except Exception as error:
-        if is_transient_database_error(error) or len(batch) == 1:
+        if is_transient_database_error(error):
             raise
-        log.warning(
-            f"Applying {len(batch)} producers together failed ({type(error).__name__}: "
-            f"{error}); applying them one by one."
-        )
+        if len(batch) > 1:
+            log.warning(
+                f"Applying {len(batch)} producers together failed ({type(error).__name__}: "
+                f"{error}); applying them one by one."
+            )
     return _apply_one_by_one(database, batch, log)
 
 
@@ -227,10 +244,8 @@ def _apply_together(
 
 def _apply_one_by_one(
     database: OperationalDatabase, batch: Sequence[FetchedEntityInfo], log: Any
-) -> tuple[list[tuple[str, SyncOutcome]], dict[str, int]]:
-    outcomes: list[tuple[str, SyncOutcome]] = []
-    written = dict.fromkeys(DATA_TABLES, 0)
-    failures: list[Exception] = []
+) -> BatchResult:
+    result = BatchResult([], dict.fromkeys(DATA_TABLES, 0))
     for fetched in batch:
         try:
             outcome, counts = sync_one(database, fetched)
@@ -238,14 +253,12 @@ def _apply_one_by_one(
             if is_transient_database_error(error):
                 raise
             log.error(f"NPN {fetched.npn}: could not be stored ({type(error).__name__}: {error})")
-            failures.append(error)
+            result.unstored.append((fetched.npn, error))
             continue
-        outcomes.append((fetched.npn, outcome))
+        result.outcomes.append((fetched.npn, outcome))
         for table, count in counts.items():
-            written[table] += count
-    if failures:
-        raise failures[0]
-    return outcomes, written
+            result.written[table] += count
+    return result
 
 
 def sync_one(
