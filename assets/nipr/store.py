@@ -1,8 +1,9 @@
 """Reads and writes of the NIPR sync tables, in SQLAlchemy Core, on a caller's Connection.
 
 Every function takes an open `Connection`, so the caller decides the transaction: the daily
-sync applies a whole run's days in one, the initial sync one per producer. Values always go
-as bound parameters; lists of NPNs are sent in chunks, within every backend's parameter limit.
+sync applies a whole run's days in one, the initial sync one per batch of producers. Values
+always go as bound parameters; lists of NPNs are sent in chunks, within every backend's
+parameter limit.
 
 Timestamps are written as UTC. SQLite keeps no offset (it hands back naive values, which
 mean UTC here); PostgreSQL keeps `timestamptz`.
