@@ -249,3 +249,27 @@ def test_fetches_in_flight_stay_within_the_bound(database, world, monkeypatch):
     # Started but not applied: at most the replies in flight plus the batch being gathered.
     assert max(ahead) <= bound + batch_size
     assert max(ahead) > batch_size  # the bound, not the batch alone, is what held it
+
+
+def test_statuses_set_together_keep_last_synced_at_where_nipr_did_not_answer(database):
+    a, b, c = npns_of(database)[:3]
+    with database.begin() as connection:
+        store.set_sync_status(connection, a, "Success", synced_at=T0)
+    later = T0 + dt.timedelta(days=1)
+    with database.begin() as connection:
+        store.set_sync_statuses(
+            connection, [(a, "NIPR Error", None), (b, "Success", later), (c, "Not Found", later)]
+        )
+        # Only NIPR Errors: the VALUES column holds nothing but NULLs.
+        store.set_sync_statuses(connection, [(UNREACHABLE, "NIPR Error", None)])
+    people = database.read_table("producers").set_index("npn")
+    assert people.loc[[a, b, c, UNREACHABLE], "sync_status"].tolist() == [
+        "NIPR Error",
+        "Success",
+        "Not Found",
+        "NIPR Error",
+    ]
+    synced = people["last_synced_at"]
+    assert store.utc(synced[a]) == T0  # kept: NIPR did not answer this time
+    assert store.utc(synced[b]) == store.utc(synced[c]) == later
+    assert pd.isna(synced[UNREACHABLE])
