@@ -36,7 +36,7 @@ Everything here is joins and anti-joins over frames; there is no Python loop per
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,7 +131,7 @@ class Application:
     """
 
     source: str
-    data_as_of: pd.Timestamp
+    data_as_of: pd.Timestamp  # the report's as-of (given per NPN: the newest of them)
     cleared: dict[str, pd.DataFrame]  # table -> (npn, state_code) whose rows are replaced
     deleted: dict[str, int]  # table -> rows those scopes held before
     inserted: dict[str, pd.DataFrame]  # table -> the report's rows for those scopes
@@ -178,7 +178,7 @@ def apply_report(
     current: CurrentRows,
     report: ParsedReport,
     *,
-    data_as_of: dt.datetime,
+    data_as_of: dt.datetime | Mapping[str, dt.datetime] | pd.Series,
     tracked_npns: Iterable[str],
     applied_at: dt.datetime,
     report_date: dt.date | None = None,
@@ -188,9 +188,13 @@ def apply_report(
     `current` must hold every current row of the report's tracked producers (it may hold
     more). `report_date` is the Alerts day being applied (None for Entity Info); it is only
     recorded. Rows of untracked NPNs are counted and ignored.
+
+    `data_as_of` is one time for the whole report, or a time per tracked NPN (a mapping or a
+    Series indexed by NPN): the initial sync applies many producers' Entity Info replies at
+    once, each current as of its own fetch, and every producer's scopes keep its own as-of.
     """
-    as_of = _utc_timestamp(data_as_of)
     tracked = {str(n) for n in tracked_npns}
+    as_of, as_of_by_npn = _as_of(data_as_of, tracked)
     source = report.report_kind
 
     incoming, unusable = _usable_rows(report)
@@ -216,7 +220,8 @@ def apply_report(
         .set_index("key")["data_as_of"]
     )
     incoming_as_of = stored_as_of.reindex(_key(scopes, SCOPE_KEY)).reset_index(drop=True)
-    take = (incoming_as_of.isna() | (incoming_as_of <= as_of)).to_numpy()
+    scope_as_of = as_of if as_of_by_npn is None else scopes["npn"].map(as_of_by_npn)
+    take = (incoming_as_of.isna() | (incoming_as_of <= scope_as_of)).to_numpy()
     applied = scopes[take].reset_index(drop=True)
     skipped = scopes[~take].assign(stored_as_of=incoming_as_of[~take])
     skipped = skipped.reset_index(drop=True)
@@ -249,7 +254,7 @@ def apply_report(
     summary.loc[demographics, "changed"] = summary.loc[demographics, "npn"].isin(updates["npn"])
 
     scope_rows = applied.assign(
-        data_as_of=as_of,
+        data_as_of=as_of if as_of_by_npn is None else applied["npn"].map(as_of_by_npn),
         report_date=report_date,
         source=source,
         applied_at=_utc_timestamp(applied_at),
@@ -464,6 +469,25 @@ def _utc_series(series: pd.Series) -> pd.Series:
     if series.empty:
         return pd.Series([], index=series.index, dtype="datetime64[us, UTC]")
     return pd.to_datetime(series, utc=True, format="mixed")
+
+
+def _as_of(
+    data_as_of: dt.datetime | Mapping[str, dt.datetime] | pd.Series, tracked: set[str]
+) -> tuple[pd.Timestamp, pd.Series | None]:
+    """The report's as-of (UTC) and, when given per NPN, the UTC as-of of every tracked NPN
+    indexed by NPN (a scope without its producer's as-of could not be ordered: an error)."""
+    if isinstance(data_as_of, dt.datetime):
+        return _utc_timestamp(data_as_of), None
+    given = pd.Series(data_as_of, dtype=object)
+    by_npn = pd.Series(
+        pd.to_datetime([_utc_timestamp(v) for v in given], utc=True),
+        index=given.index.astype(str),
+    )
+    missing = tracked.difference(by_npn.index)
+    if missing:
+        raise ValueError(f"no data_as_of for tracked NPN {', '.join(sorted(missing)[:5])}")
+    newest = by_npn.max() if len(by_npn) else pd.NaT
+    return newest, by_npn
 
 
 def _utc_timestamp(value: dt.datetime) -> pd.Timestamp:

@@ -1,14 +1,17 @@
 """The NIPR initial sync: `core_nipr__initial_sync`, Entity Info for producers not yet synced.
 
-Each waiting producer's Entity Info is fetched (concurrently, bounded) and applied in its own
-transaction (`roster.classify_entity_info` decides the status), so one failure never loses the
-others; `NIPR Error` producers are picked again by the next run. The asset body is thin; the
-steps are the plain functions below it. Operator documentation: docs/nipr-sync.md.
+Producers' Entity Info is fetched concurrently as a bounded stream and applied as it arrives,
+many producers per transaction (`initial_sync_batch.py`: `roster.classify_entity_info`
+decides each status); a batch that cannot be stored is applied one producer per transaction,
+so one failure never loses the others. `NIPR Error` producers are picked again by the next
+run. Memory does not grow with the number of producers. The asset body is thin; the steps
+are the plain functions below it and in `initial_sync_batch.py`. Operator documentation:
+docs/nipr-sync.md.
 """
 
-import datetime as dt
+import functools
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,19 +20,45 @@ import pandas as pd
 from pydantic import Field
 
 from assets.keys import INITIAL_SYNC_KEY
-from assets.nipr import store, sync_common
-from assets.nipr.current_state import DATA_TABLES, apply_report
-from assets.nipr.parsing import NiprReportError, ParsedReport, parse_pdb_report
-from assets.nipr.roster import (
-    NIPR_ERROR,
-    SYNC_RETRY_STATUSES,
-    SyncOutcome,
-    classify_entity_info,
+from assets.nipr import store
+from assets.nipr.current_state import DATA_TABLES
+from assets.nipr.initial_sync_batch import (
+    FetchedEntityInfo,
+    apply_batch,
+    fetch_and_classify,
+    fetch_entity_info,
+    fetch_stream,
+    sync_one,
 )
+from assets.nipr.roster import NIPR_ERROR, SYNC_RETRY_STATUSES, SyncOutcome
 from assets.nipr.sync_common import CURRENT_STATE_POOL, GROUP, md
 from resources.database import OperationalDatabase
-from resources.nipr import NiprCallFailed, NiprClient
+from resources.nipr import NiprClient
 from schemas.npns import canonical_npn
+
+__all__ = [
+    "FetchedEntityInfo",
+    "InitialSyncConfig",
+    "SyncRun",
+    "core_nipr__initial_sync",
+    "fetch_entity_info",
+    "initial_sync_metadata",
+    "sync_one",
+    "sync_producers",
+]
+
+# A batch is applied when it holds this many producers, or its first reply waited this long:
+# large enough that a batch's fixed cost (reads, frame work, statements) is spread thin,
+# small enough that a batch's replies and frames stay a few MB.
+BATCH_PRODUCERS = 200
+BATCH_SECONDS = 1.0
+# Replies submitted and not yet handed over, per worker: enough that the workers keep
+# fetching while a batch is applied (~1 s at 100 replies/s), few enough that memory stays
+# flat (a reply's rows are a few kB) however many producers wait.
+IN_FLIGHT_PER_WORKER = 32
+# This many producers in a row that could not be stored (each in its own transaction) is not
+# one bad producer but a database that refuses them all: the run stops there.
+UNSTORED_IN_A_ROW = 25
 
 
 class InitialSyncConfig(dg.Config):
@@ -50,20 +79,35 @@ class InitialSyncConfig(dg.Config):
 
 
 @dataclass
-class FetchedEntityInfo:
-    npn: str
-    report: ParsedReport | None
-    fetched_at: dt.datetime
-    error: str | None
-
-
-@dataclass
 class SyncRun:
-    """What one initial sync run did: a row per producer, rows written per table."""
+    """What one initial sync run did: producers per status, the producers with a message
+    (Not Found, NIPR Error: few, kept whole), rows written per table. No per-producer row is
+    kept for the others, so memory does not grow with the run."""
 
-    results: list[dict[str, object]] = field(default_factory=list)
+    by_status: Counter[str] = field(default_factory=Counter)
+    problems: list[dict[str, str]] = field(default_factory=list)
     rows_written: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DATA_TABLES, 0))
     seconds: float = 0.0
+    unstored: list[tuple[str, Exception]] = field(default_factory=list)
+    failing_in_a_row: int = 0  # producers that could not be stored since the last stored one
+
+    @property
+    def attempted(self) -> int:
+        return sum(self.by_status.values())
+
+    def record(self, npn: str, outcome: SyncOutcome, log: Any) -> None:
+        self.by_status[outcome.status] += 1
+        if outcome.message:
+            self.problems.append(
+                {"npn": npn, "sync_status": outcome.status, "message": outcome.message}
+            )
+        if outcome.status == NIPR_ERROR:
+            log.warning(f"NPN {npn}: {outcome.message}")
+
+    def problem_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.problems, columns=["npn", "sync_status", "message"]).sort_values(
+            "npn", ignore_index=True
+        )
 
 
 @dg.asset(
@@ -83,8 +127,9 @@ def core_nipr__initial_sync(
     database: OperationalDatabase,
     nipr: NiprClient,
 ) -> dg.MaterializeResult:
-    """Fetch concurrently (bounded), apply one producer per transaction, so one failure
-    never loses the others. `NIPR Error` producers are picked again by the next run."""
+    """Fetch concurrently (bounded), apply many producers per transaction (a batch that
+    cannot be stored goes one producer per transaction, so one failure never loses the
+    others). `NIPR Error` producers are picked again by the next run."""
     with database.begin() as connection:
         if config.npns:
             wanted = sorted({canonical_npn(n) for n in config.npns if str(n).strip()})
@@ -97,15 +142,12 @@ def core_nipr__initial_sync(
     if config.max_producers is not None:
         npns = npns[: max(0, config.max_producers)]
     run = sync_producers(database, nipr, npns, config.max_workers, context.log)
-    outcomes = pd.DataFrame(run.results, columns=["npn", "sync_status", "message"]).sort_values(
-        "npn", ignore_index=True
-    )
-    metadata = initial_sync_metadata(run, outcomes)
-    if len(outcomes) and (outcomes["sync_status"] == NIPR_ERROR).all():
-        first = outcomes["message"].iloc[0]
+    metadata = initial_sync_metadata(run)
+    if run.attempted and run.by_status[NIPR_ERROR] == run.attempted:
+        first = run.problem_frame()["message"].iloc[0]
         raise dg.Failure(
             description=(
-                f"Entity Info failed for all {len(outcomes)} producers; they stay 'NIPR Error' "
+                f"Entity Info failed for all {run.attempted} producers; they stay 'NIPR Error' "
                 f"and are retried by the next run. First error: {first}"
             ),
             metadata=metadata,
@@ -114,82 +156,80 @@ def core_nipr__initial_sync(
 
 
 def sync_producers(
-    database: OperationalDatabase, nipr: NiprClient, npns: list[str], max_workers: int, log: Any
+    database: OperationalDatabase,
+    nipr: NiprClient,
+    npns: list[str],
+    max_workers: int,
+    log: Any,
+    *,
+    batch_producers: int = BATCH_PRODUCERS,
+    batch_seconds: float = BATCH_SECONDS,
+    max_in_flight: int | None = None,
 ) -> SyncRun:
-    """Fetch every producer's Entity Info in worker threads; apply each as it arrives."""
+    """Fetch every producer's Entity Info in worker threads (at most `max_in_flight` replies
+    outstanding); apply them in batches as they arrive, and let each batch go once applied."""
     started = time.monotonic()
     run = SyncRun()
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        futures = [pool.submit(fetch_entity_info, nipr, npn) for npn in npns]
-        for future in as_completed(futures):
-            fetched = future.result()
-            outcome, written = sync_one(database, fetched)
-            for table, count in written.items():
-                run.rows_written[table] += count
-            run.results.append(
-                {"npn": fetched.npn, "sync_status": outcome.status, "message": outcome.message}
-            )
-            if outcome.status == NIPR_ERROR:
-                log.warning(f"NPN {fetched.npn}: {outcome.message}")
+    workers = max(1, max_workers)
+    in_flight = max_in_flight or IN_FLIGHT_PER_WORKER * workers
+    fetch = functools.partial(fetch_and_classify, nipr)
+    batch: list[FetchedEntityInfo] = []
+    batch_started = 0.0
+
+    def apply() -> None:
+        result = apply_batch(database, batch, log)
+        batch.clear()
+        for npn, outcome in result.outcomes:
+            run.record(npn, outcome, log)
+        for table, count in result.written.items():
+            run.rows_written[table] += count
+        run.unstored.extend(result.unstored)
+        run.failing_in_a_row = 0 if result.outcomes else run.failing_in_a_row + len(result.unstored)
+        if run.failing_in_a_row >= UNSTORED_IN_A_ROW:
+            # Not one bad producer: nothing can be stored (a schema, a permission...). Stop.
+            raise _unstored_error(run)
+
+    for fetched in fetch_stream(fetch, npns, workers, in_flight):
+        if not batch:
+            batch_started = time.monotonic()
+        batch.append(fetched)
+        if len(batch) >= batch_producers or time.monotonic() - batch_started >= batch_seconds:
+            apply()
+    if batch:
+        apply()
     run.seconds = round(time.monotonic() - started, 2)
+    if run.unstored:
+        # The others are stored; these keep their status and are attempted again next run.
+        raise _unstored_error(run)
     return run
 
 
-def initial_sync_metadata(run: SyncRun, outcomes: pd.DataFrame) -> dict[str, Any]:
+def _unstored_error(run: SyncRun) -> Exception:
+    npn, first = run.unstored[0]
+    error = RuntimeError(
+        f"{len(run.unstored)} producer(s) could not be stored and keep their sync status "
+        f"(the others were synced); the first, NPN {npn}: {type(first).__name__}: {first}"
+    )
+    error.__cause__ = first
+    return error
+
+
+def initial_sync_metadata(run: SyncRun) -> dict[str, Any]:
     """The asset's metadata: producers per status, the problems, rows written."""
-    by_status = outcomes["sync_status"].value_counts().to_dict()
+    by_status = run.by_status.most_common()
     return {
-        "producers_attempted": len(outcomes),
+        "producers_attempted": run.attempted,
         "by_status": md(
             pd.DataFrame(
-                {"sync_status": list(by_status), "producers": [int(v) for v in by_status.values()]}
+                {
+                    "sync_status": [status for status, _ in by_status],
+                    "producers": [int(count) for _, count in by_status],
+                }
             )
         ),
-        "nipr_errors": int(by_status.get(NIPR_ERROR, 0)),
-        "not_found": int(by_status.get("Not Found", 0)),
-        "problems": md(outcomes[outcomes["message"] != ""]),
+        "nipr_errors": int(run.by_status[NIPR_ERROR]),
+        "not_found": int(run.by_status["Not Found"]),
+        "problems": md(run.problem_frame()),
         "seconds": run.seconds,
         **{f"{table}_rows_written": count for table, count in run.rows_written.items()},
     }
-
-
-def fetch_entity_info(nipr: NiprClient, npn: str) -> FetchedEntityInfo:
-    """Fetch and parse one producer's Entity Info (in a worker thread)."""
-    try:
-        content = nipr.fetch_entity_info(npn)
-    except NiprCallFailed as error:
-        return FetchedEntityInfo(npn, None, sync_common.now(), str(error))
-    fetched_at = sync_common.now()
-    try:
-        report = parse_pdb_report(content, requested_npn=npn)
-    except NiprReportError as error:
-        return FetchedEntityInfo(npn, None, fetched_at, f"Entity Info for NPN {npn}: {error}")
-    return FetchedEntityInfo(npn, report, fetched_at, None)
-
-
-def sync_one(
-    database: OperationalDatabase, fetched: FetchedEntityInfo
-) -> tuple[SyncOutcome, dict[str, int]]:
-    """Record one producer's outcome, and apply its Entity Info, in its own transaction."""
-    npn = fetched.npn
-    if fetched.report is None:
-        outcome = SyncOutcome(NIPR_ERROR, fetched.error or "no reply")
-    else:
-        outcome = classify_entity_info(fetched.report, npn)
-    written: dict[str, int] = {}
-    with database.begin() as connection:
-        if outcome.apply and fetched.report is not None:
-            current = store.read_current_rows(connection, [npn])
-            application = apply_report(
-                current,
-                fetched.report,
-                data_as_of=fetched.fetched_at,
-                tracked_npns=[npn],
-                applied_at=sync_common.now(),
-            )
-            store.write_application(connection, application)
-            written = {t: len(application.inserted[t]) for t in DATA_TABLES}
-        # last_synced_at: when NIPR last answered about the producer (not for NIPR Error).
-        synced_at = None if outcome.status == NIPR_ERROR else fetched.fetched_at
-        store.set_sync_status(connection, npn, outcome.status, synced_at=synced_at)
-    return outcome, written

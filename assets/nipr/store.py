@@ -1,8 +1,9 @@
 """Reads and writes of the NIPR sync tables, in SQLAlchemy Core, on a caller's Connection.
 
 Every function takes an open `Connection`, so the caller decides the transaction: the daily
-sync applies a whole run's days in one, the initial sync one per producer. Values always go
-as bound parameters; lists of NPNs are sent in chunks, within every backend's parameter limit.
+sync applies a whole run's days in one, the initial sync one per batch of producers. Values
+always go as bound parameters; lists of NPNs are sent in chunks, within every backend's
+parameter limit.
 
 Timestamps are written as UTC. SQLite keeps no offset (it hands back naive values, which
 mean UTC here); PostgreSQL keeps `timestamptz`.
@@ -41,6 +42,7 @@ __all__ = [
     "save_report_day",
     "save_subscription_rows",
     "set_sync_status",
+    "set_sync_statuses",
     "utc",
     "write_application",
 ]
@@ -203,6 +205,57 @@ def set_sync_status(
     if synced_at is not None:
         values["last_synced_at"] = utc(synced_at)
     connection.execute(producers.update().where(producers.c.npn == npn).values(values))
+
+
+def set_sync_statuses(
+    connection: Connection, statuses: Sequence[tuple[str, str, dt.datetime | None]]
+) -> None:
+    """`set_sync_status` for many producers at once: (npn, status, synced_at) each;
+    `last_synced_at` is kept where synced_at is None (NIPR did not answer)."""
+    if not statuses:
+        return
+    stamp = sa.DateTime(timezone=True)
+    rows = [(npn, status, utc(synced_at)) for npn, status, synced_at in statuses]
+    updated_at = dt.datetime.now(dt.UTC)
+    if connection.dialect.name != "postgresql":
+        # SQLite runs a prepared executemany in-process, as fast as one statement would be.
+        connection.execute(
+            producers.update()
+            .where(producers.c.npn == sa.bindparam("k_npn"))
+            .values(
+                sync_status=sa.bindparam("v_status"),
+                last_synced_at=sa.func.coalesce(
+                    sa.bindparam("v_synced_at", type_=stamp), producers.c.last_synced_at
+                ),
+                updated_at=updated_at,
+            ),
+            [{"k_npn": n, "v_status": s, "v_synced_at": t} for n, s, t in rows],
+        )
+        return
+    # PostgreSQL: psycopg2 sends an executemany UPDATE one statement per row; one UPDATE
+    # ... FROM (VALUES ...) per few hundred producers is one round trip each.
+    for start in range(0, len(rows), _STATUS_CHUNK):
+        given = sa.values(
+            sa.column("k_npn", sa.String),
+            sa.column("v_status", sa.String),
+            sa.column("v_synced_at", stamp),
+            name="given",
+        ).data(rows[start : start + _STATUS_CHUNK])
+        connection.execute(
+            producers.update()
+            .where(producers.c.npn == given.c.k_npn)
+            .values(
+                sync_status=given.c.v_status,
+                # A VALUES column of only NULLs is text to PostgreSQL: cast it back.
+                last_synced_at=sa.func.coalesce(
+                    sa.cast(given.c.v_synced_at, stamp), producers.c.last_synced_at
+                ),
+                updated_at=updated_at,
+            )
+        )
+
+
+_STATUS_CHUNK = 1000  # producers per UPDATE ... FROM (VALUES ...) statement
 
 
 def read_roster(connection: Connection) -> pd.DataFrame:
