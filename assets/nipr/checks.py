@@ -1,16 +1,25 @@
 """Great Expectations suites as Dagster asset checks on the NIPR current-state tables.
 
-One check per table, named for what it guards (`<table>_meets_expectations`). It reads the
-whole current-state table and the reference codes from the database, runs the table's suite
-(`schemas/expectations.py`) and shows every expectation's result as check metadata, so a person
-sees in the UI which rule failed, on how many rows, with a sample of the bad values.
+One check per table, named for what it guards (`<table>_meets_expectations`). It runs the
+table's suite (`schemas/expectations.py`) against the reference codes read from the database,
+and shows every expectation's result as check metadata, so a person sees in the UI which rule
+failed, on how many rows, with a sample of the bad values.
 
-The day-over-day row-count bound compares with the row count this check saw last time (kept in
-its own metadata). An error-severity failure fails the check with ERROR; when only
+Which rows (`check_scope.py`):
+- in a run that applied PDB Alerts days to the table (the daily sync), the rows of the scopes
+  those days applied: the checks cost what the day changed, not the book;
+- in a run of the checks alone (`check_nipr_current_state_job`, on demand or on the weekly
+  schedule), the whole table.
+The metadata says which (`checked_scope`). Either way, key uniqueness and the row count are
+answered by the database and the rows reach Great Expectations in bounded parts.
+
+The day-over-day row-count bound compares the table's row count (SELECT count(*)) with the one
+this check saw last time (kept in its own metadata). An error-severity failure fails the check with ERROR; when only
 warning-severity expectations fail (codes newer than our copy of NIPR's workbook), the check
 fails with WARN so the sync is not blocked.
 """
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -20,7 +29,8 @@ import pandas as pd
 # metadata lives. dagster is pinned, and tests/dagster/test_nipr_checks.py covers this path.
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from assets.nipr.quality import run_suite
+from assets.nipr.check_scope import CheckScope, scoped_rows
+from assets.nipr.quality import row_level_columns, run_suite_in_parts
 from resources.database import OperationalDatabase
 
 if TYPE_CHECKING:  # great_expectations is imported lazily (slow to import)
@@ -56,6 +66,29 @@ def _previous_row_count(
         if "row_count" in metadata:
             return int(metadata["row_count"].value)
     return None
+
+
+def _days_applied_in_this_run(
+    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey
+) -> list[dt.date] | None:
+    """The report days (partitions) this run materialized `asset_key` for; None when this run
+    did not materialize it (a run of the checks alone)."""
+    records = context.instance.all_logs(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    partitions = [
+        record.dagster_event.partition
+        for record in records
+        if record.dagster_event is not None and record.dagster_event.asset_key == asset_key
+    ]
+    if not partitions:
+        return None
+    return [dt.date.fromisoformat(partition) for partition in partitions if partition]
+
+
+def check_scope_for(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> CheckScope:
+    days = _days_applied_in_this_run(context, asset_key)
+    return CheckScope.whole_table() if days is None else CheckScope.of_days(days)
 
 
 def _suite_for(
@@ -105,7 +138,17 @@ def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
                 description="The reference tables are empty: materialize the `reference` group first.",
                 metadata={"row_count": database.count_rows([table])[table]},
             )
-        outcome = run_suite(database.read_table(table), _suite_for(table, database, previous))
+        suite = _suite_for(table, database, previous)
+        with (
+            database.begin() as connection,
+            scoped_rows(connection, table, check_scope_for(context, asset_key)) as rows,
+        ):
+            outcome = run_suite_in_parts(
+                rows.parts(row_level_columns(suite)),
+                suite,
+                table_row_count=rows.table_row_count,
+                duplicates=rows.duplicates,
+            )
         if outcome.success and not outcome.failed_warnings:
             passed, severity = True, dg.AssetCheckSeverity.ERROR
         elif outcome.success:
@@ -116,7 +159,10 @@ def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
             passed=passed,
             severity=severity,
             metadata={
-                "row_count": outcome.row_count,
+                "row_count": rows.table_row_count,
+                "checked_scope": rows.describe(outcome.row_count),
+                "rows_checked": outcome.row_count,
+                "changed_scopes": rows.scope_count if rows.scope_count is not None else "all",
                 "previous_row_count": previous if previous is not None else "none",
                 "failed_errors": ", ".join(outcome.failed_errors) or "none",
                 "failed_warnings": ", ".join(outcome.failed_warnings) or "none",
