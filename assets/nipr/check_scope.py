@@ -95,9 +95,11 @@ class ScopedRows:
         source = metadata.tables[self.table]
         names = [name for name in columns if name in source.c]
         query = self._query.with_only_columns(*(source.c[name] for name in names))
-        result = self._connection.execution_options(
-            stream_results=True, yield_per=PART_ROWS
-        ).execute(query)
+        # On the statement, not the connection: a connection's options stay with it, and
+        # every later statement would go through a server-side cursor too.
+        result = self._connection.execute(
+            query.execution_options(stream_results=True, yield_per=PART_ROWS)
+        )
         for rows in result.partitions(PART_ROWS):
             yield pd.DataFrame(rows, columns=names)
 
@@ -129,7 +131,7 @@ def scoped_rows(connection: Connection, table: str, scope: CheckScope) -> Iterat
         )
         return
     scopes = _scope_table(table)
-    scopes.drop(connection, checkfirst=True)
+    _drop_scopes(connection)
     scopes.create(connection)
     try:
         scope_count = _fill_scopes(connection, scopes, table, scope.days)
@@ -147,7 +149,7 @@ def scoped_rows(connection: Connection, table: str, scope: CheckScope) -> Iterat
             query,
         )
     finally:
-        scopes.drop(connection, checkfirst=True)
+        _drop_scopes(connection)
 
 
 def _scope_table(table: str) -> sa.Table:
@@ -158,6 +160,12 @@ def _scope_table(table: str) -> sa.Table:
         *(sa.Column(name, sa.String, primary_key=True) for name in SCOPE_COLUMNS[table]),
         prefixes=["TEMPORARY"],
     )
+
+
+def _drop_scopes(connection: Connection) -> None:
+    # Plain SQL: SQLAlchemy would put the table's TEMPORARY prefix before DROP as well. SQLite
+    # keeps a temporary table for the life of the (pooled) connection, so it goes explicitly.
+    connection.execute(sa.text(f"DROP TABLE IF EXISTS {_SCOPE_TABLE}"))
 
 
 def _fill_scopes(

@@ -20,6 +20,7 @@ fails with WARN so the sync is not blocked.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -30,7 +31,7 @@ import pandas as pd
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from assets.nipr.check_scope import CheckScope, scoped_rows
-from assets.nipr.quality import row_level_columns, run_suite_in_parts
+from assets.nipr.quality import SuiteOutcome, row_level_columns, run_suite_in_parts
 from resources.database import OperationalDatabase
 
 if TYPE_CHECKING:  # great_expectations is imported lazily (slow to import)
@@ -116,6 +117,34 @@ def _suite_for(
     )
 
 
+@dataclass(frozen=True)
+class TableCheck:
+    outcome: SuiteOutcome  # row_count: the rows checked
+    table_row_count: int
+    scope_count: int | None  # scopes checked; None: the whole table
+    description: str  # which rows, for a person
+
+
+def check_table(
+    database: OperationalDatabase,
+    table: str,
+    scope: CheckScope,
+    previous_row_count: int | None,
+) -> TableCheck:
+    """The table's suite on the rows of `scope` (the reference tables must be loaded)."""
+    suite = _suite_for(table, database, previous_row_count)
+    with database.begin() as connection, scoped_rows(connection, table, scope) as rows:
+        outcome = run_suite_in_parts(
+            rows.parts(row_level_columns(suite)),
+            suite,
+            table_row_count=rows.table_row_count,
+            duplicates=rows.duplicates,
+        )
+    return TableCheck(
+        outcome, rows.table_row_count, rows.scope_count, rows.describe(outcome.row_count)
+    )
+
+
 def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
     asset_key = current_state_asset_key(table)
     check_name = f"{table}_meets_expectations"
@@ -138,17 +167,8 @@ def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
                 description="The reference tables are empty: materialize the `reference` group first.",
                 metadata={"row_count": database.count_rows([table])[table]},
             )
-        suite = _suite_for(table, database, previous)
-        with (
-            database.begin() as connection,
-            scoped_rows(connection, table, check_scope_for(context, asset_key)) as rows,
-        ):
-            outcome = run_suite_in_parts(
-                rows.parts(row_level_columns(suite)),
-                suite,
-                table_row_count=rows.table_row_count,
-                duplicates=rows.duplicates,
-            )
+        checked = check_table(database, table, check_scope_for(context, asset_key), previous)
+        outcome = checked.outcome
         if outcome.success and not outcome.failed_warnings:
             passed, severity = True, dg.AssetCheckSeverity.ERROR
         elif outcome.success:
@@ -159,10 +179,10 @@ def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
             passed=passed,
             severity=severity,
             metadata={
-                "row_count": rows.table_row_count,
-                "checked_scope": rows.describe(outcome.row_count),
+                "row_count": checked.table_row_count,
+                "checked_scope": checked.description,
                 "rows_checked": outcome.row_count,
-                "changed_scopes": rows.scope_count if rows.scope_count is not None else "all",
+                "changed_scopes": "all" if checked.scope_count is None else checked.scope_count,
                 "previous_row_count": previous if previous is not None else "none",
                 "failed_errors": ", ".join(outcome.failed_errors) or "none",
                 "failed_warnings": ", ".join(outcome.failed_warnings) or "none",

@@ -275,7 +275,8 @@ class _Merged:
             percent = 100.0 * self.unexpected / self.counted_rows if self.counted_rows else 0.0
         body: dict[str, Any] = {"partial_unexpected_list": self.values}
         if self.counts:
-            ranked = sorted(self.counts.items(), key=lambda item: -item[1])
+            # Ties by value: the same sample whatever parts the rows came in.
+            ranked = sorted(self.counts.items(), key=lambda item: (-item[1], _format(item[0])))
             body["partial_unexpected_counts"] = [
                 {"value": value, "count": count} for value, count in ranked
             ]
