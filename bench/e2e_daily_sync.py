@@ -172,9 +172,24 @@ def bulk_delete_scopes(connection: sa.Connection, name: str, keys: list[tuple[st
 
 
 def load_book(database: Any, frames: dict[str, pd.DataFrame]) -> None:
+    """The book, and the scope ledger its initial sync would have left (Entity Info: every
+    state a producer holds anything in, LICENSING and APPOINTMENTS, and DEMOGRAPHICS), so the
+    daily path reads and the checks pick the day's scopes out of a ledger of the book's size."""
+    states = pd.concat([frames[name][["npn", "state_code"]] for name in DATA_TABLES])
+    states = states.drop_duplicates()
+    synced_at = pd.Timestamp(dt.datetime.combine(WORLD_DAY, dt.time(6)))
+    ledger = pd.concat(
+        [
+            states.assign(category="LICENSING"),
+            states.assign(category="APPOINTMENTS"),
+            frames["producers"][["npn"]].assign(state_code="", category="DEMOGRAPHICS"),
+        ],
+        ignore_index=True,
+    ).assign(data_as_of=synced_at, report_date=None, source="entity_info", applied_at=synced_at)
     with database.begin() as connection:
         for name in TABLES:
             bulk_insert(connection, name, frames[name])
+        bulk_insert(connection, "nipr_scope_reports", ledger)
 
 
 # --- the path and the floor -----------------------------------------------------------------
