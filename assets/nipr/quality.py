@@ -5,6 +5,11 @@
 and `results`, one row per expectation, in suite order, as data the asset checks turn into
 metadata (`to_markdown()` for the UI).
 
+`run_suite_in_parts(parts, suite, table_row_count=..., duplicates=...)` runs the same suite on
+rows that arrive in frames (`check_scope.py` streams them from the database): what needs every
+row at once is answered by the database and handed in (key duplicates from GROUP BY ... HAVING,
+the row count from SELECT count(*)), GE validates the rest part by part and the results add up.
+
 Preparing the frame:
 - Only the columns the suite reads are handed to GE. The current-state tables hold no SSN
   (SPEC section 3), and this keeps it that way for samples even if a caller passes a wider
