@@ -3,8 +3,9 @@
 Setup (not timed): a fresh database (`--database-url` for PostgreSQL, else SQLite) holding the
 reference tables and a generated world of `--producers` producers (bench/harness.py); a PDB
 Alerts report for the next day in which `--touched` producers, spread over the book, changed
-LICENSING and APPOINTMENTS in every state they hold anything in (and DEMOGRAPHICS in their
-resident state), rendered by the NIPR sandbox as NIPR sends it, as of that day; the report
+LICENSING and APPOINTMENTS in `--states-each` of the states they hold anything in (default 1,
+as on most days: a renewal, an appointment; 0: every state) and DEMOGRAPHICS in their resident
+state, rendered by the NIPR sandbox as NIPR sends it, as of that day; the report
 put into a local bucket and recorded as fetched (`nipr_report_days`), as
 `raw_nipr__pdb_alerts` leaves it. Great Expectations is imported and its context made before
 the clock starts (a long-lived process pays that once; it is printed apart).
@@ -62,10 +63,11 @@ REPORT_DAY = WORLD_DAY + dt.timedelta(days=1)  # a Saturday: NIPR runs alerts
 
 
 def build_world(
-    producers: int, touched: int, seed: int = 7
+    producers: int, touched: int, states_each: int = 1, seed: int = 7
 ) -> tuple[dict[str, pd.DataFrame], bytes]:
     """The book's frames as of WORLD_DAY (harness.world_frames' world) and the next day's
-    Alerts report for `touched` producers spread over it."""
+    Alerts report for `touched` producers spread over it, each changed in `states_each` of
+    its states (0: every one)."""
     from assets.reference.loading import load_company_config, load_reference_data
     from npnflow.sandbox.alerts_report import ReportEntry, render_report
     from npnflow.sandbox.generator import generate_world
@@ -96,6 +98,8 @@ def build_world(
         states = set(held.get(npn, set()))
         states |= {license.state for license in producer.licenses}
         states |= {appointment.state for appointment in producer.appointments}
+        if states_each:
+            states = set(sorted(states)[:states_each])
         categories = {state: {"LICENSING", "APPOINTMENTS"} for state in states}
         categories.setdefault(producer.resident_state, set()).add("DEMOGRAPHICS")
         entries.append(ReportEntry(producer, categories))
@@ -311,6 +315,12 @@ def main() -> int:
     add_database_argument(parser)
     parser.add_argument("--producers", type=int, default=50_000)
     parser.add_argument("--touched", type=int, default=5_000)
+    parser.add_argument(
+        "--states-each",
+        type=int,
+        default=1,
+        help="states in which each touched producer changed (0: all of its states)",
+    )
     args = parser.parse_args()
 
     from assets.nipr import store
@@ -318,7 +328,7 @@ def main() -> int:
     from resources.object_store import LocalFolderObjectStore
 
     started = time.perf_counter()
-    frames, report_bytes = build_world(args.producers, args.touched)
+    frames, report_bytes = build_world(args.producers, args.touched, args.states_each)
     print(
         f"world: {', '.join(f'{n} {len(f):,}' for n, f in frames.items())}; report "
         f"{len(report_bytes) / 1e6:.1f} MB ({time.perf_counter() - started:.0f} s)"
@@ -377,7 +387,11 @@ def main() -> int:
         "e2e_daily_sync",
         backend,
         [measurement],
-        sizes={"producers": args.producers, "touched": args.touched},
+        sizes={
+            "producers": args.producers,
+            "touched": args.touched,
+            "states_each": args.states_each or "all",
+        },
         extra_verdicts={
             "the run succeeded": outcome["success"],
             "every daily check passed": outcome["checks_passed"],

@@ -149,7 +149,10 @@ def scoped_rows(connection: Connection, table: str, scope: CheckScope) -> Iterat
             query,
         )
     finally:
-        _drop_scopes(connection)
+        # PostgreSQL drops it when the transaction ends (ON COMMIT DROP; a rollback undoes the
+        # CREATE), and a failed transaction there would refuse the DROP and hide the error.
+        if connection.dialect.name == "sqlite":
+            _drop_scopes(connection)
 
 
 def _scope_table(table: str) -> sa.Table:
@@ -159,12 +162,14 @@ def _scope_table(table: str) -> sa.Table:
         sa.MetaData(),
         *(sa.Column(name, sa.String, primary_key=True) for name in SCOPE_COLUMNS[table]),
         prefixes=["TEMPORARY"],
+        postgresql_on_commit="drop",
     )
 
 
 def _drop_scopes(connection: Connection) -> None:
     # Plain SQL: SQLAlchemy would put the table's TEMPORARY prefix before DROP as well. SQLite
-    # keeps a temporary table for the life of the (pooled) connection, so it goes explicitly.
+    # keeps a temporary table for the life of the (pooled) connection, so it goes explicitly
+    # (and first, in case a connection still holds one from a process that died mid-check).
     connection.execute(sa.text(f"DROP TABLE IF EXISTS {_SCOPE_TABLE}"))
 
 
@@ -179,6 +184,10 @@ def _fill_scopes(
         .distinct()
     )
     connection.execute(sa.insert(scopes).from_select(list(columns), applied))
+    if connection.dialect.name == "postgresql":
+        # A new temporary table has no statistics: without them the planner guesses its size
+        # and may scan the whole table it is joined to.
+        connection.execute(sa.text(f"ANALYZE {_SCOPE_TABLE}"))
     count: int = connection.execute(sa.select(sa.func.count()).select_from(scopes)).scalar_one()
     return count
 
