@@ -184,10 +184,9 @@ def _fill_scopes(
         .distinct()
     )
     connection.execute(sa.insert(scopes).from_select(list(columns), applied))
-    if connection.dialect.name == "postgresql":
-        # A new temporary table has no statistics: without them the planner guesses its size
-        # and may scan the whole table it is joined to.
-        connection.execute(sa.text(f"ANALYZE {_SCOPE_TABLE}"))
+    # A new temporary table has no statistics: without them both planners guess it large and
+    # scan the whole table it is joined to (SQLite, 50k producers: 0.37 s instead of 0.001 s).
+    connection.execute(sa.text(f"ANALYZE {_SCOPE_TABLE}"))
     count: int = connection.execute(sa.select(sa.func.count()).select_from(scopes)).scalar_one()
     return count
 
