@@ -1,7 +1,8 @@
 """The NIPR daily sync end to end, its quality checks included, against its floor.
 
 Setup (not timed): a fresh database (`--database-url` for PostgreSQL, else SQLite) holding the
-reference tables and a generated world of `--producers` producers (bench/harness.py); a PDB
+reference tables, a generated world of `--producers` producers (bench/harness.py) and the
+scope ledger their initial sync would have left (`nipr_scope_reports`); a PDB
 Alerts report for the next day in which `--touched` producers, spread over the book, changed
 LICENSING and APPOINTMENTS in `--states-each` of the states they hold anything in (default 1,
 as on most days: a renewal, an appointment; 0: every state) and DEMOGRAPHICS in their resident
@@ -20,8 +21,11 @@ then, in one transaction, the same scopes' rows deleted and the same rows insert
 after the path, untimed) with plain DB-API `executemany` on SQLite, `COPY` on PostgreSQL
 (deletes through psycopg2's `execute_values`).
 
+Afterwards (timed apart, no floor): the weekly whole-table checks (`check_nipr_current_state_job`)
+on the same book, their time and peak RSS over what the process held before.
+
 Usage: .venv/bin/python bench/e2e_daily_sync.py [--database-url URL] [--producers 50000]
-       [--touched 5000]
+       [--touched 5000] [--states-each 1]
 """
 
 from __future__ import annotations
@@ -229,6 +233,31 @@ def run_path(database: Any, bucket: Any) -> dict[str, Any]:
     }
 
 
+def run_whole_table_checks(database: Any) -> dict[str, Any]:
+    """The checks alone (`check_nipr_current_state_job`, as the weekly schedule runs them):
+    every row of the four tables, in parts."""
+    import dagster as dg
+
+    from assets.nipr.checks import current_state_checks
+    from assets.nipr.daily_sync import core_nipr__current_state
+    from pipelines.jobs import check_nipr_current_state_job
+
+    defs = dg.Definitions(
+        assets=[core_nipr__current_state],
+        asset_checks=current_state_checks,
+        jobs=[check_nipr_current_state_job],
+        resources={"database": database, "object_store": None},
+    )
+    result = defs.resolve_job_def("check_nipr_current_state_job").execute_in_process(
+        raise_on_error=False
+    )
+    evaluations = result.get_asset_check_evaluations()
+    return {
+        e.check_name: {"passed": e.passed, "rows_checked": e.metadata["rows_checked"].value}
+        for e in evaluations
+    }
+
+
 def _step_seconds(instance: Any, run_id: str) -> dict[str, float]:
     started: dict[str, float] = {}
     seconds: dict[str, float] = {}
@@ -362,12 +391,23 @@ def main() -> int:
         scopes = day_scopes(database)
         rows = changed_rows(database, scopes)
         floor_seconds, _ = timed(lambda: run_floor(database, report_path, scopes, rows))
+        weekly_rss_before = rss_mb()
+        reset_peak_rss()
+        weekly_seconds, weekly = timed(lambda: run_whole_table_checks(database))
+        weekly_peak = peak_rss_mb()
         checks = sum(s for k, s in outcome["step_seconds"].items() if "meets_expectations" in k)
         for name, check in outcome["checks"].items():
             print(
                 f"  {name}: {'passed' if check['passed'] else 'FAILED'} ({check['checked_scope']})"
             )
         print(f"  steps: {outcome['step_seconds']}")
+        print(
+            f"  weekly whole-table checks: {weekly_seconds:.1f} s, "
+            f"{sum(c['rows_checked'] for c in weekly.values()):,} rows, every one passed: "
+            f"{all(c['passed'] for c in weekly.values())}; peak RSS {weekly_peak:,.0f} MB "
+            f"({weekly_peak - weekly_rss_before:+,.0f} MB over the {weekly_rss_before:,.0f} MB "
+            "before)"
+        )
     measurement = Measurement(
         "daily sync incl. checks",
         path_seconds,
@@ -380,6 +420,10 @@ def main() -> int:
             "great_expectations_warmup_seconds": round(gx_seconds, 3),
             "scopes_applied": {name: len(keys) for name, keys in scopes.items()},
             "rows_rewritten": {name: len(frame) for name, frame in rows.items()},
+            "weekly_checks_seconds": round(weekly_seconds, 3),
+            "weekly_checks": weekly,
+            "weekly_peak_rss_mb": round(weekly_peak, 1),
+            "rss_before_weekly_mb": round(weekly_rss_before, 1),
         },
     )
     print(f"  check steps {checks:.2f} s of the path; path peak RSS {path_peak:,.0f} MB")
@@ -395,6 +439,7 @@ def main() -> int:
         extra_verdicts={
             "the run succeeded": outcome["success"],
             "every daily check passed": outcome["checks_passed"],
+            "every weekly check passed": all(c["passed"] for c in weekly.values()),
         },
     )
 
