@@ -13,10 +13,10 @@ Which rows (`check_scope.py`):
 The metadata says which (`checked_scope`). Either way, key uniqueness and the row count are
 answered by the database and the rows reach Great Expectations in bounded parts.
 
-The day-over-day row-count bound compares the table's row count (SELECT count(*)) with the one
-this check saw last time (kept in its own metadata). An error-severity failure fails the check with ERROR; when only
-warning-severity expectations fail (codes newer than our copy of NIPR's workbook), the check
-fails with WARN so the sync is not blocked.
+The day-over-day row-count bound compares the table's row count (SELECT count(*)) with the
+one this check saw last time (kept in its own metadata). An error-severity failure fails the
+check with ERROR; when only warning-severity expectations fail (codes newer than our copy of
+NIPR's workbook), the check fails with WARN so the sync is not blocked.
 """
 
 import datetime as dt
@@ -73,7 +73,7 @@ def _days_applied_in_this_run(
     context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey
 ) -> list[dt.date] | None:
     """The report days (partitions) this run materialized `asset_key` for; None when this run
-    did not materialize it (a run of the checks alone)."""
+    did not materialize it for any day (a run of the checks alone)."""
     records = context.instance.all_logs(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     )
@@ -82,9 +82,8 @@ def _days_applied_in_this_run(
         for record in records
         if record.dagster_event is not None and record.dagster_event.asset_key == asset_key
     ]
-    if not partitions:
-        return None
-    return [dt.date.fromisoformat(partition) for partition in partitions if partition]
+    days = [dt.date.fromisoformat(partition) for partition in partitions if partition]
+    return days or None
 
 
 def check_scope_for(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> CheckScope:
