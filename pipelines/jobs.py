@@ -48,7 +48,8 @@ daily_nipr_sync_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(RAW_PDB_ALERTS_KEY, *CORE_TABLE_KEYS.values()),
     description=(
         "Fetch one day's PDB Alerts report from NIPR (kept verbatim in the object store) and "
-        "apply it to the current-state tables: producers, licenses, license_loas, appointments."
+        "apply it to the current-state tables: producers, licenses, license_loas, appointments; "
+        "their checks then validate the scopes the day applied."
     ),
 )
 
@@ -63,11 +64,15 @@ sync_new_producers_job = dg.define_asset_job(
 
 check_nipr_current_state_job = dg.define_asset_job(
     name="check_nipr_current_state_job",
-    # Only the checks: the daily sync runs them after each apply; this re-runs them on demand.
+    # Only the checks. In a run that applies PDB Alerts days (the daily sync) they check the
+    # scopes those days applied; here, with nothing applied, they check the whole tables, in
+    # bounded parts (assets/nipr/check_scope.py). weekly_nipr_quality_schedule runs it.
     selection=dg.AssetSelection.checks_for_assets(*CORE_TABLE_KEYS.values()),
     description=(
-        "Run the Great Expectations checks on the NIPR current-state tables without syncing: "
-        "keys unique, NIPR codes known, expiration on or after issue, row counts within bounds."
+        "Run the Great Expectations checks on the whole NIPR current-state tables without "
+        "syncing: keys unique, NIPR codes known, expiration on or after issue, row counts "
+        "within bounds. Weekly (weekly_nipr_quality_schedule) and on demand; the daily sync "
+        "checks only the scopes its day applied."
     ),
 )
 

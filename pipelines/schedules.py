@@ -8,6 +8,10 @@
   default at 11:00 and 20:00 every day (`NPNFLOW_NEW_PRODUCERS_SYNC_CRON`): the 20:00 run puts
   the day's new producers on the target lists before NIPR's 21:00 cut-off for the next alerts
   run. `NPNFLOW_NIPR_ALERTS_EMAIL` (optional) is the contact email of new subscriptions.
+- `weekly_nipr_quality_schedule`: the quality checks on the whole current-state tables
+  (`check_nipr_current_state_job`), Sunday 04:00 in the sync's time zone: NIPR runs no alerts
+  on Sunday, so no daily sync writes the tables meanwhile. The daily sync's own checks cover
+  only the scopes its day applied; this one covers every row once a week.
 
 Schedules start running by themselves in `prod`; elsewhere they are off until turned on in
 the UI (a laptop without the sandbox running should not fail every morning).
@@ -21,11 +25,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dagster as dg
 
 from assets.keys import NIPR_TIMEZONE, SUBSCRIPTIONS_KEY
-from pipelines.jobs import daily_nipr_sync_job, sync_new_producers_job
+from pipelines.jobs import (
+    check_nipr_current_state_job,
+    daily_nipr_sync_job,
+    sync_new_producers_job,
+)
 
 DEFAULT_NIPR_SYNC_CRON = "30 10 * * 1-6"
 DEFAULT_NIPR_SYNC_TIMEZONE = "America/Chicago"
 DEFAULT_NEW_PRODUCERS_SYNC_CRON = "0 11,20 * * *"
+WEEKLY_QUALITY_CRON = "0 4 * * 0"
 
 
 class ScheduleConfigError(ValueError):
@@ -108,4 +117,18 @@ def build_schedules(
             run_key=context.scheduled_execution_time.isoformat(), run_config=run_config
         )
 
-    return [daily_nipr_sync_schedule, sync_new_producers_schedule]
+    @dg.schedule(
+        name="weekly_nipr_quality_schedule",
+        cron_schedule=WEEKLY_QUALITY_CRON,
+        execution_timezone=timezone,
+        job=check_nipr_current_state_job,
+        default_status=status,
+        description=(
+            "The quality checks on the whole NIPR current-state tables, Sunday 04:00 Central "
+            "(no alerts run on Sunday); the daily sync checks only the scopes its day applied."
+        ),
+    )
+    def weekly_nipr_quality_schedule(context):
+        return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())
+
+    return [daily_nipr_sync_schedule, sync_new_producers_schedule, weekly_nipr_quality_schedule]

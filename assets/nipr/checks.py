@@ -1,16 +1,26 @@
 """Great Expectations suites as Dagster asset checks on the NIPR current-state tables.
 
-One check per table, named for what it guards (`<table>_meets_expectations`). It reads the
-whole current-state table and the reference codes from the database, runs the table's suite
-(`schemas/expectations.py`) and shows every expectation's result as check metadata, so a person
-sees in the UI which rule failed, on how many rows, with a sample of the bad values.
+One check per table, named for what it guards (`<table>_meets_expectations`). It runs the
+table's suite (`schemas/expectations.py`) against the reference codes read from the database,
+and shows every expectation's result as check metadata, so a person sees in the UI which rule
+failed, on how many rows, with a sample of the bad values.
 
-The day-over-day row-count bound compares with the row count this check saw last time (kept in
-its own metadata). An error-severity failure fails the check with ERROR; when only
-warning-severity expectations fail (codes newer than our copy of NIPR's workbook), the check
-fails with WARN so the sync is not blocked.
+Which rows (`check_scope.py`):
+- in a run that applied PDB Alerts days to the table (the daily sync), the rows of the scopes
+  those days applied: the checks cost what the day changed, not the book;
+- in a run of the checks alone (`check_nipr_current_state_job`, on demand or on the weekly
+  schedule), the whole table.
+The metadata says which (`checked_scope`). Either way, key uniqueness and the row count are
+answered by the database and the rows reach Great Expectations in bounded parts.
+
+The day-over-day row-count bound compares the table's row count (SELECT count(*)) with the
+one this check saw last time (kept in its own metadata). An error-severity failure fails the
+check with ERROR; when only warning-severity expectations fail (codes newer than our copy of
+NIPR's workbook), the check fails with WARN so the sync is not blocked.
 """
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -20,7 +30,8 @@ import pandas as pd
 # metadata lives. dagster is pinned, and tests/dagster/test_nipr_checks.py covers this path.
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from assets.nipr.quality import run_suite
+from assets.nipr.check_scope import CheckScope, scoped_rows
+from assets.nipr.quality import SuiteOutcome, row_level_columns, run_suite_in_parts
 from resources.database import OperationalDatabase
 
 if TYPE_CHECKING:  # great_expectations is imported lazily (slow to import)
@@ -58,6 +69,28 @@ def _previous_row_count(
     return None
 
 
+def _days_applied_in_this_run(
+    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey
+) -> list[dt.date] | None:
+    """The report days (partitions) this run materialized `asset_key` for; None when this run
+    did not materialize it for any day (a run of the checks alone)."""
+    records = context.instance.all_logs(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    partitions = [
+        record.dagster_event.partition
+        for record in records
+        if record.dagster_event is not None and record.dagster_event.asset_key == asset_key
+    ]
+    days = [dt.date.fromisoformat(partition) for partition in partitions if partition]
+    return days or None
+
+
+def check_scope_for(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> CheckScope:
+    days = _days_applied_in_this_run(context, asset_key)
+    return CheckScope.whole_table() if days is None else CheckScope.of_days(days)
+
+
 def _suite_for(
     table: str, database: OperationalDatabase, previous_row_count: int | None
 ) -> "ExpectationSuite":
@@ -83,6 +116,34 @@ def _suite_for(
     )
 
 
+@dataclass(frozen=True)
+class TableCheck:
+    outcome: SuiteOutcome  # row_count: the rows checked
+    table_row_count: int
+    scope_count: int | None  # scopes checked; None: the whole table
+    description: str  # which rows, for a person
+
+
+def check_table(
+    database: OperationalDatabase,
+    table: str,
+    scope: CheckScope,
+    previous_row_count: int | None,
+) -> TableCheck:
+    """The table's suite on the rows of `scope` (the reference tables must be loaded)."""
+    suite = _suite_for(table, database, previous_row_count)
+    with database.begin() as connection, scoped_rows(connection, table, scope) as rows:
+        outcome = run_suite_in_parts(
+            rows.parts(row_level_columns(suite)),
+            suite,
+            table_row_count=rows.table_row_count,
+            duplicates=rows.duplicates,
+        )
+    return TableCheck(
+        outcome, rows.table_row_count, rows.scope_count, rows.describe(outcome.row_count)
+    )
+
+
 def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
     asset_key = current_state_asset_key(table)
     check_name = f"{table}_meets_expectations"
@@ -105,7 +166,8 @@ def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
                 description="The reference tables are empty: materialize the `reference` group first.",
                 metadata={"row_count": database.count_rows([table])[table]},
             )
-        outcome = run_suite(database.read_table(table), _suite_for(table, database, previous))
+        checked = check_table(database, table, check_scope_for(context, asset_key), previous)
+        outcome = checked.outcome
         if outcome.success and not outcome.failed_warnings:
             passed, severity = True, dg.AssetCheckSeverity.ERROR
         elif outcome.success:
@@ -116,7 +178,10 @@ def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
             passed=passed,
             severity=severity,
             metadata={
-                "row_count": outcome.row_count,
+                "row_count": checked.table_row_count,
+                "checked_scope": checked.description,
+                "rows_checked": outcome.row_count,
+                "changed_scopes": "all" if checked.scope_count is None else checked.scope_count,
                 "previous_row_count": previous if previous is not None else "none",
                 "failed_errors": ", ".join(outcome.failed_errors) or "none",
                 "failed_warnings": ", ".join(outcome.failed_warnings) or "none",

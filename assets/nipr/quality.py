@@ -5,6 +5,11 @@
 and `results`, one row per expectation, in suite order, as data the asset checks turn into
 metadata (`to_markdown()` for the UI).
 
+`run_suite_in_parts(parts, suite, table_row_count=..., duplicates=...)` runs the same suite on
+rows that arrive in frames (`check_scope.py` streams them from the database): what needs every
+row at once is answered by the database and handed in (key duplicates from GROUP BY ... HAVING,
+the row count from SELECT count(*)), GE validates the rest part by part and the results add up.
+
 Preparing the frame:
 - Only the columns the suite reads are handed to GE. The current-state tables hold no SSN
   (SPEC section 3), and this keeps it that way for samples even if a caller passes a wider
@@ -20,6 +25,7 @@ runs are serialised by a lock because GE does not promise thread safety.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import threading
 from collections.abc import Iterable, Mapping
@@ -36,7 +42,14 @@ if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
     from great_expectations.core.batch_definition import BatchDefinition
 
-__all__ = ["RESULT_COLUMNS", "SuiteOutcome", "run_suite"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "KeyDuplicates",
+    "SuiteOutcome",
+    "row_level_columns",
+    "run_suite",
+    "run_suite_in_parts",
+]
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "check",
@@ -56,6 +69,12 @@ SAMPLE_CHARS = 200
 _PARTIAL_UNEXPECTED_COUNT = 20  # what GE collects, of which SAMPLE_VALUES are shown
 _COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 _DATE_PAIR_TYPE = "expect_column_pair_values_a_to_be_greater_than_b"
+# What needs every row of the table at once: answered by the database in run_suite_in_parts.
+_UNIQUE_TYPES = frozenset(
+    {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
+)
+_ROW_COUNT_TYPE = "expect_table_row_count_to_be_between"
+_TABLE_WIDE_TYPES = _UNIQUE_TYPES | {_ROW_COUNT_TYPE}
 
 _lock = threading.Lock()
 
@@ -117,6 +136,75 @@ def run_suite(frame: pd.DataFrame, suite: ExpectationSuite) -> SuiteOutcome:
     A column the suite needs but the frame lacks makes that expectation fail, with GE's
     message in the `error` column.
     """
+    rows = [_result_row(result) for result in _validate(frame, suite)]
+    return _outcome(suite, rows, row_count=len(frame))
+
+
+@dataclass(frozen=True)
+class KeyDuplicates:
+    """Keys held by more than one row, as the database counted them (GROUP BY ... HAVING)."""
+
+    rows: int  # rows whose key another row holds too
+    sample: tuple[tuple[Any, int], ...] = ()  # (key value or tuple of values, rows) of a few
+
+
+def run_suite_in_parts(
+    parts: Iterable[pd.DataFrame],
+    suite: ExpectationSuite,
+    *,
+    table_row_count: int,
+    duplicates: KeyDuplicates,
+) -> SuiteOutcome:
+    """`suite` on rows that arrive in parts, with what needs every row at once answered by
+    the database: key uniqueness from `duplicates` and the row-count bound from
+    `table_row_count` (SELECT count(*) of the whole table, whatever rows the parts hold).
+
+    Every other expectation looks at one row at a time, so GE validates each part and the
+    results add up: unexpected counts summed, the percentage over all parts' rows, samples
+    merged. Memory is one part, not the table. `row_count` of the outcome is the rows checked.
+    """
+    gx = import_gx()
+    row_level = [
+        copy.deepcopy(expectation)
+        for expectation in suite.expectations
+        if expectation.configuration.type not in _TABLE_WIDE_TYPES
+    ]
+    part_suite = gx.ExpectationSuite(name=suite.name, expectations=row_level)
+    merged: dict[str, _Merged] = {}
+    rows_checked = 0
+    seen_part = False
+    for part in parts:
+        seen_part = True
+        rows_checked += len(part)
+        for result in _validate(part, part_suite):
+            row = _result_row(result)
+            merged.setdefault(row["check"], _Merged(row)).add(row, result.result or {})
+    if not seen_part:  # no rows: GE still says what it thinks of an empty frame
+        columns, _ = _suite_columns(part_suite)
+        for result in _validate(pd.DataFrame({c: [] for c in columns}), part_suite):
+            row = _result_row(result)
+            merged.setdefault(row["check"], _Merged(row)).add(row, result.result or {})
+    rows = [entry.row() for entry in merged.values()]
+    for expectation in suite.expectations:
+        config = expectation.configuration
+        if config.type in _UNIQUE_TYPES:
+            rows.append(_duplicates_row(config, duplicates, rows_checked))
+        elif config.type == _ROW_COUNT_TYPE:
+            rows.append(_row_count_row(config, table_row_count))
+    return _outcome(suite, rows, row_count=rows_checked)
+
+
+def row_level_columns(suite: ExpectationSuite) -> list[str]:
+    """The columns `run_suite_in_parts` needs in its parts (keys are counted by the database)."""
+    columns: list[str] = []
+    for expectation in suite.expectations:
+        config = expectation.configuration
+        if config.type not in _TABLE_WIDE_TYPES:
+            columns += [name for name in _columns_of(config.kwargs) if name not in columns]
+    return columns
+
+
+def _validate(frame: pd.DataFrame, suite: ExpectationSuite) -> list[Any]:
     prepared = _prepare(frame, suite)
     result_format = {
         "result_format": "SUMMARY",
@@ -125,14 +213,16 @@ def run_suite(frame: pd.DataFrame, suite: ExpectationSuite) -> SuiteOutcome:
     with _lock:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": prepared})
         validation = batch.validate(suite, result_format=result_format)
+    return list(validation.results)
 
+
+def _outcome(
+    suite: ExpectationSuite, rows: list[dict[str, Any]], *, row_count: int
+) -> SuiteOutcome:
     order = {
         (expectation.meta or {}).get("check"): i for i, expectation in enumerate(suite.expectations)
     }
-    rows = sorted(
-        (_result_row(result) for result in validation.results),
-        key=lambda row: order.get(row["check"], len(order)),
-    )
+    rows = sorted(rows, key=lambda row: order.get(row["check"], len(order)))
     results = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     results = results.astype(
         {
@@ -148,9 +238,87 @@ def run_suite(frame: pd.DataFrame, suite: ExpectationSuite) -> SuiteOutcome:
     return SuiteOutcome(
         suite_name=suite.name,
         success=bool(errors_ok),
-        row_count=len(frame),
+        row_count=row_count,
         results=results,
     )
+
+
+class _Merged:
+    """One expectation's results over several parts of the rows, added up."""
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        self.first = first
+        self.success = True
+        self.errors: list[str] = []
+        self.unexpected: int | None = None
+        self.counted_rows = 0
+        self.counts: dict[Any, int] = {}
+        self.values: list[Any] = []
+        self.observed: Any = None
+
+    def add(self, row: dict[str, Any], body: Mapping[str, Any]) -> None:
+        self.success = self.success and bool(row["success"])
+        if row["error"] and row["error"] not in self.errors:
+            self.errors.append(row["error"])
+        if body.get("unexpected_count") is not None:
+            self.unexpected = (self.unexpected or 0) + int(body["unexpected_count"])
+            self.counted_rows += int(body.get("element_count") or 0) - int(
+                body.get("missing_count") or 0
+            )
+        for item in body.get("partial_unexpected_counts") or []:
+            key = _hashable(item["value"])
+            self.counts[key] = self.counts.get(key, 0) + int(item.get("count", 1))
+        for value in body.get("partial_unexpected_list") or []:
+            if len(self.values) < _PARTIAL_UNEXPECTED_COUNT:
+                self.values.append(value)
+        if body.get("observed_value") is not None:
+            self.observed = body["observed_value"]
+
+    def row(self) -> dict[str, Any]:
+        percent = None
+        if self.unexpected is not None:
+            percent = 100.0 * self.unexpected / self.counted_rows if self.counted_rows else 0.0
+        body: dict[str, Any] = {"partial_unexpected_list": self.values}
+        if self.counts:
+            # Ties by value: the same sample whatever parts the rows came in.
+            ranked = sorted(self.counts.items(), key=lambda item: (-item[1], _format(item[0])))
+            body["partial_unexpected_counts"] = [
+                {"value": value, "count": count} for value, count in ranked
+            ]
+        return self.first | {
+            "success": self.success and not self.errors,
+            "unexpected_count": self.unexpected,
+            "unexpected_percent": percent,
+            "unexpected_sample": _sample(body),
+            "observed_value": None if self.observed is None else _format(self.observed),
+            "error": "; ".join(self.errors) or None,
+        }
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _duplicates_row(config: Any, duplicates: KeyDuplicates, rows_checked: int) -> dict[str, Any]:
+    body = {
+        "partial_unexpected_counts": [
+            {"value": key, "count": count} for key, count in duplicates.sample
+        ]
+    }
+    return _config_row(config) | {
+        "success": duplicates.rows == 0,
+        "unexpected_count": duplicates.rows,
+        "unexpected_percent": 100.0 * duplicates.rows / rows_checked if rows_checked else 0.0,
+        "unexpected_sample": _sample(body),
+    }
+
+
+def _row_count_row(config: Any, row_count: int) -> dict[str, Any]:
+    """ExpectTableRowCountToBeBetween's rule (both bounds inclusive, None: unbounded) on a
+    count the database made."""
+    low, high = config.kwargs.get("min_value"), config.kwargs.get("max_value")
+    success = (low is None or row_count >= low) and (high is None or row_count <= high)
+    return _config_row(config) | {"success": success, "observed_value": _format(row_count)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,22 +384,33 @@ def _columns_of(kwargs: Mapping[str, Any]) -> list[str]:
 
 
 def _result_row(result: Any) -> dict[str, Any]:
-    config = result.expectation_config
-    meta = config.meta or {}
     body = result.result or {}
     error = _exception_message(result.exception_info)
     observed = body.get("observed_value")
-    return {
-        "check": meta.get("check", config.type),
-        "expectation_type": config.type,
-        "columns": ", ".join(_columns_of(config.kwargs)) or None,
-        "severity": meta.get("severity", "error"),
+    return _config_row(result.expectation_config) | {
         "success": bool(result.success) and error is None,
         "unexpected_count": body.get("unexpected_count"),
         "unexpected_percent": body.get("unexpected_percent"),
         "unexpected_sample": _sample(body),
         "observed_value": None if observed is None else _format(observed),
         "error": error,
+    }
+
+
+def _config_row(config: Any) -> dict[str, Any]:
+    """The columns of a result row that the expectation itself decides; the rest empty."""
+    meta = config.meta or {}
+    return {
+        "check": meta.get("check", config.type),
+        "expectation_type": config.type,
+        "columns": ", ".join(_columns_of(config.kwargs)) or None,
+        "severity": meta.get("severity", "error"),
+        "success": True,
+        "unexpected_count": None,
+        "unexpected_percent": None,
+        "unexpected_sample": None,
+        "observed_value": None,
+        "error": None,
     }
 
 

@@ -376,3 +376,26 @@ def test_the_mailer_writes_an_outbox_locally_and_uses_smtp_from_environment_vari
     assert smtp.password == dg.EnvVar("NPNFLOW_SMTP_PASSWORD")
     assert smtp.from_address == dg.EnvVar("NPNFLOW_SMTP_FROM")
     assert "a-password-that-must-not-be-copied" not in repr(smtp)
+
+
+def test_the_weekly_quality_schedule_runs_the_checks_alone_on_sunday():
+    local = build_definitions("local")
+    schedule = local.resolve_schedule_def("weekly_nipr_quality_schedule")
+    assert schedule.job_name == "check_nipr_current_state_job"
+    assert schedule.cron_schedule == "0 4 * * 0"
+    assert schedule.execution_timezone == "America/Chicago"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    prod = build_definitions("prod").resolve_schedule_def("weekly_nipr_quality_schedule")
+    assert prod.default_status == dg.DefaultScheduleStatus.RUNNING
+    # The checks without their assets: with nothing applied in the run, whole tables.
+    job = local.resolve_job_def("check_nipr_current_state_job")
+    assert not job.asset_layer.executable_asset_keys
+    assert {key.name for key in job.asset_layer.asset_graph.asset_check_keys} == {
+        f"{table}_meets_expectations"
+        for table in ("producers", "licenses", "license_loas", "appointments")
+    }
+    tick = dt.datetime(2026, 3, 8, 4, tzinfo=ZoneInfo("America/Chicago"))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=local.get_repository_def()
+    )
+    assert len(schedule.evaluate_tick(context).run_requests) == 1
