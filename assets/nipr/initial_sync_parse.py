@@ -34,13 +34,7 @@ from assets.nipr.parsing import (
 from assets.nipr.parsing.collector import Collector
 from assets.nipr.parsing.report import RowBuffer, to_frame, transpose
 from assets.nipr.parsing.streaming import Prefixed, gc_paused, open_source, read_prefix
-from assets.nipr.roster import (
-    NIPR_ERROR,
-    NOT_FOUND,
-    SUCCESS,
-    SUCCESS_NO_LICENSES,
-    SyncOutcome,
-)
+from assets.nipr.roster import SyncOutcome, classify_reply_values
 from resources.nipr_mtom import looks_like_multipart
 from resources.nipr_soap_inline import has_inline_report
 
@@ -133,22 +127,14 @@ def rows_of_report(report: ParsedReport, npn: str) -> EntityInfoRows:
 
 
 def classify_reply(reply: EntityInfoRows) -> SyncOutcome:
-    """The sync status of an Entity Info reply: `roster.classify_entity_info`'s rules on the
-    reply's lists (NIPR's error reply: Not Found; a reply describing another producer: NIPR
-    Error; else Success, or Success - No Licenses when it lists none of the producer's)."""
-    npn = reply.npn
-    for _, code, message in reply.errors:
-        if code == "NIPR_ERROR":
-            return SyncOutcome(NOT_FOUND, str(message))
-    described = {str(n) for n in reply.columns["producers"]["npn"]}
-    if npn not in described:
-        found = ", ".join(sorted(described)) or "no producer"
-        return SyncOutcome(
-            NIPR_ERROR, f"the Entity Info reply for NPN {npn} describes {found} instead"
-        )
-    if any(str(n) == npn for n in reply.columns["licenses"]["npn"]):
-        return SyncOutcome(SUCCESS, apply=True)
-    return SyncOutcome(SUCCESS_NO_LICENSES, apply=True)
+    """The sync status of an Entity Info reply read into lists: `roster.classify_entity_info`'s
+    rules, through the one implementation they share (`roster.classify_reply_values`)."""
+    return classify_reply_values(
+        reply.npn,
+        ((code, message) for _, code, message in reply.errors),
+        reply.columns["producers"]["npn"],
+        reply.columns["licenses"]["npn"],
+    )
 
 
 def batch_report(replies: Sequence[EntityInfoRows]) -> ParsedReport:

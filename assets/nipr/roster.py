@@ -87,17 +87,34 @@ class SyncOutcome:
 
 def classify_entity_info(report: ParsedReport, npn: str) -> SyncOutcome:
     """The sync status an Entity Info reply for `npn` gives (parse it with requested_npn=npn)."""
-    errors = report.errors
-    nipr_errors = errors[errors["code"] == "NIPR_ERROR"]
-    if len(nipr_errors):
-        return SyncOutcome(NOT_FOUND, str(nipr_errors["message"].iloc[0]))
-    described = set(report.producers["npn"].astype(str))
+    return classify_reply_values(
+        npn,
+        report.errors[["code", "message"]].itertuples(index=False, name=None),
+        report.producers["npn"],
+        report.licenses["npn"],
+    )
+
+
+def classify_reply_values(
+    npn: str,
+    errors: Iterable[tuple[object, object]],
+    described_npns: Iterable[object],
+    license_npns: Iterable[object],
+) -> SyncOutcome:
+    """The rules of `classify_entity_info` on plain values, so the initial sync's batch path
+    (which reads replies into lists, not frames) decides with the same code: NIPR's error reply
+    is Not Found; a reply describing another producer is NIPR Error; else Success, or Success -
+    No Licenses when it lists none of the producer's licenses."""
+    for code, message in errors:
+        if code == "NIPR_ERROR":
+            return SyncOutcome(NOT_FOUND, str(message))
+    described = {str(n) for n in described_npns}
     if npn not in described:
         found = ", ".join(sorted(described)) or "no producer"
         return SyncOutcome(
             NIPR_ERROR, f"the Entity Info reply for NPN {npn} describes {found} instead"
         )
-    if (report.licenses["npn"].astype(str) == npn).any():
+    if any(str(n) == npn for n in license_npns):
         return SyncOutcome(SUCCESS, apply=True)
     return SyncOutcome(SUCCESS_NO_LICENSES, apply=True)
 
