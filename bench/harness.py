@@ -36,7 +36,11 @@ if TYPE_CHECKING:
 
     from resources.database import OperationalDatabase
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# NPNFLOW_BENCH_RESULTS: another folder for the JSON (the tests that run every benchmark small
+# write there, so a real measurement in bench/results is never overwritten by a smoke run).
+RESULTS_DIR = Path(
+    os.environ.get("NPNFLOW_BENCH_RESULTS") or Path(__file__).resolve().parent / "results"
+)
 WORLD_DAY = dt.date(2026, 11, 20)
 
 
