@@ -1,0 +1,216 @@
+"""The bulk write path (resources/bulk_writes.py) stores what `table.insert()` of
+`frame_to_rows` stored, on SQLite and on PostgreSQL; upserts and deletes through a staging
+table leave what the row-by-row statements left."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from resources import bulk_writes
+from resources.bulk_writes import delete_keys, insert_frame, upsert_frame
+from resources.database import create_database_engine, frame_to_rows
+
+_metadata = sa.MetaData()
+every_type = sa.Table(
+    "every_type",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("count", sa.Integer, nullable=True),
+    sa.Column("flag", sa.Boolean, nullable=True),
+    sa.Column("day", sa.Date, nullable=True),
+    sa.Column("day_from_text", sa.Date, nullable=True),
+    sa.Column("at_utc", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("at_mixed", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("at_naive", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("fee", sa.Numeric(10, 2), nullable=True),
+    sa.Column("defaulted", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+keyed = sa.Table(
+    "keyed",
+    _metadata,
+    sa.Column("a", sa.String, primary_key=True),
+    sa.Column("b", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=True),
+    sa.Column("kept", sa.String, nullable=True),
+)
+OLD, NEW = "old", "new"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    engine = create_database_engine(url)
+    _metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _every_type_frame(first_id: int) -> pd.DataFrame:
+    """Every column type, with the dtypes the stores hand over: vectorised ones (int64, bool,
+    datetime64 naive and aware) and object columns mixing Python values and missing ones."""
+    utc = pd.Timestamp("2026-03-01 12:30:45.123456", tz="UTC")
+    rows = 6
+    return pd.DataFrame(
+        {
+            "id": np.arange(first_id, first_id + rows),
+            "name": ["plain", "tab\there", "new\nline", "back\\slash", "", None],
+            "note": ["é ü 中", "'quoted'", '"double"', "\\N", "\r", np.nan],
+            "count": np.array([0, 1, -5, 2**31 - 1, 7, 9], dtype=np.int64),
+            "flag": [True, False, True, False, True, False],
+            "day": pd.to_datetime(["2026-01-02", "2026-12-31", None, "2000-02-29", None, None]),
+            "day_from_text": ["2026-01-02", dt.date(2025, 5, 6), None, pd.NaT, "2024-02-29", None],
+            "at_utc": pd.Series(
+                [utc, utc + pd.Timedelta(days=1), pd.NaT, utc, utc, pd.NaT],
+                dtype="datetime64[ns, UTC]",
+            ),
+            "at_mixed": [
+                dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+                pd.Timestamp("2026-03-01 00:00", tz="UTC"),
+                None,
+                dt.datetime(2026, 7, 1, 23, 59, 59, 999999, tzinfo=dt.UTC),
+                pd.NaT,
+                None,
+            ],
+            "at_naive": pd.to_datetime(
+                [
+                    "2026-01-01 00:00:00",
+                    None,
+                    "2026-06-30 13:14:15",
+                    None,
+                    None,
+                    "1999-12-31 00:00:00",
+                ]
+            ),
+            "fee": [12.5, None, 0.1, Decimal("99.99"), 3, np.nan],
+        }
+    )
+
+
+def _read_back(engine: sa.Engine, ids: range) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(every_type).where(every_type.c.id.in_(list(ids))).order_by(every_type.c.id)
+        )
+        return [dict(row._mapping) | {"id": None} for row in rows]
+
+
+def test_insert_frame_stores_what_the_row_by_row_insert_stored(engine: sa.Engine) -> None:
+    old, new = _every_type_frame(1), _every_type_frame(101)
+    with engine.begin() as connection:
+        connection.execute(every_type.insert(), frame_to_rows(old, every_type))
+        assert insert_frame(connection, every_type, new) == len(new)
+
+    stored_old, stored_new = _read_back(engine, range(1, 7)), _read_back(engine, range(101, 107))
+    assert stored_new == stored_old
+    # And what that is: the values, not merely equal mistakes.
+    assert stored_new[1]["name"] == "tab\there" and stored_new[3]["note"] == "\\N"
+    assert stored_new[4]["name"] == "" and stored_new[5]["name"] is None
+    assert stored_new[0]["day"] == dt.date(2026, 1, 2) and stored_new[2]["day"] is None
+    assert stored_new[1]["day_from_text"] == dt.date(2025, 5, 6)
+    assert stored_new[0]["fee"] == Decimal("12.50") and stored_new[1]["fee"] is None
+    assert stored_new[0]["flag"] is True and stored_new[0]["defaulted"] is False
+    assert stored_new[0]["count"] == 0 and stored_new[3]["count"] == 2**31 - 1
+
+
+def test_insert_frame_in_chunks_and_inside_the_callers_transaction(engine: sa.Engine) -> None:
+    frame = _every_type_frame(1)
+    with pytest.raises(RuntimeError), engine.begin() as connection:
+        insert_frame(connection, every_type, frame, chunk_rows=4)
+        raise RuntimeError("the caller's transaction rolls back")
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(every_type)).scalar() == 0
+    with engine.begin() as connection:
+        assert insert_frame(connection, every_type, frame, chunk_rows=4) == 6
+        assert insert_frame(connection, every_type, frame.iloc[:0]) == 0
+    assert len(_read_back(engine, range(1, 7))) == 6
+
+
+def test_insert_frame_names_a_column_the_table_lacks(engine: sa.Engine) -> None:
+    with engine.begin() as connection, pytest.raises(ValueError, match="no column"):
+        insert_frame(connection, keyed, pd.DataFrame({"a": ["x"], "nope": [1]}))
+
+
+def _keyed_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [
+            tuple(r) for r in connection.execute(sa.select(keyed).order_by(keyed.c.a, keyed.c.b))
+        ]
+
+
+def _one_by_one(engine: sa.Engine, frame: pd.DataFrame, update: list[str]) -> None:
+    """What the stores did before: ON CONFLICT per row, through executemany."""
+    from assets.onboarding.store import records, upsert
+
+    with engine.begin() as connection:
+        upsert(connection, keyed, records(frame), ["a", "b"], update)
+
+
+@pytest.mark.parametrize("update", [["value"], []])
+def test_upsert_frame_leaves_what_row_by_row_upserts_left(
+    engine: sa.Engine, update: list[str]
+) -> None:
+    existing = pd.DataFrame(
+        {"a": ["1", "1", "2"], "b": ["x", "y", "x"], "value": ["v1", "v2", "v3"], "kept": "old"}
+    )
+    # Updates of existing keys, new keys, a key twice (the later row's value wins), NULLs.
+    incoming = pd.DataFrame(
+        {
+            "a": ["1", "3", "3", "2", "4"],
+            "b": ["x", "z", "z", "x", "w"],
+            "value": ["new1", "first", "second", None, "n4"],
+            "kept": ["k1", "k-first", "k-second", "k2", None],
+        }
+    )
+    results = []
+    for how in (OLD, NEW):
+        with engine.begin() as connection:
+            connection.execute(keyed.delete())
+            insert_frame(connection, keyed, existing)
+        if how == OLD:
+            _one_by_one(engine, incoming, update)
+        else:
+            with engine.begin() as connection:
+                assert upsert_frame(connection, keyed, incoming, ["a", "b"], update) == 4
+        results.append(_keyed_rows(engine))
+    assert results[0] == results[1]
+    if update:
+        assert ("1", "x", "new1", "old") in results[1]  # `kept` is not an update column
+        assert ("3", "z", "second", "k-first") in results[1]
+    else:
+        assert ("1", "x", "v1", "old") in results[1]
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_delete_keys_deletes_exactly_the_matching_rows(
+    engine: sa.Engine, staged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk_writes, "STAGED_DELETE_MIN_KEYS", 1 if staged else 10_000)
+    rows = pd.DataFrame(
+        {"a": ["1", "1", "2", "2"], "b": ["x", "y", "x", "y"], "value": "v", "kept": None}
+    )
+    with engine.begin() as connection:
+        insert_frame(connection, keyed, rows)
+        delete_keys(
+            connection,
+            keyed,
+            pd.DataFrame({"a": ["1", "2", "2", "9"], "b": ["y", "x", "x", "x"]}),
+        )
+        delete_keys(connection, keyed, pd.DataFrame({"a": [], "b": []}))
+    assert [r[:2] for r in _keyed_rows(engine)] == [("1", "x"), ("2", "y")]
+    with engine.connect() as connection:  # the staging table is gone
+        names = sa.inspect(connection).get_table_names()
+    assert not [n for n in names if n.startswith("stage_")]
