@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dml
+from sqlalchemy.dialects import sqlite as sqlite_dml
 
 from resources import bulk_writes
 from resources.bulk_writes import delete_keys, insert_frame, upsert_frame
@@ -152,11 +154,20 @@ def _keyed_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
 
 
 def _one_by_one(engine: sa.Engine, frame: pd.DataFrame, update: list[str]) -> None:
-    """What the stores did before: ON CONFLICT per row, through executemany."""
-    from assets.onboarding.store import records, upsert
-
+    """What the agent-file upsert did before: ON CONFLICT per row, through executemany."""
+    rows = [
+        {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")
+    ]
     with engine.begin() as connection:
-        upsert(connection, keyed, records(frame), ["a", "b"], update)
+        dml = sqlite_dml if connection.dialect.name == "sqlite" else postgresql_dml
+        statement = dml.insert(keyed)
+        if update:
+            statement = statement.on_conflict_do_update(
+                index_elements=["a", "b"], set_={c: statement.excluded[c] for c in update}
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=["a", "b"])
+        connection.execute(statement, rows)
 
 
 @pytest.mark.parametrize("update", [["value"], []])
