@@ -11,7 +11,7 @@ form and written back into the emptied tables by one `executemany` (SQLite) or `
 (PostgreSQL) per table (bench/bulk_floor.py).
 
 Usage: .venv/bin/python bench/e2e_write_transactions.py [--producers 20000]
-       [--requests 100000] [--database-url URL]
+       [--requests 108000] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ UPLOAD_ID = "appoint__bench.csv__000000000000"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--producers", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=108_000)
     parser.add_argument("--seed", type=int, default=7)
     add_database_argument(parser)
     args = parser.parse_args()
