@@ -285,8 +285,12 @@ class _Staging:
         )
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.connection.exec_driver_sql(f"DROP TABLE {_quoted(self.connection, self.name)}")
+    def __exit__(self, error_type: type[BaseException] | None, *_rest: object) -> None:
+        # After an error the caller's transaction is rolled back (on PostgreSQL the DROP
+        # would fail and hide the error); a table left on a pooled SQLite connection has a
+        # name no one else uses and goes with the connection.
+        if error_type is None:
+            self.connection.exec_driver_sql(f"DROP TABLE {_quoted(self.connection, self.name)}")
 
 
 def _one_row_per_key(frame: pd.DataFrame, keys: list[str], update: list[str]) -> pd.DataFrame:

@@ -225,3 +225,10 @@ def test_delete_keys_deletes_exactly_the_matching_rows(
     with engine.connect() as connection:  # the staging table is gone
         names = sa.inspect(connection).get_table_names()
     assert not [n for n in names if n.startswith("stage_")]
+
+
+def test_a_failed_upsert_raises_its_own_error_and_writes_nothing(engine: sa.Engine) -> None:
+    bad = pd.DataFrame({"a": ["1", None], "b": ["x", "y"], "value": ["v", "w"]})
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        upsert_frame(connection, keyed, bad, ["a", "b"], ["value"])
+    assert _keyed_rows(engine) == []
