@@ -38,10 +38,21 @@ def snapshot(engine: sa.Engine, tables: Sequence[str]) -> dict[str, Any]:
 
 
 def empty(engine: sa.Engine, tables: Sequence[str]) -> None:
-    """Delete every row of `tables` (children first: name them parents first)."""
+    """Empty `tables` as if new, so the floor pays no dead rows or index entries of the
+    path's write: TRUNCATE on PostgreSQL; on SQLite, DELETE (children first: name them
+    parents first) and VACUUM."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            names = ", ".join(f'"{name}"' for name in tables)
+            connection.exec_driver_sql(f"TRUNCATE {names} CASCADE")
+            for name in tables:
+                connection.exec_driver_sql(f'ANALYZE "{name}"')
+        return
     with engine.begin() as connection:
         for name in reversed(tables):
             connection.exec_driver_sql(f'DELETE FROM "{name}"')
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM")
 
 
 def write(engine: sa.Engine, taken: dict[str, Any]) -> float:

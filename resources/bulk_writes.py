@@ -26,7 +26,8 @@ import io
 import itertools
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -107,8 +108,24 @@ def _with_missing(text: np.ndarray, missing: np.ndarray, null: Any) -> list[Any]
     return list(values.tolist())
 
 
+def _as_datetime64(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> pd.Series:
+    """An object column of datetimes as datetime64 (one time zone, or none), so the
+    vectorised path takes it; as it was when its values do not convert alike (naive and
+    aware mixed, several offsets, dates, text)."""
+    if series.dtype != object or not isinstance(column_type, sa.DateTime):
+        return series
+    if pd.api.types.infer_dtype(series, skipna=True) != "datetime":
+        return series
+    try:
+        converted = pd.to_datetime(series)
+    except (ValueError, TypeError):
+        return series
+    return converted if converted.dtype.kind == "M" else series
+
+
 def _sqlite_column(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> list[Any]:
     """A column's values as SQLAlchemy's SQLite types would bind them."""
+    series = _as_datetime64(series, column_type)
     missing = series.isna().to_numpy()
     kind = series.dtype.kind
     if isinstance(column_type, sa.String | sa.Text) and (
@@ -159,6 +176,7 @@ def _escaped(values: list[Any]) -> list[Any]:
 
 def _copy_column(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> list[str]:
     """A column's values as COPY text fields (`\\N` for NULL)."""
+    series = _as_datetime64(series, column_type)
     missing = series.isna().to_numpy()
     kind = series.dtype.kind
     if isinstance(column_type, sa.Boolean) and kind == "b" and not missing.any():
@@ -293,6 +311,16 @@ class _Staging:
             self.connection.exec_driver_sql(f"DROP TABLE {_quoted(self.connection, self.name)}")
 
 
+@contextmanager
+def staged_rows(connection: Connection, table: sa.Table, frame: pd.DataFrame) -> Iterator[sa.Table]:
+    """`frame`'s rows in a temporary table shaped like those columns of `table`, for one
+    statement to join (a long list of keys without thousands of bound parameters)."""
+    _check_columns(frame, table)
+    with _Staging(connection, table, [str(c) for c in frame.columns]) as staging:
+        insert_frame(connection, staging.table, frame)
+        yield staging.table
+
+
 def _one_row_per_key(frame: pd.DataFrame, keys: list[str], update: list[str]) -> pd.DataFrame:
     """What upserting the rows one by one would leave: the first row of a key inserted, the
     `update` columns of its last row applied over it."""
@@ -343,6 +371,10 @@ def delete_keys(connection: Connection, table: sa.Table, keys: pd.DataFrame) -> 
     names = [str(c) for c in keys.columns]
     _check_columns(keys, table)
     if keys.empty:
+        return
+    if len(keys) < STAGED_DELETE_MIN_KEYS and len(names) == 1:
+        values = keys[names[0]].drop_duplicates().tolist()
+        connection.execute(table.delete().where(table.c[names[0]].in_(values)))
         return
     if len(keys) < STAGED_DELETE_MIN_KEYS:
         connection.execute(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.onboarding.onboarding import EXISTING_COLUMNS, OnboardingPlan
-from resources.bulk_writes import insert_frame, upsert_frame
+from resources.bulk_writes import delete_keys, insert_frame, staged_rows, upsert_frame
 from schemas.tables import agencies, producer_assignments, producers
 
 # Bound parameters per IN list: far below SQLite's 32,766 and PostgreSQL's 65,535.
@@ -30,11 +30,20 @@ def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterable[list[str]]:
 
 def read_existing_producers(connection: Connection, npns: Sequence[str]) -> pd.DataFrame:
     columns = [producers.c[name] for name in EXISTING_COLUMNS]
-    parts: list[sa.Row[Any]] = []
-    for chunk in _chunks(sorted(set(npns))):
-        result = connection.execute(sa.select(*columns).where(producers.c.npn.in_(chunk)))
-        parts.extend(result.fetchall())
-    return pd.DataFrame(parts, columns=list(EXISTING_COLUMNS))
+    wanted = sorted(set(npns))
+    rows: list[tuple[Any, ...]] = []
+    if len(wanted) <= _CHUNK:
+        result = connection.execute(sa.select(*columns).where(producers.c.npn.in_(wanted)))
+        rows.extend(tuple(row) for row in result)
+    else:
+        # Many NPNs (a whole agent file): joined from a staging table, one statement.
+        with staged_rows(connection, producers, pd.DataFrame({"npn": wanted})) as staged:
+            result = connection.execute(
+                sa.select(*columns).join(staged, staged.c.npn == producers.c.npn)
+            )
+            rows.extend(tuple(row) for row in result)
+    # Plain tuples: pandas probes SQLAlchemy rows for namedtuple fields, row by row.
+    return pd.DataFrame(rows, columns=list(EXISTING_COLUMNS))
 
 
 def read_existing_agencies(connection: Connection, agency_npns: Sequence[str]) -> set[str]:
@@ -54,8 +63,6 @@ def write_onboarding(connection: Connection, plan: OnboardingPlan) -> None:
     # created_at is set on insert only; every other planned column is the producer's new state.
     update = [c for c in plan.producers.columns if c not in ("npn", "created_at")]
     upsert_frame(connection, producers, plan.producers, ["npn"], update)
-    for chunk in _chunks(plan.replace_assignments_for):
-        connection.execute(
-            producer_assignments.delete().where(producer_assignments.c.npn.in_(chunk))
-        )
+    replaced = pd.DataFrame({"npn": list(plan.replace_assignments_for)}, dtype=object)
+    delete_keys(connection, producer_assignments, replaced)
     insert_frame(connection, producer_assignments, plan.assignments)

@@ -35,6 +35,8 @@ every_type = sa.Table(
     sa.Column("at_utc", sa.DateTime(timezone=True), nullable=True),
     sa.Column("at_mixed", sa.DateTime(timezone=True), nullable=True),
     sa.Column("at_naive", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("at_objects_utc", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("at_objects_naive", sa.DateTime(timezone=True), nullable=True),
     sa.Column("fee", sa.Numeric(10, 2), nullable=True),
     sa.Column("defaulted", sa.Boolean, nullable=False, server_default=sa.false()),
 )
@@ -97,6 +99,10 @@ def _every_type_frame(first_id: int) -> pd.DataFrame:
                     "1999-12-31 00:00:00",
                 ]
             ),
+            "at_objects_utc": [utc.to_pydatetime(), None, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)]
+            * 2,
+            "at_objects_naive": [dt.datetime(2026, 1, 1, 9, 30), None, pd.Timestamp("2026-05-05")]
+            * 2,
             "fee": [12.5, None, 0.1, Decimal("99.99"), 3, np.nan],
         }
     )
@@ -222,6 +228,9 @@ def test_delete_keys_deletes_exactly_the_matching_rows(
         )
         delete_keys(connection, keyed, pd.DataFrame({"a": [], "b": []}))
     assert [r[:2] for r in _keyed_rows(engine)] == [("1", "x"), ("2", "y")]
+    with engine.begin() as connection:  # by one key column of two
+        delete_keys(connection, keyed, pd.DataFrame({"a": ["2", "2", "7"]}))
+    assert [r[:2] for r in _keyed_rows(engine)] == [("1", "x")]
     with engine.connect() as connection:  # the staging table is gone
         names = sa.inspect(connection).get_table_names()
     assert not [n for n in names if n.startswith("stage_")]
@@ -232,3 +241,44 @@ def test_a_failed_upsert_raises_its_own_error_and_writes_nothing(engine: sa.Engi
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
         upsert_frame(connection, keyed, bad, ["a", "b"], ["value"])
     assert _keyed_rows(engine) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_many_npns_read_and_replaced_through_staging_tables(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The agent-file store past its IN-list size: existing producers read by a join, their
+    assignments deleted by one statement, on both backends."""
+    from assets.onboarding import store
+    from schemas.migrate import upgrade
+    from schemas.tables import producer_assignments, producers
+
+    url = (
+        f"sqlite:///{tmp_path / 'many.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("fresh_postgres_url")
+    )
+    upgrade(url)
+    engine = create_database_engine(url)
+    count = store._CHUNK + 5
+    npns = [str(10_000_000 + i) for i in range(count)]
+    with engine.begin() as connection:
+        insert_frame(
+            connection,
+            producers,
+            pd.DataFrame({"npn": npns, "email": "ann@example.com", "is_active": True}),
+        )
+        insert_frame(
+            connection,
+            producer_assignments,
+            pd.DataFrame(
+                {"npn": npns, "loa_category": "Life", "state_code": "TX", "cocode": "91234"}
+            ),
+        )
+        found = store.read_existing_producers(connection, [*npns[1:], "99999999", npns[1]])
+        assert sorted(found["npn"]) == npns[1:]
+        assert set(found["email"]) == {"ann@example.com"} and found["is_active"].all()
+        delete_keys(connection, producer_assignments, pd.DataFrame({"npn": npns[1:]}))
+        left = connection.execute(sa.select(producer_assignments.c.npn)).scalars().all()
+    assert left == [npns[0]]
+    engine.dispose()
