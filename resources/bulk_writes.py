@@ -14,9 +14,10 @@ columns), and then sent the cheapest way each backend offers:
 The values that reach the database are the same as through `table.insert()` with
 `frame_to_rows` (tests/unit/test_bulk_writes.py writes every column type both ways).
 
-Upserts and deletes by key go through a temporary staging table: the rows are written to it
-with the fast path, then one `INSERT ... SELECT ... ON CONFLICT` (or one `DELETE ... WHERE
-(keys) IN (SELECT ...)`) does the rest on the database.
+Upserts and deletes by many keys go through a temporary staging table: the rows are written
+to it with the fast path, then one `INSERT ... SELECT ... ON CONFLICT` (or one `DELETE ...
+WHERE (keys) IN (SELECT ...)`) does the rest on the database. SQLite upserts skip the staging
+table: its prepared `INSERT ... ON CONFLICT` by executemany is already one pass in process.
 """
 
 from __future__ import annotations
@@ -223,22 +224,51 @@ def insert_frame(
     """Insert every row of `frame` (its columns named as `table`'s) into `table`, in the
     caller's transaction; returns the rows written. Columns the frame lacks get the table's
     server defaults."""
+    return _write_frame(connection, table, frame, chunk_rows=chunk_rows)
+
+
+def _write_frame(
+    connection: Connection,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    sqlite_on_conflict: str = "",
+) -> int:
     columns = _check_columns(frame, table)
     if frame.empty:
         return 0
     if connection.dialect.name == "postgresql":
         write: Callable[[Any, pd.DataFrame], None] = _copier(connection, table, columns)
     elif connection.dialect.name == "sqlite":
-        write = _sqlite_writer(connection, table, columns)
+        write = _sqlite_writer(connection, table, columns, sqlite_on_conflict)
     else:  # pragma: no cover - npnflow runs on SQLite and PostgreSQL only
         raise NotImplementedError(f"no bulk insert for the {connection.dialect.name} dialect")
     cursor = _driver_cursor(connection)
     try:
         for start in range(0, len(frame), chunk_rows):
             write(cursor, frame.iloc[start : start + chunk_rows])
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _as_sqlalchemy_error(connection, error, cursor, table) from error
     finally:
         cursor.close()
     return len(frame)
+
+
+def _as_sqlalchemy_error(
+    connection: Connection, error: Exception, cursor: Any, table: sa.Table
+) -> sa.exc.StatementError:
+    """The driver's error as SQLAlchemy raises it for its own statements (IntegrityError,
+    OperationalError, ...), so callers and the transient-error retries see one kind."""
+    raw = connection.connection.driver_connection
+    return sa.exc.DBAPIError.instance(
+        f"bulk insert into {table.name}",
+        None,
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        connection_invalidated=connection.dialect.is_disconnect(error, raw, cursor),  # type: ignore[arg-type]
+        dialect=connection.dialect,
+    )
 
 
 def _copier(
@@ -262,11 +292,13 @@ def _copier(
 
 
 def _sqlite_writer(
-    connection: Connection, table: sa.Table, columns: list[sa.Column[Any]]
+    connection: Connection, table: sa.Table, columns: list[sa.Column[Any]], on_conflict: str
 ) -> Callable[[Any, pd.DataFrame], None]:
     names = ", ".join(_quoted(connection, c.name) for c in columns)
     marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {_table_name(connection, table)} ({names}) VALUES ({marks})"
+    statement = (
+        f"INSERT INTO {_table_name(connection, table)} ({names}) VALUES ({marks}){on_conflict}"
+    )
 
     def write(cursor: Any, chunk: pd.DataFrame) -> None:
         values = [_sqlite_column(chunk[c.name], c.type) for c in columns]
@@ -341,8 +373,12 @@ def upsert_frame(
     update: Sequence[str] | None = None,
 ) -> int:
     """Insert `frame`'s rows; where a row's `keys` already exist, set the `update` columns to
-    the frame's values (none: leave the existing row as it is). One statement on the
-    database, through a staging table. Returns the frame's distinct keys written."""
+    the frame's values (none: leave the existing row as it is). Returns the frame's distinct
+    keys written.
+
+    PostgreSQL: the rows are copied into a staging table, then one INSERT ... SELECT ... ON
+    CONFLICT. SQLite: the prepared INSERT ... ON CONFLICT itself, by one executemany of
+    plain tuples (in process, a staging table would only write every row twice)."""
     _check_columns(frame, table)
     keys, update = list(keys), list(update or [])
     if frame.empty:
@@ -354,13 +390,15 @@ def upsert_frame(
         action = "DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
     else:
         action = "DO NOTHING"
+    conflict = f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) {action}"
+    if connection.dialect.name == "sqlite":
+        return _write_frame(connection, table, frame, sqlite_on_conflict=" " + conflict)
     with _Staging(connection, table, [str(c) for c in frame.columns]) as staging:
         insert_frame(connection, staging.table, frame)
         # `WHERE true`: SQLite would read `ON` as the start of a join constraint without it.
         connection.exec_driver_sql(
             f"INSERT INTO {_table_name(connection, table)} ({columns}) "
-            f"SELECT {columns} FROM {quote(staging.name)} WHERE true "
-            f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) {action}"
+            f"SELECT {columns} FROM {quote(staging.name)} WHERE true {conflict}"
         )
     return len(frame)
 

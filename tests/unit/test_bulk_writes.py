@@ -282,3 +282,31 @@ def test_many_npns_read_and_replaced_through_staging_tables(
         left = connection.execute(sa.select(producer_assignments.c.npn)).scalars().all()
     assert left == [npns[0]]
     engine.dispose()
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(engine: sa.Engine) -> None:
+    """A transient one (SQLite locked, a lost connection) must be seen by the retries
+    (resources/database.py::is_transient_database_error) as for any other statement."""
+    from resources.database import is_transient_database_error
+
+    frame = pd.DataFrame({"a": ["1", "1"], "b": ["x", "x"]})
+    with pytest.raises(sa.exc.IntegrityError) as raised, engine.begin() as connection:
+        insert_frame(connection, keyed, frame)
+    assert not is_transient_database_error(raised.value)
+
+
+def test_a_locked_sqlite_database_is_a_transient_error(tmp_path: Path) -> None:
+    from resources.database import is_transient_database_error
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    engine = create_database_engine(url, sqlite_busy_timeout_seconds=0.05)
+    _metadata.create_all(engine)
+    holder = create_database_engine(url)
+    with holder.connect() as holding:
+        holding.exec_driver_sql("BEGIN IMMEDIATE")
+        with pytest.raises(sa.exc.OperationalError) as raised, engine.begin() as connection:
+            insert_frame(connection, keyed, pd.DataFrame({"a": ["1"], "b": ["x"]}))
+        holding.rollback()
+    assert is_transient_database_error(raised.value)
+    engine.dispose()
+    holder.dispose()
