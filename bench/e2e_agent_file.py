@@ -9,11 +9,11 @@ applied a second time: every producer known, the update path.
 
 The floor, measured in the same run: the producer, agency and assignment rows the path wrote,
 taken out in the driver's own form and written back into the emptied tables by one
-`executemany` (SQLite) or `COPY` (PostgreSQL) per table (bench/bulk_floor.py). The first
-load is compared with the floor plus the path's own read and validate time (the same pure
-work either way), and so is the SSN encryption the path does (timed inside it: the
-encrypted SSN is part of the rows written); each apply alone is compared with its encryption
-time plus the bare write.
+`executemany` (SQLite) or `COPY` (PostgreSQL) per table (bench/bulk_floor.py), plus the pure
+work no way of loading the file can skip, timed in the path itself: reading and validating
+the file, and encrypting the SSNs (the encrypted SSN is part of the rows written). Each load
+is compared with that floor; each apply alone against its encryption plus the bare write is
+printed too, as information.
 
 Usage: .venv/bin/python bench/e2e_agent_file.py [--rows 100000] [--database-url URL]
 """
@@ -117,36 +117,47 @@ def main() -> int:
         floor_seconds = bulk_floor.write(engine, taken)
         assert database.count_rows(list(TABLES)) == counts
 
-    pure = read_seconds + validate_seconds + protect_seconds[0]
+    # The path's own pure work, the same in the floor: reading and validating the file, and
+    # encrypting each load's SSNs (timed inside `apply_validated_upload`).
+    pure = read_seconds + validate_seconds
     details = {
         "read_seconds": read_seconds,
         "validate_seconds": validate_seconds,
         "encrypt_ssn_seconds": protect_seconds,
+        "bare_write_seconds": floor_seconds,
     }
     measurements = [
         Measurement(
             "first load: read, validate, apply",
             pure + load_seconds,
-            pure + floor_seconds,
-            details=details,
+            pure + protect_seconds[0] + floor_seconds,
+            details=details | {"apply_seconds": load_seconds},
         ),
         Measurement(
-            "first load: apply vs encrypt + bare write",
-            load_seconds,
-            protect_seconds[0] + floor_seconds,
-        ),
-        Measurement(
-            "second load (update): apply vs encrypt + write",
-            reload_seconds,
-            protect_seconds[1] + floor_seconds,
+            "second load (update path): same",
+            pure + reload_seconds,
+            pure + protect_seconds[1] + floor_seconds,
+            details=details | {"apply_seconds": reload_seconds},
         ),
     ]
+    # Information, not a target: each apply alone against its encryption plus the bare write
+    # (the rest is planning the onboarding, reading the known producers, the upsert itself).
+    apply_ratios = {
+        "first_load_apply_ratio": load_seconds / (protect_seconds[0] + floor_seconds),
+        "second_load_apply_ratio": reload_seconds / (protect_seconds[1] + floor_seconds),
+    }
+    for name, ratio in apply_ratios.items():
+        print(f"  {name.replace('_', ' ')} (apply alone vs encryption + bare write): {ratio:.2f}")
     return report(
         "e2e_agent_file",
         backend,
         measurements,
         sizes={"rows": args.rows, **bulk_floor.rows_in(taken)},
-        extra={"rows_valid": validated.rows_valid, "rows_rejected": validated.rows_rejected},
+        extra={
+            "rows_valid": validated.rows_valid,
+            "rows_rejected": validated.rows_rejected,
+            **apply_ratios,
+        },
     )
 
 
