@@ -42,8 +42,9 @@ from sqlalchemy.engine import Connection
 # buffer while keeping the number of round trips small.
 CHUNK_ROWS = 50_000
 
-# Below this many keys a plain executemany of DELETEs beats creating, filling and dropping a
-# staging table (measured on both backends: the staging table costs a few milliseconds).
+# Below this many keys a delete needs no staging table (its create, fill and drop cost a few
+# statements): one IN list for a single key column, an executemany of DELETEs for several
+# (as `write_application` clears a producer's few states during a sync).
 STAGED_DELETE_MIN_KEYS = 2_000
 
 _COPY_NULL = "\\N"
