@@ -110,34 +110,45 @@ def _with_missing(text: np.ndarray, missing: np.ndarray, null: Any) -> list[Any]
     return list(values.tolist())
 
 
-def _as_datetime64(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> pd.Series:
-    """An object column of datetimes as datetime64 (one time zone, or none), so the
-    vectorised path takes it; as it was when its values do not convert alike (naive and
-    aware mixed, several offsets, dates, text)."""
-    if series.dtype != object or not isinstance(column_type, sa.DateTime):
-        return series
-    if pd.api.types.infer_dtype(series, skipna=True) != "datetime":
-        return series
+def _vectorisable(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> pd.Series:
+    """An object or float column in a dtype the vectorised paths below take, when every value
+    converts as the per-cell conversion would convert it: datetimes (one time zone, or none)
+    and, for a Date column, dates as datetime64; booleans with gaps as "boolean"; whole
+    numbers with gaps as "Int64". Otherwise the column as it was (the per-cell fallback)."""
+    inferred = pd.api.types.infer_dtype(series, skipna=True) if series.dtype == object else ""
+    datetimes = (isinstance(column_type, sa.DateTime) and inferred == "datetime") or (
+        _is_date(column_type) and inferred in ("date", "datetime")
+    )
     try:
-        converted = pd.to_datetime(series)
-    except (ValueError, TypeError):
+        if datetimes:
+            converted = pd.to_datetime(series)
+        elif isinstance(column_type, sa.Boolean) and inferred == "boolean":
+            return series.astype("boolean")
+        elif isinstance(column_type, sa.Integer) and (
+            series.dtype.kind == "f" or inferred == "integer"
+        ):
+            return series.astype("Int64")
+        else:
+            return series
+    except (ValueError, TypeError):  # naive and aware mixed, several offsets, fractions
         return series
     return converted if converted.dtype.kind == "M" else series
 
 
 def _sqlite_column(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> list[Any]:
     """A column's values as SQLAlchemy's SQLite types would bind them."""
-    series = _as_datetime64(series, column_type)
+    series = _vectorisable(series, column_type)
     missing = series.isna().to_numpy()
     kind = series.dtype.kind
     if isinstance(column_type, sa.String | sa.Text) and (
         pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
     ):
         return _object_values(series, missing)
-    if isinstance(column_type, sa.Boolean) and kind == "b" and not missing.any():
-        return list(series.to_numpy(dtype=np.int64).tolist())
-    if isinstance(column_type, sa.Integer) and kind in "iu" and not missing.any():
-        return list(series.to_numpy().tolist())
+    if isinstance(column_type, sa.Boolean) and kind == "b":
+        # Python bools and ints (what SQLAlchemy's SQLite Boolean binds: 1 and 0).
+        return _object_values(series.astype("Int64"), missing)
+    if isinstance(column_type, sa.Integer) and kind in "iu":
+        return _object_values(series.astype("Int64"), missing)
     if isinstance(column_type, sa.Numeric) and kind in "iuf":
         # SQLite stores a Numeric as REAL: SQLAlchemy binds float(Decimal(str(x))) == x.
         return _object_values(series.astype(float), missing)
@@ -178,13 +189,19 @@ def _escaped(values: list[Any]) -> list[Any]:
 
 def _copy_column(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> list[str]:
     """A column's values as COPY text fields (`\\N` for NULL)."""
-    series = _as_datetime64(series, column_type)
+    series = _vectorisable(series, column_type)
     missing = series.isna().to_numpy()
     kind = series.dtype.kind
-    if isinstance(column_type, sa.Boolean) and kind == "b" and not missing.any():
-        return list(np.where(series.to_numpy(dtype=bool), "t", "f").tolist())
-    if isinstance(column_type, sa.Integer) and kind in "iu" and not missing.any():
-        return list(series.to_numpy().astype(str).tolist())
+    if isinstance(column_type, sa.Boolean) and kind == "b":
+        flags = series.to_numpy(dtype=bool, na_value=False)
+        return _with_missing(np.where(flags, "t", "f"), missing, _COPY_NULL)
+    if isinstance(column_type, sa.Integer) and kind in "iu":
+        digits = series.to_numpy(dtype=np.int64, na_value=0).astype(str)
+        return _with_missing(digits, missing, _COPY_NULL)
+    if isinstance(column_type, sa.Numeric) and kind == "f":
+        # str(Decimal(str(x))) and numpy's shortest repr of x are the same number to PG.
+        digits = series.to_numpy(dtype=np.float64, na_value=np.nan).astype(str)
+        return _with_missing(digits, missing, _COPY_NULL)
     if isinstance(column_type, sa.Date | sa.DateTime) and kind == "M":
         unit: Literal["D", "us"] = "D" if _is_date(column_type) else "us"
         return _with_missing(

@@ -38,6 +38,13 @@ every_type = sa.Table(
     sa.Column("at_objects_utc", sa.DateTime(timezone=True), nullable=True),
     sa.Column("at_objects_naive", sa.DateTime(timezone=True), nullable=True),
     sa.Column("fee", sa.Numeric(10, 2), nullable=True),
+    sa.Column("fee_float", sa.Numeric(10, 2), nullable=True),
+    sa.Column("flag_gaps", sa.Boolean, nullable=True),
+    sa.Column("count_gaps", sa.Integer, nullable=True),
+    sa.Column("count_objects", sa.Integer, nullable=True),
+    sa.Column("count_nullable", sa.Integer, nullable=True),
+    sa.Column("day_objects", sa.Date, nullable=True),
+    sa.Column("day_of_instants", sa.Date, nullable=True),
     sa.Column("defaulted", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 keyed = sa.Table(
@@ -99,11 +106,25 @@ def _every_type_frame(first_id: int) -> pd.DataFrame:
                     "1999-12-31 00:00:00",
                 ]
             ),
-            "at_objects_utc": [utc.to_pydatetime(), None, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)]
-            * 2,
-            "at_objects_naive": [dt.datetime(2026, 1, 1, 9, 30), None, pd.Timestamp("2026-05-05")]
-            * 2,
+            # Object columns, as stores build them from Python values.
+            "at_objects_utc": pd.Series(
+                [utc.to_pydatetime(), None, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * 2,
+                dtype=object,
+            ),
+            "at_objects_naive": pd.Series(
+                [dt.datetime(2026, 1, 1, 9, 30), None, pd.Timestamp("2026-05-05")] * 2,
+                dtype=object,
+            ),
             "fee": [12.5, None, 0.1, Decimal("99.99"), 3, np.nan],
+            "fee_float": [12.5, np.nan, 0.1, 99.99, 3.0, 1e-05],
+            "flag_gaps": pd.Series([True, None, False, np.True_, None, False], dtype=object),
+            "count_gaps": [1.0, np.nan, -3.0, 2.0**31 - 1, 0.0, np.nan],
+            "count_objects": pd.Series([1, None, np.int64(5), 7, None, 0], dtype=object),
+            "count_nullable": pd.Series([1, None, 5, 7, None, 0], dtype="Int64"),
+            "day_objects": [dt.date(2026, 1, 2), None, dt.date(1999, 12, 31)] * 2,
+            "day_of_instants": pd.Series(
+                [utc, None, pd.Timestamp("2026-01-01 23:30", tz="UTC")] * 2, dtype=object
+            ),
         }
     )
 
@@ -132,6 +153,13 @@ def test_insert_frame_stores_what_the_row_by_row_insert_stored(engine: sa.Engine
     assert stored_new[0]["fee"] == Decimal("12.50") and stored_new[1]["fee"] is None
     assert stored_new[0]["flag"] is True and stored_new[0]["defaulted"] is False
     assert stored_new[0]["count"] == 0 and stored_new[3]["count"] == 2**31 - 1
+    assert [r["flag_gaps"] for r in stored_new[:3]] == [True, None, False]
+    assert [r["count_gaps"] for r in stored_new[:4]] == [1, None, -3, 2**31 - 1]
+    assert stored_new[5]["fee_float"] == Decimal("0.00") and stored_new[2]["fee_float"] == Decimal(
+        "0.10"
+    )
+    assert stored_new[2]["day_objects"] == dt.date(1999, 12, 31)
+    assert stored_new[2]["day_of_instants"] == dt.date(2026, 1, 1)
 
 
 def test_insert_frame_in_chunks_and_inside_the_callers_transaction(engine: sa.Engine) -> None:
