@@ -7,11 +7,8 @@ run starts (`setup_for_execution`), never when the code location loads.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -20,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import Connection, Engine
 
+from resources.bulk_writes import driver_value, insert_frame
 from schemas.tables import metadata
 
 
@@ -99,33 +97,7 @@ def _is_transient_driver_error(orig: BaseException | None) -> bool:
 
 def _python_value(value: Any, column: sa.Column[Any]) -> Any:
     """A cell as the DB driver wants it: None for missing, date for Date, plain Python types."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    column_type = column.type
-    if isinstance(column_type, sa.Date) and not isinstance(column_type, sa.DateTime):
-        # SQLite's Date type accepts only datetime.date, not pandas timestamps.
-        if isinstance(value, pd.Timestamp | dt.datetime):
-            return value.date()
-        if isinstance(value, str):
-            return dt.date.fromisoformat(value[:10])
-        return value
-    if isinstance(column_type, sa.DateTime):
-        if isinstance(value, pd.Timestamp):
-            return value.to_pydatetime()
-        return value
-    if isinstance(column_type, sa.Boolean):
-        return bool(value)
-    if isinstance(column_type, sa.Integer):
-        return int(value)
-    if isinstance(column_type, sa.Numeric):
-        return Decimal(str(value))
-    if isinstance(column_type, sa.String | sa.Text):
-        return str(value)
-    if hasattr(value, "item"):  # numpy scalar
-        return value.item()
-    return value
+    return driver_value(value, column.type)
 
 
 def frame_to_rows(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
@@ -234,10 +206,7 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
                 connection.execute(table.delete())
             written: dict[str, int] = {}
             for table in ordered:
-                rows = frame_to_rows(frames[table.name], table)
-                if rows:
-                    connection.execute(table.insert(), rows)
-                written[table.name] = len(rows)
+                written[table.name] = insert_frame(connection, table, frames[table.name])
         return written
 
     def read_table(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.batches.planning import BatchPlan
-from resources.database import frame_to_rows
+from resources.bulk_writes import insert_frame
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -110,9 +110,7 @@ def write_batch_plan(connection: Connection, plan: BatchPlan) -> None:
         (transactions, plan.transactions),
         (rejections, plan.rejections),
     ):
-        rows = frame_to_rows(frame, table)
-        if rows:
-            connection.execute(table.insert(), rows)
+        insert_frame(connection, table, frame)
 
 
 # ============================================================================================

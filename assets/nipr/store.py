@@ -27,6 +27,7 @@ from assets.nipr.current_state import (
     Application,
     CurrentRows,
 )
+from resources.bulk_writes import delete_keys, insert_frame
 from resources.database import frame_to_rows
 from schemas.tables import metadata as _metadata
 from schemas.tables import nipr_report_days, nipr_scope_reports, nipr_subscriptions, producers
@@ -119,21 +120,8 @@ def write_application(connection: Connection, application: Application) -> None:
     names, upsert the scope ledger. The caller's transaction makes it all or nothing."""
     for name in DATA_TABLES:
         table = _metadata.tables[name]
-        keys = application.cleared[name]
-        if len(keys):
-            connection.execute(
-                table.delete().where(
-                    table.c.npn == sa.bindparam("k_npn"),
-                    table.c.state_code == sa.bindparam("k_state"),
-                ),
-                [
-                    {"k_npn": npn, "k_state": state}
-                    for npn, state in keys.itertuples(index=False, name=None)
-                ],
-            )
-        rows = frame_to_rows(application.inserted[name], table)
-        if rows:
-            connection.execute(table.insert(), rows)
+        delete_keys(connection, table, application.cleared[name][["npn", "state_code"]])
+        insert_frame(connection, table, application.inserted[name])
     updates = application.producer_updates
     if len(updates):
         connection.execute(
@@ -169,7 +157,7 @@ def write_application(connection: Connection, application: Application) -> None:
             data_as_of=[utc(v) for v in frame["data_as_of"]],
             applied_at=[utc(v) for v in frame["applied_at"]],
         )
-        connection.execute(nipr_scope_reports.insert(), frame_to_rows(frame, nipr_scope_reports))
+        insert_frame(connection, nipr_scope_reports, frame)
 
 
 def count_rows(connection: Connection, names: Iterable[str]) -> dict[str, int]:
@@ -335,5 +323,4 @@ def save_subscription_rows(connection: Connection, rows: pd.DataFrame) -> int:
     npns = [str(n) for n in frame["npn"]]
     for chunk in _chunks(npns):
         connection.execute(nipr_subscriptions.delete().where(nipr_subscriptions.c.npn.in_(chunk)))
-    connection.execute(nipr_subscriptions.insert(), frame_to_rows(frame, nipr_subscriptions))
-    return len(frame)
+    return insert_frame(connection, nipr_subscriptions, frame)

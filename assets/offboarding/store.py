@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from assets.batches.planning import BatchPlan
 from assets.offboarding.rules import UNSENT_STATUSES, CancelledLine, RevokedSeat
 from assets.portal.invitations import SEAT_HOLDING_STATUSES, STATUS_REVOKED
-from resources.database import frame_to_rows
+from resources.bulk_writes import insert_frame
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -188,9 +188,7 @@ def write_batches(connection: Connection, plan: BatchPlan) -> None:
     """Insert the offboarding's termination batches and transactions (new rows only: an
     offboarding never replaces another's batches, unlike a re-evaluated upload)."""
     for table, frame in ((batches, plan.batches), (transactions, plan.transactions)):
-        rows = frame_to_rows(frame, table)
-        if rows:
-            connection.execute(table.insert(), rows)
+        insert_frame(connection, table, frame)
 
 
 def revoke_portal_access(

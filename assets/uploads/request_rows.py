@@ -19,7 +19,6 @@ materialize `core_uploads__validated` again for that partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.uploads.validation import REQUEST_COLUMNS, ValidatedUpload
+from resources.bulk_writes import insert_frame
 from schemas.tables import upload_request_rows, uploads
 
 #: The upload kinds whose request rows are stored (agent rows never are: they hold SSNs).
@@ -71,19 +71,14 @@ def _dtype(column: sa.Column[Any]) -> str:
     return "str"
 
 
-def _records(upload_id: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The frame as table rows (column by column): missing values as NULL, dates as
-    `datetime.date`, numpy scalars as Python ones."""
-    names = ["upload_id", "position"]
-    columns: list[Iterable[Any]] = [[upload_id] * len(frame), range(len(frame))]
-    for name in frame.columns:
-        column = _table_column(name)
-        series = frame[name]
-        if _dtype(column) == "datetime64[ns]":
-            series = series.dt.date
-        names.append(column.name)
-        columns.append(series.astype(object).where(series.notna(), None).tolist())
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+def _table_frame(upload_id: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the table's column names, keyed by upload and position (the bulk write
+    converts each column by its SQL type: dates as dates, missing values as NULL)."""
+    rows = frame.rename(columns={name: _table_column(name).name for name in frame.columns})
+    rows = rows.reset_index(drop=True)
+    rows.insert(0, "position", range(len(rows)))
+    rows.insert(0, "upload_id", upload_id)
+    return rows
 
 
 def write_request_rows(connection: Connection, upload_id: str, validated: ValidatedUpload) -> int:
@@ -95,9 +90,8 @@ def write_request_rows(connection: Connection, upload_id: str, validated: Valida
     frame = validated.exploded()
     if frame.empty:
         return 0
-    rows = _records(upload_id, frame[list(REQUEST_COLUMNS[validated.kind])])
-    connection.execute(upload_request_rows.insert(), rows)
-    return len(rows)
+    rows = _table_frame(upload_id, frame[list(REQUEST_COLUMNS[validated.kind])])
+    return insert_frame(connection, upload_request_rows, rows)
 
 
 def delete_request_rows(connection: Connection, upload_id: str) -> None:

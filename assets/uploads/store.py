@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -20,6 +21,7 @@ from assets.onboarding.onboarding import OnboardingPlan, plan_onboarding
 from assets.uploads import request_rows
 from assets.uploads.ledger import CLAIMING_STATUSES, DUPLICATE, PROCESSED, REJECTED
 from assets.uploads.validation import ValidatedUpload
+from resources.bulk_writes import insert_frame
 from schemas.tables import upload_row_errors, uploads
 
 
@@ -133,17 +135,15 @@ def replace_row_errors(connection: Connection, upload_id: str, validated: Valida
     errors = validated.row_errors
     if errors.empty:
         return 0
-    rows = [
-        {"upload_id": upload_id, "row_number": int(r), "column": c, "message": m}
-        for r, c, m in zip(
-            errors["row_number"].to_numpy(),
-            errors["column"].astype(object).to_numpy(),
-            errors["message"].astype(object).to_numpy(),
-            strict=True,
-        )
-    ]
-    connection.execute(upload_row_errors.insert(), rows)
-    return len(rows)
+    rows = pd.DataFrame(
+        {
+            "upload_id": upload_id,
+            "row_number": errors["row_number"].to_numpy(dtype="int64"),
+            "column": errors["column"].to_numpy(dtype=object),
+            "message": errors["message"].to_numpy(dtype=object),
+        }
+    )
+    return insert_frame(connection, upload_row_errors, rows)
 
 
 def mark_rejected(
