@@ -18,7 +18,8 @@ from sqlalchemy.engine import Connection
 
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
 from assets.rules.accepted_appointments import with_accepted_appointments
-from resources.database import read_for_npns, read_table
+from resources.database import read_table
+from resources.scoped_reads import npn_scope
 from schemas import statuses
 
 KIND = "appointment"
@@ -59,16 +60,17 @@ def read_eligibility_inputs(
     inputs: dict[str, pd.DataFrame] = {}
     for name in CONFIG_TABLES:
         inputs[name] = read_table(connection, name)
-    for name in PRODUCER_TABLES:
-        inputs[name] = read_for_npns(connection, name, wanted)
-    transactions = read_for_npns(connection, "transactions", wanted)
+    # One temporary table of the NPNs, joined by every producer-scoped read.
+    with npn_scope(connection, wanted) as scope:
+        for name in PRODUCER_TABLES:
+            inputs[name] = scope.read(name)
+        transactions = scope.read("transactions")
+        scope_reports = scope.read("nipr_scope_reports")
     # A line NIPR Accepted since the last sync of its producer's appointments in that state is
     # appointed at NIPR already: check 9 reads it as Already Appointed, so asking again before
     # the next sync never pays NIPR and the state a second time.
     inputs["appointments"] = with_accepted_appointments(
-        inputs["appointments"],
-        transactions,
-        read_for_npns(connection, "nipr_scope_reports", wanted),
+        inputs["appointments"], transactions, scope_reports
     )
     # The open ones (SPEC 6 step 6) and the recorded ones (a registry state's appointments,
     # which check 9 counts as appointed: they are in the carrier's register, not NIPR's).

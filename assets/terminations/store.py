@@ -27,7 +27,8 @@ from assets.rules.accepted_appointments import (
     with_accepted_appointments,
 )
 from assets.terminations.eligibility import TRANSACTION_KIND
-from resources.database import read_for_npns, read_table
+from resources.database import read_table
+from resources.scoped_reads import npn_scope, read_for_npns
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -65,13 +66,14 @@ def read_termination_inputs(
     """
     wanted = sorted({str(n) for n in npns if n is not None and str(n)})
     inputs = {name: read_table(connection, name) for name in CONFIG_TABLES}
-    for name in PRODUCER_TABLES:
-        inputs[name] = read_for_npns(connection, name, wanted)
-    transactions = read_for_npns(connection, "transactions", wanted)
+    # One temporary table of the NPNs, joined by every producer-scoped read.
+    with npn_scope(connection, wanted) as scope:
+        for name in PRODUCER_TABLES:
+            inputs[name] = scope.read(name)
+        transactions = scope.read("transactions")
+        scope_reports = scope.read("nipr_scope_reports")
     inputs["appointments"] = with_accepted_appointments(
-        inputs["appointments"],
-        transactions,
-        read_for_npns(connection, "nipr_scope_reports", wanted),
+        inputs["appointments"], transactions, scope_reports
     )
     keep = transactions["kind"].eq(KIND) & transactions["status"].isin(REPEATABLE_STATUSES)
     if replacing_upload_id is not None:

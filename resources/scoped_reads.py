@@ -1,0 +1,107 @@
+"""Reading producer-scoped tables for a set of NPNs, on the caller's connection, by a join.
+
+The requested NPNs go into a temporary table of the caller's connection (one per scope, with a
+name of its own, dropped when the scope ends), filled the cheapest way the driver knows
+(`COPY` on PostgreSQL, one prepared `executemany` on SQLite); every table is then read with
+`SELECT t.* FROM <table> t JOIN <scope> r ON r.npn = t.npn`. One plan whatever the number of
+NPNs: ten or a whole book, the database walks its npn-leading keys, and nothing outside the
+scope is ever read into Python (a long `IN (...)` list is slow to bind and plan, and reading
+the whole table to filter it in pandas costs the book's memory).
+
+Inside the caller's transaction, so the reads share it with the write that follows them; the
+scope's table is visible to that connection only and is dropped when the scope ends.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from schemas.tables import metadata
+
+SCOPE_TABLE_PREFIX = "npn_scope_"
+
+
+def _copy_text(value: str) -> str:
+    """A value in PostgreSQL's COPY text format (backslash, tab and line ends escaped)."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+class NpnScope:
+    """The requested NPNs as a temporary table of one connection; `read` joins a table to it."""
+
+    def __init__(self, connection: Connection, name: str) -> None:
+        self.connection = connection
+        self.name = name
+        self._table = sa.table(name, sa.column("npn", sa.String))
+
+    def read(self, name: str, *, where: Any = None) -> pd.DataFrame:
+        """The rows of table `name` (which has an `npn` column) of the scope's NPNs, every
+        column, as `read_table` returns them; `where` (a condition on the table's columns)
+        narrows them further in SQL."""
+        table = metadata.tables[name]
+        statement = sa.select(table).join_from(table, self._table, self._table.c.npn == table.c.npn)
+        if where is not None:
+            statement = statement.where(where)
+        result = self.connection.execute(statement)
+        return pd.DataFrame(result.fetchall(), columns=[c.name for c in table.c])
+
+
+def _create(connection: Connection, name: str, npns: list[str]) -> None:
+    # The name is generated here (a prefix and hex digits), never user input.
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} (npn VARCHAR PRIMARY KEY)")
+        if npns:
+            data = io.StringIO("".join(_copy_text(n) + "\n" for n in npns))
+            cursor = connection.connection.cursor()
+            try:
+                cursor.copy_expert(f"COPY {name} (npn) FROM STDIN", data)
+            finally:
+                cursor.close()
+            # The planner's row estimate of a fresh temporary table is a guess: a few rows
+            # or a book's worth decide between an index walk and a hash join.
+            connection.exec_driver_sql(f"ANALYZE {name}")
+        return
+    connection.exec_driver_sql(f"CREATE TEMP TABLE {name} (npn TEXT PRIMARY KEY)")
+    if npns:
+        connection.exec_driver_sql(
+            f"INSERT INTO temp.{name} (npn) VALUES (?)", [(n,) for n in npns]
+        )
+
+
+def _drop(connection: Connection, name: str) -> None:
+    schema = "" if connection.dialect.name == "postgresql" else "temp."
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}{name}")
+
+
+@contextmanager
+def npn_scope(connection: Connection, npns: Iterable[Any]) -> Iterator[NpnScope]:
+    """A temporary table of these NPNs (distinct, text; None and '' left out) on `connection`,
+    for as long as the `with` block runs; `NpnScope.read` reads a table's rows for them."""
+    wanted = sorted({str(n) for n in npns if n is not None and str(n)})
+    name = f"{SCOPE_TABLE_PREFIX}{uuid.uuid4().hex}"
+    _create(connection, name, wanted)
+    try:
+        yield NpnScope(connection, name)
+    except BaseException:
+        # Dropped where the connection still can (a Python error); after a failed statement
+        # the transaction's rollback removes it (PostgreSQL, and SQLite inside a transaction).
+        with suppress(sa.exc.SQLAlchemyError):
+            _drop(connection, name)
+        raise
+    _drop(connection, name)
+
+
+def read_for_npns(connection: Connection, name: str, npns: Iterable[Any]) -> pd.DataFrame:
+    """A producer-scoped table's rows for these NPNs only (the table has an `npn` column)."""
+    with npn_scope(connection, npns) as scope:
+        return scope.read(name)
