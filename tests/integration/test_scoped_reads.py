@@ -64,8 +64,12 @@ def _scope_tables(connection: sa.Connection) -> list[str]:
 
 
 def _expected(database: OperationalDatabase, name: str, npns: set[str]) -> pd.DataFrame:
-    whole = database.read_table(name)
-    return _sorted(whole[whole["npn"].isin(npns)])
+    """The rows as SQLAlchemy's own result rows give them (the read before the join)."""
+    table = TABLES[name]
+    with database.engine.connect() as connection:
+        rows = connection.execute(sa.select(table)).fetchall()
+    wanted = [row for row in rows if row.npn in npns]
+    return _sorted(pd.DataFrame(wanted, columns=[c.name for c in table.c]))
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -132,3 +136,43 @@ def test_where_narrows_the_join_in_sql(database):
         texas = scope.read("licenses", where=licenses.c.state_code == "TX")
     assert sorted(texas["npn"]) == [_npn(0), _npn(3)]
     assert set(texas["state_code"]) == {"TX"}
+
+
+def test_transactions_read_as_read_table_reads_them(database):
+    """Every type of the transactions table (money, timestamps, dates, flags) comes back as
+    read_table gives it."""
+    moment = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+    database.replace_tables(
+        {
+            "transaction_batches": pd.DataFrame(
+                {
+                    "batch_id": ["b1"],
+                    "kind": "appointment",
+                    "cocode": "91234",
+                    "status": "Pending Review",
+                    "created_at": moment,
+                }
+            ),
+            "transactions": pd.DataFrame(
+                {
+                    "transaction_id": ["t1", "t2", "t3"],
+                    "batch_id": "b1",
+                    "kind": "appointment",
+                    "npn": [_npn(0), _npn(3), _npn(4)],
+                    "state_code": "CA",
+                    "is_jit": [True, False, None],
+                    "effective_date": [dt.date(2026, 12, 1), None, dt.date(2026, 12, 2)],
+                    "estimated_fee": [12.5, None, 3.0],
+                    "created_at": moment,
+                }
+            ),
+        }
+    )
+    with database.begin() as connection:
+        read = read_for_npns(connection, "transactions", [_npn(0), _npn(3)])
+    pd.testing.assert_frame_equal(
+        read.sort_values("transaction_id").reset_index(drop=True),
+        _expected(database, "transactions", {_npn(0), _npn(3)})
+        .sort_values("transaction_id")
+        .reset_index(drop=True),
+    )
