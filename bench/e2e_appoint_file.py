@@ -6,8 +6,9 @@ Setup (not timed), in a child process so that the world's frames never count in 
 process's memory: a fresh migrated database with the shipped reference tables and company
 setup (`harness.bench_database`), the sandbox world of `--producers` producers loaded in bulk
 (producers synced), and the appoint CSV: one row per distinct NPN (3% unknown to the book), a
-state where the producer holds a license and the company appoints, one of the company's
-categories (one row in ten another one), Submit TRUE for half the rows.
+state where the producer holds a license and a company appoints (any company state for a
+producer without one), one of the company's categories (one row in ten another one), Submit
+TRUE for half the rows; producer assignments for 80% of the requests.
 
 The path (timed), as `core_uploads__processed` then `core_appointments__evaluated` run it:
 reference reads, `read_upload`, `validate_upload`, the error report when rows are rejected,
@@ -59,7 +60,12 @@ HEADER = (
 UNKNOWN_NPN_SHARE = 0.03
 MEMORY_TARGET_MB = 1024.0
 # The rows the path writes for the upload, in foreign-key order.
-WRITTEN_TABLES = ("upload_request_rows", "transaction_batches", "transactions", "request_rejections")
+WRITTEN_TABLES = (
+    "upload_request_rows",
+    "transaction_batches",
+    "transactions",
+    "request_rejections",
+)
 INPUT_TABLES = (
     "producers",
     "licenses",
@@ -83,7 +89,9 @@ def _sqlite_values(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
         if pd.api.types.is_datetime64_any_dtype(series):
             text = series.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
             is_date = (series.dropna().dt.normalize() == series.dropna()).all()
-            series = series.dt.strftime("%Y-%m-%d") if is_date and name != "nipr_updated_at" else text
+            series = (
+                series.dt.strftime("%Y-%m-%d") if is_date and name != "nipr_updated_at" else text
+            )
         elif pd.api.types.is_bool_dtype(series):
             series = series.astype(int)
         columns.append(series.astype(object).where(series.notna(), None).tolist())
@@ -114,7 +122,9 @@ def _load(url: str, frames: dict[str, pd.DataFrame]) -> None:
     engine.dispose()
 
 
-def _appoint_csv(frames: dict[str, pd.DataFrame], rows: int, seed: int) -> bytes:
+def _requests(frames: dict[str, pd.DataFrame], rows: int, seed: int) -> pd.DataFrame:
+    """One request per producer (cycling when rows > producers): a state where it holds a
+    license and a company appoints (any company state when it holds none)."""
     from assets.reference.loading import load_company_config, load_reference_data
     from resources import paths
 
@@ -122,22 +132,50 @@ def _appoint_csv(frames: dict[str, pd.DataFrame], rows: int, seed: int) -> bytes
     config = load_company_config(paths.config_dir(), reference)
     rng = np.random.default_rng(seed)
     settings = config["company_state_settings"][["cocode", "state_code"]]
-    pairs = frames["licenses"][["npn", "state_code"]].drop_duplicates().merge(settings, on="state_code")
-    pairs = pairs.sample(frac=1.0, random_state=seed).drop_duplicates("npn")
+    licensed = frames["licenses"][["npn", "state_code"]].drop_duplicates()
+    pairs = licensed.merge(settings, on="state_code").sample(frac=1.0, random_state=seed)
+    pairs = pairs.drop_duplicates("npn")
+    unlicensed = frames["producers"][["npn"]].loc[~frames["producers"]["npn"].isin(pairs["npn"])]
+    anywhere = settings.iloc[rng.integers(0, len(settings), size=len(unlicensed))]
+    pairs = pd.concat(
+        [pairs, unlicensed.reset_index(drop=True).join(anywhere.reset_index(drop=True))],
+        ignore_index=True,
+    ).sample(frac=1.0, random_state=seed + 1)
     picked = pairs.iloc[np.arange(rows) % len(pairs)].reset_index(drop=True)
     categories_of = config["company_loa_categories"].groupby("cocode")["loa_category"].agg(list)
     own = np.array([rng.choice(categories_of[c]) for c in picked["cocode"]], dtype=object)
     other = rng.choice(["Life", "Accident & Health", "Property", "Casualty"], size=rows)
-    category = np.where(rng.random(rows) < 0.1, other, own)
     npn = picked["npn"].to_numpy(dtype=object).copy()
     unknown = rng.random(rows) < UNKNOWN_NPN_SHARE
     npn[unknown] = [f"9{n:08d}" for n in rng.integers(0, 10**8, size=int(unknown.sum()))]
-    submit = np.where(rng.random(rows) < 0.5, "TRUE", "FALSE")
+    return pd.DataFrame(
+        {
+            "npn": npn,
+            "state_code": picked["state_code"].to_numpy(dtype=object),
+            "cocode": picked["cocode"].to_numpy(dtype=object),
+            "loa_category": np.where(rng.random(rows) < 0.1, other, own),
+            "submit": np.where(rng.random(rows) < 0.5, "TRUE", "FALSE"),
+            "assigned": rng.random(rows) < 0.8,
+        }
+    )
+
+
+def _assignments(requests: pd.DataFrame) -> pd.DataFrame:
+    """Producer assignments for most requests (the companies that require them read them)."""
+    return requests.loc[requests["assigned"], ["npn", "loa_category", "state_code", "cocode"]]
+
+
+def _appoint_csv(requests: pd.DataFrame) -> bytes:
     lines = [HEADER]
-    for n, state, cocode, cat, sub in zip(
-        npn, picked["state_code"], picked["cocode"], category, submit, strict=True
+    for n, state, cocode, category, submit in zip(
+        requests["npn"],
+        requests["state_code"],
+        requests["cocode"],
+        requests["loa_category"],
+        requests["submit"],
+        strict=True,
     ):
-        lines.append(f"{n},{state},{cocode},{cat},,Producer,{sub},,")
+        lines.append(f"{n},{state},{cocode},{category},,Producer,{submit},,")
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
@@ -146,8 +184,11 @@ def setup_world(url: str, producers: int, rows: int, seed: int, csv_path: str) -
     frames["producers"] = frames["producers"].assign(
         sync_status="Success", last_synced_at=pd.Timestamp(harness.WORLD_DAY)
     )
+    requests = _requests(frames, rows, seed)
+    known = requests["npn"].isin(frames["producers"]["npn"])
+    frames["producer_assignments"] = _assignments(requests[known]).drop_duplicates()
     _load(url, frames)
-    Path(csv_path).write_bytes(_appoint_csv(frames, rows, seed))
+    Path(csv_path).write_bytes(_appoint_csv(requests))
     print(
         "world: "
         + ", ".join(f"{len(f):,} {name}" for name, f in frames.items())
@@ -373,7 +414,9 @@ def main() -> int:
             "path_peak_rss_mb": round(path_peak, 1),
             "rss_before_path_mb": round(rss_before, 1),
         },
-        extra_verdicts={f"path peak RSS < {MEMORY_TARGET_MB:,.0f} MB": path_peak < MEMORY_TARGET_MB},
+        extra_verdicts={
+            f"path peak RSS < {MEMORY_TARGET_MB:,.0f} MB": path_peak < MEMORY_TARGET_MB
+        },
     )
 
 
