@@ -16,11 +16,13 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from assets.appointments.eligibility_inputs import INPUT_COLUMNS
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
-from assets.rules.accepted_appointments import with_accepted_appointments
+from assets.rules.accepted_appointments import APPOINTMENTS_SCOPE, with_accepted_appointments
 from resources.database import read_table
 from resources.scoped_reads import npn_scope
 from schemas import statuses
+from schemas.tables import TABLES
 
 KIND = "appointment"
 AUTO_APPROVER = "auto (Submit = TRUE)"
@@ -43,6 +45,30 @@ CONFIG_TABLES = (
 )
 # Read for the requested NPNs only: these grow with the producer population.
 PRODUCER_TABLES = ("producers", "licenses", "license_loas", "appointments", "producer_assignments")
+# Of those, only the columns the engine reads (`INPUT_COLUMNS`) and, for `appointments` and
+# `transactions`, what the accepted-appointments rule and the repeat filter below read: a
+# whole book's request reads millions of rows, and every column left out is memory not spent.
+READ_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "producers": INPUT_COLUMNS["producers"],
+    "licenses": INPUT_COLUMNS["licenses"],
+    "license_loas": INPUT_COLUMNS["license_loas"],
+    "appointments": (*INPUT_COLUMNS["appointments"], "effective_date"),
+    "producer_assignments": None,  # every column
+    "transactions": (
+        *INPUT_COLUMNS["transactions"],
+        "kind",
+        "upload_id",
+        "completed_at",
+        "submitted_at",
+        "created_at",
+    ),
+}
+# The transactions read: the open and recorded ones (SPEC 6 step 6, check 9) and the Accepted
+# ones (`with_accepted_appointments`); a producer's other history is never read.
+READ_TRANSACTION_STATUSES = statuses.OPEN_TRANSACTION_STATUSES | {
+    statuses.RECORDED,
+    statuses.ACCEPTED,
+}
 
 
 def read_eligibility_inputs(
@@ -63,9 +89,16 @@ def read_eligibility_inputs(
     # One temporary table of the NPNs, joined by every producer-scoped read.
     with npn_scope(connection, wanted) as scope:
         for name in PRODUCER_TABLES:
-            inputs[name] = scope.read(name)
-        transactions = scope.read("transactions")
-        scope_reports = scope.read("nipr_scope_reports")
+            inputs[name] = scope.read(name, READ_COLUMNS[name])
+        transactions = scope.read(
+            "transactions",
+            READ_COLUMNS["transactions"],
+            where=TABLES["transactions"].c.status.in_(sorted(READ_TRANSACTION_STATUSES)),
+        )
+        scope_reports = scope.read(
+            "nipr_scope_reports",
+            where=TABLES["nipr_scope_reports"].c.category == APPOINTMENTS_SCOPE,
+        )
     # A line NIPR Accepted since the last sync of its producer's appointments in that state is
     # appointed at NIPR already: check 9 reads it as Already Appointed, so asking again before
     # the next sync never pays NIPR and the state a second time.

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
 from assets.rules.accepted_appointments import (
     APPOINTMENT_KIND,
+    APPOINTMENTS_SCOPE,
     accepted_unsynced_lines,
     with_accepted_appointments,
 )
@@ -67,11 +68,23 @@ def read_termination_inputs(
     wanted = sorted({str(n) for n in npns if n is not None and str(n)})
     inputs = {name: read_table(connection, name) for name in CONFIG_TABLES}
     # One temporary table of the NPNs, joined by every producer-scoped read.
+    t = TABLES["transactions"]
     with npn_scope(connection, wanted) as scope:
         for name in PRODUCER_TABLES:
             inputs[name] = scope.read(name)
-        transactions = scope.read("transactions")
-        scope_reports = scope.read("nipr_scope_reports")
+        # The repeatable terminations, and the Accepted appointments that
+        # `with_accepted_appointments` reads: a producer's other history is never read.
+        transactions = scope.read(
+            "transactions",
+            where=sa.or_(
+                sa.and_(t.c.kind == KIND, t.c.status.in_(REPEATABLE_STATUSES)),
+                sa.and_(t.c.kind == APPOINTMENT_KIND, t.c.status == statuses.ACCEPTED),
+            ),
+        )
+        scope_reports = scope.read(
+            "nipr_scope_reports",
+            where=TABLES["nipr_scope_reports"].c.category == APPOINTMENTS_SCOPE,
+        )
     inputs["appointments"] = with_accepted_appointments(
         inputs["appointments"], transactions, scope_reports
     )

@@ -176,3 +176,16 @@ def test_transactions_read_as_read_table_reads_them(database):
         .sort_values("transaction_id")
         .reset_index(drop=True),
     )
+
+
+def test_these_columns_and_an_in_list_narrow_the_read(database):
+    licenses = TABLES["licenses"]
+    with database.begin() as connection, npn_scope(connection, [_npn(0), _npn(3)]) as scope:
+        read = scope.read(
+            "licenses",
+            ["npn", "state_code", "expiration_date"],
+            where=licenses.c.state_code.in_(["TX", "NV"]),
+        )
+    assert list(read.columns) == ["npn", "state_code", "expiration_date"]
+    assert sorted(read["npn"]) == [_npn(0), _npn(3)]
+    assert read["expiration_date"].tolist() == [dt.date(2030, 1, 31)] * 2
