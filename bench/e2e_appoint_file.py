@@ -18,8 +18,9 @@ inputs by join, `evaluate_appointment_requests`, the plan, `write_batch_plan`, c
 one transaction; then the batches page the asset records.
 
 The floor (timed, same run, after the path): the file parsed by the `csv` module; the same
-inputs read by a plain SQL join on a temporary table of the same NPNs with the raw DBAPI cursor
-(filled by `executemany` on SQLite, `COPY` on PostgreSQL) into frames; the engine alone on
+inputs (the same columns and rows) read by a plain SQL join on a temporary table of the same
+NPNs with the raw DBAPI cursor (filled by `executemany` on SQLite, `COPY` on PostgreSQL) into
+frames; the engine alone on
 them; the rows the path wrote (request rows, batches, transactions, rejections) written again
 with one `executemany` of the driver's tuples (SQLite) or `COPY` (PostgreSQL).
 
@@ -263,6 +264,7 @@ def run_path(database: Any, data: bytes) -> dict[str, Any]:
         return requests, outcome[0]
 
     phases["read_validate_store_seconds"], validated = harness.timed(validate)
+    phases["read_validate_store_peak_rss_mb"] = round(harness.peak_rss_mb())
     phases["inputs_evaluate_write_seconds"], (requests, plan) = harness.timed(evaluate)
     return {
         "phases": phases,
@@ -304,12 +306,28 @@ def _floor_inputs(cursor: Any, sqlite: bool, npns: list[str]) -> dict[str, pd.Da
         cursor.execute("CREATE TEMPORARY TABLE floor_npns (npn VARCHAR PRIMARY KEY)")
         cursor.copy_expert("COPY floor_npns FROM STDIN", io.StringIO("\n".join(npns) + "\n"))
         cursor.execute("ANALYZE floor_npns")
+    from assets.appointments.store import (
+        CONFIG_TABLES,
+        READ_COLUMNS,
+        READ_TRANSACTION_STATUSES,
+    )
+
+    statuses = ", ".join(f"'{s}'" for s in sorted(READ_TRANSACTION_STATUSES))
+    narrower = {
+        "transactions": f" WHERE t.status IN ({statuses})",
+        "nipr_scope_reports": " WHERE t.category = 'APPOINTMENTS'",
+    }
     inputs = {}
     for name in INPUT_TABLES:
-        cursor.execute(f"SELECT t.* FROM {name} t JOIN floor_npns r ON r.npn = t.npn")
-        columns = [d[0] for d in cursor.description]
-        inputs[name] = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-    from assets.appointments.store import CONFIG_TABLES
+        wanted = READ_COLUMNS.get(name)
+        columns = ", ".join(f"t.{c}" for c in wanted) if wanted else "t.*"
+        cursor.execute(
+            f"SELECT {columns} FROM {name} t JOIN floor_npns r ON r.npn = t.npn"
+            + narrower.get(name, "")
+        )
+        inputs[name] = pd.DataFrame.from_records(
+            cursor.fetchall(), columns=[d[0] for d in cursor.description]
+        )
 
     for name in CONFIG_TABLES:
         cursor.execute(f"SELECT * FROM {name}")
@@ -389,7 +407,8 @@ def main() -> int:
         gc.collect()
         rss_before = harness.rss_mb()
         harness.reset_peak_rss()
-        seconds, outcome = harness.timed(lambda: run_path(database, data))
+        _, outcome = harness.timed(lambda: run_path(database, data))
+        seconds = sum(v for k, v in outcome["phases"].items() if k.endswith("_seconds"))
         path_peak = harness.peak_rss_mb()
         floor_phases = run_floor(database, data, outcome["requests"])
         floor_seconds = sum(floor_phases.values())

@@ -38,24 +38,42 @@ def _copy_text(value: str) -> str:
 
 
 class NpnScope:
-    """The requested NPNs as a temporary table of one connection; `read` joins a table to it."""
+    """The requested NPNs (and, when given, the requested (NPN, state) pairs) as temporary
+    tables of one connection; `read` joins a table to them."""
 
-    def __init__(self, connection: Connection, name: str) -> None:
+    def __init__(self, connection: Connection, name: str, *, with_states: bool) -> None:
         self.connection = connection
         self.name = name
-        self._table = sa.table(name, sa.column("npn", sa.String))
+        self._npns = sa.table(name, sa.column("npn", sa.String))
+        self._pairs = (
+            sa.table(f"{name}_states", sa.column("npn", sa.String), sa.column("state_code"))
+            if with_states
+            else None
+        )
 
     def read(
-        self, name: str, columns: Iterable[str] | None = None, *, where: Any = None
+        self,
+        name: str,
+        columns: Iterable[str] | None = None,
+        *,
+        where: Any = None,
+        by_state: bool = False,
     ) -> pd.DataFrame:
         """The rows of table `name` (which has an `npn` column) of the scope's NPNs, as
         `read_table` returns them: every column, or these; `where` (a condition on the
-        table's columns) narrows the rows further in SQL."""
+        table's columns) narrows the rows further in SQL; `by_state`: only the rows of the
+        requested (NPN, state) pairs (the table has a `state_code` column; a scope made
+        without states reads all the NPNs' rows)."""
         table = metadata.tables[name]
         selected = [table.c[c] for c in columns] if columns else list(table.c)
-        statement = sa.select(*selected).join_from(
-            table, self._table, self._table.c.npn == table.c.npn
-        )
+        if by_state and self._pairs is not None:
+            pairs = self._pairs
+            on = sa.and_(pairs.c.npn == table.c.npn, pairs.c.state_code == table.c.state_code)
+            statement = sa.select(*selected).join_from(table, pairs, on)
+        else:
+            statement = sa.select(*selected).join_from(
+                table, self._npns, self._npns.c.npn == table.c.npn
+            )
         if where is not None:
             statement = statement.where(where)
         return _frame(self.connection, statement, selected)
@@ -113,26 +131,33 @@ def _frame(
     return pd.DataFrame(rows, columns=names)
 
 
-def _create(connection: Connection, name: str, npns: list[str]) -> None:
-    # The name is generated here (a prefix and hex digits), never user input.
+def _create(
+    connection: Connection, name: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]
+) -> None:
+    """A temporary table of these text columns (together the primary key), filled."""
+    # The names are generated here (a prefix, hex digits, a suffix), never user input.
+    listed = ", ".join(columns)
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} (npn VARCHAR PRIMARY KEY)")
-        if npns:
-            data = io.StringIO("".join(_copy_text(n) + "\n" for n in npns))
+        typed = ", ".join(f"{c} VARCHAR" for c in columns)
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {name} ({typed}, PRIMARY KEY ({listed}))"
+        )
+        if rows:
+            data = io.StringIO("".join("\t".join(map(_copy_text, row)) + "\n" for row in rows))
             cursor = connection.connection.cursor()
             try:
-                cursor.copy_expert(f"COPY {name} (npn) FROM STDIN", data)
+                cursor.copy_expert(f"COPY {name} ({listed}) FROM STDIN", data)
             finally:
                 cursor.close()
             # The planner's row estimate of a fresh temporary table is a guess: a few rows
             # or a book's worth decide between an index walk and a hash join.
             connection.exec_driver_sql(f"ANALYZE {name}")
         return
-    connection.exec_driver_sql(f"CREATE TEMP TABLE {name} (npn TEXT PRIMARY KEY)")
-    if npns:
-        connection.exec_driver_sql(
-            f"INSERT INTO temp.{name} (npn) VALUES (?)", [(n,) for n in npns]
-        )
+    typed = ", ".join(f"{c} TEXT" for c in columns)
+    connection.exec_driver_sql(f"CREATE TEMP TABLE {name} ({typed}, PRIMARY KEY ({listed}))")
+    if rows:
+        marks = ", ".join("?" * len(columns))
+        connection.exec_driver_sql(f"INSERT INTO temp.{name} ({listed}) VALUES ({marks})", rows)
 
 
 def _drop(connection: Connection, name: str) -> None:
@@ -140,22 +165,43 @@ def _drop(connection: Connection, name: str) -> None:
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}{name}")
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None or not str(value) else str(value)
+
+
 @contextmanager
-def npn_scope(connection: Connection, npns: Iterable[Any]) -> Iterator[NpnScope]:
+def npn_scope(
+    connection: Connection, npns: Iterable[Any], state_codes: Iterable[Any] | None = None
+) -> Iterator[NpnScope]:
     """A temporary table of these NPNs (distinct, text; None and '' left out) on `connection`,
-    for as long as the `with` block runs; `NpnScope.read` reads a table's rows for them."""
-    wanted = sorted({str(n) for n in npns if n is not None and str(n)})
+    for as long as the `with` block runs; `NpnScope.read` reads a table's rows for them.
+
+    `state_codes`, one per NPN (a request's state): also a table of the (NPN, state) pairs,
+    for `read(..., by_state=True)`."""
+    npns = [_text(n) for n in npns]
     name = f"{SCOPE_TABLE_PREFIX}{uuid.uuid4().hex}"
-    _create(connection, name, wanted)
+    created: list[str] = []
     try:
-        yield NpnScope(connection, name)
+        _create(connection, name, ("npn",), [(n,) for n in sorted(set(npns) - {None})])
+        created.append(name)
+        if state_codes is not None:
+            pairs = {
+                (n, s)
+                for n, s in zip(npns, map(_text, state_codes), strict=True)
+                if n is not None and s is not None
+            }
+            _create(connection, f"{name}_states", ("npn", "state_code"), sorted(pairs))
+            created.append(f"{name}_states")
+        yield NpnScope(connection, name, with_states=state_codes is not None)
     except BaseException:
         # Dropped where the connection still can (a Python error); after a failed statement
-        # the transaction's rollback removes it (PostgreSQL, and SQLite inside a transaction).
-        with suppress(sa.exc.SQLAlchemyError):
-            _drop(connection, name)
+        # the transaction's rollback removes them (PostgreSQL, and SQLite inside a transaction).
+        for table in created:
+            with suppress(sa.exc.SQLAlchemyError):
+                _drop(connection, table)
         raise
-    _drop(connection, name)
+    for table in created:
+        _drop(connection, table)
 
 
 def read_for_npns(connection: Connection, name: str, npns: Iterable[Any]) -> pd.DataFrame:

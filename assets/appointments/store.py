@@ -63,6 +63,10 @@ READ_COLUMNS: dict[str, tuple[str, ...] | None] = {
         "created_at",
     ),
 }
+# Read only for the requested (NPN, state) pairs when the states are given: the engine joins
+# them on the request's producer and state alone (checks 4, 8 and 9; the repeat check), as the
+# accepted-appointment rule does. (Licenses: every state, for check 7's resident license.)
+BY_STATE = ("license_loas", "appointments", "producer_assignments")
 # The transactions read: the open and recorded ones (SPEC 6 step 6, check 9) and the Accepted
 # ones (`with_accepted_appointments`); a producer's other history is never read.
 READ_TRANSACTION_STATUSES = statuses.OPEN_TRANSACTION_STATUSES | {
@@ -72,7 +76,11 @@ READ_TRANSACTION_STATUSES = statuses.OPEN_TRANSACTION_STATUSES | {
 
 
 def read_eligibility_inputs(
-    connection: Connection, npns: Iterable[str], *, replacing_upload_id: str | None = None
+    connection: Connection,
+    npns: Iterable[str],
+    *,
+    replacing_upload_id: str | None = None,
+    state_codes: Iterable[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The frames `evaluate_appointment_requests` needs, for these NPNs.
 
@@ -81,23 +89,28 @@ def read_eligibility_inputs(
 
     `transactions` holds the open transactions of these producers (SPEC 6 step 6), without
     those of `replacing_upload_id`: an upload being re-evaluated must not repeat itself.
+
+    `state_codes`, one per NPN (the requests' states): the tables the engine reads only for a
+    request's own producer and state (`BY_STATE`) are read for those pairs only; `licenses`
+    stays whole per producer (check 7 looks for a resident license in any state).
     """
-    wanted = sorted({str(n) for n in npns if n is not None and str(n)})
     inputs: dict[str, pd.DataFrame] = {}
     for name in CONFIG_TABLES:
         inputs[name] = read_table(connection, name)
     # One temporary table of the NPNs, joined by every producer-scoped read.
-    with npn_scope(connection, wanted) as scope:
+    with npn_scope(connection, npns, state_codes) as scope:
         for name in PRODUCER_TABLES:
-            inputs[name] = scope.read(name, READ_COLUMNS[name])
+            inputs[name] = scope.read(name, READ_COLUMNS[name], by_state=name in BY_STATE)
         transactions = scope.read(
             "transactions",
             READ_COLUMNS["transactions"],
             where=TABLES["transactions"].c.status.in_(sorted(READ_TRANSACTION_STATUSES)),
+            by_state=True,
         )
         scope_reports = scope.read(
             "nipr_scope_reports",
             where=TABLES["nipr_scope_reports"].c.category == APPOINTMENTS_SCOPE,
+            by_state=True,
         )
     # A line NIPR Accepted since the last sync of its producer's appointments in that state is
     # appointed at NIPR already: check 9 reads it as Already Appointed, so asking again before

@@ -55,7 +55,11 @@ REJECTION_COLUMNS = tuple(c.name for c in TABLES["request_rejections"].columns i
 
 
 def read_termination_inputs(
-    connection: Connection, npns: Iterable[str], *, replacing_upload_id: str | None = None
+    connection: Connection,
+    npns: Iterable[str],
+    *,
+    replacing_upload_id: str | None = None,
+    state_codes: Iterable[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The frames `evaluate_termination_requests` needs, for these NPNs.
 
@@ -64,7 +68,11 @@ def read_termination_inputs(
 
     `transactions` holds these producers' termination transactions that may be repeated, without
     those of `replacing_upload_id` (an upload being re-evaluated must not repeat itself).
+
+    `state_codes` (the requests' states, as the shared upload step passes them) is not used:
+    every state of these producers is read.
     """
+    del state_codes
     wanted = sorted({str(n) for n in npns if n is not None and str(n)})
     inputs = {name: read_table(connection, name) for name in CONFIG_TABLES}
     # One temporary table of the NPNs, joined by every producer-scoped read.

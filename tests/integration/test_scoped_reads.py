@@ -189,3 +189,16 @@ def test_these_columns_and_an_in_list_narrow_the_read(database):
     assert list(read.columns) == ["npn", "state_code", "expiration_date"]
     assert sorted(read["npn"]) == [_npn(0), _npn(3)]
     assert read["expiration_date"].tolist() == [dt.date(2030, 1, 31)] * 2
+
+
+def test_by_state_reads_the_requested_pairs_only(database):
+    asked = [_npn(0), _npn(3), _npn(0), _npn(6), None]
+    states = ["TX", "CA", "TX", "NV", "CA"]
+    with database.begin() as connection:
+        with npn_scope(connection, asked, states) as scope:
+            assert len(_scope_tables(connection)) == 2
+            paired = scope.read("licenses", ["npn", "state_code"], by_state=True)
+            every_state = scope.read("licenses", ["npn", "state_code"])
+        assert _scope_tables(connection) == []
+    assert sorted(map(tuple, paired.to_numpy().tolist())) == [(_npn(0), "TX"), (_npn(3), "CA")]
+    assert len(every_state) == 6  # three producers, two states each
