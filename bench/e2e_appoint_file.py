@@ -18,9 +18,9 @@ inputs by join, `evaluate_appointment_requests`, the plan, `write_batch_plan`, c
 one transaction; then the batches page the asset records.
 
 The floor (timed, same run, after the path): the file parsed by the `csv` module; the same
-inputs (the same columns and rows) read by a plain SQL join on a temporary table of the same
-NPNs with the raw DBAPI cursor (filled by `executemany` on SQLite, `COPY` on PostgreSQL) into
-frames; the engine alone on
+inputs (the same columns and rows) read by a plain SQL join on temporary tables of the same
+NPNs and (NPN, state) pairs with the raw DBAPI cursor (filled by `executemany` on SQLite,
+`COPY` on PostgreSQL) into frames; the engine alone on
 them; the rows the path wrote (request rows, batches, transactions, rejections) written again
 with one `executemany` of the driver's tuples (SQLite) or `COPY` (PostgreSQL).
 
@@ -298,15 +298,32 @@ def _snapshot(database: Any) -> dict[str, tuple[list[str], list[tuple[Any, ...]]
     return snapshot
 
 
-def _floor_inputs(cursor: Any, sqlite: bool, npns: list[str]) -> dict[str, pd.DataFrame]:
+def _floor_inputs(
+    cursor: Any, sqlite: bool, npns: list[str], pairs: list[tuple[str, str]]
+) -> dict[str, pd.DataFrame]:
     if sqlite:
         cursor.execute("CREATE TEMP TABLE floor_npns (npn TEXT PRIMARY KEY)")
         cursor.executemany("INSERT INTO floor_npns VALUES (?)", [(n,) for n in npns])
+        cursor.execute(
+            "CREATE TEMP TABLE floor_pairs (npn TEXT, state_code TEXT, "
+            "PRIMARY KEY (npn, state_code))"
+        )
+        cursor.executemany("INSERT INTO floor_pairs VALUES (?, ?)", pairs)
     else:
         cursor.execute("CREATE TEMPORARY TABLE floor_npns (npn VARCHAR PRIMARY KEY)")
         cursor.copy_expert("COPY floor_npns FROM STDIN", io.StringIO("\n".join(npns) + "\n"))
+        cursor.execute(
+            "CREATE TEMPORARY TABLE floor_pairs (npn VARCHAR, state_code VARCHAR, "
+            "PRIMARY KEY (npn, state_code))"
+        )
+        cursor.copy_expert(
+            "COPY floor_pairs FROM STDIN",
+            io.StringIO("".join(f"{n}\t{s}\n" for n, s in pairs)),
+        )
         cursor.execute("ANALYZE floor_npns")
+        cursor.execute("ANALYZE floor_pairs")
     from assets.appointments.store import (
+        BY_STATE,
         CONFIG_TABLES,
         READ_COLUMNS,
         READ_TRANSACTION_STATUSES,
@@ -321,10 +338,12 @@ def _floor_inputs(cursor: Any, sqlite: bool, npns: list[str]) -> dict[str, pd.Da
     for name in INPUT_TABLES:
         wanted = READ_COLUMNS.get(name)
         columns = ", ".join(f"t.{c}" for c in wanted) if wanted else "t.*"
-        cursor.execute(
-            f"SELECT {columns} FROM {name} t JOIN floor_npns r ON r.npn = t.npn"
-            + narrower.get(name, "")
+        join = (
+            "JOIN floor_pairs r ON r.npn = t.npn AND r.state_code = t.state_code"
+            if name in (*BY_STATE, "transactions", "nipr_scope_reports")
+            else "JOIN floor_npns r ON r.npn = t.npn"
         )
+        cursor.execute(f"SELECT {columns} FROM {name} t {join}" + narrower.get(name, ""))
         inputs[name] = pd.DataFrame.from_records(
             cursor.fetchall(), columns=[d[0] for d in cursor.description]
         )
@@ -335,6 +354,7 @@ def _floor_inputs(cursor: Any, sqlite: bool, npns: list[str]) -> dict[str, pd.Da
             cursor.fetchall(), columns=[d[0] for d in cursor.description]
         )
     cursor.execute("DROP TABLE floor_npns")
+    cursor.execute("DROP TABLE floor_pairs")
     return inputs
 
 
@@ -359,6 +379,9 @@ def run_floor(database: Any, data: bytes, requests: pd.DataFrame) -> dict[str, f
     snapshot = _snapshot(database)
     sqlite = database.engine.dialect.name == "sqlite"
     npns = sorted({str(n) for n in requests["npn"].dropna()})
+    pairs = sorted(
+        set(zip(requests["npn"].astype(str), requests["state_code"].astype(str), strict=True))
+    )
     phases: dict[str, float] = {}
     phases["parse_seconds"], _ = harness.timed(
         lambda: list(csv.reader(io.StringIO(data.decode("utf-8"))))
@@ -366,7 +389,7 @@ def run_floor(database: Any, data: bytes, requests: pd.DataFrame) -> dict[str, f
     with database.engine.begin() as connection:
         cursor = connection.connection.cursor()
         phases["inputs_seconds"], inputs = harness.timed(
-            lambda: _floor_inputs(cursor, sqlite, npns)
+            lambda: _floor_inputs(cursor, sqlite, npns, pairs)
         )
         as_of = nipr_business_date(dt.datetime.now(dt.UTC))
         phases["engine_seconds"], _ = harness.timed(
