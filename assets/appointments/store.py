@@ -24,6 +24,15 @@ from resources.scoped_reads import npn_scope
 from schemas import statuses
 from schemas.tables import TABLES
 
+# What `transaction_id_for` reads of a row.
+_TRANSACTION_ID_COLUMNS = (
+    "request_row",
+    "state_code",
+    "cocode",
+    "loa_category",
+    "loa_code",
+    "license_number",
+)
 KIND = "appointment"
 AUTO_APPROVER = "auto (Submit = TRUE)"
 
@@ -155,9 +164,14 @@ def plan_appointment_batches(
     ).reset_index(drop=True)
 
     created = evaluated.loc[~rejected].reset_index(drop=True)
-    records = created.to_dict("records")
+    # Only the columns a transaction id is made of: a row's every column is 150k dicts' worth.
+    records = created[[c for c in _TRANSACTION_ID_COLUMNS if c in created.columns]].to_dict(
+        "records"
+    )
     transaction_ids = [transaction_id_for(upload_id, r) for r in records]
-    batch_ids = [batch_id_for(upload_id, str(k)) for k in created["batch_key"]]
+    # One digest per batch, not per line.
+    batch_of = {key: batch_id_for(upload_id, key) for key in set(map(str, created["batch_key"]))}
+    batch_ids = [batch_of[str(k)] for k in created["batch_key"]]
     effective = created.get("effective_date")
     transactions = pd.DataFrame(
         {

@@ -33,6 +33,15 @@ from resources.scoped_reads import npn_scope, read_for_npns
 from schemas import statuses
 from schemas.tables import TABLES
 
+# What `transaction_id_for` reads of a row.
+_TRANSACTION_ID_COLUMNS = (
+    "request_row",
+    "state_code",
+    "cocode",
+    "loa_category",
+    "loa_code",
+    "license_number",
+)
 KIND = TRANSACTION_KIND
 AUTO_APPROVER = "auto (Submit Immediately = TRUE)"
 
@@ -161,9 +170,14 @@ def plan_termination_batches(
     repeats = evaluated.attrs.get("repeats")
     evaluated = evaluated.copy()
     evaluated.attrs = {}  # a DataFrame left in attrs breaks pandas' concat/merge later
-    records = evaluated.to_dict("records")
+    # Only the columns a transaction id is made of: a row's every column is 150k dicts' worth.
+    records = evaluated[[c for c in _TRANSACTION_ID_COLUMNS if c in evaluated.columns]].to_dict(
+        "records"
+    )
     transaction_ids = [transaction_id_for(upload_id, r) for r in records]
-    batch_ids = [batch_id_for(upload_id, str(k)) for k in evaluated["batch_key"]]
+    # One digest per batch, not per line.
+    batch_of = {key: batch_id_for(upload_id, key) for key in set(map(str, evaluated["batch_key"]))}
+    batch_ids = [batch_of[str(k)] for k in evaluated["batch_key"]]
     transactions = pd.DataFrame(
         {
             "transaction_id": transaction_ids,
