@@ -250,7 +250,11 @@ def run_path(database: Any, data: bytes) -> dict[str, Any]:
                 protect=lambda ssn: (ssn[-4:], None),
                 now=dt.datetime.now(dt.UTC),
             )
-        return validated
+        # The validation step ends here: its frames are gone before the next step starts.
+        return {
+            "rows_valid": validated.rows_valid,
+            "rows_rejected": validated.rows_rejected,
+        }
 
     def evaluate() -> Any:
         with database.begin() as connection:
@@ -270,8 +274,7 @@ def run_path(database: Any, data: bytes) -> dict[str, Any]:
         "phases": phases,
         "requests": requests,
         "counts": {
-            "rows_valid": validated.rows_valid,
-            "rows_rejected": validated.rows_rejected,
+            **validated,
             "request_rows": len(requests),
             **plan.counts,
         },
