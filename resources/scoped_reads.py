@@ -2,7 +2,7 @@
 
 The requested NPNs go into a temporary table of the caller's connection (one per scope, with a
 name of its own, dropped when the scope ends), filled the cheapest way the driver knows
-(`COPY` on PostgreSQL, one prepared `executemany` on SQLite); every table is then read with
+(`COPY` on PostgreSQL; on SQLite, one statement from a JSON array); every table is then read with
 `SELECT t.* FROM <table> t JOIN <scope> r ON r.npn = t.npn`. One plan whatever the number of
 NPNs: ten or a whole book, the database walks its npn-leading keys, and nothing outside the
 scope is ever read into Python (a long `IN (...)` list is slow to bind and plan, and reading
@@ -15,6 +15,7 @@ scope's table is visible to that connection only and is dropped when the scope e
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -153,11 +154,19 @@ def _create(
             # or a book's worth decide between an index walk and a hash join.
             connection.exec_driver_sql(f"ANALYZE {name}")
         return
-    typed = ", ".join(f"{c} TEXT" for c in columns)
-    connection.exec_driver_sql(f"CREATE TEMP TABLE {name} ({typed}, PRIMARY KEY ({listed}))")
-    if rows:
-        marks = ", ".join("?" * len(columns))
-        connection.exec_driver_sql(f"INSERT INTO temp.{name} ({listed}) VALUES ({marks})", rows)
+    # One statement that creates and fills the table from a JSON array bound as one
+    # parameter. Not CREATE then INSERT: Python's sqlite3 opens a transaction before an INSERT,
+    # and the reads after it would then hold the database's read lock until the caller's
+    # commit, where the caller's reads ran without one: two callers that read and then write
+    # (a JIT release) would deadlock on the write lock, "database is locked".
+    values = ", ".join(
+        f"CAST(json_extract(value, '$[{i}]') AS TEXT) AS {c}" for i, c in enumerate(columns)
+    )
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE {name} AS SELECT DISTINCT {values} FROM json_each(?)",
+        (json.dumps(rows),),
+    )
+    connection.exec_driver_sql(f"CREATE UNIQUE INDEX temp.{name}_key ON {name} ({listed})")
 
 
 def _drop(connection: Connection, name: str) -> None:
