@@ -226,9 +226,6 @@ class OperationalDatabase(dg.ConfigurableResource):  # type: ignore[type-arg, un
 # --- reading on the caller's connection: the one read_table, shared by the resource and the
 # stores that read inside their own database transaction ---------------------------------------
 
-_IN_CHUNK = 500  # bound parameters per IN (): well under SQLite's and PostgreSQL's limits
-_WHOLE_TABLE_NPNS = 20_000  # beyond this many NPNs one full scan beats many IN queries
-
 
 def read_table(
     connection: Connection, name: str, columns: Iterable[str] | None = None
@@ -241,20 +238,5 @@ def read_table(
     return pd.DataFrame(result.fetchall(), columns=[c.name for c in selected])
 
 
-def read_for_npns(connection: Connection, name: str, npns: list[str]) -> pd.DataFrame:
-    """A producer-scoped table's rows for these NPNs only (the table has an `npn` column)."""
-    table = metadata.tables[name]
-    columns = [c.name for c in table.c]
-    if len(npns) > _WHOLE_TABLE_NPNS:
-        frame = read_table(connection, name)
-        return frame[frame["npn"].isin(npns)].reset_index(drop=True)
-    parts = [
-        pd.DataFrame(
-            connection.execute(
-                sa.select(table).where(table.c.npn.in_(npns[start : start + _IN_CHUNK]))
-            ).fetchall(),
-            columns=columns,
-        )
-        for start in range(0, len(npns), _IN_CHUNK)
-    ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+# Producer-scoped reads join a temporary table of the NPNs (resources/scoped_reads.py).
+from resources.scoped_reads import read_for_npns as read_for_npns  # noqa: E402

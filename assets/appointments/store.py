@@ -16,11 +16,23 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from assets.appointments.eligibility_inputs import INPUT_COLUMNS
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
-from assets.rules.accepted_appointments import with_accepted_appointments
-from resources.database import read_for_npns, read_table
+from assets.rules.accepted_appointments import APPOINTMENTS_SCOPE, with_accepted_appointments
+from resources.database import read_table
+from resources.scoped_reads import npn_scope
 from schemas import statuses
+from schemas.tables import TABLES
 
+# What `transaction_id_for` reads of a row.
+_TRANSACTION_ID_COLUMNS = (
+    "request_row",
+    "state_code",
+    "cocode",
+    "loa_category",
+    "loa_code",
+    "license_number",
+)
 KIND = "appointment"
 AUTO_APPROVER = "auto (Submit = TRUE)"
 
@@ -42,10 +54,42 @@ CONFIG_TABLES = (
 )
 # Read for the requested NPNs only: these grow with the producer population.
 PRODUCER_TABLES = ("producers", "licenses", "license_loas", "appointments", "producer_assignments")
+# Of those, only the columns the engine reads (`INPUT_COLUMNS`) and, for `appointments` and
+# `transactions`, what the accepted-appointments rule and the repeat filter below read: a
+# whole book's request reads millions of rows, and every column left out is memory not spent.
+READ_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "producers": INPUT_COLUMNS["producers"],
+    "licenses": INPUT_COLUMNS["licenses"],
+    "license_loas": INPUT_COLUMNS["license_loas"],
+    "appointments": (*INPUT_COLUMNS["appointments"], "effective_date"),
+    "producer_assignments": None,  # every column
+    "transactions": (
+        *INPUT_COLUMNS["transactions"],
+        "kind",
+        "upload_id",
+        "completed_at",
+        "submitted_at",
+        "created_at",
+    ),
+}
+# Read only for the requested (NPN, state) pairs when the states are given: the engine joins
+# them on the request's producer and state alone (checks 4, 8 and 9; the repeat check), as the
+# accepted-appointment rule does. (Licenses: every state, for check 7's resident license.)
+BY_STATE = ("license_loas", "appointments", "producer_assignments")
+# The transactions read: the open and recorded ones (SPEC 6 step 6, check 9) and the Accepted
+# ones (`with_accepted_appointments`); a producer's other history is never read.
+READ_TRANSACTION_STATUSES = statuses.OPEN_TRANSACTION_STATUSES | {
+    statuses.RECORDED,
+    statuses.ACCEPTED,
+}
 
 
 def read_eligibility_inputs(
-    connection: Connection, npns: Iterable[str], *, replacing_upload_id: str | None = None
+    connection: Connection,
+    npns: Iterable[str],
+    *,
+    replacing_upload_id: str | None = None,
+    state_codes: Iterable[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The frames `evaluate_appointment_requests` needs, for these NPNs.
 
@@ -54,21 +98,34 @@ def read_eligibility_inputs(
 
     `transactions` holds the open transactions of these producers (SPEC 6 step 6), without
     those of `replacing_upload_id`: an upload being re-evaluated must not repeat itself.
+
+    `state_codes`, one per NPN (the requests' states): the tables the engine reads only for a
+    request's own producer and state (`BY_STATE`) are read for those pairs only; `licenses`
+    stays whole per producer (check 7 looks for a resident license in any state).
     """
-    wanted = sorted({str(n) for n in npns if n is not None and str(n)})
     inputs: dict[str, pd.DataFrame] = {}
     for name in CONFIG_TABLES:
         inputs[name] = read_table(connection, name)
-    for name in PRODUCER_TABLES:
-        inputs[name] = read_for_npns(connection, name, wanted)
-    transactions = read_for_npns(connection, "transactions", wanted)
+    # One temporary table of the NPNs, joined by every producer-scoped read.
+    with npn_scope(connection, npns, state_codes) as scope:
+        for name in PRODUCER_TABLES:
+            inputs[name] = scope.read(name, READ_COLUMNS[name], by_state=name in BY_STATE)
+        transactions = scope.read(
+            "transactions",
+            READ_COLUMNS["transactions"],
+            where=TABLES["transactions"].c.status.in_(sorted(READ_TRANSACTION_STATUSES)),
+            by_state=True,
+        )
+        scope_reports = scope.read(
+            "nipr_scope_reports",
+            where=TABLES["nipr_scope_reports"].c.category == APPOINTMENTS_SCOPE,
+            by_state=True,
+        )
     # A line NIPR Accepted since the last sync of its producer's appointments in that state is
     # appointed at NIPR already: check 9 reads it as Already Appointed, so asking again before
     # the next sync never pays NIPR and the state a second time.
     inputs["appointments"] = with_accepted_appointments(
-        inputs["appointments"],
-        transactions,
-        read_for_npns(connection, "nipr_scope_reports", wanted),
+        inputs["appointments"], transactions, scope_reports
     )
     # The open ones (SPEC 6 step 6) and the recorded ones (a registry state's appointments,
     # which check 9 counts as appointed: they are in the carrier's register, not NIPR's).
@@ -107,9 +164,14 @@ def plan_appointment_batches(
     ).reset_index(drop=True)
 
     created = evaluated.loc[~rejected].reset_index(drop=True)
-    records = created.to_dict("records")
+    # Only the columns a transaction id is made of: a row's every column is 150k dicts' worth.
+    records = created[[c for c in _TRANSACTION_ID_COLUMNS if c in created.columns]].to_dict(
+        "records"
+    )
     transaction_ids = [transaction_id_for(upload_id, r) for r in records]
-    batch_ids = [batch_id_for(upload_id, str(k)) for k in created["batch_key"]]
+    # One digest per batch, not per line.
+    batch_of = {key: batch_id_for(upload_id, key) for key in set(map(str, created["batch_key"]))}
+    batch_ids = [batch_of[str(k)] for k in created["batch_key"]]
     effective = created.get("effective_date")
     transactions = pd.DataFrame(
         {

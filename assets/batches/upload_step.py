@@ -48,7 +48,8 @@ class RequestKind:
     transaction_kind: str  # transactions.kind: appointment | termination
     transactions_key: dg.AssetKey
     batches_key: dg.AssetKey
-    read_inputs: Callable[..., dict[str, pd.DataFrame]]  # (connection, npns, replacing_upload_id=)
+    # (connection, npns, replacing_upload_id=, state_codes=): the requests' NPNs and states
+    read_inputs: Callable[..., dict[str, pd.DataFrame]]
     evaluate: Callable[[pd.DataFrame, Mapping[str, pd.DataFrame], dt.date], pd.DataFrame]
     plan: Callable[[pd.DataFrame, str, dt.datetime], BatchPlan]
     preview_columns: Sequence[str]
@@ -208,7 +209,12 @@ def _plan(
     as_of: dt.date,
     now: dt.datetime,
 ) -> BatchPlan:
-    inputs = rk.read_inputs(connection, requests["npn"], replacing_upload_id=upload_id)
+    inputs = rk.read_inputs(
+        connection,
+        requests["npn"],
+        replacing_upload_id=upload_id,
+        state_codes=requests["state_code"],
+    )
     evaluated = rk.evaluate(requests, inputs, as_of)
     return rk.plan(evaluated, upload_id, now)
 

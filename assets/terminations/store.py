@@ -23,14 +23,25 @@ from sqlalchemy.engine import Connection
 from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
 from assets.rules.accepted_appointments import (
     APPOINTMENT_KIND,
+    APPOINTMENTS_SCOPE,
     accepted_unsynced_lines,
     with_accepted_appointments,
 )
 from assets.terminations.eligibility import TRANSACTION_KIND
-from resources.database import read_for_npns, read_table
+from resources.database import read_table
+from resources.scoped_reads import npn_scope, read_for_npns
 from schemas import statuses
 from schemas.tables import TABLES
 
+# What `transaction_id_for` reads of a row.
+_TRANSACTION_ID_COLUMNS = (
+    "request_row",
+    "state_code",
+    "cocode",
+    "loa_category",
+    "loa_code",
+    "license_number",
+)
 KIND = TRANSACTION_KIND
 AUTO_APPROVER = "auto (Submit Immediately = TRUE)"
 
@@ -53,7 +64,11 @@ REJECTION_COLUMNS = tuple(c.name for c in TABLES["request_rejections"].columns i
 
 
 def read_termination_inputs(
-    connection: Connection, npns: Iterable[str], *, replacing_upload_id: str | None = None
+    connection: Connection,
+    npns: Iterable[str],
+    *,
+    replacing_upload_id: str | None = None,
+    state_codes: Iterable[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The frames `evaluate_termination_requests` needs, for these NPNs.
 
@@ -62,16 +77,33 @@ def read_termination_inputs(
 
     `transactions` holds these producers' termination transactions that may be repeated, without
     those of `replacing_upload_id` (an upload being re-evaluated must not repeat itself).
+
+    `state_codes` (the requests' states, as the shared upload step passes them) is not used:
+    every state of these producers is read.
     """
+    del state_codes
     wanted = sorted({str(n) for n in npns if n is not None and str(n)})
     inputs = {name: read_table(connection, name) for name in CONFIG_TABLES}
-    for name in PRODUCER_TABLES:
-        inputs[name] = read_for_npns(connection, name, wanted)
-    transactions = read_for_npns(connection, "transactions", wanted)
+    # One temporary table of the NPNs, joined by every producer-scoped read.
+    t = TABLES["transactions"]
+    with npn_scope(connection, wanted) as scope:
+        for name in PRODUCER_TABLES:
+            inputs[name] = scope.read(name)
+        # The repeatable terminations, and the Accepted appointments that
+        # `with_accepted_appointments` reads: a producer's other history is never read.
+        transactions = scope.read(
+            "transactions",
+            where=sa.or_(
+                sa.and_(t.c.kind == KIND, t.c.status.in_(REPEATABLE_STATUSES)),
+                sa.and_(t.c.kind == APPOINTMENT_KIND, t.c.status == statuses.ACCEPTED),
+            ),
+        )
+        scope_reports = scope.read(
+            "nipr_scope_reports",
+            where=TABLES["nipr_scope_reports"].c.category == APPOINTMENTS_SCOPE,
+        )
     inputs["appointments"] = with_accepted_appointments(
-        inputs["appointments"],
-        transactions,
-        read_for_npns(connection, "nipr_scope_reports", wanted),
+        inputs["appointments"], transactions, scope_reports
     )
     keep = transactions["kind"].eq(KIND) & transactions["status"].isin(REPEATABLE_STATUSES)
     if replacing_upload_id is not None:
@@ -138,9 +170,14 @@ def plan_termination_batches(
     repeats = evaluated.attrs.get("repeats")
     evaluated = evaluated.copy()
     evaluated.attrs = {}  # a DataFrame left in attrs breaks pandas' concat/merge later
-    records = evaluated.to_dict("records")
+    # Only the columns a transaction id is made of: a row's every column is 150k dicts' worth.
+    records = evaluated[[c for c in _TRANSACTION_ID_COLUMNS if c in evaluated.columns]].to_dict(
+        "records"
+    )
     transaction_ids = [transaction_id_for(upload_id, r) for r in records]
-    batch_ids = [batch_id_for(upload_id, str(k)) for k in evaluated["batch_key"]]
+    # One digest per batch, not per line.
+    batch_of = {key: batch_id_for(upload_id, key) for key in set(map(str, evaluated["batch_key"]))}
+    batch_ids = [batch_of[str(k)] for k in evaluated["batch_key"]]
     transactions = pd.DataFrame(
         {
             "transaction_id": transaction_ids,
