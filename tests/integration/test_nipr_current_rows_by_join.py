@@ -31,7 +31,7 @@ def _rows(i: int) -> dict[str, list[dict[str, object]]]:
     """Producer i: every third has no rows at all, the others rows in two states, with
     missing values, dates, booleans and timestamps among them."""
     npn = _npn(i)
-    people = [
+    people: list[dict[str, object]] = [
         {"npn": npn, "first_name": f"F{i}", "last_name": None if i % 5 else "L", "email": None}
     ]
     if i % 3 == 0:
@@ -135,7 +135,7 @@ def _temporary_tables(connection: sa.Connection) -> list[str]:
         query = "SELECT relname FROM pg_class WHERE relpersistence = 't' AND relkind = 'r'"
     else:
         query = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
-    names = connection.exec_driver_sql(query).scalars().all()
+    names: list[str] = list(connection.exec_driver_sql(query).scalars())
     return [n for n in names if n.startswith(TEMPORARY_TABLE_PREFIX)]
 
 
