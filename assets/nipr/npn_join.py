@@ -1,9 +1,10 @@
 """Rows of the NIPR sync tables for a set of NPNs, read by a join on a temporary table.
 
 The NPNs go into a temporary table of the caller's connection (`COPY` on PostgreSQL, one
-prepared `executemany` on SQLite), and each table is read with one `SELECT t.* FROM t JOIN
-scope ON scope.npn = t.npn`: one statement per table whatever the number of NPNs (not one
-`IN (...)` list per 500 of them), walking the tables' npn-leading primary keys.
+prepared `executemany` on SQLite), and each table is read with one semi-join, `SELECT t.*
+FROM t WHERE t.npn IN (SELECT npn FROM scope)`: one statement per table whatever the number
+of NPNs (not one `IN (...)` list per 500 of them), walking the tables' npn-leading primary
+keys.
 
 The rows come from the driver's cursor as plain tuples and are turned into columns with
 SQLAlchemy's own converter of each column (dates and booleans on SQLite), so the values are
@@ -39,14 +40,13 @@ def _copy_text(value: str) -> str:
 
 
 def object_frame(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """Rows (tuples) as a frame of object columns, built column by column."""
+    """Rows as a frame of object columns holding the values as they are."""
     if not rows:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    values = list(zip(*rows, strict=True))
-    return pd.DataFrame(
-        {c: pd.Series(v, dtype=object) for c, v in zip(columns, values, strict=True)},
-        columns=list(columns),
-    )
+    # Plain tuples: pandas builds the frame in C (a SQLAlchemy row would be probed for
+    # named-tuple fields one at a time).
+    plain = rows if isinstance(rows[0], tuple) else [tuple(row) for row in rows]
+    return pd.DataFrame(plain, columns=list(columns), dtype=object)
 
 
 class NpnJoin:
@@ -61,7 +61,10 @@ class NpnJoin:
     def _select(self, table: sa.Table, selected: list[sa.Column[Any]]) -> sa.Select[Any]:
         if self._listed is not None:
             return sa.select(*selected).where(table.c.npn.in_(self._listed))
-        return sa.select(*selected).join_from(table, self.npns, self.npns.c.npn == table.c.npn)
+        # A semi-join (IN a subquery) rather than a JOIN: SQLite's planner, which has no
+        # statistics of the temporary table, would scan the whole table and probe the NPNs;
+        # this way both databases walk the table's npn-leading key for each NPN.
+        return sa.select(*selected).where(table.c.npn.in_(sa.select(self.npns.c.npn)))
 
     def read(self, table: sa.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The rows of `table` (it has an `npn` column) of the joined NPNs: every column,
