@@ -192,7 +192,8 @@ def apply_report(
     """Apply `report` (data current as of `data_as_of`) to `current`, for tracked NPNs only.
 
     `current` must hold every current row of the report's tracked producers (it may hold
-    more). `report_date` is the Alerts day being applied (None for Entity Info); it is only
+    more); for an Alerts report, which replaces only the scopes it names, the rows and ledger
+    rows of its scopes' (npn, state) pairs are enough (and `result` then holds those states). `report_date` is the Alerts day being applied (None for Entity Info); it is only
     recorded. Rows of untracked NPNs are counted and ignored.
 
     `data_as_of` is one time for the whole report, or a time per tracked NPN (a mapping or a

@@ -24,7 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["NpnJoin", "npn_join", "object_frame"]
+__all__ = ["NpnJoin", "npn_join", "object_frame", "scope_join"]
 
 TEMPORARY_TABLE_PREFIX = "nipr_npns_"
 # Up to this many NPNs, an IN list: a temporary table's DDL (and ANALYZE) costs more than
@@ -50,24 +50,38 @@ def object_frame(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pd.Da
 
 
 class NpnJoin:
-    """A temporary table of NPNs on one connection (`read` joins a table to it), or, for a
-    few NPNs, the NPNs themselves (`read` filters by an `IN` list)."""
+    """Keys (NPNs, or (NPN, state) pairs) as a temporary table of one connection (`read`
+    joins a table to it), or, for a few keys, the keys themselves (`read` filters by an `IN`
+    list)."""
 
-    def __init__(self, connection: Connection, name: str | None, npns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        name: str | None,
+        columns: tuple[str, ...],
+        keys: Sequence[tuple[str, ...]],
+    ) -> None:
         self.connection = connection
-        self.npns = sa.table(name or "", sa.column("npn", sa.String))
-        self._listed = None if name else list(npns)
+        self.columns = columns
+        self.keys = sa.table(name or "", *(sa.column(c, sa.String) for c in columns))
+        self._listed = None if name else list(keys)
 
     def _select(self, table: sa.Table, selected: list[sa.Column[Any]]) -> sa.Select[Any]:
+        own: Any = (
+            table.c[self.columns[0]]
+            if len(self.columns) == 1
+            else sa.tuple_(*(table.c[c] for c in self.columns))
+        )
         if self._listed is not None:
-            return sa.select(*selected).where(table.c.npn.in_(self._listed))
+            listed = [key[0] for key in self._listed] if len(self.columns) == 1 else self._listed
+            return sa.select(*selected).where(own.in_(listed))
         # A semi-join (IN a subquery) rather than a JOIN: SQLite's planner, which has no
-        # statistics of the temporary table, would scan the whole table and probe the NPNs;
-        # this way both databases walk the table's npn-leading key for each NPN.
-        return sa.select(*selected).where(table.c.npn.in_(sa.select(self.npns.c.npn)))
+        # statistics of the temporary table, would scan the whole table and probe the keys;
+        # this way both databases walk the table's (npn, state)-leading key for each key.
+        return sa.select(*selected).where(own.in_(sa.select(*self.keys.c)))
 
     def read(self, table: sa.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The rows of `table` (it has an `npn` column) of the joined NPNs: every column,
+        """The rows of `table` (it has the key columns) of the joined keys: every column,
         or these, as object columns holding what SQLAlchemy's `select` would return."""
         selected = [table.c[c] for c in columns] if columns else list(table.c)
         dialect = self.connection.dialect
@@ -103,37 +117,59 @@ class NpnJoin:
 def npn_join(connection: Connection, npns: Sequence[str]) -> Iterator[NpnJoin]:
     """`npns` (distinct strings) as a temporary table of `connection` while the block runs,
     inside the caller's transaction; dropped at its end (a few NPNs: no table, an IN list)."""
-    if len(npns) <= LISTED_NPNS:
-        yield NpnJoin(connection, None, npns)
+    with _key_join(connection, ("npn",), [(n,) for n in npns]) as joined:
+        yield joined
+
+
+@contextmanager
+def scope_join(connection: Connection, pairs: Sequence[tuple[str, str]]) -> Iterator[NpnJoin]:
+    """`npn_join` of (npn, state_code) pairs (distinct): `read` gives the rows of those
+    states of those producers only."""
+    with _key_join(connection, ("npn", "state_code"), pairs) as joined:
+        yield joined
+
+
+@contextmanager
+def _key_join(
+    connection: Connection, columns: tuple[str, ...], keys: Sequence[tuple[str, ...]]
+) -> Iterator[NpnJoin]:
+    if len(keys) <= LISTED_NPNS:
+        yield NpnJoin(connection, None, columns, keys)
         return
     # The name is generated here (a prefix and hex digits), never user input.
     name = f"{TEMPORARY_TABLE_PREFIX}{uuid.uuid4().hex[:16]}"
+    listed = ", ".join(columns)
     postgres = connection.dialect.name == "postgresql"
     created = False
     try:
         if postgres:
-            connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} (npn VARCHAR PRIMARY KEY)")
+            typed = ", ".join(f"{c} VARCHAR" for c in columns)
+            connection.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {name} ({typed}, PRIMARY KEY ({listed}))"
+            )
             created = True
             cursor = connection.connection.cursor()
             try:
-                text = "".join(f"{_copy_text(n)}\n" for n in npns)
-                cursor.copy_expert(f"COPY {name} (npn) FROM STDIN", io.StringIO(text))
+                text = "".join("\t".join(map(_copy_text, key)) + "\n" for key in keys)
+                cursor.copy_expert(f"COPY {name} ({listed}) FROM STDIN", io.StringIO(text))
             finally:
                 cursor.close()
             # A fresh temporary table has no statistics: the planner would guess its size.
             connection.exec_driver_sql(f"ANALYZE {name}")
         else:
-            connection.exec_driver_sql(f"CREATE TEMP TABLE {name} (npn TEXT PRIMARY KEY)")
+            typed = ", ".join(f"{c} TEXT" for c in columns)
+            connection.exec_driver_sql(
+                f"CREATE TEMP TABLE {name} ({typed}, PRIMARY KEY ({listed}))"
+            )
             created = True
-            if npns:
-                connection.exec_driver_sql(
-                    f"INSERT INTO temp.{name} (npn) VALUES (?)", [(n,) for n in npns]
-                )
-        yield NpnJoin(connection, name, npns)
+            marks = ", ".join("?" for _ in columns)
+            connection.exec_driver_sql(
+                f"INSERT INTO temp.{name} ({listed}) VALUES ({marks})", list(keys)
+            )
+        yield NpnJoin(connection, name, columns, keys)
     finally:
         if created:
             # After a failed statement the transaction's rollback removes it instead.
             with suppress(sa.exc.SQLAlchemyError):
-                connection.exec_driver_sql(
-                    f"DROP TABLE IF EXISTS {'' if postgres else 'temp.'}{name}"
-                )
+                schema = "" if postgres else "temp."
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}{name}")

@@ -27,7 +27,7 @@ from assets.nipr.current_state import (
     Application,
     CurrentRows,
 )
-from assets.nipr.npn_join import npn_join, object_frame
+from assets.nipr.npn_join import npn_join, object_frame, scope_join
 from resources.database import frame_to_rows
 from schemas.tables import metadata as _metadata
 from schemas.tables import nipr_report_days, nipr_scope_reports, nipr_subscriptions, producers
@@ -38,6 +38,7 @@ __all__ = [
     "read_current_rows",
     "read_report_day",
     "read_roster",
+    "read_scope_rows",
     "read_subscription_rows",
     "read_tracked_npns",
     "save_report_day",
@@ -94,6 +95,22 @@ def read_current_rows(connection: Connection, npns: Iterable[str]) -> CurrentRow
         tables = {name: joined.read(_metadata.tables[name]) for name in DATA_TABLES}
         scopes = joined.read(nipr_scope_reports)
     return CurrentRows(producers=people, scope_reports=scopes, **tables)
+
+
+def read_scope_rows(
+    connection: Connection, npns: Iterable[str], scopes: Iterable[tuple[str, str]]
+) -> CurrentRows:
+    """What applying an Alerts report needs of these producers: their names, and the rows
+    and scope ledger rows of the reported (npn, state_code) scopes only (an Alerts report
+    replaces only the scopes it names; its other states are never read nor written)."""
+    wanted = sorted({str(n) for n in npns})
+    pairs = sorted({(str(n), str(s)) for n, s in scopes})
+    with npn_join(connection, wanted) as joined:
+        people = joined.read(producers, ["npn", *NAME_COLUMNS])
+    with scope_join(connection, pairs) as joined:
+        tables = {name: joined.read(_metadata.tables[name]) for name in DATA_TABLES}
+        ledger = joined.read(nipr_scope_reports)
+    return CurrentRows(producers=people, scope_reports=ledger, **tables)
 
 
 def write_application(connection: Connection, application: Application) -> None:

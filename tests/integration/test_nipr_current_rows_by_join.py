@@ -1,8 +1,9 @@
 """The daily sync's reads of current-state rows (`store.read_current_rows`,
-`store.read_tracked_npns`), by a join on a temporary table of the NPNs (assets/nipr/npn_join.py),
+`store.read_scope_rows`, `store.read_tracked_npns`), by a join on a temporary table of the NPNs (assets/nipr/npn_join.py),
 on SQLite and PostgreSQL: exactly the rows and values a plain `select()` gives for those NPNs,
 for a few NPNs (an IN list) and for more (the temporary table), and the temporary table gone
-when the read ends, inside a transaction that goes on writing."""
+when the read ends, inside a transaction that goes on writing; an Alerts apply on the rows of
+its scopes only decides exactly the writes it decides on every row of its producers."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from assets.nipr import store
-from assets.nipr.current_state import DATA_TABLES, NAME_COLUMNS
+from assets.nipr import daily_sync, store
+from assets.nipr.current_state import DATA_TABLES, NAME_COLUMNS, apply_report
 from assets.nipr.npn_join import LISTED_NPNS, TEMPORARY_TABLE_PREFIX
+from assets.nipr.parsing import (
+    ALERTS,
+    APPOINTMENT_COLUMNS,
+    LICENSE_COLUMNS,
+    LICENSE_LOA_COLUMNS,
+    PRODUCER_COLUMNS,
+    SCOPE_COLUMNS,
+    ParsedReport,
+)
 from resources.database import OperationalDatabase, frame_to_rows
 from schemas.migrate import upgrade
 from schemas.tables import metadata
@@ -181,3 +191,74 @@ def test_no_npns_read_empty_frames_with_the_columns(database):
     assert current.licenses.empty
     assert list(current.licenses.columns) == [c.name for c in metadata.tables["licenses"].c]
     assert list(current.producers.columns) == ["npn", *NAME_COLUMNS]
+
+
+def _alerts_report(connection: sa.Connection, npns: list[str]) -> ParsedReport:
+    """An Alerts report for these producers: LICENSING in CA (one expiration moved, the lines
+    resent as they are), APPOINTMENTS in NY (none there: nothing changes), DEMOGRAPHICS in
+    CA (a new email), and an untracked NPN."""
+    wanted = set(npns)
+    licenses = _expected(connection, "licenses", wanted)
+    licenses = licenses[licenses["state_code"] == "CA"].reset_index(drop=True)
+    licenses.loc[::2, "expiration_date"] = dt.date(2031, 1, 31)
+    loas = _expected(connection, "license_loas", wanted)
+    scopes = [
+        (npn, state, category)
+        for npn in [*npns, "99999999"]
+        for state, category in (("CA", "LICENSING"), ("NY", "APPOINTMENTS"), ("CA", "DEMOGRAPHICS"))
+    ]
+    people = pd.DataFrame({"npn": npns, "email": [f"{n}@example.com" for n in npns]})
+    return ParsedReport(
+        report_kind=ALERTS,
+        producers=people.reindex(columns=list(PRODUCER_COLUMNS)).astype(object),
+        licenses=licenses[list(LICENSE_COLUMNS)],
+        license_loas=loas[loas["state_code"] == "CA"][list(LICENSE_LOA_COLUMNS)],
+        appointments=pd.DataFrame(columns=list(APPOINTMENT_COLUMNS), dtype=object),
+        reported_scopes=pd.DataFrame(scopes, columns=list(SCOPE_COLUMNS), dtype=object),
+        errors=pd.DataFrame(columns=["npn", "code", "message"], dtype=object),
+        report_date=dt.date(2026, 3, 7),
+        as_of=STAMP + dt.timedelta(days=1),
+    )
+
+
+@pytest.mark.parametrize("asked", [3, PRODUCERS], ids=["few", "all"])
+def test_an_alerts_apply_reading_only_its_scopes_writes_what_reading_everything_does(
+    database, asked
+):
+    npns = [_npn(i) for i in range(asked)]
+    with database.begin() as connection:
+        parsed = _alerts_report(connection, npns)
+        tracked = store.read_tracked_npns(connection, [*npns, "99999999"])
+        scopes = daily_sync.tracked_scopes(parsed, tracked)
+        assert len(scopes) == 2 * asked
+        applications = [
+            apply_report(
+                current,
+                parsed,
+                data_as_of=parsed.as_of,
+                tracked_npns=tracked,
+                applied_at=STAMP,
+                report_date=parsed.report_date,
+            )
+            for current in (
+                store.read_current_rows(connection, tracked),
+                store.read_scope_rows(connection, tracked, scopes),
+            )
+        ]
+        assert _temporary_tables(connection) == []
+    everything, scoped = applications
+    assert everything.counts() == scoped.counts()
+    assert everything.counts()["scopes_changed"] > asked  # expirations and emails moved
+    for name in DATA_TABLES:
+        for part in ("cleared", "inserted"):
+            pd.testing.assert_frame_equal(
+                _sorted(getattr(everything, part)[name]), _sorted(getattr(scoped, part)[name])
+            )
+    for part in ("producer_updates", "scope_reports", "applied_scopes", "skipped_scopes"):
+        pd.testing.assert_frame_equal(
+            _sorted(getattr(everything, part)), _sorted(getattr(scoped, part))
+        )
+    # What the scoped read leaves out is only the states the report does not name (TX).
+    scoped_licenses = scoped.result.licenses
+    assert set(scoped_licenses["state_code"]) == {"CA"}
+    assert set(everything.result.licenses["state_code"]) == {"CA", "TX"}
