@@ -15,7 +15,7 @@ The path (timed): `dg.materialize` of `core_nipr__current_state` (parse the stor
 streams from the bucket, apply it, write it, one transaction) and the four
 `<table>_meets_expectations` checks, in one run, as the daily sync job runs them (the checks
 then validate the scopes the day applied). Fetching the reply from NIPR is not in it. The
-apply step's parts (parse, reads, `apply_report`, `write_application`, row counts) are timed
+apply step's parts (parse, reads by scope, `apply_report`, `write_application`, row counts) are timed
 inside it and printed apart.
 
 The floor (timed, same run, after the path): a bare lxml `iterparse` pass over the same file,
@@ -219,6 +219,7 @@ def apply_parts_timed() -> Iterator[dict[str, float]]:
         (daily_sync, "read_stored_report"),
         (store, "read_tracked_npns"),
         (store, "read_current_rows"),
+        (store, "read_scope_rows"),
         (daily_sync, "apply_report"),
         (store, "write_application"),
         (store, "count_rows"),
