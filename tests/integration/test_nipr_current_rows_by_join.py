@@ -262,3 +262,16 @@ def test_an_alerts_apply_reading_only_its_scopes_writes_what_reading_everything_
     scoped_licenses = scoped.result.licenses
     assert set(scoped_licenses["state_code"]) == {"CA"}
     assert set(everything.result.licenses["state_code"]) == {"CA", "TX"}
+
+
+def test_the_planner_settings_are_put_back_after_a_read(database):
+    with database.begin() as connection:
+        if connection.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL planner settings")
+        connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        current = store.read_current_rows(connection, [_npn(i) for i in range(PRODUCERS)])
+        assert len(current.producers) == PRODUCERS
+        settings = connection.exec_driver_sql(
+            "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+        ).one()
+    assert tuple(settings) == ("on", "off")
