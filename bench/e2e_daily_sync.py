@@ -14,7 +14,9 @@ the clock starts (a long-lived process pays that once; it is printed apart).
 The path (timed): `dg.materialize` of `core_nipr__current_state` (parse the stored reply as it
 streams from the bucket, apply it, write it, one transaction) and the four
 `<table>_meets_expectations` checks, in one run, as the daily sync job runs them (the checks
-then validate the scopes the day applied). Fetching the reply from NIPR is not in it.
+then validate the scopes the day applied). Fetching the reply from NIPR is not in it. The
+apply step's parts (parse, reads by scope, `apply_report`, `write_application`, row counts) are timed
+inside it and printed apart.
 
 The floor (timed, same run, after the path): a bare lxml `iterparse` pass over the same file,
 then, in one transaction, the same scopes' rows deleted and the same rows inserted (read back
@@ -36,6 +38,8 @@ import io
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -203,13 +207,51 @@ def load_book(database: Any, frames: dict[str, pd.DataFrame]) -> None:
 # --- the path and the floor -----------------------------------------------------------------
 
 
+@contextmanager
+def apply_parts_timed() -> Iterator[dict[str, float]]:
+    """Seconds spent in each part of the apply step (the parse of the stored reply, the reads,
+    `apply_report`, `write_application`, ...), summed over the run: the functions are wrapped
+    by a timer for as long as the block runs (a clock read per call, nothing more)."""
+    from assets.nipr import daily_sync, store
+
+    seconds: dict[str, float] = {}
+    wrapped = [
+        (daily_sync, "read_stored_report"),
+        (store, "read_tracked_npns"),
+        (store, "read_current_rows"),
+        (store, "read_scope_rows"),
+        (daily_sync, "apply_report"),
+        (store, "write_application"),
+        (store, "count_rows"),
+    ]
+    originals = [(module, name, getattr(module, name)) for module, name in wrapped]
+
+    def timer(name: str, function: Any) -> Any:
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+
+        return timed_call
+
+    for module, name, function in originals:
+        setattr(module, name, timer(name, function))
+    try:
+        yield seconds
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+
+
 def run_path(database: Any, bucket: Any) -> dict[str, Any]:
     import dagster as dg
 
     from assets.nipr.checks import current_state_checks
     from assets.nipr.daily_sync import core_nipr__current_state
 
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.DagsterInstance.ephemeral() as instance, apply_parts_timed() as parts:
         result = dg.materialize(
             [core_nipr__current_state, *current_state_checks],
             resources={"database": database, "object_store": bucket},
@@ -230,6 +272,7 @@ def run_path(database: Any, bucket: Any) -> dict[str, Any]:
             for e in evaluations
         },
         "step_seconds": steps,
+        "apply_parts_seconds": {name: round(value, 3) for name, value in parts.items()},
     }
 
 
@@ -401,6 +444,7 @@ def main() -> int:
                 f"  {name}: {'passed' if check['passed'] else 'FAILED'} ({check['checked_scope']})"
             )
         print(f"  steps: {outcome['step_seconds']}")
+        print(f"  apply step parts: {outcome['apply_parts_seconds']}")
         print(
             f"  weekly whole-table checks: {weekly_seconds:.1f} s, "
             f"{sum(c['rows_checked'] for c in weekly.values()):,} rows, every one passed: "
@@ -415,6 +459,7 @@ def main() -> int:
         details={
             "check_steps_seconds": round(checks, 3),
             "step_seconds": outcome["step_seconds"],
+            "apply_parts_seconds": outcome["apply_parts_seconds"],
             "path_peak_rss_mb": round(path_peak, 1),
             "rss_before_path_mb": round(rss_before, 1),
             "great_expectations_warmup_seconds": round(gx_seconds, 3),

@@ -348,9 +348,8 @@ nipr_subscriptions = Table(
 
 # The daily sync's ledger: which Alerts report days were fetched and applied, and for each
 # (producer, state, category) how new the data now in the current-state tables is. A report
-# replaces a scope only when its data is at least as new, so re-applying an old day (a
-# re-materialization, a late backfill) never overwrites newer data, and re-applying the same
-# day is a no-op.
+# replaces a scope only when its data is at least as new: re-applying an old day (a backfill)
+# never overwrites newer data, and re-applying the same day is a no-op.
 nipr_report_days = Table(
     "nipr_report_days",
     metadata,
@@ -374,6 +373,7 @@ nipr_scope_reports = Table(
     Column("report_date", Date, nullable=True),  # the Alerts day, or None for Entity Info
     Column("source", String, nullable=False),  # alerts, entity_info
     _timestamp("applied_at"),
+    Index(None, "report_date", "category"),  # the daily checks pick a day's scopes (0013)
 )
 
 uploads = Table(

@@ -36,8 +36,9 @@ Everything here is joins and anti-joins over frames; there is no Python loop per
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,8 @@ class Application:
 
     To write it: for each data table, delete the rows of `cleared[table]` (npn, state_code)
     and insert `inserted[table]`; update `producer_updates` (npn + NAME_COLUMNS); upsert
-    `scope_reports`. `result` is the given current rows with all of that done.
+    `scope_reports`. `result` is the given current rows with all of that done (built when
+    first asked for: the writes need only the changes).
     """
 
     source: str
@@ -143,7 +145,11 @@ class Application:
     ignored_npns: tuple[str, ...]  # in the report, not tracked by us
     ignored_rows: int  # report rows of those NPNs
     unusable_rows: int  # report rows without a full key, or repeating a key
-    result: CurrentRows
+    build_result: Callable[[], CurrentRows] = field(repr=False)
+
+    @cached_property
+    def result(self) -> CurrentRows:
+        return self.build_result()
 
     @property
     def changed_scopes(self) -> pd.DataFrame:
@@ -186,7 +192,8 @@ def apply_report(
     """Apply `report` (data current as of `data_as_of`) to `current`, for tracked NPNs only.
 
     `current` must hold every current row of the report's tracked producers (it may hold
-    more). `report_date` is the Alerts day being applied (None for Entity Info); it is only
+    more); for an Alerts report, which replaces only the scopes it names, the rows and ledger
+    rows of its scopes' (npn, state) pairs are enough (and `result` then holds those states). `report_date` is the Alerts day being applied (None for Entity Info); it is only
     recorded. Rows of untracked NPNs are counted and ignored.
 
     `data_as_of` is one time for the whole report, or a time per tracked NPN (a mapping or a
@@ -230,7 +237,8 @@ def apply_report(
     cleared: dict[str, pd.DataFrame] = {}
     deleted: dict[str, int] = {}
     inserted: dict[str, pd.DataFrame] = {}
-    tables: dict[str, pd.DataFrame] = {}
+    kept: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    hits: dict[str, np.ndarray] = {}
     removed_rows: list[tuple[pd.DataFrame, pd.Series, str]] = []
     for table in DATA_TABLES:
         category = CATEGORY_OF_TABLE[table]
@@ -244,7 +252,8 @@ def apply_report(
         cleared[table] = keys.reset_index(drop=True)
         deleted[table] = int(hit.sum())
         inserted[table] = rows
-        tables[table] = _concat([before[~hit], rows], TABLE_COLUMNS[table])
+        kept[table] = (before, rows)
+        hits[table] = hit
         removed_rows.append((before[hit], before_keys[hit] + _SEP + category, table))
         removed_rows.append((rows, _key(rows, STATE_KEY) + _SEP + category, table))
     summary = _describe(applied, applied_keys, removed_rows)
@@ -259,14 +268,19 @@ def apply_report(
         source=source,
         applied_at=_utc_timestamp(applied_at),
     )[list(SCOPE_REPORT_COLUMNS)]
-    remaining = stored[~_key(stored, SCOPE_KEY).isin(set(applied_keys)).to_numpy()]
-    result = CurrentRows(
-        producers=producers,
-        licenses=tables["licenses"],
-        license_loas=tables["license_loas"],
-        appointments=tables["appointments"],
-        scope_reports=_concat([remaining, scope_rows], SCOPE_REPORT_COLUMNS),
-    )
+
+    def build_result() -> CurrentRows:
+        tables = {
+            table: _concat([before[~hits[table]], rows], TABLE_COLUMNS[table])
+            for table, (before, rows) in kept.items()
+        }
+        remaining = stored[~_key(stored, SCOPE_KEY).isin(set(applied_keys)).to_numpy()]
+        return CurrentRows(
+            producers=producers,
+            scope_reports=_concat([remaining, scope_rows], SCOPE_REPORT_COLUMNS),
+            **tables,
+        )
+
     return Application(
         source=source,
         data_as_of=as_of,
@@ -280,7 +294,7 @@ def apply_report(
         ignored_npns=tuple(sorted(ignored)),
         ignored_rows=ignored_rows,
         unusable_rows=unusable,
-        result=result,
+        build_result=build_result,
     )
 
 

@@ -358,7 +358,7 @@ def apply_stored_days(
             applied_at = sync_common.now()
             npns = report_npns(report)
             tracked = store.read_tracked_npns(connection, npns)
-            current = store.read_current_rows(connection, tracked)
+            current = store.read_scope_rows(connection, tracked, tracked_scopes(report, tracked))
             data_as_of = report.as_of or ledger["fetched_at"] or applied_at
             application = apply_report(
                 current,
@@ -457,6 +457,14 @@ def current_state_results(applied: DaysApplied) -> Iterator[dg.MaterializeResult
                 "preview": md(new_rows, max_rows=10),
             }
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def tracked_scopes(report: ParsedReport, tracked: set[str]) -> list[tuple[str, str]]:
+    """The (npn, state_code) pairs of the report's scopes of tracked producers: the only rows
+    an Alerts report replaces, hence the only ones its apply reads."""
+    scopes = report.reported_scopes[["npn", "state_code"]].dropna().astype(str)
+    scopes = scopes[scopes["npn"].isin(tracked)].drop_duplicates()
+    return list(scopes.itertuples(index=False, name=None))
 
 
 def report_npns(report: ParsedReport) -> set[str]:

@@ -27,6 +27,7 @@ from assets.nipr.current_state import (
     Application,
     CurrentRows,
 )
+from assets.nipr.npn_join import npn_join, object_frame, scope_join
 from resources.bulk_writes import delete_keys, insert_frame
 from resources.database import frame_to_rows
 from schemas.tables import metadata as _metadata
@@ -38,6 +39,7 @@ __all__ = [
     "read_current_rows",
     "read_report_day",
     "read_roster",
+    "read_scope_rows",
     "read_subscription_rows",
     "read_tracked_npns",
     "save_report_day",
@@ -68,22 +70,7 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
 
 
 def _frame(result: sa.CursorResult[Any], columns: Sequence[str]) -> pd.DataFrame:
-    rows = result.fetchall()
-    if not rows:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    return pd.DataFrame(rows, columns=list(columns), dtype=object)
-
-
-def _select_by_npn(connection: Connection, table: sa.Table, npns: Sequence[str]) -> pd.DataFrame:
-    columns = [c.name for c in table.c]
-    parts = [
-        _frame(connection.execute(sa.select(table).where(table.c.npn.in_(chunk))), columns)
-        for chunk in _chunks(npns)
-    ]
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    return pd.concat(parts, ignore_index=True)
+    return object_frame(columns, result.fetchall())
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,25 +81,37 @@ def _select_by_npn(connection: Connection, table: sa.Table, npns: Sequence[str])
 def read_tracked_npns(connection: Connection, npns: Iterable[str]) -> set[str]:
     """Which of `npns` are producers we track (have a `producers` row)."""
     wanted = sorted({str(n) for n in npns})
-    found: set[str] = set()
-    for chunk in _chunks(wanted):
-        found.update(
-            connection.execute(sa.select(producers.c.npn).where(producers.c.npn.in_(chunk)))
-            .scalars()
-            .all()
-        )
-    return found
+    if not wanted:
+        return set()
+    with npn_join(connection, wanted) as joined:
+        return joined.npns_in(producers)
 
 
 def read_current_rows(connection: Connection, npns: Iterable[str]) -> CurrentRows:
-    """Every current-state row of these producers, and their scope ledger rows."""
+    """Every current-state row of these producers, and their scope ledger rows: each table
+    read by one join on a temporary table of the NPNs."""
     wanted = sorted({str(n) for n in npns})
-    people = _select_by_npn(connection, producers, wanted)[["npn", *NAME_COLUMNS]]
-    tables = {
-        name: _select_by_npn(connection, _metadata.tables[name], wanted) for name in DATA_TABLES
-    }
-    scopes = _select_by_npn(connection, nipr_scope_reports, wanted)
+    with npn_join(connection, wanted) as joined:
+        people = joined.read(producers, ["npn", *NAME_COLUMNS])
+        tables = {name: joined.read(_metadata.tables[name]) for name in DATA_TABLES}
+        scopes = joined.read(nipr_scope_reports)
     return CurrentRows(producers=people, scope_reports=scopes, **tables)
+
+
+def read_scope_rows(
+    connection: Connection, npns: Iterable[str], scopes: Iterable[tuple[str, str]]
+) -> CurrentRows:
+    """What applying an Alerts report needs of these producers: their names, and the rows
+    and scope ledger rows of the reported (npn, state_code) scopes only (an Alerts report
+    replaces only the scopes it names; its other states are never read nor written)."""
+    wanted = sorted({str(n) for n in npns})
+    pairs = sorted({(str(n), str(s)) for n, s in scopes})
+    with npn_join(connection, wanted) as joined:
+        people = joined.read(producers, ["npn", *NAME_COLUMNS])
+    with scope_join(connection, pairs) as joined:
+        tables = {name: joined.read(_metadata.tables[name]) for name in DATA_TABLES}
+        ledger = joined.read(nipr_scope_reports)
+    return CurrentRows(producers=people, scope_reports=ledger, **tables)
 
 
 def write_application(connection: Connection, application: Application) -> None:
