@@ -28,8 +28,7 @@ from assets.nipr.current_state import (
     CurrentRows,
 )
 from assets.nipr.npn_join import npn_join, object_frame, scope_join
-from resources.bulk_writes import delete_keys, insert_frame
-from resources.database import frame_to_rows
+from resources.bulk_writes import delete_keys, insert_frame, update_rows
 from schemas.tables import metadata as _metadata
 from schemas.tables import nipr_report_days, nipr_scope_reports, nipr_subscriptions, producers
 
@@ -123,34 +122,13 @@ def write_application(connection: Connection, application: Application) -> None:
         insert_frame(connection, table, application.inserted[name])
     updates = application.producer_updates
     if len(updates):
-        connection.execute(
-            producers.update()
-            .where(producers.c.npn == sa.bindparam("k_npn"))
-            .values(
-                {name: sa.bindparam(f"v_{name}") for name in NAME_COLUMNS}
-                | {"updated_at": sa.bindparam("v_updated_at")}
-            ),
-            [
-                {"k_npn": row["npn"], "v_updated_at": dt.datetime.now(dt.UTC)}
-                | {f"v_{name}": row[name] for name in NAME_COLUMNS}
-                for row in frame_to_rows(updates, producers)
-            ],
+        names = updates[["npn", *NAME_COLUMNS]].astype(object)
+        update_rows(
+            connection, producers, names.assign(updated_at=dt.datetime.now(dt.UTC)), ["npn"]
         )
     scopes = application.scope_reports
     if len(scopes):
-        connection.execute(
-            nipr_scope_reports.delete().where(
-                nipr_scope_reports.c.npn == sa.bindparam("k_npn"),
-                nipr_scope_reports.c.state_code == sa.bindparam("k_state"),
-                nipr_scope_reports.c.category == sa.bindparam("k_category"),
-            ),
-            [
-                {"k_npn": npn, "k_state": state, "k_category": category}
-                for npn, state, category in scopes[["npn", "state_code", "category"]].itertuples(
-                    index=False, name=None
-                )
-            ],
-        )
+        delete_keys(connection, nipr_scope_reports, scopes[["npn", "state_code", "category"]])
         frame = scopes[list(SCOPE_REPORT_COLUMNS)].astype(object)
         frame = frame.assign(
             data_as_of=[utc(v) for v in frame["data_as_of"]],

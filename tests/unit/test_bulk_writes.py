@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql as postgresql_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
 
 from resources import bulk_writes
-from resources.bulk_writes import delete_keys, insert_frame, upsert_frame
+from resources.bulk_writes import delete_keys, insert_frame, update_rows, upsert_frame
 from resources.database import create_database_engine, frame_to_rows
 
 _metadata = sa.MetaData()
@@ -259,6 +259,33 @@ def test_delete_keys_deletes_exactly_the_matching_rows(
     with engine.begin() as connection:  # by one key column of two
         delete_keys(connection, keyed, pd.DataFrame({"a": ["2", "2", "7"]}))
     assert [r[:2] for r in _keyed_rows(engine)] == [("1", "x")]
+    with engine.connect() as connection:  # the staging table is gone
+        names = sa.inspect(connection).get_table_names()
+    assert not [n for n in names if n.startswith("stage_")]
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_update_rows_sets_the_other_columns_of_the_matching_rows(
+    engine: sa.Engine, staged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk_writes, "STAGED_DELETE_MIN_KEYS", 1 if staged else 10_000)
+    rows = pd.DataFrame(
+        {"a": ["1", "1", "2"], "b": ["x", "y", "x"], "value": OLD, "kept": ["k1", "k2", "k3"]}
+    )
+    changes = pd.DataFrame(
+        {"a": ["1", "2", "9"], "b": ["y", "x", "x"], "value": [NEW, None, NEW]}, dtype=object
+    )
+    with engine.begin() as connection:
+        insert_frame(connection, keyed, rows)
+        update_rows(connection, keyed, changes, ["a", "b"])
+        update_rows(connection, keyed, changes.iloc[:0], ["a", "b"])
+    # Matching rows take the frame's values (None included); others and other columns stay;
+    # a key matching no row adds none.
+    assert _keyed_rows(engine) == [
+        ("1", "x", OLD, "k1"),
+        ("1", "y", NEW, "k2"),
+        ("2", "x", None, "k3"),
+    ]
     with engine.connect() as connection:  # the staging table is gone
         names = sa.inspect(connection).get_table_names()
     assert not [n for n in names if n.startswith("stage_")]
