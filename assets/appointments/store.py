@@ -17,22 +17,13 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from assets.appointments.eligibility_inputs import INPUT_COLUMNS
-from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
+from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_ids_for
 from assets.rules.accepted_appointments import APPOINTMENTS_SCOPE, with_accepted_appointments
 from resources.database import read_table
 from resources.scoped_reads import npn_scope
 from schemas import statuses
 from schemas.tables import TABLES
 
-# What `transaction_id_for` reads of a row.
-_TRANSACTION_ID_COLUMNS = (
-    "request_row",
-    "state_code",
-    "cocode",
-    "loa_category",
-    "loa_code",
-    "license_number",
-)
 KIND = "appointment"
 AUTO_APPROVER = "auto (Submit = TRUE)"
 
@@ -164,11 +155,7 @@ def plan_appointment_batches(
     ).reset_index(drop=True)
 
     created = evaluated.loc[~rejected].reset_index(drop=True)
-    # Only the columns a transaction id is made of: a row's every column is 150k dicts' worth.
-    records = created[[c for c in _TRANSACTION_ID_COLUMNS if c in created.columns]].to_dict(
-        "records"
-    )
-    transaction_ids = [transaction_id_for(upload_id, r) for r in records]
+    transaction_ids = transaction_ids_for(upload_id, created)
     # One digest per batch, not per line.
     batch_of = {key: batch_id_for(upload_id, key) for key in set(map(str, created["batch_key"]))}
     batch_ids = [batch_of[str(k)] for k in created["batch_key"]]

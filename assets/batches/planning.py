@@ -59,6 +59,26 @@ def transaction_id_for(upload_id: str, row: Mapping[str, object]) -> str:
     )
 
 
+#: What `transaction_id_for` reads of a row, in digest order.
+TRANSACTION_ID_PARTS: tuple[str, ...] = (
+    "request_row",
+    "state_code",
+    "cocode",
+    "loa_category",
+    "loa_code",
+    "license_number",
+)
+
+
+def transaction_ids_for(upload_id: str, frame: pd.DataFrame) -> list[str]:
+    """`transaction_id_for` of each of the frame's rows (a missing column reads as None),
+    column by column: the rows as dicts cost more than their digests at an upload's size."""
+    absent = [None] * len(frame)
+    # `tolist` boxes values as `to_dict("records")` does (Python scalars, NaN, NA).
+    parts = [frame[c].tolist() if c in frame.columns else absent for c in TRANSACTION_ID_PARTS]
+    return ["T-" + _digest((upload_id, *row), 16) for row in zip(*parts, strict=True)]
+
+
 @dataclass(frozen=True)
 class BatchPlan:
     """What one upload's evaluation writes (appointments or terminations: `kind`)."""

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from assets.uploads.validation import REQUEST_COLUMNS, ValidatedUpload
 from resources.bulk_writes import insert_frame
+from resources.scoped_reads import read_columns
 from schemas.tables import upload_request_rows, uploads
 
 #: The upload kinds whose request rows are stored (agent rows never are: they hold SSNs).
@@ -110,13 +111,13 @@ def read_request_rows(connection: Connection, upload_id: str, kind: str) -> pd.D
         raise ValueError(f"Request rows of {kind!r} uploads are not stored.")
     columns = REQUEST_COLUMNS[kind]
     selected = [_table_column(c).label(c) for c in columns]
-    result = connection.execute(
+    statement = (
         sa.select(*selected)
         .where(upload_request_rows.c.upload_id == upload_id)
         .order_by(upload_request_rows.c.position)
     )
     # Column by column: a frame built from SQLAlchemy rows one by one is several times slower.
-    values = list(zip(*result.all(), strict=True)) or [()] * len(columns)
+    values = read_columns(connection, statement, selected)
     frame = pd.DataFrame(
         {
             name: pd.Series(column, dtype=object)

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from resources.database import OperationalDatabase, read_for_npns, read_table
-from resources.scoped_reads import SCOPE_TABLE_PREFIX, npn_scope
+from resources.scoped_reads import SCOPE_TABLE_PREFIX, npn_scope, read_columns
 from schemas.migrate import upgrade
 from schemas.tables import TABLES
 
@@ -202,3 +202,51 @@ def test_by_state_reads_the_requested_pairs_only(database):
         assert _scope_tables(connection) == []
     assert sorted(map(tuple, paired.to_numpy().tolist())) == [(_npn(0), "TX"), (_npn(3), "CA")]
     assert len(every_state) == 6  # three producers, two states each
+
+
+def test_equal_values_are_shared_within_a_column_only(database):
+    """1, 1.0 and True are one dict key: values shared across columns would turn a request row
+    numbered 1 into True next to a flag (and the column into objects)."""
+    database.replace_tables(
+        {
+            "transaction_batches": pd.DataFrame(
+                {"batch_id": ["b1"], "kind": "appointment", "cocode": "91234", "status": "x"}
+            ),
+            "transactions": pd.DataFrame(
+                {
+                    "transaction_id": ["t1", "t2"],
+                    "batch_id": "b1",
+                    "kind": "appointment",
+                    "npn": [_npn(0), _npn(3)],
+                    "state_code": "CA",
+                    "is_jit": [True, False],
+                    "request_row": [1, 0],
+                    "estimated_fee": [1.0, 0.0],
+                }
+            ),
+        }
+    )
+    with database.begin() as connection, npn_scope(connection, [_npn(0), _npn(3)]) as scope:
+        read = scope.read("transactions", ["transaction_id", "is_jit", "request_row"])
+    read = read.sort_values("transaction_id").reset_index(drop=True)
+    assert read["request_row"].dtype == "int64"
+    assert [type(v) for v in read["request_row"].tolist()] == [int, int]
+    assert read["request_row"].tolist() == [1, 0]
+    assert read["is_jit"].tolist() == [True, False]
+
+
+def test_read_columns_returns_what_sqlalchemy_rows_hold(database):
+    licenses = TABLES["licenses"]
+    statement = (
+        sa.select(licenses.c.npn, licenses.c.expiration_date, licenses.c.is_active)
+        .where(licenses.c.npn.in_([_npn(0), _npn(3)]))
+        .order_by(licenses.c.npn, licenses.c.state_code)
+    )
+    selected = [licenses.c.npn, licenses.c.expiration_date, licenses.c.is_active]
+    with database.begin() as connection:
+        columns = read_columns(connection, statement, selected)
+        rows = connection.execute(statement).all()
+        nothing = read_columns(connection, statement.where(sa.false()), selected)
+    assert columns == [list(c) for c in zip(*rows, strict=True)]
+    assert columns[1] == [dt.date(2030, 1, 31)] * 4
+    assert nothing == [[], [], []]

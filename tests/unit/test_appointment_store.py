@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from assets.appointments.store import AUTO_APPROVER, plan_appointment_batches
-from assets.batches.planning import batch_id_for, transaction_id_for
+from assets.batches.planning import batch_id_for, transaction_id_for, transaction_ids_for
 from assets.batches.store import existing_batches, write_batch_plan
 from schemas import statuses
 from schemas.tables import TABLES, metadata
@@ -171,6 +171,22 @@ def test_ids_are_deterministic_and_the_idempotency_key_is_the_transaction_id(eva
     )
     record = evaluated.iloc[0].to_dict()
     assert transaction_id_for("U1", record).startswith("T-")
+
+
+def test_transaction_ids_column_by_column_are_the_ids_of_each_row(evaluated):
+    """`transaction_ids_for` digests the frame's columns as `transaction_id_for` digests each
+    row's dict: the same ids, missing values (None, NaN) and absent columns included."""
+    frame = evaluated.copy()
+    frame.loc[frame.index[0], "license_number"] = None
+    frame.loc[frame.index[1], "loa_code"] = float("nan")
+    for sample in (frame, frame.drop(columns=["license_number"])):
+        expected = [transaction_id_for("U1", r) for r in sample.to_dict("records")]
+        assert transaction_ids_for("U1", sample) == expected
+    planned = plan_appointment_batches(frame, "U1", NOW)
+    created = frame[frame["status"].ne(statuses.REQUEST_REJECTED)].to_dict("records")
+    assert planned.transactions["transaction_id"].tolist() == [
+        transaction_id_for("U1", r) for r in created
+    ]
 
 
 def test_a_repeated_transaction_id_is_refused_not_written(evaluated):
