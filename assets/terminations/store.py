@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_id_for
+from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_ids_for
 from assets.rules.accepted_appointments import (
     APPOINTMENT_KIND,
     APPOINTMENTS_SCOPE,
@@ -33,15 +33,6 @@ from resources.scoped_reads import npn_scope, read_for_npns
 from schemas import statuses
 from schemas.tables import TABLES
 
-# What `transaction_id_for` reads of a row.
-_TRANSACTION_ID_COLUMNS = (
-    "request_row",
-    "state_code",
-    "cocode",
-    "loa_category",
-    "loa_code",
-    "license_number",
-)
 KIND = TRANSACTION_KIND
 AUTO_APPROVER = "auto (Submit Immediately = TRUE)"
 
@@ -170,11 +161,7 @@ def plan_termination_batches(
     repeats = evaluated.attrs.get("repeats")
     evaluated = evaluated.copy()
     evaluated.attrs = {}  # a DataFrame left in attrs breaks pandas' concat/merge later
-    # Only the columns a transaction id is made of: a row's every column is 150k dicts' worth.
-    records = evaluated[[c for c in _TRANSACTION_ID_COLUMNS if c in evaluated.columns]].to_dict(
-        "records"
-    )
-    transaction_ids = [transaction_id_for(upload_id, r) for r in records]
+    transaction_ids = transaction_ids_for(upload_id, evaluated)
     # One digest per batch, not per line.
     batch_of = {key: batch_id_for(upload_id, key) for key in set(map(str, evaluated["batch_key"]))}
     batch_ids = [batch_of[str(k)] for k in evaluated["batch_key"]]
