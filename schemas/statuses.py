@@ -71,3 +71,10 @@ BATCH_IN_SUBMISSION_STATUSES: frozenset[str] = frozenset(
 )
 
 TRANSACTION_KINDS: tuple[str, ...] = ("appointment", "termination")
+
+#: The statuses of a line NIPR receives (or will, on approval): Ready to Submit and what
+#: follows it. Cancelled is left out: a line cancelled before it was sent was never charged.
+#: Here, beside the statuses, so the fee rules and the pandas-free CLI read one definition.
+NIPR_FEE_STATUSES: frozenset[str] = frozenset(
+    {READY_TO_SUBMIT} | IN_FLIGHT_TRANSACTION_STATUSES | {ACCEPTED, REJECTED, ERROR}
+)

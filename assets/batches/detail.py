@@ -457,14 +457,8 @@ def _page(statement: sa.Select[Any], limit: int | None, offset: int) -> sa.Selec
 
 
 REASON_COUNT_COLUMNS = ("status", "reason", "transactions", "estimated_fees", "estimated_nipr_fees")
-#: The statuses of a line NIPR receives, whose NIPR fee is shown: assets/rules/nipr_fees.py's
-#: SENT_STATUSES (that module imports pandas; tests/unit/test_batches_show_pages.py checks
-#: that the two agree).
-NIPR_FEE_STATUSES: frozenset[str] = frozenset(
-    {statuses.READY_TO_SUBMIT}
-    | statuses.IN_FLIGHT_TRANSACTION_STATUSES
-    | {statuses.ACCEPTED, statuses.REJECTED, statuses.ERROR}
-)
+#: The statuses of a line NIPR receives, whose NIPR fee is shown (defined once, pandas-free).
+NIPR_FEE_STATUSES: frozenset[str] = statuses.NIPR_FEE_STATUSES
 
 
 def reason_counts_of_batch(connection: Connection, batch_id: str) -> list[dict[str, Any]]:

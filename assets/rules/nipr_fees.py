@@ -24,13 +24,8 @@ import pandas as pd
 from assets.rules.values import one_text
 from schemas import statuses
 
-#: The statuses of a line NIPR receives (or will, on approval): Ready to Submit and what
-#: follows it. Cancelled is left out: a line cancelled before it was sent was never charged.
-SENT_STATUSES: frozenset[str] = frozenset(
-    {statuses.READY_TO_SUBMIT}
-    | statuses.IN_FLIGHT_TRANSACTION_STATUSES
-    | {statuses.ACCEPTED, statuses.REJECTED, statuses.ERROR}
-)
+#: The statuses of a line NIPR receives (or will, on approval): schemas/statuses.py's.
+SENT_STATUSES: frozenset[str] = statuses.NIPR_FEE_STATUSES
 #: The reference table (and its CSV) the fee is read from.
 NIPR_FEES_INPUT = "nipr_transaction_fees"
 
