@@ -161,6 +161,7 @@ ADDED_TABLES: dict[str, tuple[str, ...]] = {
     "state_appointment_rules": ("state_code",),
     "upload_request_rows": ("upload_id", "position"),
     "nipr_transaction_fees": ("transaction_kind",),
+    "appointment_standing": ("npn", "state_code", "cocode", "loa_code"),
 }
 
 
