@@ -17,7 +17,8 @@ Choices that hold for every table:
 - Constraint and index names come from `NAMING_CONVENTION`, so Alembic migrations name them
   the same way on SQLite and PostgreSQL.
 
-Import this module freely: it only builds metadata, it never connects.
+Import this module freely: it only builds metadata, it never connects. Issue 18's tables are
+in `tables_compliance.py` (this module is at its size limit).
 """
 
 from __future__ import annotations
@@ -84,9 +85,7 @@ def _provenance() -> tuple[Column[object], Column[object]]:
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Reference and configuration
-# --------------------------------------------------------------------------------------------
+# --- Reference and configuration ----------------------------------------------------------
 
 jurisdictions = Table(
     "jurisdictions",
@@ -234,9 +233,7 @@ state_appointment_rules = Table(
     *_provenance(),
 )
 
-# --------------------------------------------------------------------------------------------
-# Producers and NIPR data
-# --------------------------------------------------------------------------------------------
+# --- Producers and NIPR data --------------------------------------------------------------
 
 agencies = Table(
     "agencies",
@@ -342,9 +339,7 @@ nipr_subscriptions = Table(
     Column("invalid_reason", Text, nullable=True),
 )
 
-# --------------------------------------------------------------------------------------------
-# Uploads, transactions and submissions
-# --------------------------------------------------------------------------------------------
+# --- Uploads, transactions and submissions ------------------------------------------------
 
 # The daily sync's ledger: which Alerts report days were fetched and applied, and for each
 # (producer, state, category) how new the data now in the current-state tables is. A report
@@ -598,7 +593,5 @@ portal_users = Table(
 
 #: Every table by name, e.g. `TABLES["producers"]`.
 TABLES: Mapping[str, Table] = metadata.tables
-
-# Later capabilities' tables live in modules of their own (this one is at its size limit);
-# imported here so `metadata` (and so Alembic and the tests) always holds every table.
+# Later tables, in modules of their own: imported so `metadata` always holds every table.
 from schemas import tables_compliance as tables_compliance  # noqa: E402,F401
