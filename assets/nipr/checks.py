@@ -1,7 +1,8 @@
 """Great Expectations suites as Dagster asset checks on the NIPR current-state tables.
 
-One check per table, named for what it guards (`<table>_meets_expectations`). It runs the
-table's suite (`schemas/expectations.py`) against the reference codes read from the database,
+One check per table, named for what it guards (`<table>_meets_expectations`); the four run in
+one step (`nipr_current_state_meets_expectations`, a multi-asset check that runs any subset of
+them). Each runs its table's suite (`schemas/expectations.py`) against the reference codes read from the database,
 and shows every expectation's result as check metadata, so a person sees in the UI which rule
 failed, on how many rows, with a sample of the bad values.
 
@@ -20,6 +21,7 @@ NIPR's workbook), the check fails with WARN so the sync is not blocked.
 """
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,49 +72,62 @@ def _previous_row_count(
 
 
 def _days_applied_in_this_run(
-    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey
-) -> list[dt.date] | None:
-    """The report days (partitions) this run materialized `asset_key` for; None when this run
-    did not materialize it for any day (a run of the checks alone)."""
+    context: dg.AssetCheckExecutionContext,
+) -> dict[dg.AssetKey, list[dt.date]]:
+    """The report days (partitions) this run materialized each asset for; an asset this run
+    did not materialize for any day (a run of the checks alone) is not in it."""
     records = context.instance.all_logs(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     )
-    partitions = [
-        record.dagster_event.partition
-        for record in records
-        if record.dagster_event is not None and record.dagster_event.asset_key == asset_key
-    ]
-    days = [dt.date.fromisoformat(partition) for partition in partitions if partition]
-    return days or None
+    days: dict[dg.AssetKey, list[dt.date]] = {}
+    for record in records:
+        event = record.dagster_event
+        if event is not None and event.asset_key is not None and event.partition:
+            days.setdefault(event.asset_key, []).append(dt.date.fromisoformat(event.partition))
+    return days
 
 
-def check_scope_for(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> CheckScope:
-    days = _days_applied_in_this_run(context, asset_key)
-    return CheckScope.whole_table() if days is None else CheckScope.of_days(days)
+def check_scope_for(days: dict[dg.AssetKey, list[dt.date]], asset_key: dg.AssetKey) -> CheckScope:
+    applied = days.get(asset_key)
+    return CheckScope.of_days(applied) if applied else CheckScope.whole_table()
+
+
+@dataclass(frozen=True)
+class ReferenceCodes:
+    """The codes the suites check against, read once for all four tables."""
+
+    states: list[str]
+    license_classes: dict[str, list[str]]  # by state
+    lines: dict[str, list[str]]  # by state
+
+    @classmethod
+    def read(cls, database: OperationalDatabase) -> "ReferenceCodes":
+        classes = database.read_table("license_classes", ["state_code", "license_class_code"])
+        lines = database.read_table("lines_of_authority", ["state_code", "loa_code"])
+        return cls(
+            database.read_table("jurisdictions", ["state_code"]).state_code.tolist(),
+            _codes_by_state(classes, "license_class_code"),
+            _codes_by_state(lines, "loa_code"),
+        )
 
 
 def _suite_for(
-    table: str, database: OperationalDatabase, previous_row_count: int | None
+    table: str, codes: ReferenceCodes, previous_row_count: int | None
 ) -> "ExpectationSuite":
     from schemas import expectations
 
-    states = database.read_table("jurisdictions", ["state_code"]).state_code.tolist()
     if table == "producers":
         return expectations.producers_suite(previous_row_count=previous_row_count)
     if table == "licenses":
-        classes = database.read_table("license_classes", ["state_code", "license_class_code"])
         return expectations.licenses_suite(
-            states,
-            _codes_by_state(classes, "license_class_code"),
-            previous_row_count=previous_row_count,
+            codes.states, codes.license_classes, previous_row_count=previous_row_count
         )
-    lines = database.read_table("lines_of_authority", ["state_code", "loa_code"])
     if table == "license_loas":
         return expectations.license_loas_suite(
-            states, _codes_by_state(lines, "loa_code"), previous_row_count=previous_row_count
+            codes.states, codes.lines, previous_row_count=previous_row_count
         )
     return expectations.appointments_suite(
-        states, _codes_by_state(lines, "loa_code"), previous_row_count=previous_row_count
+        codes.states, codes.lines, previous_row_count=previous_row_count
     )
 
 
@@ -129,9 +144,10 @@ def check_table(
     table: str,
     scope: CheckScope,
     previous_row_count: int | None,
+    codes: ReferenceCodes | None = None,
 ) -> TableCheck:
     """The table's suite on the rows of `scope` (the reference tables must be loaded)."""
-    suite = _suite_for(table, database, previous_row_count)
+    suite = _suite_for(table, codes or ReferenceCodes.read(database), previous_row_count)
     with database.begin() as connection, scoped_rows(connection, table, scope) as rows:
         outcome = run_suite_in_parts(
             rows.parts(row_level_columns(suite)),
@@ -144,52 +160,78 @@ def check_table(
     )
 
 
-def build_current_state_check(table: str) -> dg.AssetChecksDefinition:
-    asset_key = current_state_asset_key(table)
-    check_name = f"{table}_meets_expectations"
+def check_key(table: str) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(current_state_asset_key(table), f"{table}_meets_expectations")
 
-    @dg.asset_check(
-        asset=asset_key,
-        name=check_name,
-        description=(
-            f"Great Expectations suite on the `{table}` table: keys unique, NPN format, state and "
-            "NIPR codes in the reference tables, dates consistent, row count within bounds."
-        ),
+
+def _check_result(table: str, checked: TableCheck, previous: int | None) -> dg.AssetCheckResult:
+    outcome = checked.outcome
+    if outcome.success and not outcome.failed_warnings:
+        passed, severity = True, dg.AssetCheckSeverity.ERROR
+    elif outcome.success:
+        passed, severity = False, dg.AssetCheckSeverity.WARN
+    else:
+        passed, severity = False, dg.AssetCheckSeverity.ERROR
+    key = check_key(table)
+    return dg.AssetCheckResult(
+        asset_key=key.asset_key,
+        check_name=key.name,
+        passed=passed,
+        severity=severity,
+        metadata={
+            "row_count": checked.table_row_count,
+            "checked_scope": checked.description,
+            "rows_checked": outcome.row_count,
+            "changed_scopes": "all" if checked.scope_count is None else checked.scope_count,
+            "previous_row_count": previous if previous is not None else "none",
+            "failed_errors": ", ".join(outcome.failed_errors) or "none",
+            "failed_warnings": ", ".join(outcome.failed_warnings) or "none",
+            "expectations": dg.MetadataValue.md(outcome.to_markdown()),
+        },
     )
-    def _check(
-        context: dg.AssetCheckExecutionContext, database: OperationalDatabase
-    ) -> dg.AssetCheckResult:
-        previous = _previous_row_count(context, dg.AssetCheckKey(asset_key, check_name))
-        if database.count_rows(["jurisdictions"])["jurisdictions"] == 0:
-            return dg.AssetCheckResult(
+
+
+@dg.multi_asset_check(
+    name="nipr_current_state_meets_expectations",
+    specs=[
+        dg.AssetCheckSpec(
+            name=f"{table}_meets_expectations",
+            asset=current_state_asset_key(table),
+            description=(
+                f"Great Expectations suite on the `{table}` table: keys unique, NPN format, state "
+                "and NIPR codes in the reference tables, dates consistent, row count within "
+                "bounds."
+            ),
+        )
+        for table in CURRENT_STATE_TABLES
+    ],
+    can_subset=True,
+)
+def current_state_meets_expectations(
+    context: dg.AssetCheckExecutionContext, database: OperationalDatabase
+) -> Iterator[dg.AssetCheckResult]:
+    """The four tables' checks in one step: the reference codes and the run's applied days are
+    read once, and a daily run pays Dagster's per-step cost once, not four times (issue 17)."""
+    tables = [t for t in CURRENT_STATE_TABLES if check_key(t) in context.selected_asset_check_keys]
+    previous = {table: _previous_row_count(context, check_key(table)) for table in tables}
+    if database.count_rows(["jurisdictions"])["jurisdictions"] == 0:
+        counts = database.count_rows(tables)
+        for table in tables:
+            key = check_key(table)
+            yield dg.AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=key.name,
                 passed=False,
                 description="The reference tables are empty: materialize the `reference` group first.",
-                metadata={"row_count": database.count_rows([table])[table]},
+                metadata={"row_count": counts[table]},
             )
-        checked = check_table(database, table, check_scope_for(context, asset_key), previous)
-        outcome = checked.outcome
-        if outcome.success and not outcome.failed_warnings:
-            passed, severity = True, dg.AssetCheckSeverity.ERROR
-        elif outcome.success:
-            passed, severity = False, dg.AssetCheckSeverity.WARN
-        else:
-            passed, severity = False, dg.AssetCheckSeverity.ERROR
-        return dg.AssetCheckResult(
-            passed=passed,
-            severity=severity,
-            metadata={
-                "row_count": checked.table_row_count,
-                "checked_scope": checked.description,
-                "rows_checked": outcome.row_count,
-                "changed_scopes": "all" if checked.scope_count is None else checked.scope_count,
-                "previous_row_count": previous if previous is not None else "none",
-                "failed_errors": ", ".join(outcome.failed_errors) or "none",
-                "failed_warnings": ", ".join(outcome.failed_warnings) or "none",
-                "expectations": dg.MetadataValue.md(outcome.to_markdown()),
-            },
-        )
-
-    return _check
+        return
+    codes = ReferenceCodes.read(database)
+    days = _days_applied_in_this_run(context)
+    for table in tables:
+        scope = check_scope_for(days, current_state_asset_key(table))
+        checked = check_table(database, table, scope, previous[table], codes)
+        yield _check_result(table, checked, previous[table])
 
 
-current_state_checks = [build_current_state_check(table) for table in CURRENT_STATE_TABLES]
+current_state_checks = [current_state_meets_expectations]

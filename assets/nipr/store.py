@@ -28,7 +28,7 @@ from assets.nipr.current_state import (
     CurrentRows,
 )
 from assets.nipr.npn_join import npn_join, object_frame, scope_join
-from resources.bulk_writes import delete_keys, insert_frame, update_rows
+from resources.bulk_writes import delete_keys, insert_frame, update_rows, upsert_frame
 from schemas.tables import metadata as _metadata
 from schemas.tables import nipr_report_days, nipr_scope_reports, nipr_subscriptions, producers
 
@@ -128,13 +128,23 @@ def write_application(connection: Connection, application: Application) -> None:
         )
     scopes = application.scope_reports
     if len(scopes):
-        delete_keys(connection, nipr_scope_reports, scopes[["npn", "state_code", "category"]])
         frame = scopes[list(SCOPE_REPORT_COLUMNS)].astype(object)
         frame = frame.assign(
             data_as_of=[utc(v) for v in frame["data_as_of"]],
             applied_at=[utc(v) for v in frame["applied_at"]],
         )
-        insert_frame(connection, nipr_scope_reports, frame)
+        # An upsert, not a delete and an insert: a scope already in the ledger keeps its place
+        # in the key's index, so only its row and its report day's index entry are rewritten
+        # (the day's scopes are spread over the whole book: a delete and an insert would
+        # dirty twice the pages, and SQLite writes each dirty page at commit).
+        keys = ["npn", "state_code", "category"]
+        upsert_frame(
+            connection,
+            nipr_scope_reports,
+            frame,
+            keys,
+            [c for c in SCOPE_REPORT_COLUMNS if c not in keys],
+        )
 
 
 def count_rows(connection: Connection, names: Iterable[str]) -> dict[str, int]:
