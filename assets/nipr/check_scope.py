@@ -113,13 +113,17 @@ class ScopedRows:
 
 
 @contextmanager
-def scoped_rows(connection: Connection, table: str, scope: CheckScope) -> Iterator[ScopedRows]:
+def scoped_rows(
+    connection: Connection, table: str, scope: CheckScope, table_row_count: int | None = None
+) -> Iterator[ScopedRows]:
     """The rows of `table` within `scope`, on the caller's connection (and transaction: the
-    temporary table of scopes lives as long as the `with`)."""
+    temporary table of scopes lives as long as the `with`). `table_row_count`: the table's
+    rows when the caller knows them (else SELECT count(*))."""
     source = metadata.tables[table]
-    table_row_count = connection.execute(
-        sa.select(sa.func.count()).select_from(source)
-    ).scalar_one()
+    if table_row_count is None:
+        table_row_count = connection.execute(
+            sa.select(sa.func.count()).select_from(source)
+        ).scalar_one()
     if scope.days is None:
         query: sa.Select[Any] = sa.select(*source.c)
         yield ScopedRows(

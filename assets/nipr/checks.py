@@ -71,25 +71,35 @@ def _previous_row_count(
     return None
 
 
-def _days_applied_in_this_run(
-    context: dg.AssetCheckExecutionContext,
-) -> dict[dg.AssetKey, list[dt.date]]:
-    """The report days (partitions) this run materialized each asset for; an asset this run
-    did not materialize for any day (a run of the checks alone) is not in it."""
-    records = context.instance.all_logs(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    )
-    days: dict[dg.AssetKey, list[dt.date]] = {}
-    for record in records:
-        event = record.dagster_event
-        if event is not None and event.asset_key is not None and event.partition:
+@dataclass(frozen=True)
+class AppliedInThisRun:
+    """What this run's materializations of the current-state tables say: the report days
+    (partitions) applied to each table, and the row count each ended with."""
+
+    days: dict[dg.AssetKey, list[dt.date]]
+    row_counts: dict[dg.AssetKey, int]
+
+    @classmethod
+    def read(cls, context: dg.AssetCheckExecutionContext) -> "AppliedInThisRun":
+        records = context.instance.all_logs(
+            context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        days: dict[dg.AssetKey, list[dt.date]] = {}
+        row_counts: dict[dg.AssetKey, int] = {}
+        for record in records:
+            event = record.dagster_event
+            if event is None or event.asset_key is None or not event.partition:
+                continue
             days.setdefault(event.asset_key, []).append(dt.date.fromisoformat(event.partition))
-    return days
+            metadata = event.step_materialization_data.materialization.metadata
+            if "dagster/row_count" in metadata:
+                row_counts[event.asset_key] = int(metadata["dagster/row_count"].value)
+        return cls(days, row_counts)
 
-
-def check_scope_for(days: dict[dg.AssetKey, list[dt.date]], asset_key: dg.AssetKey) -> CheckScope:
-    applied = days.get(asset_key)
-    return CheckScope.of_days(applied) if applied else CheckScope.whole_table()
+    def scope_for(self, asset_key: dg.AssetKey) -> CheckScope:
+        """The scopes the run's days applied; the whole table in a run of the checks alone."""
+        applied = self.days.get(asset_key)
+        return CheckScope.of_days(applied) if applied else CheckScope.whole_table()
 
 
 @dataclass(frozen=True)
@@ -145,10 +155,15 @@ def check_table(
     scope: CheckScope,
     previous_row_count: int | None,
     codes: ReferenceCodes | None = None,
+    table_row_count: int | None = None,
 ) -> TableCheck:
-    """The table's suite on the rows of `scope` (the reference tables must be loaded)."""
+    """The table's suite on the rows of `scope` (the reference tables must be loaded).
+    `table_row_count`: the table's rows when already known (else counted)."""
     suite = _suite_for(table, codes or ReferenceCodes.read(database), previous_row_count)
-    with database.begin() as connection, scoped_rows(connection, table, scope) as rows:
+    with (
+        database.begin() as connection,
+        scoped_rows(connection, table, scope, table_row_count) as rows,
+    ):
         outcome = run_suite_in_parts(
             rows.parts(row_level_columns(suite)),
             suite,
@@ -227,10 +242,19 @@ def current_state_meets_expectations(
             )
         return
     codes = ReferenceCodes.read(database)
-    days = _days_applied_in_this_run(context)
+    applied = AppliedInThisRun.read(context)
     for table in tables:
-        scope = check_scope_for(days, current_state_asset_key(table))
-        checked = check_table(database, table, scope, previous[table], codes)
+        asset_key = current_state_asset_key(table)
+        # The apply step counted the table as it committed, in this run: counted again, a
+        # PostgreSQL count(*) would scan the whole table once more (MVCC keeps no count).
+        checked = check_table(
+            database,
+            table,
+            applied.scope_for(asset_key),
+            previous[table],
+            codes,
+            applied.row_counts.get(asset_key),
+        )
         yield _check_result(table, checked, previous[table])
 
 
