@@ -258,3 +258,22 @@ def test_a_day_that_applied_nothing_checks_no_rows(database):
     checked = check_table(database, "licenses", CheckScope.of_days([dt.date(2026, 1, 1)]), None)
     assert checked.outcome.success and checked.outcome.row_count == 0
     assert checked.scope_count == 0
+
+
+def test_the_day_check_leans_on_the_primary_key_the_weekly_check_counts(database, monkeypatch):
+    # With the table's primary key in place the database refused every duplicate: the day's
+    # check does not count them again; the whole-table check does, verifying the constraint.
+    counted: list[str] = []
+    count = check_scope._duplicates
+
+    def spy(connection, rows, table):
+        counted.append(table)
+        return count(connection, rows, table)
+
+    monkeypatch.setattr(check_scope, "_duplicates", spy)
+    day = check_table(database, "appointments", CheckScope.of_days([DAY]), None).outcome
+    assert day.success and counted == []
+    unique = day.results.set_index("check").loc["appointment_key_is_unique"]
+    assert unique["success"] and unique["unexpected_count"] == 0
+    assert check_table(database, "appointments", CheckScope.whole_table(), None).outcome.success
+    assert counted == ["appointments"]
