@@ -101,6 +101,10 @@ def test_the_digest_is_written_to_the_outbox_once_and_the_metadata_says_so(
     quiet = _metadata(second)
     assert (quiet["new_at_risk"], quiet["still_at_risk"], quiet["sent"]) == (0, 1, False)
     assert quiet["outcome"] == "not sent: nothing became at risk since the last digest"
+    # The operator's retell, from the Launchpad's config: nothing unconfirmed, nothing sent.
+    retell = _materialize(database, outbox, retell_unconfirmed=True)
+    assert retell.success and _metadata(retell)["sent"] is False
+    assert len(list(outbox.glob("*.eml"))) == 1
 
 
 def test_without_the_file_nothing_is_sent_and_the_metadata_says_why(database, config, tmp_path):

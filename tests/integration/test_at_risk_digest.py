@@ -324,3 +324,23 @@ def test_the_digest_through_a_real_smtp_server_reaches_every_recipient(engine):
     assert "Harborstone Life (CoCode 91234)" in body(received.message)
     (row,) = digests(engine).itertuples()
     assert row.message_id == result.message_id and row.recipients == ", ".join(SETTINGS.recipients)
+
+
+def test_two_runs_racing_for_the_same_lines_tell_them_once(engine, tmp_path):
+    mailer = outbox(tmp_path)
+    evaluate(engine, standing_row("10000001", "CA"))
+    calls: list[int] = []
+
+    def racing_clock() -> dt.datetime:
+        # The run's second look at the clock is as it records its digest, after planning:
+        # another run tells the same line just then.
+        calls.append(1)
+        if len(calls) == 2:
+            assert run(engine, mailer).sent
+        return T0
+
+    slower = send_at_risk_digest(engine, mailer, SETTINGS, clock=racing_clock)
+
+    assert (slower.outcome, len(slower.plan.still_at_risk)) == (digest_run.NOTHING_NEW, 1)
+    assert len(emails(mailer)) == 1
+    assert len(digests(engine)) == 1  # the loser's record was rolled back whole
