@@ -23,6 +23,7 @@ import datetime as dt
 import email.errors
 import email.policy
 import html
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -39,6 +40,8 @@ UNSPECIFIED_REASON = "at risk (no reason recorded)"
 #: `rpt_appointments_at_risk` (a first digest on a large book can hold thousands).
 MAX_LISTED_LINES = 1000
 AT_RISK_REPORT = "rpt_appointments_at_risk"
+# The plain text is wrapped so it reads as it is in any mail program and in the raw .eml.
+TEXT_WIDTH = 76
 
 
 class DigestNotWritten(ValueError):
@@ -193,19 +196,33 @@ def digest_text(
 ) -> str:
     """The plain-text body (module docstring)."""
     listed = list(new_lines[:MAX_LISTED_LINES])
-    out = [*_intro(len(new_lines), still_count, as_of), ""]
+    out = [_wrapped(paragraph) for paragraph in _intro(len(new_lines), still_count, as_of)]
+    out.append("")
     for company, states in _grouped(listed):
         out.append(company)
         for state, lines in states:
             out.append(f"  {state}")
-            out.extend(
-                f"    - {line.producer_label}, line {line.line_label}: {line.risk_reason}; "
-                f"since {line.since_label}"
-                for line in lines
-            )
+            for line in lines:
+                out.append(
+                    _wrapped(f"{line.producer_label}, line {line.line_label}", "    - ", "      ")
+                )
+                out.append(
+                    _wrapped(f"{line.risk_reason}, since {line.since_label}", " " * 6, " " * 6)
+                )
         out.append("")
-    out.extend(_footer(len(listed), len(new_lines)))
+    out.extend(_wrapped(paragraph) for paragraph in _footer(len(listed), len(new_lines)))
     return "\n".join(out) + "\n"
+
+
+def _wrapped(text: str, first: str = "", rest: str = "") -> str:
+    return textwrap.fill(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def digest_html(

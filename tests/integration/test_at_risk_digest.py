@@ -97,7 +97,7 @@ def emails(mailer: OutboxFolderMailer) -> list[EmailMessage]:
 
 
 def body(message: EmailMessage) -> str:
-    return message.get_body(("plain",)).get_content()
+    return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 def told(engine: Engine) -> set[tuple[str, str, str]]:
@@ -135,7 +135,10 @@ def test_each_lapse_is_told_once_and_again_only_after_it_recovered(engine, tmp_p
     assert (first.outcome, len(first.plan.new), first.recipients) == (digest_run.SENT, 2, 2)
     (message,) = emails(mailer)
     text = body(message)
-    assert "Ann Lee (NPN 10000001), line 16: license in the state expired; since 2026-11-30" in text
+    assert (
+        "    - Ann Lee (NPN 10000001), line 16\n"
+        "      license in the state expired, since 2026-11-30\n"
+    ) in text
     assert "Bob Ray (NPN 10000002)" in text and "10000003" not in text
     assert text.index("  CA") < text.index("  TX")
     assert told(engine) == {("10000001", "CA", EXPIRED), ("10000002", "TX", EXPIRED)}
