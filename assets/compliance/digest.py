@@ -196,8 +196,9 @@ def digest_text(
 ) -> str:
     """The plain-text body (module docstring)."""
     listed = list(new_lines[:MAX_LISTED_LINES])
-    out = [_wrapped(paragraph) for paragraph in _intro(len(new_lines), still_count, as_of)]
-    out.append("")
+    out = []
+    for paragraph in _intro(len(new_lines), still_count, as_of):
+        out.extend([_wrapped(paragraph), ""])
     for company, states in _grouped(listed):
         out.append(company)
         for state, lines in states:
@@ -210,7 +211,7 @@ def digest_text(
                     _wrapped(f"{line.risk_reason}, since {line.since_label}", " " * 6, " " * 6)
                 )
         out.append("")
-    out.extend(_wrapped(paragraph) for paragraph in _footer(len(listed), len(new_lines)))
+    out.append("\n\n".join(_wrapped(p) for p in _footer(len(listed), len(new_lines))))
     return "\n".join(out) + "\n"
 
 
