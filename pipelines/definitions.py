@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.appointments.assets import APPOINTMENT_ASSETS
+from assets.compliance.digest_asset import AT_RISK_DIGEST_ASSETS
 from assets.jit.assets import JIT_ASSETS
 from assets.nipr.assets import NIPR_ASSETS
 from assets.nipr.checks import current_state_checks
@@ -41,6 +42,7 @@ def build_definitions(environment: str | None = None) -> dg.Definitions:
             *PORTAL_ASSETS,
             *OFFBOARDING_ASSETS,
             *JIT_ASSETS,
+            *AT_RISK_DIGEST_ASSETS,
             *SUBMISSION_ASSETS,
             *REPORT_ASSETS,
         ),

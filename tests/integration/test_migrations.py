@@ -162,6 +162,8 @@ ADDED_TABLES: dict[str, tuple[str, ...]] = {
     "upload_request_rows": ("upload_id", "position"),
     "nipr_transaction_fees": ("transaction_kind",),
     "appointment_standing": ("npn", "state_code", "cocode", "loa_code"),
+    "at_risk_digests": ("digest_id",),
+    "at_risk_notified_lines": ("npn", "state_code", "cocode", "loa_code", "risk_reason"),
 }
 
 
