@@ -595,3 +595,4 @@ portal_users = Table(
 TABLES: Mapping[str, Table] = metadata.tables
 # Later tables, in modules of their own: imported so `metadata` always holds every table.
 from schemas import tables_compliance as tables_compliance  # noqa: E402,F401
+from schemas import tables_renewals as tables_renewals  # noqa: E402,F401  (issue 18 renewals)

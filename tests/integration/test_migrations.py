@@ -162,6 +162,8 @@ ADDED_TABLES: dict[str, tuple[str, ...]] = {
     "upload_request_rows": ("upload_id", "position"),
     "nipr_transaction_fees": ("transaction_kind",),
     "appointment_standing": ("npn", "state_code", "cocode", "loa_code"),
+    "state_appointment_renewals": ("state_code",),
+    "appointment_renewal_plan": ("cocode", "state_code", "npn", "loa_code"),
 }
 
 
