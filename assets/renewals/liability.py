@@ -94,8 +94,5 @@ def cutoff_words(cutoff: dt.date | None, passed: bool | None, window: dt.date | 
             )
         return "cut-off unknown: terminate as soon as possible"
     if passed:
-        return (
-            f"cut-off {cutoff:%Y-%m-%d} has passed: these lines can no longer be kept off this "
-            "renewal; terminate them now to avoid the next one"
-        )
+        return f"cut-off {cutoff:%Y-%m-%d} passed (too late for this renewal)"
     return f"terminate by {cutoff:%Y-%m-%d}"
