@@ -1,7 +1,8 @@
 """Reading the renewal plan's inputs from the operational database, and writing the plan.
 
 `plan_inputs(connection, cocode)` returns the frames `plan.renewal_plan` takes, with the
-tables' columns: the Appointed lines (of one CoCode, or of every company), the renewal rules,
+tables' columns: the appointments of the customer's companies (`companies`; of one CoCode, or
+of every company), the renewal rules,
 `appointment_standing` (filled by the at-risk evaluation: never recomputed here), the
 producers, their licenses' residency, and the appointment transactions that tell a JIT line
 never released. `write_plan` replaces `appointment_renewal_plan` (read by the report
@@ -52,6 +53,9 @@ def _read(connection: Connection, table: str, cocode: str | None) -> pd.DataFram
         statement = statement.where(source.c.cocode == cocode)
     if table == "transactions":
         statement = statement.where(source.c.kind == "appointment")
+    if table == "appointments":  # NIPR lists other carriers' too: the customer's companies only
+        companies = TABLES["companies"]
+        statement = statement.where(source.c.cocode.in_(sa.select(companies.c.cocode)))
     rows = connection.execute(statement).mappings().all()
     return pd.DataFrame([dict(r) for r in rows], columns=list(_READS[table]))
 
