@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -174,7 +175,12 @@ def _plan(
         )
 
 
-def _print_liability(liability: pd.DataFrame, plan_rows: pd.DataFrame, money, words) -> None:
+def _print_liability(
+    liability: pd.DataFrame,
+    plan_rows: pd.DataFrame,
+    money: Callable[[float], str],
+    words: Callable[[dt.date | None, bool | None, dt.date | None], str],
+) -> None:
     click.echo("")
     click.echo("Liability per state (* the state's rule or fee is an assumption):")
     rows = []
