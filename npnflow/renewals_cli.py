@@ -151,6 +151,12 @@ def _plan(
     else:
         _print_liability(liability_by_state(plan_rows, rules), plan_rows, money, cutoff_words)
         _print_recommended(plan_rows[plan_rows["recommendation"] == TERMINATE])
+        passed = sum(p is True for p in plan_rows["cutoff_passed"])
+        if passed:
+            click.echo(
+                f"{_plural(passed, 'line')} of {cycle} can no longer be kept off the renewal "
+                f"(cut-off passed): `--cycle {cycle + 1}` plans the next renewals."
+            )
     click.echo("")
     if unknown:
         counts = states.value_counts()

@@ -48,7 +48,8 @@ appointment_renewal_plan = Table(
     Column("renewal_date", Date, nullable=True),  # NULL: not known (see renewal_date_basis)
     Column("renewal_date_basis", Text, nullable=False),
     Column("cutoff_date", Date, nullable=True),  # NULL: the state's cut-off is unknown
-    Column("cutoff_passed", Boolean, nullable=True),  # NULL: unknown cut-off
+    # Too late for this renewal: after the cut-off, or (cut-off unknown) once the window opened.
+    Column("cutoff_passed", Boolean, nullable=True),  # NULL: neither known
     Column("is_resident", Boolean, nullable=True),  # NULL: no resident license on record
     Column("fee_basis", String, nullable=False),
     Column("fee", Numeric(10, 2), nullable=False),

@@ -88,6 +88,8 @@ def liability_by_state(plan: pd.DataFrame, renewals: pd.DataFrame) -> pd.DataFra
 def cutoff_words(cutoff: dt.date | None, passed: bool | None, window: dt.date | None) -> str:
     """What the cut-off means for the analyst, in words (never a blank or `None`)."""
     if cutoff is None:
+        if window is not None and passed:
+            return f"cut-off unknown; the window opened on {window:%Y-%m-%d} (too late for this renewal)"
         if window is not None:
             return (
                 f"cut-off unknown: terminate before the renewal window opens on {window:%Y-%m-%d}"

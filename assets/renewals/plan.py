@@ -13,7 +13,8 @@ renews (`state_appointment_renewals.renews` annual, biennial or birth month), du
 - **cut-off**: the last `termination_cutoff` day on or before the window's start (a cut-off
   in December before a January window falls in the year before); unknown when the state
   publishes none. `cutoff_passed` (as of `as_of`): terminating now no longer avoids this
-  renewal, so it saves nothing this cycle;
+  renewal (after the cut-off; with no known cut-off, once the window opened, the invoice
+  being built then), so it saves nothing this cycle;
 - **fee**: resident when the producer's resident license is in the appointment state,
   non-resident when it is elsewhere, the higher of the two when no resident license is on
   record (the plan never understates). `per_line`: every line pays; `per_appointment`: one fee
@@ -197,6 +198,17 @@ def cutoff_date(rule: StateRule, renewal: dt.date | None) -> dt.date | None:
     return on_or_before(rule.cutoff, anchor)
 
 
+def cutoff_passed(cutoff: dt.date | None, opens: dt.date | None, as_of: dt.date) -> bool | None:
+    """Whether terminating on `as_of` is too late for this renewal: after the cut-off; with no
+    known cut-off, once the window opened (the invoice is built then, and NIPR's invoiced
+    appointments cannot be terminated). None: neither is known."""
+    if cutoff is not None:
+        return as_of > cutoff
+    if opens is not None:
+        return as_of >= opens
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # Reasons
 # --------------------------------------------------------------------------------------------
@@ -310,6 +322,7 @@ def renewal_plan(inputs: Mapping[str, pd.DataFrame], cycle: int, as_of: dt.date)
             continue
         renewal, basis = renewal_date(rule, cycle, nipr_date)
         cutoff = cutoff_date(rule, renewal)
+        opens = window_start_date(rule, renewal)
         reasons = standing_reasons(standing.get(key))
         if producer_inactive(producers.get(npn)):
             reasons.append(PRODUCER_INACTIVE)
@@ -334,9 +347,9 @@ def renewal_plan(inputs: Mapping[str, pd.DataFrame], cycle: int, as_of: dt.date)
                 "renewed_through": rule.renewed_through,
                 "renewal_date": renewal,
                 "renewal_date_basis": basis,
-                "window_start_date": window_start_date(rule, renewal),
+                "window_start_date": opens,
                 "cutoff_date": cutoff,
-                "cutoff_passed": None if cutoff is None else as_of > cutoff,
+                "cutoff_passed": cutoff_passed(cutoff, opens, as_of),
                 "is_resident": is_resident,
                 "fee_basis": rule.fee_basis,
                 "fee": fee,

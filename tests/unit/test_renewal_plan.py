@@ -205,10 +205,22 @@ def test_a_window_across_new_year_starts_the_year_before(renewals):
     row = one(plan, "100", "IL", "16")
     assert row["renewal_date"] == dt.date(2026, 1, 2)
     assert row["window_start_date"] == dt.date(2025, 11, 5)
-    assert row["cutoff_date"] is None and row["cutoff_passed"] is None
-    assert cutoff_words(None, None, row["window_start_date"]) == (
+    assert row["cutoff_date"] is None
+    # The invoice is built when the window opens: on 2026-01-15 that is too late.
+    assert row["cutoff_passed"] is True and row["saving_if_terminated"] == 0.0
+    assert cutoff_words(None, True, row["window_start_date"]) == (
+        "cut-off unknown; the window opened on 2025-11-05 (too late for this renewal)"
+    )
+    early = renewal.renewal_plan(
+        world(renewals, [appointment("100", "IL", "16")]), 2026, dt.date(2025, 10, 1)
+    )
+    assert one(early, "100", "IL", "16")["cutoff_passed"] is False
+    assert cutoff_words(None, False, row["window_start_date"]) == (
         "cut-off unknown: terminate before the renewal window opens on 2025-11-05"
     )
+    # No window, no cut-off (OH): unknown, and the saving is counted.
+    oh = renewal.renewal_plan(world(renewals, [appointment("100", "OH", "16")]), 2026, AS_OF)
+    assert one(oh, "100", "OH", "16")["cutoff_passed"] is None
 
 
 def test_nipr_renewal_date_wins_and_is_moved_to_the_cycle(renewals):

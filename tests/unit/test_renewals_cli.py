@@ -128,6 +128,10 @@ def test_the_plan_prints_liability_and_reasons(database):
     assert "Producer offboarded or inactive" in output
     assert "Not planned: the renewal rule of 1 state is unknown (AK (1) Appointed lines)" in output
     assert "No renewal fee in: TX" in output
+    assert (
+        "1 line of 2026 can no longer be kept off the renewal (cut-off passed): `--cycle 2027`"
+        in output
+    )
 
 
 def test_a_state_filter_and_a_company_with_nothing(database):
