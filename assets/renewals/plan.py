@@ -10,9 +10,10 @@ renews (`state_appointment_renewals.renews` annual, biennial or birth month), du
   else the state's rule (the window's end in the cycle, a window ending before it starts
   having begun the year before); unknown when neither gives one (a birth-month state without
   NIPR's date: the producer's birth month is not on record);
-- **cut-off**: the last `termination_cutoff` day on or before the window's start (a cut-off
-  in December before a January window falls in the year before); unknown when the state
-  publishes none. `cutoff_passed` (as of `as_of`): terminating now no longer avoids this
+- **cut-off**: the last `termination_cutoff` day on or before the start of the cycle's window
+  (the window ending in the cycle; a cut-off in December before a January window falls in the
+  year before), or before the renewal date where the state publishes no window; unknown when
+  the state publishes no cut-off. `cutoff_passed` (as of `as_of`): terminating now no longer avoids this
   renewal (after the cut-off; with no known cut-off, once the window opened, the invoice
   being built then), so it saves nothing this cycle;
 - **fee**: resident when the producer's resident license is in the appointment state,
@@ -181,21 +182,26 @@ def renewal_date(
     return None, UNKNOWN_WINDOW
 
 
-def window_start_date(rule: StateRule, renewal: dt.date | None) -> dt.date | None:
-    """The day the renewal's window opened (the invoice is built): the last window start on
-    or before the renewal date (a Nov 5 - Jan 2 window of a January renewal began in Nov)."""
-    if renewal is None or rule.window_start is None:
+def window_start_date(rule: StateRule, cycle: int) -> dt.date | None:
+    """The day the cycle's renewal window opens (the state builds its invoice then): the last
+    window start on or before the window's end in the cycle (a Nov 5 - Jan 2 window of the
+    2026 cycle opens on 2025-11-05); the start in the cycle when only the start is known."""
+    if rule.window_start is None:
         return None
-    return on_or_before(rule.window_start, renewal)
+    if rule.window_end is None:
+        return in_year(rule.window_start, cycle)
+    return on_or_before(rule.window_start, in_year(rule.window_end, cycle))
 
 
-def cutoff_date(rule: StateRule, renewal: dt.date | None) -> dt.date | None:
-    """The last day to terminate and stay off the renewal: the last cut-off day on or before
-    the window's start (else the renewal date). None: the state's cut-off is unknown."""
-    if renewal is None or rule.cutoff is None:
+def cutoff_date(rule: StateRule, cycle: int, renewal: dt.date | None) -> dt.date | None:
+    """The last day to terminate and stay off the cycle's renewal: the last cut-off day on or
+    before the window's start, else (no window) on or before the renewal date. One cut-off per
+    state and cycle where the state has a window, as the state builds one invoice. None: the
+    state's cut-off is unknown (or, without a window, the renewal date)."""
+    if rule.cutoff is None:
         return None
-    anchor = window_start_date(rule, renewal) or renewal
-    return on_or_before(rule.cutoff, anchor)
+    anchor = window_start_date(rule, cycle) or renewal
+    return None if anchor is None else on_or_before(rule.cutoff, anchor)
 
 
 def cutoff_passed(cutoff: dt.date | None, opens: dt.date | None, as_of: dt.date) -> bool | None:
@@ -321,8 +327,8 @@ def renewal_plan(inputs: Mapping[str, pd.DataFrame], cycle: int, as_of: dt.date)
         if rule is None or not _due_in(rule, cycle, nipr_date):
             continue
         renewal, basis = renewal_date(rule, cycle, nipr_date)
-        cutoff = cutoff_date(rule, renewal)
-        opens = window_start_date(rule, renewal)
+        cutoff = cutoff_date(rule, cycle, renewal)
+        opens = window_start_date(rule, cycle)
         reasons = standing_reasons(standing.get(key))
         if producer_inactive(producers.get(npn)):
             reasons.append(PRODUCER_INACTIVE)

@@ -243,6 +243,23 @@ def test_nipr_renewal_date_wins_and_is_moved_to_the_cycle(renewals):
     assert rule["renewal_date"] == dt.date(2026, 6, 5)
     assert rule["cutoff_date"] == dt.date(2026, 3, 27)
     assert rule["cutoff_passed"] is False
+    # One invoice per state and cycle: whatever NIPR's date, the cycle's window sets the cut-off.
+    assert set(plan["cutoff_date"]) == {dt.date(2026, 3, 27)}
+
+
+def test_a_december_cutoff_of_next_years_cycle_and_a_window_known_only_by_its_start(renewals):
+    inputs = world(renewals, [appointment("100", "IA", "16"), appointment("101", "ND", "16")])
+    plan = renewal.renewal_plan(inputs, 2027, dt.date(2026, 12, 7))
+    iowa = one(plan, "100", "IA", "16")  # Jan 5 - Mar 15, terminations by Dec 28
+    assert (iowa["window_start_date"], iowa["cutoff_date"]) == (
+        dt.date(2027, 1, 5),
+        dt.date(2026, 12, 28),
+    )
+    assert iowa["cutoff_passed"] is False and iowa["saving_if_terminated"] == 0.0  # Renew
+    dakota = one(plan, "101", "ND", "16")  # invoices from Mar 1, no end, no cut-off
+    assert dakota["renewal_date"] == dt.date(2027, 3, 1)
+    assert dakota["renewal_date_basis"] == renewal.WINDOW_START
+    assert dakota["cutoff_date"] is None and dakota["cutoff_passed"] is False
 
 
 def test_birth_month_and_biennial_states(renewals):
