@@ -66,6 +66,11 @@ OFFBOARDING_UPLOAD_ASSET_KEYS = (OFFBOARDING_KEY,)
 JIT_RELEASE_KEY = dg.AssetKey("core_jit__released")
 JIT_UPLOAD_ASSET_KEYS = (JIT_RELEASE_KEY,)
 
+# --- asset keys: appointment renewals ---------------------------------------------------------------
+RENEWAL_RULES_KEY = dg.AssetKey("core_reference__state_appointment_renewals")
+#: `appointment_renewal_plan`, which the report rpt_appointment_renewals reads.
+RENEWAL_PLAN_KEY = dg.AssetKey("core_renewals__plan")
+
 # --- run tags ----------------------------------------------------------------------------------------
 # A dropped file's run: the sensor names the file version so the run reads exactly it.
 TAG_OBJECT_KEY = "npnflow/object_key"

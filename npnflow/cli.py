@@ -87,6 +87,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "producers",
         "One producer's sync status, licenses, appointments and open work; removal.",
     ),
+    "renewals": LazyCommand(
+        "npnflow.renewals_cli",
+        "renewals",
+        "Appointment renewals: the plan of fees and terminations before the cut-off.",
+    ),
     "reports": LazyCommand(
         "npnflow.reports_cli",
         "reports",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 JOB_NAME = "build_reports_job"
 OP_NAME = "reports_dbt_models"
+RENEWAL_PLAN_OP = "core_renewals__plan"  # assets/renewals/assets.py
 # What a person reads is the summary below (failures included); the run's full event log is
 # in the UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -106,7 +107,8 @@ def _row_counts(database_url: str) -> dict[str, int | None]:
     "as_of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="The date the expiring-licenses report counts from (default: today, UTC).",
+    help="The date the expiring-licenses report counts from and the renewal plan judges its "
+    "cut-offs on (default: today, UTC).",
 )
 def build(as_of: dt.datetime | None) -> None:
     from npnflow.instance import ensure_dagster_home
@@ -144,7 +146,9 @@ def build(as_of: dt.datetime | None) -> None:
     )
     run_config: dict[str, object] = dict(QUIET)
     if as_of is not None:
-        run_config["ops"] = {OP_NAME: {"config": {"as_of": as_of.date().isoformat()}}}
+        # The renewal plan the renewals report reads judges its cut-offs on the same day.
+        pinned = {"config": {"as_of": as_of.date().isoformat()}}
+        run_config["ops"] = {OP_NAME: pinned, RENEWAL_PLAN_OP: pinned}
     # dbt's own log goes to stdout, for the run's logs in the UI; the failures it reports are
     # in the step's error, printed below.
     with DagsterInstance.get() as instance, contextlib.redirect_stdout(io.StringIO()):

@@ -16,6 +16,7 @@ from assets.nipr.checks import current_state_checks
 from assets.offboarding.assets import OFFBOARDING_ASSETS
 from assets.portal.assets import PORTAL_ASSETS
 from assets.reference.assets import company_config_tables, reference_tables
+from assets.renewals.assets import RENEWAL_ASSETS
 from assets.reports.assets import REPORT_ASSETS, with_report_lineage
 from assets.submissions.assets import SUBMISSION_ASSETS
 from assets.terminations.assets import TERMINATION_ASSETS
@@ -44,6 +45,7 @@ def build_definitions(environment: str | None = None) -> dg.Definitions:
             *JIT_ASSETS,
             *AT_RISK_DIGEST_ASSETS,
             *SUBMISSION_ASSETS,
+            *RENEWAL_ASSETS,
             *REPORT_ASSETS,
         ),
         asset_checks=current_state_checks,

@@ -19,6 +19,7 @@ from assets.keys import (
     OFFBOARDING_UPLOAD_ASSET_KEYS,
     PORTAL_UPLOAD_ASSET_KEYS,
     RAW_PDB_ALERTS_KEY,
+    RENEWAL_PLAN_KEY,
     SUBMISSIONS_KEY,
     SUBSCRIPTIONS_KEY,
     TAG_PURPOSE,
@@ -221,8 +222,9 @@ def release_jit_job() -> None:
 
 build_reports_job = dg.define_asset_job(
     name="build_reports_job",
-    # The dbt models of dbt_reports (assets/reports/assets.py), with their dbt tests as checks.
-    selection=dg.AssetSelection.groups("reports"),
+    # The dbt models of dbt_reports (assets/reports/assets.py), with their dbt tests as checks,
+    # and the renewal plan table rpt_appointment_renewals reads (computed in Python first).
+    selection=dg.AssetSelection.groups("reports") | dg.AssetSelection.assets(RENEWAL_PLAN_KEY),
     description=(
         "Build the reports (dbt_reports: licensing with carrier appointments, transactions by "
         "eligibility reason, batch status, expiring licenses) in the operational database and "

@@ -53,6 +53,23 @@ LOA_CATEGORIES: tuple[str, ...] = (
 RESIDENCY_VALUES = ("R", "NR", "any")
 TRANSACTION_KINDS = ("appointment", "termination")
 APPOINTMENT_FILING_VALUES = ("nipr", "registry", "not_via_nipr")
+# How a state renews appointments (docs/renewals.md). `biennial_even_years` /
+# `biennial_odd_years`: every two years, in the even / odd calendar years (CT: even);
+# `birth_month_biennial`: every 24 months in the producer's birth month (FL).
+RENEWAL_KINDS = (
+    "perpetual",
+    "annual",
+    "biennial_even_years",
+    "biennial_odd_years",
+    "birth_month_biennial",
+    "unknown",
+)
+#: The kinds under which an appointment costs a renewal fee (a plan row is made).
+RENEWING_KINDS = ("annual", "biennial_even_years", "biennial_odd_years", "birth_month_biennial")
+RENEWAL_CHANNELS = ("nipr", "state_portal", "invoice_by_mail", "none", "unknown")
+FEE_BASES = ("per_appointment", "per_line")
+#: A cut-off no source gives (`termination_cutoff`).
+UNKNOWN = "unknown"
 
 NIPR_CODE = r"^\d{1,10}$"  # license class and LOA codes: NIPR numeric IDs, kept as text
 COCODE = r"^\d{5}$"
@@ -194,6 +211,29 @@ class StateAppointmentRulesModel(_Strict):
     is_assumption: Series[bool]
 
 
+class StateAppointmentRenewalsModel(_Strict):
+    """How each state renews appointments (config/reference/state_appointment_renewals.csv).
+
+    Month-days (`window_start`, `window_end`, `termination_cutoff`) are `MM-DD` text, checked
+    as calendar days with the other cross-table rules in `assets/reference/reference_data.py`
+    (a blank window: not published; a cut-off no source gives: `unknown`)."""
+
+    state_code: Series[str] = pa.Field(isin=list(JURISDICTION_CODES), unique=True)
+    renews: Series[str] = pa.Field(isin=list(RENEWAL_KINDS))
+    renewed_through: Series[str] = pa.Field(isin=list(RENEWAL_CHANNELS))
+    window_start: Series[str] = pa.Field(nullable=True)
+    window_end: Series[str] = pa.Field(nullable=True)
+    termination_cutoff: Series[str]
+    # Blank where nothing renews; required (a cross-check) where it does.
+    fee_resident: Series[float] = pa.Field(ge=0, nullable=True)
+    fee_nonresident: Series[float] = pa.Field(ge=0, nullable=True)
+    fee_basis: Series[str] = pa.Field(isin=list(FEE_BASES), nullable=True)
+    # NIPR's renewal processing fee (1% of the state fees, min $5, max $1,000) applies.
+    nipr_processing_fee: Series[bool]
+    source: Series[str] = pa.Field(nullable=True)
+    is_assumption: Series[bool]
+
+
 # --------------------------------------------------------------------------------------------
 # The customer's company configuration
 # --------------------------------------------------------------------------------------------
@@ -248,6 +288,7 @@ REFERENCE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "state_fees": StateFeesModel,
     "state_appointment_rules": StateAppointmentRulesModel,
     "nipr_transaction_fees": NiprTransactionFeesModel,
+    "state_appointment_renewals": StateAppointmentRenewalsModel,
 }
 
 COMPANY_CONFIG_MODELS: dict[str, type[pa.DataFrameModel]] = {

@@ -33,6 +33,10 @@ REFERENCE_TABLES = {
         "NIPR's own fee per Gateway transaction (appointment, termination), invoiced by NIPR "
         "apart from the state fees; a flagged estimate until set from the customer's invoice."
     ),
+    "state_appointment_renewals": (
+        "How each state renews appointments: rule, channel, window, termination cut-off and "
+        "renewal fee (docs/renewals.md)."
+    ),
 }
 
 COMPANY_CONFIG_TABLES = {

@@ -28,6 +28,7 @@ from assets.reference.config_files import (
     row_number,
     type_columns,
 )
+from assets.reference.renewal_checks import renewal_problems
 from assets.reference.workbook import WORKBOOK_FILES, read_workbook
 from schemas.reference import (
     JURISDICTION_CODES,
@@ -50,8 +51,8 @@ def load_reference_data(reference_dir: Path) -> dict[str, pd.DataFrame]:
 
     Keys: jurisdictions, license_classes, lines_of_authority, license_class_loas,
     producer_license_classes, loa_categories, termination_reasons, state_termination_reasons,
-    state_fees, state_appointment_rules, nipr_transaction_fees. Raises ConfigError listing
-    every problem.
+    state_fees, state_appointment_rules, nipr_transaction_fees, state_appointment_renewals.
+    Raises ConfigError listing every problem.
     """
     reference_dir = Path(reference_dir)
     problems: list[ConfigProblem] = []
@@ -209,4 +210,8 @@ def _reference_cross_checks(frames: dict[str, pd.DataFrame]) -> list[ConfigProbl
                         "on the customer's NIPR invoice",
                     )
                 )
+
+    # Renewals: a row per jurisdiction, real month-days, fees where a state renews.
+    if "state_appointment_renewals" in frames:
+        problems += renewal_problems(frames["state_appointment_renewals"])
     return problems

@@ -22,6 +22,7 @@ REPORT_MODELS = (
     "rpt_batch_status",
     "rpt_expiring_licenses",
     "rpt_jit_appointments",
+    "rpt_appointment_renewals",
 )
 
 

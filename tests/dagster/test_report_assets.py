@@ -73,6 +73,13 @@ SEED: dict[str, list[dict[str, object]]] = {
         {"state_code": "TX", "loa_code": "16", "loa_category": "Life"},
         {"state_code": "OH", "loa_code": "39", "loa_category": "Accident & Health"},
     ],
+    # OH renews every line yearly ($15 per line, docs/renewals.md): the renewal plan's state.
+    "state_appointment_renewals": [
+        {"state_code": "OH", "renews": "annual", "renewed_through": "unknown",
+         "window_start": None, "window_end": None, "termination_cutoff": "unknown",
+         "fee_resident": 15, "fee_nonresident": 15, "fee_basis": "per_line",
+         "nipr_processing_fee": False, "source": "test", "is_assumption": False},
+    ],
     "companies": [
         {"cocode": ACME, "company_name": "Acme Life"},
         {"cocode": BUCKEYE, "company_name": "Buckeye Mutual"},
@@ -241,7 +248,13 @@ def seed(url: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-RUN_CONFIG = {**QUIET, "ops": {"reports_dbt_models": {"config": {"as_of": AS_OF.isoformat()}}}}
+RUN_CONFIG = {
+    **QUIET,
+    "ops": {
+        "reports_dbt_models": {"config": {"as_of": AS_OF.isoformat()}},
+        "core_renewals__plan": {"config": {"as_of": AS_OF.isoformat()}},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +336,9 @@ def test_the_build_materializes_the_four_reports_and_every_check_passes(built):
         event.asset_key.to_user_string(): event.event_specific_data.materialization.metadata
         for event in built.result.get_asset_materialization_events()
     }
-    assert set(materialized) == set(REPORT_MODELS)
+    # The renewal plan table the renewals report reads is computed first, in the same run.
+    assert set(materialized) == {*REPORT_MODELS, "core_renewals__plan"}
+    assert materialized.pop("core_renewals__plan")["as_of"].value == AS_OF.isoformat()
     for name, metadata in materialized.items():
         assert metadata["dagster/row_count"].value == len(built[name]), name
         assert metadata["as_of"].value == AS_OF.isoformat()
@@ -533,6 +548,19 @@ def test_transactions_by_eligibility_reason_count_fees_and_rejected_requests(bui
 # --------------------------------------------------------------------------------------------
 
 
+def test_the_renewals_report_is_the_plan_of_the_customers_appointed_lines(built):
+    report = built["rpt_appointment_renewals"].sort_values("npn")
+    # OH's Appointed lines of Acme and Buckeye; Other Carrier Co is not the customer's.
+    assert report["report_key"].tolist() == [f"{BUCKEYE}|OH|{BOB}|39", f"{ACME}|OH|{CY}|99"]
+    assert report["company_name"].tolist() == ["Buckeye Mutual", "Acme Life"]
+    assert report["loa_name"].tolist()[0] == "Accident & Health"
+    assert [float(f) for f in report["fee"]] == [15.0, 15.0]
+    assert report["recommendation"].tolist() == ["Renew", "Terminate Before Cut-Off"]
+    assert report["reason"].tolist()[1] == "Producer offboarded or inactive"  # Cy is inactive
+    assert [int(c) for c in report["cycle"]] == [AS_OF.year, AS_OF.year]
+    assert _as_dates(report["renewal_date"]) == [None, None]  # OH publishes no window
+
+
 def test_definitions_list_the_reports_downstream_of_the_python_assets():
     from pipelines.definitions import build_definitions
 
@@ -570,9 +598,10 @@ def test_definitions_list_the_reports_downstream_of_the_python_assets():
     )
 
     job = defs.resolve_job_def("build_reports_job")
-    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == set(
-        REPORT_MODELS
-    )
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == {
+        *REPORT_MODELS,
+        "core_renewals__plan",
+    }
     assert "reports_dbt" in defs.resources
 
 

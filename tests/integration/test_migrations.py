@@ -164,6 +164,8 @@ ADDED_TABLES: dict[str, tuple[str, ...]] = {
     "appointment_standing": ("npn", "state_code", "cocode", "loa_code"),
     "at_risk_digests": ("digest_id",),
     "at_risk_notified_lines": ("npn", "state_code", "cocode", "loa_code", "risk_reason"),
+    "state_appointment_renewals": ("state_code",),
+    "appointment_renewal_plan": ("cocode", "state_code", "npn", "loa_code"),
 }
 
 

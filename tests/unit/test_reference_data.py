@@ -47,6 +47,11 @@ EXPECTED_COLUMNS = {
         "termination_max_backdate_days", "source", "is_assumption",
     ],
     "nipr_transaction_fees": ["transaction_kind", "nipr_fee", "source", "is_assumption"],
+    "state_appointment_renewals": [
+        "state_code", "renews", "renewed_through", "window_start", "window_end",
+        "termination_cutoff", "fee_resident", "fee_nonresident", "fee_basis",
+        "nipr_processing_fee", "source", "is_assumption",
+    ],
 }  # fmt: skip
 
 

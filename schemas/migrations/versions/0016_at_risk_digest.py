@@ -1,7 +1,7 @@
 """The daily at-risk digest: the digests sent and the ledger of the lines they told.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07
 
 Two new tables (schemas/tables_notifications.py), no existing table changes. Issue 18:
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
