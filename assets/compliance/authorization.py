@@ -1,0 +1,236 @@
+"""The at-risk list and "may this producer sell": both from `evaluate_line_standing`. Pure.
+
+- `appointment_standing`: every Appointed line (npn, state, cocode, line) judged by checks 6
+  to 8, the rows of the `appointment_standing` table. A line is judged on the license classes
+  the company's active business rules name for it in that state (as the eligibility engine
+  judges a request for it), and on any class of the state when no rule names the line.
+- `sales_authorization`: per (npn, state, cocode, category), Yes when at least one line of the
+  category (the company's active business-rule lines, as the engine reads them: SPEC 6.2)
+  stands by checks 6 to 8 AND is appointed with the company (check 9: Appointed at NIPR,
+  accepted since the last sync, or recorded in a registry state's register); each line's
+  four answers are the reasons. The engine's "Already Appointed" lines are exactly these Yes
+  lines (tests/unit/test_compliance_can_sell.py checks it on a generated world).
+No Dagster, no I/O: frames in, frames out. docs/compliance.md gives the rules and choices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from assets.compliance.standing import evaluate_line_standing
+from assets.rules.values import one_text
+
+KEY = ("npn", "state_code", "cocode", "loa_code")
+CATEGORY_KEY = ("npn", "state_code", "cocode", "loa_category")
+#: The columns of the `appointment_standing` table, in its order.
+STANDING_TABLE_COLUMNS = (
+    *KEY,
+    "company_name",
+    "license_number",
+    "license_class_code",
+    "license_ok",
+    "resident_ok",
+    "line_ok",
+    "is_at_risk",
+    "risk_reason",
+    "at_risk_since",
+    "renewal_date",
+    "evaluated_as_of",
+    "evaluated_at",
+)
+#: One row per line of a category asked about (can-sell prints them).
+LINE_ANSWER_COLUMNS = (
+    "key_id",
+    "loa_code",
+    "license_number",
+    "license_class_code",
+    "license_ok",
+    "resident_ok",
+    "line_ok",
+    "is_appointed",
+    "can_sell",
+    "risk_reason",
+)
+#: The columns of the `sales_authorization` table.
+AUTHORIZATION_TABLE_COLUMNS = (
+    *CATEGORY_KEY,
+    "company_name",
+    "can_sell",
+    "selling_lines",
+    "reasons",
+    "evaluated_as_of",
+    "evaluated_at",
+)
+NO_LINE_OF_CATEGORY = "The company has no active line of this category in the state"
+YES, NO = "yes", "no"
+
+
+def _text_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """These columns as stripped text (None for blanks): keys compare as NIPR's text."""
+    out = pd.DataFrame(index=frame.index)
+    for column in columns:
+        out[column] = [one_text(v) for v in frame[column]] if column in frame.columns else None
+    return out
+
+
+def active_rules(business_rules: pd.DataFrame) -> pd.DataFrame:
+    """The active gateway business rules: cocode, state_code, loa_code, license_class_code
+    (None: any class), loa_category."""
+    columns = ("cocode", "state_code", "loa_code", "license_class_code", "loa_category")
+    if business_rules.empty:
+        return pd.DataFrame(columns=list(columns))
+    active = business_rules["active"].map(
+        lambda v: v is True or str(v).strip().lower() in {"true", "1", "t"}
+    )
+    return _text_frame(business_rules[active], columns).drop_duplicates().reset_index(drop=True)
+
+
+def appointment_standing(
+    appointed: pd.DataFrame,
+    business_rules: pd.DataFrame,
+    licenses: pd.DataFrame,
+    license_loas: pd.DataFrame,
+    as_of: dt.date,
+    evaluated_at: dt.datetime,
+) -> pd.DataFrame:
+    """The `appointment_standing` rows (`STANDING_TABLE_COLUMNS`) of these Appointed lines
+    (npn, state_code, cocode, loa_code; optional company_name, renewal_date), one per line."""
+    lines = _text_frame(appointed, KEY)
+    for column in ("company_name", "renewal_date"):
+        lines[column] = appointed[column].to_numpy() if column in appointed.columns else None
+    lines = lines.dropna(subset=list(KEY)).drop_duplicates(subset=list(KEY)).reset_index(drop=True)
+    lines["line_id"] = range(len(lines))
+    rules = active_rules(business_rules)[["cocode", "state_code", "loa_code", "license_class_code"]]
+    classed = lines[["line_id", *KEY]].merge(
+        rules, on=["cocode", "state_code", "loa_code"], how="left"
+    )
+    standing = evaluate_line_standing(classed, licenses, license_loas, as_of)
+    result = lines.merge(standing, on="line_id", how="left")
+    result["is_at_risk"] = result["failing_check"].notna().to_numpy(dtype=bool)
+    result["renewal_date"] = [_date(v) for v in result["renewal_date"]]
+    result["evaluated_as_of"] = as_of
+    result["evaluated_at"] = evaluated_at
+    return result.loc[:, list(STANDING_TABLE_COLUMNS)]
+
+
+def _date(value: object) -> dt.date | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+        return None
+    return pd.Timestamp(str(value) if isinstance(value, str) else value).date()  # type: ignore[arg-type]
+
+
+def category_lines(
+    keys: pd.DataFrame, business_rules: pd.DataFrame, loa_categories: pd.DataFrame
+) -> pd.DataFrame:
+    """Per key_id (a row of `keys`: npn, state_code, cocode, loa_category), the company's
+    active business-rule lines of the category in the state, with the classes they may stand
+    on: key_id, npn, state_code, cocode, loa_code, license_class_code. A line is in the
+    category by its rule's own category or by the loa_categories mapping (SPEC 6.2)."""
+    asked = _text_frame(keys, CATEGORY_KEY)
+    asked["key_id"] = range(len(asked))
+    rules = active_rules(business_rules)
+    mapping = _text_frame(loa_categories, ("state_code", "loa_code", "loa_category"))
+    by_own = asked.merge(rules, on=["cocode", "state_code", "loa_category"])
+    by_mapping = asked.merge(mapping, on=["state_code", "loa_category"]).merge(
+        rules.drop(columns=["loa_category"]), on=["cocode", "state_code", "loa_code"]
+    )
+    columns = ["key_id", "npn", "state_code", "cocode", "loa_code", "license_class_code"]
+    both = pd.concat([by_own[columns], by_mapping[columns]], ignore_index=True)
+    return both.drop_duplicates().sort_values(["key_id", "loa_code"]).reset_index(drop=True)
+
+
+def appointed_lines(
+    appointments: pd.DataFrame, recorded: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Check 9's lines (npn, state_code, cocode, loa_code): Appointed appointments (give them
+    with the lines NIPR accepted since the last sync, `with_accepted_appointments`) and the
+    lines recorded in a registry state's register (`recorded`: transactions Recorded)."""
+    parts = [_text_frame(appointments[appointments["status"].map(one_text) == "Appointed"], KEY)]
+    if recorded is not None and not recorded.empty:
+        parts.append(_text_frame(recorded, KEY))
+    return pd.concat(parts, ignore_index=True).dropna().drop_duplicates().reset_index(drop=True)
+
+
+def sales_authorization(
+    keys: pd.DataFrame,
+    business_rules: pd.DataFrame,
+    loa_categories: pd.DataFrame,
+    licenses: pd.DataFrame,
+    license_loas: pd.DataFrame,
+    appointed: pd.DataFrame,
+    as_of: dt.date,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per key (a row of `keys`: npn, state_code, cocode, loa_category): key_id, can_sell,
+    selling_lines (the lines that stand and are appointed, comma-separated), reasons (each
+    line's four answers); and the lines themselves (`LINE_ANSWER_COLUMNS`). `appointed`:
+    `appointed_lines`."""
+    asked = _text_frame(keys, CATEGORY_KEY)
+    asked["key_id"] = range(len(asked))
+    lines = category_lines(keys, business_rules, loa_categories)
+    line_keys = lines[["key_id", "npn", "state_code", "cocode", "loa_code"]].drop_duplicates()
+    line_keys = line_keys.reset_index(drop=True)
+    line_keys["line_id"] = range(len(line_keys))
+    classed = lines.merge(line_keys, on=["key_id", "npn", "state_code", "cocode", "loa_code"])
+    standing = evaluate_line_standing(classed, licenses, license_loas, as_of)
+    answers = line_keys.merge(standing, on="line_id", how="left")
+    appointed_keys = appointed.loc[:, list(KEY)].assign(is_appointed=True)
+    answers = answers.merge(appointed_keys, on=list(KEY), how="left")
+    answers["is_appointed"] = answers["is_appointed"].eq(True)
+    answers["can_sell"] = answers["failing_check"].isna() & answers["is_appointed"]
+    line_answers = answers.loc[:, list(LINE_ANSWER_COLUMNS)]
+
+    by_key = {key_id: group for key_id, group in line_answers.groupby("key_id", sort=False)}
+    rows = []
+    for key_id in asked["key_id"]:
+        group = by_key.get(key_id)
+        if group is None or group.empty:
+            rows.append(
+                {
+                    "key_id": key_id,
+                    "can_sell": False,
+                    "selling_lines": None,
+                    "reasons": NO_LINE_OF_CATEGORY,
+                }
+            )
+            continue
+        selling = [
+            str(code)
+            for code, sells in zip(group["loa_code"], group["can_sell"], strict=True)
+            if sells
+        ]
+        rows.append(
+            {
+                "key_id": key_id,
+                "can_sell": bool(selling),
+                "selling_lines": ", ".join(selling) or None,
+                "reasons": "; ".join(line_reason(line) for line in group.to_dict("records")),
+            }
+        )
+    per_key = asked.merge(
+        pd.DataFrame(rows, columns=["key_id", "can_sell", "selling_lines", "reasons"]), on="key_id"
+    )
+    return per_key, line_answers
+
+
+def line_reason(line: dict[str, object]) -> str:
+    """One line's answers in words: 'line 14 (license 123, class 1): licensed in the state
+    yes, line active yes, resident license active yes, appointed with the company no'."""
+    license_number = one_text(line.get("license_number"))
+    on = (
+        f" (license {license_number}, class {one_text(line.get('license_class_code')) or 'any'})"
+        if license_number
+        else " (no license in the state)"
+    )
+    return (
+        f"line {line['loa_code']}{on}: "
+        f"licensed in the state {_yes(line['license_ok'])}, "
+        f"line active {_yes(line['line_ok'])}, "
+        f"resident license active {_yes(line['resident_ok'])}, "
+        f"appointed with the company {_yes(line['is_appointed'])}"
+    )
+
+
+def _yes(value: object) -> str:
+    return YES if value is True or value == True else NO  # noqa: E712 (numpy booleans)

@@ -1,0 +1,46 @@
+"""Continuous compliance: may a producer sell a category for a company in a state.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07
+
+A new table, `sales_authorization` (schemas/tables_compliance.py): one row per (npn, state,
+cocode, category) the customer's companies appoint for, for producers with an Appointed line
+with the company in the state: Yes/No and every line's reasons, by the rule of `npnflow
+can-sell`. No existing table changes. Issue 18.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sales_authorization",
+        sa.Column("npn", sa.String(), nullable=False),
+        sa.Column("state_code", sa.String(), nullable=False),
+        sa.Column("cocode", sa.String(), nullable=False),
+        sa.Column("loa_category", sa.String(), nullable=False),
+        sa.Column("company_name", sa.String(), nullable=True),
+        sa.Column("can_sell", sa.Boolean(), nullable=False),
+        sa.Column("selling_lines", sa.Text(), nullable=True),
+        sa.Column("reasons", sa.Text(), nullable=False),
+        sa.Column("evaluated_as_of", sa.Date(), nullable=False),
+        sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "npn", "state_code", "cocode", "loa_category", name=op.f("pk_sales_authorization")
+        ),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("sales_authorization")
