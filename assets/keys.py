@@ -66,6 +66,11 @@ OFFBOARDING_UPLOAD_ASSET_KEYS = (OFFBOARDING_KEY,)
 JIT_RELEASE_KEY = dg.AssetKey("core_jit__released")
 JIT_UPLOAD_ASSET_KEYS = (JIT_RELEASE_KEY,)
 
+# --- asset keys: continuous compliance (issue 18) ---------------------------------------------------
+APPOINTMENT_STANDING_KEY = dg.AssetKey("compliance__appointment_standing")
+SALES_AUTHORIZATION_KEY = dg.AssetKey("compliance__sales_authorization")
+COMPLIANCE_ASSET_KEYS = (APPOINTMENT_STANDING_KEY, SALES_AUTHORIZATION_KEY)
+
 # --- run tags ----------------------------------------------------------------------------------------
 # A dropped file's run: the sensor names the file version so the run reads exactly it.
 TAG_OBJECT_KEY = "npnflow/object_key"

@@ -12,6 +12,7 @@ from assets.batches.approval import BatchActionRefused, BatchNotFound, approve_i
 from assets.jit.assets import release_named_jit_lines
 from assets.keys import (
     APPOINTMENT_ASSET_KEYS,
+    COMPLIANCE_ASSET_KEYS,
     CORE_TABLE_KEYS,
     INITIAL_SYNC_KEY,
     JIT_UPLOAD_ASSET_KEYS,
@@ -45,11 +46,15 @@ load_reference_data_job = dg.define_asset_job(
 daily_nipr_sync_job = dg.define_asset_job(
     name="daily_nipr_sync_job",
     # Daily-partitioned like its assets (NIPR_DAILY_PARTITIONS); Dagster infers it from them.
-    selection=dg.AssetSelection.assets(RAW_PDB_ALERTS_KEY, *CORE_TABLE_KEYS.values()),
+    # Then the standing of every Appointed line (issue 18), judged on the tables just applied.
+    selection=dg.AssetSelection.assets(
+        RAW_PDB_ALERTS_KEY, *CORE_TABLE_KEYS.values(), *COMPLIANCE_ASSET_KEYS
+    ),
     description=(
         "Fetch one day's PDB Alerts report from NIPR (kept verbatim in the object store) and "
         "apply it to the current-state tables: producers, licenses, license_loas, appointments; "
-        "their checks then validate the scopes the day applied."
+        "their checks then validate the scopes the day applied. Then judge every Appointed "
+        "line of the customer's companies (appointment_standing, sales_authorization)."
     ),
 )
 

@@ -47,7 +47,8 @@ from schemas.statuses import HELD_JIT, NOT_ELIGIBLE, READY_TO_SUBMIT, RECORDED, 
 
 # The rules after the typed inputs, in the same WITH list. Checks 6 to 8 are the shared rule of
 # `assets/rules/line_standing.py` (the at-risk list and can-sell compose the same fragments).
-_CHECKS_SQL = """
+_CHECKS_SQL = (
+    """
 -- A request naming a line of authority instead of a category: the line's category, when the
 -- line (by NIPR code or name, any case) maps to exactly one; otherwise it stays NULL and the
 -- request fails check 3.
@@ -151,7 +152,9 @@ licensed_line AS (
     SELECT DISTINCT ll.request_id, ll.loa_code, ll.license_number, ll.license_class_code
     FROM line_license ll
     JOIN license_loas_in lo
-      ON """ + license_holds_line_sql("lo", "ll") + """
+      ON """
+    + license_holds_line_sql("lo", "ll")
+    + """
 ),
 -- Check 9's look-up, likewise.
 appointed_line AS (
@@ -175,7 +178,9 @@ appointed_line AS (
     WHERE CAST(t.status AS VARCHAR) = $recorded
 ),
 active_resident AS (
-    """ + active_resident_sql("license_typed") + """
+    """
+    + active_resident_sql("license_typed")
+    + """
 ),
 -- Checks 6-9 per candidate license: `passed` is the number of the first failing check
 -- (10 = all passed), so the license that got furthest has the highest number. Check 10, the
@@ -183,7 +188,9 @@ active_resident AS (
 license_checked AS (
     SELECT ll.*,
            CASE
-               """ + first_failing_check_sql("ll", "ar", "lo") + """
+               """
+    + first_failing_check_sql("ll", "ar", "lo")
+    + """
                -- check 9
                WHEN ap.npn IS NULL THEN 10
                ELSE 9
@@ -320,6 +327,7 @@ LEFT JOIN in_call_copy c
  AND c.license_number = rc.license_number
 LEFT JOIN appointment_fee f USING (state_code)
 """
+)
 
 # One statement: the typed inputs and the checks are one WITH list, so DuckDB plans them as one.
 EVALUATE_SQL = (

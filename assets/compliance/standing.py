@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from assets.rules.line_standing import (
@@ -210,15 +209,23 @@ def evaluate_line_standing(
         connection.close()
     failing = result["failing_check"]
     result["failing_check"] = failing.astype("Int64")
-    result["risk_reason"] = np.array(
-        [RISK_REASON_OF_CHECK.get(int(c)) if pd.notna(c) else None for c in failing], dtype=object
+    # Object columns with None, not pandas' text dtype (its missing value is NaN).
+    result["risk_reason"] = pd.Series(
+        [RISK_REASON_OF_CHECK.get(int(c)) if pd.notna(c) else None for c in failing],
+        index=result.index,
+        dtype=object,
     )
     for column in ("license_ok", "resident_ok", "line_ok"):
         result[column] = result[column].astype(bool)
-    result["at_risk_since"] = np.array(
+    result["at_risk_since"] = pd.Series(
         [None if pd.isna(v) else pd.Timestamp(v).date() for v in result["at_risk_since"]],
+        index=result.index,
         dtype=object,
     )
     for column in ("license_number", "license_class_code"):
-        result[column] = result[column].astype(object).where(result[column].notna(), None)
+        result[column] = pd.Series(
+            [None if pd.isna(v) else str(v) for v in result[column]],
+            index=result.index,
+            dtype=object,
+        )
     return result.loc[:, list(STANDING_COLUMNS)]

@@ -43,7 +43,9 @@ def world_inputs() -> dict[str, pd.DataFrame]:
         "company_loa_categories": config["company_loa_categories"],
         "company_state_settings": config["company_state_settings"],
         "gateway_business_rules": config["gateway_business_rules"],
-        "producer_assignments": pd.DataFrame(columns=["npn", "loa_category", "state_code", "cocode"]),
+        "producer_assignments": pd.DataFrame(
+            columns=["npn", "loa_category", "state_code", "cocode"]
+        ),
         "loa_categories": reference["loa_categories"],
         "state_fees": reference["state_fees"],
     }
@@ -66,8 +68,14 @@ def test_can_sell_lines_are_the_engines_already_appointed_lines(world_inputs):
     engine = evaluate_appointment_requests(requests, world_inputs, AS_OF)
     already = engine[engine["eligibility_reason"] == REASON_ALREADY_APPOINTED]
     engine_lines = set(
-        zip(already["npn"], already["state_code"], already["cocode"], already["loa_category"],
-            already["loa_code"], strict=True)
+        zip(
+            already["npn"],
+            already["state_code"],
+            already["cocode"],
+            already["loa_category"],
+            already["loa_code"],
+            strict=True,
+        )
     )
 
     per_key, lines = sales_authorization(
@@ -79,14 +87,29 @@ def test_can_sell_lines_are_the_engines_already_appointed_lines(world_inputs):
         appointed_lines(world_inputs["appointments"]),
         AS_OF,
     )
-    selling = lines[lines["can_sell"]].merge(per_key[["key_id", "npn", "state_code", "cocode", "loa_category"]], on="key_id")
+    selling = lines[lines["can_sell"]].merge(
+        per_key[["key_id", "npn", "state_code", "cocode", "loa_category"]], on="key_id"
+    )
     can_sell_lines = set(
-        zip(selling["npn"], selling["state_code"], selling["cocode"], selling["loa_category"],
-            selling["loa_code"], strict=True)
+        zip(
+            selling["npn"],
+            selling["state_code"],
+            selling["cocode"],
+            selling["loa_category"],
+            selling["loa_code"],
+            strict=True,
+        )
     )
     assert len(engine_lines) > 20, "the sample must hold appointed lines that stand"
     assert can_sell_lines == engine_lines
     # And the per-key Yes is "at least one line sells".
-    yes_keys = set(zip(per_key.loc[per_key["can_sell"], "npn"], per_key.loc[per_key["can_sell"], "state_code"],
-                       per_key.loc[per_key["can_sell"], "cocode"], per_key.loc[per_key["can_sell"], "loa_category"], strict=True))
+    yes_keys = set(
+        zip(
+            per_key.loc[per_key["can_sell"], "npn"],
+            per_key.loc[per_key["can_sell"], "state_code"],
+            per_key.loc[per_key["can_sell"], "cocode"],
+            per_key.loc[per_key["can_sell"], "loa_category"],
+            strict=True,
+        )
+    )
     assert yes_keys == {line[:4] for line in engine_lines}
