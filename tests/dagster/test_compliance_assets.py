@@ -1,0 +1,79 @@
+"""The compliance assets on SQLite and PostgreSQL: the daily sync job's last step judges every
+Appointed line and replaces `appointment_standing` and `sales_authorization` whole."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from assets.compliance.assets import compliance__appointment_standing
+from assets.keys import APPOINTMENT_STANDING_KEY, SALES_AUTHORIZATION_KEY
+from assets.rules.line_standing import RISK_LICENSE, RISK_LINE, RISK_RESIDENT
+from pipelines.definitions import build_definitions
+from resources.database import OperationalDatabase
+from support import compliance as c
+from support import seed
+
+PARTITION = "2026-06-01"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'npnflow.db'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+def _read(database: OperationalDatabase, table: str) -> pd.DataFrame:
+    with database.engine.connect() as connection:
+        result = connection.execute(sa.text(f"SELECT * FROM {table}"))  # a fixed table name
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def test_the_asset_replaces_both_tables_with_every_appointed_line(database_url):
+    database = seed.seeded_database(database_url, c.book())
+    # A line of a company that is not the customer's is not judged.
+    with database.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO appointments (npn, state_code, cocode, loa_code, status) "
+                "VALUES ('1001', 'TX', '99999', '16', 'Appointed')"
+            )
+        )
+    for _ in range(2):  # a second run replaces, never adds
+        result = dg.materialize(
+            [compliance__appointment_standing],
+            partition_key=PARTITION,
+            resources={"database": database},
+        )
+        assert result.success
+    standing = _read(database, "appointment_standing").set_index("npn")
+    assert sorted(standing.index) == sorted(c.book()["appointments"]["npn"])
+    assert set(standing["cocode"]) == {c.COCODE}
+    reasons = {n: (r if isinstance(r, str) else None) for n, r in standing["risk_reason"].items()}
+    assert reasons == {
+        c.STANDS: None,
+        c.LICENSE_INACTIVE: RISK_LICENSE,
+        c.LICENSE_EXPIRED: RISK_LICENSE,
+        c.LINE_INACTIVE: RISK_LINE,
+        c.NO_RESIDENT: RISK_RESIDENT,
+        c.NO_LICENSE: RISK_LICENSE,
+    }
+    assert str(standing.loc[c.LICENSE_EXPIRED, "at_risk_since"])[:10] == c.EXPIRED_ON.isoformat()
+
+    authorization = _read(database, "sales_authorization")
+    # One row per category 91234 appoints for in TX (Life, A&H, Variable Life & Annuity)
+    # per producer appointed with it there.
+    assert len(authorization) == 6 * 3
+    yes = authorization[authorization["can_sell"].astype(bool)]
+    assert set(zip(yes["npn"], yes["loa_category"], strict=True)) == {(c.STANDS, c.CATEGORY)}
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {APPOINTMENT_STANDING_KEY, SALES_AUTHORIZATION_KEY}
+
+
+def test_the_daily_sync_job_runs_the_standing_after_the_current_state_tables():
+    job = build_definitions("local").resolve_job_def("daily_nipr_sync_job")
+    selected = set(job.asset_layer.executable_asset_keys)
+    assert {APPOINTMENT_STANDING_KEY, SALES_AUTHORIZATION_KEY} <= selected
