@@ -22,6 +22,8 @@ REPORT_MODELS = (
     "rpt_batch_status",
     "rpt_expiring_licenses",
     "rpt_jit_appointments",
+    "rpt_appointments_at_risk",
+    "rpt_sales_authorization",
 )
 
 

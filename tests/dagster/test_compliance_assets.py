@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from assets.compliance.assets import compliance__appointment_standing
 from assets.keys import APPOINTMENT_STANDING_KEY, SALES_AUTHORIZATION_KEY
+from assets.reports.relations import read_report
 from assets.rules.line_standing import RISK_LICENSE, RISK_LINE, RISK_RESIDENT
 from pipelines.definitions import build_definitions
 from resources.database import OperationalDatabase
@@ -77,3 +78,44 @@ def test_the_daily_sync_job_runs_the_standing_after_the_current_state_tables():
     job = build_definitions("local").resolve_job_def("daily_nipr_sync_job")
     selected = set(job.asset_layer.executable_asset_keys)
     assert {APPOINTMENT_STANDING_KEY, SALES_AUTHORIZATION_KEY} <= selected
+
+
+def test_the_reports_list_the_at_risk_lines_and_the_sales_authorization(database_url):
+    from resources.dbt_reports import ReportsDbt
+
+    database = seed.seeded_database(database_url, c.book())
+    assert dg.materialize(
+        [compliance__appointment_standing],
+        partition_key=PARTITION,
+        resources={"database": database},
+    ).success
+    job = build_definitions("local").resolve_job_def("build_reports_job")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            resources={"database": database, "reports_dbt": ReportsDbt()},
+            raise_on_error=False,
+        )
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    ours = [
+        check
+        for check in checks
+        if check.asset_key.path[-1] in {"rpt_appointments_at_risk", "rpt_sales_authorization"}
+    ]
+    assert len(ours) >= 8 and all(check.passed for check in ours)
+    with database.engine.connect() as connection:
+        at_risk = read_report(connection, "rpt_appointments_at_risk").set_index("npn")
+        authorization = read_report(connection, "rpt_sales_authorization")
+    assert sorted(at_risk.index) == sorted(
+        [c.LICENSE_INACTIVE, c.LICENSE_EXPIRED, c.LINE_INACTIVE, c.NO_RESIDENT, c.NO_LICENSE]
+    )
+    assert at_risk.loc[c.LINE_INACTIVE, "risk_reason"] == RISK_LINE
+    assert at_risk.loc[c.LINE_INACTIVE, "producer_name"] == f"Pat Producer {c.LINE_INACTIVE}"
+    assert (
+        str(at_risk.loc[c.NO_RESIDENT, "at_risk_since"])[:10] == c.RESIDENT_EXPIRED_ON.isoformat()
+    )
+    yes = authorization[authorization["can_sell"] == "Yes"]
+    assert list(zip(yes["npn"], yes["loa_category"], yes["selling_lines"], strict=True)) == [
+        (c.STANDS, c.CATEGORY, c.LINE)
+    ]
