@@ -116,9 +116,9 @@ def appointment_standing(
 
 
 def _date(value: object) -> dt.date | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    return pd.Timestamp(str(value) if isinstance(value, str) else value).date()  # type: ignore[arg-type]
+    return pd.Timestamp(str(value) if isinstance(value, str) else value).date()
 
 
 def category_lines(

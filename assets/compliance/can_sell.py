@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -46,12 +47,14 @@ class CanSellAnswer:
     reason: str | None  # a No before any line: the company does not appoint here, ...
 
 
-def _scalar(connection: Connection, statement: sa.Select) -> object:  # type: ignore[type-arg]
+def _scalar(connection: Connection, statement: sa.Select[Any]) -> object:
     return connection.execute(statement).scalar()
 
 
-def _known(connection: Connection, column: sa.Column) -> list[str]:  # type: ignore[type-arg]
-    rows = connection.execute(sa.select(column).distinct().order_by(column)).scalars()
+def _known(connection: Connection, column: sa.Column[Any]) -> list[str]:
+    rows: list[object] = list(
+        connection.execute(sa.select(column).distinct().order_by(column)).scalars()
+    )
     return [str(value) for value in rows if value is not None]
 
 

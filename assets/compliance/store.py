@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -69,8 +70,8 @@ class StandingInputs:
 
 
 def _select(
-    connection: Connection, statement: sa.Select, columns: list[sa.ColumnElement]
-) -> pd.DataFrame:  # type: ignore[type-arg]
+    connection: Connection, statement: sa.Select[Any], columns: list[sa.ColumnElement[Any]]
+) -> pd.DataFrame:
     values = read_columns(connection, statement, columns)
     return pd.DataFrame(
         dict(zip([c.name for c in columns], values, strict=True)), columns=[c.name for c in columns]
