@@ -1,15 +1,21 @@
 """The at-risk list and "may this producer sell": both from `evaluate_line_standing`. Pure.
 
 - `appointment_standing`: every Appointed line (npn, state, cocode, line) judged by checks 6
-  to 8, the rows of the `appointment_standing` table. A line is judged on the license classes
-  the company's active business rules name for it in that state (as the eligibility engine
-  judges a request for it), and on any class of the state when no rule names the line.
+  to 8, the rows of the `appointment_standing` table.
 - `sales_authorization`: per (npn, state, cocode, category), Yes when at least one line of the
   category (the company's active business-rule lines, as the engine reads them: SPEC 6.2)
   stands by checks 6 to 8 AND is appointed with the company (check 9: Appointed at NIPR,
   accepted since the last sync, or recorded in a registry state's register); each line's
-  four answers are the reasons. The engine's "Already Appointed" lines are exactly these Yes
-  lines (tests/unit/test_compliance_can_sell.py checks it on a generated world).
+  four answers are the reasons.
+
+Which license a line is judged on: any license of the producer in the state that holds it (a
+line hangs under its license's own class, ADR 0023). An appointment exists: it stands while
+NIPR holds the line active on a license of the state, whatever class the company's business
+rule names for new requests. The engine, judging a new request, looks only at the rule's class
+(check 5); that is the one place the two answers can differ, and only for a line held under
+another class than the rule's (tests/unit/test_compliance_can_sell.py: on a generated world,
+every engine "Already Appointed" line is a Yes line, and every other Yes line is such a
+line).
 No Dagster, no I/O: frames in, frames out. docs/compliance.md gives the rules and choices.
 """
 
@@ -89,7 +95,6 @@ def active_rules(business_rules: pd.DataFrame) -> pd.DataFrame:
 
 def appointment_standing(
     appointed: pd.DataFrame,
-    business_rules: pd.DataFrame,
     licenses: pd.DataFrame,
     license_loas: pd.DataFrame,
     as_of: dt.date,
@@ -102,10 +107,8 @@ def appointment_standing(
         lines[column] = appointed[column].to_numpy() if column in appointed.columns else None
     lines = lines.dropna(subset=list(KEY)).drop_duplicates(subset=list(KEY)).reset_index(drop=True)
     lines["line_id"] = range(len(lines))
-    rules = active_rules(business_rules)[["cocode", "state_code", "loa_code", "license_class_code"]]
-    classed = lines[["line_id", *KEY]].merge(
-        rules, on=["cocode", "state_code", "loa_code"], how="left"
-    )
+    # Any class of the state (module docstring).
+    classed = lines[["line_id", *KEY]].assign(license_class_code=None)
     standing = evaluate_line_standing(classed, licenses, license_loas, as_of)
     result = lines.merge(standing, on="line_id", how="left")
     result["is_at_risk"] = result["failing_check"].notna().to_numpy(dtype=bool)
@@ -125,8 +128,8 @@ def category_lines(
     keys: pd.DataFrame, business_rules: pd.DataFrame, loa_categories: pd.DataFrame
 ) -> pd.DataFrame:
     """Per key_id (a row of `keys`: npn, state_code, cocode, loa_category), the company's
-    active business-rule lines of the category in the state, with the classes they may stand
-    on: key_id, npn, state_code, cocode, loa_code, license_class_code. A line is in the
+    active business-rule lines of the category in the state, with the classes their rules
+    name: key_id, npn, state_code, cocode, loa_code, license_class_code. A line is in the
     category by its rule's own category or by the loa_categories mapping (SPEC 6.2)."""
     asked = _text_frame(keys, CATEGORY_KEY)
     asked["key_id"] = range(len(asked))
@@ -172,7 +175,8 @@ def sales_authorization(
     line_keys = lines[["key_id", "npn", "state_code", "cocode", "loa_code"]].drop_duplicates()
     line_keys = line_keys.reset_index(drop=True)
     line_keys["line_id"] = range(len(line_keys))
-    classed = lines.merge(line_keys, on=["key_id", "npn", "state_code", "cocode", "loa_code"])
+    # Judged on any license of the state holding the line, as an appointment is (docstring).
+    classed = line_keys.assign(license_class_code=None)
     standing = evaluate_line_standing(classed, licenses, license_loas, as_of)
     answers = line_keys.merge(standing, on="line_id", how="left")
     appointed_keys = appointed.loc[:, list(KEY)].assign(is_appointed=True)

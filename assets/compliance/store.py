@@ -155,7 +155,6 @@ def evaluate_standing(
     appointed with the company in the state."""
     standing = appointment_standing(
         inputs.appointed,
-        inputs.business_rules,
         inputs.licenses,
         inputs.license_loas,
         as_of,

@@ -1,9 +1,10 @@
 """can-sell's rule agrees with the eligibility engine on a generated world (issue 18 item 4).
 
 For sampled (npn, state, cocode, category), the lines the engine answers `Already Appointed`
-(checks 6 to 8 pass and the line is appointed, check 9) are exactly the lines
-`sales_authorization` says the producer may sell. Both read the same frames; the requests
-are sampled from the world's appointments and licenses so that every answer occurs.
+(checks 6 to 8 pass and the line is appointed, check 9) are lines `sales_authorization` says
+the producer may sell, and the only other Yes lines are appointed lines held under another
+license class than the company's rule names (docs/compliance.md). Both read the same frames;
+the requests are sampled from the world's appointments and licenses so every answer occurs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets.appointments.eligibility import REASON_ALREADY_APPOINTED, evaluate_appointment_requests
+from assets.appointments.eligibility import (
+    REASON_ALREADY_APPOINTED,
+    REASON_LICENSE_NOT_ACTIVE,
+    REASON_LICENSE_NOT_FOUND,
+    REASON_NO_ACTIVE_RESIDENT_LICENSE,
+    evaluate_appointment_requests,
+)
 from assets.compliance.authorization import appointed_lines, sales_authorization
 from assets.reference.loading import load_company_config, load_reference_data
 from npnflow.sandbox.generator import generate_world
@@ -101,15 +108,36 @@ def test_can_sell_lines_are_the_engines_already_appointed_lines(world_inputs):
         )
     )
     assert len(engine_lines) > 20, "the sample must hold appointed lines that stand"
-    assert can_sell_lines == engine_lines
+    # Every line the engine calls Already Appointed, can-sell sells.
+    assert engine_lines <= can_sell_lines
+    # Any other Yes line is an appointed line held active on a license of another class than
+    # the company's rule names: the engine judges a new request on the rule's class only
+    # (check 5), an existing appointment stands on the license that holds it (ADR 0023).
+    rules = world_inputs["gateway_business_rules"]
+    rule_classes = {
+        (cocode, state, loa): set(group["license_class_code"].astype(str))
+        for (cocode, state, loa), group in rules.groupby(["cocode", "state_code", "loa_code"])
+    }
+    judged = selling.set_index(["npn", "state_code", "cocode", "loa_category", "loa_code"])
+    for npn, state, cocode, category, loa in can_sell_lines - engine_lines:
+        license_class = judged.loc[(npn, state, cocode, category, loa), "license_class_code"]
+        assert license_class not in rule_classes[(cocode, state, loa)]
+        engine_row = engine[
+            (engine["npn"] == npn)
+            & (engine["state_code"] == state)
+            & (engine["cocode"] == cocode)
+            & (engine["loa_category"] == category)
+            & (engine["loa_code"] == loa)
+        ]
+        assert set(engine_row["eligibility_reason"]) <= {
+            REASON_LICENSE_NOT_FOUND,
+            REASON_LICENSE_NOT_ACTIVE,
+            REASON_NO_ACTIVE_RESIDENT_LICENSE,
+        }
+    assert len(can_sell_lines - engine_lines) <= len(engine_lines) // 50
     # And the per-key Yes is "at least one line sells".
+    yes = per_key[per_key["can_sell"]]
     yes_keys = set(
-        zip(
-            per_key.loc[per_key["can_sell"], "npn"],
-            per_key.loc[per_key["can_sell"], "state_code"],
-            per_key.loc[per_key["can_sell"], "cocode"],
-            per_key.loc[per_key["can_sell"], "loa_category"],
-            strict=True,
-        )
+        zip(yes["npn"], yes["state_code"], yes["cocode"], yes["loa_category"], strict=True)
     )
-    assert yes_keys == {line[:4] for line in engine_lines}
+    assert yes_keys == {line[:4] for line in can_sell_lines}

@@ -32,7 +32,6 @@ def standing(config) -> pd.DataFrame:
     book = c.book()
     frame = appointment_standing(
         book["appointments"],
-        config["gateway_business_rules"],
         book["licenses"],
         book["license_loas"],
         c.AS_OF,
@@ -107,13 +106,16 @@ def test_can_sell_yes_when_a_line_of_the_category_stands_and_is_appointed(config
     answer = per_key.iloc[0]
     assert bool(answer["can_sell"]) is True
     assert answer["selling_lines"] == c.LINE
-    # Life in TX for 91234 is lines 16 and 825: 825 is listed, not appointed, not held.
+    # Life in TX for 91234 is lines 16 and 825: 825 is listed, not held, not appointed.
     assert set(lines["loa_code"]) == {"16", "825"}
     assert (
         f"line 16 (license L{c.STANDS}TX, class 882): licensed in the state yes, line active "
         "yes, resident license active yes, appointed with the company yes"
     ) in answer["reasons"]
-    assert "line 825 (no license in the state)" in answer["reasons"]
+    assert (
+        f"line 825 (license L{c.STANDS}TX, class 882): licensed in the state yes, line active "
+        "no, resident license active yes, appointed with the company no"
+    ) in answer["reasons"]
 
 
 @pytest.mark.parametrize(
