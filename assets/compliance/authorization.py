@@ -3,8 +3,8 @@
 - `appointment_standing`: every Appointed line (npn, state, cocode, line) judged by checks 6
   to 8, the rows of the `appointment_standing` table.
 - `sales_authorization`: per (npn, state, cocode, category), Yes when at least one line of the
-  category (the company's active business-rule lines, as the engine reads them: SPEC 6.2)
-  stands by checks 6 to 8 AND is appointed with the company (check 9: Appointed at NIPR,
+  category (the company's active business-rule lines, as the engine reads them: SPEC 6.2, and
+  any line of the category the producer holds appointed with the company there) stands by checks 6 to 8 AND is appointed with the company (check 9: Appointed at NIPR,
   accepted since the last sync, or recorded in a registry state's register); each line's
   four answers are the reasons.
 
@@ -173,9 +173,17 @@ def sales_authorization(
     `appointed_lines`."""
     asked = _text_frame(keys, CATEGORY_KEY)
     asked["key_id"] = range(len(asked))
-    lines = category_lines(keys, business_rules, loa_categories)
-    line_keys = lines[["key_id", "npn", "state_code", "cocode", "loa_code"]].drop_duplicates()
-    line_keys = line_keys.reset_index(drop=True)
+    columns = ["key_id", "npn", "state_code", "cocode", "loa_code"]
+    ruled = category_lines(keys, business_rules, loa_categories)[columns]
+    # And every line of the category the producer holds appointed with the company there, by
+    # NIPR's facts, even where the company setup has no rule for it (or no longer appoints in
+    # the state): the at-risk list judges those lines too, and the answers must agree.
+    mapping = _text_frame(loa_categories, ("state_code", "loa_code", "loa_category"))
+    held = asked.merge(appointed.loc[:, list(KEY)], on=["npn", "state_code", "cocode"]).merge(
+        mapping, on=["state_code", "loa_code", "loa_category"]
+    )[columns]
+    line_keys = pd.concat([ruled, held], ignore_index=True).drop_duplicates()
+    line_keys = line_keys.sort_values(["key_id", "loa_code"]).reset_index(drop=True)
     line_keys["line_id"] = range(len(line_keys))
     # Judged on any license of the state holding the line, as an appointment is (docstring).
     classed = line_keys.assign(license_class_code=None)

@@ -24,7 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.appointments.store import read_eligibility_inputs
-from assets.compliance.authorization import appointed_lines, sales_authorization
+from assets.compliance.authorization import (
+    NO_LINE_OF_CATEGORY,
+    appointed_lines,
+    sales_authorization,
+)
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -122,18 +126,6 @@ def answer_can_sell(
         pd.DataFrame(),
         None,
     )
-    settings = inputs["company_state_settings"]
-    if not ((settings["cocode"] == cocode) & (settings["state_code"] == state_code)).any():
-        return _no(
-            answer,
-            f"{company_name} does not appoint in {state_code} (config/company_state_settings)",
-        )
-    own = inputs["company_loa_categories"]
-    if not ((own["cocode"] == cocode) & (own["loa_category"] == category)).any():
-        return _no(
-            answer,
-            f"{company_name} does not appoint for {category} (config/company_loa_categories)",
-        )
     transactions = inputs["transactions"]
     recorded = transactions[transactions["status"] == statuses.RECORDED]
     keys = pd.DataFrame(
@@ -149,6 +141,8 @@ def answer_can_sell(
         as_of,
     )
     row = per_key.iloc[0]
+    if lines.empty:
+        return _no(answer, _why_no_line(inputs, answer))
     return CanSellAnswer(
         npn,
         name,
@@ -159,8 +153,26 @@ def answer_can_sell(
         as_of,
         bool(row["can_sell"]),
         lines.reset_index(drop=True),
-        None if len(lines) else str(row["reasons"]),
+        None,
     )
+
+
+def _why_no_line(inputs: dict[str, pd.DataFrame], answer: CanSellAnswer) -> str:
+    """Why the category has no line to judge: the company setup, else the rules."""
+    company, state, category = answer.company_name, answer.state_code, answer.loa_category
+    settings = inputs["company_state_settings"]
+    if not ((settings["cocode"] == answer.cocode) & (settings["state_code"] == state)).any():
+        return (
+            f"{company} does not appoint in {state} (config/company_state_settings), and the "
+            f"producer holds no appointment of the category with it there"
+        )
+    own = inputs["company_loa_categories"]
+    if not ((own["cocode"] == answer.cocode) & (own["loa_category"] == category)).any():
+        return (
+            f"{company} does not appoint for {category} (config/company_loa_categories), and "
+            f"the producer holds no appointment of the category with it in {state}"
+        )
+    return f"{NO_LINE_OF_CATEGORY}, and the producer holds no appointment of it with the company"
 
 
 def _no(answer: CanSellAnswer, reason: str) -> CanSellAnswer:
