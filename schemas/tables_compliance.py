@@ -43,6 +43,10 @@ appointment_standing = Table(
     Column("renewal_date", Date, nullable=True),  # NIPR's appointments.renewal_date
     Column("evaluated_as_of", Date, nullable=False),  # the date the checks were made for
     Column("evaluated_at", DateTime(timezone=True), nullable=False),
+    # Migration 0015: the first evaluation day that found the line at risk in its current
+    # spell (carried from the table's previous content), NULL while it stands: what became at
+    # risk since a given day is `at_risk_noticed_on > that day`, without a history table.
+    Column("at_risk_noticed_on", Date, nullable=True),
 )
 
 # Migration 0015. `sales_authorization`: may the producer sell this category for this company

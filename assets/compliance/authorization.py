@@ -47,6 +47,7 @@ STANDING_TABLE_COLUMNS = (
     "renewal_date",
     "evaluated_as_of",
     "evaluated_at",
+    "at_risk_noticed_on",
 )
 #: One row per line of a category asked about (can-sell prints them).
 LINE_ANSWER_COLUMNS = (
@@ -117,7 +118,35 @@ def appointment_standing(
     result["renewal_date"] = [_date(v) for v in result["renewal_date"]]
     result["evaluated_as_of"] = as_of
     result["evaluated_at"] = evaluated_at
+    result["at_risk_noticed_on"] = pd.Series(
+        [as_of if risky else None for risky in result["is_at_risk"]],
+        index=result.index,
+        dtype=object,
+    )
     return result.loc[:, list(STANDING_TABLE_COLUMNS)]
+
+
+def carry_noticed(standing: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """`standing` with `at_risk_noticed_on` kept from the previous evaluation for a line that
+    was already at risk then (`previous`: npn, state_code, cocode, loa_code,
+    at_risk_noticed_on of the lines at risk before); a line newly at risk keeps this
+    evaluation's day, a line that stands has none."""
+    if previous.empty:
+        return standing
+    before = _text_frame(previous, KEY)
+    before["noticed_before"] = [_date(v) for v in previous["at_risk_noticed_on"]]
+    merged = standing.merge(before.drop_duplicates(subset=list(KEY)), on=list(KEY), how="left")
+    noticed = [
+        (earlier if isinstance(earlier, dt.date) else now) if risky else None
+        for risky, earlier, now in zip(
+            merged["is_at_risk"],
+            merged["noticed_before"],
+            merged["at_risk_noticed_on"],
+            strict=True,
+        )
+    ]
+    merged["at_risk_noticed_on"] = pd.Series(noticed, index=merged.index, dtype=object)
+    return merged.loc[:, list(STANDING_TABLE_COLUMNS)]
 
 
 def _date(value: object) -> dt.date | None:

@@ -23,6 +23,7 @@ from assets.compliance.authorization import (
     CATEGORY_KEY,
     appointed_lines,
     appointment_standing,
+    carry_noticed,
     sales_authorization,
 )
 from assets.compliance.standing import LICENSE_COLUMNS, LICENSE_LOA_COLUMNS
@@ -67,6 +68,8 @@ class StandingInputs:
     loa_categories: pd.DataFrame
     company_state_settings: pd.DataFrame
     company_loa_categories: pd.DataFrame
+    # The lines at risk at the previous evaluation, with the day each was first found so.
+    previous_at_risk: pd.DataFrame
 
 
 def _select(
@@ -120,6 +123,10 @@ def read_standing_inputs(connection: Connection) -> StandingInputs:
         new = new.merge(companies, on="cocode", how="left").assign(renewal_date=None)
         appointed = pd.concat([appointed, new[appointed.columns]], ignore_index=True)
 
+    standing = TABLES[STANDING_TABLE]
+    previous_columns = [
+        standing.c[c] for c in ("npn", "state_code", "cocode", "loa_code", "at_risk_noticed_on")
+    ]
     lines = pd.concat([appointed, recorded], ignore_index=True)
     with npn_scope(connection, lines["npn"], lines["state_code"]) as scope:
         licenses = scope.read("licenses", [*LICENSE_COLUMNS, "nipr_updated_at"])
@@ -138,6 +145,11 @@ def read_standing_inputs(connection: Connection) -> StandingInputs:
             connection, "company_state_settings", ["cocode", "state_code"]
         ),
         company_loa_categories=read_table(connection, "company_loa_categories"),
+        previous_at_risk=_select(
+            connection,
+            sa.select(*previous_columns).where(standing.c.is_at_risk.is_(True)),
+            list(previous_columns),
+        ),
     )
 
 
@@ -153,12 +165,11 @@ def evaluate_standing(
     """Both tables' rows: every Appointed line's standing, and the sales authorization of
     every (npn, state, cocode, category) the companies appoint for, for producers with a line
     appointed with the company in the state."""
-    standing = appointment_standing(
-        inputs.appointed,
-        inputs.licenses,
-        inputs.license_loas,
-        as_of,
-        evaluated_at,
+    standing = carry_noticed(
+        appointment_standing(
+            inputs.appointed, inputs.licenses, inputs.license_loas, as_of, evaluated_at
+        ),
+        inputs.previous_at_risk,
     )
     appointed = appointed_lines(inputs.appointed.assign(status=APPOINTED), inputs.recorded)
     keys = (

@@ -3,6 +3,8 @@ Appointed line and replaces `appointment_standing` and `sales_authorization` who
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -43,13 +45,21 @@ def test_the_asset_replaces_both_tables_with_every_appointed_line(database_url):
                 "VALUES ('1001', 'TX', '99999', '16', 'Appointed')"
             )
         )
-    for _ in range(2):  # a second run replaces, never adds
+    for run in range(2):  # a second run replaces, never adds
         result = dg.materialize(
             [compliance__appointment_standing],
             partition_key=PARTITION,
             resources={"database": database},
         )
         assert result.success
+        if run == 0:  # as if the expired license had been found at risk on an earlier day
+            with database.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        "UPDATE appointment_standing SET at_risk_noticed_on = :day WHERE npn = :npn"
+                    ),
+                    {"day": dt.date(2026, 1, 5), "npn": c.LICENSE_EXPIRED},
+                )
     standing = _read(database, "appointment_standing").set_index("npn")
     assert sorted(standing.index) == sorted(c.book()["appointments"]["npn"])
     assert set(standing["cocode"]) == {c.COCODE}
@@ -63,6 +73,14 @@ def test_the_asset_replaces_both_tables_with_every_appointed_line(database_url):
         c.NO_LICENSE: RISK_LICENSE,
     }
     assert str(standing.loc[c.LICENSE_EXPIRED, "at_risk_since"])[:10] == c.EXPIRED_ON.isoformat()
+    # The day first found at risk is carried over; a standing line has none.
+    noticed = {
+        n: (str(v)[:10] if v is not None and v == v else None)
+        for n, v in standing["at_risk_noticed_on"].items()
+    }
+    assert noticed[c.LICENSE_EXPIRED] == "2026-01-05"
+    assert noticed[c.STANDS] is None
+    assert noticed[c.LINE_INACTIVE] == str(standing.loc[c.LINE_INACTIVE, "evaluated_as_of"])[:10]
 
     authorization = _read(database, "sales_authorization")
     # One row per category 91234 appoints for in TX (Life, A&H, Variable Life & Annuity)

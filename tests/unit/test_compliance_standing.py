@@ -11,6 +11,7 @@ import pytest
 from assets.compliance.authorization import (
     appointed_lines,
     appointment_standing,
+    carry_noticed,
     sales_authorization,
 )
 from assets.reference.loading import load_company_config, load_reference_data
@@ -148,3 +149,15 @@ def test_can_sell_no_for_a_category_without_a_line_of_the_company(config):
     assert bool(per_key.iloc[0]["can_sell"]) is False
     assert lines.empty
     assert per_key.iloc[0]["reasons"].startswith("The company has no active line")
+
+
+def test_the_day_first_found_at_risk_is_carried_while_the_line_stays_at_risk(standing):
+    frame = standing.reset_index()
+    earlier = dt.date(2026, 5, 2)
+    previous = frame[frame["npn"].isin([c.LICENSE_EXPIRED, c.STANDS])].assign(
+        at_risk_noticed_on=earlier
+    )
+    carried = carry_noticed(frame, previous).set_index("npn")
+    assert carried.loc[c.LICENSE_EXPIRED, "at_risk_noticed_on"] == earlier
+    assert carried.loc[c.LINE_INACTIVE, "at_risk_noticed_on"] == c.AS_OF  # newly at risk
+    assert carried.loc[c.STANDS, "at_risk_noticed_on"] is None  # stands again: no spell

@@ -21,6 +21,8 @@ select
     standing.risk_reason,
     -- NIPR's date of the change where it gives one (docs/compliance.md), else null.
     standing.at_risk_since,
+    -- The first evaluation day that found it at risk (this spell): new since a day = later.
+    standing.at_risk_noticed_on,
     standing.license_number,
     standing.license_class_code,
     standing.license_ok,

@@ -14,5 +14,6 @@ select
     {{ npnflow_date('at_risk_since') }} as at_risk_since,
     {{ npnflow_date('renewal_date') }} as renewal_date,
     {{ npnflow_date('evaluated_as_of') }} as evaluated_as_of,
-    {{ npnflow_timestamp('evaluated_at') }} as evaluated_at
+    {{ npnflow_timestamp('evaluated_at') }} as evaluated_at,
+    {{ npnflow_date('at_risk_noticed_on') }} as at_risk_noticed_on
 from {{ source('npnflow', 'appointment_standing') }}

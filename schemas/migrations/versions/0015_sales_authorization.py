@@ -7,7 +7,9 @@ Create Date: 2026-12-07
 A new table, `sales_authorization` (schemas/tables_compliance.py): one row per (npn, state,
 cocode, category) the customer's companies appoint for, for producers with an Appointed line
 with the company in the state: Yes/No and every line's reasons, by the rule of `npnflow
-can-sell`. No existing table changes. Issue 18.
+can-sell`. And `appointment_standing.at_risk_noticed_on`: the first evaluation day that found a
+line at risk in its current spell (NULL while it stands), for "what became at risk since".
+Issue 18.
 """
 
 from __future__ import annotations
@@ -42,5 +44,12 @@ def upgrade() -> None:
     )
 
 
+    op.add_column(
+        "appointment_standing", sa.Column("at_risk_noticed_on", sa.Date(), nullable=True)
+    )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("appointment_standing") as batch:
+        batch.drop_column("at_risk_noticed_on")
     op.drop_table("sales_authorization")
