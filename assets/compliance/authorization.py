@@ -80,7 +80,9 @@ def _text_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """These columns as stripped text (None for blanks): keys compare as NIPR's text."""
     out = pd.DataFrame(index=frame.index)
     for column in columns:
-        out[column] = [one_text(v) for v in frame[column]] if column in frame.columns else None
+        values = [one_text(v) for v in frame[column]] if column in frame.columns else None
+        # Object, even when empty: an empty frame's keys must merge with any other's.
+        out[column] = pd.Series(values, index=frame.index, dtype=object)
     return out
 
 

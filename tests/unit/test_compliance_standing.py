@@ -161,3 +161,27 @@ def test_the_day_first_found_at_risk_is_carried_while_the_line_stays_at_risk(sta
     assert carried.loc[c.LICENSE_EXPIRED, "at_risk_noticed_on"] == earlier
     assert carried.loc[c.LINE_INACTIVE, "at_risk_noticed_on"] == c.AS_OF  # newly at risk
     assert carried.loc[c.STANDS, "at_risk_noticed_on"] is None  # stands again: no spell
+
+
+def test_an_empty_book_gives_empty_answers(config):
+    book = {name: frame.iloc[0:0] for name, frame in c.book().items()}
+    standing = appointment_standing(
+        book["appointments"], book["licenses"], book["license_loas"], c.AS_OF, NOW
+    )
+    assert standing.empty and list(standing.columns)[:4] == [
+        "npn",
+        "state_code",
+        "cocode",
+        "loa_code",
+    ]
+    keys = pd.DataFrame(columns=["npn", "state_code", "cocode", "loa_category"])
+    per_key, lines = sales_authorization(
+        keys,
+        config["gateway_business_rules"],
+        config["loa_categories"],
+        book["licenses"],
+        book["license_loas"],
+        appointed_lines(book["appointments"]),
+        c.AS_OF,
+    )
+    assert per_key.empty and lines.empty
