@@ -15,7 +15,7 @@ from assets.compliance.authorization import (
     sales_authorization,
 )
 from assets.reference.loading import load_company_config, load_reference_data
-from assets.rules.line_standing import RISK_LICENSE, RISK_LINE, RISK_RESIDENT
+from assets.rules.line_standing import RISK_LICENSE, RISK_LINE, RISK_REASONS, RISK_RESIDENT
 from resources import paths
 from support import compliance as c
 
@@ -185,3 +185,15 @@ def test_an_empty_book_gives_empty_answers(config):
         c.AS_OF,
     )
     assert per_key.empty and lines.empty
+
+
+def test_the_reports_accept_exactly_the_risk_reasons_spelled_in_the_rule():
+    import yaml
+
+    reports = yaml.safe_load(
+        (paths.PROJECT_ROOT / "dbt_reports/models/reports/_reports.yml").read_text()
+    )
+    (model,) = [m for m in reports["models"] if m["name"] == "rpt_appointments_at_risk"]
+    (column,) = [col for col in model["columns"] if col["name"] == "risk_reason"]
+    (accepted,) = [t["accepted_values"] for t in column["data_tests"] if isinstance(t, dict)]
+    assert tuple(accepted["arguments"]["values"]) == RISK_REASONS
