@@ -70,6 +70,13 @@ JIT_UPLOAD_ASSET_KEYS = (JIT_RELEASE_KEY,)
 RENEWAL_RULES_KEY = dg.AssetKey("core_reference__state_appointment_renewals")
 #: `appointment_renewal_plan`, which the report rpt_appointment_renewals reads.
 RENEWAL_PLAN_KEY = dg.AssetKey("core_renewals__plan")
+# --- asset keys: continuous compliance (issue 18) ---------------------------------------------------
+APPOINTMENT_STANDING_KEY = dg.AssetKey("compliance__appointment_standing")
+SALES_AUTHORIZATION_KEY = dg.AssetKey("compliance__sales_authorization")
+COMPLIANCE_ASSET_KEYS = (APPOINTMENT_STANDING_KEY, SALES_AUTHORIZATION_KEY)
+#: The daily email of the Appointed lines that became at risk (after the standing).
+AT_RISK_DIGEST_KEY = dg.AssetKey("compliance__at_risk_digest")
+COMPLIANCE_GROUP = "compliance"
 
 # --- run tags ----------------------------------------------------------------------------------------
 # A dropped file's run: the sensor names the file version so the run reads exactly it.

@@ -61,6 +61,12 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "batches",
         "Review transaction batches and approve, reject or retry them.",
     ),
+    "can-sell": LazyCommand(
+        "npnflow.can_sell_cli",
+        "can_sell",
+        "May this producer sell this category for this company in this state? Yes or No "
+        "with every line's reasons, live from the database. Exit 0 Yes, 1 No, 2 cannot answer.",
+    ),
     "export": LazyCommand(
         "npnflow.export_cli",
         "export",

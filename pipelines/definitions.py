@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.appointments.assets import APPOINTMENT_ASSETS
+from assets.compliance.assets import COMPLIANCE_ASSETS
 from assets.compliance.digest_asset import AT_RISK_DIGEST_ASSETS
 from assets.jit.assets import JIT_ASSETS
 from assets.nipr.assets import NIPR_ASSETS
@@ -46,6 +47,7 @@ def build_definitions(environment: str | None = None) -> dg.Definitions:
             *AT_RISK_DIGEST_ASSETS,
             *SUBMISSION_ASSETS,
             *RENEWAL_ASSETS,
+            *COMPLIANCE_ASSETS,
             *REPORT_ASSETS,
         ),
         asset_checks=current_state_checks,

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from assets.batches.approval import BatchActionRefused, BatchNotFound, approve_in_transaction
-from assets.compliance.digest_asset import AT_RISK_DIGEST_KEY
 from assets.jit.assets import release_named_jit_lines
 from assets.keys import (
     APPOINTMENT_ASSET_KEYS,
+    AT_RISK_DIGEST_KEY,
+    COMPLIANCE_ASSET_KEYS,
     CORE_TABLE_KEYS,
     INITIAL_SYNC_KEY,
     JIT_UPLOAD_ASSET_KEYS,
@@ -47,16 +48,17 @@ load_reference_data_job = dg.define_asset_job(
 daily_nipr_sync_job = dg.define_asset_job(
     name="daily_nipr_sync_job",
     # Daily-partitioned like its assets (NIPR_DAILY_PARTITIONS); Dagster infers it from them.
-    # The at-risk digest (unpartitioned: it reads the whole standing) runs after the standing
-    # evaluation that follows the day's tables.
+    # Then the standing of every Appointed line (issue 18), judged on the tables just applied,
+    # and the at-risk digest (unpartitioned: it reads the whole standing) after it.
     selection=dg.AssetSelection.assets(
-        RAW_PDB_ALERTS_KEY, *CORE_TABLE_KEYS.values(), AT_RISK_DIGEST_KEY
+        RAW_PDB_ALERTS_KEY, *CORE_TABLE_KEYS.values(), *COMPLIANCE_ASSET_KEYS, AT_RISK_DIGEST_KEY
     ),
     description=(
         "Fetch one day's PDB Alerts report from NIPR (kept verbatim in the object store) and "
         "apply it to the current-state tables: producers, licenses, license_loas, appointments; "
-        "their checks then validate the scopes the day applied. Then email the daily at-risk "
-        "digest: the Appointed lines that became at risk since the last one."
+        "their checks then validate the scopes the day applied. Then judge every Appointed "
+        "line of the customer's companies (appointment_standing, sales_authorization) and "
+        "email the daily at-risk digest: the lines that became at risk since the last one."
     ),
 )
 

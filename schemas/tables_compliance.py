@@ -8,8 +8,9 @@ customer's companies, as the last evaluation found it. Whether the line still st
 decided by the eligibility engine's own license checks (SPEC 6.3 checks 6 to 8: the license in
 the state active and unexpired, an active resident license for a non-resident one, the line
 active on that license), so "at risk", `npnflow can-sell` and the engine never disagree.
-Rewritten whole by each evaluation; the reports `rpt_appointments_at_risk` and
-`rpt_sales_authorization` read it.
+Rewritten whole by each evaluation; the report `rpt_appointments_at_risk` reads it.
+`sales_authorization` (migration 0015): the Yes/No of `npnflow can-sell` for every category the
+companies appoint for; the report `rpt_sales_authorization` reads it.
 """
 
 from __future__ import annotations
@@ -41,5 +42,30 @@ appointment_standing = Table(
     Column("at_risk_since", Date, nullable=True),
     Column("renewal_date", Date, nullable=True),  # NIPR's appointments.renewal_date
     Column("evaluated_as_of", Date, nullable=False),  # the date the checks were made for
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+    # Migration 0015: the first evaluation day that found the line at risk in its current
+    # spell (carried from the table's previous content), NULL while it stands: what became at
+    # risk since a given day is `at_risk_noticed_on > that day`, without a history table.
+    Column("at_risk_noticed_on", Date, nullable=True),
+)
+
+# Migration 0015. `sales_authorization`: may the producer sell this category for this company
+# in this state, one row per (npn, state, cocode, category) the customer's companies appoint
+# for (company_state_settings x company_loa_categories) where the producer holds an Appointed
+# line with the company in the state; a missing row means No. The same rule as `npnflow
+# can-sell` (assets/compliance/authorization.py), written whole by each evaluation; the report
+# `rpt_sales_authorization` reads it.
+sales_authorization = Table(
+    "sales_authorization",
+    metadata,
+    Column("npn", String, primary_key=True),
+    Column("state_code", String, primary_key=True),
+    Column("cocode", String, primary_key=True),
+    Column("loa_category", String, primary_key=True),
+    Column("company_name", String, nullable=True),
+    Column("can_sell", Boolean, nullable=False),  # at least one line of the category sells
+    Column("selling_lines", Text, nullable=True),  # those lines' codes, comma-separated
+    Column("reasons", Text, nullable=False),  # every line's four answers, in words
+    Column("evaluated_as_of", Date, nullable=False),
     Column("evaluated_at", DateTime(timezone=True), nullable=False),
 )

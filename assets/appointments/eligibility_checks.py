@@ -38,10 +38,17 @@ from assets.appointments.eligibility_vocabulary import (
     TRANSACTION_KIND,
 )
 from assets.nipr.roster import SYNCED_STATUSES
+from assets.rules.line_standing import (
+    active_resident_sql,
+    first_failing_check_sql,
+    license_holds_line_sql,
+)
 from schemas.statuses import HELD_JIT, NOT_ELIGIBLE, READY_TO_SUBMIT, RECORDED, REQUEST_REJECTED
 
-# The rules after the typed inputs, in the same WITH list.
-_CHECKS_SQL = """
+# The rules after the typed inputs, in the same WITH list. Checks 6 to 8 are the shared rule of
+# `assets/rules/line_standing.py` (the at-risk list and can-sell compose the same fragments).
+_CHECKS_SQL = (
+    """
 -- A request naming a line of authority instead of a category: the line's category, when the
 -- line (by NIPR code or name, any case) maps to exactly one; otherwise it stays NULL and the
 -- request fails check 3.
@@ -145,13 +152,9 @@ licensed_line AS (
     SELECT DISTINCT ll.request_id, ll.loa_code, ll.license_number, ll.license_class_code
     FROM line_license ll
     JOIN license_loas_in lo
-      ON CAST(lo.npn AS VARCHAR) = ll.npn
-     AND CAST(lo.state_code AS VARCHAR) = ll.state_code
-     AND CAST(lo.license_number AS VARCHAR) = ll.license_number
-     AND CAST(lo.loa_code AS VARCHAR) = ll.loa_code
-     AND (lo.license_class_code IS NULL
-          OR CAST(lo.license_class_code AS VARCHAR) = ll.license_class_code)
-    WHERE TRY_CAST(lo.is_active AS BOOLEAN)
+      ON """
+    + license_holds_line_sql("lo", "ll")
+    + """
 ),
 -- Check 9's look-up, likewise.
 appointed_line AS (
@@ -175,8 +178,9 @@ appointed_line AS (
     WHERE CAST(t.status AS VARCHAR) = $recorded
 ),
 active_resident AS (
-    SELECT DISTINCT npn FROM license_typed
-    WHERE is_resident AND is_active AND (expiration_date IS NULL OR expiration_date >= $as_of)
+    """
+    + active_resident_sql("license_typed")
+    + """
 ),
 -- Checks 6-9 per candidate license: `passed` is the number of the first failing check
 -- (10 = all passed), so the license that got furthest has the highest number. Check 10, the
@@ -184,13 +188,9 @@ active_resident AS (
 license_checked AS (
     SELECT ll.*,
            CASE
-               -- check 6: inactive, or expired before the as-of date
-               WHEN ll.is_active IS NOT TRUE
-                    OR ll.expiration_date < $as_of THEN 6
-               -- check 7: a non-resident license needs an active resident license somewhere
-               WHEN ll.is_resident IS NOT TRUE AND ar.npn IS NULL THEN 7
-               -- check 8: the license must hold the line, active
-               WHEN lo.request_id IS NULL THEN 8
+               """
+    + first_failing_check_sql("ll", "ar", "lo")
+    + """
                -- check 9
                WHEN ap.npn IS NULL THEN 10
                ELSE 9
@@ -327,6 +327,7 @@ LEFT JOIN in_call_copy c
  AND c.license_number = rc.license_number
 LEFT JOIN appointment_fee f USING (state_code)
 """
+)
 
 # One statement: the typed inputs and the checks are one WITH list, so DuckDB plans them as one.
 EVALUATE_SQL = (

@@ -30,6 +30,7 @@ from assets.compliance.digest_run import (
     send_at_risk_digest,
 )
 from assets.compliance.notifications_config import NOTIFICATIONS_FILE, load_notification_config
+from assets.keys import APPOINTMENT_STANDING_KEY, AT_RISK_DIGEST_KEY, COMPLIANCE_GROUP
 from assets.metadata import markdown_preview
 from assets.reference.config_files import ConfigError
 from assets.retries import retry_transient_database_errors
@@ -38,11 +39,6 @@ from resources import paths
 from resources.database import OperationalDatabase
 from resources.mailer import Mailer
 
-#: The evaluation this digest follows (built beside it; the integrator may move both keys to
-#: assets/keys.py).
-APPOINTMENT_STANDING_KEY = dg.AssetKey("compliance__appointment_standing")
-AT_RISK_DIGEST_KEY = dg.AssetKey("compliance__at_risk_digest")
-COMPLIANCE_GROUP = "compliance"
 SHOWN_LINES = 50
 
 

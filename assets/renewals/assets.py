@@ -19,6 +19,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.keys import (
+    APPOINTMENT_STANDING_KEY,
     CORE_TABLE_KEYS,
     JIT_RELEASE_KEY,
     OFFBOARDING_KEY,
@@ -49,6 +50,8 @@ class RenewalPlanConfig(dg.Config):
     kinds={"python", "sql"},
     deps=[
         RENEWAL_RULES_KEY,
+        # Three of the plan's reasons are the standing's (appointment_standing).
+        APPOINTMENT_STANDING_KEY,
         CORE_TABLE_KEYS["appointments"],
         CORE_TABLE_KEYS["producers"],
         CORE_TABLE_KEYS["licenses"],

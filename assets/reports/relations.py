@@ -23,6 +23,8 @@ REPORT_MODELS = (
     "rpt_expiring_licenses",
     "rpt_jit_appointments",
     "rpt_appointment_renewals",
+    "rpt_appointments_at_risk",
+    "rpt_sales_authorization",
 )
 
 

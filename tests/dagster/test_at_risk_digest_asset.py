@@ -11,11 +11,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.compliance.digest_asset import (
-    APPOINTMENT_STANDING_KEY,
-    AT_RISK_DIGEST_KEY,
-    compliance__at_risk_digest,
-)
+from assets.compliance.digest_asset import compliance__at_risk_digest
+from assets.keys import APPOINTMENT_STANDING_KEY, AT_RISK_DIGEST_KEY
 from pipelines.definitions import build_definitions
 from resources.database import OperationalDatabase
 from resources.mailer import OutboxFolderMailer
