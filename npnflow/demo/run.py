@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from npnflow.demo.compliance import at_risk_after_daily, renewals_and_sales
 from npnflow.demo.dagster_runs import drop_file, heading, run_job, sync_onboarded
 from npnflow.demo.data_folder import ROSTER_FOLDER, ROSTER_PREFIX, DemoRun, demo_run_for
 from npnflow.demo.jit_offboarding import jit_and_offboarding
@@ -263,6 +264,7 @@ def run_demo(world: DataFolderWorld | None = None) -> int:
         heading(f"5. daily_nipr_sync_job: PDB Alerts for {', '.join(d.isoformat() for d in days)}")
         if not _daily_sync(defs, instance, database, days):
             return 1
+        at_risk_after_daily(database)
 
         heading(
             "6. An appoint file dropped: eligibility, batches, approval, submission to the Gateway"
@@ -292,6 +294,12 @@ def run_demo(world: DataFolderWorld | None = None) -> int:
         # built last, the reports include them and the UI shows them up to date, not Unsynced.
         heading("10. The reports rebuilt, with every step above")
         if not build_reports(defs, instance, database):
+            return 1
+
+        heading(
+            "11. Renewals and who may sell: a renewal plan and its terminate file, can-sell answers"
+        )
+        if not renewals_and_sales(database, today):
             return 1
 
     heading("Done")
