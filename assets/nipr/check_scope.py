@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assets.nipr.npn_join import index_probes
 from assets.nipr.parsing import APPOINTMENTS, DEMOGRAPHICS, LICENSING
 from assets.nipr.quality import KeyDuplicates
 from schemas.expectations import TABLE_KEYS
@@ -102,13 +103,18 @@ class ScopedRows:
         query = self._query.with_only_columns(*(source.c[name] for name in names))
         # On the statement, not the connection: a connection's options stay with it, and
         # every later statement would go through a server-side cursor too.
-        result = self._connection.execute(
-            query.execution_options(stream_results=True, yield_per=PART_ROWS)
-        )
-        for rows in result.partitions(PART_ROWS):
-            # Plain tuples: pandas probes each SQLAlchemy row for named-tuple fields, which
-            # costs more than the rows themselves.
-            yield pd.DataFrame([tuple(row) for row in rows], columns=names)
+        # The day's scopes on PostgreSQL: the table's key probed per scope, not a hash join
+        # over a scan of the whole table (npn_join.index_probes says why).
+        probes = self.scope.days is not None and self._connection.dialect.name == "postgresql"
+        settings = self._connection.connection.cursor()
+        with closing(settings), index_probes(settings, probes):
+            result = self._connection.execute(
+                query.execution_options(stream_results=True, yield_per=PART_ROWS)
+            )
+            for rows in result.partitions(PART_ROWS):
+                # Plain tuples: pandas probes each SQLAlchemy row for named-tuple fields,
+                # which costs more than the rows themselves.
+                yield pd.DataFrame([tuple(row) for row in rows], columns=names)
 
     def describe(self, rows_checked: int) -> str:
         if self.scope.days is None:

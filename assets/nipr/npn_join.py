@@ -94,7 +94,7 @@ class NpnJoin:
             parameters = tuple(compiled.params[key] for key in compiled.positiontup)
         cursor = self.connection.connection.cursor()
         try:
-            with _index_probes(cursor, dialect.name == "postgresql" and self._listed is None):
+            with index_probes(cursor, dialect.name == "postgresql" and self._listed is None):
                 cursor.execute(str(compiled), parameters)
                 rows = cursor.fetchall()
                 description = cursor.description
@@ -115,7 +115,7 @@ class NpnJoin:
 
 
 @contextmanager
-def _index_probes(cursor: Any, wanted: bool) -> Iterator[None]:
+def index_probes(cursor: Any, wanted: bool) -> Iterator[None]:
     """PostgreSQL, for one statement: a nested loop over the keys probing the table's
     primary key, not a hash join over a scan of the whole table. The planner prices the
     probes of a day's thousands of keys above a scan of a table of a few hundred thousand
