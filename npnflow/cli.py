@@ -483,14 +483,15 @@ def _clean_dead_runs(instance: DagsterInstance, cleaned_by: str) -> list[Cleaned
 
 # The sensors the README's walkthrough relies on, started by themselves on the UI's local
 # instance (docs/decisions/0027): files dropped are processed, onboarded producers synced,
-# approved batches sent; unfinished uploads are continued after a crash, and batches waiting
-# for a state's review are polled. A sensor switched off in the UI stays off.
+# approved batches sent; unfinished uploads are continued after a crash, batches waiting
+# for a state's review are polled, and the compliance reports follow each daily sync. A sensor switched off in the UI stays off.
 UI_SENSORS_RUNNING = (
     "inbox_file_sensor",
     "onboarded_producers_sensor",
     "approved_batch_sensor",
     "unfinished_uploads_sensor",
     "submitted_batches_poll_sensor",
+    "compliance_reports_sensor",
 )
 # The UI's daemon evaluates each sensor this often (production: 30 s, 2 and 15 minutes): a file
 # dropped locally starts its run in seconds (docs/operations.md, "The data folder").

@@ -29,6 +29,12 @@ schedules: they run by themselves in `prod`, and are switched on in the UI elsew
   answers pending state review), requests a polling run of the batch's partition, with the
   batch, its approval version and the hour in the run key: at most one poll per batch an hour.
 
+- `compliance_reports_sensor`: when the daily sync has judged the Appointed lines again
+  (`compliance__appointment_standing` materialized), requests `build_reports_job` for the two
+  reports that read that judgement, `rpt_appointments_at_risk` and `rpt_sales_authorization`
+  (run key "standing:{run_id}"), so a policy system reading them sees the morning's answer.
+  Through the reports job, so its run queue keeps one dbt build at a time.
+
 `NPNFLOW_SENSOR_INTERVAL_SECONDS` (optional, a whole number of seconds) replaces every sensor's
 minimum interval, so a test or a demo driving a real `dagster-daemon` does not wait 30 s (or
 15 minutes) per step. Unset, each sensor keeps its own interval; production leaves it unset.
@@ -51,6 +57,7 @@ import dagster as dg
 
 from assets.batches.store import approved_batches, submitted_batches
 from assets.keys import (
+    APPOINTMENT_STANDING_KEY,
     BATCH_PARTITIONS,
     ONBOARDING_KEY,
     TAG_CONTINUES,
@@ -61,11 +68,22 @@ from assets.uploads import store as upload_store
 from assets.uploads.continuation import Unfinished, plan_continuations
 from assets.uploads.inbox import INBOX_PREFIX, listing_start_after, plan_inbox_tick
 from assets.uploads.ledger import run_tags
-from pipelines.jobs import process_upload_job, submit_batch_job, sync_new_producers_job
+from pipelines.jobs import (
+    build_reports_job,
+    process_upload_job,
+    submit_batch_job,
+    sync_new_producers_job,
+)
 from resources.database import OperationalDatabase
 from resources.object_store import ObjectStore
 
 INBOX_SENSOR_INTERVAL_SECONDS = 30
+COMPLIANCE_REPORTS_SENSOR_INTERVAL_SECONDS = 30
+#: The reports built from `appointment_standing` and `sales_authorization` (issue 18).
+COMPLIANCE_REPORT_KEYS = (
+    dg.AssetKey("rpt_appointments_at_risk"),
+    dg.AssetKey("rpt_sales_authorization"),
+)
 ONBOARDED_SENSOR_INTERVAL_SECONDS = 30
 APPROVED_SENSOR_INTERVAL_SECONDS = 30
 POLL_SENSOR_INTERVAL_SECONDS = 15 * 60
@@ -373,10 +391,31 @@ def build_sensors(
             submitted = submitted_batches(connection, MAX_BATCHES_PER_TICK)
         return poll_requests(submitted, dt.datetime.now(dt.UTC))
 
+    @dg.asset_sensor(
+        asset_key=APPOINTMENT_STANDING_KEY,
+        name="compliance_reports_sensor",
+        job=build_reports_job,
+        minimum_interval_seconds=override or COMPLIANCE_REPORTS_SENSOR_INTERVAL_SECONDS,
+        default_status=status_of("compliance_reports_sensor"),
+        description=(
+            "After the daily sync judged the Appointed lines again, rebuild "
+            "rpt_appointments_at_risk and rpt_sales_authorization (build_reports_job, run key "
+            "'standing:{run_id}')."
+        ),
+    )
+    def compliance_reports_sensor(
+        context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+    ) -> dg.RunRequest:
+        return dg.RunRequest(
+            run_key=f"standing:{asset_event.run_id}",
+            asset_selection=list(COMPLIANCE_REPORT_KEYS),
+        )
+
     return [
         inbox_file_sensor,
         onboarded_producers_sensor,
         unfinished_uploads_sensor,
         approved_batch_sensor,
         submitted_batches_poll_sensor,
+        compliance_reports_sensor,
     ]

@@ -103,16 +103,20 @@ def renewals_and_sales(database: OperationalDatabase, today: dt.date) -> bool:
     authorization = database.read_table(
         "sales_authorization", ["npn", "state_code", "cocode", "loa_category", "can_sell"]
     ).sort_values(["npn", "state_code", "cocode", "loa_category"])
+    # Yes: a producer still with the agency (an offboarded one may still hold appointments
+    # until their terminations go through, but is no example of who sells).
+    producers = database.read_table("producers", ["npn", "is_active"])
+    active = set(producers[producers.is_active.astype("boolean").fillna(True)].npn)
+    selling = authorization[authorization.can_sell.astype(bool) & authorization.npn.isin(active)]
+    # No: the category of a line the daily sync found at risk.
     standing = database.read_table(
-        "appointment_standing", ["npn", "state_code", "cocode", "is_at_risk"]
+        "appointment_standing", ["npn", "state_code", "cocode", "loa_code", "is_at_risk"]
     )
-    at_risk = standing[standing.is_at_risk.astype(bool)]
-    at_risk_keys = set(zip(at_risk.npn, at_risk.state_code, at_risk.cocode, strict=True))
-    selling = authorization[authorization.can_sell.astype(bool)]
-    keys = zip(authorization.npn, authorization.state_code, authorization.cocode, strict=True)
-    not_selling = authorization[
-        ~authorization.can_sell.astype(bool).to_numpy() & [key in at_risk_keys for key in keys]
-    ]
+    categories = database.read_table("loa_categories", ["state_code", "loa_code", "loa_category"])
+    at_risk = standing[standing.is_at_risk.astype(bool)].merge(
+        categories, on=["state_code", "loa_code"]
+    )[["npn", "state_code", "cocode", "loa_category"]]
+    not_selling = authorization[~authorization.can_sell.astype(bool)].merge(at_risk)
     for rows in (selling, not_selling):
         if rows.empty:
             continue

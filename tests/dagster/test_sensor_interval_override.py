@@ -29,7 +29,7 @@ def test_unset_keeps_each_sensors_interval():
 def test_the_override_applies_to_every_sensor():
     got = intervals({"NPNFLOW_SENSOR_INTERVAL_SECONDS": "3"})
     assert set(got.values()) == {3}
-    assert len(got) == 5
+    assert len(got) == 6
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "2.5", "soon"])
