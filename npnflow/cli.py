@@ -67,6 +67,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "May this producer sell this category for this company in this state? Yes or No "
         "with every line's reasons, live from the database. Exit 0 Yes, 1 No, 2 cannot answer.",
     ),
+    "check": LazyCommand(
+        "npnflow.check_cli", "check", "Dry run of an appoint or terminate file: nothing written."
+    ),
     "export": LazyCommand(
         "npnflow.export_cli",
         "export",

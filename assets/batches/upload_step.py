@@ -209,12 +209,37 @@ def _plan(
     as_of: dt.date,
     now: dt.datetime,
 ) -> BatchPlan:
-    inputs = rk.read_inputs(
+    inputs = read_request_inputs(connection, rk, requests, replacing_upload_id=upload_id)
+    return plan_requests(rk, requests, inputs, upload_id, as_of, now)
+
+
+def read_request_inputs(
+    connection: Connection,
+    rk: RequestKind,
+    requests: pd.DataFrame,
+    *,
+    replacing_upload_id: str | None,
+) -> dict[str, pd.DataFrame]:
+    """The engine's inputs for these requests, read on the caller's connection (only reads:
+    `npnflow check` runs it too, in a transaction it rolls back)."""
+    return rk.read_inputs(
         connection,
         requests["npn"],
-        replacing_upload_id=upload_id,
+        replacing_upload_id=replacing_upload_id,
         state_codes=requests["state_code"],
     )
+
+
+def plan_requests(
+    rk: RequestKind,
+    requests: pd.DataFrame,
+    inputs: Mapping[str, pd.DataFrame],
+    upload_id: str,
+    as_of: dt.date,
+    now: dt.datetime,
+) -> BatchPlan:
+    """Pure: the engine's evaluation of the requests and the batch plan of its rows, exactly
+    what the step writes (and what a dry run prints)."""
     evaluated = rk.evaluate(requests, inputs, as_of)
     return rk.plan(evaluated, upload_id, now)
 

@@ -51,7 +51,8 @@ from resources.database import OperationalDatabase
 from resources.object_store import ObjectNotFound, ObjectStore
 from resources.ssn import SsnVault
 
-REFERENCE_READS = ("jurisdictions", "loa_categories", "lines_of_authority", "termination_reasons")
+# Kept importable here (bench/e2e_appoint_file.py reads it): defined with its read in store.py.
+REFERENCE_READS = upload_store.REFERENCE_READS
 
 
 def _now() -> dt.datetime:
@@ -333,13 +334,13 @@ def _read_and_validate(
             ),
             allow_retries=False,
         )
-    reference = {table: database.read_table(table) for table in REFERENCE_READS}
+    with database.begin() as connection:
+        reference, companies = upload_store.read_validation_inputs(connection)
     if reference["jurisdictions"].empty:
         raise dg.Failure(
             description="The reference tables are empty: run load_reference_data_job first.",
             allow_retries=False,
         )
-    companies = database.read_table("companies")
     raw = read_upload(data, ledger.file_name(key))
     return raw, validate_upload(raw, row["kind"], reference, companies)
 

@@ -95,6 +95,19 @@ def write_request_rows(connection: Connection, upload_id: str, validated: Valida
     return insert_frame(connection, upload_request_rows, rows)
 
 
+def request_rows_of(validated: ValidatedUpload) -> pd.DataFrame:
+    """The request rows `read_request_rows` would read back once `write_request_rows` stored
+    `validated`, without a database: what `npnflow check` evaluates, so a dry run sees the
+    very rows the pipeline's later steps read."""
+    if validated.kind not in STORED_KINDS:
+        raise ValueError(f"Request rows of {validated.kind!r} uploads are not stored.")
+    columns = REQUEST_COLUMNS[validated.kind]
+    frame = validated.exploded()
+    if frame.empty:
+        frame = pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    return _typed(frame.loc[:, list(columns)].reset_index(drop=True), columns)
+
+
 def delete_request_rows(connection: Connection, upload_id: str) -> None:
     connection.execute(
         upload_request_rows.delete().where(upload_request_rows.c.upload_id == upload_id)
@@ -154,5 +167,6 @@ __all__ = [
     "RequestRowsMissing",
     "delete_request_rows",
     "read_request_rows",
+    "request_rows_of",
     "write_request_rows",
 ]

@@ -22,7 +22,20 @@ from assets.uploads import request_rows
 from assets.uploads.ledger import CLAIMING_STATUSES, DUPLICATE, PROCESSED, REJECTED
 from assets.uploads.validation import ValidatedUpload
 from resources.bulk_writes import insert_frame
+from resources.database import read_table
 from schemas.tables import upload_row_errors, uploads
+
+#: The reference tables an upload is validated against (with `companies`).
+REFERENCE_READS = ("jurisdictions", "loa_categories", "lines_of_authority", "termination_reasons")
+
+
+def read_validation_inputs(
+    connection: Connection,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """What `validate_upload` checks a file against: the reference tables and the companies,
+    as the database holds them (the pipeline's step and `npnflow check` read the same)."""
+    reference = {table: read_table(connection, table) for table in REFERENCE_READS}
+    return reference, read_table(connection, "companies")
 
 
 def read_upload_row(connection: Connection, upload_id: str) -> dict[str, Any] | None:
