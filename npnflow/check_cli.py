@@ -21,6 +21,7 @@ preview that cannot be written). Registered on `npnflow` by `npnflow/cli.py`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,8 @@ def check() -> None:
     pass
 
 
-def _options(command: click.Command) -> click.Command:
+def _options(command: Callable[..., None]) -> Callable[..., None]:
+    """The argument and options `appoint` and `terminate` share."""
     for option in reversed(
         [
             click.argument("file", type=click.Path(exists=True, dir_okay=False)),

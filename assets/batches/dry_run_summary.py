@@ -235,7 +235,7 @@ def compare(today: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
 def cell_text(value: object) -> str:
     """A value as a person reads it: blank for a missing one (never nan, None or NaT), whole
     numbers without `.0` except money, dates as YYYY-MM-DD."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat()
