@@ -130,6 +130,8 @@ def test_the_stored_request_rows_read_back_exactly_as_exploded(
     assert validated.rows_rejected >= 1
     assert expected.empty == ("rejected" in case)
     pd.testing.assert_frame_equal(stored, expected, check_exact=True)
+    # What `npnflow check` evaluates without storing anything: the rows read back, exactly.
+    pd.testing.assert_frame_equal(request_rows.request_rows_of(validated), stored, check_exact=True)
 
 
 def test_the_round_trip_keeps_dates_booleans_canonical_npns_and_order(
