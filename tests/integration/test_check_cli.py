@@ -35,9 +35,15 @@ def _counts(url: str) -> dict[str, int]:
 
 
 def _sqlite_bytes(url: str) -> str | None:
+    """The SQLite database's bytes: its file and, in WAL mode, its write-ahead log (where a
+    write lands before a checkpoint moves it into the file)."""
     if not url.startswith("sqlite"):
         return None
-    return hashlib.sha256(Path(sa.make_url(url).database or "").read_bytes()).hexdigest()
+    path = Path(sa.make_url(url).database or "")
+    digest = hashlib.sha256(path.read_bytes())
+    wal = path.with_name(path.name + "-wal")
+    digest.update(wal.read_bytes() if wal.exists() else b"no wal")
+    return digest.hexdigest()
 
 
 def _check(monkeypatch, url: str, *args: str):
