@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from npnflow.demo.commands import run_command
 from npnflow.demo.samples import PC_COCODE
 from resources import paths
 
@@ -24,16 +25,6 @@ if TYPE_CHECKING:
 
 SHOWN_AT_RISK = 8
 DIGEST_SUBJECT_WORDS = "newly at risk"
-
-
-def _run_command(command: click.Command, name: str, args: list[str]) -> int:
-    """`npnflow NAME ARGS` as a person types it; its exit status."""
-    click.echo(f"\n   $ npnflow {name} {' '.join(args)}")
-    try:
-        result = command.main(args=args, prog_name=f"npnflow {name}", standalone_mode=False)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return int(result or 0)
 
 
 def at_risk_after_daily(database: OperationalDatabase) -> None:
@@ -91,13 +82,13 @@ def renewals_and_sales(database: OperationalDatabase, today: dt.date) -> bool:
     exports.mkdir(parents=True, exist_ok=True)
     export = exports / f"renewals_terminate_{PC_COCODE}_{cycle}.csv"
     plan = ["plan", "--cocode", PC_COCODE, "--cycle", cycle]
-    if _run_command(renewals, "renewals", plan) != 0:
+    if run_command(renewals, "renewals", plan) != 0:
         return False
     # Exit status 1: no line to recommend for termination, so no file to check.
-    exported = _run_command(
+    exported = run_command(
         renewals, "renewals", [*plan, "--export", "terminate", "-o", str(export)]
     )
-    if exported == 0 and _run_command(validate, "validate", ["terminate", str(export)]) != 0:
+    if exported == 0 and run_command(validate, "validate", ["terminate", str(export)]) != 0:
         click.echo("   the renewal plan's terminate file was not accepted")
         return False
     authorization = database.read_table(
@@ -125,6 +116,6 @@ def renewals_and_sales(database: OperationalDatabase, today: dt.date) -> bool:
             "--npn", str(row.npn), "--state", str(row.state_code),
             "--cocode", str(row.cocode), "--category", str(row.loa_category),
         ]  # fmt: skip
-        if _run_command(can_sell, "can-sell", args) not in (0, 1):  # 0 Yes, 1 No
+        if run_command(can_sell, "can-sell", args) not in (0, 1):  # 0 Yes, 1 No
             return False
     return True

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, SupportsFloat
 
 import click
 
+from npnflow.demo.commands import run_command
 from npnflow.demo.dagster_runs import add_partitions, drop_file, duplicate_of, run_job
 from npnflow.demo.data_folder import DemoRun
 from npnflow.demo.samples import sample_appoint_file
@@ -46,6 +47,16 @@ def appointments(
     key = run.key("inbox/appoint", f"demo-appointments-{day.isoformat()}.csv")
     # A later run on the same data folder also asks for lines NIPR already shows Appointed.
     content = sample_appoint_file(database, already_appointed=2 if run.continuing else 0)
+    # The dry run first: what the drop will do, with nothing written (issue 19).
+    from npnflow.check_cli import check
+
+    exports = paths.data_dir() / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    tried = exports / key.rsplit("/", 1)[-1]
+    tried.write_bytes(content)
+    if run_command(check, "check", ["appoint", str(tried)]) not in (0, 1):
+        return False
+    click.echo("\n   The same file dropped in the bucket's inbox/: the pipeline's reasons follow.")
     upload_id = drop_file(defs, instance, key, content)
     if upload_id is None:
         return False
