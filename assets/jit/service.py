@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from assets.appointments.eligibility import evaluate_appointment_requests
 from assets.appointments.eligibility_vocabulary import REPEAT_OF_OPEN_TRANSACTION
 from assets.appointments.store import read_eligibility_inputs
+from assets.batches.events import BatchEvent, record_events
 from assets.batches.store import serialise_line_claims
 from assets.jit.rules import (
     RELEASE_BATCH_PREFIX,
@@ -139,14 +140,17 @@ def release_held_lines(
     origin: str | None = None,
     now: Callable[[], dt.datetime] = _now,
     before_approval: Callable[[Connection], None] | None = None,
+    door: str | None = None,
 ) -> ReleaseOutcome:
     """Release the held lines the requests name (module docstring). `origin` (an upload id)
     makes the new batch ids deterministic; `before_approval` runs between moving the lines
     and approving their batch, in the same transaction (tests inject a failure there).
 
     Raises `JitRefused`, before changing anything, for a blank name, a request naming
-    nothing, or a held batch a submission run is sending."""
+    nothing, or a held batch a submission run is sending. Each new batch gets its `created` and
+    `released` events (`door`: upload when `origin` is given, else cli unless said)."""
     by = _by(released_by)
+    door = door or (statuses.DOOR_UPLOAD if origin else statuses.DOOR_CLI)
     if not requests:
         raise JitRefused("Nothing to release: name the held lines.")
     for request in requests:
@@ -165,7 +169,7 @@ def release_held_lines(
     with ExitStack() as stack:
         _locked(database, to_lock, stack)
         with database.begin() as connection:
-            return _release(connection, requests, by, moment, origin, before_approval)
+            return _release(connection, requests, by, moment, origin, before_approval, door)
 
 
 def _release(
@@ -175,6 +179,7 @@ def _release(
     moment: dt.datetime,
     origin: str | None,
     before_approval: Callable[[Connection], None] | None,
+    door: str,
 ) -> ReleaseOutcome:
     # No other writer creates or moves an open line until this transaction ends.
     serialise_line_claims(connection)
@@ -338,6 +343,24 @@ def _release(
                 approved_by=by,
                 approved_at=moment,
             )
+        )
+        record_events(
+            connection,
+            [
+                BatchEvent(
+                    batch_id,
+                    event,
+                    by,
+                    door,
+                    version,
+                    f"{len(by_cocode[cocode])} held JIT line(s) of batch(es) "
+                    + ", ".join(sorted({str(m["held_batch_id"]) for m in by_cocode[cocode]}))
+                    + (" moved here" if event == statuses.EVENT_CREATED else " released"),
+                )
+                for batch_id, cocode in zip(new_batches, sorted(by_cocode), strict=True)
+                for event, version in ((statuses.EVENT_CREATED, 0), (statuses.EVENT_RELEASED, 1))
+            ],
+            moment,
         )
     _complete_emptied(connection, {str(r["batch_id"]) for r, _ in chosen})
     return ReleaseOutcome(

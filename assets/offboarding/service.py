@@ -258,7 +258,7 @@ def _steps(
         plan = plan_offboarding_batches(
             evaluated, npn=npn, now=now, offboarded_by=by, upload_id=upload_id, origin=origin
         )
-        store.write_batches(connection, plan)
+        store.write_batches(connection, plan, by=by)
         terminations = store.frame_of(plan.transactions, TERMINATION_COLUMNS)
         written = store.frame_of(plan.batches, BATCH_COLUMNS)
         repeats = plan.repeats
