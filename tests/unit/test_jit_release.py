@@ -183,6 +183,22 @@ def test_a_failure_between_moving_and_approving_changes_nothing(database) -> Non
     assert len(outcome.released) == 2
 
 
+def test_a_release_is_an_approval_checked_against_the_approvers_file(
+    database, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("NPNFLOW_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "approvers.yaml").write_text(
+        f'approvers:\n  - {{cocode: "{HARBORSTONE}", kind: appointment, names: [Lee]}}\n',
+        encoding="utf-8",
+    )
+    before = lines(database)
+    with pytest.raises(JitRefused, match="Dana may not approve .*approved by Lee"):
+        release(database, ReleaseRequest(npn=ANN), by="Dana")
+    assert lines(database)["status"].tolist() == before["status"].tolist()
+    outcome = release(database, ReleaseRequest(npn=ANN), by="Lee")
+    assert len(outcome.released) == 2
+
+
 def test_release_by_transaction_id_moves_that_line_only(database) -> None:
     fl = lines(database).loc["FL", "transaction_id"]
     outcome = release(database, ReleaseRequest(transaction_ids=(fl,)))
