@@ -64,6 +64,6 @@ def batches_history(batch_id: str) -> None:
     for e in events:
         click.echo(
             f"  {format_timestamp(e.occurred_at)}  {e.event:<9} door {e.door:<11} "
-            f"by {shown(e.actor)} (database login {shown(e.session_user)}), "
+            f"by {shown(e.actor)} (database login {shown(e.db_session_user)}), "
             f"version {shown(e.approval_version)}" + (f": {shown(e.detail)}" if e.detail else "")
         )

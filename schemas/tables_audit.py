@@ -32,12 +32,12 @@ batch_events = Table(
     Column("batch_id", String, nullable=False),
     Column("event", String, nullable=False),  # statuses.BATCH_EVENTS
     Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column(
-        "actor", Text, nullable=False
-    ),  # the name given: --by, Launchpad config, sensor, dropper
+    # The name given: --by, the Launchpad config, a sensor or job, the upload's dropper.
+    Column("actor", Text, nullable=False),
     Column("door", String, nullable=False),  # statuses.EVENT_DOORS
-    # PostgreSQL's session_user of the writing connection; NULL on SQLite.
-    Column("session_user", Text, nullable=True),
+    # PostgreSQL's session_user of the writing connection; NULL on SQLite. Not named
+    # `session_user`: that is a reserved word there, and an unquoted query would read the function.
+    Column("db_session_user", Text, nullable=True),
     Column("approval_version", Integer, nullable=False),
     Column("detail", Text, nullable=True),
     Index("ix_batch_events_batch_id", "batch_id", "event_id"),

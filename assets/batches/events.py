@@ -66,7 +66,7 @@ def record_events(connection: Connection, events: Iterable[BatchEvent], now: dt.
                 # Never blank: the door names itself when no person's name was given.
                 "actor": (e.who or "").strip() or e.door,
                 "door": e.door,
-                "session_user": login,
+                "db_session_user": login,
                 "approval_version": int(e.approval_version),
                 "detail": (e.detail or "")[:MAX_DETAIL] or None,
             }
@@ -87,7 +87,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "event",
     "door",
     "actor",
-    "session_user",
+    "db_session_user",
     "approval_version",
     "detail",
 )

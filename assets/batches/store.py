@@ -210,7 +210,7 @@ def record_creation_events(
                     who,
                     door,
                     int(row.approval_version),
-                    f"automatically ({row.approved_by})",
+                    f"on creation (approved_by: {row.approved_by})",
                 )
             )
     if len(planned):

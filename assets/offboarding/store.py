@@ -186,7 +186,7 @@ def complete_batches_without_open_lines(
     return closable
 
 
-def write_batches(connection: Connection, plan: BatchPlan, *, by: str) -> None:
+def write_batches(connection: Connection, plan: BatchPlan, *, by: str, door: str) -> None:
     """Insert the offboarding's termination batches and transactions (new rows only: an
     offboarding never replaces another's batches, unlike a re-evaluated upload), with their
     `created` (and, Submit Immediately, `approved`) events by `by`. With config/approvers.yaml a
@@ -199,8 +199,8 @@ def write_batches(connection: Connection, plan: BatchPlan, *, by: str) -> None:
         connection,
         plan.batches,
         who=by,
-        door=statuses.DOOR_UPLOAD if plan.upload_id else statuses.DOOR_OFFBOARDING,
-        origin=f"offboarding {plan.upload_id or ''}".strip(),
+        door=door,
+        origin=f"offboarding {plan.upload_id}",
         notes=notes,
     )
 

@@ -63,9 +63,9 @@ def test_an_approval_records_the_door_the_name_and_the_database_login(database):
         1,
     )
     if database.engine.dialect.name == "postgresql":
-        assert event.session_user == "postgres"
+        assert event.db_session_user == "postgres"
     else:
-        assert event.session_user is None
+        assert event.db_session_user is None
 
 
 @pytest.mark.parametrize("statement", ["update", "delete"])

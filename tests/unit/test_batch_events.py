@@ -55,7 +55,7 @@ def write_approvers(folder: Path, *, four_eyes: bool = True, text: str | None = 
 
 def events(connection, batch_id: str) -> list[tuple]:
     return [
-        (e.event, e.door, e.actor, e.session_user, e.approval_version)
+        (e.event, e.door, e.actor, e.db_session_user, e.approval_version)
         for e in batch_history(connection, batch_id)
     ]
 

@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("door", sa.String(), nullable=False),
-        sa.Column("session_user", sa.Text(), nullable=True),
+        sa.Column("db_session_user", sa.Text(), nullable=True),
         sa.Column("approval_version", sa.Integer(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_batch_events")),
