@@ -444,9 +444,11 @@ def _check_approvers(
         return
     approvers = droppers_of_upload(connection, origin) if door == statuses.DOOR_UPLOAD else [by]
     held = sorted({str(m["held_batch_id"]) for m in lines})
-    uploads = connection.execute(
-        sa.select(batches.c.upload_id).where(batches.c.batch_id.in_(held))
-    ).scalars()
+    uploads: list[str | None] = list(
+        connection.execute(
+            sa.select(batches.c.upload_id).where(batches.c.batch_id.in_(held))
+        ).scalars()
+    )
     droppers = sorted({d for u in uploads for d in droppers_of_upload(connection, u)})
     refusals = [
         approval_refusal(
