@@ -593,3 +593,8 @@ def batches_retry(batch_id: str, by: str) -> None:
         f"{format_timestamp(result.approved_at)}. {_sensor_hint(result.batch_id)}"
     )
     record.echo_links()
+
+
+from npnflow.batch_history_cli import batches_history  # noqa: E402  (batches_cli.py is full)
+
+batches.add_command(batches_history)

@@ -330,10 +330,8 @@ def validate(kind: str, file: str, as_json: bool) -> None:
     sys.exit(1 if validated.rows_rejected else 0)
 
 
-# The local bucket is a folder: a file name is at most 255 bytes, and the store writes a hidden
-# `.<name>.<8 hex>.partial` before renaming it (18 bytes more), for the upload and for the
-# error report beside it, `<name>.errors.xlsx` (12 more): 255 - 12 - 18.
-MAX_DROPPED_NAME_BYTES = 225
+# The longest name `npnflow drop` accepts: npnflow/drop_support.py says why.
+from npnflow.drop_support import MAX_DROPPED_NAME_BYTES  # noqa: E402
 
 
 @main.command(
@@ -349,13 +347,15 @@ MAX_DROPPED_NAME_BYTES = 225
     default=None,
     help="The folder to drop it in (default: recognised from the header).",
 )
-def drop(file: str, kind: str | None) -> None:
+@click.option("--by", "by", default=None, help="Who drops it (recorded; config/approvers.yaml).")
+def drop(file: str, kind: str | None, by: str | None) -> None:
     from pathlib import Path
 
+    from npnflow.drop_support import record_dropper_or_exit, refusal_of_name
     from resources.object_store import LocalFolderObjectStore
 
     path = Path(file)
-    refusal = _refusal_of_name(path.name)
+    refusal = refusal_of_name(path.name)
     if refusal:
         click.echo(refusal, err=True)
         sys.exit(1)
@@ -368,6 +368,8 @@ def drop(file: str, kind: str | None) -> None:
         except UploadRejected as rejection:
             click.echo(f"Kind not recognised ({rejection.message}); dropped in inbox/ itself.")
     key = f"inbox/{kind}/{path.name}" if kind else f"inbox/{path.name}"
+    if by is not None:
+        record_dropper_or_exit(data, key, by)  # before the sensor can see the file
     store = LocalFolderObjectStore(root=str(paths.bucket_dir()))
     try:
         stored = store.put_bytes(key, data)
@@ -382,53 +384,6 @@ def drop(file: str, kind: str | None) -> None:
         "(in production every 30 s). `npnflow uploads show "
         f"{path.name}` says what became of it; the error report, if any, appears beside it as "
         f"{key}.errors.csv."
-    )
-
-
-def _refusal_of_name(name: str) -> str | None:
-    """Why `npnflow drop` will not drop a file of this name, in one sentence; None if it may.
-
-    The names inbox_file_sensor ignores (`assets/uploads/inbox.py::is_upload_key`: hidden
-    files, Excel's lock files, npnflow's own error reports) would sit in the inbox unprocessed,
-    and a name too long for the folder's error report would fail half-way.
-    """
-    from assets.uploads.inbox import ERROR_REPORT_SUFFIXES, INBOX_PREFIX, is_upload_key
-
-    size = len(name.encode("utf-8"))
-    if size > MAX_DROPPED_NAME_BYTES:
-        return (
-            f"{name[:40]}... was not dropped: its name is {size} bytes long, too long for the "
-            "bucket folder once the error report's '.errors.csv' is added beside it (file "
-            f"names are at most 255 bytes there); rename it to at most {MAX_DROPPED_NAME_BYTES} "
-            "bytes and drop it again."
-        )
-    if is_upload_key(f"{INBOX_PREFIX}{name}"):
-        return None
-    if name.startswith("."):
-        visible = name.lstrip(".") or "upload.csv"
-        return (
-            f"{name} was not dropped: inbox_file_sensor ignores names that start with '.' "
-            f"(hidden files, partial copies); rename it, e.g. to {visible}, and drop it again."
-        )
-    if name.startswith("~$"):
-        return (
-            f"{name} was not dropped: inbox_file_sensor ignores names that start with '~$' "
-            f"(the lock files Excel keeps beside an open workbook); drop the workbook itself, "
-            f"e.g. {name[2:] or 'upload.xlsx'}, once it is saved and closed."
-        )
-    suffix = next((s for s in ERROR_REPORT_SUFFIXES if name.lower().endswith(s)), None)
-    if suffix is not None:
-        stem = name[: -len(suffix)].rsplit(".", 1)[0] or "upload"
-        corrected = f"{stem}-corrected.{suffix.rsplit('.', 1)[1]}"
-        return (
-            f"{name} was not dropped: inbox_file_sensor ignores names ending in "
-            f"{' or '.join(ERROR_REPORT_SUFFIXES)} (the error reports npnflow writes beside an "
-            f"upload); save the corrected rows under a name of their own, e.g. {corrected}, and "
-            "drop that."
-        )
-    return (
-        f"{name} was not dropped: inbox_file_sensor would ignore it; rename the file (letters, "
-        "digits, '-', '_' and one extension) and drop it again."
     )
 
 

@@ -30,6 +30,7 @@ from assets.keys import (
 from assets.offboarding.assets import offboard_named_producers
 from assets.portal.assets import invite_producers_to_portal
 from resources.database import OperationalDatabase
+from schemas.statuses import DOOR_LAUNCHPAD
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -148,6 +149,7 @@ def approve_pending_batch(
             now=dt.datetime.now(dt.UTC),
             # The batch's page in the UI records the approval, in this run's event log.
             record=context.log_event,
+            door=DOOR_LAUNCHPAD,
         )
     except (BatchActionRefused, BatchNotFound) as refusal:
         raise dg.Failure(description=str(refusal), allow_retries=False) from None

@@ -78,3 +78,35 @@ TRANSACTION_KINDS: tuple[str, ...] = ("appointment", "termination")
 NIPR_FEE_STATUSES: frozenset[str] = frozenset(
     {READY_TO_SUBMIT} | IN_FLIGHT_TRANSACTION_STATUSES | {ACCEPTED, REJECTED, ERROR}
 )
+
+# --- batch_events.event: what happened to a batch (the audit trail, issue 19) ----------------
+EVENT_CREATED = "created"
+EVENT_APPROVED = "approved"
+EVENT_REJECTED = "rejected"
+EVENT_RETRIED = "retried"
+EVENT_RELEASED = "released"
+EVENT_SUBMITTED = "submitted"
+EVENT_ANSWERED = "answered"
+BATCH_EVENTS: tuple[str, ...] = (
+    EVENT_CREATED,
+    EVENT_APPROVED,
+    EVENT_REJECTED,
+    EVENT_RETRIED,
+    EVENT_RELEASED,
+    EVENT_SUBMITTED,
+    EVENT_ANSWERED,
+)
+
+# --- batch_events.door: through which door it happened ---------------------------------------
+DOOR_CLI = "cli"
+DOOR_LAUNCHPAD = "launchpad"
+DOOR_SENSOR = "sensor"
+DOOR_UPLOAD = "upload"
+DOOR_OFFBOARDING = "offboarding"
+EVENT_DOORS: tuple[str, ...] = (
+    DOOR_CLI,
+    DOOR_LAUNCHPAD,
+    DOOR_SENSOR,
+    DOOR_UPLOAD,
+    DOOR_OFFBOARDING,
+)

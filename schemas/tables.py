@@ -594,6 +594,7 @@ portal_users = Table(
 #: Every table by name, e.g. `TABLES["producers"]`.
 TABLES: Mapping[str, Table] = metadata.tables
 # Later tables, in modules of their own: imported so `metadata` always holds every table.
+from schemas import tables_audit as tables_audit  # noqa: E402,F401  (issue 19: audit trail)
 from schemas import tables_compliance as tables_compliance  # noqa: E402,F401
 from schemas import tables_notifications as tables_notifications  # noqa: E402,F401
 from schemas import tables_renewals as tables_renewals  # noqa: E402,F401

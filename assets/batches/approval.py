@@ -35,6 +35,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
+from assets.batches.approvers import (
+    ApproverPolicy,
+    ApproversConfigError,
+    approval_refusal,
+    load_approvers,
+)
 from assets.batches.detail import (
     LIST_COLUMNS,
     NIPR_FEES,
@@ -53,6 +59,7 @@ from assets.batches.detail import (
     read_batch,
     transaction_counts,
 )
+from assets.batches.events import BatchEvent, droppers_of_upload, record_event
 from assets.batches.observation import RecordObservation, record_batch_pages
 from assets.keys import APPROVED_BATCH_SENSOR_NAME, TAG_BATCH_ID
 from assets.submissions.lock import BatchBusy, batch_lock
@@ -214,6 +221,18 @@ def _refuse(batch: Mapping[str, Any], action: str, *, raced: bool = False) -> Ba
     )
 
 
+def _approvers(batch_id: str) -> ApproverPolicy | None:
+    """config/approvers.yaml; a broken file refuses the approval (never approves unchecked)."""
+    try:
+        return load_approvers()
+    except ApproversConfigError as error:
+        raise BatchActionRefused(
+            f"Not approved: {batch_id} cannot be checked against the approvers file: {error}. "
+            "Fix the file, then approve again.",
+            batch_id=batch_id,
+        ) from None
+
+
 def _conditional_update(
     connection: Connection, batch: Mapping[str, Any], values: Mapping[str, Any]
 ) -> bool:
@@ -237,13 +256,21 @@ def _conditional_update(
 
 
 def approve_batch(
-    connection: Connection, batch_id: str, *, approved_by: str, now: dt.datetime
+    connection: Connection,
+    batch_id: str,
+    *,
+    approved_by: str,
+    now: dt.datetime,
+    door: str = statuses.DOOR_CLI,
 ) -> ApprovalResult:
     """Approve a `Pending Review` batch: the submission sensor then starts its run.
 
     Refused (BatchActionRefused) for any other status, for a blank name, and for a batch with
     nothing Ready to Submit: approval sends only Ready to Submit transactions, so approving a
-    batch of held or ineligible ones would start a run that files nothing.
+    batch of held or ineligible ones would start a run that files nothing. With
+    config/approvers.yaml, also for a name not listed for the batch's CoCode and kind, a batch
+    above its fee ceiling, and (four_eyes) the file's own dropper (`approvers.py`). The
+    `approved` event (`door`: cli, launchpad, ...) is written in the caller's transaction.
     """
     approved_by = _require_name(approved_by, "approves")
     now = _require_utc(now)
@@ -263,6 +290,21 @@ def approve_batch(
             batch_id=batch_id,
             status=batch["status"],
         )
+    fees_to_send = fees_in(counts, statuses.READY_TO_SUBMIT)
+    nipr_fees_to_send = fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES)
+    refusal = approval_refusal(
+        _approvers(batch_id),
+        batch_id=batch_id,
+        cocode=str(batch["cocode"]),
+        kind=str(batch["kind"]),
+        fees=fees_to_send + nipr_fees_to_send,
+        approver=approved_by,
+        droppers=droppers_of_upload(connection, batch["upload_id"]),
+    )
+    if refusal:
+        raise BatchActionRefused(
+            f"Not approved: {refusal}", batch_id=batch_id, status=batch["status"]
+        )
     version = int(batch["approval_version"]) + 1
     if not _conditional_update(
         connection,
@@ -275,6 +317,19 @@ def approve_batch(
         },
     ):
         raise _refuse(_read_batch(connection, batch_id), "approved", raced=True)
+    record_event(
+        connection,
+        BatchEvent(
+            batch_id,
+            statuses.EVENT_APPROVED,
+            approved_by,
+            door,
+            version,
+            f"{ready} transaction(s) to send, ${fees_to_send:,.2f} in state fees and "
+            f"${nipr_fees_to_send:,.2f} in NIPR fees; {held} held (JIT)",
+        ),
+        now,
+    )
     return ApprovalResult(
         batch_id=batch_id,
         action="approved",
@@ -283,18 +338,23 @@ def approve_batch(
         by=approved_by,
         at=now,
         transactions_to_send=ready,
-        fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT),
+        fees_to_send=fees_to_send,
         transactions_in_flight=0,
         transactions_held=held,
         fees_held=fees_in(counts, statuses.HELD_JIT),
         approved_by=approved_by,
         approved_at=now,
-        nipr_fees_to_send=fees_in(counts, statuses.READY_TO_SUBMIT, NIPR_FEES),
+        nipr_fees_to_send=nipr_fees_to_send,
     )
 
 
 def retry_batch(
-    connection: Connection, batch_id: str, *, requested_by: str, now: dt.datetime
+    connection: Connection,
+    batch_id: str,
+    *,
+    requested_by: str,
+    now: dt.datetime,
+    door: str = statuses.DOOR_CLI,
 ) -> ApprovalResult:
     """Ask for a new submission run of an approved batch whose run failed (e.g. NIPR was down).
 
@@ -329,6 +389,19 @@ def retry_batch(
         {"status": statuses.BATCH_APPROVED, "approval_version": version},
     ):
         raise _refuse(_read_batch(connection, batch_id), "retried", raced=True)
+    record_event(
+        connection,
+        BatchEvent(
+            batch_id,
+            statuses.EVENT_RETRIED,
+            requested_by,
+            door,
+            version,
+            f"{ready} Ready to Submit, {in_flight} awaiting NIPR's answer; the approval stays "
+            f"{batch['approved_by'] or 'nobody'}'s",
+        ),
+        now,
+    )
     return ApprovalResult(
         batch_id=batch_id,
         action="retried",
@@ -348,7 +421,12 @@ def retry_batch(
 
 
 def reject_batch(
-    connection: Connection, batch_id: str, *, rejected_by: str, now: dt.datetime
+    connection: Connection,
+    batch_id: str,
+    *,
+    rejected_by: str,
+    now: dt.datetime,
+    door: str = statuses.DOOR_CLI,
 ) -> RejectionResult:
     """Reject a `Pending Review` batch: nothing of it is ever sent.
 
@@ -377,6 +455,18 @@ def reject_batch(
         )
         .values(status=statuses.CANCELLED, completed_at=now)
     ).rowcount
+    record_event(
+        connection,
+        BatchEvent(
+            batch_id,
+            statuses.EVENT_REJECTED,
+            rejected_by,
+            door,
+            int(batch["approval_version"]),
+            f"{int(cancelled)} open transaction(s) cancelled",
+        ),
+        now,
+    )
     return RejectionResult(
         batch_id=batch_id,
         rejected_by=rejected_by,
@@ -410,13 +500,14 @@ def approve_in_transaction(
     approved_by: str,
     now: dt.datetime,
     record: RecordObservation | None = None,
+    door: str = statuses.DOOR_CLI,
 ) -> ApprovalResult:
     """`approve_batch` in one database transaction of its own: the entry point for a Dagster
     op and the CLI, which then open no transaction themselves. A refusal rolls everything
     back. Once committed, `record` (`context.log_event` in a run, the instance outside one)
     records the batch's page as it is now."""
     with database.begin() as connection:
-        result = approve_batch(connection, batch_id, approved_by=approved_by, now=now)
+        result = approve_batch(connection, batch_id, approved_by=approved_by, now=now, door=door)
     _record_page(
         database,
         batch_id,
@@ -433,10 +524,11 @@ def reject_in_transaction(
     rejected_by: str,
     now: dt.datetime,
     record: RecordObservation | None = None,
+    door: str = statuses.DOOR_CLI,
 ) -> RejectionResult:
     """`reject_batch` in one database transaction of its own; then `record` records the page."""
     with database.begin() as connection:
-        result = reject_batch(connection, batch_id, rejected_by=rejected_by, now=now)
+        result = reject_batch(connection, batch_id, rejected_by=rejected_by, now=now, door=door)
     _record_page(database, batch_id, record, f"rejected by {result.rejected_by}")
     return result
 
@@ -455,6 +547,7 @@ def retry_in_transaction(
     requested_by: str,
     now: dt.datetime,
     record: RecordObservation | None = None,
+    door: str = statuses.DOOR_CLI,
 ) -> ApprovalResult:
     """`retry_batch` in one database transaction of its own, under the batch's submission lock.
 
@@ -466,7 +559,9 @@ def retry_in_transaction(
     requested_by = _require_name(requested_by, "asks for the retry")
     try:
         with batch_lock(database.engine, batch_id), database.begin() as connection:
-            result = retry_batch(connection, batch_id, requested_by=requested_by, now=now)
+            result = retry_batch(
+                connection, batch_id, requested_by=requested_by, now=now, door=door
+            )
     except BatchBusy:
         raise BatchActionRefused(
             f"Not retried: batch {batch_id} is being submitted by a run right now (Dagster UI, "

@@ -12,11 +12,17 @@ submission path alike.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assets.batches.approvers import approval_refusal, auto_approval_refusal, load_approvers
+from assets.batches.events import BatchEvent, droppers_of_upload, record_events
 from assets.batches.planning import BatchPlan
 from resources.bulk_writes import insert_frame
 from schemas import statuses
@@ -89,8 +95,15 @@ def serialise_line_claims(connection: Connection) -> None:
         )
 
 
-def write_batch_plan(connection: Connection, plan: BatchPlan) -> None:
-    """Replace the upload's (unapproved) batches, transactions and rejections with the plan."""
+def write_batch_plan(
+    connection: Connection, plan: BatchPlan, *, door: str = statuses.DOOR_UPLOAD
+) -> None:
+    """Replace the upload's (unapproved) batches, transactions and rejections with the plan.
+
+    The new batches' `created` (and automatic `approved`) events are written in the same
+    transaction, by the upload's dropper(s) when `npnflow drop --by` named them; with
+    config/approvers.yaml an automatic approval the dropper may not give waits for a person
+    (`gate_automatic_approvals`)."""
     batches = TABLES["transaction_batches"]
     transactions = TABLES["transactions"]
     rejections = TABLES["request_rejections"]
@@ -105,12 +118,105 @@ def write_batch_plan(connection: Connection, plan: BatchPlan) -> None:
             rejections.c.upload_id == plan.upload_id, rejections.c.kind == plan.kind
         )
     )
+    droppers = droppers_of_upload(connection, plan.upload_id)
+    notes = gate_automatic_approvals(plan.batches, droppers, approver=None)
     for table, frame in (
         (batches, plan.batches),
         (transactions, plan.transactions),
         (rejections, plan.rejections),
     ):
         insert_frame(connection, table, frame)
+    record_creation_events(
+        connection,
+        plan.batches,
+        who=", ".join(droppers) or "unknown dropper",
+        door=door,
+        origin=f"upload {plan.upload_id}",
+        notes=notes,
+    )
+
+
+def gate_automatic_approvals(
+    planned: pd.DataFrame, droppers: Sequence[str], approver: str | None
+) -> dict[str, str]:
+    """With config/approvers.yaml: an automatically approved batch (Submit = TRUE) that its
+    approver may not approve is set back to Pending Review, in place. `approver` is who asked
+    (an offboarding's --by); None for an upload, approved as its dropper(s) (`approvers.py`).
+    Returns batch_id -> why it waits. Without the file, nothing changes."""
+    policy = load_approvers()
+    if policy is None or planned.empty:
+        return {}
+    notes: dict[str, str] = {}
+    for index, row in planned.iterrows():
+        if row["status"] != statuses.BATCH_APPROVED:
+            continue
+        fees = Decimal(str(row["estimated_fees"] or 0)).quantize(Decimal("0.01"))
+        batch_id, cocode, kind = str(row["batch_id"]), str(row["cocode"]), str(row["kind"])
+        why = (
+            auto_approval_refusal(
+                policy, batch_id=batch_id, cocode=cocode, kind=kind, fees=fees, droppers=droppers
+            )
+            if approver is None
+            else approval_refusal(
+                policy,
+                batch_id=batch_id,
+                cocode=cocode,
+                kind=kind,
+                fees=fees,
+                approver=approver,
+                droppers=droppers,
+            )
+        )
+        if why:
+            planned.loc[index, ["status", "approval_version", "approved_by", "approved_at"]] = [
+                statuses.BATCH_PENDING_REVIEW,
+                0,
+                None,
+                None,
+            ]
+            notes[str(row["batch_id"])] = f"not approved automatically: {why}"
+    return notes
+
+
+def record_creation_events(
+    connection: Connection,
+    planned: pd.DataFrame,
+    *,
+    who: str,
+    door: str,
+    origin: str,
+    notes: dict[str, str] | None = None,
+) -> None:
+    """`created` for every new batch, and `approved` for those approved on creation."""
+    events: list[BatchEvent] = []
+    for row in planned.itertuples(index=False):
+        batch_id = str(row.batch_id)
+        note = (notes or {}).get(batch_id)
+        events.append(
+            BatchEvent(
+                batch_id,
+                statuses.EVENT_CREATED,
+                who,
+                door,
+                0,
+                f"from {origin}; {row.status}" + (f"; {note}" if note else ""),
+            )
+        )
+        if row.status == statuses.BATCH_APPROVED:
+            events.append(
+                BatchEvent(
+                    batch_id,
+                    statuses.EVENT_APPROVED,
+                    who,
+                    door,
+                    int(row.approval_version),
+                    f"on creation (approved_by: {row.approved_by})",
+                )
+            )
+    if len(planned):
+        created = planned["created_at"].iloc[0]
+        now = created if isinstance(created, dt.datetime) else dt.datetime.now(dt.UTC)
+        record_events(connection, events, now)
 
 
 # ============================================================================================

@@ -30,6 +30,7 @@ from assets.uploads import ledger
 from assets.uploads import store as upload_store
 from assets.uploads.acting import upload_to_act_on
 from resources.database import OperationalDatabase
+from schemas import statuses
 
 UPLOAD_KIND = "jit_release"
 SHOWN_ROWS = 50
@@ -203,7 +204,9 @@ def release_named_jit_lines(
         )
     )
     try:
-        outcome = release_held_lines(database, [request], released_by=config.released_by)
+        outcome = release_held_lines(
+            database, [request], released_by=config.released_by, door=statuses.DOOR_LAUNCHPAD
+        )
     except JitRefused as refusal:
         raise dg.Failure(description=str(refusal), allow_retries=False) from None
     _log(context.log, outcome, config.released_by.strip())

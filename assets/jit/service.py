@@ -28,6 +28,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from decimal import Decimal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -36,6 +37,8 @@ from sqlalchemy.engine import Connection
 from assets.appointments.eligibility import evaluate_appointment_requests
 from assets.appointments.eligibility_vocabulary import REPEAT_OF_OPEN_TRANSACTION
 from assets.appointments.store import read_eligibility_inputs
+from assets.batches.approvers import ApproversConfigError, approval_refusal, load_approvers
+from assets.batches.events import BatchEvent, droppers_of_upload, record_events
 from assets.batches.store import serialise_line_claims
 from assets.jit.rules import (
     RELEASE_BATCH_PREFIX,
@@ -139,14 +142,17 @@ def release_held_lines(
     origin: str | None = None,
     now: Callable[[], dt.datetime] = _now,
     before_approval: Callable[[Connection], None] | None = None,
+    door: str | None = None,
 ) -> ReleaseOutcome:
     """Release the held lines the requests name (module docstring). `origin` (an upload id)
     makes the new batch ids deterministic; `before_approval` runs between moving the lines
     and approving their batch, in the same transaction (tests inject a failure there).
 
     Raises `JitRefused`, before changing anything, for a blank name, a request naming
-    nothing, or a held batch a submission run is sending."""
+    nothing, or a held batch a submission run is sending. Each new batch gets its `created` and
+    `released` events (`door`: upload when `origin` is given, else cli unless said)."""
     by = _by(released_by)
+    door = door or (statuses.DOOR_UPLOAD if origin else statuses.DOOR_CLI)
     if not requests:
         raise JitRefused("Nothing to release: name the held lines.")
     for request in requests:
@@ -165,7 +171,7 @@ def release_held_lines(
     with ExitStack() as stack:
         _locked(database, to_lock, stack)
         with database.begin() as connection:
-            return _release(connection, requests, by, moment, origin, before_approval)
+            return _release(connection, requests, by, moment, origin, before_approval, door)
 
 
 def _release(
@@ -175,6 +181,7 @@ def _release(
     moment: dt.datetime,
     origin: str | None,
     before_approval: Callable[[Connection], None] | None,
+    door: str,
 ) -> ReleaseOutcome:
     # No other writer creates or moves an open line until this transaction ends.
     serialise_line_claims(connection)
@@ -280,6 +287,7 @@ def _release(
         refused.append(_jit_line(record, status, reason, str(record["batch_id"]), None))
 
     new_batches: list[str] = []
+    new_batch_fees: list[float] = []
     by_cocode: dict[str, list[dict[str, object]]] = {}
     for move in moves:
         by_cocode.setdefault(str(move["cocode"]), []).append(move)
@@ -287,6 +295,7 @@ def _release(
     for cocode, lines in sorted(by_cocode.items()):
         batch_id = _batch_id(source, cocode)
         fees = sum(_money(m["estimated_fee"]) + _money(m["estimated_nipr_fee"]) for m in lines)
+        new_batch_fees.append(fees)
         connection.execute(
             batches.insert().values(
                 batch_id=batch_id,
@@ -327,6 +336,9 @@ def _release(
         new_batches.append(batch_id)
     if before_approval is not None:
         before_approval(connection)
+    # config/approvers.yaml: the release is an approval; a refusal rolls the whole release back.
+    for batch_id, cocode, fees in zip(new_batches, sorted(by_cocode), new_batch_fees, strict=True):
+        _check_approvers(connection, batch_id, cocode, fees, by_cocode[cocode], by, door, origin)
     if new_batches:
         # The release is the decision: approved at version 1 by the releaser.
         connection.execute(
@@ -338,6 +350,24 @@ def _release(
                 approved_by=by,
                 approved_at=moment,
             )
+        )
+        record_events(
+            connection,
+            [
+                BatchEvent(
+                    batch_id,
+                    event,
+                    by,
+                    door,
+                    version,
+                    f"{len(by_cocode[cocode])} held JIT line(s) of batch(es) "
+                    + ", ".join(sorted({str(m["held_batch_id"]) for m in by_cocode[cocode]}))
+                    + (" moved here" if event == statuses.EVENT_CREATED else " released"),
+                )
+                for batch_id, cocode in zip(new_batches, sorted(by_cocode), strict=True)
+                for event, version in ((statuses.EVENT_CREATED, 0), (statuses.EVENT_RELEASED, 1))
+            ],
+            moment,
         )
     _complete_emptied(connection, {str(r["batch_id"]) for r, _ in chosen})
     return ReleaseOutcome(
@@ -391,6 +421,55 @@ def cancel_held_lines(
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _check_approvers(
+    connection: Connection,
+    batch_id: str,
+    cocode: str,
+    fees: float,
+    lines: Sequence[dict[str, object]],
+    by: str,
+    door: str,
+    origin: str | None,
+) -> None:
+    """Refuse the release (JitRefused) when config/approvers.yaml does not let its approver
+    approve the new batch: the releaser, or for a `jit_release` file its dropper(s); with
+    four_eyes, not whoever dropped the file the held lines came from."""
+    try:
+        policy = load_approvers()
+    except ApproversConfigError as error:
+        raise JitRefused(f"Not released: {error}. Fix the file, then release again.") from None
+    if policy is None:
+        return
+    approvers = droppers_of_upload(connection, origin) if door == statuses.DOOR_UPLOAD else [by]
+    held = sorted({str(m["held_batch_id"]) for m in lines})
+    uploads: list[str | None] = list(
+        connection.execute(
+            sa.select(batches.c.upload_id).where(batches.c.batch_id.in_(held))
+        ).scalars()
+    )
+    droppers = sorted({d for u in uploads for d in droppers_of_upload(connection, u)})
+    refusals = [
+        approval_refusal(
+            policy,
+            batch_id=batch_id,
+            cocode=cocode,
+            kind=KIND,
+            fees=Decimal(str(round(fees, 2))),
+            approver=approver,
+            droppers=droppers,
+        )
+        for approver in approvers
+    ]
+    if not approvers:
+        raise JitRefused(
+            f"Not released: who dropped the release file is not known (`npnflow drop --by "
+            f"NAME`), and {policy.path} lists who may approve; release with `npnflow jit "
+            "release --by NAME` instead."
+        )
+    if all(refusals):
+        raise JitRefused(f"Not released: {refusals[0]}")
 
 
 def _conditional_update(connection: Connection, ids: list[str], **values: object) -> None:

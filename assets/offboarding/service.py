@@ -52,6 +52,7 @@ from assets.submissions.lock import BatchBusy, wait_for_batch_lock
 from assets.terminations.eligibility import evaluate_termination_requests
 from assets.terminations.store import read_termination_inputs
 from resources.database import OperationalDatabase
+from schemas import statuses
 
 __all__ = ["OffboardingRun", "offboard_producers"]
 
@@ -258,7 +259,12 @@ def _steps(
         plan = plan_offboarding_batches(
             evaluated, npn=npn, now=now, offboarded_by=by, upload_id=upload_id, origin=origin
         )
-        store.write_batches(connection, plan)
+        store.write_batches(
+            connection,
+            plan,
+            by=by,
+            door=statuses.DOOR_UPLOAD if upload_id else statuses.DOOR_OFFBOARDING,
+        )
         terminations = store.frame_of(plan.transactions, TERMINATION_COLUMNS)
         written = store.frame_of(plan.batches, BATCH_COLUMNS)
         repeats = plan.repeats

@@ -15,7 +15,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assets.batches.events import droppers_of_upload
 from assets.batches.planning import BatchPlan
+from assets.batches.store import gate_automatic_approvals, record_creation_events
 from assets.offboarding.rules import UNSENT_STATUSES, CancelledLine, RevokedSeat
 from assets.portal.invitations import SEAT_HOLDING_STATUSES, STATUS_REVOKED
 from resources.bulk_writes import insert_frame
@@ -184,11 +186,23 @@ def complete_batches_without_open_lines(
     return closable
 
 
-def write_batches(connection: Connection, plan: BatchPlan) -> None:
+def write_batches(connection: Connection, plan: BatchPlan, *, by: str, door: str) -> None:
     """Insert the offboarding's termination batches and transactions (new rows only: an
-    offboarding never replaces another's batches, unlike a re-evaluated upload)."""
+    offboarding never replaces another's batches, unlike a re-evaluated upload), with their
+    `created` (and, Submit Immediately, `approved`) events by `by`. With config/approvers.yaml a
+    batch `by` may not approve waits in Pending Review (`gate_automatic_approvals`)."""
+    droppers = droppers_of_upload(connection, plan.upload_id)
+    notes = gate_automatic_approvals(plan.batches, droppers, approver=by)
     for table, frame in ((batches, plan.batches), (transactions, plan.transactions)):
         insert_frame(connection, table, frame)
+    record_creation_events(
+        connection,
+        plan.batches,
+        who=by,
+        door=door,
+        origin=f"offboarding {plan.upload_id}",
+        notes=notes,
+    )
 
 
 def revoke_portal_access(

@@ -21,12 +21,27 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from assets.submissions.planning import may_overwrite, next_chunk_number, request_digest
+from assets.batches.events import BatchEvent, record_event
+from assets.submissions.planning import (
+    may_overwrite,
+    next_chunk_number,
+    request_digest,
+    status_counts,
+)
 from resources.nipr_gateway_xml import GatewayReply, GatewayTransaction, Outcome
-from schemas.statuses import BATCH_SUBMITTING, FINAL_TRANSACTION_STATUSES, READY_TO_SUBMIT
+from schemas.statuses import (
+    BATCH_SUBMITTING,
+    DOOR_SENSOR,
+    EVENT_ANSWERED,
+    FINAL_TRANSACTION_STATUSES,
+    READY_TO_SUBMIT,
+)
 from schemas.tables import TABLES
 
 batches_t = TABLES["transaction_batches"]
+#: Who an `answered` event names: the answers come from NIPR, through the run a sensor started.
+NIPR_ANSWERS_BY = "NIPR Gateway"
+
 transactions_t = TABLES["transactions"]
 attempts_t = TABLES["submission_attempts"]
 
@@ -332,6 +347,21 @@ def record_answers(
         )
         recorded[key] = outcome.status
     _write_answers(connection, changes)
+    if recorded:
+        # NIPR's answers, in the audit trail, in the transaction that wrote them.
+        counts = status_counts(recorded.values())
+        record_event(
+            connection,
+            BatchEvent(
+                run.batch_id,
+                EVENT_ANSWERED,
+                NIPR_ANSWERS_BY,
+                DOOR_SENSOR,
+                int(run.approval_version or 0),
+                "NIPR answered " + ", ".join(f"{n} {status}" for status, n in counts.items() if n),
+            ),
+            now,
+        )
     return recorded
 
 

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from assets.batches.events import BatchEvent, record_event
+from assets.keys import APPROVED_BATCH_SENSOR_NAME
 from assets.submissions.attempts import (
     ANSWERED,
     UNKNOWN,
@@ -62,10 +64,13 @@ from assets.submissions.planning import (
 from resources.nipr_gateway import GatewayAuthFailed, GatewayError
 from resources.nipr_gateway_xml import GatewayTransaction, Outcome
 from schemas.statuses import (
+    BATCH_APPROVED,
     BATCH_COMPLETED,
     BATCH_IN_SUBMISSION_STATUSES,
     BATCH_SUBMITTED,
     BATCH_SUBMITTING,
+    DOOR_SENSOR,
+    EVENT_SUBMITTED,
     IN_FLIGHT_TRANSACTION_STATUSES,
     READY_TO_SUBMIT,
 )
@@ -551,6 +556,22 @@ def _finish(run: SubmissionRun, update_status: bool) -> SubmissionReport:
             ).rowcount
             if changed:
                 status = after
+                if batch.status in (BATCH_SUBMITTING, BATCH_APPROVED):
+                    # The run's sending is over: the audit trail's `submitted`, in this
+                    # transaction, by the sensor that requested the run.
+                    record_event(
+                        connection,
+                        BatchEvent(
+                            run.batch_id,
+                            EVENT_SUBMITTED,
+                            APPROVED_BATCH_SENSOR_NAME,
+                            DOOR_SENSOR,
+                            int(batch.approval_version or 0),
+                            f"{run.report.chunks_sent} chunk(s) sent, "
+                            f"{run.report.recovered_by_lookup} found by look-up; batch {after}",
+                        ),
+                        run.now(),
+                    )
     run.report.batch_status = status
     run.report.status_counts = status_counts(statuses)
     run.log.info(

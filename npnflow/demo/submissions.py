@@ -164,7 +164,20 @@ def _approve_and_submit(
             tags=dict(request.tags),
         ).success:
             return False
+    if len(pending):
+        _print_history(database, str(pending.iloc[0].batch_id))
     return True
+
+
+def _print_history(database: OperationalDatabase, batch_id: str) -> None:
+    """The approved batch's audit trail, as `npnflow batches history` prints it (issue 19)."""
+    from assets.batches.events import batch_history
+
+    with database.begin() as connection:
+        events = batch_history(connection, batch_id)
+    click.echo(f"   npnflow batches history {batch_id}:")
+    for e in events:
+        click.echo(f"     {e.event:<9} door {e.door:<8} by {e.actor}, version {e.approval_version}")
 
 
 def _print_outcome(database: OperationalDatabase, upload_id: str) -> None:

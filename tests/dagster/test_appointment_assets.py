@@ -224,6 +224,21 @@ def test_the_sensor_requests_one_run_per_batch_and_approval(pipeline):
     approved = pipeline.table("transaction_batches").set_index("batch_id").loc[pending]
     assert approved["status"] == statuses.BATCH_APPROVED
     assert approved["approved_by"] == "Dana" and int(approved["approval_version"]) == 1
+    # The audit trail (issue 19): created through the upload (no dropper named), then approved
+    # through the Launchpad; the auto-approved batch's approval through the upload.
+    events = pipeline.table("batch_events").sort_values("event_id")
+    by_batch = {
+        batch: group[["event", "door", "actor", "approval_version"]].values.tolist()
+        for batch, group in events.groupby("batch_id")
+    }
+    assert by_batch[pending] == [
+        ["created", "upload", "unknown dropper", 0],
+        ["approved", "launchpad", "Dana", 1],
+    ]
+    assert by_batch[auto] == [
+        ["created", "upload", "unknown dropper", 0],
+        ["approved", "upload", "unknown dropper", 1],
+    ]
     tick = pipeline.sensor_tick("approved_batch_sensor")
     assert sorted(r.run_key for r in tick.run_requests) == sorted([f"{auto}:1", f"{pending}:1"])
 

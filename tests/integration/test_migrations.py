@@ -166,6 +166,8 @@ ADDED_TABLES: dict[str, tuple[str, ...]] = {
     "at_risk_notified_lines": ("npn", "state_code", "cocode", "loa_code", "risk_reason"),
     "state_appointment_renewals": ("state_code",),
     "appointment_renewal_plan": ("cocode", "state_code", "npn", "loa_code"),
+    "batch_events": ("event_id",),
+    "upload_droppers": ("content_sha256", "dropped_by"),
 }
 
 

@@ -88,6 +88,15 @@ def test_a_release_moves_the_held_lines_into_a_new_approved_batch(database) -> N
     assert all_batches.loc[new_batch, "cocode"] == HARBORSTONE
     # The held batch kept only final lines (Not Eligible): it is Completed.
     assert all_batches.loc[held_batch, "status"] == statuses.BATCH_COMPLETED
+    # The audit trail (issue 19): the new batch's creation and release, by the releaser, in the
+    # release's own transaction; without an upload the door is the CLI.
+    events = database.read_table("batch_events")
+    events = events[events["batch_id"] == new_batch].sort_values("event_id")
+    assert events[["batch_id", "event", "actor", "door", "approval_version"]].values.tolist() == [
+        [new_batch, "created", "Dana", "cli", 0],
+        [new_batch, "released", "Dana", "cli", 1],
+    ]
+    assert held_batch in events["detail"].iloc[1]
 
 
 def test_deadlines_effective_dates_and_fees_of_released_lines(database) -> None:
@@ -154,6 +163,7 @@ def test_a_line_released_twice_is_moved_once(database) -> None:
 def test_a_failure_between_moving_and_approving_changes_nothing(database) -> None:
     before = database.read_table("transactions").sort_values("transaction_id")
     before_batches = database.read_table("transaction_batches")
+    before_events = len(database.read_table("batch_events"))
 
     def crash(connection) -> None:
         raise RuntimeError("killed between moving the lines and approving their batch")
@@ -167,8 +177,25 @@ def test_a_failure_between_moving_and_approving_changes_nothing(database) -> Non
     assert database.read_table("transaction_batches")["batch_id"].tolist() == (
         before_batches["batch_id"].tolist()
     )
+    assert len(database.read_table("batch_events")) == before_events  # no event without change
     # And a release afterwards moves every line once.
     outcome = release(database, ReleaseRequest(npn=ANN))
+    assert len(outcome.released) == 2
+
+
+def test_a_release_is_an_approval_checked_against_the_approvers_file(
+    database, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("NPNFLOW_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "approvers.yaml").write_text(
+        f'approvers:\n  - {{cocode: "{HARBORSTONE}", kind: appointment, names: [Lee]}}\n',
+        encoding="utf-8",
+    )
+    before = lines(database)
+    with pytest.raises(JitRefused, match="Dana may not approve .*approved by Lee"):
+        release(database, ReleaseRequest(npn=ANN), by="Dana")
+    assert lines(database)["status"].tolist() == before["status"].tolist()
+    outcome = release(database, ReleaseRequest(npn=ANN), by="Lee")
     assert len(outcome.released) == 2
 
 

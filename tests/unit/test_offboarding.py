@@ -173,6 +173,20 @@ def test_every_appointed_line_of_the_customer_s_companies_becomes_one_terminatio
     assert set(mine["status"]) == {statuses.BATCH_PENDING_REVIEW}
     assert sorted(outcome.batches_to_approve) == sorted(mine.index)
     assert lines.groupby("batch_id")["cocode"].nunique().eq(1).all()
+    # Each new batch's `created` event names the offboarder (issue 19).
+    events = _table(database, "batch_events")
+    created = events[events["batch_id"].isin(mine.index)]
+    assert (
+        sorted(created[["event", "door", "actor"]].values.tolist())
+        == [
+            [
+                "created",
+                "offboarding",
+                "Dana",
+            ],
+        ]
+        * 2
+    )
     # The producer is marked offboarded, with who and when.
     ann = _producer(database, ANN)
     assert not bool(ann["is_active"])
