@@ -64,7 +64,6 @@ from assets.submissions.planning import (
 from resources.nipr_gateway import GatewayAuthFailed, GatewayError
 from resources.nipr_gateway_xml import GatewayTransaction, Outcome
 from schemas.statuses import (
-    BATCH_APPROVED,
     BATCH_COMPLETED,
     BATCH_IN_SUBMISSION_STATUSES,
     BATCH_SUBMITTED,
@@ -215,6 +214,20 @@ def _start(run: SubmissionRun) -> str | None:
                 sa.update(batches_t)
                 .where(batches_t.c.batch_id == run.batch_id)
                 .values(status=BATCH_SUBMITTING)
+            )
+            # The audit trail's `submitted`: the batch handed to the Gateway by this run, in
+            # the transaction that claims it, before any answer can be recorded.
+            record_event(
+                connection,
+                BatchEvent(
+                    run.batch_id,
+                    EVENT_SUBMITTED,
+                    APPROVED_BATCH_SENSOR_NAME,
+                    DOOR_SENSOR,
+                    int(batch.approval_version or 0),
+                    "sending to the NIPR Gateway",
+                ),
+                run.now(),
             )
     return None
 
@@ -556,22 +569,6 @@ def _finish(run: SubmissionRun, update_status: bool) -> SubmissionReport:
             ).rowcount
             if changed:
                 status = after
-                if batch.status in (BATCH_SUBMITTING, BATCH_APPROVED):
-                    # The run's sending is over: the audit trail's `submitted`, in this
-                    # transaction, by the sensor that requested the run.
-                    record_event(
-                        connection,
-                        BatchEvent(
-                            run.batch_id,
-                            EVENT_SUBMITTED,
-                            APPROVED_BATCH_SENSOR_NAME,
-                            DOOR_SENSOR,
-                            int(batch.approval_version or 0),
-                            f"{run.report.chunks_sent} chunk(s) sent, "
-                            f"{run.report.recovered_by_lookup} found by look-up; batch {after}",
-                        ),
-                        run.now(),
-                    )
     run.report.batch_status = status
     run.report.status_counts = status_counts(statuses)
     run.log.info(

@@ -9,6 +9,7 @@ and what to print.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from dagster._core.definitions.sensor_definition import SensorExecutionData
 
 # What a person reads is the summary; each run's full event log is in the UI.
+#: Who drops the demo's files (`npnflow drop --by`); the approver is another person.
+DROPPED_BY = "Demo Uploader"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -75,11 +78,23 @@ def drop_file(defs: Definitions, instance: DagsterInstance, key: str, content: b
     return its upload id (None when something failed)."""
     from dagster import build_sensor_context
 
+    from assets.batches.events import record_dropper
+    from assets.uploads.ledger import content_sha256
     from resources.database import OperationalDatabase
     from resources.object_store import LocalFolderObjectStore
 
     database = OperationalDatabase(url=paths.database_url())
     store = LocalFolderObjectStore(root=str(paths.bucket_dir()))
+    # As `npnflow drop FILE --by NAME` does: who dropped the file, which its batches' events
+    # (`npnflow batches history`) name.
+    with database.begin() as connection:
+        record_dropper(
+            connection,
+            content_sha256=content_sha256(content),
+            object_key=key,
+            by=DROPPED_BY,
+            now=dt.datetime.now(dt.UTC),
+        )
     store.put_bytes(key, content)
     click.echo(f"   dropped {key} in {store.root}")
 
