@@ -106,6 +106,7 @@ SENSOR_NAMES = (
     "unfinished_uploads_sensor",
     "approved_batch_sensor",
     "submitted_batches_poll_sensor",
+    "compliance_reports_sensor",
 )
 
 

@@ -30,3 +30,18 @@ def test_a_new_standing_asks_for_the_compliance_reports_once():
         }
         # The cursor moved past that materialization: nothing more until the next one.
         assert _tick(sensor, instance, first.cursor).run_requests == []
+
+
+def test_every_sensor_is_named_once_and_the_ui_starts_only_known_ones():
+    # NPNFLOW_SENSORS_RUNNING is checked against SENSOR_NAMES when the code location loads:
+    # a sensor missing there would fail `npnflow ui`'s location.
+    from npnflow.cli import UI_SENSORS_RUNNING
+    from pipelines.sensors import SENSOR_NAMES, build_sensors
+
+    built = [sensor.name for sensor in build_sensors("local", {})]
+    assert sorted(built) == sorted(SENSOR_NAMES)
+    assert set(UI_SENSORS_RUNNING) <= set(SENSOR_NAMES)
+    running = build_sensors("local", {"NPNFLOW_SENSORS_RUNNING": ",".join(UI_SENSORS_RUNNING)})
+    assert {s.name for s in running if s.default_status == dg.DefaultSensorStatus.RUNNING} == set(
+        UI_SENSORS_RUNNING
+    )
