@@ -18,13 +18,22 @@ from schemas.migrate import upgrade
 from schemas.tables import TABLES
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request, tmp_path) -> Iterator[OperationalDatabase]:
     url = (
         f"sqlite:///{tmp_path / 'ops.db'}"
         if request.param == "sqlite"
         else request.getfixturevalue("fresh_postgres_url")
     )
+    yield from _database_with_two_batches(url)
+
+
+@pytest.fixture
+def postgres_database(fresh_postgres_url) -> Iterator[OperationalDatabase]:
+    yield from _database_with_two_batches(fresh_postgres_url)
+
+
+def _database_with_two_batches(url: str) -> Iterator[OperationalDatabase]:
     upgrade(url)
     database = OperationalDatabase(url=url)
     with database.begin() as connection:
@@ -84,9 +93,10 @@ def test_events_cannot_be_updated_or_deleted(database, statement):
         ]
 
 
-def test_truncate_is_refused_on_postgresql(database):
-    if database.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no TRUNCATE")
+@pytest.mark.postgres
+def test_truncate_is_refused_on_postgresql(postgres_database):
+    # SQLite has no TRUNCATE (a DELETE without WHERE, refused by the test above).
+    database = postgres_database
     reject_in_transaction(database, "B-2", rejected_by="Lee", now=NOW)
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), database.begin() as connection:
         connection.execute(sa.text("TRUNCATE batch_events"))
