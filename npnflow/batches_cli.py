@@ -308,7 +308,8 @@ def batches_list(status: str | None, kind: str | None, upload_id: str | None, wi
     type=click.IntRange(min=0),
     help="How many transactions to skip before printing (with --limit: the next page).",
 )
-def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None:
+@click.option("--evidence", is_flag=True, help="Each line's decision explained, with its evidence.")
+def batches_show(batch_id: str, show_all: bool, limit: int, offset: int, evidence: bool) -> None:
     from assets.batches.detail import NIPR_FEES, batch_page, format_money, format_timestamp
     from assets.batches.outcomes import NIPR_REASON_STATUSES, line_reason
     from assets.rules.business_day import nipr_business_date
@@ -367,14 +368,7 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
         )
         reason = line_reason(t.status, t.eligibility_reason, t.nipr_message)
         # NIPR's message is already the reason of a Rejected or Error line: said once.
-        answer = (
-            (t.nipr_status,)
-            if t.status in NIPR_REASON_STATUSES
-            else (
-                t.nipr_status,
-                t.nipr_message,
-            )
-        )
+        answer = (t.nipr_status, *(() if t.status in NIPR_REASON_STATUSES else (t.nipr_message,)))
         nipr = ": ".join(str(v) for v in answer if not is_missing(v) and str(v).strip())
         rows.append(
             [
@@ -457,6 +451,8 @@ def batches_show(batch_id: str, show_all: bool, limit: int, offset: int) -> None
         f"{_plural(ready, 'transaction')} Ready to Submit, invoiced by NIPR apart from the "
         "state fees (none for Held (JIT), Recorded or Not Eligible lines)."
     )
+    if evidence:
+        echo_batch_evidence(batch_id, None if show_all else limit, offset)
     if b["status"] == statuses.BATCH_PENDING_REVIEW:
         click.echo(
             f"Approve: npnflow batches approve {b['batch_id']} --by NAME   "
@@ -596,5 +592,7 @@ def batches_retry(batch_id: str, by: str) -> None:
 
 
 from npnflow.batch_history_cli import batches_history  # noqa: E402  (batches_cli.py is full)
+from npnflow.evidence_cli import batches_export, echo_batch_evidence  # noqa: E402
 
 batches.add_command(batches_history)
+batches.add_command(batches_export)

@@ -70,6 +70,12 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "check": LazyCommand(
         "npnflow.check_cli", "check", "Dry run of an appoint or terminate file: nothing written."
     ),
+    "explain": LazyCommand(
+        "npnflow.evidence_cli",
+        "explain",
+        "Why a transaction got its reason: the decision in a short paragraph, then the "
+        "evidence (the license, line, rules, appointment and NIPR data the engine read).",
+    ),
     "export": LazyCommand(
         "npnflow.export_cli",
         "export",

@@ -593,8 +593,7 @@ portal_users = Table(
 
 #: Every table by name, e.g. `TABLES["producers"]`.
 TABLES: Mapping[str, Table] = metadata.tables
-# Later tables, in modules of their own: imported so `metadata` always holds every table.
-from schemas import tables_audit as tables_audit  # noqa: E402,F401  (issue 19: audit trail)
-from schemas import tables_compliance as tables_compliance  # noqa: E402,F401
-from schemas import tables_notifications as tables_notifications  # noqa: E402,F401
-from schemas import tables_renewals as tables_renewals  # noqa: E402,F401
+# Later tables, in modules of their own: imported so `metadata` always holds every table
+# (tables_evidence also adds request_rejections' evidence columns, migration 0019).
+from schemas import tables_audit, tables_compliance, tables_evidence  # noqa: E402,F401,I001
+from schemas import tables_notifications, tables_renewals  # noqa: E402,F401

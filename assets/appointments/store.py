@@ -17,7 +17,14 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from assets.appointments.eligibility_inputs import INPUT_COLUMNS
-from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_ids_for
+from assets.batches.planning import (
+    BatchPlan,
+    batch_id_for,
+    evidence_rows,
+    plan_batches,
+    rejection_evidence,
+    transaction_ids_for,
+)
 from assets.rules.accepted_appointments import APPOINTMENTS_SCOPE, with_accepted_appointments
 from resources.database import read_table
 from resources.scoped_reads import npn_scope
@@ -151,6 +158,7 @@ def plan_appointment_batches(
             "eligibility_reason": rejections["eligibility_reason"],
             "status": rejections["status"],
             "created_at": now,
+            **rejection_evidence(rejections),
         }
     ).reset_index(drop=True)
 
@@ -195,4 +203,5 @@ def plan_appointment_batches(
         transactions=transactions,
         rejections=rejections,
         repeats=repeats if isinstance(repeats, pd.DataFrame) else pd.DataFrame(),
+        evidence=evidence_rows(created, transaction_ids),
     )

@@ -19,14 +19,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pandas as pd
 
 from assets.batches.dry_run import Evaluation
 from assets.batches.planning import TRANSACTION_ID_PARTS, transaction_ids_for
-from assets.uploads.cells import mask_ssns, neutralise
+from assets.batches.spreadsheet import safe_csv, safe_xlsx
 from schemas import statuses
 
 #: The status of a line the step would not create because it repeats another (the preview's
@@ -244,49 +241,19 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def _safe(value: object) -> str:
-    return neutralise(mask_ssns(cell_text(value)))
-
-
 def _preview_rows(line_frame: pd.DataFrame) -> list[list[str]]:
-    return [[_safe(v) for v in row] for row in line_frame.itertuples(index=False, name=None)]
+    return [[cell_text(v) for v in row] for row in line_frame.itertuples(index=False, name=None)]
 
 
 def preview_csv(line_frame: pd.DataFrame) -> bytes:
     """Every line as CSV (UTF-8 with BOM, Excel line ends), every cell safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([PREVIEW_HEADERS[c] for c in line_frame.columns])
-    writer.writerows(_preview_rows(line_frame))
-    return buffer.getvalue().encode("utf-8-sig")
+    return safe_csv([PREVIEW_HEADERS[c] for c in line_frame.columns], _preview_rows(line_frame))
 
 
 def preview_xlsx(line_frame: pd.DataFrame) -> bytes:
     """Every line on one sheet, header bold and frozen, every cell text and safe."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("dry run")
-    sheet.freeze_panes = "A2"
-
-    def cell(value: str, bold: bool = False) -> WriteOnlyCell:
-        # Control characters are not allowed in XLSX XML; the text is already neutralised,
-        # and a string cell is never read as a formula.
-        made = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        made.data_type = "s"
-        if bold:
-            made.font = Font(bold=True)
-        return made
-
-    sheet.append([cell(PREVIEW_HEADERS[c], bold=True) for c in line_frame.columns])
-    for row in _preview_rows(line_frame):
-        sheet.append([cell(value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    headers = [PREVIEW_HEADERS[c] for c in line_frame.columns]
+    return safe_xlsx("dry run", headers, _preview_rows(line_frame))
 
 
 __all__ = [

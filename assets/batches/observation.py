@@ -54,7 +54,21 @@ def page_metadata(page: BatchesPage) -> dict[str, Any]:
         "nipr_fees_to_send": dg.MetadataValue.float(float(page.nipr_fees_to_send)),
         "batches_table": markdown_preview(markdown_safe(page.table()), max_rows=50),
         "next": page.next_step,
+        # Issue 19: every line's decision and evidence, where a person reads them.
+        "evidence": dg.MetadataValue.md(evidence_links(page.batch_ids)),
     }
+
+
+def evidence_links(batch_ids: list[str]) -> str:
+    """The commands that show each batch's lines explained, and export them for an auditor."""
+    lines = [
+        f"- `npnflow batches show {batch_id} --evidence`, "
+        f"`npnflow batches export {batch_id} -o {batch_id}.xlsx`"
+        for batch_id in batch_ids
+    ]
+    return "\n".join(
+        [*lines, "- one line: `npnflow explain TRANSACTION_ID` (ids in `batches show`)"]
+    )
 
 
 def batches_page_metadata(connection: Connection, upload_id: str, kind: str) -> dict[str, Any]:

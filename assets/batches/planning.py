@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from assets.rules.evidence import EVIDENCE_NAMES, EVIDENCE_PREFIX
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -89,6 +90,8 @@ class BatchPlan:
     transactions: pd.DataFrame  # transactions rows
     rejections: pd.DataFrame  # request_rejections rows
     repeats: pd.DataFrame = field(default_factory=pd.DataFrame)  # not created: repeats
+    # transaction_evidence rows: one per transaction the engine gave evidence for
+    evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -155,3 +158,30 @@ def plan_batches(
             }
         )
     return pd.DataFrame(rows, columns=list(BATCH_COLUMNS))
+
+
+def evidence_rows(evaluated: pd.DataFrame, transaction_ids: list[str]) -> pd.DataFrame:
+    """The `transaction_evidence` rows of the engine's rows (`evidence_<field>` columns, see
+    `assets/rules/evidence.py`), keyed by the transactions planned from them, row for row.
+    Empty when the engine gave no evidence (rows planned by hand): nothing is invented."""
+    if "evidence_decided_by" not in evaluated.columns:
+        return pd.DataFrame(columns=["transaction_id", *EVIDENCE_NAMES])
+    frame = pd.DataFrame({"transaction_id": transaction_ids})
+    for name in EVIDENCE_NAMES:
+        column = evaluated.get(EVIDENCE_PREFIX + name)
+        frame[name] = None if column is None else column.to_numpy(dtype=object)
+    return frame
+
+
+def rejection_evidence(rejected: pd.DataFrame) -> dict[str, object]:
+    """The evidence columns of `request_rejections` (the producer row decided), from the
+    engine's rows of the rejected requests; None where the engine gave none."""
+    names = ("decided_by", "producer_sync_status", "producer_is_active", "engine_version")
+    return {
+        name: (
+            rejected[EVIDENCE_PREFIX + name].to_numpy(dtype=object)
+            if EVIDENCE_PREFIX + name in rejected.columns
+            else None
+        )
+        for name in names
+    }

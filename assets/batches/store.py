@@ -107,10 +107,15 @@ def write_batch_plan(
     batches = TABLES["transaction_batches"]
     transactions = TABLES["transactions"]
     rejections = TABLES["request_rejections"]
+    evidence = TABLES["transaction_evidence"]
     old = existing_batches(connection, plan.upload_id, plan.kind)
     if not old.replaceable:
         raise ValueError(f"upload {plan.upload_id}: {old.why_not}")
     if old.batch_ids:
+        replaced = sa.select(transactions.c.transaction_id).where(
+            transactions.c.batch_id.in_(old.batch_ids)
+        )
+        connection.execute(evidence.delete().where(evidence.c.transaction_id.in_(replaced)))
         connection.execute(transactions.delete().where(transactions.c.batch_id.in_(old.batch_ids)))
         connection.execute(batches.delete().where(batches.c.batch_id.in_(old.batch_ids)))
     connection.execute(
@@ -123,6 +128,7 @@ def write_batch_plan(
     for table, frame in (
         (batches, plan.batches),
         (transactions, plan.transactions),
+        (evidence, plan.evidence),
         (rejections, plan.rejections),
     ):
         insert_frame(connection, table, frame)

@@ -257,6 +257,7 @@ def plan_offboarding_batches(
         transactions=transactions,
         rejections=plan.rejections,
         repeats=plan.repeats,
+        evidence=plan.evidence,
     )
 
 

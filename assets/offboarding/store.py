@@ -193,7 +193,11 @@ def write_batches(connection: Connection, plan: BatchPlan, *, by: str, door: str
     batch `by` may not approve waits in Pending Review (`gate_automatic_approvals`)."""
     droppers = droppers_of_upload(connection, plan.upload_id)
     notes = gate_automatic_approvals(plan.batches, droppers, approver=by)
-    for table, frame in ((batches, plan.batches), (transactions, plan.transactions)):
+    for table, frame in (
+        (batches, plan.batches),
+        (transactions, plan.transactions),
+        (TABLES["transaction_evidence"], plan.evidence),
+    ):
         insert_frame(connection, table, frame)
     record_creation_events(
         connection,

@@ -20,7 +20,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_ids_for
+from assets.batches.planning import (
+    BatchPlan,
+    batch_id_for,
+    evidence_rows,
+    plan_batches,
+    transaction_ids_for,
+)
 from assets.rules.accepted_appointments import (
     APPOINTMENT_KIND,
     APPOINTMENTS_SCOPE,
@@ -199,4 +205,5 @@ def plan_termination_batches(
         transactions=transactions,
         rejections=pd.DataFrame(columns=list(REJECTION_COLUMNS)),
         repeats=repeats if isinstance(repeats, pd.DataFrame) else pd.DataFrame(),
+        evidence=evidence_rows(evaluated, transaction_ids),
     )
