@@ -72,10 +72,44 @@ def appointments(
     for row in rejected.itertuples():
         click.echo(f"     row {row.request_row}: NPN {row.npn} {row.eligibility_reason}")
     _print_batches(batches)
+    if not _explain_a_not_eligible_line(database, upload_id):
+        return False
     if not _approve_and_submit(defs, instance, database, batches):
         return False
     _print_outcome(database, upload_id)
     return True
+
+
+# The reasons a license decides, first: the question analysts ask most (issue 19).
+_EXPLAINED_FIRST = (
+    "Required License Not Active",
+    "No Active Resident License",
+    "Required License Not Found",
+)
+
+
+def _explain_a_not_eligible_line(database: OperationalDatabase, upload_id: str) -> bool:
+    """`npnflow explain` on one Not Eligible line of the upload, and its batch exported for an
+    auditor with every line's evidence (`npnflow batches export`)."""
+    from npnflow.evidence_cli import batches_export, explain
+
+    lines = database.read_table(
+        "transactions", ["transaction_id", "batch_id", "upload_id", "status", "eligibility_reason"]
+    )
+    lines = lines[(lines.upload_id == upload_id) & (lines.status == "Not Eligible")]
+    if lines.empty:
+        return True
+    rank = lines.eligibility_reason.map(
+        lambda reason: _EXPLAINED_FIRST.index(reason) if reason in _EXPLAINED_FIRST else 9
+    )
+    line = lines.assign(rank=rank).sort_values(["rank", "transaction_id"]).iloc[0]
+    click.echo("\n   Why is a line Not Eligible? Every decision keeps the rows that decided it:")
+    if run_command(explain, "explain", [str(line.transaction_id)]) != 0:
+        return False
+    audit = paths.data_dir() / "exports" / f"{line.batch_id}-evidence.xlsx"
+    return (
+        run_command(batches_export, "batches export", [str(line.batch_id), "-o", str(audit)]) == 0
+    )
 
 
 def _print_batches(batches: pd.DataFrame) -> None:
