@@ -64,6 +64,11 @@ def md5_etag(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+#: The object metadata entry naming who dropped a file (S3 user metadata: the header
+#: `x-amz-meta-dropped-by`), read by the upload step for the four-eyes rule (docs/security.md).
+DROPPED_BY_METADATA = "dropped-by"
+
+
 class ObjectStore(dg.ConfigurableResource):
     """What npnflow needs of a bucket. Keys are '/'-separated, relative to the bucket root.
 
@@ -93,6 +98,11 @@ class ObjectStore(dg.ConfigurableResource):
     def open_reader(self, key: str) -> BinaryIO:
         """A binary file object reading the content of `key` in pieces (close it, or use it in
         a `with` block); `ObjectNotFound` when there is none. The content is never held whole."""
+
+    def dropped_by(self, key: str) -> str | None:
+        """Who put the object there, as its metadata says (`DROPPED_BY_METADATA`), or None:
+        a bucket without object metadata (a local folder) never knows."""
+        return None
 
     @abc.abstractmethod
     def put_stream(self, key: str, source: BinaryIO | Iterable[bytes]) -> StoredObject:

@@ -21,6 +21,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from resources.object_store_base import (
+    DROPPED_BY_METADATA,
     STREAM_CHUNK_BYTES,
     ObjectNotFound,
     ObjectStore,
@@ -269,6 +270,18 @@ class S3ObjectStore(ObjectStore):
         except BotoCoreError as error:
             raise self._error("read", key, error) from None
         return True
+
+    def dropped_by(self, key: str) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        check_key(key)
+        try:
+            reply = self._s3().head_object(Bucket=self.bucket, Key=self._root() + key)
+        except (BotoCoreError, ClientError) as error:
+            # Not None: an unknown dropper would let them approve their own file (four eyes).
+            raise self._error("read", key, error) from None
+        name = " ".join(str(reply.get("Metadata", {}).get(DROPPED_BY_METADATA, "")).split())
+        return name or None
 
     def open_reader(self, key: str) -> BinaryIO:
         from botocore.exceptions import BotoCoreError, ClientError

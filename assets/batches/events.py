@@ -20,6 +20,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+# Who dropped a file is the uploads' ledger; re-exported for the batch doors that read it.
+from assets.uploads.droppers import droppers_of_upload as droppers_of_upload
+from assets.uploads.droppers import record_dropper as record_dropper
 from schemas import statuses
 from schemas.tables import TABLES
 
@@ -101,36 +104,3 @@ def batch_history(connection: Connection, batch_id: str) -> Sequence[sa.Row[tupl
         .where(events.c.batch_id == batch_id)
         .order_by(events.c.event_id)
     ).all()
-
-
-def droppers_of_upload(connection: Connection, upload_id: str | None) -> list[str]:
-    """Who dropped the bytes of this upload (`npnflow drop --by`), sorted; [] when not known."""
-    if not upload_id:
-        return []
-    uploads, droppers = TABLES["uploads"], TABLES["upload_droppers"]
-    return list(
-        connection.execute(
-            sa.select(droppers.c.dropped_by)
-            .join(uploads, uploads.c.content_sha256 == droppers.c.content_sha256)
-            .where(uploads.c.upload_id == upload_id)
-            .order_by(droppers.c.dropped_by)
-        ).scalars()
-    )
-
-
-def record_dropper(
-    connection: Connection, *, content_sha256: str, object_key: str, by: str, now: dt.datetime
-) -> None:
-    """Remember who dropped these bytes (once per person and content)."""
-    droppers = TABLES["upload_droppers"]
-    exists = connection.execute(
-        sa.select(sa.func.count())
-        .select_from(droppers)
-        .where(droppers.c.content_sha256 == content_sha256, droppers.c.dropped_by == by)
-    ).scalar_one()
-    if not exists:
-        connection.execute(
-            droppers.insert().values(
-                content_sha256=content_sha256, dropped_by=by, object_key=object_key, dropped_at=now
-            )
-        )

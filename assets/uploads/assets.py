@@ -36,6 +36,7 @@ from assets.retries import retry_transient_database_errors
 from assets.uploads import ledger
 from assets.uploads import store as upload_store
 from assets.uploads.cells import mask_ssns
+from assets.uploads.droppers import record_dropper
 from assets.uploads.error_report import error_report_csv, error_report_xlsx
 from assets.uploads.inbox import kind_from_key, partition_key_for
 from assets.uploads.reading import (
@@ -160,7 +161,20 @@ def raw_uploads__file(
         "received_at": _now(),
     }
 
+    # Who dropped it, when the bucket's object says (S3 metadata `dropped-by`): recorded like
+    # `npnflow drop --by`, so the four-eyes rule knows them (docs/security.md).
+    dropper = object_store.dropped_by(resolved.key)
+    if dropper is not None:
+        metadata["dropped_by"] = dropper
     with database.begin() as connection:
+        if dropper is not None:
+            record_dropper(
+                connection,
+                content_sha256=sha256,
+                object_key=resolved.key,
+                by=dropper,
+                now=_now(),
+            )
         previous = upload_store.read_upload_row(connection, upload_id)
         holder = upload_store.claim_holder(connection, sha256, upload_id)
     if holder is not None and holder["completed_at"] is not None:

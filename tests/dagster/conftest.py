@@ -17,7 +17,7 @@ from assets.uploads.inbox import partition_key_for
 from assets.uploads.ledger import run_tags
 from pipelines.definitions import build_definitions
 from resources.database import OperationalDatabase
-from resources.object_store import LocalFolderObjectStore
+from resources.object_store import LocalFolderObjectStore, ObjectStore
 from resources.ssn import SsnVault
 from support import seed
 
@@ -49,7 +49,8 @@ class Pipeline:
         db_path = tmp_path / "npnflow.db"
         shutil.copy(template_db, db_path)
         self.database = OperationalDatabase(url=f"sqlite:///{db_path}")
-        self.store = LocalFolderObjectStore(root=str(tmp_path / "bucket"))
+        # Any bucket: a test may swap in an S3 store (moto's server).
+        self.store: ObjectStore = LocalFolderObjectStore(root=str(tmp_path / "bucket"))
         self.instance = instance
         self.assets = [*UPLOAD_ASSETS, *assets]
         self.defs = build_definitions("local")
@@ -66,15 +67,18 @@ class Pipeline:
         self, key: str, data: bytes, kind: str
     ) -> tuple[str, dg.ExecuteInProcessResult]:
         """Store the file and materialize its upload partition, as process_upload_job does."""
-        stored = self.store.put_bytes(key, data)
-        partition = partition_key_for(key, stored.etag)
+        return self.process(key, self.store.put_bytes(key, data).etag, kind)
+
+    def process(self, key: str, etag: str, kind: str) -> tuple[str, dg.ExecuteInProcessResult]:
+        """Materialize the upload partition of an object already in the bucket."""
+        partition = partition_key_for(key, etag)
         self.instance.add_dynamic_partitions(UPLOADS_PARTITIONS.name, [partition])
         result = dg.materialize(
             self.assets,
             partition_key=partition,
             instance=self.instance,
             resources=self.resources,
-            tags=run_tags(key, stored.etag, kind),
+            tags=run_tags(key, etag, kind),
         )
         assert result.success
         return partition, result
