@@ -16,7 +16,7 @@ the category is a No, with that reason.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -143,18 +143,7 @@ def answer_can_sell(
     row = per_key.iloc[0]
     if lines.empty:
         return _no(answer, _why_no_line(inputs, answer))
-    return CanSellAnswer(
-        npn,
-        name,
-        state_code,
-        cocode,
-        str(company_name),
-        category,
-        as_of,
-        bool(row["can_sell"]),
-        lines.reset_index(drop=True),
-        None,
-    )
+    return replace(answer, can_sell=bool(row["can_sell"]), lines=lines.reset_index(drop=True))
 
 
 def _why_no_line(inputs: dict[str, pd.DataFrame], answer: CanSellAnswer) -> str:
@@ -176,15 +165,4 @@ def _why_no_line(inputs: dict[str, pd.DataFrame], answer: CanSellAnswer) -> str:
 
 
 def _no(answer: CanSellAnswer, reason: str) -> CanSellAnswer:
-    return CanSellAnswer(
-        answer.npn,
-        answer.producer_name,
-        answer.state_code,
-        answer.cocode,
-        answer.company_name,
-        answer.loa_category,
-        answer.as_of,
-        False,
-        answer.lines,
-        reason,
-    )
+    return replace(answer, can_sell=False, reason=reason)
