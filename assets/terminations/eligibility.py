@@ -118,7 +118,7 @@ from assets.terminations.eligibility_frames import (
 )
 from assets.terminations.eligibility_repeats import drop_repeats
 from assets.terminations.eligibility_state_rules import state_rules
-from assets.terminations.eligibility_values import flag
+from assets.terminations.eligibility_values import flag, normalise_keys, producer_state_keys
 from assets.terminations.eligibility_vocabulary import (
     APPOINTMENT_APPOINTED,
     BATCH_AUTO,
@@ -215,7 +215,9 @@ def evaluate_termination_requests(
         return finish(req.assign(**{c: None for c in columns}), empty_repeats())
 
     req = resolve_lines(req, frames["lines_of_authority"])
-    req["has_appointment"] = has_appointment(req, frames["appointments"])
+    # The appointments' line keys, read once: three steps look lines up in a book's table.
+    appointment_keys = normalise_keys(frames["appointments"])
+    req["has_appointment"] = has_appointment(req, frames["appointments"], appointment_keys)
     req = resolve_reasons(req, frames["state_termination_reasons"], frames["termination_reasons"])
     req = state_rules(req, frames["state_appointment_rules"], as_of_date)
 
@@ -231,11 +233,20 @@ def evaluate_termination_requests(
     req["company_name"] = company_names(req, frames["companies"])
 
     req = req.sort_values(["request_row", "state_code", "loa_code", "_pos"], na_position="last")
-    req, repeats = drop_repeats(req, frames["transactions"], frames["appointments"])
-    req = fees(
-        req, frames["state_fees"], frames["licenses"], nipr_fee_table(inputs.get(NIPR_FEES_INPUT))
+    req, repeats = drop_repeats(
+        req, frames["transactions"], frames["appointments"], appointment_keys
     )
-    return finish(with_evidence(req, frames, ENGINE_VERSION), repeats)
+    # The licenses' producer and state, read once: the fee and the evidence look them up.
+    license_keys = producer_state_keys(frames["licenses"])
+    req = fees(
+        req,
+        frames["state_fees"],
+        frames["licenses"],
+        license_keys,
+        nipr_fee_table(inputs.get(NIPR_FEES_INPUT)),
+    )
+    evidence_keys = {"appointments": appointment_keys, "licenses": license_keys}
+    return finish(with_evidence(req, frames, evidence_keys, ENGINE_VERSION), repeats)
 
 
 def _failing_checks(req: pd.DataFrame) -> list[pd.Series]:

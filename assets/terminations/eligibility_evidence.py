@@ -58,7 +58,6 @@ from assets.rules.evidence import (
 from assets.terminations.eligibility_values import (
     flag,
     lower,
-    normalise_keys,
     one_date_or_text,
     text,
     upper,
@@ -96,24 +95,30 @@ def decided_by(failing: Sequence[pd.Series]) -> np.ndarray:
 
 
 def with_evidence(
-    req: pd.DataFrame, frames: Mapping[str, pd.DataFrame], version: str
+    req: pd.DataFrame,
+    frames: Mapping[str, pd.DataFrame],
+    keys_of: Mapping[str, pd.DataFrame],
+    version: str,
 ) -> pd.DataFrame:
     """`req` (the result's rows, with `decided_by`, the resolved `loa_code` and
-    `termination_reason_code`, and `accepted`) with every `evidence_<field>` column."""
+    `termination_reason_code`, and `accepted`) with every `evidence_<field>` column.
+
+    `keys_of`, the keys the checks read, not read again: `appointments` (`normalise_keys`) and
+    `licenses` (`producer_state_keys`).
+    """
     rows = len(req)
-    npns = set(req["npn"].dropna())
     keys = req[[*KEY]].reset_index(drop=True)
     # Each table is reduced to one row per key first: a merge never adds a row.
     found = keys
     for table, on in (
-        (_appointments(frames["appointments"], npns), KEY),
-        (_licenses(frames["licenses"], npns), ["npn", "state_code"]),
+        (_appointments(frames["appointments"], keys_of["appointments"], keys), KEY),
+        (_licenses(frames["licenses"], keys_of["licenses"], keys), ["npn", "state_code"]),
         (_producers(frames["producers"]), ["npn"]),
         (_state_rules(frames["state_appointment_rules"]), ["state_code"]),
         (_state_fees(frames["state_fees"]), ["state_code"]),
-        (_scopes_as_of(frames["nipr_scope_reports"], npns), ["npn", "state_code"]),
+        (_scopes_as_of(frames["nipr_scope_reports"]), ["npn", "state_code"]),
     ):
-        found = found.merge(table, on=on, how="left", validate="many_to_one")
+        found = found.merge(table, on=on, how="left")
     accepted = req["accepted"].to_numpy(dtype=bool)
     values: dict[str, Any] = {
         "decided_by": req["decided_by"].to_numpy(dtype=object),
@@ -147,21 +152,34 @@ def _date(value: Any) -> dt.date | None:
     return read if isinstance(read, dt.date) else None
 
 
-def _of_npns(frame: pd.DataFrame, npns: set[str]) -> tuple[pd.DataFrame, pd.Series]:
-    """The rows of the requested producers, and their npn as compared: a book's tables are
-    narrowed on one column before the others are read."""
-    npn = text(frame["npn"])
-    mine = npn.isin(npns).to_numpy()
-    return frame[mine].reset_index(drop=True), npn[mine].reset_index(drop=True)
+def _dates(values: pd.Series) -> np.ndarray:
+    """`_date` of each value, as an object array; a column of timestamps (as a database or
+    a file reader gives it) in one pass."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return _plain(pd.Series(values.dt.date.to_numpy(dtype=object), dtype=object))
+    return values.map(_date).to_numpy(dtype=object)
 
 
-def _appointments(appointments: pd.DataFrame, npns: set[str]) -> pd.DataFrame:
-    """One row per line: its Appointed row when any, else its latest other row."""
-    rows, npn = _of_npns(appointments, npns)
-    table = normalise_keys(rows.assign(npn=npn))
+def _requested(table_keys: pd.DataFrame, wanted: pd.DataFrame) -> np.ndarray:
+    """The positions of the rows of `table_keys` whose key (the columns of `wanted`) a request
+    has: a book's table is narrowed on its keys before its other columns are read."""
+    on = list(wanted.columns)
+    positions = table_keys[on].assign(_at=np.arange(len(table_keys)))
+    # A blank key names nothing (pandas would match None with None).
+    found = positions.dropna(subset=on).merge(wanted.dropna().drop_duplicates(), on=on)
+    return np.sort(found["_at"].to_numpy())
+
+
+def _appointments(
+    appointments: pd.DataFrame, appointment_keys: pd.DataFrame, wanted: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per requested line: its Appointed row when any, else its latest other row."""
+    at = _requested(appointment_keys, wanted)
+    rows = appointments.iloc[at].reset_index(drop=True)
+    table = appointment_keys.iloc[at].reset_index(drop=True)
     status = text(rows["status"])
     table["appointment_status"] = status.to_numpy()
-    table["appointment_effective_date"] = rows["effective_date"].map(_date).to_numpy(dtype=object)
+    table["appointment_effective_date"] = _dates(rows["effective_date"])
     table["appointment_source"] = np.where(
         text(rows["accepted_transaction_id"]).notna(),
         APPOINTMENT_FROM_ACCEPTED,
@@ -169,28 +187,26 @@ def _appointments(appointments: pd.DataFrame, npns: set[str]) -> pd.DataFrame:
     ).astype(object)
     table["_not_appointed"] = ~lower(status).eq(APPOINTMENT_APPOINTED.lower()).to_numpy()
     table["_since"] = pd.to_datetime(table["appointment_effective_date"], errors="coerce")
-    table = table.dropna(subset=KEY).sort_values(
+    table = table.sort_values(
         ["_not_appointed", "_since"], ascending=[True, False], na_position="last", kind="stable"
     )
     return table.drop_duplicates(KEY).drop(columns=["_not_appointed", "_since"])
 
 
-def _licenses(licenses: pd.DataFrame, npns: set[str]) -> pd.DataFrame:
-    """One license per producer and state: the resident one when any, else the first by
-    license number (the one the fee's residency reads)."""
-    rows, npn = _of_npns(licenses, npns)
-    table = pd.DataFrame(
-        {
-            "npn": npn.to_numpy(),
-            "state_code": upper(rows["state_code"]).to_numpy(),
-            "license_number": text(rows["license_number"]).to_numpy(),
-            "license_class_code": text(rows["license_class_code"]).to_numpy(),
-            "license_is_resident": rows["is_resident"].map(flag).to_numpy(dtype=object),
-            "license_is_active": rows["is_active"].map(flag).to_numpy(dtype=object),
-            "license_issue_date": rows["issue_date"].map(_date).to_numpy(dtype=object),
-            "license_expiration_date": rows["expiration_date"].map(_date).to_numpy(dtype=object),
-        }
-    ).dropna(subset=["npn", "state_code"])
+def _licenses(
+    licenses: pd.DataFrame, license_keys: pd.DataFrame, wanted: pd.DataFrame
+) -> pd.DataFrame:
+    """One license per requested producer and state: the resident one when any, else the
+    first by license number (the one the fee's residency reads)."""
+    at = _requested(license_keys, wanted[["npn", "state_code"]])
+    rows = licenses.iloc[at].reset_index(drop=True)
+    table = license_keys.iloc[at].reset_index(drop=True)
+    table["license_number"] = text(rows["license_number"]).to_numpy()
+    table["license_class_code"] = text(rows["license_class_code"]).to_numpy()
+    table["license_is_resident"] = rows["is_resident"].map(flag).to_numpy(dtype=object)
+    table["license_is_active"] = rows["is_active"].map(flag).to_numpy(dtype=object)
+    table["license_issue_date"] = _dates(rows["issue_date"])
+    table["license_expiration_date"] = _dates(rows["expiration_date"])
     table["_not_resident"] = ~table["license_is_resident"].eq(True)
     table = table.sort_values(
         ["npn", "state_code", "_not_resident", "license_number"], na_position="last", kind="stable"
@@ -245,13 +261,13 @@ def _state_fees(state_fees: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _scopes_as_of(scope_reports: pd.DataFrame, npns: set[str]) -> pd.DataFrame:
+def _scopes_as_of(scope_reports: pd.DataFrame) -> pd.DataFrame:
     """Per producer and state, the newest `data_as_of` of its LICENSING and APPOINTMENTS
-    scopes (UTC)."""
-    rows, npn = _of_npns(scope_reports, npns)
+    scopes (UTC). The store reads them for the requested producers only."""
+    rows = scope_reports
     table = pd.DataFrame(
         {
-            "npn": npn.to_numpy(),
+            "npn": text(rows["npn"]).to_numpy(),
             "state_code": upper(rows["state_code"]).to_numpy(),
             "category": upper(rows["category"]).to_numpy(),
             "as_of": pd.to_datetime(rows["data_as_of"], errors="coerce", utc=True).array,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from assets.offboarding.rules import with_repeats_on_record
 from assets.rules import evidence as ev
 from assets.terminations import eligibility as el
 from assets.terminations import eligibility_evidence
@@ -269,10 +270,13 @@ def test_without_a_resident_license_the_first_by_number_is_named() -> None:
         "npn state_code license_number license_class_code is_resident",
         [("1001", "CA", "Z-9", "NR", False), ("1001", "CA", "M-5", "NR", False)],
     )
+    # Dates as a file or database reader may give them: timestamps.
+    licenses["expiration_date"] = pd.to_datetime(["2027-01-31", "2026-12-31"])
     row = only(evaluate([request()], licenses=licenses))
     assert row["is_resident"] is False
     assert evidence(row, "license_number") == "M-5"
     assert evidence(row, "license_is_resident") is False
+    assert evidence(row, "license_expiration_date") == dt.date(2026, 12, 31)
     # Columns the frame lacks are NULL, not an error (older frames, hand-written worlds).
     assert evidence(row, "license_issue_date") is None
 
@@ -282,6 +286,14 @@ def test_a_line_accepted_since_the_sync_is_named_as_such() -> None:
     row = only(evaluate([request()], appointments=accepted))
     assert row["status"] == el.READY_TO_SUBMIT
     assert evidence(row, "appointment_source") == ev.APPOINTMENT_FROM_ACCEPTED
+
+
+def test_an_unresolved_line_names_no_appointment() -> None:
+    blank_line = appointments(("1001", "CA", HARBORSTONE, None, "Appointed", None))
+    row = only(evaluate([request(loa=None, loa_name="No Such Line")], appointments=blank_line))
+    decided(row, ev.DECIDED_BY_APPOINTMENT, "Appointment Not Found")
+    assert evidence(row, "loa_code") is None
+    assert evidence(row, "appointment_status") is None
 
 
 def test_absent_optional_frames_leave_their_evidence_null() -> None:
@@ -302,6 +314,27 @@ def test_absent_optional_frames_leave_their_evidence_null() -> None:
 def test_every_check_has_its_deciding_row() -> None:
     assert len(eligibility_evidence.DECIDED_BY_OF_CHECK) == 8
     assert set(eligibility_evidence.DECIDED_BY_OF_CHECK) <= set(ev.DECIDED_BY)
+
+
+def test_an_offboarding_repeat_on_record_names_its_line_and_no_deciding_row() -> None:
+    open_termination = frame(
+        "npn state_code cocode loa_code kind status transaction_id",
+        [("1001", "CA", HARBORSTONE, "16", "termination", "Submitted", "T-OPEN")],
+    )
+    requests = pd.DataFrame([request(row=1), request(row=2, loa="296")])
+    evaluated = evaluate_termination_requests(
+        requests, make_inputs(transactions=open_termination), AS_OF
+    )
+    result = with_repeats_on_record(evaluated, requests)
+    repeat = result[result["request_row"].eq(1)].iloc[0]
+    assert repeat["eligibility_reason"] == el.REPEAT_OF_OPEN_TRANSACTION
+    assert evidence(repeat, "loa_code") == "16"
+    assert evidence(repeat, "engine_version") == el.ENGINE_VERSION
+    others = [
+        c for c in ev.EVIDENCE_COLUMNS if c not in ("evidence_loa_code", "evidence_engine_version")
+    ]
+    assert all(repeat[c] is None for c in others)
+    assert evidence(result[result["request_row"].eq(2)].iloc[0], "decided_by") == "all_checks"
 
 
 # --- shape and version -----------------------------------------------------------------------
