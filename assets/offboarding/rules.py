@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from assets.batches.planning import BatchPlan
-from assets.terminations.eligibility import RESULT_COLUMNS, batch_key
+from assets.rules.evidence import EVIDENCE_COLUMNS, EVIDENCE_PREFIX
+from assets.terminations.eligibility import ENGINE_VERSION, RESULT_COLUMNS, batch_key
 from assets.terminations.store import plan_termination_batches
 from schemas import statuses
 
@@ -214,13 +215,19 @@ def with_repeats_on_record(evaluated: pd.DataFrame, requests: pd.DataFrame) -> p
                 "auto_submit": auto,
                 "batch_key": batch_key(str(repeat.cocode), auto),
                 "effective_date": request["effective_date"],
+                # Its evidence: the line; no row of the engine decided it (the repeated
+                # transaction, named in `attrs["repeats"]`, did).
+                **dict.fromkeys(EVIDENCE_COLUMNS),
+                f"{EVIDENCE_PREFIX}loa_code": repeat.loa_code,
+                f"{EVIDENCE_PREFIX}engine_version": ENGINE_VERSION,
             }
         )
     plain = evaluated.copy()
     plain.attrs = {}  # a DataFrame left in attrs breaks pandas' concat
-    out = pd.concat(
-        [plain, pd.DataFrame(rows, columns=list(RESULT_COLUMNS))], ignore_index=True
-    ).sort_values(["request_row"], kind="stable", ignore_index=True)
+    on_record = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *EVIDENCE_COLUMNS])
+    out = pd.concat([plain, on_record], ignore_index=True).sort_values(
+        ["request_row"], kind="stable", ignore_index=True
+    )
     out.attrs["repeats"] = repeats
     return out
 

@@ -2,7 +2,9 @@
 
 No Dagster, no database: `evaluate_termination_requests` takes the request rows of a
 `terminate` upload (`ValidatedUpload.exploded()`, one row per request, state and line) and the
-SPEC section 3 tables as DataFrames, and returns one row per request row.
+SPEC section 3 tables as DataFrames, and returns one row per request row: its reason, status
+and fee (`RESULT_COLUMNS`), then the evidence of the decision (`EVIDENCE_COLUMNS` of
+`assets/rules/evidence.py`, issue 19: the rows it read and which one decided it).
 
 Per row, the first failing check sets the reason and the status `Not Eligible`:
 
@@ -67,25 +69,41 @@ what they do:
 - `eligibility_checks`: line, appointment, termination reason and company look-ups;
 - `eligibility_state_rules`: filing through NIPR and the effective-date limits;
 - `eligibility_repeats`: Ready rows that would file a termination twice;
-- `eligibility_fees`: the estimated fee.
+- `eligibility_fees`: the estimated fee;
+- `eligibility_evidence`: the rows each decision read, and which of them decided it.
 Their public names are re-exported here, the import path the SPEC gives.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable, Mapping
+from typing import Final
 
 import numpy as np
 import pandas as pd
 
+from assets.rules import effective_dates, nipr_fees, values
+from assets.rules.evidence import EVIDENCE_COLUMNS, engine_version
 from assets.rules.nipr_fees import NIPR_FEES_INPUT, nipr_fee_table
+from assets.terminations import (
+    eligibility_checks,
+    eligibility_evidence,
+    eligibility_fees,
+    eligibility_frames,
+    eligibility_repeats,
+    eligibility_state_rules,
+    eligibility_values,
+    eligibility_vocabulary,
+)
 from assets.terminations.eligibility_checks import (
     company_names,
     has_appointment,
     resolve_lines,
     resolve_reasons,
 )
+from assets.terminations.eligibility_evidence import decided_by, with_evidence
 from assets.terminations.eligibility_fees import fees
 from assets.terminations.eligibility_frames import (
     EXTRA_INPUT_COLUMNS,
@@ -100,7 +118,7 @@ from assets.terminations.eligibility_frames import (
 )
 from assets.terminations.eligibility_repeats import drop_repeats
 from assets.terminations.eligibility_state_rules import state_rules
-from assets.terminations.eligibility_values import flag
+from assets.terminations.eligibility_values import flag, normalise_keys, producer_state_keys
 from assets.terminations.eligibility_vocabulary import (
     APPOINTMENT_APPOINTED,
     BATCH_AUTO,
@@ -128,6 +146,7 @@ from schemas.statuses import NOT_ELIGIBLE, READY_TO_SUBMIT
 
 __all__ = [
     "APPOINTMENT_APPOINTED",
+    "ENGINE_VERSION",
     "BATCH_AUTO",
     "BATCH_REVIEW",
     "EXTRA_INPUT_COLUMNS",
@@ -158,6 +177,24 @@ __all__ = [
     "unreadable_date_reason",
 ]
 
+#: The rules that make a termination's decision, named on each row's evidence (digest of their
+#: source: it changes whenever a rule does). This module is one of them: it orders the checks.
+ENGINE_VERSION: Final = engine_version(
+    TRANSACTION_KIND,
+    sys.modules[__name__],
+    eligibility_checks,
+    eligibility_evidence,
+    eligibility_fees,
+    eligibility_frames,
+    eligibility_repeats,
+    eligibility_state_rules,
+    eligibility_values,
+    eligibility_vocabulary,
+    effective_dates,
+    nipr_fees,
+    values,
+)
+
 
 def evaluate_termination_requests(
     requests: pd.DataFrame,
@@ -174,14 +211,19 @@ def evaluate_termination_requests(
     frames = {name: input_frame(inputs, name) for name in INPUT_COLUMNS}
     req = request_frame(requests)
     if req.empty:
-        return finish(req.assign(**{c: None for c in RESULT_COLUMNS}), empty_repeats())
+        columns = (*RESULT_COLUMNS, *EVIDENCE_COLUMNS)
+        return finish(req.assign(**{c: None for c in columns}), empty_repeats())
 
     req = resolve_lines(req, frames["lines_of_authority"])
-    req["has_appointment"] = has_appointment(req, frames["appointments"])
+    # The appointments' line keys, read once: three steps look lines up in a book's table.
+    appointment_keys = normalise_keys(frames["appointments"])
+    req["has_appointment"] = has_appointment(req, frames["appointments"], appointment_keys)
     req = resolve_reasons(req, frames["state_termination_reasons"], frames["termination_reasons"])
     req = state_rules(req, frames["state_appointment_rules"], as_of_date)
 
-    req["eligibility_reason"] = _first_failing_reason(req)
+    failing = _failing_checks(req)
+    req["eligibility_reason"] = _first_failing_reason(req, failing)
+    req["decided_by"] = decided_by(failing)
     ready = req["eligibility_reason"] == REASON_IN_GOOD_STANDING
     req["status"] = np.where(ready, READY_TO_SUBMIT, NOT_ELIGIBLE)
     req["auto_submit"] = req["submit_immediately"].map(flag).eq(True)
@@ -191,17 +233,40 @@ def evaluate_termination_requests(
     req["company_name"] = company_names(req, frames["companies"])
 
     req = req.sort_values(["request_row", "state_code", "loa_code", "_pos"], na_position="last")
-    req, repeats = drop_repeats(req, frames["transactions"], frames["appointments"])
-    req = fees(
-        req, frames["state_fees"], frames["licenses"], nipr_fee_table(inputs.get(NIPR_FEES_INPUT))
+    req, repeats = drop_repeats(
+        req, frames["transactions"], frames["appointments"], appointment_keys
     )
-    return finish(req, repeats)
+    # The licenses' producer and state, read once: the fee and the evidence look them up.
+    license_keys = producer_state_keys(frames["licenses"])
+    req = fees(
+        req,
+        frames["state_fees"],
+        frames["licenses"],
+        license_keys,
+        nipr_fee_table(inputs.get(NIPR_FEES_INPUT)),
+    )
+    evidence_keys = {"appointments": appointment_keys, "licenses": license_keys}
+    return finish(with_evidence(req, frames, evidence_keys, ENGINE_VERSION), repeats)
 
 
-def _first_failing_reason(req: pd.DataFrame) -> np.ndarray:
-    """Per row, the reason of the first failing check, in the module docstring's order; `In
-    Good Standing` when every check passes."""
-    reason_code = req["termination_reason_code"]
+def _failing_checks(req: pd.DataFrame) -> list[pd.Series]:
+    """Per check, in the module docstring's order, the rows it fails (`DECIDED_BY_OF_CHECK`
+    names the row each one reads, in the same order)."""
+    return [
+        ~req["has_appointment"],
+        ~req["via_nipr"],
+        req["termination_reason_code"].isna(),
+        ~req["accepted"],
+        req["date_unreadable"],
+        req["date_not_specifiable"],
+        req["date_in_future"],
+        req["date_too_old"],
+    ]
+
+
+def _first_failing_reason(req: pd.DataFrame, failing: list[pd.Series]) -> np.ndarray:
+    """Per row, the reason of the first failing check; `In Good Standing` when every check
+    passes."""
     states = req["state_code"]
     not_accepted = [
         not_accepted_reason(code, state) if code is not None else None
@@ -212,16 +277,7 @@ def _first_failing_reason(req: pd.DataFrame) -> np.ndarray:
         for days, state in zip(req["max_backdate_days"], states, strict=True)
     ]
     return np.select(
-        [
-            ~req["has_appointment"],
-            ~req["via_nipr"],
-            reason_code.isna(),
-            ~req["accepted"],
-            req["date_unreadable"],
-            req["date_not_specifiable"],
-            req["date_in_future"],
-            req["date_too_old"],
-        ],
+        failing,
         [
             REASON_APPOINTMENT_NOT_FOUND,
             _texts(not_via_nipr_reason, states),

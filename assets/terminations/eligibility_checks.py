@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from assets.terminations.eligibility_frames import ABSENT
-from assets.terminations.eligibility_values import flag, lower, normalise_keys, text, upper
+from assets.terminations.eligibility_values import flag, lower, text, upper
 from assets.terminations.eligibility_vocabulary import APPOINTMENT_APPOINTED, KEY
 
 
@@ -34,9 +34,12 @@ def resolve_lines(req: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     return merged.drop(columns=["name_key", "named_code"])
 
 
-def has_appointment(req: pd.DataFrame, appointments: pd.DataFrame) -> pd.Series:
-    """Check 1: an `Appointed` appointment (any case) exists for the row's line."""
-    appointed = normalise_keys(appointments)
+def has_appointment(
+    req: pd.DataFrame, appointments: pd.DataFrame, appointment_keys: pd.DataFrame
+) -> pd.Series:
+    """Check 1: an `Appointed` appointment (any case) exists for the row's line
+    (`appointment_keys`: `normalise_keys(appointments)`)."""
+    appointed = appointment_keys
     status = lower(appointments["status"])
     appointed = appointed[status.eq(APPOINTMENT_APPOINTED.lower()).to_numpy()]
     keys = set(appointed[KEY].dropna().itertuples(index=False, name=None))

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from assets.rules.nipr_fees import nipr_fees
-from assets.terminations.eligibility_values import flag, lower, text, upper
+from assets.terminations.eligibility_values import flag, lower, upper
 from assets.terminations.eligibility_vocabulary import TRANSACTION_KIND
 from schemas.statuses import READY_TO_SUBMIT
 
@@ -28,10 +28,12 @@ def fees(
     req: pd.DataFrame,
     state_fees: pd.DataFrame,
     licenses: pd.DataFrame,
+    license_keys: pd.DataFrame,
     nipr_fees_by_kind: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """`req` (in result order) with `estimated_fee`, `estimated_nipr_fee` (NIPR's fee of
-    `nipr_fees_by_kind`, none given: 0) and `is_resident` (True, False or None)."""
+    `nipr_fees_by_kind`, none given: 0) and `is_resident` (True, False or None).
+    `license_keys`: `producer_state_keys(licenses)`."""
     fee_table = pd.DataFrame(
         {
             "state_code": upper(state_fees["state_code"]),
@@ -46,13 +48,7 @@ def fees(
         per_loa=("per_loa", "any"),
     )
 
-    residency = pd.DataFrame(
-        {
-            "npn": text(licenses["npn"]),
-            "state_code": upper(licenses["state_code"]),
-            "flag": licenses["is_resident"].map(flag).to_numpy(),
-        }
-    ).dropna()
+    residency = license_keys.assign(flag=licenses["is_resident"].map(flag).to_numpy()).dropna()
     residency = residency.groupby(["npn", "state_code"], as_index=False).agg(
         is_resident=("flag", "any")
     )

@@ -2,8 +2,8 @@
 
 What the engine needs of the requests and of each SPEC section 3 frame (`REQUEST_COLUMNS`,
 `INPUT_COLUMNS`; absent optional frames stand in as empty ones), the request frame the checks
-work on, and `finish`, which gives the result and the repeats their columns and plain Python
-values. Separate from the checks so that a missing column fails here, in one place, before any
+work on, and `finish`, which gives the result (its evidence included) and the repeats their
+columns and plain Python values. Separate from the checks so that a missing column fails here, in one place, before any
 rule runs. Pure, no Dagster.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from assets.rules.evidence import EVIDENCE_COLUMNS
 from assets.terminations.eligibility_values import text, upper
 from assets.terminations.eligibility_vocabulary import REPEAT_COLUMNS, RESULT_COLUMNS
 
@@ -35,6 +36,9 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
         "termination_date_specifiable",
         "termination_max_backdate_days",
     ),
+    # Read for the evidence only (`eligibility_evidence`): no check reads them.
+    "producers": ("npn",),
+    "nipr_scope_reports": ("npn", "state_code", "category", "data_as_of"),
 }
 OPTIONAL_INPUTS = (
     "termination_reasons",
@@ -43,11 +47,24 @@ OPTIONAL_INPUTS = (
     "licenses",
     "transactions",
     "state_appointment_rules",
+    "producers",
+    "nipr_scope_reports",
 )
-# Columns read when present: older frames and hand-written worlds may lack them.
+# Columns read when present: older frames and hand-written worlds may lack them. Most are the
+# evidence's (`eligibility_evidence`): the rows named beside a decision, not read by a check.
 EXTRA_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "appointments": ("effective_date",),
+    "appointments": ("effective_date", "accepted_transaction_id"),
     "transactions": ("transaction_id", "completed_at"),
+    "licenses": (
+        "license_number",
+        "license_class_code",
+        "is_active",
+        "issue_date",
+        "expiration_date",
+    ),
+    "state_appointment_rules": ("source", "is_assumption"),
+    "state_fees": ("source", "is_assumption"),
+    "producers": ("sync_status", "is_active"),
 }
 # `attrs` mark of an optional frame that was not given (an empty one stands in for it).
 ABSENT = "_absent"
@@ -108,14 +125,14 @@ def input_frame(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
 
 
 def finish(result: pd.DataFrame, repeats: pd.DataFrame) -> pd.DataFrame:
-    """`RESULT_COLUMNS` in plain Python values (None for missing), the repeats
-    (`REPEAT_COLUMNS`) in `attrs["repeats"]`."""
-    out = result.loc[:, list(RESULT_COLUMNS)].reset_index(drop=True)
+    """`RESULT_COLUMNS` then `EVIDENCE_COLUMNS` in plain Python values (None for missing), the
+    repeats (`REPEAT_COLUMNS`) in `attrs["repeats"]`."""
+    out = result.loc[:, [*RESULT_COLUMNS, *EVIDENCE_COLUMNS]].reset_index(drop=True)
     out["request_row"] = out["request_row"].astype(np.int64)
     out["estimated_fee"] = out["estimated_fee"].astype(np.float64)
     out["estimated_nipr_fee"] = out["estimated_nipr_fee"].astype(np.float64)
     out["auto_submit"] = out["auto_submit"].astype(bool)
-    for column in RESULT_COLUMNS:
+    for column in (*RESULT_COLUMNS, *EVIDENCE_COLUMNS):
         money = ("estimated_fee", "estimated_nipr_fee")
         if column not in ("request_row", *money, "auto_submit", "effective_date"):
             out[column] = out[column].astype(object).where(out[column].notna(), None)

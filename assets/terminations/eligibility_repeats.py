@@ -41,11 +41,15 @@ from schemas.statuses import READY_TO_SUBMIT
 
 
 def drop_repeats(
-    req: pd.DataFrame, transactions: pd.DataFrame, appointments: pd.DataFrame
+    req: pd.DataFrame,
+    transactions: pd.DataFrame,
+    appointments: pd.DataFrame,
+    appointment_keys: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rows kept (in their order) and what was left out (`REPEAT_COLUMNS`).
 
     `req` must be in result order: of two rows for one line, the first is kept.
+    `appointment_keys`: `normalise_keys(appointments)`.
     """
     ready = req["status"].eq(READY_TO_SUBMIT)
     tx = normalise_keys(transactions)
@@ -58,7 +62,7 @@ def drop_repeats(
 
     # NIPR accepted a termination the current-state tables do not show yet.
     accepted = tx[is_termination & status.eq(statuses.ACCEPTED).to_numpy()].dropna(subset=KEY)
-    accepted = accepted.loc[_accepted_since_appointed(accepted, appointments)]
+    accepted = accepted.loc[_accepted_since_appointed(accepted, appointments, appointment_keys)]
     accepted_of = _first_id_per_key(accepted)
 
     dropped: list[dict[str, Any]] = []
@@ -95,12 +99,17 @@ def drop_repeats(
     return req[keep], repeats
 
 
-def _accepted_since_appointed(accepted: pd.DataFrame, appointments: pd.DataFrame) -> np.ndarray:
+def _accepted_since_appointed(
+    accepted: pd.DataFrame, appointments: pd.DataFrame, appointment_keys: pd.DataFrame
+) -> np.ndarray:
     """Per accepted termination: whether it ends the line's current appointment, that is, it
     was completed on or after the appointment's effective date (either date unknown: yes). A
     re-appointment has a later effective date and can be terminated again."""
-    appointed = normalise_keys(appointments)
-    appointed["since"] = appointments["effective_date"].map(one_date_or_text).to_numpy()
+    if accepted.empty:  # the usual case: no appointment's date needs reading
+        return np.zeros(0, dtype=np.bool_)
+    appointed = appointment_keys.assign(
+        since=appointments["effective_date"].map(one_date_or_text).to_numpy()
+    )
     appointed = appointed[
         lower(appointments["status"]).eq(APPOINTMENT_APPOINTED.lower()).to_numpy()
     ]

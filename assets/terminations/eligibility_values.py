@@ -23,6 +23,7 @@ __all__ = [
     "normalise_keys",
     "one_date_or_text",
     "one_text",
+    "producer_state_keys",
     "text",
     "upper",
 ]
@@ -60,6 +61,13 @@ def normalise_keys(frame: pd.DataFrame) -> pd.DataFrame:
             "cocode": text(frame["cocode"]),
             "loa_code": text(frame["loa_code"]),
         }
+    )
+
+
+def producer_state_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """The producer and state of each row (npn, state_code), as compared."""
+    return pd.DataFrame(
+        {"npn": text(frame["npn"]).to_numpy(), "state_code": upper(frame["state_code"]).to_numpy()}
     )
 
 

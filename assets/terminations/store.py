@@ -34,6 +34,7 @@ from assets.rules.accepted_appointments import (
     with_accepted_appointments,
 )
 from assets.terminations.eligibility import TRANSACTION_KIND
+from assets.terminations.eligibility_evidence import LICENSING_SCOPE
 from resources.database import read_table
 from resources.scoped_reads import npn_scope, read_for_npns
 from schemas import statuses
@@ -52,6 +53,11 @@ CONFIG_TABLES = (
     "nipr_transaction_fees",  # NIPR's own fee per transaction (`estimated_nipr_fee`)
 )
 PRODUCER_TABLES = ("appointments", "licenses")
+# Read for the evidence only (`eligibility_evidence`): the producer's sync status and activity.
+PRODUCER_EVIDENCE_COLUMNS = ("npn", "sync_status", "is_active")
+# NIPR's scopes whose `data_as_of` the evidence names; APPOINTMENTS also dates the lines
+# Accepted since the last sync (`with_accepted_appointments`).
+EVIDENCE_SCOPES = (LICENSING_SCOPE, APPOINTMENTS_SCOPE)
 # Open terminations repeat; Accepted ones repeat until the NIPR sync shows the appointment
 # terminated (see the engine's docstring).
 REPEATABLE_STATUSES = tuple(sorted(statuses.OPEN_TRANSACTION_STATUSES | {statuses.ACCEPTED}))
@@ -75,6 +81,9 @@ def read_termination_inputs(
     `transactions` holds these producers' termination transactions that may be repeated, without
     those of `replacing_upload_id` (an upload being re-evaluated must not repeat itself).
 
+    For the evidence (`eligibility_evidence`): `producers` (npn, sync_status, is_active) and
+    `nipr_scope_reports` (the LICENSING and APPOINTMENTS scopes: NIPR's `data_as_of`).
+
     `state_codes` (the requests' states, as the shared upload step passes them) is not used:
     every state of these producers is read.
     """
@@ -95,10 +104,12 @@ def read_termination_inputs(
                 sa.and_(t.c.kind == APPOINTMENT_KIND, t.c.status == statuses.ACCEPTED),
             ),
         )
+        inputs["producers"] = scope.read("producers", PRODUCER_EVIDENCE_COLUMNS)
         scope_reports = scope.read(
             "nipr_scope_reports",
-            where=TABLES["nipr_scope_reports"].c.category == APPOINTMENTS_SCOPE,
+            where=TABLES["nipr_scope_reports"].c.category.in_(EVIDENCE_SCOPES),
         )
+    inputs["nipr_scope_reports"] = scope_reports
     inputs["appointments"] = with_accepted_appointments(
         inputs["appointments"], transactions, scope_reports
     )

@@ -12,6 +12,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from assets.rules.evidence import EVIDENCE_COLUMNS
 from assets.terminations import eligibility as el
 from assets.terminations.eligibility import evaluate_termination_requests
 
@@ -465,7 +466,7 @@ def test_empty_requests() -> None:
         pd.DataFrame(columns=list(request().keys())), make_inputs()
     )
     assert result.empty
-    assert list(result.columns) == list(el.RESULT_COLUMNS)
+    assert list(result.columns) == [*el.RESULT_COLUMNS, *EVIDENCE_COLUMNS]
     assert result.attrs["repeats"].empty
 
 
