@@ -228,6 +228,10 @@ _DECIDERS: dict[str, Callable[[Mapping[str, object], Mapping[str, object]], str]
         "be read is never guessed at."
     ),
     ev.DECIDED_BY_ALL_CHECKS: _passed,
+    ev.DECIDED_BY_OPEN_TRANSACTION: lambda line, e: (
+        f"A transaction for the line {line.get('loa_code')} with {_company(line)} in "
+        f"{line.get('state_code')} was already filed: it is kept on record, never filed twice."
+    ),
 }
 
 _STATUS_MEANING: dict[str, str] = {

@@ -36,7 +36,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from assets.batches.planning import BatchPlan
-from assets.rules.evidence import EVIDENCE_COLUMNS, EVIDENCE_PREFIX
+from assets.rules.evidence import (
+    DECIDED_BY_OPEN_TRANSACTION,
+    EVIDENCE_COLUMNS,
+    EVIDENCE_PREFIX,
+)
 from assets.terminations.eligibility import ENGINE_VERSION, RESULT_COLUMNS, batch_key
 from assets.terminations.store import plan_termination_batches
 from schemas import statuses
@@ -215,9 +219,10 @@ def with_repeats_on_record(evaluated: pd.DataFrame, requests: pd.DataFrame) -> p
                 "auto_submit": auto,
                 "batch_key": batch_key(str(repeat.cocode), auto),
                 "effective_date": request["effective_date"],
-                # Its evidence: the line; no row of the engine decided it (the repeated
-                # transaction, named in `attrs["repeats"]`, did).
+                # Its evidence: the line, decided by the transaction it repeats (named in
+                # `attrs["repeats"]`), not by a row the engine read.
                 **dict.fromkeys(EVIDENCE_COLUMNS),
+                f"{EVIDENCE_PREFIX}decided_by": DECIDED_BY_OPEN_TRANSACTION,
                 f"{EVIDENCE_PREFIX}loa_code": repeat.loa_code,
                 f"{EVIDENCE_PREFIX}engine_version": ENGINE_VERSION,
             }

@@ -51,6 +51,9 @@ DECIDED_BY_TERMINATION_REASON: Final = "state_termination_reason"
 DECIDED_BY_REQUEST: Final = "request"
 # Eligible: every check passed; the evidence is the rows that passed them.
 DECIDED_BY_ALL_CHECKS: Final = "all_checks"
+# A transaction already filed for the same line (open, or one NIPR accepted): an offboarding
+# keeps such a line on record as Not Eligible rather than filing it twice.
+DECIDED_BY_OPEN_TRANSACTION: Final = "open_transaction"
 
 DECIDED_BY: Final = (
     DECIDED_BY_PRODUCER,
@@ -67,6 +70,7 @@ DECIDED_BY: Final = (
     DECIDED_BY_TERMINATION_REASON,
     DECIDED_BY_REQUEST,
     DECIDED_BY_ALL_CHECKS,
+    DECIDED_BY_OPEN_TRANSACTION,
 )
 
 # Where an appointment found came from (`appointment_source`).

@@ -316,7 +316,7 @@ def test_every_check_has_its_deciding_row() -> None:
     assert set(eligibility_evidence.DECIDED_BY_OF_CHECK) <= set(ev.DECIDED_BY)
 
 
-def test_an_offboarding_repeat_on_record_names_its_line_and_no_deciding_row() -> None:
+def test_an_offboarding_repeat_on_record_is_decided_by_the_transaction_it_repeats() -> None:
     open_termination = frame(
         "npn state_code cocode loa_code kind status transaction_id",
         [("1001", "CA", HARBORSTONE, "16", "termination", "Submitted", "T-OPEN")],
@@ -328,11 +328,11 @@ def test_an_offboarding_repeat_on_record_names_its_line_and_no_deciding_row() ->
     result = with_repeats_on_record(evaluated, requests)
     repeat = result[result["request_row"].eq(1)].iloc[0]
     assert repeat["eligibility_reason"] == el.REPEAT_OF_OPEN_TRANSACTION
+    assert evidence(repeat, "decided_by") == ev.DECIDED_BY_OPEN_TRANSACTION
     assert evidence(repeat, "loa_code") == "16"
     assert evidence(repeat, "engine_version") == el.ENGINE_VERSION
-    others = [
-        c for c in ev.EVIDENCE_COLUMNS if c not in ("evidence_loa_code", "evidence_engine_version")
-    ]
+    named = ("evidence_decided_by", "evidence_loa_code", "evidence_engine_version")
+    others = [c for c in ev.EVIDENCE_COLUMNS if c not in named]
     assert all(repeat[c] is None for c in others)
     assert evidence(result[result["request_row"].eq(2)].iloc[0], "decided_by") == "all_checks"
 
