@@ -79,3 +79,8 @@ def test_two_offboardings_of_one_producer_at_once_offboard_it_once(database) -> 
     assert len(_terminations(database, ANN)) == 4
     batches = database.read_table("transaction_batches")
     assert (batches["kind"] == "termination").sum() == 2
+    # Each termination keeps the evidence of its decision, written with it (issue 19).
+    evidence = database.read_table("transaction_evidence")
+    terminations = _terminations(database, ANN)
+    assert set(evidence["transaction_id"]) == set(terminations["transaction_id"])
+    assert evidence["engine_version"].str.startswith("termination rules ").all()
