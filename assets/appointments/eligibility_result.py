@@ -25,10 +25,13 @@ from assets.appointments.eligibility_vocabulary import (
     RESULT_COLUMNS,
     TRANSACTION_KIND,
 )
+from assets.appointments.eligibility_evidence import SQL_EVIDENCE_COLUMNS, fill_evidence
+from assets.rules.evidence import EVIDENCE_COLUMNS
 from assets.rules.nipr_fees import nipr_fees
 from schemas import statuses
 
-RESULT_SQL = """
+RESULT_SQL = (
+    """
 WITH kept AS (SELECT * FROM evaluated WHERE NOT is_repeat),
 -- SPEC 6.8: the fee the state will charge. Per appointment (per_loa false) it is carried by the
 -- first line of (producer, state, company, license) in the result, so a batch total is right.
@@ -54,11 +57,16 @@ SELECT request_id, request_row, npn, state_code, cocode, company_name, loa_categ
        CASE WHEN NOT is_rejected
             THEN concat($transaction_kind, '/', cocode, '/',
                         CASE WHEN auto_submit THEN $batch_auto ELSE $batch_review END)
-       END AS batch_key
+       END AS batch_key,
+       -- the evidence (issue 19, `eligibility_evidence`)
+       """
+    + ", ".join(SQL_EVIDENCE_COLUMNS)
+    + """
 FROM priced
 ORDER BY request_row, state_code, loa_code NULLS FIRST, license_number NULLS FIRST, cocode,
          loa_category, request_id
 """
+)
 
 REPEATS_SQL = """
 SELECT request_row, npn, state_code, cocode, loa_category, loa_code, license_number,
@@ -92,11 +100,14 @@ def finish(
     repeats: pd.DataFrame,
     requests: pd.DataFrame,
     nipr_fees_by_kind: Mapping[str, float] | None = None,
+    by_state: Mapping[str, Mapping[str, object]] | None = None,
+    engine_version: str = "",
 ) -> pd.DataFrame:
-    """`RESULT_COLUMNS` in plain Python values, with `effective_date` passed through from the
+    """`RESULT_COLUMNS` then `EVIDENCE_COLUMNS` in plain Python values, with `effective_date` passed through from the
     requests, NIPR's fee of each line (`assets.rules.nipr_fees`: the appointment fee of
     `nipr_fees_by_kind` on a line that will be sent, 0 otherwise) and the repeats
-    (`REPEAT_COLUMNS`) in `attrs["repeats"]`."""
+    (`REPEAT_COLUMNS`) in `attrs["repeats"]`; the evidence as `fill_evidence` gives it, with
+    `by_state` (`state_evidence`) and `engine_version`."""
     positions = result["request_id"].to_numpy(dtype=np.int64)
     if "effective_date" in requests.columns:
         effective = requests["effective_date"].iloc[positions]
@@ -113,7 +124,9 @@ def finish(
     for column in RESULT_COLUMNS:
         if column not in ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date"):
             result[column] = _as_objects(result[column])
-    out = result.loc[:, list(RESULT_COLUMNS)].reset_index(drop=True)
+    rejected = result["status"].eq(statuses.REQUEST_REJECTED).to_numpy(dtype=bool)
+    fill_evidence(result, rejected, by_state or {}, engine_version)
+    out = result.loc[:, [*RESULT_COLUMNS, *EVIDENCE_COLUMNS]].reset_index(drop=True)
 
     repeats = repeats.loc[:, list(REPEAT_COLUMNS)].reset_index(drop=True)
     repeats["request_row"] = repeats["request_row"].astype(np.int64)

@@ -1,0 +1,333 @@
+"""Appointment eligibility's evidence (issue 19): the rows that decided each result row. Pure.
+
+`evaluate_appointment_requests` returns, after its `RESULT_COLUMNS`, the `EVIDENCE_COLUMNS` of
+`assets/rules/evidence.py` for every row, Request Rejected and Not Eligible included. The rules
+(`eligibility_checks`) only say which check decided (`decided_by`); this module reads back, for
+the rows the rules kept, the input rows behind the outcome: the license considered and its
+line, check 7's resident license, the business rule, the company's state setting, the producer
+assignment, the appointment check 9 found, the state rule and fee rows, and NIPR's data_as_of.
+
+`EVIDENCE_SQL` continues the rules' WITH list after `checked` (one row per result row, repeats
+included): each piece of evidence is one CTE keyed by the result row, so the 2.7M-row
+license_loas is probed from the result's rows, never grouped, and no intermediate CTE of the
+rules is widened. The small frames the SQL cannot read as given (the state rules, NIPR's scope
+reports) are shaped here in pandas first. No Dagster, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from assets.appointments.eligibility_inputs import SCOPE_REPORTS_INPUT
+from assets.rules import evidence
+from assets.rules.evidence import EVIDENCE_FIELDS, EVIDENCE_PREFIX
+from assets.rules.line_standing import license_active_sql
+from assets.rules.values import flag, one_date_or_text, one_text
+
+# NIPR's scope categories (`nipr_scope_reports.category`) the evidence reads.
+LICENSING_SCOPE = "LICENSING"
+APPOINTMENTS_SCOPE = "APPOINTMENTS"
+# The frame registered for the evidence beside the rules' inputs (`data_as_of_evidence`).
+DATA_AS_OF_EVIDENCE = "data_as_of_evidence_in"
+
+# The evidence fields the SQL gives, as SQL over the aliases of `EVIDENCE_SQL`'s last SELECT.
+# A Request Rejected row has no license, line or company: the joins that give those are
+# limited to the other rows, so they are NULL there.
+_FIELD_SQL: dict[str, str] = {
+    "decided_by": "k.decided_by",
+    "producer_sync_status": "p.sync_status",
+    "producer_is_active": "p.is_active",
+    "license_is_active": "k.license_is_active",
+    "license_issue_date": "k.license_issue_date",
+    "license_expiration_date": "k.license_expiration_date",
+    "loa_code": "eln.loa_code",
+    "loa_is_active": "eln.is_active",
+    "loa_issue_date": "eln.issue_date",
+    "resident_state_code": "er.state_code",
+    "resident_license_number": "er.license_number",
+    "resident_expiration_date": "er.expiration_date",
+    "rule_license_class_code": "eb.rule_license_class_code",
+    "rule_loa_category": "eb.rule_loa_category",
+    "company_in_state": "CASE WHEN NOT k.is_rejected THEN s.cocode IS NOT NULL END",
+    "company_is_jit": "s.is_jit",
+    "assignment_required": "co.producer_assignment_required",
+    "assignment_found": "CASE WHEN NOT k.is_rejected THEN a.npn IS NOT NULL END",
+    "appointment_status": "ea.status",
+    "appointment_effective_date": "ea.effective_date",
+    "appointment_source": "ea.source",
+    "fee_resident": "CASE WHEN NOT k.is_rejected THEN k.resident_fee END",
+    "fee_nonresident": "CASE WHEN NOT k.is_rejected THEN k.nonresident_fee END",
+    "fee_per_loa": "CASE WHEN NOT k.is_rejected THEN k.per_loa END",
+    "licensing_data_as_of": "d.licensing_data_as_of",
+    "appointments_data_as_of": "d.appointments_data_as_of",
+}
+# The others, filled in pandas by `fill_evidence`: the license the result row names already,
+# the state's rule and fee provenance (text repeated on every row of a state costs more to
+# carry out of DuckDB than to look up once per state), the engine's version, and SPEC 7's
+# termination reason, which no appointment rule reads.
+_FIELDS_FROM_RESULT = {
+    "license_number": "license_number",
+    "license_class_code": "license_class_code",
+    "license_is_resident": "is_resident",
+}
+_STATE_FIELDS = ("state_rule_source", "state_rule_is_assumption", "fee_source", "fee_is_assumption")
+_FILLED_FIELDS = (*_FIELDS_FROM_RESULT, *_STATE_FIELDS, "engine_version", "state_reason_code")
+#: The evidence columns `EVIDENCE_SQL` gives (the result's SQL reads them out).
+SQL_EVIDENCE_COLUMNS = tuple(EVIDENCE_PREFIX + name for name in _FIELD_SQL)
+assert sorted((*_FIELD_SQL, *_FILLED_FIELDS)) == sorted(evidence.EVIDENCE_NAMES), (
+    "the evidence must give every field of the contract, once"
+)
+
+EVIDENCE_SQL = (
+    """
+-- The line on that license (check 8), active or not: none when the license does not hold it
+-- (`license_line_row`, the rows check 8 read; active if any of them is).
+evidence_line AS (
+    SELECT request_id, loa_code, license_number, license_class_code,
+           bool_or(is_active) AS is_active, max(issue_date) AS issue_date
+    FROM license_line_row
+    GROUP BY request_id, loa_code, license_number, license_class_code
+),
+-- Check 7's resident license: of the producer's active, unexpired resident licenses (the
+-- condition of `active_resident`), the one lasting longest, then the lowest number.
+evidence_resident AS (
+    SELECT lic.npn, lic.state_code, lic.license_number, lic.expiration_date
+    FROM license_typed lic
+    WHERE lic.is_resident AND """
+    + license_active_sql("lic")
+    + """
+    QUALIFY row_number() OVER (
+        PARTITION BY lic.npn
+        ORDER BY lic.expiration_date DESC NULLS FIRST, lic.license_number, lic.state_code) = 1
+),
+-- The business rule that put the line in the request (SPEC 6.2): of the company's active rules
+-- of the line in the state and category, the one of the license's class, else of any class.
+-- Chosen once per (company, state, line, category, class) of the result, not per row.
+evidence_rule_key AS (
+    SELECT DISTINCT cocode, state_code, loa_code, loa_category, license_class_code
+    FROM checked WHERE loa_code IS NOT NULL AND NOT is_rejected
+),
+evidence_rule AS (
+    SELECT k.*, g.license_class_code AS rule_license_class_code,
+           g.loa_category AS rule_loa_category
+    FROM evidence_rule_key k
+    JOIN business_rule g
+      ON g.cocode = k.cocode AND g.state_code = k.state_code AND g.loa_code = k.loa_code
+     AND (k.license_class_code IS NULL OR g.license_class_code IS NULL
+          OR g.license_class_code = k.license_class_code)
+    WHERE g.loa_category = k.loa_category
+       OR EXISTS (SELECT 1 FROM category_of_line m
+                  WHERE m.state_code = g.state_code AND m.loa_code = g.loa_code
+                    AND m.loa_category = k.loa_category)
+    QUALIFY row_number() OVER (
+        PARTITION BY k.cocode, k.state_code, k.loa_code, k.loa_category, k.license_class_code
+        ORDER BY g.license_class_code IS NOT DISTINCT FROM k.license_class_code DESC,
+                 g.license_class_code NULLS FIRST, g.loa_category = k.loa_category DESC,
+                 g.loa_category) = 1
+),
+-- The appointment check 9 found for the line (`appointment_row`, the rows it read): an
+-- Appointed row (synced, or accepted by NIPR since the sync) before a transaction Recorded in
+-- a registry state; the latest first.
+evidence_appointment AS (
+    SELECT * FROM appointment_row
+    QUALIFY row_number() OVER (
+        PARTITION BY npn, state_code, cocode, loa_code
+        ORDER BY preference, effective_date DESC NULLS LAST, source) = 1
+),
+-- One row per producer, should the frame repeat an NPN.
+evidence_producer AS (
+    SELECT npn, min(sync_status) AS sync_status, bool_and(is_active) AS is_active
+    FROM producer_typed GROUP BY npn
+)
+SELECT k.*,
+"""
+    + ",\n".join(
+        f"       {sql} AS {EVIDENCE_PREFIX}{name}" for name, sql in _FIELD_SQL.items()
+    )
+    + f"""
+FROM checked k
+LEFT JOIN evidence_producer p ON p.npn = k.npn
+LEFT JOIN evidence_line eln
+  ON eln.request_id = k.request_id AND eln.loa_code = k.loa_code
+ AND eln.license_number = k.license_number
+ AND eln.license_class_code IS NOT DISTINCT FROM k.license_class_code
+LEFT JOIN evidence_resident er ON k.license_number IS NOT NULL AND er.npn = k.npn
+LEFT JOIN evidence_rule eb
+  ON NOT k.is_rejected AND eb.cocode = k.cocode AND eb.state_code = k.state_code
+ AND eb.loa_code = k.loa_code AND eb.loa_category = k.loa_category
+ AND eb.license_class_code IS NOT DISTINCT FROM k.license_class_code
+LEFT JOIN company_typed co ON NOT k.is_rejected AND co.cocode = k.cocode
+LEFT JOIN company_state s
+  ON NOT k.is_rejected AND s.cocode = k.cocode AND s.state_code = k.state_code
+LEFT JOIN assignment_typed a
+  ON NOT k.is_rejected AND a.npn = k.npn AND a.state_code = k.state_code
+ AND a.loa_category = k.loa_category AND a.cocode = k.cocode
+LEFT JOIN evidence_appointment ea
+  ON NOT k.is_rejected AND ea.npn = k.npn AND ea.state_code = k.state_code
+ AND ea.cocode = k.cocode AND ea.loa_code = k.loa_code
+LEFT JOIN {DATA_AS_OF_EVIDENCE} d
+  ON NOT k.is_rejected AND d.npn = k.npn AND d.state_code = k.state_code
+"""
+)
+
+
+def date_deciders(effective_dates: pd.Series, date_reasons: np.ndarray) -> np.ndarray:
+    """Per request row, which row check 10's reason comes from: the request itself for a date
+    that cannot be read, the state's rule for a limit it breaks; None when the date passes.
+
+    `appointment_date_reasons` refuses a date that cannot be read (text, not a date) before any
+    state limit, so the value given tells the two apart without reading the reason's words.
+    """
+    deciders = np.full(len(date_reasons), None, dtype=object)
+    for row, (value, reason) in enumerate(zip(effective_dates, date_reasons, strict=True)):
+        if reason is None:
+            continue
+        unreadable = isinstance(one_date_or_text(value), str)
+        deciders[row] = evidence.DECIDED_BY_REQUEST if unreadable else evidence.DECIDED_BY_STATE_RULE
+    return deciders
+
+
+def state_evidence(
+    rules: pd.DataFrame | None, fees: pd.DataFrame | None, transaction_kind: str
+) -> dict[str, dict[str, object]]:
+    """Per state code, the provenance of its rows: `state_rule_source` and
+    `state_rule_is_assumption` of `state_appointment_rules` (a repeated state's last row, as the
+    date limits read it), `fee_source` and `fee_is_assumption` of its `state_fees` row of
+    `transaction_kind` (the highest source text and any assumption, as the fee's own columns
+    are grouped). States in capitals; a column a frame lacks reads as None."""
+    by_state: dict[str, dict[str, object]] = {}
+    for state, source, assumption in _rows(rules, "state_code", "source", "is_assumption"):
+        code = one_text(state)
+        if code is not None:
+            entry = by_state.setdefault(code.upper(), {})
+            entry["state_rule_source"] = one_text(source)
+            entry["state_rule_is_assumption"] = flag(assumption)
+    for state, kind, source, assumption in _rows(
+        fees, "state_code", "transaction_kind", "source", "is_assumption"
+    ):
+        code = one_text(state)
+        if code is None or one_text(kind) != transaction_kind:
+            continue
+        entry = by_state.setdefault(code.upper(), {})
+        text, assumed = one_text(source), flag(assumption)
+        known = entry.get("fee_source")
+        if text is not None and (not isinstance(known, str) or text > known):
+            entry["fee_source"] = text
+        if assumed is not None:
+            entry["fee_is_assumption"] = bool(entry.get("fee_is_assumption")) or assumed
+    return by_state
+
+
+def _rows(frame: pd.DataFrame | None, *columns: str) -> list[tuple[object, ...]]:
+    """The rows of `frame`'s columns, None for a column it lacks; none without a frame."""
+    if frame is None or frame.empty or columns[0] not in frame.columns:
+        return []
+    values = [
+        frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in columns
+    ]
+    return list(zip(*values, strict=True))
+
+
+def data_as_of_evidence(scope_reports: pd.DataFrame | None) -> pd.DataFrame:
+    """npn, state_code, licensing_data_as_of, appointments_data_as_of: the latest data_as_of
+    of NIPR's LICENSING and APPOINTMENTS scopes per producer and state (naive UTC), from
+    `nipr_scope_reports`; empty without it."""
+    columns = ["npn", "state_code", "licensing_data_as_of", "appointments_data_as_of"]
+    needed = ("npn", "state_code", "category", "data_as_of")
+    if scope_reports is None or scope_reports.empty or any(
+        c not in scope_reports.columns for c in needed
+    ):
+        return pd.DataFrame(
+            {
+                "npn": pd.Series(dtype="str"),
+                "state_code": pd.Series(dtype="str"),
+                "licensing_data_as_of": pd.Series(dtype="datetime64[us]"),
+                "appointments_data_as_of": pd.Series(dtype="datetime64[us]"),
+            }
+        )
+    frame = pd.DataFrame(
+        {
+            "npn": [one_text(v) for v in scope_reports["npn"]],
+            "state_code": [(one_text(v) or "").upper() or None for v in scope_reports["state_code"]],
+            "category": [one_text(v) for v in scope_reports["category"]],
+            "data_as_of": pd.to_datetime(
+                scope_reports["data_as_of"], utc=True, errors="coerce", format="mixed"
+            ).to_numpy(),
+        }
+    )
+    frame = frame[frame["category"].isin([LICENSING_SCOPE, APPOINTMENTS_SCOPE])]
+    latest = (
+        frame.dropna(subset=["npn", "state_code"])
+        .groupby(["npn", "state_code", "category"])["data_as_of"]
+        .max()
+        .unstack("category")
+        .reindex(columns=[LICENSING_SCOPE, APPOINTMENTS_SCOPE])
+    )
+    out = latest.reset_index().rename(
+        columns={
+            LICENSING_SCOPE: "licensing_data_as_of",
+            APPOINTMENTS_SCOPE: "appointments_data_as_of",
+        }
+    )
+    for column in ("licensing_data_as_of", "appointments_data_as_of"):
+        values = pd.to_datetime(out[column], utc=True)
+        out[column] = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    return out.loc[:, columns].astype({"npn": "str", "state_code": "str"})
+
+
+def register_evidence_frames(
+    connection: duckdb.DuckDBPyConnection, inputs: Mapping[str, pd.DataFrame]
+) -> None:
+    """Register the frame `EVIDENCE_SQL` reads beside the rules' inputs."""
+    connection.register(
+        DATA_AS_OF_EVIDENCE, data_as_of_evidence(inputs.get(SCOPE_REPORTS_INPUT))
+    )
+
+
+def fill_evidence(
+    result: pd.DataFrame,
+    rejected: np.ndarray,
+    by_state: Mapping[str, Mapping[str, object]],
+    engine_version: str,
+) -> None:
+    """The evidence columns of `result` in plain Python values, in place: those of the SQL
+    converted (text, flags and money as objects, dates as `datetime.date`, timestamps as UTC
+    `pd.Timestamp`; None for NULL), the others filled (`_FILLED_FIELDS`). `rejected` marks the
+    Request Rejected rows, whose evidence is their producer's only; `by_state` is
+    `state_evidence`'s."""
+    kinds = dict(EVIDENCE_FIELDS)
+    for name in _FIELD_SQL:
+        column = EVIDENCE_PREFIX + name
+        values = result[column]
+        if kinds[name] in ("date", "timestamp"):
+            missing = values.isna().to_numpy()
+            moments = pd.to_datetime(values)
+            array = (
+                moments.dt.date if kinds[name] == "date" else moments.dt.tz_localize("UTC")
+            ).to_numpy(dtype=object, copy=True)
+            array[missing] = None
+        else:
+            array = values.to_numpy(dtype=object, na_value=None)
+        result[column] = pd.Series(array, index=result.index, dtype=object)
+    for name, source in _FIELDS_FROM_RESULT.items():
+        result[EVIDENCE_PREFIX + name] = result[source]
+    # One look-up per state, not per row.
+    codes, states = pd.factorize(result["state_code"])
+    for name in _STATE_FIELDS:
+        per_state = np.array(
+            [by_state.get(str(state).upper(), {}).get(name) for state in states] + [None],
+            dtype=object,
+        )
+        array = per_state[codes]  # code -1 (no state) takes the trailing None
+        array[rejected] = None
+        result[EVIDENCE_PREFIX + name] = pd.Series(array, index=result.index, dtype=object)
+    result[EVIDENCE_PREFIX + "engine_version"] = pd.Series(
+        np.full(len(result), engine_version, dtype=object), index=result.index, dtype=object
+    )
+    result[EVIDENCE_PREFIX + "state_reason_code"] = pd.Series(
+        np.full(len(result), None, dtype=object), index=result.index, dtype=object
+    )
