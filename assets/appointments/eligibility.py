@@ -35,11 +35,7 @@ from assets.appointments import (
     eligibility_vocabulary,
 )
 from assets.appointments.eligibility_checks import EVALUATE_SQL, parameters
-from assets.appointments.eligibility_evidence import (
-    date_deciders,
-    register_evidence_frames,
-    state_evidence,
-)
+from assets.appointments.eligibility_evidence import date_deciders, register_evidence_frames
 from assets.appointments.eligibility_inputs import (
     INPUT_COLUMNS,
     OPTIONAL_INPUTS,
@@ -248,7 +244,7 @@ def evaluate_appointment_requests(
         repeats,
         requests,
         nipr_fee_table(inputs.get(NIPR_FEES_INPUT)),
-        state_evidence(inputs.get(STATE_RULES_INPUT), inputs.get("state_fees"), TRANSACTION_KIND),
+        inputs,
         ENGINE_VERSION,
     )
 

@@ -41,13 +41,13 @@ from assets.appointments.eligibility_vocabulary import (
     TRANSACTION_KIND,
 )
 from assets.nipr.roster import SYNCED_STATUSES
+from assets.rules import evidence
 from assets.rules.line_standing import (
     active_resident_sql,
     first_failing_check_sql,
     license_line_sql,
     line_active_sql,
 )
-from assets.rules import evidence
 from schemas.statuses import HELD_JIT, NOT_ELIGIBLE, READY_TO_SUBMIT, RECORDED, REQUEST_REJECTED
 
 # The rules after the typed inputs, in the same WITH list. Checks 6 to 8 are the shared rule of
@@ -146,7 +146,7 @@ line AS (SELECT DISTINCT request_id, loa_code FROM requested_line),
 line_license AS (
     SELECT DISTINCT l.request_id, l.loa_code, c.npn, c.state_code, c.cocode,
            lic.license_number, lic.license_class_code, lic.is_resident, lic.is_active,
-           lic.expiration_date, lic.issue_date
+           lic.expiration_date, lic.input_row AS license_row
     FROM requested_line l
     JOIN company_checked c USING (request_id)
     JOIN license_typed lic
@@ -166,7 +166,7 @@ license_line_row AS MATERIALIZED (
            """
     + line_active_sql("lo")
     + """ AS is_active,
-           TRY_CAST(lo.issue_date AS DATE) AS issue_date  -- evidence only
+           lo.input_row AS loa_row  -- the evidence's pointer to the row
     FROM line_license ll
     JOIN license_loas_in lo
       ON """
@@ -178,14 +178,11 @@ licensed_line AS (
     SELECT DISTINCT request_id, loa_code, license_number, license_class_code
     FROM license_line_row WHERE is_active
 ),
--- Check 9's look-up, likewise: the Appointed rows of the candidates' lines, and the evidence's
--- reading of them (status, effective date, where the row comes from; materialized, read once).
+-- Check 9's look-up, likewise: the Appointed rows of the candidates' lines, with the
+-- evidence's pointer to each (frame 1: appointments, 2: transactions; materialized, read once).
 appointment_row AS MATERIALIZED (
     SELECT ll.npn, ll.state_code, ll.cocode, ll.loa_code, CAST(ap.status AS VARCHAR) AS status,
-           TRY_CAST(ap.effective_date AS DATE) AS effective_date,
-           CASE WHEN ap.accepted_transaction_id IS NOT NULL THEN $from_accepted
-                ELSE $from_nipr END AS source,
-           1 AS preference
+           1 AS from_frame, ap.input_row
     FROM (SELECT DISTINCT npn, state_code, cocode, loa_code FROM line_license) ll
     JOIN appointments_in ap
       ON CAST(ap.npn AS VARCHAR) = ll.npn
@@ -196,7 +193,7 @@ appointment_row AS MATERIALIZED (
     UNION ALL
     -- A line recorded in a registry state is appointed in the carrier's register, not NIPR's.
     SELECT ll.npn, ll.state_code, ll.cocode, ll.loa_code, CAST(t.status AS VARCHAR),
-           TRY_CAST(t.effective_date AS DATE), $from_registry, 2
+           2, t.input_row
     FROM (SELECT DISTINCT npn, state_code, cocode, loa_code FROM line_license) ll
     JOIN transactions_in t
       ON CAST(t.npn AS VARCHAR) = ll.npn
@@ -259,7 +256,7 @@ outcome AS (
     SELECT request_id, NULL AS loa_code, NULL AS license_number, NULL AS license_class_code,
            NULL::BOOLEAN AS is_resident, rejection_reason AS reason, true AS is_rejected,
            $by_producer AS decided_by, NULL::BOOLEAN AS license_is_active,
-           NULL::DATE AS license_expiration_date, NULL::DATE AS license_issue_date
+           NULL::DATE AS license_expiration_date, NULL::BIGINT AS license_row
     FROM producer_checked WHERE rejection_reason IS NOT NULL
     UNION ALL
     -- checks 1-3
@@ -306,7 +303,7 @@ outcome AS (
                WHEN 9 THEN $by_appointment
                WHEN 10 THEN date_decided_by
            END,
-           is_active, expiration_date, issue_date
+           is_active, expiration_date, license_row
     FROM line_outcome
     WHERE (best_passed = 10 AND passed = 10 AND (agent_type = $producer OR rank = 1))
        OR (best_passed < 10 AND rank = 1)
@@ -317,7 +314,7 @@ decided AS (
     SELECT r.request_id, r.request_row, r.npn, r.state_code, r.cocode, co.company_name,
            r.loa_category, o.loa_code, o.license_number, o.license_class_code, o.is_resident,
            r.agent_type, c.is_jit, o.is_rejected,
-           o.license_is_active, o.license_expiration_date, o.license_issue_date,
+           o.license_is_active, o.license_expiration_date, o.license_row,
            o.reason IS NULL AS is_eligible,
            CASE
                WHEN o.decided_by IS NOT NULL THEN o.decided_by
@@ -438,8 +435,4 @@ def parameters(as_of: dt.date) -> dict[str, object]:
         "by_appointment": evidence.DECIDED_BY_APPOINTMENT,
         "by_state_rule": evidence.DECIDED_BY_STATE_RULE,
         "by_all_checks": evidence.DECIDED_BY_ALL_CHECKS,
-        # where check 9's appointment comes from
-        "from_nipr": evidence.APPOINTMENT_FROM_NIPR,
-        "from_accepted": evidence.APPOINTMENT_FROM_ACCEPTED,
-        "from_registry": evidence.APPOINTMENT_FROM_REGISTRY,
     }

@@ -2,16 +2,20 @@
 
 `evaluate_appointment_requests` returns, after its `RESULT_COLUMNS`, the `EVIDENCE_COLUMNS` of
 `assets/rules/evidence.py` for every row, Request Rejected and Not Eligible included. The rules
-(`eligibility_checks`) only say which check decided (`decided_by`); this module reads back, for
-the rows the rules kept, the input rows behind the outcome: the license considered and its
-line, check 7's resident license, the business rule, the company's state setting, the producer
-assignment, the appointment check 9 found, the state rule and fee rows, and NIPR's data_as_of.
+(`eligibility_checks`) say which check decided (`decided_by`) and carry the license they
+considered; this module reads back, for the rows the rules kept, the other input rows behind
+the outcome: the license's line, check 7's resident license, the business rule, the company's
+state setting, the producer assignment, the appointment check 9 found, the state rule and fee
+rows, and NIPR's data_as_of.
 
 `EVIDENCE_SQL` continues the rules' WITH list after `checked` (one row per result row, repeats
-included): each piece of evidence is one CTE keyed by the result row, so the 2.7M-row
-license_loas is probed from the result's rows, never grouped, and no intermediate CTE of the
-rules is widened. The small frames the SQL cannot read as given (the state rules, NIPR's scope
-reports) are shaped here in pandas first. No Dagster, no I/O.
+included): each piece of evidence is one CTE joined to the result's rows, and the look-ups of
+the big frames (license_loas, appointments) are the rows the rules read already, never a second
+scan. Two kinds of value are left to pandas (`fill_evidence`), because carrying them through
+DuckDB costs more than the rules: the columns only the evidence reads
+(`EVIDENCE_INPUT_COLUMNS`: issue and effective dates, picked by row position for the result's
+rows only), and text repeated on every row of a state (the state rule and fee provenance,
+looked up once per state). No Dagster, no I/O.
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assets.appointments.eligibility_inputs import SCOPE_REPORTS_INPUT
+from assets.appointments.eligibility_inputs import (
+    SCOPE_REPORTS_INPUT,
+    STATE_RULES_INPUT,
+)
 from assets.rules import evidence
+from assets.rules.accepted_appointments import SOURCE_COLUMN as ACCEPTED_COLUMN
 from assets.rules.evidence import EVIDENCE_FIELDS, EVIDENCE_PREFIX
 from assets.rules.line_standing import license_active_sql
 from assets.rules.values import flag, one_date_or_text, one_text
@@ -33,6 +41,9 @@ LICENSING_SCOPE = "LICENSING"
 APPOINTMENTS_SCOPE = "APPOINTMENTS"
 # The frame registered for the evidence beside the rules' inputs (`data_as_of_evidence`).
 DATA_AS_OF_EVIDENCE = "data_as_of_evidence_in"
+# `appointment_row.from_frame`: which frame check 9's row is in.
+_FROM_APPOINTMENTS = 1
+_FROM_TRANSACTIONS = 2
 
 # The evidence fields the SQL gives, as SQL over the aliases of `EVIDENCE_SQL`'s last SELECT.
 # A Request Rejected row has no license, line or company: the joins that give those are
@@ -42,11 +53,9 @@ _FIELD_SQL: dict[str, str] = {
     "producer_sync_status": "p.sync_status",
     "producer_is_active": "p.is_active",
     "license_is_active": "k.license_is_active",
-    "license_issue_date": "k.license_issue_date",
     "license_expiration_date": "k.license_expiration_date",
     "loa_code": "eln.loa_code",
     "loa_is_active": "eln.is_active",
-    "loa_issue_date": "eln.issue_date",
     "resident_state_code": "er.state_code",
     "resident_license_number": "er.license_number",
     "resident_expiration_date": "er.expiration_date",
@@ -57,38 +66,58 @@ _FIELD_SQL: dict[str, str] = {
     "assignment_required": "co.producer_assignment_required",
     "assignment_found": "CASE WHEN NOT k.is_rejected THEN a.npn IS NOT NULL END",
     "appointment_status": "ea.status",
-    "appointment_effective_date": "ea.effective_date",
-    "appointment_source": "ea.source",
     "fee_resident": "CASE WHEN NOT k.is_rejected THEN k.resident_fee END",
     "fee_nonresident": "CASE WHEN NOT k.is_rejected THEN k.nonresident_fee END",
     "fee_per_loa": "CASE WHEN NOT k.is_rejected THEN k.per_loa END",
     "licensing_data_as_of": "d.licensing_data_as_of",
     "appointments_data_as_of": "d.appointments_data_as_of",
 }
-# The others, filled in pandas by `fill_evidence`: the license the result row names already,
-# the state's rule and fee provenance (text repeated on every row of a state costs more to
-# carry out of DuckDB than to look up once per state), the engine's version, and SPEC 7's
-# termination reason, which no appointment rule reads.
+# The input rows `fill_evidence` picks the evidence-only columns of (`INPUT_ROW` positions).
+_ROW_SQL: dict[str, str] = {
+    "license_row": "k.license_row",
+    "loa_row": "eln.loa_row",
+    "appointment_row": "ea.input_row",
+    "appointment_frame": "ea.from_frame",
+}
+# The fields filled in pandas: the license the result row names already, the evidence-only
+# columns, the state's rule and fee provenance, the engine's version, and SPEC 7's termination
+# reason, which no appointment rule reads.
 _FIELDS_FROM_RESULT = {
     "license_number": "license_number",
     "license_class_code": "license_class_code",
     "license_is_resident": "is_resident",
 }
+_PICKED_FIELDS = (
+    "license_issue_date",
+    "loa_issue_date",
+    "appointment_effective_date",
+    "appointment_source",
+)
 _STATE_FIELDS = ("state_rule_source", "state_rule_is_assumption", "fee_source", "fee_is_assumption")
-_FILLED_FIELDS = (*_FIELDS_FROM_RESULT, *_STATE_FIELDS, "engine_version", "state_reason_code")
-#: The evidence columns `EVIDENCE_SQL` gives (the result's SQL reads them out).
-SQL_EVIDENCE_COLUMNS = tuple(EVIDENCE_PREFIX + name for name in _FIELD_SQL)
+_FILLED_FIELDS = (
+    *_FIELDS_FROM_RESULT,
+    *_PICKED_FIELDS,
+    *_STATE_FIELDS,
+    "engine_version",
+    "state_reason_code",
+)
 assert sorted((*_FIELD_SQL, *_FILLED_FIELDS)) == sorted(evidence.EVIDENCE_NAMES), (
     "the evidence must give every field of the contract, once"
+)
+#: The columns `EVIDENCE_SQL` adds (the result's SQL reads them out).
+SQL_EVIDENCE_COLUMNS = (
+    *(EVIDENCE_PREFIX + name for name in _FIELD_SQL),
+    *(EVIDENCE_PREFIX + name for name in _ROW_SQL),
 )
 
 EVIDENCE_SQL = (
     """
 -- The line on that license (check 8), active or not: none when the license does not hold it
--- (`license_line_row`, the rows check 8 read; active if any of them is).
+-- (`license_line_row`, the rows check 8 read; active if one of them is, and that one's row).
 evidence_line AS (
     SELECT request_id, loa_code, license_number, license_class_code,
-           bool_or(is_active) AS is_active, max(issue_date) AS issue_date
+           bool_or(is_active) AS is_active,
+           COALESCE(min(loa_row) FILTER (WHERE is_active), min(loa_row)) AS loa_row
     FROM license_line_row
     GROUP BY request_id, loa_code, license_number, license_class_code
 ),
@@ -131,12 +160,11 @@ evidence_rule AS (
 ),
 -- The appointment check 9 found for the line (`appointment_row`, the rows it read): an
 -- Appointed row (synced, or accepted by NIPR since the sync) before a transaction Recorded in
--- a registry state; the latest first.
+-- a registry state; then the first row.
 evidence_appointment AS (
     SELECT * FROM appointment_row
     QUALIFY row_number() OVER (
-        PARTITION BY npn, state_code, cocode, loa_code
-        ORDER BY preference, effective_date DESC NULLS LAST, source) = 1
+        PARTITION BY npn, state_code, cocode, loa_code ORDER BY from_frame, input_row) = 1
 ),
 -- One row per producer, should the frame repeat an NPN.
 evidence_producer AS (
@@ -146,7 +174,8 @@ evidence_producer AS (
 SELECT k.*,
 """
     + ",\n".join(
-        f"       {sql} AS {EVIDENCE_PREFIX}{name}" for name, sql in _FIELD_SQL.items()
+        f"       {sql} AS {EVIDENCE_PREFIX}{name}"
+        for name, sql in (*_FIELD_SQL.items(), *_ROW_SQL.items())
     )
     + f"""
 FROM checked k
@@ -187,7 +216,9 @@ def date_deciders(effective_dates: pd.Series, date_reasons: np.ndarray) -> np.nd
         if reason is None:
             continue
         unreadable = isinstance(one_date_or_text(value), str)
-        deciders[row] = evidence.DECIDED_BY_REQUEST if unreadable else evidence.DECIDED_BY_STATE_RULE
+        deciders[row] = (
+            evidence.DECIDED_BY_REQUEST if unreadable else evidence.DECIDED_BY_STATE_RULE
+        )
     return deciders
 
 
@@ -226,9 +257,7 @@ def _rows(frame: pd.DataFrame | None, *columns: str) -> list[tuple[object, ...]]
     """The rows of `frame`'s columns, None for a column it lacks; none without a frame."""
     if frame is None or frame.empty or columns[0] not in frame.columns:
         return []
-    values = [
-        frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in columns
-    ]
+    values = [frame[c].tolist() if c in frame.columns else [None] * len(frame) for c in columns]
     return list(zip(*values, strict=True))
 
 
@@ -238,8 +267,10 @@ def data_as_of_evidence(scope_reports: pd.DataFrame | None) -> pd.DataFrame:
     `nipr_scope_reports`; empty without it."""
     columns = ["npn", "state_code", "licensing_data_as_of", "appointments_data_as_of"]
     needed = ("npn", "state_code", "category", "data_as_of")
-    if scope_reports is None or scope_reports.empty or any(
-        c not in scope_reports.columns for c in needed
+    if (
+        scope_reports is None
+        or scope_reports.empty
+        or any(c not in scope_reports.columns for c in needed)
     ):
         return pd.DataFrame(
             {
@@ -252,7 +283,9 @@ def data_as_of_evidence(scope_reports: pd.DataFrame | None) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "npn": [one_text(v) for v in scope_reports["npn"]],
-            "state_code": [(one_text(v) or "").upper() or None for v in scope_reports["state_code"]],
+            "state_code": [
+                (one_text(v) or "").upper() or None for v in scope_reports["state_code"]
+            ],
             "category": [one_text(v) for v in scope_reports["category"]],
             "data_as_of": pd.to_datetime(
                 scope_reports["data_as_of"], utc=True, errors="coerce", format="mixed"
@@ -283,22 +316,20 @@ def register_evidence_frames(
     connection: duckdb.DuckDBPyConnection, inputs: Mapping[str, pd.DataFrame]
 ) -> None:
     """Register the frame `EVIDENCE_SQL` reads beside the rules' inputs."""
-    connection.register(
-        DATA_AS_OF_EVIDENCE, data_as_of_evidence(inputs.get(SCOPE_REPORTS_INPUT))
-    )
+    connection.register(DATA_AS_OF_EVIDENCE, data_as_of_evidence(inputs.get(SCOPE_REPORTS_INPUT)))
 
 
 def fill_evidence(
     result: pd.DataFrame,
-    rejected: np.ndarray,
-    by_state: Mapping[str, Mapping[str, object]],
+    inputs: Mapping[str, pd.DataFrame],
+    transaction_kind: str,
     engine_version: str,
 ) -> None:
-    """The evidence columns of `result` in plain Python values, in place: those of the SQL
-    converted (text, flags and money as objects, dates as `datetime.date`, timestamps as UTC
-    `pd.Timestamp`; None for NULL), the others filled (`_FILLED_FIELDS`). `rejected` marks the
-    Request Rejected rows, whose evidence is their producer's only; `by_state` is
-    `state_evidence`'s."""
+    """`EVIDENCE_COLUMNS` on `result`, in place, in plain Python values (text, flags and money
+    as objects, dates as `datetime.date`, timestamps as UTC `pd.Timestamp`; None for NULL):
+    those of the SQL converted, the others filled (`_FILLED_FIELDS`) from the result's own
+    columns, the `inputs` rows the SQL points at, and the state's rows (`state_evidence`).
+    Request Rejected rows keep their producer's evidence only."""
     kinds = dict(EVIDENCE_FIELDS)
     for name in _FIELD_SQL:
         column = EVIDENCE_PREFIX + name
@@ -312,11 +343,42 @@ def fill_evidence(
             array[missing] = None
         else:
             array = values.to_numpy(dtype=object, na_value=None)
-        result[column] = pd.Series(array, index=result.index, dtype=object)
-    for name, source in _FIELDS_FROM_RESULT.items():
-        result[EVIDENCE_PREFIX + name] = result[source]
+        _put(result, name, array)
+    for name, column in _FIELDS_FROM_RESULT.items():
+        result[EVIDENCE_PREFIX + name] = result[column]
+
+    license_rows = _positions(result[EVIDENCE_PREFIX + "license_row"])
+    loa_rows = _positions(result[EVIDENCE_PREFIX + "loa_row"])
+    appointment_rows = _positions(result[EVIDENCE_PREFIX + "appointment_row"])
+    frame_of = result[EVIDENCE_PREFIX + "appointment_frame"].to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    _put(
+        result,
+        "license_issue_date",
+        _pick_dates(inputs.get("licenses"), "issue_date", license_rows),
+    )
+    _put(result, "loa_issue_date", _pick_dates(inputs.get("license_loas"), "issue_date", loa_rows))
+    synced = np.where(frame_of == _FROM_APPOINTMENTS, appointment_rows, -1)
+    recorded = np.where(frame_of == _FROM_TRANSACTIONS, appointment_rows, -1)
+    effective = _pick_dates(inputs.get("appointments"), "effective_date", synced)
+    effective[recorded >= 0] = _pick_dates(inputs.get("transactions"), "effective_date", recorded)[
+        recorded >= 0
+    ]
+    _put(result, "appointment_effective_date", effective)
+    accepted = _pick(inputs.get("appointments"), ACCEPTED_COLUMN, synced)
+    found_in = np.full(len(result), None, dtype=object)
+    found_in[synced >= 0] = evidence.APPOINTMENT_FROM_NIPR
+    found_in[(synced >= 0) & pd.notna(accepted)] = evidence.APPOINTMENT_FROM_ACCEPTED
+    found_in[recorded >= 0] = evidence.APPOINTMENT_FROM_REGISTRY
+    _put(result, "appointment_source", found_in)
+
     # One look-up per state, not per row.
+    by_state = state_evidence(
+        inputs.get(STATE_RULES_INPUT), inputs.get("state_fees"), transaction_kind
+    )
     codes, states = pd.factorize(result["state_code"])
+    rejected = result[EVIDENCE_PREFIX + "decided_by"].eq(evidence.DECIDED_BY_PRODUCER).to_numpy()
     for name in _STATE_FIELDS:
         per_state = np.array(
             [by_state.get(str(state).upper(), {}).get(name) for state in states] + [None],
@@ -324,10 +386,43 @@ def fill_evidence(
         )
         array = per_state[codes]  # code -1 (no state) takes the trailing None
         array[rejected] = None
-        result[EVIDENCE_PREFIX + name] = pd.Series(array, index=result.index, dtype=object)
-    result[EVIDENCE_PREFIX + "engine_version"] = pd.Series(
-        np.full(len(result), engine_version, dtype=object), index=result.index, dtype=object
-    )
-    result[EVIDENCE_PREFIX + "state_reason_code"] = pd.Series(
-        np.full(len(result), None, dtype=object), index=result.index, dtype=object
-    )
+        _put(result, name, array)
+    _put(result, "engine_version", np.full(len(result), engine_version, dtype=object))
+    _put(result, "state_reason_code", np.full(len(result), None, dtype=object))
+
+
+def _put(result: pd.DataFrame, name: str, values: np.ndarray) -> None:
+    result[EVIDENCE_PREFIX + name] = pd.Series(values, index=result.index, dtype=object)
+
+
+def _positions(values: pd.Series) -> np.ndarray:
+    """Row positions as int64, -1 for NULL."""
+    floats = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isnan(floats), -1, floats).astype(np.int64)
+
+
+def _pick(frame: pd.DataFrame | None, column: str, rows: np.ndarray) -> np.ndarray:
+    """`frame[column]` at the positions `rows` (-1: none) as objects, None where none or the
+    frame or column is absent. Only the rows asked for are read."""
+    picked = np.full(len(rows), None, dtype=object)
+    if frame is None or column not in frame.columns:
+        return picked
+    wanted = rows >= 0
+    picked[wanted] = frame[column].iloc[rows[wanted]].to_numpy(dtype=object)
+    return picked
+
+
+def _pick_dates(frame: pd.DataFrame | None, column: str, rows: np.ndarray) -> np.ndarray:
+    """`_pick` for a date column: `datetime.date`, None where missing or unreadable (as TRY_CAST
+    reads it). Vectorised: a date column as read may be datetime64, dates or text."""
+    picked = np.full(len(rows), None, dtype=object)
+    if frame is None or column not in frame.columns:
+        return picked
+    wanted = rows >= 0
+    values = frame[column].iloc[rows[wanted]]
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    dates = values.dt.date.to_numpy(dtype=object, copy=True)
+    dates[values.isna().to_numpy()] = None
+    picked[wanted] = dates
+    return picked

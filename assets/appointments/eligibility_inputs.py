@@ -42,7 +42,6 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
         "is_resident",
         "is_active",
         "expiration_date",
-        "issue_date",
     ),
     "license_loas": (
         "npn",
@@ -51,17 +50,8 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
         "license_class_code",
         "loa_code",
         "is_active",
-        "issue_date",
     ),
-    "appointments": (
-        "npn",
-        "state_code",
-        "cocode",
-        "loa_code",
-        "status",
-        "effective_date",
-        APPOINTMENT_SOURCE_COLUMN,
-    ),
+    "appointments": ("npn", "state_code", "cocode", "loa_code", "status"),
     "companies": ("cocode", "company_name", "producer_assignment_required"),
     "company_loa_categories": ("cocode", "loa_category"),
     "company_state_settings": ("cocode", "state_code", "jit"),
@@ -81,8 +71,6 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
         "resident_fee",
         "nonresident_fee",
         "per_loa",
-        "source",
-        "is_assumption",
     ),
     "lines_of_authority": ("state_code", "loa_code", "loa_name"),
     "transactions": (
@@ -92,22 +80,25 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
         "cocode",
         "loa_code",
         "status",
-        "effective_date",
     ),
 }
 OPTIONAL_INPUTS = ("lines_of_authority", "transactions")
 # Columns a frame may lack, read as NULL. license_loas without its class (a caller from before
 # the class joined the table's key, ADR 0023): its lines match every class of their number.
-# The others are read only as evidence (issue 19), never by a rule: issue dates, the
-# appointment's effective date and whether NIPR accepted it since the sync
-# (`with_accepted_appointments` adds that column), a fee's provenance.
-OPTIONAL_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+OPTIONAL_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {"license_loas": ("license_class_code",)}
+# Columns only the evidence reads (issue 19), never a rule, and a frame may lack (None): issue
+# dates, an appointment's effective date and whether NIPR accepted it since the sync
+# (`with_accepted_appointments` adds that column). DuckDB never scans them: a frame with any
+# gets `INPUT_ROW`, its row's position, which the rules carry to the result's rows, and
+# `eligibility_evidence` picks these columns of those rows only (converting 2.7M dates to read
+# 40,000 would cost more than the rules). The store reads them with the rules' columns.
+EVIDENCE_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "licenses": ("issue_date",),
-    "license_loas": ("license_class_code", "issue_date"),
+    "license_loas": ("issue_date",),
     "appointments": ("effective_date", APPOINTMENT_SOURCE_COLUMN),
-    "state_fees": ("source", "is_assumption"),
     "transactions": ("effective_date",),
 }
+INPUT_ROW = "input_row"
 # Read in pandas, not by the SQL: the effective-date limits of check 10. Absent: no state rule.
 STATE_RULES_INPUT = "state_appointment_rules"
 # Read in pandas, for the evidence only: when NIPR's data of a producer and state was current
@@ -156,7 +147,7 @@ license_typed AS (
            TRY_CAST(is_resident AS BOOLEAN) AS is_resident,
            TRY_CAST(is_active AS BOOLEAN) AS is_active,
            TRY_CAST(expiration_date AS DATE) AS expiration_date,
-           TRY_CAST(issue_date AS DATE) AS issue_date  -- evidence only
+           input_row  -- the evidence's pointer to the row
     FROM licenses_in
     WHERE CAST(npn AS VARCHAR) IN (SELECT npn FROM requested_npn)
 ),
@@ -205,10 +196,7 @@ appointment_fee AS (
     SELECT CAST(state_code AS VARCHAR) AS state_code,
            max(TRY_CAST(resident_fee AS DOUBLE)) AS resident_fee,
            max(TRY_CAST(nonresident_fee AS DOUBLE)) AS nonresident_fee,
-           bool_or(COALESCE(TRY_CAST(per_loa AS BOOLEAN), false)) AS per_loa,
-           -- evidence only: where the fee comes from
-           max(CAST(source AS VARCHAR)) AS source,
-           bool_or(TRY_CAST(is_assumption AS BOOLEAN)) AS is_assumption
+           bool_or(COALESCE(TRY_CAST(per_loa AS BOOLEAN), false)) AS per_loa
     FROM state_fees_in
     WHERE CAST(transaction_kind AS VARCHAR) = $transaction_kind
     GROUP BY 1
@@ -280,7 +268,17 @@ def request_frame(
 
 
 def input_frame(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    """The columns the rules read of one input frame; an absent optional frame as empty."""
+    """The columns the rules read of one input frame, and `INPUT_ROW` for a frame the evidence
+    reads (`EVIDENCE_INPUT_COLUMNS`); an absent optional frame as empty."""
+    frame = _rule_columns(inputs, name)
+    if name in EVIDENCE_INPUT_COLUMNS:
+        frame[INPUT_ROW] = np.arange(len(frame), dtype=np.int64)
+    return frame
+
+
+def _rule_columns(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """The columns the rules read of one input frame (a copy); an absent optional frame as
+    empty."""
     columns = list(INPUT_COLUMNS[name])
     frame = inputs.get(name)
     if frame is None:

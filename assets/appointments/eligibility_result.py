@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from assets.appointments.eligibility_evidence import SQL_EVIDENCE_COLUMNS, fill_evidence
 from assets.appointments.eligibility_vocabulary import (
     BATCH_AUTO,
     BATCH_REVIEW,
@@ -25,7 +26,6 @@ from assets.appointments.eligibility_vocabulary import (
     RESULT_COLUMNS,
     TRANSACTION_KIND,
 )
-from assets.appointments.eligibility_evidence import SQL_EVIDENCE_COLUMNS, fill_evidence
 from assets.rules.evidence import EVIDENCE_COLUMNS
 from assets.rules.nipr_fees import nipr_fees
 from schemas import statuses
@@ -100,14 +100,14 @@ def finish(
     repeats: pd.DataFrame,
     requests: pd.DataFrame,
     nipr_fees_by_kind: Mapping[str, float] | None = None,
-    by_state: Mapping[str, Mapping[str, object]] | None = None,
+    inputs: Mapping[str, pd.DataFrame] | None = None,
     engine_version: str = "",
 ) -> pd.DataFrame:
     """`RESULT_COLUMNS` then `EVIDENCE_COLUMNS` in plain Python values, with `effective_date` passed through from the
     requests, NIPR's fee of each line (`assets.rules.nipr_fees`: the appointment fee of
     `nipr_fees_by_kind` on a line that will be sent, 0 otherwise) and the repeats
-    (`REPEAT_COLUMNS`) in `attrs["repeats"]`; the evidence as `fill_evidence` gives it, with
-    `by_state` (`state_evidence`) and `engine_version`."""
+    (`REPEAT_COLUMNS`) in `attrs["repeats"]`; `EVIDENCE_COLUMNS` as `fill_evidence` gives them
+    from the engine's `inputs` and its `engine_version`."""
     positions = result["request_id"].to_numpy(dtype=np.int64)
     if "effective_date" in requests.columns:
         effective = requests["effective_date"].iloc[positions]
@@ -124,8 +124,7 @@ def finish(
     for column in RESULT_COLUMNS:
         if column not in ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date"):
             result[column] = _as_objects(result[column])
-    rejected = result["status"].eq(statuses.REQUEST_REJECTED).to_numpy(dtype=bool)
-    fill_evidence(result, rejected, by_state or {}, engine_version)
+    fill_evidence(result, inputs or {}, TRANSACTION_KIND, engine_version)
     out = result.loc[:, [*RESULT_COLUMNS, *EVIDENCE_COLUMNS]].reset_index(drop=True)
 
     repeats = repeats.loc[:, list(REPEAT_COLUMNS)].reset_index(drop=True)

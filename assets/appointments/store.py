@@ -16,20 +16,20 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from assets.appointments.eligibility_inputs import INPUT_COLUMNS, SCOPE_REPORTS_INPUT
-from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_ids_for
-from assets.rules.accepted_appointments import (
-    APPOINTMENTS_SCOPE,
-    SOURCE_COLUMN,
-    with_accepted_appointments,
+from assets.appointments.eligibility_evidence import LICENSING_SCOPE
+from assets.appointments.eligibility_inputs import (
+    EVIDENCE_INPUT_COLUMNS,
+    INPUT_COLUMNS,
+    SCOPE_REPORTS_INPUT,
 )
+from assets.batches.planning import BatchPlan, batch_id_for, plan_batches, transaction_ids_for
+from assets.rules.accepted_appointments import APPOINTMENTS_SCOPE, with_accepted_appointments
 from resources.database import read_table
 from resources.scoped_reads import npn_scope
 from schemas import statuses
 from schemas.tables import TABLES
 
 KIND = "appointment"
-LICENSING_SCOPE = "LICENSING"
 AUTO_APPROVER = "auto (Submit = TRUE)"
 
 # Read whole: small configuration and reference tables.
@@ -50,19 +50,19 @@ CONFIG_TABLES = (
 )
 # Read for the requested NPNs only: these grow with the producer population.
 PRODUCER_TABLES = ("producers", "licenses", "license_loas", "appointments", "producer_assignments")
-# Of those, only the columns the engine reads (`INPUT_COLUMNS`, its evidence's issue and
-# effective dates included) and, for `transactions`, what the accepted-appointments rule and
-# the repeat filter below read: a whole book's request reads millions of rows, and every column
-# left out is memory not spent. (`accepted_transaction_id` is no column of `appointments`:
-# `with_accepted_appointments` adds it.)
+# Of those, only the columns the engine reads (`INPUT_COLUMNS`, and its evidence's
+# `EVIDENCE_INPUT_COLUMNS`: issue and effective dates) and, for `appointments` and
+# `transactions`, what the accepted-appointments rule and the repeat filter below read: a
+# whole book's request reads millions of rows, and every column left out is memory not spent.
 READ_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "producers": INPUT_COLUMNS["producers"],
-    "licenses": INPUT_COLUMNS["licenses"],
-    "license_loas": INPUT_COLUMNS["license_loas"],
-    "appointments": tuple(c for c in INPUT_COLUMNS["appointments"] if c != SOURCE_COLUMN),
+    "licenses": (*INPUT_COLUMNS["licenses"], *EVIDENCE_INPUT_COLUMNS["licenses"]),
+    "license_loas": (*INPUT_COLUMNS["license_loas"], *EVIDENCE_INPUT_COLUMNS["license_loas"]),
+    "appointments": (*INPUT_COLUMNS["appointments"], "effective_date"),
     "producer_assignments": None,  # every column
     "transactions": (
         *INPUT_COLUMNS["transactions"],
+        *EVIDENCE_INPUT_COLUMNS["transactions"],
         "kind",
         "upload_id",
         "completed_at",
