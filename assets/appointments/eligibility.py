@@ -47,6 +47,7 @@ from assets.appointments.eligibility_inputs import (
     request_frame,
 )
 from assets.appointments.eligibility_result import (
+    EVIDENCE_RESULT_SQL,
     REPEATS_SQL,
     RESULT_SQL,
     finish,
@@ -235,6 +236,7 @@ def evaluate_appointment_requests(
         register_evidence_frames(connection, inputs)
         connection.execute(EVALUATE_SQL, parameters(as_of_date))
         result = connection.execute(RESULT_SQL, result_parameters()).df()
+        evidence = connection.execute(EVIDENCE_RESULT_SQL).fetchnumpy()
         repeats = connection.execute(REPEATS_SQL, repeat_parameters()).df()
     finally:
         connection.close()
@@ -246,6 +248,7 @@ def evaluate_appointment_requests(
         nipr_fee_table(inputs.get(NIPR_FEES_INPUT)),
         inputs,
         ENGINE_VERSION,
+        evidence,
     )
 
 

@@ -212,10 +212,9 @@ def date_deciders(effective_dates: pd.Series, date_reasons: np.ndarray) -> np.nd
     state limit, so the value given tells the two apart without reading the reason's words.
     """
     deciders = np.full(len(date_reasons), None, dtype=object)
-    for row, (value, reason) in enumerate(zip(effective_dates, date_reasons, strict=True)):
-        if reason is None:
-            continue
-        unreadable = isinstance(one_date_or_text(value), str)
+    # Only the refused rows: most uploads refuse none.
+    for row in np.flatnonzero(pd.notna(date_reasons)):
+        unreadable = isinstance(one_date_or_text(effective_dates.iloc[row]), str)
         deciders[row] = (
             evidence.DECIDED_BY_REQUEST if unreadable else evidence.DECIDED_BY_STATE_RULE
         )
@@ -321,38 +320,27 @@ def register_evidence_frames(
 
 def fill_evidence(
     result: pd.DataFrame,
+    fetched: Mapping[str, np.ndarray],
     inputs: Mapping[str, pd.DataFrame],
     transaction_kind: str,
     engine_version: str,
 ) -> None:
     """`EVIDENCE_COLUMNS` on `result`, in place, in plain Python values (text, flags and money
     as objects, dates as `datetime.date`, timestamps as UTC `pd.Timestamp`; None for NULL):
-    those of the SQL converted, the others filled (`_FILLED_FIELDS`) from the result's own
-    columns, the `inputs` rows the SQL points at, and the state's rows (`state_evidence`).
-    Request Rejected rows keep their producer's evidence only."""
+    those of the SQL from `fetched` (`SQL_EVIDENCE_COLUMNS` of the same rows, as DuckDB's
+    `fetchnumpy` gives them: masked where NULL), the others filled (`_FILLED_FIELDS`) from the
+    result's own columns, the `inputs` rows the SQL points at, and the state's rows
+    (`state_evidence`). Request Rejected rows keep their producer's evidence only."""
     kinds = dict(EVIDENCE_FIELDS)
     for name in _FIELD_SQL:
-        column = EVIDENCE_PREFIX + name
-        values = result[column]
-        if kinds[name] in ("date", "timestamp"):
-            missing = values.isna().to_numpy()
-            moments = pd.to_datetime(values)
-            array = (
-                moments.dt.date if kinds[name] == "date" else moments.dt.tz_localize("UTC")
-            ).to_numpy(dtype=object, copy=True)
-            array[missing] = None
-        else:
-            array = values.to_numpy(dtype=object, na_value=None)
-        _put(result, name, array)
+        _put(result, name, _plain(fetched.get(EVIDENCE_PREFIX + name), kinds[name], len(result)))
     for name, column in _FIELDS_FROM_RESULT.items():
         result[EVIDENCE_PREFIX + name] = result[column]
 
-    license_rows = _positions(result[EVIDENCE_PREFIX + "license_row"])
-    loa_rows = _positions(result[EVIDENCE_PREFIX + "loa_row"])
-    appointment_rows = _positions(result[EVIDENCE_PREFIX + "appointment_row"])
-    frame_of = result[EVIDENCE_PREFIX + "appointment_frame"].to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
+    license_rows = _positions(fetched.get(EVIDENCE_PREFIX + "license_row"), len(result))
+    loa_rows = _positions(fetched.get(EVIDENCE_PREFIX + "loa_row"), len(result))
+    appointment_rows = _positions(fetched.get(EVIDENCE_PREFIX + "appointment_row"), len(result))
+    frame_of = _positions(fetched.get(EVIDENCE_PREFIX + "appointment_frame"), len(result))
     _put(
         result,
         "license_issue_date",
@@ -378,7 +366,9 @@ def fill_evidence(
         inputs.get(STATE_RULES_INPUT), inputs.get("state_fees"), transaction_kind
     )
     codes, states = pd.factorize(result["state_code"])
-    rejected = result[EVIDENCE_PREFIX + "decided_by"].eq(evidence.DECIDED_BY_PRODUCER).to_numpy()
+    rejected = (
+        result[EVIDENCE_PREFIX + "decided_by"].eq(evidence.DECIDED_BY_PRODUCER).to_numpy(dtype=bool)
+    )
     for name in _STATE_FIELDS:
         per_state = np.array(
             [by_state.get(str(state).upper(), {}).get(name) for state in states] + [None],
@@ -395,10 +385,28 @@ def _put(result: pd.DataFrame, name: str, values: np.ndarray) -> None:
     result[EVIDENCE_PREFIX + name] = pd.Series(values, index=result.index, dtype=object)
 
 
-def _positions(values: pd.Series) -> np.ndarray:
-    """Row positions as int64, -1 for NULL."""
-    floats = pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.where(np.isnan(floats), -1, floats).astype(np.int64)
+def _plain(values: np.ndarray | None, kind: str, length: int) -> np.ndarray:
+    """A fetched column as Python objects of its kind (`EVIDENCE_FIELDS`), None where NULL."""
+    plain = np.full(length, None, dtype=object)
+    if values is None or not len(values):
+        return plain
+    given = ~np.ma.getmaskarray(values)
+    data = np.ma.getdata(values)[given]
+    if kind == "date":
+        plain[given] = pd.to_datetime(data).date
+    elif kind == "timestamp":
+        plain[given] = pd.to_datetime(data).tz_localize("UTC").to_numpy(dtype=object)
+    else:
+        plain[given] = data.astype(object)
+    return plain
+
+
+def _positions(values: np.ndarray | None, length: int) -> np.ndarray:
+    """Row positions (or another whole number) as int64, -1 for NULL."""
+    if values is None:
+        return np.full(length, -1, dtype=np.int64)
+    data = np.ma.getdata(values).astype(np.int64)
+    return np.where(np.ma.getmaskarray(values), -1, data)
 
 
 def _pick(frame: pd.DataFrame | None, column: str, rows: np.ndarray) -> np.ndarray:

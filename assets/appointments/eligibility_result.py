@@ -30,6 +30,10 @@ from assets.rules.evidence import EVIDENCE_COLUMNS
 from assets.rules.nipr_fees import nipr_fees
 from schemas import statuses
 
+_RESULT_ORDER = """
+ORDER BY request_row, state_code, loa_code NULLS FIRST, license_number NULLS FIRST, cocode,
+         loa_category, request_id
+"""
 RESULT_SQL = (
     """
 WITH kept AS (SELECT * FROM evaluated WHERE NOT is_repeat),
@@ -57,15 +61,19 @@ SELECT request_id, request_row, npn, state_code, cocode, company_name, loa_categ
        CASE WHEN NOT is_rejected
             THEN concat($transaction_kind, '/', cocode, '/',
                         CASE WHEN auto_submit THEN $batch_auto ELSE $batch_review END)
-       END AS batch_key,
-       -- the evidence (issue 19, `eligibility_evidence`)
-       """
-    + ", ".join(SQL_EVIDENCE_COLUMNS)
-    + """
+       END AS batch_key
 FROM priced
-ORDER BY request_row, state_code, loa_code NULLS FIRST, license_number NULLS FIRST, cocode,
-         loa_category, request_id
 """
+    + _RESULT_ORDER
+)
+# The evidence of the same rows in the same order (the order is total: request_id, loa_code and
+# license_number name a row), read apart with `fetchnumpy`: DuckDB's text columns come back as
+# plain objects, where `.df()` would make pandas strings to convert again.
+EVIDENCE_RESULT_SQL = (
+    "SELECT "
+    + ", ".join(SQL_EVIDENCE_COLUMNS)
+    + "\nFROM evaluated WHERE NOT is_repeat\n"
+    + _RESULT_ORDER
 )
 
 REPEATS_SQL = """
@@ -102,12 +110,14 @@ def finish(
     nipr_fees_by_kind: Mapping[str, float] | None = None,
     inputs: Mapping[str, pd.DataFrame] | None = None,
     engine_version: str = "",
+    evidence: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """`RESULT_COLUMNS` then `EVIDENCE_COLUMNS` in plain Python values, with `effective_date` passed through from the
     requests, NIPR's fee of each line (`assets.rules.nipr_fees`: the appointment fee of
     `nipr_fees_by_kind` on a line that will be sent, 0 otherwise) and the repeats
     (`REPEAT_COLUMNS`) in `attrs["repeats"]`; `EVIDENCE_COLUMNS` as `fill_evidence` gives them
-    from the engine's `inputs` and its `engine_version`."""
+    from `evidence` (`EVIDENCE_RESULT_SQL`'s columns, fetched as numpy arrays), the engine's
+    `inputs` and its `engine_version`."""
     positions = result["request_id"].to_numpy(dtype=np.int64)
     if "effective_date" in requests.columns:
         effective = requests["effective_date"].iloc[positions]
@@ -124,7 +134,7 @@ def finish(
     for column in RESULT_COLUMNS:
         if column not in ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date"):
             result[column] = _as_objects(result[column])
-    fill_evidence(result, inputs or {}, TRANSACTION_KIND, engine_version)
+    fill_evidence(result, evidence or {}, inputs or {}, TRANSACTION_KIND, engine_version)
     out = result.loc[:, [*RESULT_COLUMNS, *EVIDENCE_COLUMNS]].reset_index(drop=True)
 
     repeats = repeats.loc[:, list(REPEAT_COLUMNS)].reset_index(drop=True)
