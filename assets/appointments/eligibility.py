@@ -27,7 +27,15 @@ from collections.abc import Mapping
 import duckdb
 import pandas as pd
 
+from assets.appointments import (
+    eligibility_checks,
+    eligibility_evidence,
+    eligibility_inputs,
+    eligibility_result,
+    eligibility_vocabulary,
+)
 from assets.appointments.eligibility_checks import EVALUATE_SQL, parameters
+from assets.appointments.eligibility_evidence import date_deciders, register_evidence_frames
 from assets.appointments.eligibility_inputs import (
     INPUT_COLUMNS,
     OPTIONAL_INPUTS,
@@ -39,6 +47,7 @@ from assets.appointments.eligibility_inputs import (
     request_frame,
 )
 from assets.appointments.eligibility_result import (
+    EVIDENCE_RESULT_SQL,
     REPEATS_SQL,
     RESULT_SQL,
     finish,
@@ -78,6 +87,7 @@ from assets.appointments.eligibility_vocabulary import (
     batch_key,
     company_not_in_state_reason,
 )
+from assets.rules import effective_dates, line_standing
 from assets.rules.effective_dates import (
     appointment_date_reasons,
     backdate_reason,
@@ -85,6 +95,7 @@ from assets.rules.effective_dates import (
     future_date_reason,
     unreadable_date_reason,
 )
+from assets.rules.evidence import EVIDENCE_COLUMNS, engine_version
 from assets.rules.nipr_fees import NIPR_FEES_INPUT, nipr_fee_table
 from schemas.statuses import (
     ACCEPTED,
@@ -107,6 +118,8 @@ __all__ = [
     "BATCH_REVIEW",
     "DEFAULT_THREADS",
     "ELIGIBLE_STATUSES",
+    "ENGINE_VERSION",
+    "EVIDENCE_COLUMNS",
     "FINAL_STATUSES",
     "INPUT_COLUMNS",
     "NIPR_FEES_INPUT",
@@ -156,6 +169,17 @@ __all__ = [
 ]
 
 DEFAULT_THREADS = 2  # SPEC 12 sizes the target for 2 cores; more threads buy little here
+# The evidence's `engine_version`: a digest of the modules whose text decides an outcome.
+ENGINE_VERSION = engine_version(
+    "appointment",
+    eligibility_vocabulary,
+    eligibility_inputs,
+    eligibility_checks,
+    eligibility_evidence,
+    eligibility_result,
+    line_standing,
+    effective_dates,
+)
 
 
 def evaluate_appointment_requests(
@@ -177,22 +201,30 @@ def evaluate_appointment_requests(
     nipr_fee) gives NIPR's own fee of a line that will be sent (`estimated_nipr_fee`), and
     without it that fee is 0. Extra columns are ignored.
 
-    The result has `RESULT_COLUMNS`, sorted by request_row, state_code, loa_code,
+    The result has `RESULT_COLUMNS` then the evidence's `EVIDENCE_COLUMNS`
+    (`assets/rules/evidence.py`, `eligibility_evidence`: the rows that decided each row; an
+    optional `nipr_scope_reports` frame gives NIPR's data_as_of), sorted by request_row, state_code, loa_code,
     license_number. Eligible transactions left out as repeats are in
     `result.attrs["repeats"]` (`REPEAT_COLUMNS`).
     """
     # A caller of the pure engine gets the machine's date; every pipeline step passes NIPR's
     # business day (assets/rules/business_day.py).
     as_of_date = dt.date.today() if as_of is None else pd.Timestamp(as_of).date()
+    effective_dates = (
+        requests["effective_date"] if "effective_date" in requests.columns else _blank(requests)
+    )
     date_reasons = appointment_date_reasons(
-        requests["effective_date"] if "effective_date" in requests.columns else _blank(requests),
+        effective_dates,
         requests["state_code"] if "state_code" in requests.columns else _blank(requests),
         inputs.get(STATE_RULES_INPUT),
         as_of_date,
     )
     states = requests["state_code"] if "state_code" in requests.columns else _blank(requests)
     requests_in = request_frame(
-        requests, date_reasons, filing_reasons(states, inputs.get(STATE_RULES_INPUT))
+        requests,
+        date_reasons,
+        filing_reasons(states, inputs.get(STATE_RULES_INPUT)),
+        date_deciders(effective_dates, date_reasons),
     )
     frames = {name: input_frame(inputs, name) for name in INPUT_COLUMNS}
 
@@ -201,13 +233,23 @@ def evaluate_appointment_requests(
         connection.register("requests_in", requests_in)
         for name, frame in frames.items():
             connection.register(f"{name}_in", frame)
+        register_evidence_frames(connection, inputs)
         connection.execute(EVALUATE_SQL, parameters(as_of_date))
         result = connection.execute(RESULT_SQL, result_parameters()).df()
+        evidence = connection.execute(EVIDENCE_RESULT_SQL).fetchnumpy()
         repeats = connection.execute(REPEATS_SQL, repeat_parameters()).df()
     finally:
         connection.close()
 
-    return finish(result, repeats, requests, nipr_fee_table(inputs.get(NIPR_FEES_INPUT)))
+    return finish(
+        result,
+        repeats,
+        requests,
+        nipr_fee_table(inputs.get(NIPR_FEES_INPUT)),
+        inputs,
+        ENGINE_VERSION,
+        evidence,
+    )
 
 
 def _blank(requests: pd.DataFrame) -> pd.Series:

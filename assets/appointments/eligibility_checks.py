@@ -3,8 +3,10 @@
 `EVALUATE_SQL` continues the typed inputs of `eligibility_inputs` with the rules: the producer
 checks, the request's company checks (1 to 4), the lines of the category, the per-license
 checks (5 to 9), the effective date (check 10, read per request row beforehand), the status
-and batch mode, and the repeats of open transactions or earlier request rows; it leaves one `evaluated` temp table that `eligibility_result` prices and reads
-out. "check N" is SPEC 6.3's numbered list. Values never go into the SQL text: reasons,
+and batch mode, and the repeats of open transactions or earlier request rows, each outcome
+naming the row that decided it (`decided_by`); `eligibility_evidence` continues the same WITH
+list with the evidence. It leaves one `evaluated` temp table that `eligibility_result` prices
+and reads out. "check N" is SPEC 6.3's numbered list. Values never go into the SQL text: reasons,
 statuses and the as-of date are bound parameters (`parameters`).
 
 Separate from the inputs (how values are typed) and from the result (fees, batch keys, the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from assets.appointments.eligibility_evidence import EVIDENCE_SQL
 from assets.appointments.eligibility_inputs import TYPED_INPUTS_SQL
 from assets.appointments.eligibility_vocabulary import (
     AGENT_TYPE_AGENCY,
@@ -38,10 +41,12 @@ from assets.appointments.eligibility_vocabulary import (
     TRANSACTION_KIND,
 )
 from assets.nipr.roster import SYNCED_STATUSES
+from assets.rules import evidence
 from assets.rules.line_standing import (
     active_resident_sql,
     first_failing_check_sql,
-    license_holds_line_sql,
+    license_line_sql,
+    line_active_sql,
 )
 from schemas.statuses import HELD_JIT, NOT_ELIGIBLE, READY_TO_SUBMIT, RECORDED, REQUEST_REJECTED
 
@@ -103,6 +108,12 @@ company_checked AS (
                -- check 3 (also: a line of authority that names no single category)
                WHEN r.loa_category IS NULL OR cc.cocode IS NULL THEN $company_loas
            END AS company_reason,
+           -- the evidence's name of the row that gave company_reason
+           CASE
+               WHEN c.cocode IS NULL THEN $by_company
+               WHEN s.cocode IS NULL THEN $by_company_state
+               WHEN r.loa_category IS NULL OR cc.cocode IS NULL THEN $by_company_category
+           END AS company_decided_by,
            -- check 4: only an assignment naming this very company covers it (a License
            -- scorecard's cocode '' names none)
            COALESCE(c.producer_assignment_required AND a.npn IS NULL, false) AS outside_assignment
@@ -135,7 +146,7 @@ line AS (SELECT DISTINCT request_id, loa_code FROM requested_line),
 line_license AS (
     SELECT DISTINCT l.request_id, l.loa_code, c.npn, c.state_code, c.cocode,
            lic.license_number, lic.license_class_code, lic.is_resident, lic.is_active,
-           lic.expiration_date
+           lic.expiration_date, lic.input_row AS license_row
     FROM requested_line l
     JOIN company_checked c USING (request_id)
     JOIN license_typed lic
@@ -143,33 +154,47 @@ line_license AS (
      AND (l.license_class_code IS NULL OR lic.license_class_code = l.license_class_code)
     WHERE NOT c.outside_assignment
 ),
--- Check 8's look-up: the candidate (line, license) pairs whose license holds the line, active.
--- Joined from the candidates, so the 2.7M-row license_loas is only probed, never grouped.
--- The line must hang under the candidate's own class: NIPR files one license number under
--- several classes, and a line of another class says nothing of this one (ADR 0023). A frame
--- without classes (NULL: a caller from before the class joined the key) matches by number.
-licensed_line AS (
-    SELECT DISTINCT ll.request_id, ll.loa_code, ll.license_number, ll.license_class_code
+-- Check 8's look-up: the rows of the candidate (line, license) pairs' license_loas, active or
+-- not (the evidence shows an inactive line as read). Joined from the candidates, so the
+-- 2.7M-row license_loas is only probed, never grouped, and read once for the rules and the
+-- evidence alike (materialized). The line must hang under the candidate's own class: NIPR
+-- files one license number under several classes, and a line of another class says nothing of
+-- this one (ADR 0023). A frame without classes (NULL: a caller from before the class joined
+-- the key) matches by number.
+license_line_row AS MATERIALIZED (
+    SELECT ll.request_id, ll.loa_code, ll.license_number, ll.license_class_code,
+           """
+    + line_active_sql("lo")
+    + """ AS is_active,
+           lo.input_row AS loa_row  -- the evidence's pointer to the row
     FROM line_license ll
     JOIN license_loas_in lo
       ON """
-    + license_holds_line_sql("lo", "ll")
+    + license_line_sql("lo", "ll")
     + """
 ),
--- Check 9's look-up, likewise.
-appointed_line AS (
-    SELECT DISTINCT ll.npn, ll.state_code, ll.cocode, ll.loa_code
-    FROM line_license ll
+-- The pairs whose license holds the line, active (`license_holds_line_sql`'s condition).
+licensed_line AS (
+    SELECT DISTINCT request_id, loa_code, license_number, license_class_code
+    FROM license_line_row WHERE is_active
+),
+-- Check 9's look-up, likewise: the Appointed rows of the candidates' lines, with the
+-- evidence's pointer to each (frame 1: appointments, 2: transactions; materialized, read once).
+appointment_row AS MATERIALIZED (
+    SELECT ll.npn, ll.state_code, ll.cocode, ll.loa_code, CAST(ap.status AS VARCHAR) AS status,
+           1 AS from_frame, ap.input_row
+    FROM (SELECT DISTINCT npn, state_code, cocode, loa_code FROM line_license) ll
     JOIN appointments_in ap
       ON CAST(ap.npn AS VARCHAR) = ll.npn
      AND CAST(ap.state_code AS VARCHAR) = ll.state_code
      AND CAST(ap.cocode AS VARCHAR) = ll.cocode
      AND CAST(ap.loa_code AS VARCHAR) = ll.loa_code
     WHERE CAST(ap.status AS VARCHAR) = $appointed
-    UNION
+    UNION ALL
     -- A line recorded in a registry state is appointed in the carrier's register, not NIPR's.
-    SELECT DISTINCT ll.npn, ll.state_code, ll.cocode, ll.loa_code
-    FROM line_license ll
+    SELECT ll.npn, ll.state_code, ll.cocode, ll.loa_code, CAST(t.status AS VARCHAR),
+           2, t.input_row
+    FROM (SELECT DISTINCT npn, state_code, cocode, loa_code FROM line_license) ll
     JOIN transactions_in t
       ON CAST(t.npn AS VARCHAR) = ll.npn
      AND CAST(t.state_code AS VARCHAR) = ll.state_code
@@ -177,6 +202,7 @@ appointed_line AS (
      AND CAST(t.loa_code AS VARCHAR) = ll.loa_code
     WHERE CAST(t.status AS VARCHAR) = $recorded
 ),
+appointed_line AS (SELECT DISTINCT npn, state_code, cocode, loa_code FROM appointment_row),
 active_resident AS (
     """
     + active_resident_sql("license_typed")
@@ -215,37 +241,45 @@ license_outcome AS (
 -- Per line: every passing license (Producer) or the first passing one (Agency); when none
 -- passes, the license that got furthest (ties: lowest license number) and its reason.
 line_outcome AS (
-    SELECT o.*, r.agent_type, r.date_reason,
+    SELECT o.*, r.agent_type, r.date_reason, r.date_decided_by,
            max(o.passed) OVER line_window AS best_passed,
            row_number() OVER (line_window ORDER BY o.passed DESC, o.license_number) AS rank
     FROM license_outcome o JOIN request r USING (request_id)
     WINDOW line_window AS (PARTITION BY o.request_id, o.loa_code)
 ),
 
--- Every outcome row: request-level (loa_code NULL) or per line and license.
+-- Every outcome row: request-level (loa_code NULL) or per line and license, with the
+-- evidence's name of the row that decided a reason (`decided_by`; NULL: eligible so far) and
+-- the license considered as read (the evidence, carried rather than looked up again).
 outcome AS (
     -- SPEC 6.1
     SELECT request_id, NULL AS loa_code, NULL AS license_number, NULL AS license_class_code,
-           NULL::BOOLEAN AS is_resident, rejection_reason AS reason, true AS is_rejected
+           NULL::BOOLEAN AS is_resident, rejection_reason AS reason, true AS is_rejected,
+           $by_producer AS decided_by, NULL::BOOLEAN AS license_is_active,
+           NULL::DATE AS license_expiration_date, NULL::BIGINT AS license_row
     FROM producer_checked WHERE rejection_reason IS NOT NULL
     UNION ALL
     -- checks 1-3
-    SELECT request_id, NULL, NULL, NULL, NULL, company_reason, false
+    SELECT request_id, NULL, NULL, NULL, NULL, company_reason, false, company_decided_by,
+           NULL, NULL, NULL
     FROM company_checked WHERE company_reason IS NOT NULL
     UNION ALL
     -- the company's business rules have no active line of the category in the state
-    SELECT c.request_id, NULL, NULL, NULL, NULL, $company_loas, false
+    SELECT c.request_id, NULL, NULL, NULL, NULL, $company_loas, false, $by_business_rule,
+           NULL, NULL, NULL
     FROM company_checked c
     WHERE c.company_reason IS NULL
       AND NOT EXISTS (SELECT 1 FROM line l WHERE l.request_id = c.request_id)
     UNION ALL
     -- check 4, per line
-    SELECT l.request_id, l.loa_code, NULL, NULL, NULL, $outside_assignment, false
+    SELECT l.request_id, l.loa_code, NULL, NULL, NULL, $outside_assignment, false,
+           $by_assignment, NULL, NULL, NULL
     FROM line l JOIN company_checked c USING (request_id)
     WHERE c.outside_assignment
     UNION ALL
     -- check 5, per line
-    SELECT l.request_id, l.loa_code, NULL, NULL, NULL, $license_not_found, false
+    SELECT l.request_id, l.loa_code, NULL, NULL, NULL, $license_not_found, false, $by_license,
+           NULL, NULL, NULL
     FROM line l JOIN company_checked c USING (request_id)
     WHERE NOT c.outside_assignment
       AND NOT EXISTS (SELECT 1 FROM line_license ll
@@ -261,7 +295,15 @@ outcome AS (
                -- check 10: the state's effective-date limits (NULL: the date is accepted)
                WHEN 10 THEN date_reason
            END,
-           false
+           false,
+           CASE passed
+               WHEN 6 THEN $by_license
+               WHEN 7 THEN $by_resident_license
+               WHEN 8 THEN $by_license_line
+               WHEN 9 THEN $by_appointment
+               WHEN 10 THEN date_decided_by
+           END,
+           is_active, expiration_date, license_row
     FROM line_outcome
     WHERE (best_passed = 10 AND passed = 10 AND (agent_type = $producer OR rank = 1))
        OR (best_passed < 10 AND rank = 1)
@@ -272,7 +314,14 @@ decided AS (
     SELECT r.request_id, r.request_row, r.npn, r.state_code, r.cocode, co.company_name,
            r.loa_category, o.loa_code, o.license_number, o.license_class_code, o.is_resident,
            r.agent_type, c.is_jit, o.is_rejected,
+           o.license_is_active, o.license_expiration_date, o.license_row,
            o.reason IS NULL AS is_eligible,
+           CASE
+               WHEN o.decided_by IS NOT NULL THEN o.decided_by
+               -- eligible, but the state's rule has it recorded outside NIPR
+               WHEN r.filing_reason IS NOT NULL THEN $by_state_rule
+               ELSE $by_all_checks
+           END AS decided_by,
            CASE
                WHEN o.is_rejected THEN NULL
                WHEN c.is_jit THEN r.submit_just_in_time
@@ -317,21 +366,30 @@ in_call_copy AS (
     WINDOW same_transaction AS (
         PARTITION BY npn, state_code, cocode, loa_code, license_number
         ORDER BY request_row, loa_category, request_id)
-)
-SELECT rc.*, c.first_request_row,
-       rc.repeats_transaction_id IS NOT NULL OR COALESCE(c.copy_number > 1, false) AS is_repeat,
-       f.resident_fee, f.nonresident_fee, f.per_loa
-FROM repeat_checked rc
-LEFT JOIN in_call_copy c
-  ON c.request_id = rc.request_id AND c.loa_code = rc.loa_code
- AND c.license_number = rc.license_number
-LEFT JOIN appointment_fee f USING (state_code)
-"""
+),
+-- The result's rows (repeats included), which the evidence reads back; materialized, so the
+-- evidence's several readings of it never run the rules again.
+checked AS MATERIALIZED (
+    SELECT rc.*, c.first_request_row,
+           rc.repeats_transaction_id IS NOT NULL OR COALESCE(c.copy_number > 1, false)
+               AS is_repeat,
+           f.resident_fee, f.nonresident_fee, f.per_loa
+    FROM repeat_checked rc
+    LEFT JOIN in_call_copy c
+      ON c.request_id = rc.request_id AND c.loa_code = rc.loa_code
+     AND c.license_number = rc.license_number
+    LEFT JOIN appointment_fee f USING (state_code)
+),"""
 )
 
-# One statement: the typed inputs and the checks are one WITH list, so DuckDB plans them as one.
+# One statement: the typed inputs, the checks and the evidence (`eligibility_evidence`) are one
+# WITH list, so DuckDB plans them as one.
 EVALUATE_SQL = (
-    "\nCREATE TEMP TABLE evaluated AS\nWITH" + TYPED_INPUTS_SQL.rstrip("\n") + ",\n" + _CHECKS_SQL
+    "\nCREATE TEMP TABLE evaluated AS\nWITH"
+    + TYPED_INPUTS_SQL.rstrip("\n")
+    + ",\n"
+    + _CHECKS_SQL
+    + EVIDENCE_SQL
 )
 
 
@@ -364,4 +422,17 @@ def parameters(as_of: dt.date) -> dict[str, object]:
         "held_jit": HELD_JIT,
         "ready": READY_TO_SUBMIT,
         "recorded": RECORDED,
+        # the evidence's names of the rows that decide (`decided_by`)
+        "by_producer": evidence.DECIDED_BY_PRODUCER,
+        "by_company": evidence.DECIDED_BY_COMPANY,
+        "by_company_state": evidence.DECIDED_BY_COMPANY_STATE,
+        "by_company_category": evidence.DECIDED_BY_COMPANY_CATEGORY,
+        "by_business_rule": evidence.DECIDED_BY_BUSINESS_RULE,
+        "by_assignment": evidence.DECIDED_BY_ASSIGNMENT,
+        "by_license": evidence.DECIDED_BY_LICENSE,
+        "by_resident_license": evidence.DECIDED_BY_RESIDENT_LICENSE,
+        "by_license_line": evidence.DECIDED_BY_LICENSE_LINE,
+        "by_appointment": evidence.DECIDED_BY_APPOINTMENT,
+        "by_state_rule": evidence.DECIDED_BY_STATE_RULE,
+        "by_all_checks": evidence.DECIDED_BY_ALL_CHECKS,
     }

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from assets.appointments.eligibility_vocabulary import FILING_NIPR, not_filed_through_nipr_reason
+from assets.rules.accepted_appointments import SOURCE_COLUMN as APPOINTMENT_SOURCE_COLUMN
 
 REQUEST_COLUMNS = ("request_row", "npn", "state_code", "cocode")
 # A request may leave these out; the defaults are the cautious ones (Producer, no auto-submit).
@@ -64,16 +65,45 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "producer_assignments": ("npn", "loa_category", "state_code", "cocode"),
     "loa_categories": ("state_code", "loa_code", "loa_category"),
-    "state_fees": ("state_code", "transaction_kind", "resident_fee", "nonresident_fee", "per_loa"),
+    "state_fees": (
+        "state_code",
+        "transaction_kind",
+        "resident_fee",
+        "nonresident_fee",
+        "per_loa",
+    ),
     "lines_of_authority": ("state_code", "loa_code", "loa_name"),
-    "transactions": ("transaction_id", "npn", "state_code", "cocode", "loa_code", "status"),
+    "transactions": (
+        "transaction_id",
+        "npn",
+        "state_code",
+        "cocode",
+        "loa_code",
+        "status",
+    ),
 }
 OPTIONAL_INPUTS = ("lines_of_authority", "transactions")
 # Columns a frame may lack, read as NULL. license_loas without its class (a caller from before
 # the class joined the table's key, ADR 0023): its lines match every class of their number.
 OPTIONAL_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {"license_loas": ("license_class_code",)}
+# Columns only the evidence reads (issue 19), never a rule, and a frame may lack (None): issue
+# dates, an appointment's effective date and whether NIPR accepted it since the sync
+# (`with_accepted_appointments` adds that column). DuckDB never scans them: a frame with any
+# gets `INPUT_ROW`, its row's position, which the rules carry to the result's rows, and
+# `eligibility_evidence` picks these columns of those rows only (converting 2.7M dates to read
+# 40,000 would cost more than the rules). The store reads them with the rules' columns.
+EVIDENCE_INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "licenses": ("issue_date",),
+    "license_loas": ("issue_date",),
+    "appointments": ("effective_date", APPOINTMENT_SOURCE_COLUMN),
+    "transactions": ("effective_date",),
+}
+INPUT_ROW = "input_row"
 # Read in pandas, not by the SQL: the effective-date limits of check 10. Absent: no state rule.
 STATE_RULES_INPUT = "state_appointment_rules"
+# Read in pandas, for the evidence only: when NIPR's data of a producer and state was current
+# (npn, state_code, category, data_as_of). Absent: not known.
+SCOPE_REPORTS_INPUT = "nipr_scope_reports"
 
 
 # The first CTEs of the rules' WITH list (`eligibility_checks.EVALUATE_SQL` continues it): the
@@ -94,6 +124,8 @@ request_typed AS (
         COALESCE(TRY_CAST(submit_just_in_time AS BOOLEAN), false) AS submit_just_in_time,
         -- check 10's reason, read in pandas (`assets.rules.effective_dates`): NULL = accepted
         CAST(date_reason AS VARCHAR) AS date_reason,
+        -- which row check 10's reason comes from (the state rule, or the request's own date)
+        CAST(date_decided_by AS VARCHAR) AS date_decided_by,
         -- not NULL in a state whose appointments are not filed through NIPR (read in pandas)
         CAST(filing_reason AS VARCHAR) AS filing_reason
     FROM requests_in
@@ -114,7 +146,8 @@ license_typed AS (
            CAST(license_class_code AS VARCHAR) AS license_class_code,
            TRY_CAST(is_resident AS BOOLEAN) AS is_resident,
            TRY_CAST(is_active AS BOOLEAN) AS is_active,
-           TRY_CAST(expiration_date AS DATE) AS expiration_date
+           TRY_CAST(expiration_date AS DATE) AS expiration_date,
+           input_row  -- the evidence's pointer to the row
     FROM licenses_in
     WHERE CAST(npn AS VARCHAR) IN (SELECT npn FROM requested_npn)
 ),
@@ -203,11 +236,15 @@ def filing_reasons(state_codes: pd.Series, rules: pd.DataFrame | None) -> np.nda
 
 
 def request_frame(
-    requests: pd.DataFrame, date_reasons: np.ndarray, not_filed_reasons: np.ndarray | None = None
+    requests: pd.DataFrame,
+    date_reasons: np.ndarray,
+    not_filed_reasons: np.ndarray | None = None,
+    date_deciders: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The request columns the rules read (optional ones as NULL), a `request_id`,
-    `date_reason`, check 10's reason per request row (None: the date is accepted), and
-    `filing_reason`, the reason of an eligible line its state records without NIPR filing."""
+    `date_reason`, check 10's reason per request row (None: the date is accepted),
+    `filing_reason`, the reason of an eligible line its state records without NIPR filing, and
+    `date_decided_by`, the evidence's name of the row a `date_reason` comes from."""
     missing = [column for column in REQUEST_COLUMNS if column not in requests.columns]
     if missing:
         raise ValueError(f"appointment requests lack column(s): {', '.join(missing)}")
@@ -224,11 +261,24 @@ def request_frame(
     if not_filed_reasons is None:
         not_filed_reasons = np.full(len(frame), None, dtype=object)
     frame["filing_reason"] = pd.Series(not_filed_reasons, index=frame.index, dtype=object)
+    if date_deciders is None:
+        date_deciders = np.full(len(frame), None, dtype=object)
+    frame["date_decided_by"] = pd.Series(date_deciders, index=frame.index, dtype=object)
     return frame.reset_index(drop=True)
 
 
 def input_frame(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
-    """The columns the rules read of one input frame; an absent optional frame as empty."""
+    """The columns the rules read of one input frame, and `INPUT_ROW` for a frame the evidence
+    reads (`EVIDENCE_INPUT_COLUMNS`); an absent optional frame as empty."""
+    frame = _rule_columns(inputs, name)
+    if name in EVIDENCE_INPUT_COLUMNS:
+        frame[INPUT_ROW] = np.arange(len(frame), dtype=np.int64)
+    return frame
+
+
+def _rule_columns(inputs: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """The columns the rules read of one input frame (a copy); an absent optional frame as
+    empty."""
     columns = list(INPUT_COLUMNS[name])
     frame = inputs.get(name)
     if frame is None:

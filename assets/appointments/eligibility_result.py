@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from assets.appointments.eligibility_evidence import SQL_EVIDENCE_COLUMNS, fill_evidence
 from assets.appointments.eligibility_vocabulary import (
     BATCH_AUTO,
     BATCH_REVIEW,
@@ -25,10 +26,16 @@ from assets.appointments.eligibility_vocabulary import (
     RESULT_COLUMNS,
     TRANSACTION_KIND,
 )
+from assets.rules.evidence import EVIDENCE_COLUMNS
 from assets.rules.nipr_fees import nipr_fees
 from schemas import statuses
 
-RESULT_SQL = """
+_RESULT_ORDER = """
+ORDER BY request_row, state_code, loa_code NULLS FIRST, license_number NULLS FIRST, cocode,
+         loa_category, request_id
+"""
+RESULT_SQL = (
+    """
 WITH kept AS (SELECT * FROM evaluated WHERE NOT is_repeat),
 -- SPEC 6.8: the fee the state will charge. Per appointment (per_loa false) it is carried by the
 -- first line of (producer, state, company, license) in the result, so a batch total is right.
@@ -56,9 +63,18 @@ SELECT request_id, request_row, npn, state_code, cocode, company_name, loa_categ
                         CASE WHEN auto_submit THEN $batch_auto ELSE $batch_review END)
        END AS batch_key
 FROM priced
-ORDER BY request_row, state_code, loa_code NULLS FIRST, license_number NULLS FIRST, cocode,
-         loa_category, request_id
 """
+    + _RESULT_ORDER
+)
+# The evidence of the same rows in the same order (the order is total: request_id, loa_code and
+# license_number name a row), read apart with `fetchnumpy`: DuckDB's text columns come back as
+# plain objects, where `.df()` would make pandas strings to convert again.
+EVIDENCE_RESULT_SQL = (
+    "SELECT "
+    + ", ".join(SQL_EVIDENCE_COLUMNS)
+    + "\nFROM evaluated WHERE NOT is_repeat\n"
+    + _RESULT_ORDER
+)
 
 REPEATS_SQL = """
 SELECT request_row, npn, state_code, cocode, loa_category, loa_code, license_number,
@@ -92,11 +108,16 @@ def finish(
     repeats: pd.DataFrame,
     requests: pd.DataFrame,
     nipr_fees_by_kind: Mapping[str, float] | None = None,
+    inputs: Mapping[str, pd.DataFrame] | None = None,
+    engine_version: str = "",
+    evidence: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """`RESULT_COLUMNS` in plain Python values, with `effective_date` passed through from the
+    """`RESULT_COLUMNS` then `EVIDENCE_COLUMNS` in plain Python values, with `effective_date` passed through from the
     requests, NIPR's fee of each line (`assets.rules.nipr_fees`: the appointment fee of
     `nipr_fees_by_kind` on a line that will be sent, 0 otherwise) and the repeats
-    (`REPEAT_COLUMNS`) in `attrs["repeats"]`."""
+    (`REPEAT_COLUMNS`) in `attrs["repeats"]`; `EVIDENCE_COLUMNS` as `fill_evidence` gives them
+    from `evidence` (`EVIDENCE_RESULT_SQL`'s columns, fetched as numpy arrays), the engine's
+    `inputs` and its `engine_version`."""
     positions = result["request_id"].to_numpy(dtype=np.int64)
     if "effective_date" in requests.columns:
         effective = requests["effective_date"].iloc[positions]
@@ -113,7 +134,8 @@ def finish(
     for column in RESULT_COLUMNS:
         if column not in ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date"):
             result[column] = _as_objects(result[column])
-    out = result.loc[:, list(RESULT_COLUMNS)].reset_index(drop=True)
+    fill_evidence(result, evidence or {}, inputs or {}, TRANSACTION_KIND, engine_version)
+    out = result.loc[:, [*RESULT_COLUMNS, *EVIDENCE_COLUMNS]].reset_index(drop=True)
 
     repeats = repeats.loc[:, list(REPEAT_COLUMNS)].reset_index(drop=True)
     repeats["request_row"] = repeats["request_row"].astype(np.int64)

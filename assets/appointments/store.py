@@ -16,7 +16,12 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from assets.appointments.eligibility_inputs import INPUT_COLUMNS
+from assets.appointments.eligibility_evidence import LICENSING_SCOPE
+from assets.appointments.eligibility_inputs import (
+    EVIDENCE_INPUT_COLUMNS,
+    INPUT_COLUMNS,
+    SCOPE_REPORTS_INPUT,
+)
 from assets.batches.planning import (
     BatchPlan,
     batch_id_for,
@@ -52,17 +57,19 @@ CONFIG_TABLES = (
 )
 # Read for the requested NPNs only: these grow with the producer population.
 PRODUCER_TABLES = ("producers", "licenses", "license_loas", "appointments", "producer_assignments")
-# Of those, only the columns the engine reads (`INPUT_COLUMNS`) and, for `appointments` and
+# Of those, only the columns the engine reads (`INPUT_COLUMNS`, and its evidence's
+# `EVIDENCE_INPUT_COLUMNS`: issue and effective dates) and, for `appointments` and
 # `transactions`, what the accepted-appointments rule and the repeat filter below read: a
 # whole book's request reads millions of rows, and every column left out is memory not spent.
 READ_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "producers": INPUT_COLUMNS["producers"],
-    "licenses": INPUT_COLUMNS["licenses"],
-    "license_loas": INPUT_COLUMNS["license_loas"],
+    "licenses": (*INPUT_COLUMNS["licenses"], *EVIDENCE_INPUT_COLUMNS["licenses"]),
+    "license_loas": (*INPUT_COLUMNS["license_loas"], *EVIDENCE_INPUT_COLUMNS["license_loas"]),
     "appointments": (*INPUT_COLUMNS["appointments"], "effective_date"),
     "producer_assignments": None,  # every column
     "transactions": (
         *INPUT_COLUMNS["transactions"],
+        *EVIDENCE_INPUT_COLUMNS["transactions"],
         "kind",
         "upload_id",
         "completed_at",
@@ -80,6 +87,9 @@ READ_TRANSACTION_STATUSES = statuses.OPEN_TRANSACTION_STATUSES | {
     statuses.RECORDED,
     statuses.ACCEPTED,
 }
+# The NIPR scopes read: APPOINTMENTS (the accepted-appointments rule, and the evidence) and
+# LICENSING (the evidence: when NIPR's licenses of the producer and state were current).
+SCOPE_REPORT_CATEGORIES = (LICENSING_SCOPE, APPOINTMENTS_SCOPE)
 
 
 def read_eligibility_inputs(
@@ -114,16 +124,19 @@ def read_eligibility_inputs(
             where=TABLES["transactions"].c.status.in_(sorted(READ_TRANSACTION_STATUSES)),
             by_state=True,
         )
+        # APPOINTMENTS for the accepted-appointments rule; both for the evidence's data_as_of.
         scope_reports = scope.read(
             "nipr_scope_reports",
-            where=TABLES["nipr_scope_reports"].c.category == APPOINTMENTS_SCOPE,
+            where=TABLES["nipr_scope_reports"].c.category.in_(SCOPE_REPORT_CATEGORIES),
             by_state=True,
         )
+    inputs[SCOPE_REPORTS_INPUT] = scope_reports
+    appointment_scopes = scope_reports[scope_reports["category"].eq(APPOINTMENTS_SCOPE)]
     # A line NIPR Accepted since the last sync of its producer's appointments in that state is
     # appointed at NIPR already: check 9 reads it as Already Appointed, so asking again before
     # the next sync never pays NIPR and the state a second time.
     inputs["appointments"] = with_accepted_appointments(
-        inputs["appointments"], transactions, scope_reports
+        inputs["appointments"], transactions, appointment_scopes.reset_index(drop=True)
     )
     # The open ones (SPEC 6 step 6) and the recorded ones (a registry state's appointments,
     # which check 9 counts as appointed: they are in the carrier's register, not NIPR's).

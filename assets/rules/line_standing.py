@@ -51,12 +51,10 @@ def active_resident_sql(licenses: str) -> str:
     )
 
 
-def license_holds_line_sql(license_lines_alias: str, candidate_alias: str) -> str:
-    """Check 8's join condition: the license-lines row `license_lines_alias` is line
-    `candidate.loa_code` of the candidate's license, active, under the candidate's own class
-    (NIPR files one license number under several classes, and a line of another class says
-    nothing of this one, ADR 0023); a row without a class (NULL: a caller from before the class
-    joined the key) matches by number."""
+def license_line_sql(license_lines_alias: str, candidate_alias: str) -> str:
+    """The join condition of `license_holds_line_sql` without the line's activity: the
+    license-lines row is line `candidate.loa_code` of the candidate's license, active or not
+    (the appointment engine's evidence shows an inactive line as read)."""
     lo, c = license_lines_alias, candidate_alias
     return (
         f"CAST({lo}.npn AS VARCHAR) = {c}.npn\n"
@@ -64,9 +62,25 @@ def license_holds_line_sql(license_lines_alias: str, candidate_alias: str) -> st
         f"     AND CAST({lo}.license_number AS VARCHAR) = {c}.license_number\n"
         f"     AND CAST({lo}.loa_code AS VARCHAR) = {c}.loa_code\n"
         f"     AND ({lo}.license_class_code IS NULL\n"
-        f"          OR CAST({lo}.license_class_code AS VARCHAR) = {c}.license_class_code)\n"
-        f"     AND TRY_CAST({lo}.is_active AS BOOLEAN)"
+        f"          OR CAST({lo}.license_class_code AS VARCHAR) = {c}.license_class_code)"
     )
+
+
+def license_holds_line_sql(license_lines_alias: str, candidate_alias: str) -> str:
+    """Check 8's join condition: the license-lines row `license_lines_alias` is line
+    `candidate.loa_code` of the candidate's license, active, under the candidate's own class
+    (NIPR files one license number under several classes, and a line of another class says
+    nothing of this one, ADR 0023); a row without a class (NULL: a caller from before the class
+    joined the key) matches by number."""
+    return (
+        license_line_sql(license_lines_alias, candidate_alias)
+        + f"\n     AND {line_active_sql(license_lines_alias)}"
+    )
+
+
+def line_active_sql(license_lines_alias: str) -> str:
+    """Check 8's activity: the license-lines row is active (an unreadable flag is not)."""
+    return f"TRY_CAST({license_lines_alias}.is_active AS BOOLEAN)"
 
 
 def first_failing_check_sql(license_alias: str, resident_alias: str, line_alias: str) -> str:

@@ -775,7 +775,7 @@ def test_the_result_has_plain_dtypes_and_the_effective_date_passes_through():
     ]
     result = evaluate(rows)
 
-    assert list(result.columns) == list(el.RESULT_COLUMNS)
+    assert list(result.columns) == [*el.RESULT_COLUMNS, *el.EVIDENCE_COLUMNS]
     assert result["request_row"].dtype == np.int64
     assert result["estimated_fee"].dtype == np.float64
     for column in (
@@ -799,7 +799,7 @@ def test_no_requests_give_an_empty_result_with_the_columns():
     result = evaluate_appointment_requests(empty, make_inputs(), AS_OF)
 
     assert result.empty
-    assert list(result.columns) == list(el.RESULT_COLUMNS)
+    assert list(result.columns) == [*el.RESULT_COLUMNS, *el.EVIDENCE_COLUMNS]
     assert list(result.attrs["repeats"].columns) == list(el.REPEAT_COLUMNS)
 
 
