@@ -66,7 +66,9 @@ def value_text(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC") if value.tzinfo else value.isoformat(" ")
+        # Stored in UTC (SQLite hands it back without its offset).
+        moment = value.astimezone(dt.UTC) if value.tzinfo else value
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal | float):
@@ -78,6 +80,11 @@ def evidence_rows(evidence: Mapping[str, object]) -> list[tuple[str, str]]:
     """The evidence as (label, value) pairs, every field the decision read (missing ones
     shown `-`: "no such row" is evidence too)."""
     return [(EVIDENCE_LABELS[name], value_text(evidence.get(name))) for name in ev.EVIDENCE_NAMES]
+
+
+def _first_upper(text: str) -> str:
+    """The sentence's first letter in capitals, the rest as written (state codes stay)."""
+    return text[:1].upper() + text[1:]
 
 
 def _known(value: object) -> bool:
@@ -138,9 +145,9 @@ def _line_check(line: Mapping[str, object], e: Mapping[str, object]) -> str:
     held = _license(e, line.get("state_code"))
     loa = line.get("loa_code")
     if not _known(e.get("loa_code")):
-        return f"{held.capitalize()} is active but does not hold the line {loa} at all."
+        return f"{_first_upper(held)} is active but does not hold the line {loa} at all."
     return (
-        f"{held.capitalize()} holds the line {loa}, but NIPR reports the line inactive "
+        f"{_first_upper(held)} holds the line {loa}, but NIPR reports the line inactive "
         f"(issued {value_text(e.get('loa_issue_date'))})."
     )
 
@@ -210,7 +217,7 @@ _DECIDERS: dict[str, Callable[[Mapping[str, object], Mapping[str, object]], str]
     ),
     ev.DECIDED_BY_LICENSE: _license_check,
     ev.DECIDED_BY_RESIDENT_LICENSE: lambda line, e: (
-        f"{_license(e, line.get('state_code')).capitalize()} is active, but the producer has "
+        f"{_first_upper(_license(e, line.get('state_code')))} is active, but the producer has "
         "no active, unexpired resident license in any state."
     ),
     ev.DECIDED_BY_LICENSE_LINE: _line_check,

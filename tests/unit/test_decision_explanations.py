@@ -206,3 +206,17 @@ def test_the_export_rows_and_files_keep_every_cell_safe():
     assert all(cell.data_type == "s" for cell in workbook.active[2] if cell.value is not None)
     text = safe_csv(headers, rows).decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "\r\n" in text
+
+
+def test_state_codes_keep_their_capitals_and_naive_timestamps_read_as_utc():
+    text = explain_decision(
+        {**LINE, "eligibility_reason": "Required License Not Found"},
+        _evidence(
+            decided_by=ev.DECIDED_BY_LICENSE_LINE,
+            license_number="17776038",
+            license_is_resident=False,
+            licensing_data_as_of=dt.datetime(2026, 12, 7, 13, 55, 54, 788934),
+        ),
+    )
+    assert "The non-resident TX license 17776038 is active but does not hold the line 16" in text
+    assert "as of 2026-12-07 13:55 UTC" in text
