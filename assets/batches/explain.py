@@ -28,9 +28,9 @@ EVIDENCE_LABELS: dict[str, str] = {
     "license_is_active": "License considered: active",
     "license_issue_date": "License considered: issued",
     "license_expiration_date": "License considered: expires",
-    "loa_code": "Line on that license: LOA code",
-    "loa_is_active": "Line on that license: active",
-    "loa_issue_date": "Line on that license: issued",
+    "loa_code": "Line: LOA code",
+    "loa_is_active": "Line on the license: active",
+    "loa_issue_date": "Line on the license: issued",
     "resident_state_code": "Resident license (check 7): state",
     "resident_license_number": "Resident license (check 7): number",
     "resident_expiration_date": "Resident license (check 7): expires",
@@ -104,12 +104,16 @@ def _license(e: Mapping[str, object], state: object) -> str:
 
 
 def _source(e: Mapping[str, object], prefix: str) -> str:
+    """` (source: ...)` of a reference row (`state_rule`, `fee`), or nothing."""
     source = e.get(f"{prefix}_source")
-    assumed = e.get(f"{prefix}_is_assumption") is True
-    if not _known(source) and not assumed:
-        return ""
-    text = f" (source: {source})" if _known(source) else ""
-    return text + (" This value is our assumption, not a published one." if assumed else "")
+    return f" (source: {source})" if _known(source) else ""
+
+
+def _assumed(e: Mapping[str, object], prefix: str) -> str:
+    """A sentence saying the reference row is our assumption, or nothing."""
+    if e.get(f"{prefix}_is_assumption") is True:
+        return " This value is our assumption, not a published one."
+    return ""
 
 
 def _producer(line: Mapping[str, object], e: Mapping[str, object]) -> str:
@@ -223,8 +227,8 @@ _DECIDERS: dict[str, Callable[[Mapping[str, object], Mapping[str, object]], str]
     ev.DECIDED_BY_LICENSE_LINE: _line_check,
     ev.DECIDED_BY_APPOINTMENT: _appointment,
     ev.DECIDED_BY_STATE_RULE: lambda line, e: (
-        f"{line.get('state_code')}'s own rule decided it: {line.get('eligibility_reason')}."
-        + _source(e, "state_rule")
+        f"{line.get('state_code')}'s own rule decided it: {line.get('eligibility_reason')}"
+        f"{_source(e, 'state_rule')}.{_assumed(e, 'state_rule')}"
     ),
     ev.DECIDED_BY_TERMINATION_REASON: lambda line, e: (
         f"{line.get('state_code')}'s list of termination reasons decided it: the reason "
@@ -272,7 +276,10 @@ def explain_decision(line: Mapping[str, object], evidence: Mapping[str, object] 
         parts.append(meaning)
     fee = line.get("estimated_fee")
     if status == statuses.READY_TO_SUBMIT and _known(fee):
-        parts.append(f"Estimated state fee {value_text(fee)}.{_source(evidence, 'fee')}")
+        parts.append(
+            f"Estimated state fee {value_text(fee)}{_source(evidence, 'fee')}."
+            + _assumed(evidence, "fee")
+        )
     as_of = evidence.get("licensing_data_as_of")
     data = f" on NIPR's licensing data as of {value_text(as_of)}" if _known(as_of) else ""
     parts.append(f"Decided by {evidence.get('engine_version')}{data}.")

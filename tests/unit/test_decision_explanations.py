@@ -145,7 +145,7 @@ def _evidence(**fields: object) -> dict[str, object]:
                 "state_rule_source": "TDI bulletin",
                 "state_rule_is_assumption": True,
             },
-            "(source: TDI bulletin) This value is our assumption",
+            "(source: TDI bulletin). This value is our assumption",
         ),
     ],
 )
@@ -177,7 +177,7 @@ def test_a_ready_line_says_every_check_passed_and_its_fee():
         ),
     )
     assert "Every check passed: the resident TX license TX-1" in text
-    assert "Estimated state fee $15.00. (source: TDI fee schedule)" in text
+    assert "Estimated state fee $15.00 (source: TDI fee schedule)." in text
     assert "on NIPR's licensing data as of 2026-12-01 06:00 UTC" in text
 
 
