@@ -21,7 +21,8 @@ The floor (timed, same run, after the path): the file parsed by the `csv` module
 inputs (the same columns and rows) read by a plain SQL join on temporary tables of the same
 NPNs and (NPN, state) pairs with the raw DBAPI cursor (filled by `executemany` on SQLite,
 `COPY` on PostgreSQL) into frames; the engine alone on
-them; the rows the path wrote (request rows, batches, transactions, rejections) written again
+them; the rows the path wrote (request rows, batches, transactions and their evidence,
+rejections) written again
 with one `executemany` of the driver's tuples (SQLite) or `COPY` (PostgreSQL).
 
 Peak RSS is the measured process's, reset after setup (the path's own peak is reported apart).
@@ -65,8 +66,16 @@ WRITTEN_TABLES = (
     "upload_request_rows",
     "transaction_batches",
     "transactions",
+    "transaction_evidence",
     "request_rejections",
 )
+# Which rows of each written table are the upload's: by its id, or (the evidence, issue 19)
+# through its transactions.
+_OF_THE_UPLOAD = {
+    "transaction_evidence": (
+        "transaction_id IN (SELECT transaction_id FROM transactions WHERE upload_id = {mark})"
+    ),
+}
 INPUT_TABLES = (
     "producers",
     "licenses",
@@ -292,11 +301,13 @@ def _snapshot(database: Any) -> dict[str, tuple[list[str], list[tuple[Any, ...]]
         cursor = connection.connection.cursor()
         mark = "?" if database.engine.dialect.name == "sqlite" else "%s"
         for name in WRITTEN_TABLES:
-            cursor.execute(f"SELECT * FROM {name} WHERE upload_id = {mark}", (UPLOAD_ID,))
+            where = _OF_THE_UPLOAD.get(name, "upload_id = {mark}").format(mark=mark)
+            cursor.execute(f"SELECT * FROM {name} WHERE {where}", (UPLOAD_ID,))
             columns = [d[0] for d in cursor.description]
             snapshot[name] = (columns, cursor.fetchall())
         for name in reversed(WRITTEN_TABLES):
-            cursor.execute(f"DELETE FROM {name} WHERE upload_id = {mark}", (UPLOAD_ID,))
+            where = _OF_THE_UPLOAD.get(name, "upload_id = {mark}").format(mark=mark)
+            cursor.execute(f"DELETE FROM {name} WHERE {where}", (UPLOAD_ID,))
         cursor.close()
     return snapshot
 

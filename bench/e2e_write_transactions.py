@@ -4,7 +4,7 @@ floor of writing the same rows.
 The plan is built the way the appoint step builds it: bench/eligibility.py's generated world
 and requests, `evaluate_appointment_requests`, then `plan_appointment_batches` (all before
 the clock starts). The path is `write_batch_plan` in one transaction, committed: the upload's
-batches, transactions and request rejections.
+batches, transactions, their evidence and request rejections.
 
 The floor, measured in the same run: the rows the path wrote, taken out in the driver's own
 form and written back into the emptied tables by one `executemany` (SQLite) or `COPY`
@@ -40,7 +40,9 @@ from bench.harness import (  # noqa: E402
     timed,
 )
 
-TABLES = ("transaction_batches", "transactions", "request_rejections")
+# Parents first (the floor empties them children first); the evidence is written with each
+# transaction (issue 19).
+TABLES = ("transaction_batches", "transactions", "transaction_evidence", "request_rejections")
 UPLOAD_ID = "appoint__bench.csv__000000000000"
 
 
