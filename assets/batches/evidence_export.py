@@ -3,7 +3,7 @@
 
 The columns: the transaction's own (`LINE_COLUMNS`, the company's name beside its CoCode), the
 paragraph of `explain_decision`, then every evidence field under its label
-(`EVIDENCE_LABELS`). Every value is text as `explain` prints it (`-` for none); the writer
+(`EVIDENCE_LABELS`). Every value is text as `explain` prints it (`value_text`) (`-` for none); the writer
 (`assets/batches/spreadsheet.py`) makes each cell safe.
 """
 
@@ -41,13 +41,6 @@ _LINE_HEADERS: dict[str, str] = {
 }
 
 
-def _plain(value: object) -> str:
-    """A line value: row numbers and codes as typed, money, dates and flags as `explain`."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value_text(value)
-
-
 def export_rows(items: Sequence[ExplainedLine]) -> tuple[list[str], list[list[str]]]:
     """The headers and one row per line."""
     headers = [
@@ -61,8 +54,8 @@ def export_rows(items: Sequence[ExplainedLine]) -> tuple[list[str], list[list[st
         evidence = item.evidence or {}
         rows.append(
             [
-                *(_plain(item.line.get(name)) for name in LINE_COLUMNS),
-                _plain(item.line.get("company_name")),
+                *(value_text(item.line.get(name)) for name in LINE_COLUMNS),
+                value_text(item.line.get("company_name")),
                 explain_decision(item.line, item.evidence),
                 *(value_text(evidence.get(name)) for name in EVIDENCE_NAMES),
             ]

@@ -24,6 +24,7 @@ import pandas as pd
 from assets.rules.evidence import EVIDENCE_NAMES, EVIDENCE_PREFIX
 from schemas import statuses
 from schemas.tables import TABLES
+from schemas.tables_evidence import REJECTION_EVIDENCE_COLUMNS
 
 #: The `transaction_batches` columns a new batch has: every column but the rejection, which is
 #: recorded later, by `reject_batch`.
@@ -176,12 +177,11 @@ def evidence_rows(evaluated: pd.DataFrame, transaction_ids: list[str]) -> pd.Dat
 def rejection_evidence(rejected: pd.DataFrame) -> dict[str, object]:
     """The evidence columns of `request_rejections` (the producer row decided), from the
     engine's rows of the rejected requests; None where the engine gave none."""
-    names = ("decided_by", "producer_sync_status", "producer_is_active", "engine_version")
     return {
         name: (
             rejected[EVIDENCE_PREFIX + name].to_numpy(dtype=object)
             if EVIDENCE_PREFIX + name in rejected.columns
             else None
         )
-        for name in names
+        for name in REJECTION_EVIDENCE_COLUMNS
     }
