@@ -47,7 +47,6 @@ from assets.appointments.eligibility_inputs import (
     request_frame,
 )
 from assets.appointments.eligibility_result import (
-    EVIDENCE_RESULT_SQL,
     REPEATS_SQL,
     RESULT_SQL,
     finish,
@@ -235,8 +234,9 @@ def evaluate_appointment_requests(
             connection.register(f"{name}_in", frame)
         register_evidence_frames(connection, inputs)
         connection.execute(EVALUATE_SQL, parameters(as_of_date))
-        result = connection.execute(RESULT_SQL, result_parameters()).df()
-        evidence = connection.execute(EVIDENCE_RESULT_SQL).fetchnumpy()
+        # fetchnumpy: text comes back as plain objects, where `.df()` would make pandas
+        # strings that `finish` converts again.
+        result = connection.execute(RESULT_SQL, result_parameters()).fetchnumpy()
         repeats = connection.execute(REPEATS_SQL, repeat_parameters()).df()
     finally:
         connection.close()
@@ -248,7 +248,6 @@ def evaluate_appointment_requests(
         nipr_fee_table(inputs.get(NIPR_FEES_INPUT)),
         inputs,
         ENGINE_VERSION,
-        evidence,
     )
 
 

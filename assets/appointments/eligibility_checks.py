@@ -116,7 +116,11 @@ company_checked AS (
            END AS company_decided_by,
            -- check 4: only an assignment naming this very company covers it (a License
            -- scorecard's cocode '' names none)
-           COALESCE(c.producer_assignment_required AND a.npn IS NULL, false) AS outside_assignment
+           COALESCE(c.producer_assignment_required AND a.npn IS NULL, false) AS outside_assignment,
+           -- the evidence of checks 2 and 4, as read here (NULL on a rejected request's row)
+           s.cocode IS NOT NULL AS company_in_state,
+           c.producer_assignment_required AS assignment_required,
+           a.npn IS NOT NULL AS assignment_found
     FROM producer_checked r
     LEFT JOIN company_typed c ON c.cocode = r.cocode
     LEFT JOIN company_state s ON s.cocode = r.cocode AND s.state_code = r.state_code
@@ -157,11 +161,11 @@ line_license AS (
 -- Check 8's look-up: the rows of the candidate (line, license) pairs' license_loas, active or
 -- not (the evidence shows an inactive line as read). Joined from the candidates, so the
 -- 2.7M-row license_loas is only probed, never grouped, and read once for the rules and the
--- evidence alike (materialized). The line must hang under the candidate's own class: NIPR
+-- evidence alike. The line must hang under the candidate's own class: NIPR
 -- files one license number under several classes, and a line of another class says nothing of
 -- this one (ADR 0023). A frame without classes (NULL: a caller from before the class joined
 -- the key) matches by number.
-license_line_row AS MATERIALIZED (
+license_line_row AS (
     SELECT ll.request_id, ll.loa_code, ll.license_number, ll.license_class_code,
            """
     + line_active_sql("lo")
@@ -173,14 +177,19 @@ license_line_row AS MATERIALIZED (
     + license_line_sql("lo", "ll")
     + """
 ),
--- The pairs whose license holds the line, active (`license_holds_line_sql`'s condition).
-licensed_line AS (
-    SELECT DISTINCT request_id, loa_code, license_number, license_class_code
-    FROM license_line_row WHERE is_active
+-- Per candidate pair: whether its license holds the line, active (`license_holds_line_sql`'s
+-- condition: one active row suffices), and the row the evidence shows (the active one, else
+-- the first; none when the license does not hold the line at all).
+candidate_line AS (
+    SELECT request_id, loa_code, license_number, license_class_code,
+           bool_or(is_active) AS is_active,
+           COALESCE(min(loa_row) FILTER (WHERE is_active), min(loa_row)) AS loa_row
+    FROM license_line_row
+    GROUP BY request_id, loa_code, license_number, license_class_code
 ),
 -- Check 9's look-up, likewise: the Appointed rows of the candidates' lines, with the
--- evidence's pointer to each (frame 1: appointments, 2: transactions; materialized, read once).
-appointment_row AS MATERIALIZED (
+-- evidence's pointer to each (frame 1: appointments, 2: transactions).
+appointment_row AS (
     SELECT ll.npn, ll.state_code, ll.cocode, ll.loa_code, CAST(ap.status AS VARCHAR) AS status,
            1 AS from_frame, ap.input_row
     FROM (SELECT DISTINCT npn, state_code, cocode, loa_code FROM line_license) ll
@@ -202,7 +211,13 @@ appointment_row AS MATERIALIZED (
      AND CAST(t.loa_code AS VARCHAR) = ll.loa_code
     WHERE CAST(t.status AS VARCHAR) = $recorded
 ),
-appointed_line AS (SELECT DISTINCT npn, state_code, cocode, loa_code FROM appointment_row),
+-- Per line, the appointment check 9 finds: an Appointed row (synced, or accepted by NIPR since
+-- the sync) before a transaction Recorded in a registry state; then the first row.
+appointed_line AS (
+    SELECT * FROM appointment_row
+    QUALIFY row_number() OVER (
+        PARTITION BY npn, state_code, cocode, loa_code ORDER BY from_frame, input_row) = 1
+),
 active_resident AS (
     """
     + active_resident_sql("license_typed")
@@ -211,11 +226,13 @@ active_resident AS (
 -- Checks 6-9 per candidate license: `passed` is the number of the first failing check
 -- (10 = all passed), so the license that got furthest has the highest number. Check 10, the
 -- request's effective date, is the same for every license: it is read on the lines that pass.
+-- The line and the appointment found are carried on as the evidence shows them.
 license_checked AS (
-    SELECT ll.*,
+    SELECT ll.*, lo.is_active AS loa_is_active, lo.loa_row, ap.status AS appointment_status,
+           ap.input_row AS appointment_row, ap.from_frame AS appointment_frame,
            CASE
                """
-    + first_failing_check_sql("ll", "ar", "lo")
+    + first_failing_check_sql("ll", "ar", "lo", line_held="lo.is_active IS TRUE")
     + """
                -- check 9
                WHEN ap.npn IS NULL THEN 10
@@ -223,7 +240,7 @@ license_checked AS (
            END AS passed
     FROM line_license ll
     LEFT JOIN active_resident ar ON ar.npn = ll.npn
-    LEFT JOIN licensed_line lo
+    LEFT JOIN candidate_line lo
       ON lo.request_id = ll.request_id AND lo.loa_code = ll.loa_code
      AND lo.license_number = ll.license_number
      AND lo.license_class_code IS NOT DISTINCT FROM ll.license_class_code
@@ -250,41 +267,40 @@ line_outcome AS (
 
 -- Every outcome row: request-level (loa_code NULL) or per line and license, with the
 -- evidence's name of the row that decided a reason (`decided_by`; NULL: eligible so far) and
--- the license considered as read (the evidence, carried rather than looked up again).
+-- what the checks read of the license, its line and the appointment found (the evidence,
+-- carried rather than looked up again). By name: a branch leaves NULL what it does not read.
 outcome AS (
     -- SPEC 6.1
-    SELECT request_id, NULL AS loa_code, NULL AS license_number, NULL AS license_class_code,
-           NULL::BOOLEAN AS is_resident, rejection_reason AS reason, true AS is_rejected,
-           $by_producer AS decided_by, NULL::BOOLEAN AS license_is_active,
-           NULL::DATE AS license_expiration_date, NULL::BIGINT AS license_row
+    SELECT request_id, rejection_reason AS reason, true AS is_rejected,
+           $by_producer AS decided_by
     FROM producer_checked WHERE rejection_reason IS NOT NULL
-    UNION ALL
+    UNION ALL BY NAME
     -- checks 1-3
-    SELECT request_id, NULL, NULL, NULL, NULL, company_reason, false, company_decided_by,
-           NULL, NULL, NULL
+    SELECT request_id, company_reason AS reason, false AS is_rejected,
+           company_decided_by AS decided_by
     FROM company_checked WHERE company_reason IS NOT NULL
-    UNION ALL
+    UNION ALL BY NAME
     -- the company's business rules have no active line of the category in the state
-    SELECT c.request_id, NULL, NULL, NULL, NULL, $company_loas, false, $by_business_rule,
-           NULL, NULL, NULL
+    SELECT c.request_id, $company_loas AS reason, false AS is_rejected,
+           $by_business_rule AS decided_by
     FROM company_checked c
     WHERE c.company_reason IS NULL
       AND NOT EXISTS (SELECT 1 FROM line l WHERE l.request_id = c.request_id)
-    UNION ALL
+    UNION ALL BY NAME
     -- check 4, per line
-    SELECT l.request_id, l.loa_code, NULL, NULL, NULL, $outside_assignment, false,
-           $by_assignment, NULL, NULL, NULL
+    SELECT l.request_id, l.loa_code, $outside_assignment AS reason, false AS is_rejected,
+           $by_assignment AS decided_by
     FROM line l JOIN company_checked c USING (request_id)
     WHERE c.outside_assignment
-    UNION ALL
+    UNION ALL BY NAME
     -- check 5, per line
-    SELECT l.request_id, l.loa_code, NULL, NULL, NULL, $license_not_found, false, $by_license,
-           NULL, NULL, NULL
+    SELECT l.request_id, l.loa_code, $license_not_found AS reason, false AS is_rejected,
+           $by_license AS decided_by
     FROM line l JOIN company_checked c USING (request_id)
     WHERE NOT c.outside_assignment
       AND NOT EXISTS (SELECT 1 FROM line_license ll
                       WHERE ll.request_id = l.request_id AND ll.loa_code = l.loa_code)
-    UNION ALL
+    UNION ALL BY NAME
     -- checks 6-10, and the eligible licenses (reason NULL until SPEC 6.4)
     SELECT request_id, loa_code, license_number, license_class_code, is_resident,
            CASE passed
@@ -294,16 +310,18 @@ outcome AS (
                WHEN 9 THEN $already_appointed
                -- check 10: the state's effective-date limits (NULL: the date is accepted)
                WHEN 10 THEN date_reason
-           END,
-           false,
+           END AS reason,
+           false AS is_rejected,
            CASE passed
                WHEN 6 THEN $by_license
                WHEN 7 THEN $by_resident_license
                WHEN 8 THEN $by_license_line
                WHEN 9 THEN $by_appointment
                WHEN 10 THEN date_decided_by
-           END,
-           is_active, expiration_date, license_row
+           END AS decided_by,
+           is_active AS license_is_active, expiration_date AS license_expiration_date,
+           license_row, loa_is_active, loa_row, appointment_status, appointment_row,
+           appointment_frame
     FROM line_outcome
     WHERE (best_passed = 10 AND passed = 10 AND (agent_type = $producer OR rank = 1))
        OR (best_passed < 10 AND rank = 1)
@@ -314,7 +332,9 @@ decided AS (
     SELECT r.request_id, r.request_row, r.npn, r.state_code, r.cocode, co.company_name,
            r.loa_category, o.loa_code, o.license_number, o.license_class_code, o.is_resident,
            r.agent_type, c.is_jit, o.is_rejected,
-           o.license_is_active, o.license_expiration_date, o.license_row,
+           o.license_is_active, o.license_expiration_date, o.license_row, o.loa_is_active,
+           o.loa_row, o.appointment_status, o.appointment_row, o.appointment_frame,
+           c.company_in_state, c.assignment_required, c.assignment_found,
            o.reason IS NULL AS is_eligible,
            CASE
                WHEN o.decided_by IS NOT NULL THEN o.decided_by

@@ -2,20 +2,21 @@
 
 `evaluate_appointment_requests` returns, after its `RESULT_COLUMNS`, the `EVIDENCE_COLUMNS` of
 `assets/rules/evidence.py` for every row, Request Rejected and Not Eligible included. The rules
-(`eligibility_checks`) say which check decided (`decided_by`) and carry the license they
-considered; this module reads back, for the rows the rules kept, the other input rows behind
-the outcome: the license's line, check 7's resident license, the business rule, the company's
-state setting, the producer assignment, the appointment check 9 found, the state rule and fee
-rows, and NIPR's data_as_of.
+(`eligibility_checks`) say which check decided (`decided_by`) and carry what they read as they
+read it: the license considered, its line (check 8), the appointment check 9 found, the
+company's state setting and the producer assignment (checks 2 and 4). This module adds the
+rest: check 7's resident license, the business rule, the producer's sync status, the state rule
+and fee rows, and NIPR's data_as_of.
 
 `EVIDENCE_SQL` continues the rules' WITH list after `checked` (one row per result row, repeats
-included): each piece of evidence is one CTE joined to the result's rows, and the look-ups of
-the big frames (license_loas, appointments) are the rows the rules read already, never a second
-scan. Two kinds of value are left to pandas (`fill_evidence`), because carrying them through
-DuckDB costs more than the rules: the columns only the evidence reads
+included): the carried columns are renamed to their evidence names, each other piece is one CTE
+joined to the result's rows, and no big frame (license_loas, appointments) is read a second
+time. Three kinds of value are left to pandas (`evidence_columns`), because carrying them
+through DuckDB costs more than the rules: the columns only the evidence reads
 (`EVIDENCE_INPUT_COLUMNS`: issue and effective dates, picked by row position for the result's
-rows only), and text repeated on every row of a state (the state rule and fee provenance,
-looked up once per state). No Dagster, no I/O.
+rows only), values the result's own columns give (the license, the line, the JIT setting), and
+text repeated on every row of a state (the state rule and fee provenance, looked up once per
+state). No Dagster, no I/O.
 """
 
 from __future__ import annotations
@@ -54,38 +55,38 @@ _FIELD_SQL: dict[str, str] = {
     "producer_is_active": "p.is_active",
     "license_is_active": "k.license_is_active",
     "license_expiration_date": "k.license_expiration_date",
-    "loa_code": "eln.loa_code",
-    "loa_is_active": "eln.is_active",
+    "loa_is_active": "k.loa_is_active",
     "resident_state_code": "er.state_code",
     "resident_license_number": "er.license_number",
     "resident_expiration_date": "er.expiration_date",
     "rule_license_class_code": "eb.rule_license_class_code",
     "rule_loa_category": "eb.rule_loa_category",
-    "company_in_state": "CASE WHEN NOT k.is_rejected THEN s.cocode IS NOT NULL END",
-    "company_is_jit": "s.is_jit",
-    "assignment_required": "co.producer_assignment_required",
-    "assignment_found": "CASE WHEN NOT k.is_rejected THEN a.npn IS NOT NULL END",
-    "appointment_status": "ea.status",
+    "company_in_state": "k.company_in_state",
+    "assignment_required": "k.assignment_required",
+    "assignment_found": "k.assignment_found",
+    "appointment_status": "k.appointment_status",
     "fee_resident": "CASE WHEN NOT k.is_rejected THEN k.resident_fee END",
     "fee_nonresident": "CASE WHEN NOT k.is_rejected THEN k.nonresident_fee END",
     "fee_per_loa": "CASE WHEN NOT k.is_rejected THEN k.per_loa END",
     "licensing_data_as_of": "d.licensing_data_as_of",
     "appointments_data_as_of": "d.appointments_data_as_of",
 }
-# The input rows `fill_evidence` picks the evidence-only columns of (`INPUT_ROW` positions).
+# The input rows `evidence_columns` picks the evidence-only columns of (`INPUT_ROW` positions).
 _ROW_SQL: dict[str, str] = {
     "license_row": "k.license_row",
-    "loa_row": "eln.loa_row",
-    "appointment_row": "ea.input_row",
-    "appointment_frame": "ea.from_frame",
+    "loa_row": "k.loa_row",
+    "appointment_row": "k.appointment_row",
+    "appointment_frame": "k.appointment_frame",
 }
-# The fields filled in pandas: the license the result row names already, the evidence-only
-# columns, the state's rule and fee provenance, the engine's version, and SPEC 7's termination
-# reason, which no appointment rule reads.
+# The fields filled in pandas: the license and JIT setting the result row names already, the
+# line (the result's, where the license holds it at all), the evidence-only columns, the
+# state's rule and fee provenance, the engine's version, and SPEC 7's termination reason, which
+# no appointment rule reads.
 _FIELDS_FROM_RESULT = {
     "license_number": "license_number",
     "license_class_code": "license_class_code",
     "license_is_resident": "is_resident",
+    "company_is_jit": "is_jit",  # the result's is_jit is the company's state setting
 }
 _PICKED_FIELDS = (
     "license_issue_date",
@@ -96,6 +97,7 @@ _PICKED_FIELDS = (
 _STATE_FIELDS = ("state_rule_source", "state_rule_is_assumption", "fee_source", "fee_is_assumption")
 _FILLED_FIELDS = (
     *_FIELDS_FROM_RESULT,
+    "loa_code",
     *_PICKED_FIELDS,
     *_STATE_FIELDS,
     "engine_version",
@@ -110,17 +112,16 @@ SQL_EVIDENCE_COLUMNS = (
     *(EVIDENCE_PREFIX + name for name in _ROW_SQL),
 )
 
+# The rules' columns that are evidence as they stand: renamed, not copied, so the `evaluated`
+# table holds each once.
+_CARRIED = tuple(
+    sql.removeprefix("k.")
+    for sql in (*_FIELD_SQL.values(), *_ROW_SQL.values())
+    if sql.startswith("k.") and sql[2:].isidentifier()
+)
+
 EVIDENCE_SQL = (
     """
--- The line on that license (check 8), active or not: none when the license does not hold it
--- (`license_line_row`, the rows check 8 read; active if one of them is, and that one's row).
-evidence_line AS (
-    SELECT request_id, loa_code, license_number, license_class_code,
-           bool_or(is_active) AS is_active,
-           COALESCE(min(loa_row) FILTER (WHERE is_active), min(loa_row)) AS loa_row
-    FROM license_line_row
-    GROUP BY request_id, loa_code, license_number, license_class_code
-),
 -- Check 7's resident license: of the producer's active, unexpired resident licenses (the
 -- condition of `active_resident`), the one lasting longest, then the lowest number.
 evidence_resident AS (
@@ -158,20 +159,14 @@ evidence_rule AS (
                  g.license_class_code NULLS FIRST, g.loa_category = k.loa_category DESC,
                  g.loa_category) = 1
 ),
--- The appointment check 9 found for the line (`appointment_row`, the rows it read): an
--- Appointed row (synced, or accepted by NIPR since the sync) before a transaction Recorded in
--- a registry state; then the first row.
-evidence_appointment AS (
-    SELECT * FROM appointment_row
-    QUALIFY row_number() OVER (
-        PARTITION BY npn, state_code, cocode, loa_code ORDER BY from_frame, input_row) = 1
-),
 -- One row per producer, should the frame repeat an NPN.
 evidence_producer AS (
     SELECT npn, min(sync_status) AS sync_status, bool_and(is_active) AS is_active
     FROM producer_typed GROUP BY npn
 )
-SELECT k.*,
+SELECT k.* EXCLUDE ("""
+    + ", ".join(_CARRIED)
+    + """),
 """
     + ",\n".join(
         f"       {sql} AS {EVIDENCE_PREFIX}{name}"
@@ -180,24 +175,11 @@ SELECT k.*,
     + f"""
 FROM checked k
 LEFT JOIN evidence_producer p ON p.npn = k.npn
-LEFT JOIN evidence_line eln
-  ON eln.request_id = k.request_id AND eln.loa_code = k.loa_code
- AND eln.license_number = k.license_number
- AND eln.license_class_code IS NOT DISTINCT FROM k.license_class_code
 LEFT JOIN evidence_resident er ON k.license_number IS NOT NULL AND er.npn = k.npn
 LEFT JOIN evidence_rule eb
   ON NOT k.is_rejected AND eb.cocode = k.cocode AND eb.state_code = k.state_code
  AND eb.loa_code = k.loa_code AND eb.loa_category = k.loa_category
  AND eb.license_class_code IS NOT DISTINCT FROM k.license_class_code
-LEFT JOIN company_typed co ON NOT k.is_rejected AND co.cocode = k.cocode
-LEFT JOIN company_state s
-  ON NOT k.is_rejected AND s.cocode = k.cocode AND s.state_code = k.state_code
-LEFT JOIN assignment_typed a
-  ON NOT k.is_rejected AND a.npn = k.npn AND a.state_code = k.state_code
- AND a.loa_category = k.loa_category AND a.cocode = k.cocode
-LEFT JOIN evidence_appointment ea
-  ON NOT k.is_rejected AND ea.npn = k.npn AND ea.state_code = k.state_code
- AND ea.cocode = k.cocode AND ea.loa_code = k.loa_code
 LEFT JOIN {DATA_AS_OF_EVIDENCE} d
   ON NOT k.is_rejected AND d.npn = k.npn AND d.state_code = k.state_code
 """
@@ -318,57 +300,63 @@ def register_evidence_frames(
     connection.register(DATA_AS_OF_EVIDENCE, data_as_of_evidence(inputs.get(SCOPE_REPORTS_INPUT)))
 
 
-def fill_evidence(
-    result: pd.DataFrame,
+def evidence_columns(
+    result: Mapping[str, object],
     fetched: Mapping[str, np.ndarray],
     inputs: Mapping[str, pd.DataFrame],
     transaction_kind: str,
     engine_version: str,
-) -> None:
-    """`EVIDENCE_COLUMNS` on `result`, in place, in plain Python values (text, flags and money
-    as objects, dates as `datetime.date`, timestamps as UTC `pd.Timestamp`; None for NULL):
-    those of the SQL from `fetched` (`SQL_EVIDENCE_COLUMNS` of the same rows, as DuckDB's
-    `fetchnumpy` gives them: masked where NULL), the others filled (`_FILLED_FIELDS`) from the
-    result's own columns, the `inputs` rows the SQL points at, and the state's rows
-    (`state_evidence`). Request Rejected rows keep their producer's evidence only."""
+) -> dict[str, np.ndarray]:
+    """`EVIDENCE_COLUMNS` of the result's rows, as arrays of plain Python values (text, flags
+    and money as objects, dates as `datetime.date`, timestamps as UTC `pd.Timestamp`; None for
+    NULL): those of the SQL from `fetched` (`SQL_EVIDENCE_COLUMNS` of the same rows, as
+    DuckDB's `fetchnumpy` gives them: masked where NULL), the others (`_FILLED_FIELDS`) from
+    the result's own columns (`result`: plain arrays of `RESULT_COLUMNS`), the `inputs` rows the
+    SQL points at, and the state's rows (`state_evidence`). Request Rejected rows keep their
+    producer's evidence only."""
+    length = len(result["state_code"])  # type: ignore[arg-type]
     kinds = dict(EVIDENCE_FIELDS)
-    for name in _FIELD_SQL:
-        _put(result, name, _plain(fetched.get(EVIDENCE_PREFIX + name), kinds[name], len(result)))
-    for name, column in _FIELDS_FROM_RESULT.items():
-        result[EVIDENCE_PREFIX + name] = result[column]
+    out: dict[str, np.ndarray] = {}
 
-    license_rows = _positions(fetched.get(EVIDENCE_PREFIX + "license_row"), len(result))
-    loa_rows = _positions(fetched.get(EVIDENCE_PREFIX + "loa_row"), len(result))
-    appointment_rows = _positions(fetched.get(EVIDENCE_PREFIX + "appointment_row"), len(result))
-    frame_of = _positions(fetched.get(EVIDENCE_PREFIX + "appointment_frame"), len(result))
-    _put(
-        result,
-        "license_issue_date",
-        _pick_dates(inputs.get("licenses"), "issue_date", license_rows),
-    )
-    _put(result, "loa_issue_date", _pick_dates(inputs.get("license_loas"), "issue_date", loa_rows))
+    def put(name: str, values: np.ndarray) -> None:
+        out[EVIDENCE_PREFIX + name] = values
+
+    for name in _FIELD_SQL:
+        given = fetched.get(EVIDENCE_PREFIX + name)
+        put(name, plain_values(given, kinds[name]) if given is not None else _nones(length))
+    for name, column in _FIELDS_FROM_RESULT.items():
+        put(name, np.asarray(result[column], dtype=object))
+
+    license_rows = _positions(fetched.get(EVIDENCE_PREFIX + "license_row"), length)
+    loa_rows = _positions(fetched.get(EVIDENCE_PREFIX + "loa_row"), length)
+    appointment_rows = _positions(fetched.get(EVIDENCE_PREFIX + "appointment_row"), length)
+    frame_of = _positions(fetched.get(EVIDENCE_PREFIX + "appointment_frame"), length)
+    # The line found on the license is the result's line (joined on it); none without a row.
+    line = np.asarray(result["loa_code"], dtype=object).copy()
+    line[loa_rows < 0] = None
+    put("loa_code", line)
+    put("license_issue_date", _pick_dates(inputs.get("licenses"), "issue_date", license_rows))
+    put("loa_issue_date", _pick_dates(inputs.get("license_loas"), "issue_date", loa_rows))
     synced = np.where(frame_of == _FROM_APPOINTMENTS, appointment_rows, -1)
     recorded = np.where(frame_of == _FROM_TRANSACTIONS, appointment_rows, -1)
     effective = _pick_dates(inputs.get("appointments"), "effective_date", synced)
     effective[recorded >= 0] = _pick_dates(inputs.get("transactions"), "effective_date", recorded)[
         recorded >= 0
     ]
-    _put(result, "appointment_effective_date", effective)
+    put("appointment_effective_date", effective)
     accepted = _pick(inputs.get("appointments"), ACCEPTED_COLUMN, synced)
-    found_in = np.full(len(result), None, dtype=object)
+    found_in = _nones(length)
     found_in[synced >= 0] = evidence.APPOINTMENT_FROM_NIPR
     found_in[(synced >= 0) & pd.notna(accepted)] = evidence.APPOINTMENT_FROM_ACCEPTED
     found_in[recorded >= 0] = evidence.APPOINTMENT_FROM_REGISTRY
-    _put(result, "appointment_source", found_in)
+    put("appointment_source", found_in)
 
     # One look-up per state, not per row.
     by_state = state_evidence(
         inputs.get(STATE_RULES_INPUT), inputs.get("state_fees"), transaction_kind
     )
-    codes, states = pd.factorize(result["state_code"])
-    rejected = (
-        result[EVIDENCE_PREFIX + "decided_by"].eq(evidence.DECIDED_BY_PRODUCER).to_numpy(dtype=bool)
-    )
+    codes, states = pd.factorize(np.asarray(result["state_code"], dtype=object))
+    rejected = out[EVIDENCE_PREFIX + "decided_by"] == evidence.DECIDED_BY_PRODUCER
     for name in _STATE_FIELDS:
         per_state = np.array(
             [by_state.get(str(state).upper(), {}).get(name) for state in states] + [None],
@@ -376,29 +364,37 @@ def fill_evidence(
         )
         array = per_state[codes]  # code -1 (no state) takes the trailing None
         array[rejected] = None
-        _put(result, name, array)
-    _put(result, "engine_version", np.full(len(result), engine_version, dtype=object))
-    _put(result, "state_reason_code", np.full(len(result), None, dtype=object))
+        put(name, array)
+    put("engine_version", np.full(length, engine_version, dtype=object))
+    put("state_reason_code", _nones(length))
+    return out
 
 
-def _put(result: pd.DataFrame, name: str, values: np.ndarray) -> None:
-    result[EVIDENCE_PREFIX + name] = pd.Series(values, index=result.index, dtype=object)
-
-
-def _plain(values: np.ndarray | None, kind: str, length: int) -> np.ndarray:
-    """A fetched column as Python objects of its kind (`EVIDENCE_FIELDS`), None where NULL."""
-    plain = np.full(length, None, dtype=object)
-    if values is None or not len(values):
-        return plain
-    given = ~np.ma.getmaskarray(values)
-    data = np.ma.getdata(values)[given]
-    if kind == "date":
-        plain[given] = pd.to_datetime(data).date
-    elif kind == "timestamp":
-        plain[given] = pd.to_datetime(data).tz_localize("UTC").to_numpy(dtype=object)
+def plain_values(values: np.ndarray, kind: str = "text") -> np.ndarray:
+    """A column as DuckDB's `fetchnumpy` gives it (masked where NULL) as Python objects of its
+    kind (`EVIDENCE_FIELDS`; text for any other column), None where NULL. Dates and timestamps
+    are converted once per distinct value: a column repeats few."""
+    data = np.ma.getdata(values)
+    missing = np.ma.getmaskarray(values)
+    if kind in ("date", "timestamp") and len(data):
+        codes, distinct = pd.factorize(data)  # NaT: code -1
+        stamps = pd.DatetimeIndex(distinct)
+        converted = (
+            stamps.date if kind == "date" else stamps.tz_localize("UTC").to_numpy(dtype=object)
+        )
+        lookup = np.full(len(distinct) + 1, None, dtype=object)  # the last: code -1 (NaT)
+        lookup[: len(distinct)] = converted
+        plain = lookup[codes]
+    elif data.dtype == object:
+        plain = data  # fetchnumpy's own array; NULL is None already, set again below
     else:
-        plain[given] = data.astype(object)
+        plain = data.astype(object)  # numpy flags and numbers to Python's
+    plain[missing] = None
     return plain
+
+
+def _nones(length: int) -> np.ndarray:
+    return np.full(length, None, dtype=object)
 
 
 def _positions(values: np.ndarray | None, length: int) -> np.ndarray:
@@ -430,7 +426,5 @@ def _pick_dates(frame: pd.DataFrame | None, column: str, rows: np.ndarray) -> np
     values = frame[column].iloc[rows[wanted]]
     if not pd.api.types.is_datetime64_any_dtype(values.dtype):
         values = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-    dates = values.dt.date.to_numpy(dtype=object, copy=True)
-    dates[values.isna().to_numpy()] = None
-    picked[wanted] = dates
+    picked[wanted] = plain_values(values.to_numpy(), "date")
     return picked

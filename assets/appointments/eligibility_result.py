@@ -16,7 +16,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from assets.appointments.eligibility_evidence import SQL_EVIDENCE_COLUMNS, fill_evidence
+from assets.appointments.eligibility_evidence import (
+    SQL_EVIDENCE_COLUMNS,
+    evidence_columns,
+    plain_values,
+)
 from assets.appointments.eligibility_vocabulary import (
     BATCH_AUTO,
     BATCH_REVIEW,
@@ -61,21 +65,13 @@ SELECT request_id, request_row, npn, state_code, cocode, company_name, loa_categ
        CASE WHEN NOT is_rejected
             THEN concat($transaction_kind, '/', cocode, '/',
                         CASE WHEN auto_submit THEN $batch_auto ELSE $batch_review END)
-       END AS batch_key
-FROM priced
+       END AS batch_key,
+       -- the evidence (`eligibility_evidence`), read out with the rows it explains
 """
+    + ",\n".join(f"       {column}" for column in SQL_EVIDENCE_COLUMNS)
+    + "\nFROM priced\n"
     + _RESULT_ORDER
 )
-# The evidence of the same rows in the same order (the order is total: request_id, loa_code and
-# license_number name a row), read apart with `fetchnumpy`: DuckDB's text columns come back as
-# plain objects, where `.df()` would make pandas strings to convert again.
-EVIDENCE_RESULT_SQL = (
-    "SELECT "
-    + ", ".join(SQL_EVIDENCE_COLUMNS)
-    + "\nFROM evaluated WHERE NOT is_repeat\n"
-    + _RESULT_ORDER
-)
-
 REPEATS_SQL = """
 SELECT request_row, npn, state_code, cocode, loa_category, loa_code, license_number,
        repeats_transaction_id,
@@ -104,38 +100,53 @@ def repeat_parameters() -> dict[str, object]:
 
 
 def finish(
-    result: pd.DataFrame,
+    result: Mapping[str, np.ndarray],
     repeats: pd.DataFrame,
     requests: pd.DataFrame,
     nipr_fees_by_kind: Mapping[str, float] | None = None,
     inputs: Mapping[str, pd.DataFrame] | None = None,
     engine_version: str = "",
-    evidence: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """`RESULT_COLUMNS` then `EVIDENCE_COLUMNS` in plain Python values, with `effective_date` passed through from the
-    requests, NIPR's fee of each line (`assets.rules.nipr_fees`: the appointment fee of
-    `nipr_fees_by_kind` on a line that will be sent, 0 otherwise) and the repeats
-    (`REPEAT_COLUMNS`) in `attrs["repeats"]`; `EVIDENCE_COLUMNS` as `fill_evidence` gives them
-    from `evidence` (`EVIDENCE_RESULT_SQL`'s columns, fetched as numpy arrays), the engine's
-    `inputs` and its `engine_version`."""
-    positions = result["request_id"].to_numpy(dtype=np.int64)
-    if "effective_date" in requests.columns:
-        effective = requests["effective_date"].iloc[positions]
-        result["effective_date"] = effective.set_axis(result.index)
-    else:
-        result["effective_date"] = pd.Series(None, index=result.index, dtype=object)
-
-    result["request_row"] = result["request_row"].astype(np.int64)
-    result["estimated_fee"] = result["estimated_fee"].astype(np.float64)
-    result["estimated_nipr_fee"] = nipr_fees(
-        TRANSACTION_KIND, result["status"], nipr_fees_by_kind or {}
-    )
+    """`RESULT_COLUMNS` then `EVIDENCE_COLUMNS` in plain Python values, from `result`
+    (`RESULT_SQL`'s columns as DuckDB's `fetchnumpy` gives them: masked where NULL), with
+    `effective_date` passed through from the requests, NIPR's fee of each line
+    (`assets.rules.nipr_fees`: the appointment fee of `nipr_fees_by_kind` on a line that will be
+    sent, 0 otherwise) and the repeats (`REPEAT_COLUMNS`) in `attrs["repeats"]`;
+    `EVIDENCE_COLUMNS` as `evidence_columns` gives them from the same rows, the engine's
+    `inputs` and its `engine_version`. Built from arrays, column by column, so no value passes
+    through pandas' own string or nullable types."""
+    positions = np.ma.getdata(result["request_id"]).astype(np.int64)
+    columns: dict[str, object] = {}
     # Flags (is_resident, is_jit, auto_submit) and text alike: plain objects, None for NULL.
     for column in RESULT_COLUMNS:
         if column not in ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date"):
-            result[column] = _as_objects(result[column])
-    fill_evidence(result, evidence or {}, inputs or {}, TRANSACTION_KIND, engine_version)
-    out = result.loc[:, [*RESULT_COLUMNS, *EVIDENCE_COLUMNS]].reset_index(drop=True)
+            columns[column] = plain_values(result[column])
+    columns["request_row"] = np.ma.getdata(result["request_row"]).astype(np.int64)
+    columns["estimated_fee"] = np.ma.getdata(result["estimated_fee"]).astype(np.float64)
+    columns["estimated_nipr_fee"] = nipr_fees(
+        TRANSACTION_KIND, pd.Series(columns["status"], dtype=object), nipr_fees_by_kind or {}
+    )
+    if "effective_date" in requests.columns:
+        columns["effective_date"] = (
+            requests["effective_date"].iloc[positions].reset_index(drop=True)
+        )
+    else:
+        columns["effective_date"] = np.full(len(positions), None, dtype=object)
+    columns.update(
+        evidence_columns(columns, result, inputs or {}, TRANSACTION_KIND, engine_version)
+    )
+    # Every column as objects at once (one block; pandas infers no string type), then the
+    # numbers and the passed-through date in their own types.
+    typed = ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date")
+    out = pd.DataFrame(
+        {name: columns[name] for name in (*RESULT_COLUMNS, *EVIDENCE_COLUMNS) if name not in typed},
+        index=pd.RangeIndex(len(positions)),
+        dtype=object,
+        copy=False,  # a block per column: consolidating them costs a copy of every pointer
+    )
+    for position, name in enumerate((*RESULT_COLUMNS, *EVIDENCE_COLUMNS)):
+        if name in typed:
+            out.insert(position, name, columns[name])
 
     repeats = repeats.loc[:, list(REPEAT_COLUMNS)].reset_index(drop=True)
     repeats["request_row"] = repeats["request_row"].astype(np.int64)

@@ -83,15 +83,19 @@ def line_active_sql(license_lines_alias: str) -> str:
     return f"TRY_CAST({license_lines_alias}.is_active AS BOOLEAN)"
 
 
-def first_failing_check_sql(license_alias: str, resident_alias: str, line_alias: str) -> str:
+def first_failing_check_sql(
+    license_alias: str, resident_alias: str, line_alias: str, line_held: str | None = None
+) -> str:
     """The WHEN clauses of a CASE giving the first of checks 6 to 8 that fails for a candidate
     license, in SPEC order; none matches when the line stands on that license.
 
     `license_alias`: the candidate license (is_active, expiration_date, is_resident);
     `resident_alias`: a LEFT JOIN of `active_resident_sql` on the NPN (NULL: none);
     `line_alias`: a LEFT JOIN of the license's active line (`license_holds_line_sql`) whose
-    `license_number` is NULL when the license does not hold the line."""
+    `license_number` is NULL when the license does not hold the line; or, with `line_held`,
+    the condition that holds when it does (a caller joining its lines active or not)."""
     a, r, lo = license_alias, resident_alias, line_alias
+    held = line_held or f"{lo}.license_number IS NOT NULL"
     return (
         "-- check 6: inactive, or expired before the as-of date\n"
         f"               WHEN {a}.is_active IS NOT TRUE\n"
@@ -100,5 +104,5 @@ def first_failing_check_sql(license_alias: str, resident_alias: str, line_alias:
         f"               WHEN {a}.is_resident IS NOT TRUE AND {r}.npn IS NULL"
         f" THEN {CHECK_RESIDENT_LICENSE}\n"
         "               -- check 8: the license must hold the line, active\n"
-        f"               WHEN {lo}.license_number IS NULL THEN {CHECK_LINE_ACTIVE}"
+        f"               WHEN NOT ({held}) THEN {CHECK_LINE_ACTIVE}"
     )
