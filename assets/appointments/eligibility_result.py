@@ -135,8 +135,8 @@ def finish(
     columns.update(
         evidence_columns(columns, result, inputs or {}, TRANSACTION_KIND, engine_version)
     )
-    # Every column as objects at once (one block; pandas infers no string type), then the
-    # numbers and the passed-through date in their own types.
+    # The other columns as objects (pandas infers no string type), then the numbers and the
+    # passed-through date in their own types.
     typed = ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date")
     out = pd.DataFrame(
         {name: columns[name] for name in (*RESULT_COLUMNS, *EVIDENCE_COLUMNS) if name not in typed},
