@@ -301,7 +301,7 @@ def register_evidence_frames(
 
 
 def evidence_columns(
-    result: Mapping[str, object],
+    result: Mapping[str, np.ndarray | pd.Series],
     fetched: Mapping[str, np.ndarray],
     inputs: Mapping[str, pd.DataFrame],
     transaction_kind: str,
@@ -314,7 +314,7 @@ def evidence_columns(
     the result's own columns (`result`: plain arrays of `RESULT_COLUMNS`), the `inputs` rows the
     SQL points at, and the state's rows (`state_evidence`). Request Rejected rows keep their
     producer's evidence only."""
-    length = len(result["state_code"])  # type: ignore[arg-type]
+    length = len(result["state_code"])
     kinds = dict(EVIDENCE_FIELDS)
     out: dict[str, np.ndarray] = {}
 
@@ -325,7 +325,9 @@ def evidence_columns(
         given = fetched.get(EVIDENCE_PREFIX + name)
         put(name, plain_values(given, kinds[name]) if given is not None else _nones(length))
     for name, column in _FIELDS_FROM_RESULT.items():
-        put(name, np.asarray(result[column], dtype=object))
+        # A copy: the result frame wraps its columns' arrays (`copy=False`), so a shared array
+        # would tie an in-place edit of one column to the other.
+        put(name, np.array(result[column], dtype=object))
 
     license_rows = _positions(fetched.get(EVIDENCE_PREFIX + "license_row"), length)
     loa_rows = _positions(fetched.get(EVIDENCE_PREFIX + "loa_row"), length)

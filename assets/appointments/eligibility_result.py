@@ -116,7 +116,7 @@ def finish(
     `inputs` and its `engine_version`. Built from arrays, column by column, so no value passes
     through pandas' own string or nullable types."""
     positions = np.ma.getdata(result["request_id"]).astype(np.int64)
-    columns: dict[str, object] = {}
+    columns: dict[str, np.ndarray | pd.Series] = {}
     # Flags (is_resident, is_jit, auto_submit) and text alike: plain objects, None for NULL.
     for column in RESULT_COLUMNS:
         if column not in ("request_row", "estimated_fee", "estimated_nipr_fee", "effective_date"):

@@ -63,6 +63,7 @@ __all__ = [
     "Application",
     "CurrentRows",
     "apply_report",
+    "utc_series",
 ]
 
 DATA_TABLES = ("licenses", "license_loas", "appointments")
@@ -332,8 +333,8 @@ def _full_picture(scopes: pd.DataFrame, current: CurrentRows, npns: set[str]) ->
 def _canonical_scopes(scope_reports: pd.DataFrame) -> pd.DataFrame:
     frame = scope_reports.reindex(columns=list(SCOPE_REPORT_COLUMNS))
     return frame.assign(
-        data_as_of=_utc_series(frame["data_as_of"]),
-        applied_at=_utc_series(frame["applied_at"]),
+        data_as_of=utc_series(frame["data_as_of"]),
+        applied_at=utc_series(frame["applied_at"]),
     )
 
 
@@ -419,7 +420,7 @@ def _canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         for name in _DATE_COLUMNS.intersection(columns)
         if pd.api.types.is_datetime64_any_dtype(frame[name].dtype)
     }
-    stamps = {name: _utc_series(frame[name]) for name in _TIMESTAMP_COLUMNS.intersection(columns)}
+    stamps = {name: utc_series(frame[name]) for name in _TIMESTAMP_COLUMNS.intersection(columns)}
     values = frame.to_numpy(dtype=object, copy=True)
     values[pd.isna(values)] = None
     out = pd.DataFrame(values, columns=columns, dtype=object)
@@ -478,7 +479,7 @@ def _concat(frames: list[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _utc_series(series: pd.Series) -> pd.Series:
+def utc_series(series: pd.Series) -> pd.Series:
     """Timestamps as UTC (naive values are taken as UTC, as SQLite hands them back)."""
     if series.empty:
         return pd.Series([], index=series.index, dtype="datetime64[us, UTC]")

@@ -26,6 +26,7 @@ from assets.nipr.current_state import (
     SCOPE_REPORT_COLUMNS,
     Application,
     CurrentRows,
+    utc_series,
 )
 from assets.nipr.npn_join import npn_join, object_frame, scope_join
 from resources.bulk_writes import delete_keys, insert_frame, update_rows, upsert_frame
@@ -61,16 +62,6 @@ def utc(value: dt.datetime | pd.Timestamp | None) -> dt.datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
-
-
-def utc_column(values: pd.Series) -> pd.Series:
-    """`utc` of a whole column, vectorised: aware UTC datetimes (naive values taken as UTC)."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    try:
-        return pd.to_datetime(values, utc=True, format="mixed")
-    except (ValueError, TypeError):  # values pandas cannot read as one column: one by one
-        return pd.Series([utc(v) for v in values], index=values.index, dtype=object)
 
 
 def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
@@ -141,8 +132,8 @@ def write_application(connection: Connection, application: Application) -> None:
         # Column by column: the bulk writer takes datetime64 columns as they are, where Python
         # datetimes would cost a conversion per cell twice (18,000 scopes on a busy day).
         frame = scopes[list(SCOPE_REPORT_COLUMNS)].assign(
-            data_as_of=utc_column(scopes["data_as_of"]),
-            applied_at=utc_column(scopes["applied_at"]),
+            data_as_of=utc_series(scopes["data_as_of"]),
+            applied_at=utc_series(scopes["applied_at"]),
         )
         # An upsert, not a delete and an insert: a scope already in the ledger keeps its place
         # in the key's index, so only its row and its report day's index entry are rewritten
