@@ -80,7 +80,7 @@ def main() -> int:
         protect_seconds: list[float] = []
 
         def apply() -> None:
-            protect = vault.protector()
+            protect, fingerprint = vault.protector(), vault.fingerprinter()
             spent = [0.0]
 
             def timed_protect(ssn: str) -> tuple[str, str | None]:
@@ -98,6 +98,7 @@ def main() -> int:
                     error_report_key="x.errors.csv",
                     protect=timed_protect,
                     now=dt.datetime.now(dt.UTC),
+                    fingerprint=fingerprint,
                 )
             protect_seconds.append(spent[0])
 

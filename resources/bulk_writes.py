@@ -421,6 +421,27 @@ def upsert_frame(
     return len(frame)
 
 
+def upsert_new_frame(
+    connection: Connection,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+    update: Sequence[str] | None = None,
+) -> int:
+    """`upsert_frame` of rows the caller read as not stored yet. PostgreSQL: copied straight
+    into the table inside a savepoint, each row written once, not into a staging table and
+    then again; should one be stored after all (another transaction added it since it was
+    read), the savepoint is rolled back and the rows are upserted. SQLite: `upsert_frame`,
+    whose prepared upsert is already one pass."""
+    if connection.dialect.name != "postgresql" or frame.empty:
+        return upsert_frame(connection, table, frame, keys, update)
+    try:
+        with connection.begin_nested():
+            return insert_frame(connection, table, frame)
+    except sa.exc.IntegrityError:
+        return upsert_frame(connection, table, frame, keys, update)
+
+
 def delete_keys(connection: Connection, table: sa.Table, keys: pd.DataFrame) -> None:
     """Delete the rows of `table` whose key columns (`keys`' columns) match a row of `keys`:
     few keys by one executemany, many through a staging table and one DELETE."""

@@ -235,7 +235,9 @@ def read_table(
     table = metadata.tables[name]
     selected = [table.c[c] for c in columns] if columns else list(table.c)
     result = connection.execute(sa.select(*selected))
-    return pd.DataFrame(result.fetchall(), columns=[c.name for c in selected])
+    # Plain tuples: given SQLAlchemy rows, pandas probes each for named-tuple fields (six
+    # times slower: 28 ms against 5 ms for the 3,600 lines of authority the checks read).
+    return pd.DataFrame([tuple(row) for row in result], columns=[c.name for c in selected])
 
 
 # Producer-scoped reads join a temporary table of the NPNs (resources/scoped_reads.py).

@@ -1,7 +1,8 @@
 """SSN protection (SPEC section 13): keep the last four digits, and the full SSN only encrypted.
 
-`SsnVault.protect(ssn)` returns `(last4, ciphertext)`. With a key (`NPNFLOW_SSN_KEY`, a Fernet
-key: `npnflow ssn-key` prints a new one), the ciphertext is a Fernet token (AES-128-CBC with an
+`SsnVault.protect(ssn)` returns `(last4, ciphertext)`; `SsnVault.fingerprinter()` gives a keyed
+fingerprint that tells whether an uploaded SSN is the one stored. With a key
+(`NPNFLOW_SSN_KEY`, a Fernet key: `npnflow ssn-key` prints a new one), the ciphertext is a Fernet token (AES-128-CBC with an
 HMAC-SHA256, so a tampered token is refused on decryption). Without a key the full SSN is
 discarded: the ciphertext is None and only the last four digits are kept.
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from cryptography.fernet import Fernet
 
 SSN_KEY_VARIABLE = "NPNFLOW_SSN_KEY"
+# HKDF's label for the fingerprint key: a key of its own, never the token's keys.
+_FINGERPRINT_LABEL = b"npnflow producers.ssn_fingerprint v1"
 # What may separate an SSN's digits. The digits themselves are ASCII 0-9 only: `\d` would also
 # take Arabic-Indic or full-width digits, which cannot be encrypted as ASCII and would put a
 # non-ASCII `ssn_last4` in the producers table.
@@ -110,6 +113,40 @@ class SsnVault(dg.ConfigurableResource):  # type: ignore[type-arg, unused-ignore
             return digits[-4:], encrypt(digits.encode("ascii")).decode("ascii")
 
         return encrypted
+
+    def fingerprinter(self) -> Callable[[str], str | None]:
+        """A keyed fingerprint of an SSN's 9 digits, or None without a key (InvalidSsn as
+        `protect`): HMAC-SHA256 under a key derived from the vault's key (HKDF, its own label),
+        as hex. What lets onboarding see that an uploaded SSN is the one already stored and
+        keep its token: a Fernet token differs at every encryption and costs ten times an HMAC
+        (100,000 SSNs: about 1.5 s against 0.15 s). Keyed, because nine digits are only 10^9
+        values: a plain hash would give the SSN away to anyone who hashed them all. Whoever
+        holds the key can read the token anyway, so the fingerprint tells them nothing more."""
+        if self._cipher() is None or not self.key:
+
+            def none(ssn: str) -> str | None:
+                _digits(ssn)  # the same InvalidSsn as with a key
+                return None
+
+            return none
+        import base64
+        import hashlib
+        import hmac
+
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=_FINGERPRINT_LABEL
+        ).derive(base64.urlsafe_b64decode(self.key.strip().encode("ascii")))
+        keyed = hmac.new(derived, digestmod=hashlib.sha256)
+
+        def fingerprint(ssn: str) -> str | None:
+            mac = keyed.copy()  # the key's pads already hashed: one update per SSN
+            mac.update(_digits(ssn).encode("ascii"))
+            return mac.hexdigest()
+
+        return fingerprint
 
     def protect(self, ssn: str) -> tuple[str, str | None]:
         """`(last4, ciphertext or None)` of a 9-digit SSN (dashes, spaces and dots allowed);

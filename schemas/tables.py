@@ -255,9 +255,10 @@ producers = Table(
     # Not Started, Success, Success - No Licenses, NIPR Error, Not Found
     Column("sync_status", String, nullable=False, server_default="Not Started"),
     _timestamp("last_synced_at"),
-    # Never a plaintext SSN: the last four digits and an encrypted token (or nothing).
+    # Never a plaintext SSN: last four digits, encrypted token, keyed fingerprint (0020).
     Column("ssn_last4", String, nullable=True),
     Column("ssn_encrypted", Text, nullable=True),
+    Column("ssn_fingerprint", String, nullable=True),
     _timestamp("created_at"),
     _timestamp("updated_at"),
     # Added by migration 0009: when and by whom the producer was offboarded (`npnflow

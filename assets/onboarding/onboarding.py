@@ -49,16 +49,26 @@ NO_COMPANY = ""  # cocode of a License-scorecard assignment without CoCodes
 
 # Every producers column but last_synced_at, which only the NIPR sync writes.
 PRODUCER_COLUMNS = tuple(c.name for c in producers.columns if c.name != "last_synced_at")
+# What is read of the stored producers: every planned column, so that a producer whose row
+# would not change is not written again (created_at and updated_at aside).
 EXISTING_COLUMNS = (
     "npn",
+    "first_name",
+    "last_name",
     "email",
+    "agency_npn",
     "agent_type",
     "is_active",
     "sync_status",
     "ssn_last4",
     "ssn_encrypted",
+    "ssn_fingerprint",
     "created_at",
+    "offboarded_at",
+    "offboarded_by",
 )
+# Not compared: created_at is kept as stored, updated_at is when the row last changed.
+_NOT_COMPARED = frozenset({"npn", "created_at", "updated_at"})
 ASSIGNMENT_COLUMNS = tuple(c.name for c in producer_assignments.columns)
 
 # What a person reads about each producer (never an SSN, not even its last four digits).
@@ -68,6 +78,7 @@ CHANGE_REACTIVATED = "reactivated"
 CHANGE_RETRY_NOT_FOUND = "retry (was Not Found)"
 
 Protect = Callable[[str], tuple[str, "str | None"]]
+Fingerprint = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,17 @@ class OnboardingPlan:
     assignments: pd.DataFrame  # ASSIGNMENT_COLUMNS: the new assignments of those NPNs
     summary: pd.DataFrame  # one row per producer, safe to show: npn, names, change, ...
     counts: dict[str, int] = field(default_factory=dict)
+    # Known NPNs whose stored row already is what `producers` plans (created_at and
+    # updated_at aside): nothing to write for them.
+    unchanged_npns: frozenset[str] = frozenset()
+    known_npns: frozenset[str] = frozenset()  # the file's NPNs already stored
+
+    @property
+    def producers_to_write(self) -> pd.DataFrame:
+        """`producers` but the unchanged ones."""
+        if not self.unchanged_npns:
+            return self.producers
+        return self.producers[~self.producers["npn"].isin(self.unchanged_npns)]
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -91,12 +113,16 @@ def plan_onboarding(
     existing_agencies: Iterable[str],
     protect: Protect,
     now: dt.datetime,
+    *,
+    fingerprint: Fingerprint | None = None,
 ) -> OnboardingPlan:
     """The rows to write for an agent upload (see the module docstring for the rules).
 
     `valid_rows`: `ValidatedUpload.valid_rows` of an agent upload (one row per NPN: the
     validator rejects a repeated NPN). `assignments`: its `exploded()`. `existing_producers`:
-    the stored producers among those NPNs, with `EXISTING_COLUMNS`.
+    the stored producers among those NPNs, with `EXISTING_COLUMNS`. `fingerprint`: the
+    vault's keyed SSN fingerprint; an SSN whose fingerprint is the stored one keeps its stored
+    token (not encrypted again), so an unchanged producer is left as it is.
     """
     rows = valid_rows.reset_index(drop=True)
     npn = rows["npn"].astype(str)
@@ -111,19 +137,33 @@ def plan_onboarding(
     reset = ~known | was_inactive | was_not_found
     sync_status = np.where(reset, NOT_STARTED, before["sync_status"].astype(object).to_numpy())
 
-    # SSNs: protected one by one, the full value dropped right after.
+    # SSNs: protected one by one, the full value dropped right after. One whose keyed
+    # fingerprint is the stored one is the stored SSN: its token is kept.
     ssn = rows["ssn"] if "ssn" in rows else pd.Series(pd.NA, index=rows.index, dtype="str")
     given = ssn.notna().to_numpy(dtype=bool)
     last4 = before["ssn_last4"].astype(object).to_numpy(copy=True)
     cipher = before["ssn_encrypted"].astype(object).to_numpy(copy=True)
+    fingerprints = before["ssn_fingerprint"].astype(object).to_numpy(copy=True)
     positions = np.flatnonzero(given)
-    protected = [protect(value) for value in ssn.iloc[positions].astype(object).tolist()]
+    values = ssn.iloc[positions].astype(object).tolist()
+    if fingerprint is not None and len(positions):
+        taken = np.array([fingerprint(value) for value in values], dtype=object)
+        stored = known[positions] & pd.notna(cipher[positions])
+        same = stored & pd.notna(taken) & (taken == fingerprints[positions])
+        fingerprints[positions] = taken
+        values = [values[i] for i in np.flatnonzero(~same)]
+        positions = positions[~same]
+    else:
+        fingerprints[positions] = None  # a new token without a fingerprint to match it
+    protected = [protect(value) for value in values]
+    del values
     if protected:
         last4[positions] = [pair[0] for pair in protected]
         cipher[positions] = [pair[1] for pair in protected]
     del protected
     last4 = pd.Series(last4, index=rows.index).where(lambda s: s.notna(), None)
     cipher = pd.Series(cipher, index=rows.index).where(lambda s: s.notna(), None)
+    fingerprints = pd.Series(fingerprints, index=rows.index).where(lambda s: s.notna(), None)
 
     def upload_or_stored(column: str) -> pd.Series:
         uploaded = rows[column] if column in rows else pd.Series(pd.NA, index=rows.index)
@@ -142,6 +182,7 @@ def plan_onboarding(
             "sync_status": sync_status,
             "ssn_last4": last4,
             "ssn_encrypted": cipher,
+            "ssn_fingerprint": fingerprints,
             "created_at": created.where(known, now),
             "updated_at": now,
             # Onboarding a producer again is the decision to take it back: active, tracked
@@ -225,4 +266,25 @@ def plan_onboarding(
         assignments=new_assignments,
         summary=summary,
         counts=counts,
+        unchanged_npns=frozenset(npn[known & _as_stored(producers, before)].tolist()),
+        known_npns=frozenset(npn[known].tolist()),
     )
+
+
+def _as_stored(planned: pd.DataFrame, before: pd.DataFrame) -> np.ndarray:
+    """Per row, whether every compared column of `planned` equals the stored one exactly
+    (empty equals empty: None, or NaN where pandas read a NULL into a string column; a
+    column missing from `before` counts as different, so a producer in doubt is written)."""
+    same = np.ones(len(planned), dtype=bool)
+    for column in planned.columns:
+        if column in _NOT_COMPARED:
+            continue
+        if column not in before.columns:
+            return np.zeros(len(planned), dtype=bool)
+        planned_values = planned[column].to_numpy(dtype=object)
+        stored_values = before[column].to_numpy(dtype=object)
+        equal = np.asarray(planned_values == stored_values)
+        if equal.dtype != bool:  # a value whose == is no plain bool (pd.NA): in doubt, different
+            equal = np.fromiter((value is True for value in equal.tolist()), bool, len(equal))
+        same &= equal | (pd.isna(planned_values) & pd.isna(stored_values))
+    return same

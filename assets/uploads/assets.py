@@ -457,6 +457,7 @@ def core_uploads__processed(
             error_report_key=report_keys[0] if report_keys else None,
             protect=ssn_vault.protector(),
             now=_now(),
+            fingerprint=ssn_vault.fingerprinter(),
         )
     context.log.info(
         f"Upload {upload_id}: {validated.rows_valid} valid, {validated.rows_rejected} rejected, "

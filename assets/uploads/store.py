@@ -189,12 +189,15 @@ def apply_validated_upload(
     error_report_key: str | None,
     protect: Callable[[str], tuple[str, str | None]],
     now: dt.datetime,
+    fingerprint: Callable[[str], str | None] | None = None,
 ) -> OnboardingPlan | None:
     """Record the validation of an upload: its counts, row errors and, for appoint, terminate
     and portal_invite, its request rows (read by the later steps instead of the file); for an
     agent upload, onboard its valid rows (never stored as request rows: they hold SSNs).
 
     Runs inside the caller's transaction. Returns the onboarding plan (None for other kinds).
+    `fingerprint`: the vault's keyed SSN fingerprint (`SsnVault.fingerprinter`), so an SSN
+    already stored keeps its token and an unchanged producer is not written again.
     """
     connection.execute(
         uploads.update()
@@ -223,6 +226,8 @@ def apply_validated_upload(
     known_agencies = onboarding_store.read_existing_agencies(
         connection, valid["agency_npn"].dropna().tolist()
     )
-    plan = plan_onboarding(valid, validated.exploded(), existing, known_agencies, protect, now)
+    plan = plan_onboarding(
+        valid, validated.exploded(), existing, known_agencies, protect, now, fingerprint=fingerprint
+    )
     onboarding_store.write_onboarding(connection, plan)
     return plan

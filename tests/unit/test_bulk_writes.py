@@ -18,7 +18,13 @@ from sqlalchemy.dialects import postgresql as postgresql_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
 
 from resources import bulk_writes
-from resources.bulk_writes import delete_keys, insert_frame, update_rows, upsert_frame
+from resources.bulk_writes import (
+    delete_keys,
+    insert_frame,
+    update_rows,
+    upsert_frame,
+    upsert_new_frame,
+)
 from resources.database import create_database_engine, frame_to_rows
 
 _metadata = sa.MetaData()
@@ -237,6 +243,30 @@ def test_upsert_frame_leaves_what_row_by_row_upserts_left(
         assert ("3", "z", "second", "k-first") in results[1]
     else:
         assert ("1", "x", "v1", "old") in results[1]
+
+
+def test_rows_read_as_new_are_inserted_or_upserted_when_one_was_stored_since(
+    engine: sa.Engine,
+) -> None:
+    """`upsert_new_frame`: new rows written as they are; a row another transaction stored
+    since the caller read (here: already there) turns the write into the upsert, within the
+    caller's transaction, which goes on."""
+    with engine.begin() as connection:
+        connection.execute(keyed.delete())
+        insert_frame(connection, keyed, pd.DataFrame({"a": ["1"], "b": ["x"], "value": ["v1"]}))
+    fresh = pd.DataFrame({"a": ["2", "3"], "b": ["x", "x"], "value": ["n2", "n3"]})
+    clashing = pd.DataFrame({"a": ["1", "4"], "b": ["x", "x"], "value": ["new1", "n4"]})
+    with engine.begin() as connection:
+        assert upsert_new_frame(connection, keyed, fresh, ["a", "b"], ["value"]) == 2
+        assert upsert_new_frame(connection, keyed, clashing, ["a", "b"], ["value"]) == 2
+        insert_frame(connection, keyed, pd.DataFrame({"a": ["5"], "b": ["x"], "value": ["v5"]}))
+    assert [(a, b, value) for a, b, value, _ in _keyed_rows(engine)] == [
+        ("1", "x", "new1"),
+        ("2", "x", "n2"),
+        ("3", "x", "n3"),
+        ("4", "x", "n4"),
+        ("5", "x", "v5"),
+    ]
 
 
 @pytest.mark.parametrize("staged", [False, True])

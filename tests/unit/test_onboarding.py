@@ -174,3 +174,115 @@ def test_the_summary_a_person_reads_holds_no_ssn_digits(setup):
     text = plan.summary.to_string()
     assert "6789" not in text and "123" not in text.replace("10000001", "")
     assert plan.summary.ssn.tolist() == ["encrypted"]
+
+
+def _fake_fingerprint(ssn: str) -> str | None:
+    return f"fp-{ssn[::-1]}"
+
+
+def _stored(npn: str, **values) -> dict:
+    """A stored producer as the file's row `9000001,Ann,Lee,<npn>,ann@example.com,123456789`
+    planned it, with an SSN token and its fingerprint."""
+    return {
+        "npn": npn,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "email": "ann@example.com",
+        "agency_npn": "9000001",
+        "agent_type": None,
+        "is_active": True,
+        "sync_status": "Success",
+        "ssn_last4": "6789",
+        "ssn_encrypted": "stored-token",
+        "ssn_fingerprint": "fp-987654321",
+        "created_at": EARLIER,
+        "offboarded_at": None,
+        "offboarded_by": None,
+    } | values
+
+
+def _plan_with_fingerprints(setup, rows, existing):
+    encrypted: list[str] = []
+
+    def protect(ssn: str) -> tuple[str, str | None]:
+        encrypted.append(ssn)
+        return _fake_protect(ssn)
+
+    validated = _validated(setup, *rows)
+    plan = plan_onboarding(
+        validated.valid_rows,
+        validated.exploded(),
+        existing,
+        {"9000001"},
+        protect,
+        NOW,
+        fingerprint=_fake_fingerprint,
+    )
+    return plan, encrypted
+
+
+def test_an_ssn_already_stored_keeps_its_token_and_an_unchanged_producer_is_not_written(setup):
+    existing = _existing(
+        _stored("10000001"),
+        _stored("10000002"),
+        _stored("10000003", ssn_fingerprint="fp-of-another-ssn"),
+        _stored("10000004", ssn_fingerprint=None),  # stored before fingerprints
+    )
+    row = "9000001,Ann,Lee,{},ann@example.com,123-45-6789,,,,,"
+    plan, encrypted = _plan_with_fingerprints(
+        setup,
+        [
+            row.format("10000001"),
+            row.format("10000002").replace("Lee", "Leigh"),  # a new last name
+            row.format("10000003"),
+            row.format("10000004"),
+            row.format("10000005"),  # new
+        ],
+        existing,
+    )
+    rows = plan.producers.set_index("npn")
+    # The same SSN: the stored token and fingerprint kept, nothing encrypted.
+    assert rows.loc["10000001", "ssn_encrypted"] == "stored-token"
+    assert rows.loc["10000002", "ssn_encrypted"] == "stored-token"
+    # Another SSN, or none to compare with, or a new producer: encrypted, fingerprint taken.
+    for npn in ("10000003", "10000004", "10000005"):
+        assert rows.loc[npn, "ssn_encrypted"] == "cipher-of-987654321"
+        assert rows.loc[npn, "ssn_fingerprint"] == "fp-987654321"
+    assert encrypted == ["123456789"] * 3
+    assert plan.unchanged_npns == {"10000001"}
+    assert plan.known_npns == {"10000001", "10000002", "10000003", "10000004"}
+    assert sorted(plan.producers_to_write.npn) == ["10000002", "10000003", "10000004", "10000005"]
+    assert plan.counts["ssns_encrypted"] == 5  # every one is stored encrypted
+    assert plan.summary.set_index("npn").loc["10000001", "change"] == "updated"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"is_active": False},  # offboarded: taken back
+        {"offboarded_at": EARLIER, "offboarded_by": "someone"},
+        {"sync_status": "Not Found"},  # retried
+        {"email": "old@example.com"},
+        {"agent_type": "Producer"},  # kept: the file leaves it blank, so it is as stored
+    ],
+)
+def test_a_producer_is_written_when_any_planned_column_differs(setup, stored):
+    plan, _ = _plan_with_fingerprints(
+        setup,
+        ["9000001,Ann,Lee,10000001,ann@example.com,123-45-6789,,,,,"],
+        _existing(_stored("10000001", **stored)),
+    )
+    changed = stored != {"agent_type": "Producer"}
+    assert plan.unchanged_npns == (set() if changed else {"10000001"})
+
+
+def test_without_a_fingerprint_every_given_ssn_is_encrypted_and_its_old_fingerprint_dropped(setup):
+    plan = _plan(
+        setup,
+        ["9000001,Ann,Lee,10000001,ann@example.com,123-45-6789,,,,,"],
+        _existing(_stored("10000001")),
+        agencies={"9000001"},
+    )
+    producer = plan.producers.iloc[0]
+    assert producer.ssn_encrypted == "cipher-of-987654321" and producer.ssn_fingerprint is None
+    assert plan.unchanged_npns == set()

@@ -68,3 +68,26 @@ def test_spaces_and_dots_separate_digits_and_the_last_four_are_ascii():
         assert last4 == "6789" and last4.isascii()
         assert token is not None
         assert Fernet(key.encode()).decrypt(token.encode()) == b"123456789"
+
+
+def test_the_fingerprint_is_keyed_and_the_same_for_the_same_digits_only():
+    import hashlib
+
+    key = generate_key()
+    fingerprint = SsnVault(key=key).fingerprinter()
+    typed = fingerprint("123-45-6789")
+    assert typed is not None and len(typed) == 64
+    assert fingerprint("123456789") == fingerprint("123 45 6789") == typed
+    assert fingerprint("123456780") != typed
+    # Keyed: not the plain hash of the digits, and another key gives another fingerprint.
+    assert typed != hashlib.sha256(b"123456789").hexdigest()
+    assert SsnVault(key=generate_key()).fingerprinter()("123456789") != typed
+    assert SsnVault(key=key).fingerprinter()("123456789") == typed  # stable for the key
+
+
+def test_without_a_key_there_is_no_fingerprint_and_bad_values_fail_alike():
+    assert SsnVault().fingerprinter()("123-45-6789") is None
+    for vault in (SsnVault(), SsnVault(key=generate_key())):
+        with pytest.raises(InvalidSsn) as refused:
+            vault.fingerprinter()("12345678")
+        assert "12345678" not in str(refused.value)
