@@ -12,7 +12,9 @@ The rules (docs/uploads.md, "Onboarding"):
   `sync_new_producers_job` (the sensor after this upload, or its schedule) fetches its Entity
   Info and puts it on the PDB Alerts target list. An NPN already known is updated: names and
   agency from the file; email, agent type and SSN only when the file has them (a blank
-  optional cell never erases what is stored); `is_active` true.
+  optional cell never erases what is stored); `is_active` true. A known producer whose row
+  this leaves as stored is not written at all (`unchanged_npns`): its `updated_at` is when
+  onboarding last changed it (decision 0037).
 - **Sync status of a known producer** is kept (re-uploading a roster must not make NIPR fetch
   hundreds of producers again, nor drop what the daily sync keeps current), with two
   exceptions that go back to `Not Started`:
@@ -24,7 +26,9 @@ The rules (docs/uploads.md, "Onboarding"):
     way to retry it.
 - **SSN**: only the last four digits and the vault's ciphertext (None without a key) are
   kept; the full SSN never leaves this function. A new SSN replaces both (the old ciphertext
-  belonged to the old value); a blank SSN keeps what is stored.
+  belonged to the old value); a blank SSN keeps what is stored. With the vault's keyed
+  fingerprint (`ssn_fingerprint`), an SSN whose fingerprint is the stored one is the stored
+  SSN: its token is kept, not encrypted again (a new token would differ every time).
 - **Producer assignments**: the file is the truth for the producers whose row fills the
   assignment columns: all their assignments are replaced by the row's states x categories x
   CoCodes. A row without assignment columns leaves that producer's assignments alone (the

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -36,14 +35,11 @@ SECOND = dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC)
 THIRD = dt.datetime(2026, 12, 3, 9, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'npnflow.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-    migrate.upgrade(url)
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """SQLite, then PostgreSQL (conftest's `database_url`), migrated to head."""
+    migrate.upgrade(database_url)
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
     yield engine
     engine.dispose()
 
