@@ -115,12 +115,15 @@ def read_scope_rows(
 
 
 def write_application(connection: Connection, application: Application) -> None:
-    """Write an `Application`: clear the replaced scopes, insert the report's rows, update
-    names, upsert the scope ledger. The caller's transaction makes it all or nothing."""
+    """Write an `Application`: clear the replaced scopes whose content changed, insert the
+    report's rows for them, update names, upsert the scope ledger (every applied scope, so
+    the as-of rule sees the report's date). The caller's transaction makes it all or
+    nothing."""
     for name in DATA_TABLES:
         table = _metadata.tables[name]
-        delete_keys(connection, table, application.cleared[name][["npn", "state_code"]])
-        insert_frame(connection, table, application.inserted[name])
+        cleared, inserted = application.rewrites(name)
+        delete_keys(connection, table, cleared[["npn", "state_code"]])
+        insert_frame(connection, table, inserted)
     updates = application.producer_updates
     if len(updates):
         names = updates[["npn", *NAME_COLUMNS]].astype(object)

@@ -194,11 +194,14 @@ def test_a_bad_row_the_day_writes_fails_the_daily_check(day, monkeypatch):
 
     def apply_with_a_bad_code(*args, **kwargs):
         application = real_apply(*args, **kwargs)
+        # Planted in rows the day writes: those of the scopes that changed (`rewrites`).
         inserted = application.inserted["license_loas"]
-        if len(inserted):
-            inserted.loc[inserted.index[0], "loa_code"] = "999999"
+        written = application.rewrites("license_loas")[1]
+        if len(written):
+            inserted.loc[written.index[0], "loa_code"] = "999999"
         inserted = application.inserted["licenses"]
-        dated = inserted.index[inserted["issue_date"].notna()]
+        written = application.rewrites("licenses")[1]
+        dated = written.index[written["issue_date"].notna()]
         if len(dated):
             first = dated[0]
             inserted.loc[first, "expiration_date"] = inserted.loc[

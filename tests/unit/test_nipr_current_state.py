@@ -363,3 +363,42 @@ def test_nothing_happens_for_producers_we_do_not_track(tracked):
     result = apply(BASE, parsed, tracked=tracked)
     assert result.counts()["scopes_applied"] == 0
     assert len(result.result.licenses) == len(BASE.licenses)
+
+
+def test_only_the_scopes_whose_content_changed_are_rewritten():
+    # CA LICENSING changes (a new license), TX LICENSING and CA APPOINTMENTS are sent as
+    # stored, and 222's CA licensing loses its only license.
+    parsed = report(
+        licenses=[
+            lic("111", "CA", "CA-1", resident=True),
+            lic("111", "CA", "CA-2", cls="2"),
+            lic("111", "CA", "CA-3"),
+            lic("111", "TX", "TX-1"),
+        ],
+        loas=[
+            loa("111", "CA", "CA-1", "16"),
+            loa("111", "CA", "CA-2", "12", cls="2"),
+            loa("111", "TX", "TX-1", "16"),
+        ],
+        appointments=[appt("111", "CA", "12345", "16")],
+        scopes=[
+            ("111", "CA", "LICENSING"),
+            ("111", "TX", "LICENSING"),
+            ("111", "CA", "APPOINTMENTS"),
+            ("222", "CA", "LICENSING"),
+        ],
+    )
+    result = apply(BASE, parsed)
+    cleared, inserted = result.rewrites("licenses")
+    assert keys(cleared, "npn", "state_code") == [("111", "CA"), ("222", "CA")]
+    assert keys(inserted, "npn", "license_number") == [("111", "CA-1"), ("111", "CA-2"), (
+        "111", "CA-3")]  # fmt: skip
+    cleared, inserted = result.rewrites("license_loas")
+    assert keys(cleared, "npn", "state_code") == [("111", "CA"), ("222", "CA")]
+    assert len(inserted) == 2
+    cleared, inserted = result.rewrites("appointments")
+    assert cleared.empty and inserted.empty  # sent as stored: nothing to write
+    # What is replaced (the counts, the result) is still every applied scope.
+    assert len(result.cleared["licenses"]) == 3 and len(result.inserted["licenses"]) == 4
+    assert keys(result.result.licenses, "npn", "license_number") == [
+        ("111", "CA-1"), ("111", "CA-2"), ("111", "CA-3"), ("111", "TX-1")]  # fmt: skip
