@@ -22,6 +22,7 @@ Their public names are re-exported here, the import path the SPEC gives.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Mapping
 
 import duckdb
@@ -168,6 +169,12 @@ __all__ = [
 ]
 
 DEFAULT_THREADS = 2  # SPEC 12 sizes the target for 2 cores; more threads buy little here
+# DuckDB's own memory. Without a limit it may keep up to 80% of the machine's RAM in its buffer
+# pool and holds on to what a statement used; capped, it gives memory back as it goes (the
+# 100,000-row appoint file's engine peak: 932 -> 712 MB, bench/e2e_appoint_file.py, issue 17)
+# and, should a larger file need more, spills to a temporary folder of its own, not the
+# working directory, rather than fail.
+DUCKDB_MEMORY_LIMIT = "512MB"
 # The evidence's `engine_version`: a digest of the modules whose text decides an outcome.
 ENGINE_VERSION = engine_version(
     "appointment",
@@ -227,7 +234,15 @@ def evaluate_appointment_requests(
     )
     frames = {name: input_frame(inputs, name) for name in INPUT_COLUMNS}
 
-    connection = duckdb.connect(":memory:", config={"threads": max(1, int(threads))})
+    spill = tempfile.TemporaryDirectory(prefix="npnflow-eligibility-")
+    connection = duckdb.connect(
+        ":memory:",
+        config={
+            "threads": max(1, int(threads)),
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "temp_directory": spill.name,
+        },
+    )
     try:
         connection.register("requests_in", requests_in)
         for name, frame in frames.items():
@@ -240,6 +255,7 @@ def evaluate_appointment_requests(
         repeats = connection.execute(REPEATS_SQL, repeat_parameters()).df()
     finally:
         connection.close()
+        spill.cleanup()
 
     return finish(
         result,
