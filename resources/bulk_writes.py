@@ -128,6 +128,8 @@ def _vectorisable(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> p
             series.dtype.kind == "f" or inferred == "integer"
         ):
             return series.astype("Int64")
+        elif isinstance(column_type, sa.Numeric) and inferred == "floating":
+            return series.astype("float64")  # Python floats (None for missing): the same numbers
         else:
             return series
     except (ValueError, TypeError):  # naive and aware mixed, several offsets, fractions
@@ -139,6 +141,8 @@ def _sqlite_column(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> 
     """A column's values as SQLAlchemy's SQLite types would bind them."""
     series = _vectorisable(series, column_type)
     missing = series.isna().to_numpy()
+    if missing.all():  # every value NULL, whatever the type (evidence a row does not have)
+        return [None] * len(series)
     kind = series.dtype.kind
     if isinstance(column_type, sa.String | sa.Text) and (
         pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
@@ -191,6 +195,8 @@ def _copy_column(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> li
     """A column's values as COPY text fields (`\\N` for NULL)."""
     series = _vectorisable(series, column_type)
     missing = series.isna().to_numpy()
+    if missing.all():  # every value NULL, whatever the type (evidence a row does not have)
+        return [_COPY_NULL] * len(series)
     kind = series.dtype.kind
     if isinstance(column_type, sa.Boolean) and kind == "b":
         flags = series.to_numpy(dtype=bool, na_value=False)

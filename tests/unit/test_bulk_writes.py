@@ -51,6 +51,9 @@ every_type = sa.Table(
     sa.Column("count_nullable", sa.Integer, nullable=True),
     sa.Column("day_objects", sa.Date, nullable=True),
     sa.Column("day_of_instants", sa.Date, nullable=True),
+    sa.Column("fee_objects", sa.Numeric(10, 2), nullable=True),
+    sa.Column("flag_none", sa.Boolean, nullable=True),
+    sa.Column("at_none", sa.DateTime(timezone=True), nullable=True),
     sa.Column("defaulted", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 keyed = sa.Table(
@@ -131,6 +134,10 @@ def _every_type_frame(first_id: int) -> pd.DataFrame:
             "day_of_instants": pd.Series(
                 [utc, None, pd.Timestamp("2026-01-01 23:30", tz="UTC")] * 2, dtype=object
             ),
+            # Python floats with gaps (fees the evidence copies); columns with no value at all.
+            "fee_objects": pd.Series([12.5, None, 0.1, 99.99, 3.0, 1e-05], dtype=object),
+            "flag_none": pd.Series([None] * rows, dtype=object),
+            "at_none": pd.Series([None] * rows, dtype=object),
         }
     )
 
