@@ -2,8 +2,9 @@
 
 Every function takes an open connection, so the caller decides the transaction: the upload
 assets write everything of one upload in one. Bulk statements only (the rows through
-resources/bulk_writes.py, upserts as one INSERT ... SELECT ... ON CONFLICT from a staging
-table), so a 100,000-row file loads in seconds on either backend.
+resources/bulk_writes.py: upserts as one INSERT ... SELECT ... ON CONFLICT from a staging
+table, new producers copied straight in on PostgreSQL), and only what differs from the stored
+rows (decision 0037), so a 100,000-row file loads in seconds on either backend.
 """
 
 from __future__ import annotations

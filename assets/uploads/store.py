@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assets.onboarding import store as onboarding_store
-from assets.onboarding.onboarding import OnboardingPlan, plan_onboarding
+from assets.onboarding.onboarding import Fingerprint, OnboardingPlan, plan_onboarding
 from assets.uploads import request_rows
 from assets.uploads.ledger import CLAIMING_STATUSES, DUPLICATE, PROCESSED, REJECTED
 from assets.uploads.validation import ValidatedUpload
@@ -189,7 +189,7 @@ def apply_validated_upload(
     error_report_key: str | None,
     protect: Callable[[str], tuple[str, str | None]],
     now: dt.datetime,
-    fingerprint: Callable[[str], str | None] | None = None,
+    fingerprint: Fingerprint | None = None,
 ) -> OnboardingPlan | None:
     """Record the validation of an upload: its counts, row errors and, for appoint, terminate
     and portal_invite, its request rows (read by the later steps instead of the file); for an
