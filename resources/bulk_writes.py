@@ -191,8 +191,44 @@ def _escaped(values: list[Any]) -> list[Any]:
     ]
 
 
+_NONE = type(None)
+
+
+def _plain_object_text(
+    series: pd.Series, column_type: sa.types.TypeEngine[Any]
+) -> list[str] | None:
+    """COPY text of an object column of plain Python booleans (Boolean), dates (Date) or
+    floats (Numeric), with None or NaN for missing, in one pass over the values: each value's
+    own text is the one the vectorised path gives (`date.isoformat`, `float.__repr__`, the
+    shortest text that reads back as the same float, as numpy's), at a third to a half of the
+    cost of converting the column with pandas first (the evidence's twenty such columns of
+    154,000 transactions). None: not such a column (the paths below take it)."""
+    if series.dtype != object:
+        return None
+    if isinstance(column_type, sa.Boolean):
+        wanted: tuple[type, ...] = (bool, _NONE)
+    elif _is_date(column_type):
+        wanted = (dt.date, _NONE)  # exactly date: a datetime's text would carry its time
+    elif isinstance(column_type, sa.Numeric):
+        wanted = (float, _NONE)
+    else:
+        return None
+    values = series.tolist()
+    if not set(map(type, values)) <= set(wanted):
+        return None
+    if wanted[0] is bool:
+        return [_COPY_NULL if v is None else ("t" if v else "f") for v in values]
+    if wanted[0] is dt.date:
+        return [_COPY_NULL if v is None else v.isoformat() for v in values]
+    # A float NaN is missing, as pandas counts it.
+    return [_COPY_NULL if v is None or v != v else float.__repr__(v) for v in values]
+
+
 def _copy_column(series: pd.Series, column_type: sa.types.TypeEngine[Any]) -> list[str]:
     """A column's values as COPY text fields (`\\N` for NULL)."""
+    plain = _plain_object_text(series, column_type)
+    if plain is not None:
+        return plain
     series = _vectorisable(series, column_type)
     missing = series.isna().to_numpy()
     if missing.all():  # every value NULL, whatever the type (evidence a row does not have)

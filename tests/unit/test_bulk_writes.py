@@ -53,6 +53,7 @@ every_type = sa.Table(
     sa.Column("day_of_instants", sa.Date, nullable=True),
     sa.Column("fee_objects", sa.Numeric(10, 2), nullable=True),
     sa.Column("flag_none", sa.Boolean, nullable=True),
+    sa.Column("flag_objects", sa.Boolean, nullable=True),
     sa.Column("at_none", sa.DateTime(timezone=True), nullable=True),
     sa.Column("defaulted", sa.Boolean, nullable=False, server_default=sa.false()),
 )
@@ -135,7 +136,9 @@ def _every_type_frame(first_id: int) -> pd.DataFrame:
                 [utc, None, pd.Timestamp("2026-01-01 23:30", tz="UTC")] * 2, dtype=object
             ),
             # Python floats with gaps (fees the evidence copies); columns with no value at all.
-            "fee_objects": pd.Series([12.5, None, 0.1, 99.99, 3.0, 1e-05], dtype=object),
+            "fee_objects": pd.Series([12.5, None, 0.1, 99.99, float("nan"), 1e-05], dtype=object),
+            # Plain Python booleans with gaps (the evidence's flags).
+            "flag_objects": pd.Series([True, None, False, True, None, False], dtype=object),
             "flag_none": pd.Series([None] * rows, dtype=object),
             "at_none": pd.Series([None] * rows, dtype=object),
         }
@@ -402,3 +405,25 @@ def test_a_locked_sqlite_database_is_a_transient_error(tmp_path: Path) -> None:
     assert is_transient_database_error(raised.value)
     engine.dispose()
     holder.dispose()
+
+
+def test_plain_python_values_are_copied_as_text_their_vectorised_column_gives() -> None:
+    """Booleans, dates and floats of an object column are copied by one pass over the values;
+    the text is the one the same values give once pandas has converted the column."""
+    flags = pd.Series([True, None, False, True], dtype=object)
+    days = pd.Series([dt.date(2026, 1, 2), None, dt.date(1999, 12, 31), dt.date(2, 3, 4)])
+    fees = pd.Series([12.5, None, float("nan"), 1e-05, 1e20, 0.1 + 0.2, 1e16, 100.0])
+    fees = fees.astype(object)
+    copied = bulk_writes._copy_column
+    assert copied(flags, sa.Boolean()) == ["t", "\\N", "f", "t"]
+    assert copied(flags, sa.Boolean()) == copied(flags.astype("boolean"), sa.Boolean())
+    assert copied(days, sa.Date()) == ["2026-01-02", "\\N", "1999-12-31", "0002-03-04"]
+    in_range = days.iloc[:3]  # datetime64 cannot hold year 2
+    assert copied(in_range, sa.Date()) == copied(pd.to_datetime(in_range), sa.Date())
+    assert copied(fees, sa.Numeric(10, 2)) == copied(fees.astype(float), sa.Numeric(10, 2))
+    # Not plain: a datetime in a Date column, a numpy bool: the vectorised path takes them.
+    assert copied(pd.Series([dt.datetime(2026, 1, 2, 23, 0), None]), sa.Date()) == [
+        "2026-01-02",
+        "\\N",
+    ]
+    assert copied(pd.Series([np.True_, None], dtype=object), sa.Boolean()) == ["t", "\\N"]
