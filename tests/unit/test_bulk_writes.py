@@ -191,6 +191,24 @@ def test_insert_frame_in_chunks_and_inside_the_callers_transaction(engine: sa.En
     assert len(_read_back(engine, range(1, 7))) == 6
 
 
+def test_a_copy_in_pieces_stores_every_row_and_raises_a_bad_value_as_itself(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL each chunk's COPY converts its rows a piece at a time as the driver sends
+    them: every piece is stored, and a value that cannot be converted in a later piece fails
+    with its own error (not the driver's "COPY cancelled"), writing nothing."""
+    monkeypatch.setattr(bulk_writes, "COPY_PIECE_ROWS", 4)
+    with engine.begin() as connection:
+        connection.execute(every_type.insert(), frame_to_rows(_every_type_frame(1), every_type))
+        assert insert_frame(connection, every_type, _every_type_frame(101)) == 6
+    assert _read_back(engine, range(101, 107)) == _read_back(engine, range(1, 7))
+
+    bad = _every_type_frame(201).assign(count_objects=[1, 2, 3, 4, "five", 6])
+    with pytest.raises(ValueError, match="five"), engine.begin() as connection:
+        insert_frame(connection, every_type, bad)
+    assert _read_back(engine, range(201, 207)) == []
+
+
 def test_insert_frame_names_a_column_the_table_lacks(engine: sa.Engine) -> None:
     with engine.begin() as connection, pytest.raises(ValueError, match="no column"):
         insert_frame(connection, keyed, pd.DataFrame({"a": ["x"], "nope": [1]}))
