@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import Connection, Engine
 
-from resources.bulk_writes import driver_value, insert_frame
+from resources.bulk_writes import insert_frame
+from resources.column_values import driver_value
 from schemas.tables import metadata
 
 

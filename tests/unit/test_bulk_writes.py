@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as postgresql_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
 
-from resources import bulk_writes
+from resources import bulk_writes, column_values
 from resources.bulk_writes import (
     delete_keys,
     insert_frame,
@@ -432,7 +432,7 @@ def test_plain_python_values_are_copied_as_text_their_vectorised_column_gives() 
     days = pd.Series([dt.date(2026, 1, 2), None, dt.date(1999, 12, 31), dt.date(2, 3, 4)])
     fees = pd.Series([12.5, None, float("nan"), 1e-05, 1e20, 0.1 + 0.2, 1e16, 100.0])
     fees = fees.astype(object)
-    copied = bulk_writes._copy_column
+    copied = column_values.copy_column
     assert copied(flags, sa.Boolean()) == ["t", "\\N", "f", "t"]
     assert copied(flags, sa.Boolean()) == copied(flags.astype("boolean"), sa.Boolean())
     assert copied(days, sa.Date()) == ["2026-01-02", "\\N", "1999-12-31", "0002-03-04"]
