@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -152,6 +153,21 @@ def _copy_text(value: Any) -> str:
     return str(value)
 
 
+def _copy_escaped(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def copy_text_rows(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of text values (none missing) as the data of a `COPY ... FROM STDIN` in text
+    format: each column escaped only when one of its values needs it."""
+    if not rows:
+        return ""
+    fields = [_escaped(list(values)) for values in zip(*rows, strict=True)]
+    return "\n".join(map("\t".join, zip(*fields, strict=True))) + "\n"
+
+
 def _escaped(values: list[Any]) -> list[Any]:
     """COPY text format: backslash, tab, newline and carriage return escaped (only when some
     value of the column holds one: one scan of the joined column decides)."""
@@ -159,12 +175,7 @@ def _escaped(values: list[Any]) -> list[Any]:
     joined = "".join(strings)
     if not any(special in joined for special in _COPY_SPECIALS):
         return values
-    return [
-        None
-        if v is None
-        else v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        for v in values
-    ]
+    return [None if v is None else _copy_escaped(v) for v in values]
 
 
 _NONE = type(None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from operator import itemgetter
 from typing import Any
@@ -28,22 +28,17 @@ import sqlalchemy as sa
 from pandas.core.internals.construction import convert_object_array
 from sqlalchemy.engine import Connection
 
+from resources.column_values import copy_text_rows
 from schemas.tables import metadata
 
 SCOPE_TABLE_PREFIX = "npn_scope_"
 _FETCH_ROWS = 50_000  # rows per fetch: bounded driver buffers, few round trips
 
 
-def _copy_text(value: str) -> str:
-    """A value in PostgreSQL's COPY text format (backslash, tab and line ends escaped)."""
-    return (
-        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
-
-
 class NpnScope:
     """The requested NPNs (and, when given, the requested (NPN, state) pairs) as temporary
-    tables of one connection; `read` joins a table to them."""
+    tables of one connection; `read` (a book's worth, a chunk at a time), `objects` and `rows`
+    (a read bounded by the caller's input, in one fetch) join a table to them."""
 
     def __init__(self, connection: Connection, name: str, *, with_states: bool) -> None:
         self.connection = connection
@@ -55,19 +50,24 @@ class NpnScope:
             else None
         )
 
-    def read(
+    def statement(
         self,
         name: str,
         columns: Iterable[str] | None = None,
         *,
         where: Any = None,
         by_state: bool = False,
-    ) -> pd.DataFrame:
-        """The rows of table `name` (which has an `npn` column) of the scope's NPNs, as
-        `read_table` returns them: every column, or these; `where` (a condition on the
-        table's columns) narrows the rows further in SQL; `by_state`: only the rows of the
-        requested (NPN, state) pairs (the table has a `state_code` column; a scope made
-        without states reads all the NPNs' rows)."""
+    ) -> sa.Select[Any]:
+        """The SELECT of table `name`'s rows (it has an `npn` column) of the scope's NPNs:
+        every column, or these; `where` (a condition on the table's columns) narrows the rows
+        further in SQL; `by_state`: only the rows of the requested (NPN, state) pairs (the
+        table has a `state_code` column; a scope made without states reads all the NPNs'
+        rows)."""
+        return self._select(name, columns, where, by_state)[0]
+
+    def _select(
+        self, name: str, columns: Iterable[str] | None, where: Any, by_state: bool
+    ) -> tuple[sa.Select[Any], list[sa.Column[Any]]]:
         table = metadata.tables[name]
         selected = [table.c[c] for c in columns] if columns else list(table.c)
         if by_state and self._pairs is not None:
@@ -78,9 +78,29 @@ class NpnScope:
             statement = sa.select(*selected).join_from(
                 table, self._npns, self._npns.c.npn == table.c.npn
             )
-        if where is not None:
-            statement = statement.where(where)
-        return _frame(self.connection, statement, selected)
+        return (statement if where is None else statement.where(where)), selected
+
+    def read(
+        self,
+        name: str,
+        columns: Iterable[str] | None = None,
+        *,
+        where: Any = None,
+        by_state: bool = False,
+    ) -> pd.DataFrame:
+        """The rows of `statement(name, columns, where=, by_state=)` as `read_table` returns
+        them, a chunk of rows at a time (a book's worth may be asked for)."""
+        return _frame(self.connection, *self._select(name, columns, where, by_state))
+
+    def objects(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """The rows of `statement(name, columns)` as object columns holding the values as
+        SQLAlchemy gives them (`read_object_frame`): for a read bounded by the caller's own
+        input, such as the producers of an uploaded file."""
+        return read_object_frame(self.connection, *self._select(name, columns, None, False))
+
+    def rows(self, name: str, columns: Iterable[str] | None = None) -> list[tuple[Any, ...]]:
+        """The rows of `statement(name, columns)` as plain tuples (`read_rows`)."""
+        return read_rows(self.connection, *self._select(name, columns, None, False))
 
 
 def _frame(
@@ -107,11 +127,7 @@ def read_columns(
     """
     selected = list(selected)
     dialect = connection.dialect
-    # Expanding parameters (IN lists) rendered as plain ones: the driver runs the text.
-    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    parameters: Any = compiled.params
-    if compiled.positiontup is not None:
-        parameters = tuple(compiled.params[key] for key in compiled.positiontup)
+    text, parameters = _driver_statement(connection, statement)
     # Column by column: the driver's rows turned into columns once, never back into rows.
     columns: list[list[Any]] = [[] for _ in selected]
     # One dict of shared values per column: across columns 1, 1.0 and True are one key.
@@ -124,15 +140,12 @@ def read_columns(
         else dbapi_connection.cursor()
     )
     try:
-        cursor.execute(str(compiled), parameters)
+        cursor.execute(text, parameters)
         converters: list[Any] | None = None
         while chunk := cursor.fetchmany(_FETCH_ROWS):
             if converters is None:
                 # The driver's type of each column, as SQLAlchemy passes it to its converter.
-                converters = [
-                    c.type.dialect_impl(dialect).result_processor(dialect, d[1])
-                    for c, d in zip(selected, cursor.description, strict=True)
-                ]
+                converters = _converters(dialect, selected, cursor.description)
             for at, (column, same, convert) in enumerate(
                 zip(columns, shared, converters, strict=True)
             ):
@@ -144,6 +157,132 @@ def read_columns(
     finally:
         cursor.close()
     return columns
+
+
+def _driver_statement(connection: Connection, statement: sa.Select[Any]) -> tuple[str, Any]:
+    """The statement's text and parameters as the driver takes them: expanding parameters
+    (IN lists) rendered as plain ones, so the driver runs the text as it is."""
+    compiled = statement.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    parameters: Any = compiled.params
+    if compiled.positiontup is not None:
+        parameters = tuple(compiled.params[key] for key in compiled.positiontup)
+    return str(compiled), parameters
+
+
+def _converters(
+    dialect: sa.Dialect, selected: Sequence[sa.ColumnElement[Any]], description: Any
+) -> list[Any]:
+    """SQLAlchemy's converter of each selected column's driver values (None where it takes
+    them as they are), given the driver's type of each column as SQLAlchemy passes it."""
+    return [
+        c.type.dialect_impl(dialect).result_processor(dialect, d[1])
+        for c, d in zip(selected, description, strict=True)
+    ]
+
+
+def _fetch_all(
+    connection: Connection,
+    statement: sa.Select[Any],
+    selected: Sequence[sa.ColumnElement[Any]],
+    probe_keys: bool,
+) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    """Every row of the statement as the driver's plain tuples (one client-side fetch), and
+    the columns' converters."""
+    text, parameters = _driver_statement(connection, statement)
+    cursor = connection.connection.cursor()
+    try:
+        with index_probes(cursor, probe_keys and connection.dialect.name == "postgresql"):
+            cursor.execute(text, parameters)
+            rows = list(cursor.fetchall())
+            # Taken here: putting the planner's settings back runs a statement of its own.
+            description = cursor.description
+        return rows, _converters(connection.dialect, selected, description)
+    finally:
+        cursor.close()
+
+
+def read_rows(
+    connection: Connection,
+    statement: sa.Select[Any],
+    selected: Sequence[sa.ColumnElement[Any]],
+    *,
+    probe_keys: bool = False,
+) -> list[tuple[Any, ...]]:
+    """The statement's rows as plain tuples of the values SQLAlchemy's rows hold (its
+    converter of a column applied to that column's values, where it has one), from one
+    client-side fetch, without a SQLAlchemy row object per row (building them costs more than
+    the read). For a read bounded by the caller's own input, compared or indexed row by row;
+    a book's worth goes through `read_columns`. `probe_keys`: `index_probes` on PostgreSQL."""
+    rows, converters = _fetch_all(connection, statement, selected, probe_keys)
+    if not rows or not any(converters):
+        return rows
+    columns = [
+        list(map(convert, values)) if convert is not None else values
+        for values, convert in zip(zip(*rows, strict=True), converters, strict=True)
+    ]
+    return list(zip(*columns, strict=True))
+
+
+def read_object_frame(
+    connection: Connection,
+    statement: sa.Select[Any],
+    selected: Sequence[sa.ColumnElement[Any]],
+    *,
+    probe_keys: bool = False,
+) -> pd.DataFrame:
+    """`read_rows` as a frame of object columns holding the values as they are (no dtype
+    inferred: the caller compares them with values of its own)."""
+    rows, converters = _fetch_all(connection, statement, selected, probe_keys)
+    frame = object_frame([str(c.name) for c in selected], rows)
+    for column, convert in zip(selected, converters, strict=True):
+        if convert is not None and len(frame):
+            name = str(column.name)
+            frame[name] = pd.Series(
+                list(map(convert, frame[name])), index=frame.index, dtype=object
+            )
+    return frame
+
+
+def object_frame(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """Rows as a frame of object columns holding the values as they are."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    # Plain tuples: pandas builds the frame in C (a SQLAlchemy row would be probed for
+    # named-tuple fields one at a time).
+    plain = rows if isinstance(rows[0], tuple) else [tuple(row) for row in rows]
+    return pd.DataFrame(plain, columns=list(columns), dtype=object)
+
+
+@contextmanager
+def index_probes(cursor: Any, wanted: bool) -> Iterator[None]:
+    """PostgreSQL, for one statement: a nested loop over the keys probing the table's
+    primary key, not a hash join over a scan of the whole table. The planner prices the
+    probes of a day's thousands of keys above a scan of a table of a few hundred thousand
+    rows (cached, the scan is 3 to 5 times slower: 160-250 ms against 35-70 ms per table at
+    700k rows), and the scan grows with the book while the day does not.
+
+    Sequential scans are turned off too: with only the join methods turned off, the planner
+    may still put the whole table on the outside of the loop and probe the keys for each of
+    its rows (`appointments`, whose four-column key is probed by its (npn, state) prefix:
+    253k rows looped over, 180 ms, where probing the key for the day's 5,000 scopes takes
+    20 ms). The keys' own table is then read through its primary key, which costs nothing at
+    its size. The settings are the transaction's (`set_config(..., true)`) and put back as
+    they were right after."""
+    if not wanted:
+        yield
+        return
+    names = ("enable_hashjoin", "enable_mergejoin", "enable_seqscan")
+    cursor.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names))
+    before = cursor.fetchone()
+    cursor.execute("SELECT " + ", ".join(f"set_config('{n}', 'off', true)" for n in names))
+    try:
+        yield
+    finally:
+        cursor.execute(
+            "SELECT " + ", ".join(f"set_config('{n}', %s, true)" for n in names), tuple(before)
+        )
 
 
 def _from_columns(names: list[str], columns: list[list[Any]]) -> pd.DataFrame:
@@ -173,7 +312,7 @@ def _create(
             f"CREATE TEMPORARY TABLE {name} ({typed}, PRIMARY KEY ({listed}))"
         )
         if rows:
-            data = io.StringIO("".join("\t".join(map(_copy_text, row)) + "\n" for row in rows))
+            data = io.StringIO(copy_text_rows(rows))
             cursor = connection.connection.cursor()
             try:
                 cursor.copy_expert(f"COPY {name} ({listed}) FROM STDIN", data)

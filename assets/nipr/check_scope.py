@@ -42,9 +42,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assets.nipr.npn_join import index_probes
 from assets.nipr.parsing import APPOINTMENTS, DEMOGRAPHICS, LICENSING
 from assets.nipr.quality import KeyDuplicates
+from resources.scoped_reads import index_probes
 from schemas.expectations import TABLE_KEYS
 from schemas.tables import metadata, nipr_scope_reports
 
@@ -104,7 +104,7 @@ class ScopedRows:
         # On the statement, not the connection: a connection's options stay with it, and
         # every later statement would go through a server-side cursor too.
         # The day's scopes on PostgreSQL: the table's key probed per scope, not a hash join
-        # over a scan of the whole table (npn_join.index_probes says why).
+        # over a scan of the whole table (resources/scoped_reads.py::index_probes says why).
         probes = self.scope.days is not None and self._connection.dialect.name == "postgresql"
         settings = self._connection.connection.cursor()
         with closing(settings), index_probes(settings, probes):

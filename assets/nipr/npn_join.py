@@ -9,7 +9,8 @@ keys.
 The rows come from the driver's cursor as plain tuples and are turned into columns with
 SQLAlchemy's own converter of each column (dates and booleans on SQLite), so the values are
 exactly those a `select()` returns, without building a SQLAlchemy row object per row (which
-cost more than the read itself, and pandas probes each one for fields it does not have).
+cost more than the read itself, and pandas probes each one for fields it does not have):
+resources/scoped_reads.py::read_object_frame, with its `index_probes` on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,29 +25,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["NpnJoin", "npn_join", "object_frame", "scope_join"]
+from resources.column_values import copy_text_rows
+from resources.scoped_reads import read_object_frame
+
+__all__ = ["NpnJoin", "npn_join", "scope_join"]
 
 TEMPORARY_TABLE_PREFIX = "nipr_npns_"
 # Up to this many NPNs, an IN list: a temporary table's DDL (and ANALYZE) costs more than
 # binding a short list; one statement per table either way.
 LISTED_NPNS = 100
-
-
-def _copy_text(value: str) -> str:
-    """A value in PostgreSQL's COPY text format (backslash, tab and line ends escaped)."""
-    return (
-        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
-
-
-def object_frame(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """Rows as a frame of object columns holding the values as they are."""
-    if not rows:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    # Plain tuples: pandas builds the frame in C (a SQLAlchemy row would be probed for
-    # named-tuple fields one at a time).
-    plain = rows if isinstance(rows[0], tuple) else [tuple(row) for row in rows]
-    return pd.DataFrame(plain, columns=list(columns), dtype=object)
 
 
 class NpnJoin:
@@ -66,7 +53,8 @@ class NpnJoin:
         self.keys = sa.table(name or "", *(sa.column(c, sa.String) for c in columns))
         self._listed = None if name else list(keys)
 
-    def _select(self, table: sa.Table, selected: list[sa.Column[Any]]) -> sa.Select[Any]:
+    def statement(self, table: sa.Table, selected: Sequence[sa.Column[Any]]) -> sa.Select[Any]:
+        """The SELECT of these columns of `table`'s rows of the joined keys."""
         own: Any = (
             table.c[self.columns[0]]
             if len(self.columns) == 1
@@ -84,64 +72,16 @@ class NpnJoin:
         """The rows of `table` (it has the key columns) of the joined keys: every column,
         or these, as object columns holding what SQLAlchemy's `select` would return."""
         selected = [table.c[c] for c in columns] if columns else list(table.c)
-        dialect = self.connection.dialect
-        # IN lists rendered as plain bound parameters, so the driver runs the text as is.
-        compiled = self._select(table, selected).compile(
-            dialect=dialect, compile_kwargs={"render_postcompile": True}
+        return read_object_frame(
+            self.connection,
+            self.statement(table, selected),
+            selected,
+            probe_keys=self._listed is None,
         )
-        parameters: Any = compiled.params
-        if compiled.positiontup is not None:
-            parameters = tuple(compiled.params[key] for key in compiled.positiontup)
-        cursor = self.connection.connection.cursor()
-        try:
-            with index_probes(cursor, dialect.name == "postgresql" and self._listed is None):
-                cursor.execute(str(compiled), parameters)
-                rows = cursor.fetchall()
-                description = cursor.description
-        finally:
-            cursor.close()
-        frame = object_frame([c.name for c in selected], rows)
-        for column, described in zip(selected, description, strict=True):
-            convert = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-            if convert is not None and len(frame):
-                frame[column.name] = pd.Series(
-                    list(map(convert, frame[column.name])), index=frame.index, dtype=object
-                )
-        return frame
 
     def npns_in(self, table: sa.Table) -> set[str]:
         """Which of the joined NPNs have a row in `table`."""
-        return set(self.connection.execute(self._select(table, [table.c.npn])).scalars())
-
-
-@contextmanager
-def index_probes(cursor: Any, wanted: bool) -> Iterator[None]:
-    """PostgreSQL, for one statement: a nested loop over the keys probing the table's
-    primary key, not a hash join over a scan of the whole table. The planner prices the
-    probes of a day's thousands of keys above a scan of a table of a few hundred thousand
-    rows (cached, the scan is 3 to 5 times slower: 160-250 ms against 35-70 ms per table at
-    700k rows), and the scan grows with the book while the day does not.
-
-    Sequential scans are turned off too: with only the join methods turned off, the planner
-    may still put the whole table on the outside of the loop and probe the keys for each of
-    its rows (`appointments`, whose four-column key is probed by its (npn, state) prefix:
-    253k rows looped over, 180 ms, where probing the key for the day's 5,000 scopes takes
-    20 ms). The keys' own table is then read through its primary key, which costs nothing at
-    its size. The settings are the transaction's (`set_config(..., true)`) and put back as
-    they were right after."""
-    if not wanted:
-        yield
-        return
-    names = ("enable_hashjoin", "enable_mergejoin", "enable_seqscan")
-    cursor.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names))
-    before = cursor.fetchone()
-    cursor.execute("SELECT " + ", ".join(f"set_config('{n}', 'off', true)" for n in names))
-    try:
-        yield
-    finally:
-        cursor.execute(
-            "SELECT " + ", ".join(f"set_config('{n}', %s, true)" for n in names), tuple(before)
-        )
+        return set(self.connection.execute(self.statement(table, [table.c.npn])).scalars())
 
 
 @contextmanager
@@ -181,7 +121,7 @@ def _key_join(
             created = True
             cursor = connection.connection.cursor()
             try:
-                text = "".join("\t".join(map(_copy_text, key)) + "\n" for key in keys)
+                text = copy_text_rows(keys)
                 cursor.copy_expert(f"COPY {name} ({listed}) FROM STDIN", io.StringIO(text))
             finally:
                 cursor.close()

@@ -28,8 +28,9 @@ from assets.nipr.current_state import (
     CurrentRows,
     utc_series,
 )
-from assets.nipr.npn_join import npn_join, object_frame, scope_join
+from assets.nipr.npn_join import npn_join, scope_join
 from resources.bulk_writes import delete_keys, insert_frame, update_rows, upsert_frame
+from resources.scoped_reads import object_frame
 from schemas.tables import metadata as _metadata
 from schemas.tables import nipr_report_days, nipr_scope_reports, nipr_subscriptions, producers
 

@@ -23,6 +23,7 @@ from assets.uploads.ledger import CLAIMING_STATUSES, DUPLICATE, PROCESSED, REJEC
 from assets.uploads.validation import ValidatedUpload
 from resources.bulk_writes import insert_frame
 from resources.database import read_table
+from resources.scoped_reads import npn_scope
 from schemas.tables import upload_row_errors, uploads
 
 #: The reference tables an upload is validated against (with `companies`).
@@ -222,12 +223,20 @@ def apply_validated_upload(
     if validated.valid_rows.empty:
         return None
     valid = validated.valid_rows
-    existing = onboarding_store.read_existing_producers(connection, valid["npn"].tolist())
-    known_agencies = onboarding_store.read_existing_agencies(
-        connection, valid["agency_npn"].dropna().tolist()
-    )
-    plan = plan_onboarding(
-        valid, validated.exploded(), existing, known_agencies, protect, now, fingerprint=fingerprint
-    )
-    onboarding_store.write_onboarding(connection, plan)
+    # The file's NPNs staged once: its stored producers and their assignments read by a join.
+    with npn_scope(connection, valid["npn"].tolist()) as scope:
+        existing = onboarding_store.read_existing_producers(scope)
+        known_agencies = onboarding_store.read_existing_agencies(
+            connection, valid["agency_npn"].dropna().tolist()
+        )
+        plan = plan_onboarding(
+            valid,
+            validated.exploded(),
+            existing,
+            known_agencies,
+            protect,
+            now,
+            fingerprint=fingerprint,
+        )
+        onboarding_store.write_onboarding(scope, plan)
     return plan

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from assets.nipr import daily_sync, store
 from assets.nipr.current_state import DATA_TABLES, NAME_COLUMNS, apply_report
-from assets.nipr.npn_join import LISTED_NPNS, TEMPORARY_TABLE_PREFIX, index_probes, scope_join
+from assets.nipr.npn_join import LISTED_NPNS, TEMPORARY_TABLE_PREFIX, scope_join
 from assets.nipr.parsing import (
     ALERTS,
     APPOINTMENT_COLUMNS,
@@ -26,6 +26,7 @@ from assets.nipr.parsing import (
     ParsedReport,
 )
 from resources.database import OperationalDatabase, frame_to_rows
+from resources.scoped_reads import index_probes
 from schemas.migrate import upgrade
 from schemas.tables import metadata
 
@@ -296,7 +297,7 @@ def test_a_scoped_read_probes_each_tables_key_never_loops_over_the_table(databas
     with database.begin() as connection, scope_join(connection, pairs) as joined:
         for name in (*DATA_TABLES, "nipr_scope_reports"):
             table = metadata.tables[name]
-            compiled = joined._select(table, list(table.c)).compile(dialect=connection.dialect)
+            compiled = joined.statement(table, list(table.c)).compile(dialect=connection.dialect)
             cursor = connection.connection.cursor()
             with index_probes(cursor, True):
                 cursor.execute(f"EXPLAIN {compiled}", compiled.params)

@@ -250,3 +250,35 @@ def test_read_columns_returns_what_sqlalchemy_rows_hold(database):
     assert columns == [list(c) for c in zip(*rows, strict=True)]
     assert columns[1] == [dt.date(2030, 1, 31)] * 4
     assert nothing == [[], [], []]
+
+
+def test_objects_and_rows_hold_the_values_sqlalchemy_returns(database):
+    """The one-fetch reads (an uploaded file's producers, their assignments): every value as
+    SQLAlchemy's result rows hold it (dates are dates, flags are booleans, NULL is None)."""
+    asked = [_npn(0), _npn(1), _npn(3), "99999999"]
+    table = TABLES["licenses"]
+    with database.begin() as connection:
+        expected = sorted(
+            tuple(row)
+            for row in connection.execute(sa.select(table).where(table.c.npn.in_(asked)))
+        )
+        with npn_scope(connection, asked) as scope:
+            rows = scope.rows("licenses")
+            objects = scope.objects("licenses", ["npn", "expiration_date", "is_active"])
+            none = scope.objects("licenses", ["npn"]).iloc[:0]
+    assert sorted(rows) == expected and len(expected) == 4
+    assert all(type(row) is tuple for row in rows)
+    assert objects.dtypes.tolist() == [object] * 3
+    assert objects["expiration_date"].tolist() == [dt.date(2030, 1, 31)] * 4
+    assert objects["is_active"].map(type).tolist() == [bool] * 4
+    assert list(none.columns) == ["npn"]
+
+
+def test_a_key_holding_copys_special_characters_is_matched_as_written(database):
+    """The scope's keys reach the temporary table as written: a backslash, a tab or a line
+    end in a key is escaped for PostgreSQL's COPY, never read as a column or row break."""
+    odd = ["1\\2", "3\t4", "5\n6", "7\r8"]
+    database.replace_tables({"producers": pd.DataFrame({"npn": odd, "sync_status": "Success"})})
+    with database.begin() as connection:
+        with npn_scope(connection, [*odd, "1", "2"]) as scope:
+            assert sorted(row[0] for row in scope.rows("producers", ["npn"])) == sorted(odd)

@@ -363,6 +363,7 @@ def test_many_npns_read_and_replaced_through_staging_tables(
     """The agent-file store past its IN-list size: existing producers read by a join, their
     assignments deleted by one statement, on both backends."""
     from assets.onboarding import store
+    from resources.scoped_reads import npn_scope
     from schemas.migrate import upgrade
     from schemas.tables import producer_assignments, producers
 
@@ -388,7 +389,8 @@ def test_many_npns_read_and_replaced_through_staging_tables(
                 {"npn": npns, "loa_category": "Life", "state_code": "TX", "cocode": "91234"}
             ),
         )
-        found = store.read_existing_producers(connection, [*npns[1:], "99999999", npns[1]])
+        with npn_scope(connection, [*npns[1:], "99999999", npns[1]]) as scope:
+            found = store.read_existing_producers(scope)
         assert sorted(found["npn"]) == npns[1:]
         assert set(found["email"]) == {"ann@example.com"} and found["is_active"].all()
         delete_keys(connection, producer_assignments, pd.DataFrame({"npn": npns[1:]}))
