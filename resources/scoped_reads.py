@@ -300,10 +300,11 @@ def _from_columns(names: list[str], columns: list[list[Any]]) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(names, converted, strict=True)), columns=names, copy=False)
 
 
-def _create(
+def create_key_table(
     connection: Connection, name: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]
 ) -> None:
-    """A temporary table of these text columns (together the primary key), filled."""
+    """A temporary table of these text columns (together the primary key), filled with these
+    rows of text values (none missing); `name` is the caller's own, never user input."""
     # The names are generated here (a prefix, hex digits, a suffix), never user input.
     listed = ", ".join(columns)
     if connection.dialect.name == "postgresql":
@@ -337,7 +338,7 @@ def _create(
     connection.exec_driver_sql(f"CREATE UNIQUE INDEX temp.{name}_key ON {name} ({listed})")
 
 
-def _drop(connection: Connection, name: str) -> None:
+def drop_key_table(connection: Connection, name: str) -> None:
     schema = "" if connection.dialect.name == "postgresql" else "temp."
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}{name}")
 
@@ -359,7 +360,7 @@ def npn_scope(
     name = f"{SCOPE_TABLE_PREFIX}{uuid.uuid4().hex}"
     created: list[str] = []
     try:
-        _create(connection, name, ("npn",), [(n,) for n in sorted(set(npns) - {None})])
+        create_key_table(connection, name, ("npn",), [(n,) for n in sorted(set(npns) - {None})])
         created.append(name)
         if state_codes is not None:
             pairs = {
@@ -367,7 +368,7 @@ def npn_scope(
                 for n, s in zip(npns, map(_text, state_codes), strict=True)
                 if n is not None and s is not None
             }
-            _create(connection, f"{name}_states", ("npn", "state_code"), sorted(pairs))
+            create_key_table(connection, f"{name}_states", ("npn", "state_code"), sorted(pairs))
             created.append(f"{name}_states")
         yield NpnScope(connection, name, with_states=state_codes is not None)
     except BaseException:
@@ -375,10 +376,10 @@ def npn_scope(
         # the transaction's rollback removes them (PostgreSQL, and SQLite inside a transaction).
         for table in created:
             with suppress(sa.exc.SQLAlchemyError):
-                _drop(connection, table)
+                drop_key_table(connection, table)
         raise
     for table in created:
-        _drop(connection, table)
+        drop_key_table(connection, table)
 
 
 def read_for_npns(connection: Connection, name: str, npns: Iterable[Any]) -> pd.DataFrame:

@@ -1,10 +1,10 @@
 """Rows of the NIPR sync tables for a set of NPNs, read by a join on a temporary table.
 
 The NPNs go into a temporary table of the caller's connection (`COPY` on PostgreSQL, one
-prepared `executemany` on SQLite), and each table is read with one semi-join, `SELECT t.*
-FROM t WHERE t.npn IN (SELECT npn FROM scope)`: one statement per table whatever the number
-of NPNs (not one `IN (...)` list per 500 of them), walking the tables' npn-leading primary
-keys.
+statement from a JSON array on SQLite: resources/scoped_reads.py::create_key_table), and each
+table is read with one semi-join, `SELECT t.* FROM t WHERE t.npn IN (SELECT npn FROM scope)`:
+one statement per table whatever the number of NPNs (not one `IN (...)` list per 500 of
+them), walking the tables' npn-leading primary keys.
 
 The rows come from the driver's cursor as plain tuples and are turned into columns with
 SQLAlchemy's own converter of each column (dates and booleans on SQLite), so the values are
@@ -15,7 +15,6 @@ resources/scoped_reads.py::read_object_frame, with its `index_probes` on Postgre
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -25,8 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from resources.column_values import copy_text_rows
-from resources.scoped_reads import read_object_frame
+from resources.scoped_reads import create_key_table, drop_key_table, read_object_frame
 
 __all__ = ["NpnJoin", "npn_join", "scope_join"]
 
@@ -109,38 +107,13 @@ def _key_join(
         return
     # The name is generated here (a prefix and hex digits), never user input.
     name = f"{TEMPORARY_TABLE_PREFIX}{uuid.uuid4().hex[:16]}"
-    listed = ", ".join(columns)
-    postgres = connection.dialect.name == "postgresql"
     created = False
     try:
-        if postgres:
-            typed = ", ".join(f"{c} VARCHAR" for c in columns)
-            connection.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE {name} ({typed}, PRIMARY KEY ({listed}))"
-            )
-            created = True
-            cursor = connection.connection.cursor()
-            try:
-                text = copy_text_rows(keys)
-                cursor.copy_expert(f"COPY {name} ({listed}) FROM STDIN", io.StringIO(text))
-            finally:
-                cursor.close()
-            # A fresh temporary table has no statistics: the planner would guess its size.
-            connection.exec_driver_sql(f"ANALYZE {name}")
-        else:
-            typed = ", ".join(f"{c} TEXT" for c in columns)
-            connection.exec_driver_sql(
-                f"CREATE TEMP TABLE {name} ({typed}, PRIMARY KEY ({listed}))"
-            )
-            created = True
-            marks = ", ".join("?" for _ in columns)
-            connection.exec_driver_sql(
-                f"INSERT INTO temp.{name} ({listed}) VALUES ({marks})", list(keys)
-            )
+        create_key_table(connection, name, columns, list(keys))
+        created = True
         yield NpnJoin(connection, name, columns, keys)
     finally:
         if created:
             # After a failed statement the transaction's rollback removes it instead.
             with suppress(sa.exc.SQLAlchemyError):
-                schema = "" if postgres else "temp."
-                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}{name}")
+                drop_key_table(connection, name)

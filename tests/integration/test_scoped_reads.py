@@ -259,8 +259,7 @@ def test_objects_and_rows_hold_the_values_sqlalchemy_returns(database):
     table = TABLES["licenses"]
     with database.begin() as connection:
         expected = sorted(
-            tuple(row)
-            for row in connection.execute(sa.select(table).where(table.c.npn.in_(asked)))
+            tuple(row) for row in connection.execute(sa.select(table).where(table.c.npn.in_(asked)))
         )
         with npn_scope(connection, asked) as scope:
             rows = scope.rows("licenses")
@@ -279,6 +278,5 @@ def test_a_key_holding_copys_special_characters_is_matched_as_written(database):
     end in a key is escaped for PostgreSQL's COPY, never read as a column or row break."""
     odd = ["1\\2", "3\t4", "5\n6", "7\r8"]
     database.replace_tables({"producers": pd.DataFrame({"npn": odd, "sync_status": "Success"})})
-    with database.begin() as connection:
-        with npn_scope(connection, [*odd, "1", "2"]) as scope:
-            assert sorted(row[0] for row in scope.rows("producers", ["npn"])) == sorted(odd)
+    with database.begin() as connection, npn_scope(connection, [*odd, "1", "2"]) as scope:
+        assert sorted(row[0] for row in scope.rows("producers", ["npn"])) == sorted(odd)
