@@ -15,6 +15,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -164,8 +165,10 @@ def copy_text_rows(rows: Sequence[Sequence[str]]) -> str:
     format: each column escaped only when one of its values needs it."""
     if not rows:
         return ""
-    fields = [_escaped(list(values)) for values in zip(*rows, strict=True)]
-    return "\n".join(map("\t".join, zip(*fields, strict=True))) + "\n"
+    # Column by column by `itemgetter` (`zip(*rows)` makes an iterator per row).
+    fields = [_escaped(list(map(itemgetter(at), rows))) for at in range(len(rows[0]))]
+    lines = fields[0] if len(fields) == 1 else map("\t".join, zip(*fields, strict=True))
+    return "\n".join(lines) + "\n"
 
 
 def _escaped(values: list[Any]) -> list[Any]:
