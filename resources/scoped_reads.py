@@ -50,24 +50,14 @@ class NpnScope:
             else None
         )
 
-    def statement(
-        self,
-        name: str,
-        columns: Iterable[str] | None = None,
-        *,
-        where: Any = None,
-        by_state: bool = False,
-    ) -> sa.Select[Any]:
-        """The SELECT of table `name`'s rows (it has an `npn` column) of the scope's NPNs:
-        every column, or these; `where` (a condition on the table's columns) narrows the rows
-        further in SQL; `by_state`: only the rows of the requested (NPN, state) pairs (the
-        table has a `state_code` column; a scope made without states reads all the NPNs'
-        rows)."""
-        return self._select(name, columns, where, by_state)[0]
-
     def _select(
         self, name: str, columns: Iterable[str] | None, where: Any, by_state: bool
     ) -> tuple[sa.Select[Any], list[sa.Column[Any]]]:
+        """The SELECT of table `name`'s rows (it has an `npn` column) of the scope's NPNs, and
+        its columns: every column, or these; `where` (a condition on the table's columns)
+        narrows the rows further in SQL; `by_state`: only the rows of the requested (NPN,
+        state) pairs (the table has a `state_code` column; a scope made without states reads
+        all the NPNs' rows)."""
         table = metadata.tables[name]
         selected = [table.c[c] for c in columns] if columns else list(table.c)
         if by_state and self._pairs is not None:
@@ -88,18 +78,18 @@ class NpnScope:
         where: Any = None,
         by_state: bool = False,
     ) -> pd.DataFrame:
-        """The rows of `statement(name, columns, where=, by_state=)` as `read_table` returns
-        them, a chunk of rows at a time (a book's worth may be asked for)."""
+        """The rows of table `name` of the scope's NPNs (`_select` says which) as `read_table`
+        returns them, read a chunk of rows at a time (a book's worth may be asked for)."""
         return _frame(self.connection, *self._select(name, columns, where, by_state))
 
     def objects(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
-        """The rows of `statement(name, columns)` as object columns holding the values as
+        """The rows of table `name` of the scope's NPNs as object columns holding the values as
         SQLAlchemy gives them (`read_object_frame`): for a read bounded by the caller's own
         input, such as the producers of an uploaded file."""
         return read_object_frame(self.connection, *self._select(name, columns, None, False))
 
     def rows(self, name: str, columns: Iterable[str] | None = None) -> list[tuple[Any, ...]]:
-        """The rows of `statement(name, columns)` as plain tuples (`read_rows`)."""
+        """The rows of table `name` of the scope's NPNs as plain tuples (`read_rows`)."""
         return read_rows(self.connection, *self._select(name, columns, None, False))
 
 
